@@ -1,0 +1,277 @@
+/*
+ * conf.c -- amsd.conf.  Strict by design: unknown settings, wrong types and
+ * out-of-range values are errors naming file:line, never silent defaults.
+ */
+#include "conf.h"
+
+#include "cfg.h"
+#include "log.h"
+#include "store.h"
+
+#include <libconfig.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int conf_set(char **slot, const char *value)
+{
+    char *v = strdup(value);
+    if (v == NULL)
+        return -1;
+    free(*slot);
+    *slot = v;
+    return 0;
+}
+
+/* path relative to the directory of file, or path itself when absolute.
+ * Caller frees. */
+static char *resolve(const char *file, const char *path)
+{
+    const char *slash = strrchr(file, '/');
+    char *out;
+
+    if (path[0] == '/' || slash == NULL)
+        return strdup(path);
+    if (asprintf(&out, "%.*s/%s", (int)(slash - file), file, path) < 0)
+        return NULL;
+    return out;
+}
+
+static void defaults(conf *c)
+{
+    memset(c, 0, sizeof *c);
+    c->workers = 0;
+    c->log_level = AMS_LOG_INFO;
+    c->max_body = 64 * 1024;
+    c->max_headers = 16 * 1024;
+    c->timeout_ms = 10000;
+    c->shutdown_timeout_ms = 10000;
+    c->lmdb_map_mb = 1024;
+    c->lmdb_sync = STORE_SYNC_FULL;
+    c->stack_kb = 256;
+    c->sweep_ms = 60000;
+    conf_set(&c->listen, "127.0.0.1:8080");
+    conf_set(&c->admin, "127.0.0.1:8081");
+    conf_set(&c->store, "lmdb:var/store");
+    conf_set(&c->plugins_dir, "plugins");
+    conf_set(&c->activities_dir, "activities");
+}
+
+static void read_path(const config_setting_t *root, const char *name,
+                      char **slot, const char *file, errs *e)
+{
+    const char *v;
+    char *r;
+
+    if (cfg_str(root, name, 0, &v, file, e) <= 0)
+        return;
+    r = resolve(file, v);
+    if (r == NULL) {
+        errs_add(e, file, 0, "%s: out of memory", name);
+        return;
+    }
+    free(*slot);
+    *slot = r;
+}
+
+static void read_store(const config_setting_t *root, conf *c, errs *e)
+{
+    const char *v;
+    char *r;
+
+    if (cfg_str(root, "store", 0, &v, c->file, e) <= 0)
+        return;
+    /* Only the lmdb directory is a path; other URIs are kept verbatim. */
+    if (strncmp(v, "lmdb:", 5) == 0 && v[5] != '\0' && v[5] != '/') {
+        char *dir = resolve(c->file, v + 5);
+        if (dir == NULL || asprintf(&r, "lmdb:%s", dir) < 0)
+            r = NULL;
+        free(dir);
+    } else {
+        r = strdup(v);
+    }
+    if (r != NULL) {
+        free(c->store);
+        c->store = r;
+    }
+}
+
+static void read_addr(const config_setting_t *root, const char *name,
+                      char **slot, const char *file, errs *e)
+{
+    const char *v;
+    char host[256];
+    int port;
+
+    if (cfg_str(root, name, 0, &v, file, e) <= 0)
+        return;
+    if (conf_split_addr(v, host, sizeof host, &port) < 0) {
+        errs_add(e, file,
+                 cfg_line(config_setting_get_member(root, name)),
+                 "%s: \"%s\" is not HOST:PORT with a port in 1..65535", name,
+                 v);
+        return;
+    }
+    conf_set(slot, v);
+}
+
+static void read_http(const config_setting_t *g, conf *c, errs *e)
+{
+    static const char *const allowed[] = {"max_body", "max_headers",
+                                          "timeout_ms", NULL};
+    if (g == NULL)
+        return;
+    cfg_check_members(g, allowed, c->file, "http", e);
+    cfg_int(g, "max_body", 0, 1, INT32_MAX, &c->max_body, c->file, e);
+    cfg_int(g, "max_headers", 0, 1024, 1024 * 1024, &c->max_headers, c->file,
+            e);
+    cfg_int(g, "timeout_ms", 0, 100, 3600 * 1000, &c->timeout_ms, c->file, e);
+}
+
+static void read_lmdb(const config_setting_t *g, conf *c, errs *e)
+{
+    static const char *const allowed[] = {"map_size_mb", "sync", NULL};
+    const char *sync;
+
+    if (g == NULL)
+        return;
+    cfg_check_members(g, allowed, c->file, "lmdb", e);
+    cfg_int(g, "map_size_mb", 0, 1, 1024 * 1024, &c->lmdb_map_mb, c->file, e);
+    if (cfg_str(g, "sync", 0, &sync, c->file, e) > 0) {
+        if (strcmp(sync, "full") == 0)
+            c->lmdb_sync = STORE_SYNC_FULL;
+        else if (strcmp(sync, "meta") == 0)
+            c->lmdb_sync = STORE_SYNC_META;
+        else if (strcmp(sync, "none") == 0)
+            c->lmdb_sync = STORE_SYNC_NONE;
+        else
+            errs_add(e, c->file,
+                     cfg_line(config_setting_get_member(g, "sync")),
+                     "lmdb.sync: \"%s\" is not one of full, meta, none",
+                     sync);
+    }
+}
+
+static void read_testing(const config_setting_t *g, conf *c, errs *e)
+{
+    static const char *const allowed[] = {"clock_header", "random_seed",
+                                          NULL};
+    if (g == NULL)
+        return;
+    cfg_check_members(g, allowed, c->file, "testing", e);
+    cfg_bool(g, "clock_header", 0, &c->clock_header, c->file, e);
+    cfg_int(g, "random_seed", 0, 0, INT64_MAX, &c->random_seed, c->file, e);
+}
+
+int conf_load(conf *c, const char *path, errs *e)
+{
+    static const char *const allowed[] = {
+        "listen",  "admin",       "workers",    "store",
+        "plugins", "activities",  "log_level",  "http",
+        "lmdb",    "shutdown_timeout_ms",       "coroutine_stack_kb",
+        "sweep_interval_ms",      "testing",    NULL};
+    config_t cf;
+    const config_setting_t *root;
+    size_t before = e->nerrors;
+    int64_t v;
+    const char *level;
+
+    defaults(c);
+    conf_set(&c->file, path);
+    if (cfg_read(&cf, path, e) < 0)
+        return -1;
+    root = config_root_setting(&cf);
+    cfg_check_members(root, allowed, path, "amsd.conf", e);
+
+    read_addr(root, "listen", &c->listen, path, e);
+    read_addr(root, "admin", &c->admin, path, e);
+    if (cfg_int(root, "workers", 0, 0, 256, &v, path, e) > 0)
+        c->workers = (int)v;
+    read_store(root, c, e);
+    read_path(root, "plugins", &c->plugins_dir, path, e);
+    read_path(root, "activities", &c->activities_dir, path, e);
+    if (cfg_str(root, "log_level", 0, &level, path, e) > 0) {
+        int l = log_level_parse(level);
+        if (l < 0)
+            errs_add(e, path,
+                     cfg_line(config_setting_get_member(root, "log_level")),
+                     "log_level: \"%s\" is not one of error, warn, info, "
+                     "debug",
+                     level);
+        else
+            c->log_level = l;
+    }
+    cfg_int(root, "shutdown_timeout_ms", 0, 0, 3600 * 1000,
+            &c->shutdown_timeout_ms, path, e);
+    cfg_int(root, "coroutine_stack_kb", 0, 32, 64 * 1024, &c->stack_kb, path,
+            e);
+    cfg_int(root, "sweep_interval_ms", 0, 100, 24 * 3600 * 1000, &c->sweep_ms,
+            path, e);
+    read_http(config_setting_get_member(root, "http"), c, e);
+    read_lmdb(config_setting_get_member(root, "lmdb"), c, e);
+    read_testing(config_setting_get_member(root, "testing"), c, e);
+
+    config_destroy(&cf);
+    return e->nerrors > before ? -1 : 0;
+}
+
+int conf_finish(conf *c, errs *e)
+{
+    char host[256];
+    int port;
+    size_t before = e->nerrors;
+
+    if (c->workers <= 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        c->workers = n > 0 ? (int)(n > 256 ? 256 : n) : 1;
+    }
+    if (conf_split_addr(c->listen, host, sizeof host, &port) < 0)
+        errs_add(e, NULL, 0, "listen: \"%s\" is not HOST:PORT", c->listen);
+    if (conf_split_addr(c->admin, host, sizeof host, &port) < 0)
+        errs_add(e, NULL, 0, "admin: \"%s\" is not HOST:PORT", c->admin);
+    return e->nerrors > before ? -1 : 0;
+}
+
+void conf_free(conf *c)
+{
+    free(c->file);
+    free(c->listen);
+    free(c->admin);
+    free(c->store);
+    free(c->plugins_dir);
+    free(c->activities_dir);
+    memset(c, 0, sizeof *c);
+}
+
+int conf_split_addr(const char *addr, char *host, size_t hostlen, int *port)
+{
+    const char *colon, *h = addr;
+    size_t hl;
+    char *end;
+    long p;
+
+    if (addr[0] == '[') {
+        const char *rb = strchr(addr, ']');
+        if (rb == NULL || rb[1] != ':')
+            return -1;
+        h = addr + 1;
+        hl = (size_t)(rb - h);
+        colon = rb + 1;
+    } else {
+        colon = strrchr(addr, ':');
+        if (colon == NULL)
+            return -1;
+        hl = (size_t)(colon - addr);
+    }
+    if (hl == 0 || hl >= hostlen)
+        return -1;
+    p = strtol(colon + 1, &end, 10);
+    if (*end != '\0' || end == colon + 1 || p < 1 || p > 65535)
+        return -1;
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    *port = (int)p;
+    return 0;
+}

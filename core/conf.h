@@ -1,0 +1,48 @@
+/*
+ * conf.h -- the server configuration (amsd.conf) and command-line flags.
+ * See docs/operator-guide.md for every setting.
+ */
+#ifndef AMS_CORE_CONF_H
+#define AMS_CORE_CONF_H
+
+#include "errs.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct conf {
+    char *file;            /* config file path as given */
+    char *listen;          /* "HOST:PORT" of the data plane */
+    char *admin;           /* "HOST:PORT" of the admin plane */
+    int workers;           /* >= 1 after conf_finish() */
+    char *store;           /* store URI */
+    char *plugins_dir;
+    char *activities_dir;
+    int log_level;
+    int64_t max_body;      /* bytes */
+    int64_t max_headers;   /* bytes */
+    int64_t timeout_ms;    /* read/write/idle timeout of a connection */
+    int64_t shutdown_timeout_ms;
+    int64_t lmdb_map_mb;
+    int lmdb_sync;         /* STORE_SYNC_* */
+    int64_t stack_kb;      /* coroutine stack per request */
+    int64_t sweep_ms;      /* expired-record sweep interval */
+    int clock_header;      /* testing: honour X-AMS-Now */
+    int64_t random_seed;   /* testing: 0 = seed from the OS */
+} conf;
+
+/* Defaults, then the file.  Relative paths in the file are resolved
+ * against the file's directory.  Every problem goes to e; returns -1 when
+ * there was any error.  The caller conf_free()s c in both cases. */
+int conf_load(conf *c, const char *path, errs *e);
+/* Replace a string setting (flags): the value is copied. */
+int conf_set(char **slot, const char *value);
+/* Validate cross-field rules and fill "auto" values (workers = cores). */
+int conf_finish(conf *c, errs *e);
+void conf_free(conf *c);
+
+/* Split "HOST:PORT" ("[v6]:PORT" too).  host receives at most hostlen-1
+ * bytes.  Returns -1 on a malformed address. */
+int conf_split_addr(const char *addr, char *host, size_t hostlen, int *port);
+
+#endif

@@ -1,0 +1,393 @@
+/*
+ * coro.c -- coroutines on pooled, guarded stacks (see coro.h).
+ *
+ * Switching uses glibc ucontext.  It is portable (x86_64 and aarch64 glibc
+ * both have it) but not free: swapcontext() saves and restores the signal
+ * mask with an rt_sigprocmask system call, so every resume and every yield
+ * is a syscall, and coro_new() (getcontext) and finishing (setcontext) add
+ * one each.  Measured ~350 ns per resume+yield round trip on x86_64.  That is
+ * small next to a network round trip, but it is the first place to look if
+ * switching ever shows up in a profile.
+ *
+ * Memory layout of one coroutine, a single private anonymous mapping:
+ *
+ *   low                                                           high
+ *   [ guard page, PROT_NONE ][ usable stack ... <- grows down ][ coro ]
+ *
+ * The struct sits above the stack top, so an overflow runs into the guard
+ * page and faults rather than reaching the struct or a neighbour, and a
+ * coroutine costs one mmap and no malloc.  A finished coroutine goes to its
+ * pool's free list whole (struct and stack), so a request normally costs no
+ * mmap/munmap either.
+ *
+ * The coroutine pointer is not passed through makecontext(): its extra
+ * arguments are ints, and splitting a pointer into two ints relies on how
+ * each ABI happens to pass them.  coro_resume() already records the
+ * coroutine it is about to run in the thread's "current" pointer, so the
+ * entry trampoline just reads that.  It is thread-local because coro.h
+ * allows one pool per thread.
+ */
+#include "coro.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define CORO_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CORO_ASAN 1
+#endif
+#endif
+
+#ifdef CORO_ASAN
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#endif
+
+#define CORO_DEFAULT_STACK (256u * 1024u)
+#define CORO_HDR_ALIGN 64u
+
+enum coro_state {
+    CORO_FREE,      /* on the pool's free list */
+    CORO_READY,     /* created, never resumed */
+    CORO_RUNNING,   /* on the CPU now */
+    CORO_SUSPENDED, /* yielded, waiting for coro_resume() */
+    CORO_DONE,      /* fn returned; coro_resume() recycles it */
+};
+
+struct coro {
+    ucontext_t ctx; /* where the coroutine continues */
+    coro_pool *pool;
+    coro_fn fn;
+    void *arg;
+    coro *next_free;
+    char *stack_lo; /* lowest usable byte, just above the guard page */
+    enum coro_state state;
+};
+
+struct coro_pool {
+    size_t page;     /* guard size */
+    size_t map_size; /* guard + stack + header, whole pages */
+    size_t usable;   /* stack bytes below the header, >= requested size */
+    size_t hdr;      /* struct coro rounded up, at the top of the mapping */
+    size_t max_free;
+    size_t live; /* from coro_new() until fn returns */
+    size_t cached;
+    coro *free_list;
+};
+
+static _Thread_local coro *tls_current;
+/* Where a yield or a finish returns to.  One per thread suffices because
+ * coroutines never nest: only the main stack resumes. */
+static _Thread_local ucontext_t tls_main;
+/* The main stack's bounds as ASan reported them when we left it, needed
+ * to announce each switch back (unused without ASan). */
+static _Thread_local const void *tls_main_bottom;
+static _Thread_local size_t tls_main_size;
+
+static void coro_die(const char *what) __attribute__((noreturn, cold));
+static void coro_die(const char *what)
+{
+    fprintf(stderr, "amsd: coro: %s\n", what);
+    fflush(stderr);
+    abort();
+}
+
+/* ASan needs to hear about every stack switch: without it, it takes the
+ * coroutine stack for a corrupted main stack and reports false positives.
+ * These are no-ops in other builds. */
+static inline void asan_start(void **fake_save, const void *bottom,
+                              size_t size)
+{
+#ifdef CORO_ASAN
+    __sanitizer_start_switch_fiber(fake_save, bottom, size);
+#else
+    (void)fake_save;
+    (void)bottom;
+    (void)size;
+#endif
+}
+
+static inline void asan_finish(void *fake, const void **old_bottom,
+                               size_t *old_size)
+{
+#ifdef CORO_ASAN
+    __sanitizer_finish_switch_fiber(fake, old_bottom, old_size);
+#else
+    (void)fake;
+    (void)old_bottom;
+    (void)old_size;
+#endif
+}
+
+/* A recycled stack still carries the shadow poisoning of the previous
+ * coroutine's frames (those it never unwound, such as the trampoline's),
+ * and an unmapped range may later be handed out by mmap to someone else.
+ * Clear it whenever a stack changes hands. */
+static inline void asan_clear(const char *lo, size_t size)
+{
+#ifdef CORO_ASAN
+    __asan_unpoison_memory_region(lo, size);
+#else
+    (void)lo;
+    (void)size;
+#endif
+}
+
+#ifdef CORO_ASAN
+/*
+ * ASan's swapcontext() interceptor prints "WARNING: ASan doesn't fully
+ * support makecontext/swapcontext" once per process, whatever annotations
+ * the program makes, and with ASAN_OPTIONS=log_path that lands in a report
+ * file that CI counts as a failure.  getcontext() and setcontext() are not
+ * intercepted, so under ASan the swap is built from those two.  That costs
+ * a second sigprocmask syscall per switch, paid only by sanitizer builds.
+ * noinline keeps the twice-returning getcontext() inside this frame.
+ */
+__attribute__((noinline)) static void ctx_switch(ucontext_t *save,
+                                                 const ucontext_t *to)
+{
+    volatile int resumed = 0;
+
+    if (getcontext(save) != 0)
+        coro_die("getcontext() failed");
+    if (resumed)
+        return;
+    resumed = 1;
+    setcontext(to);
+    coro_die("setcontext() failed");
+}
+#else
+static inline void ctx_switch(ucontext_t *save, const ucontext_t *to)
+{
+    if (swapcontext(save, to) != 0)
+        coro_die("swapcontext() failed");
+}
+#endif
+
+/* Out of line so that getcontext()'s "returns twice" (which here it never
+ * does: nothing switches to this context before makecontext() rewrites it)
+ * does not make the compiler distrust every local of coro_new(). */
+__attribute__((noinline)) static int ctx_capture(ucontext_t *uc)
+{
+    return getcontext(uc);
+}
+
+/* Entry point of every coroutine, on its own stack.  It never returns:
+ * returning would follow uc_link, and there is nothing sensible to link
+ * to once the stack may be recycled. */
+static void trampoline(void)
+{
+    coro *c;
+
+    /* A fresh stack has no fake stack to restore: NULL.  Record where we
+     * came from so yields and the final switch can name it. */
+    asan_finish(NULL, &tls_main_bottom, &tls_main_size);
+    c = tls_current;
+    c->fn(c->arg);
+    c->state = CORO_DONE;
+    /* This stack is dead once we leave: NULL lets ASan free its fake
+     * stack instead of saving it for a return that will never come. */
+    asan_start(NULL, tls_main_bottom, tls_main_size);
+    setcontext(&tls_main);
+    coro_die("setcontext() to the main stack failed");
+}
+
+/* Caller owns the pool; NULL when memory is short or stack_size absurd. */
+coro_pool *coro_pool_new(size_t stack_size, size_t max_free)
+{
+    coro_pool *p;
+    long pg = sysconf(_SC_PAGESIZE);
+    size_t page = pg > 0 ? (size_t)pg : 4096;
+    size_t hdr = (sizeof(coro) + CORO_HDR_ALIGN - 1) &
+                 ~(size_t)(CORO_HDR_ALIGN - 1);
+    size_t body;
+
+    if (stack_size == 0)
+        stack_size = CORO_DEFAULT_STACK;
+    if (stack_size > SIZE_MAX / 4)
+        return NULL;
+    /* Round the stack plus header, not the stack alone, so the caller
+     * gets at least the stack_size it asked for. */
+    body = (stack_size + hdr + page - 1) / page * page;
+
+    p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->page = page;
+    p->map_size = page + body;
+    p->hdr = hdr;
+    p->usable = body - hdr;
+    p->max_free = max_free;
+    return p;
+}
+
+static void stack_unmap(coro_pool *p, coro *c)
+{
+    char *base = c->stack_lo - p->page;
+
+    asan_clear(c->stack_lo, p->usable);
+    /* Nothing useful to do if this fails; leaking beats crashing. */
+    (void)munmap(base, p->map_size);
+}
+
+/* The pool owns the returned struct (it lives inside the mapping).  NULL
+ * when mmap or mprotect fails. */
+static coro *stack_map(coro_pool *p)
+{
+    char *base;
+    coro *c;
+
+    base = mmap(NULL, p->map_size, PROT_READ | PROT_WRITE,
+                MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1,
+                0);
+    if (base == MAP_FAILED)
+        return NULL;
+    if (mprotect(base, p->page, PROT_NONE) != 0) {
+        (void)munmap(base, p->map_size);
+        return NULL;
+    }
+    c = (coro *)(base + p->map_size - p->hdr);
+    c->stack_lo = base + p->page;
+    c->pool = p;
+    c->state = CORO_FREE;
+    return c;
+}
+
+/* Refuses to free a pool with live coroutines: their stacks would vanish
+ * under them and the pointers callers still hold would dangle. */
+void coro_pool_free(coro_pool *p)
+{
+    coro *c, *next;
+
+    if (!p)
+        return;
+    if (p->live != 0)
+        coro_die("coro_pool_free() with live coroutines (created or "
+                 "suspended but not finished)");
+    for (c = p->free_list; c; c = next) {
+        next = c->next_free;
+        stack_unmap(p, c);
+    }
+    free(p);
+}
+
+/* The pool owns the returned coroutine; it is recycled when fn returns.
+ * NULL when no stack could be had. */
+coro *coro_new(coro_pool *p, coro_fn fn, void *arg)
+{
+    coro *c;
+
+    if (p->free_list) {
+        c = p->free_list;
+        p->free_list = c->next_free;
+        p->cached--;
+    } else {
+        c = stack_map(p);
+        if (!c)
+            return NULL;
+    }
+    asan_clear(c->stack_lo, p->usable);
+
+    /* makecontext() needs a context from getcontext(); this also gives
+     * the coroutine the creator's current signal mask. */
+    if (ctx_capture(&c->ctx) != 0) {
+        c->next_free = p->free_list;
+        p->free_list = c;
+        p->cached++;
+        return NULL;
+    }
+    c->ctx.uc_stack.ss_sp = c->stack_lo;
+    c->ctx.uc_stack.ss_size = p->usable;
+    c->ctx.uc_link = NULL;
+    makecontext(&c->ctx, trampoline, 0);
+
+    c->fn = fn;
+    c->arg = arg;
+    c->next_free = NULL;
+    c->state = CORO_READY;
+    p->live++;
+    return c;
+}
+
+static void coro_recycle(coro *c)
+{
+    coro_pool *p = c->pool;
+
+    p->live--;
+    c->state = CORO_FREE;
+    if (p->cached < p->max_free) {
+        c->next_free = p->free_list;
+        p->free_list = c;
+        p->cached++;
+    } else {
+        stack_unmap(p, c);
+    }
+}
+
+/* Ownership does not change hands: the pool keeps c, and recycles it
+ * here when it finishes (return 1). */
+int coro_resume(coro *c)
+{
+    void *fake = NULL;
+
+    if (tls_current)
+        coro_die("coro_resume() called from inside a coroutine; only the "
+                 "main stack may resume");
+    if (!c)
+        coro_die("coro_resume(NULL)");
+    /* Catches resuming a finished coroutine while its stack is still
+     * cached; once unmapped, that is a plain use-after-free. */
+    if (c->state != CORO_READY && c->state != CORO_SUSPENDED)
+        coro_die("coro_resume() of a coroutine that has finished");
+
+    c->state = CORO_RUNNING;
+    tls_current = c;
+    asan_start(&fake, c->stack_lo, c->pool->usable);
+    ctx_switch(&tls_main, &c->ctx);
+    asan_finish(fake, NULL, NULL);
+    tls_current = NULL;
+
+    /* Only now is c's stack no longer in use, so only here can it be
+     * recycled. */
+    if (c->state == CORO_DONE) {
+        coro_recycle(c);
+        return 1;
+    }
+    return 0;
+}
+
+void coro_yield(void)
+{
+    coro *c = tls_current;
+    void *fake = NULL;
+
+    if (!c)
+        coro_die("coro_yield() called on the main stack, outside any "
+                 "coroutine");
+    c->state = CORO_SUSPENDED;
+    asan_start(&fake, tls_main_bottom, tls_main_size);
+    ctx_switch(&c->ctx, &tls_main);
+    asan_finish(fake, &tls_main_bottom, &tls_main_size);
+}
+
+/* Borrowed: the pool owns it. */
+coro *coro_current(void)
+{
+    return tls_current;
+}
+
+size_t coro_pool_live(const coro_pool *p)
+{
+    return p->live;
+}
+
+size_t coro_pool_cached(const coro_pool *p)
+{
+    return p->cached;
+}

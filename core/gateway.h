@@ -1,0 +1,30 @@
+/*
+ * gateway.h -- the data plane's front door: POST /v1/activities/{id}/
+ * {method}.  Parses and bounds the request, routes it through the current
+ * generation, and runs the pipeline in a coroutine of its own.
+ */
+#ifndef AMS_CORE_GATEWAY_H
+#define AMS_CORE_GATEWAY_H
+
+#include "conf.h"
+#include "coro.h"
+#include "gen.h"
+
+#include <event2/http.h>
+
+typedef struct gateway {
+    const conf *c;
+    gen *current;        /* one reference held by the gateway */
+    coro_pool *pool;
+    size_t busy;         /* requests not yet fully answered */
+    void (*idle_cb)(void *ud); /* called when busy drops to 0 */
+    void *idle_ud;
+} gateway;
+
+/* evhttp generic callback; arg is the gateway. */
+void gateway_handle(struct evhttp_request *req, void *arg);
+
+/* Longest uid and request_id accepted. */
+#define GATEWAY_ID_MAX 128
+
+#endif

@@ -1,0 +1,176 @@
+/*
+ * main.c -- command line: `amsd -c FILE` serves, `amsd -t -c FILE` checks.
+ */
+#include "conf.h"
+#include "errs.h"
+#include "gen.h"
+#include "log.h"
+#include "master.h"
+#include "store.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: amsd [-t] -c FILE [options]\n"
+            "  -c, --config FILE     server configuration (amsd.conf)\n"
+            "  -t, --test            check config, activities and plugins, "
+            "then exit\n"
+            "      --listen HOST:PORT    data plane address\n"
+            "      --admin HOST:PORT     admin plane address\n"
+            "      --workers N           worker processes (0: one per core)\n"
+            "      --store URI           lmdb:DIR\n"
+            "      --plugins DIR         plugin directory\n"
+            "      --activities DIR      activity directory\n"
+            "      --log-level LEVEL     error, warn, info, debug\n"
+            "  -v, --version         print the version\n"
+            "  -h, --help            this text\n");
+}
+
+enum { OPT_LISTEN = 256, OPT_ADMIN, OPT_WORKERS, OPT_STORE, OPT_PLUGINS,
+       OPT_ACTIVITIES, OPT_LOG };
+
+typedef struct flags {
+    const char *config;
+    int test;
+    const char *set[OPT_LOG - OPT_LISTEN + 1];
+} flags;
+
+static int parse_flags(int argc, char **argv, flags *f)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"test", no_argument, NULL, 't'},
+        {"version", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {"listen", required_argument, NULL, OPT_LISTEN},
+        {"admin", required_argument, NULL, OPT_ADMIN},
+        {"workers", required_argument, NULL, OPT_WORKERS},
+        {"store", required_argument, NULL, OPT_STORE},
+        {"plugins", required_argument, NULL, OPT_PLUGINS},
+        {"activities", required_argument, NULL, OPT_ACTIVITIES},
+        {"log-level", required_argument, NULL, OPT_LOG},
+        {NULL, 0, NULL, 0}};
+    int o;
+
+    memset(f, 0, sizeof *f);
+    while ((o = getopt_long(argc, argv, "c:tvh", opts, NULL)) != -1) {
+        switch (o) {
+        case 'c':
+            f->config = optarg;
+            break;
+        case 't':
+            f->test = 1;
+            break;
+        case 'v':
+            printf("amsd %s (plugin ABI %d.%d)\n", AMSD_VERSION,
+                   AMS_ABI_MAJOR, AMS_ABI_MINOR);
+            exit(0);
+        case 'h':
+            usage(stdout);
+            exit(0);
+        case '?':
+            usage(stderr);
+            return -1;
+        default:
+            f->set[o - OPT_LISTEN] = optarg;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "amsd: unexpected argument \"%s\"\n", argv[optind]);
+        return -1;
+    }
+    if (f->config == NULL) {
+        fprintf(stderr, "amsd: -c FILE is required\n");
+        usage(stderr);
+        return -1;
+    }
+    return 0;
+}
+
+/* Flags win over the file. */
+static void apply_flags(const flags *f, conf *c, errs *e)
+{
+    char **slots[] = {&c->listen, &c->admin, NULL, &c->store,
+                      &c->plugins_dir, &c->activities_dir, NULL};
+
+    for (int i = 0; i <= OPT_LOG - OPT_LISTEN; i++) {
+        const char *v = f->set[i];
+        if (v == NULL)
+            continue;
+        if (i + OPT_LISTEN == OPT_WORKERS) {
+            char *end;
+            long n = strtol(v, &end, 10);
+            if (*end != '\0' || end == v || n < 0 || n > 256)
+                errs_add(e, NULL, 0, "--workers: \"%s\" is not 0..256", v);
+            else
+                c->workers = (int)n;
+        } else if (i + OPT_LISTEN == OPT_LOG) {
+            int l = log_level_parse(v);
+            if (l < 0)
+                errs_add(e, NULL, 0, "--log-level: \"%s\" is not one of "
+                         "error, warn, info, debug", v);
+            else
+                c->log_level = l;
+        } else {
+            conf_set(slots[i], v);
+        }
+    }
+}
+
+/* `amsd -t`: build the generation (plugins, activities, init) exactly as
+ * a worker would, print every message, and say what was checked. */
+static int check(conf *c, errs *e)
+{
+    gen *g;
+
+    if (strncmp(c->store, "lmdb:", 5) != 0 || c->store[5] == '\0')
+        errs_add(e, NULL, 0, "store: \"%s\" is not lmdb:DIR", c->store);
+    g = gen_build(c, 0, 1, e);
+    for (size_t i = 0; i < e->n; i++)
+        fprintf(stderr, "%s\n", e->msgs[i]);
+    if (g == NULL || e->nerrors > 0) {
+        fprintf(stderr, "amsd: %s: %zu error(s); configuration NOT ok\n",
+                c->file, e->nerrors);
+        gen_unref(g);
+        return 1;
+    }
+    printf("amsd: %s: configuration ok (%zu activities, %zu plugins)\n",
+           c->file, g->nacts, g->nplugins);
+    gen_unref(g);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    flags f;
+    conf c;
+    errs e = {0};
+    int rc;
+
+    if (parse_flags(argc, argv, &f) < 0)
+        return 2;
+    conf_load(&c, f.config, &e);
+    apply_flags(&f, &c, &e);
+    conf_finish(&c, &e);
+    log_level = c.log_level;
+    if (f.test) {
+        log_role = "check";
+        rc = check(&c, &e);
+    } else if (e.nerrors > 0) {
+        for (size_t i = 0; i < e.n; i++)
+            fprintf(stderr, "%s\n", e.msgs[i]);
+        fprintf(stderr, "amsd: %zu error(s) in the configuration\n",
+                e.nerrors);
+        rc = 1;
+    } else {
+        rc = master_run(&c);
+    }
+    errs_free(&e);
+    conf_free(&c);
+    return rc;
+}

@@ -1,0 +1,405 @@
+/*
+ * master.c -- supervision.
+ *
+ * The master opens the sockets once, so respawned workers inherit them and
+ * the port never closes; forks the workers; restarts one that dies, with a
+ * back-off that grows while workers keep dying young so a crash loop
+ * cannot spin; and coordinates a graceful stop.
+ */
+#include "master.h"
+
+#include "admin.h"
+#include "ctl.h"
+#include "log.h"
+#include "services.h"
+#include "worker.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 10000
+#define HEALTHY_AFTER_MS 10000 /* a worker this old died of something new */
+
+int master_ready(const master *m)
+{
+    int n = 0;
+    for (int i = 0; i < m->n; i++)
+        n += m->w[i].pid != 0 && m->w[i].ready;
+    return n;
+}
+
+static int open_listener(const char *addr, int backlog)
+{
+    char host[256], port[16];
+    int p, fd = -1, one = 1, rc;
+    struct addrinfo hints, *res = NULL, *ai;
+
+    if (conf_split_addr(addr, host, sizeof host, &p) < 0) {
+        log_error("%s: not HOST:PORT", addr);
+        return -1;
+    }
+    snprintf(port, sizeof port, "%d", p);
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    if ((rc = getaddrinfo(host, port, &hints, &res)) != 0) {
+        log_error("%s: %s", addr, gai_strerror(rc));
+        return -1;
+    }
+    for (ai = res; ai != NULL; ai = ai->ai_next) {
+        fd = socket(ai->ai_family,
+                    ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            continue;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+            listen(fd, backlog) == 0)
+            break;
+        log_error("%s: %s", addr, strerror(errno));
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    return fd;
+}
+
+static void close_slot(wslot *s)
+{
+    if (s->ctl_ev != NULL) {
+        event_free(s->ctl_ev);
+        s->ctl_ev = NULL;
+    }
+    if (s->ctl_fd >= 0) {
+        close(s->ctl_fd);
+        s->ctl_fd = -1;
+    }
+    s->ready = 0;
+}
+
+static void master_free(master *m)
+{
+    for (int i = 0; i < m->n; i++) {
+        close_slot(&m->w[i]);
+        if (m->w[i].respawn_ev != NULL)
+            event_free(m->w[i].respawn_ev);
+        free(m->w[i].failure);
+    }
+    free(m->w);
+    for (size_t i = 0; i < sizeof m->sigs / sizeof m->sigs[0]; i++)
+        if (m->sigs[i] != NULL)
+            event_free(m->sigs[i]);
+    if (m->kill_timer != NULL)
+        event_free(m->kill_timer);
+    if (m->admin != NULL)
+        evhttp_free(m->admin); /* closes admin_fd */
+    else if (m->admin_fd >= 0)
+        close(m->admin_fd);
+    if (m->listen_fd >= 0)
+        close(m->listen_fd);
+    if (m->base != NULL)
+        event_base_free(m->base);
+}
+
+static void begin_stop(master *m, int code);
+static void spawn(master *m, wslot *s);
+
+static void check_started(master *m)
+{
+    if (!m->starting || master_ready(m) < m->n)
+        return;
+    m->starting = 0;
+    log_info("ready: %d worker(s) serving http://%s, admin http://%s/healthz",
+             m->n, m->c->listen, m->c->admin);
+}
+
+static void on_ctl(evutil_socket_t fd, short what, void *arg)
+{
+    wslot *s = arg;
+    cJSON *msg;
+    int r;
+
+    (void)what;
+    while ((r = ctl_recv(fd, &msg)) == 1) {
+        const char *type = ctl_type(msg);
+        if (strcmp(type, "ready") == 0) {
+            s->ready = 1;
+            check_started(s->m);
+        } else if (strcmp(type, "failed") == 0) {
+            const cJSON *e = cJSON_GetObjectItemCaseSensitive(msg, "errors");
+            free(s->failure);
+            s->failure = strdup(cJSON_IsString(e) ? e->valuestring : "?");
+        } else {
+            log_warn("worker %d: unknown message \"%s\"", s->index, type);
+        }
+        cJSON_Delete(msg);
+    }
+    if (r == 0 && s->ctl_ev != NULL)
+        event_del(s->ctl_ev); /* EOF: SIGCHLD tells the rest */
+}
+
+static void on_respawn(evutil_socket_t fd, short what, void *arg)
+{
+    wslot *s = arg;
+    (void)fd;
+    (void)what;
+    if (!s->m->stopping)
+        spawn(s->m, s);
+}
+
+/* The child side of fork: drop everything of the master's before becoming
+ * a worker.  event_reinit first, so freeing the copied events touches the
+ * child's own epoll instance, never the master's. */
+static void become_worker(master *m, wslot *s, int ctl_fd)
+{
+    int index = s->index, listen_fd = m->listen_fd, rc;
+    conf *c = m->c;
+
+    event_reinit(m->base);
+    m->listen_fd = -1; /* kept open for the worker */
+    master_free(m);
+    rc = worker_main(c, index, listen_fd, ctl_fd);
+    close(listen_fd);
+    conf_free(c);
+    exit(rc);
+}
+
+static void spawn(master *m, wslot *s)
+{
+    int fds[2];
+    pid_t pid;
+
+    if (ctl_pair(fds) < 0) {
+        log_error("worker %d: socketpair: %s", s->index, strerror(errno));
+        goto retry;
+    }
+    pid = fork();
+    if (pid < 0) {
+        log_error("worker %d: fork: %s", s->index, strerror(errno));
+        close(fds[0]);
+        close(fds[1]);
+        goto retry;
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        become_worker(m, s, fds[1]);
+    }
+    close(fds[1]);
+    s->pid = pid;
+    s->ctl_fd = fds[0];
+    s->ready = 0;
+    s->started_ms = svc_mono_ms();
+    s->ctl_ev = event_new(m->base, fds[0], EV_READ | EV_PERSIST, on_ctl, s);
+    if (s->ctl_ev != NULL)
+        event_add(s->ctl_ev, NULL);
+    log_info("worker %d started as pid %d", s->index, (int)pid);
+    return;
+retry:
+    if (s->respawn_ev != NULL) {
+        struct timeval tv = {1, 0};
+        evtimer_add(s->respawn_ev, &tv);
+    }
+}
+
+static void schedule_respawn(master *m, wslot *s)
+{
+    int64_t lived = svc_mono_ms() - s->started_ms;
+    struct timeval tv;
+
+    if (lived >= HEALTHY_AFTER_MS)
+        s->backoff_ms = 0; /* a one-off crash: come back at once */
+    else
+        s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : BACKOFF_MIN_MS;
+    if (s->backoff_ms > BACKOFF_MAX_MS)
+        s->backoff_ms = BACKOFF_MAX_MS;
+    m->restarts++;
+    log_warn("worker %d: respawning in %lld ms", s->index,
+             (long long)s->backoff_ms);
+    tv.tv_sec = (time_t)(s->backoff_ms / 1000);
+    tv.tv_usec = (suseconds_t)(s->backoff_ms % 1000) * 1000;
+    evtimer_add(s->respawn_ev, &tv);
+}
+
+static int all_exited(const master *m)
+{
+    for (int i = 0; i < m->n; i++)
+        if (m->w[i].pid != 0)
+            return 0;
+    return 1;
+}
+
+static void reap(master *m)
+{
+    int status;
+    pid_t pid;
+
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        wslot *s = NULL;
+        for (int i = 0; i < m->n; i++)
+            if (m->w[i].pid == pid)
+                s = &m->w[i];
+        if (s == NULL)
+            continue;
+        if (WIFSIGNALED(status))
+            log_warn("worker %d (pid %d) killed by signal %d", s->index,
+                     (int)pid, WTERMSIG(status));
+        else if (WEXITSTATUS(status) != 0 || !m->stopping)
+            log_warn("worker %d (pid %d) exited with status %d", s->index,
+                     (int)pid, WEXITSTATUS(status));
+        s->pid = 0;
+        close_slot(s);
+        if (m->stopping)
+            continue;
+        if (m->starting) {
+            /* Nothing served yet: a broken config must not loop. */
+            log_error("worker %d failed to start%s%s", s->index,
+                      s->failure ? ":\n" : "", s->failure ? s->failure : "");
+            begin_stop(m, 1);
+            continue;
+        }
+        schedule_respawn(m, s);
+    }
+    if (m->stopping && all_exited(m))
+        event_base_loopbreak(m->base);
+}
+
+static void on_kill_timer(evutil_socket_t fd, short what, void *arg)
+{
+    master *m = arg;
+    (void)fd;
+    (void)what;
+    for (int i = 0; i < m->n; i++)
+        if (m->w[i].pid != 0) {
+            log_warn("worker %d did not stop in time: SIGKILL", i);
+            kill(m->w[i].pid, SIGKILL);
+        }
+}
+
+static void begin_stop(master *m, int code)
+{
+    cJSON *msg;
+    struct timeval tv;
+
+    if (code > m->exit_code)
+        m->exit_code = code;
+    if (m->stopping)
+        return;
+    m->stopping = 1;
+    log_info("stopping %d worker(s)", master_ready(m));
+    msg = cJSON_CreateObject();
+    cJSON_AddStringToObject(msg, "type", "stop");
+    for (int i = 0; i < m->n; i++) {
+        if (m->w[i].respawn_ev != NULL)
+            evtimer_del(m->w[i].respawn_ev);
+        if (m->w[i].pid != 0 &&
+            (m->w[i].ctl_fd < 0 || ctl_send(m->w[i].ctl_fd, msg) < 0))
+            kill(m->w[i].pid, SIGTERM);
+    }
+    cJSON_Delete(msg);
+    tv.tv_sec = (time_t)((m->c->shutdown_timeout_ms + 2000) / 1000);
+    tv.tv_usec = (suseconds_t)((m->c->shutdown_timeout_ms + 2000) % 1000) *
+                 1000;
+    m->kill_timer = evtimer_new(m->base, on_kill_timer, m);
+    if (m->kill_timer != NULL)
+        evtimer_add(m->kill_timer, &tv);
+    if (all_exited(m))
+        event_base_loopbreak(m->base);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    master *m = arg;
+    (void)what;
+    switch (sig) {
+    case SIGTERM:
+    case SIGINT:
+        log_info("signal %d: graceful stop", (int)sig);
+        begin_stop(m, 0);
+        break;
+    case SIGCHLD:
+        reap(m);
+        break;
+    case SIGHUP:
+        log_warn("SIGHUP: reload is not available in this version; "
+                 "restart amsd to load changes");
+        break;
+    default:
+        break;
+    }
+}
+
+static int setup(master *m)
+{
+    static const int sigs[] = {SIGTERM, SIGINT, SIGCHLD, SIGHUP};
+
+    m->base = event_base_new();
+    if (m->base == NULL)
+        return -1;
+    m->listen_fd = open_listener(m->c->listen, 1024);
+    if (m->listen_fd < 0)
+        return -1;
+    m->admin_fd = open_listener(m->c->admin, 64);
+    if (m->admin_fd < 0)
+        return -1;
+    m->admin = evhttp_new(m->base);
+    if (m->admin == NULL ||
+        evhttp_accept_socket_with_handle(m->admin, m->admin_fd) == NULL)
+        return -1;
+    evhttp_set_gencb(m->admin, admin_handle, m);
+    evhttp_set_allowed_methods(m->admin, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+                                             EVHTTP_REQ_PUT |
+                                             EVHTTP_REQ_DELETE);
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        m->sigs[i] = evsignal_new(m->base, sigs[i], on_signal, m);
+        if (m->sigs[i] == NULL || event_add(m->sigs[i], NULL) < 0)
+            return -1;
+    }
+    m->w = calloc((size_t)m->n, sizeof *m->w);
+    if (m->w == NULL)
+        return -1;
+    for (int i = 0; i < m->n; i++) {
+        m->w[i].m = m;
+        m->w[i].index = i;
+        m->w[i].ctl_fd = -1;
+        m->w[i].respawn_ev = evtimer_new(m->base, on_respawn, &m->w[i]);
+        if (m->w[i].respawn_ev == NULL)
+            return -1;
+    }
+    return 0;
+}
+
+int master_run(conf *c)
+{
+    master m;
+
+    memset(&m, 0, sizeof m);
+    m.c = c;
+    m.n = c->workers;
+    m.listen_fd = m.admin_fd = -1;
+    m.generation = 1;
+    m.starting = 1;
+    log_role = "master";
+    signal(SIGPIPE, SIG_IGN);
+    if (setup(&m) < 0) {
+        log_error("cannot start: %s",
+                  m.base == NULL ? "out of memory" : "see the messages above");
+        master_free(&m);
+        return 1;
+    }
+    for (int i = 0; i < m.n; i++)
+        spawn(&m, &m.w[i]);
+    event_base_dispatch(m.base);
+    log_info("stopped");
+    master_free(&m);
+    return m.exit_code;
+}

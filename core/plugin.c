@@ -1,0 +1,327 @@
+/*
+ * plugin.c -- dlopen, manifest and ABI checks, symbol resolution.
+ *
+ * The rules are strict because a bad plugin found at load costs an error
+ * message, while one found at request time costs a customer's request.
+ */
+#include "plugin.h"
+
+#include "log.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Size of the oldest manifest layout this host still reads: every field up
+ * to and including `host` has existed since ABI 1.0. */
+#define MANIFEST_MIN_SIZE                                                      \
+    (offsetof(ams_manifest, host) + sizeof(((ams_manifest *)0)->host))
+
+const char *plugin_kind_name(ams_kind k)
+{
+    switch (k) {
+    case AMS_RULE:
+        return "rule";
+    case AMS_OPERATION:
+        return "operation";
+    case AMS_HANDLER:
+        return "handler";
+    }
+    return "unknown";
+}
+
+/* [a-z][a-z0-9_]{0,62} */
+int plugin_name_ok(const char *s)
+{
+    size_t n = 0;
+
+    if (s == NULL || !(s[0] >= 'a' && s[0] <= 'z'))
+        return 0;
+    for (; s[n] != '\0'; n++) {
+        char c = s[n];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+            return 0;
+    }
+    return n <= 63;
+}
+
+/* MAJOR.MINOR.PATCH with an optional -suffix of [0-9A-Za-z.-]. */
+static int version_ok(const char *s)
+{
+    int parts = 0;
+
+    if (s == NULL)
+        return 0;
+    while (parts < 3) {
+        if (!(*s >= '0' && *s <= '9'))
+            return 0;
+        while (*s >= '0' && *s <= '9')
+            s++;
+        parts++;
+        if (parts < 3 && *s++ != '.')
+            return 0;
+    }
+    if (*s == '-')
+        for (s++; *s; s++)
+            if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') ||
+                  (*s >= 'A' && *s <= 'Z') || *s == '.' || *s == '-'))
+                return 0;
+    return *s == '\0';
+}
+
+static size_t check_params(const ams_entry *en, const char *where, errs *e)
+{
+    size_t before = e->nerrors;
+    const ams_param *p = en->params;
+
+    for (size_t i = 0; p != NULL && p[i].name != NULL; i++) {
+        const ams_param *q = &p[i];
+        if (!plugin_name_ok(q->name))
+            errs_add(e, where, 0,
+                     "entry \"%s\": parameter \"%s\": name must match "
+                     "[a-z][a-z0-9_]*",
+                     en->name, q->name);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(p[j].name, q->name) == 0)
+                errs_add(e, where, 0,
+                         "entry \"%s\": parameter \"%s\" declared twice",
+                         en->name, q->name);
+        if (q->type < AMS_T_INT || q->type > AMS_T_JSON)
+            errs_add(e, where, 0,
+                     "entry \"%s\": parameter \"%s\": unknown type %d",
+                     en->name, q->name, (int)q->type);
+        if (q->flags & ~(AMS_P_REQUIRED | AMS_P_MIN | AMS_P_MAX))
+            errs_add(e, where, 0,
+                     "entry \"%s\": parameter \"%s\": unknown flags 0x%x",
+                     en->name, q->name, q->flags);
+        if ((q->flags & (AMS_P_MIN | AMS_P_MAX)) &&
+            (q->type == AMS_T_BOOL || q->type == AMS_T_JSON))
+            errs_add(e, where, 0,
+                     "entry \"%s\": parameter \"%s\": a %s has no bounds",
+                     en->name, q->name,
+                     q->type == AMS_T_BOOL ? "bool" : "JSON value");
+        if ((q->flags & AMS_P_MIN) && (q->flags & AMS_P_MAX) &&
+            q->min > q->max)
+            errs_add(e, where, 0,
+                     "entry \"%s\": parameter \"%s\": min %g > max %g",
+                     en->name, q->name, q->min, q->max);
+    }
+    return e->nerrors - before;
+}
+
+static size_t check_entry(const ams_entry *en, const ams_entry *all, size_t i,
+                          const char *where, errs *e)
+{
+    size_t before = e->nerrors;
+
+    if (!plugin_name_ok(en->name))
+        errs_add(e, where, 0, "entry %zu: name \"%s\" must match "
+                 "[a-z][a-z0-9_]* (at most 63)", i, en->name);
+    for (size_t j = 0; j < i; j++)
+        if (strcmp(all[j].name, en->name) == 0)
+            errs_add(e, where, 0, "entry \"%s\" declared twice", en->name);
+    if (en->kind != AMS_RULE && en->kind != AMS_OPERATION &&
+        en->kind != AMS_HANDLER)
+        errs_add(e, where, 0, "entry \"%s\": unknown kind %d", en->name,
+                 (int)en->kind);
+    if (en->symbol == NULL || en->symbol[0] == '\0')
+        errs_add(e, where, 0, "entry \"%s\": no symbol", en->name);
+    if (en->undo != NULL && en->kind != AMS_OPERATION)
+        errs_add(e, where, 0,
+                 "entry \"%s\": only operations have an undo (this is a %s)",
+                 en->name, plugin_kind_name(en->kind));
+    check_params(en, where, e);
+    return e->nerrors - before;
+}
+
+size_t plugin_check_manifest(const ams_manifest *m, const char *where,
+                             errs *e)
+{
+    size_t before = e->nerrors;
+
+    if (m->magic != AMS_MAGIC) {
+        errs_add(e, where, 0,
+                 "wrong magic 0x%08x (expected 0x%08x): not built with "
+                 "<ams/ams.h>",
+                 m->magic, AMS_MAGIC);
+        return e->nerrors - before; /* nothing else can be trusted */
+    }
+    if (m->abi_major != AMS_ABI_MAJOR) {
+        errs_add(e, where, 0,
+                 "built for ABI %u.%u, this host speaks ABI %u.%u: rebuild "
+                 "the plugin against the host's <ams/ams.h>",
+                 m->abi_major, m->abi_minor, AMS_ABI_MAJOR, AMS_ABI_MINOR);
+        return e->nerrors - before;
+    }
+    if (m->size < MANIFEST_MIN_SIZE) {
+        errs_add(e, where, 0, "manifest size %u is smaller than any ABI %u "
+                 "manifest (%zu)", m->size, AMS_ABI_MAJOR,
+                 (size_t)MANIFEST_MIN_SIZE);
+        return e->nerrors - before;
+    }
+    if (m->min_minor > AMS_ABI_MINOR)
+        errs_add(e, where, 0,
+                 "needs ABI %u.%u or newer (built against %u.%u), this host "
+                 "provides %u.%u: upgrade amsd or rebuild the plugin with "
+                 "min_minor <= %u",
+                 AMS_ABI_MAJOR, m->min_minor, m->abi_major, m->abi_minor,
+                 AMS_ABI_MAJOR, AMS_ABI_MINOR, AMS_ABI_MINOR);
+    if (m->min_minor > m->abi_minor)
+        errs_add(e, where, 0, "min_minor %u is newer than abi_minor %u",
+                 m->min_minor, m->abi_minor);
+    if (!plugin_name_ok(m->name))
+        errs_add(e, where, 0,
+                 "name \"%s\" must match [a-z][a-z0-9_]* (at most 63)",
+                 m->name ? m->name : "(null)");
+    if (!version_ok(m->version))
+        errs_add(e, where, 0, "version \"%s\" is not MAJOR.MINOR.PATCH",
+                 m->version ? m->version : "(null)");
+    if (m->host == NULL)
+        errs_add(e, where, 0, "manifest has no host slot (use AMS_PLUGIN)");
+    if (m->entries == NULL || m->entries[0].name == NULL) {
+        errs_add(e, where, 0, "manifest declares no entries");
+        return e->nerrors - before;
+    }
+    for (size_t i = 0; m->entries[i].name != NULL; i++) {
+        if (i >= 1024) {
+            errs_add(e, where, 0, "more than 1024 entries (missing {NULL} "
+                     "terminator?)");
+            break;
+        }
+        check_entry(&m->entries[i], m->entries, i, where, e);
+    }
+    return e->nerrors - before;
+}
+
+static void sha256_file(const char *path, char out[65])
+{
+    unsigned char buf[65536], md[32];
+    unsigned int mdlen = 0;
+    size_t n;
+    FILE *f = fopen(path, "rb");
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+
+    out[0] = '\0';
+    if (f == NULL || c == NULL || !EVP_DigestInit_ex(c, EVP_sha256(), NULL))
+        goto done;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+        EVP_DigestUpdate(c, buf, n);
+    if (EVP_DigestFinal_ex(c, md, &mdlen) && mdlen == 32)
+        for (int i = 0; i < 32; i++)
+            sprintf(out + 2 * i, "%02x", md[i]);
+done:
+    EVP_MD_CTX_free(c);
+    if (f != NULL)
+        fclose(f);
+}
+
+/* dlsym one named symbol; NULL name gives NULL without error. */
+static void *resolve(plugin *p, const char *entry, const char *what,
+                     const char *sym, errs *e)
+{
+    void *f;
+
+    if (sym == NULL)
+        return NULL;
+    dlerror();
+    f = dlsym(p->dl, sym);
+    if (f == NULL)
+        errs_add(e, p->path, 0,
+                 "entry \"%s\": %s symbol \"%s\" is not exported (declare "
+                 "it AMS_EXPORT)",
+                 entry, what, sym);
+    return f;
+}
+
+static int resolve_entries(plugin *p, errs *e)
+{
+    size_t before = e->nerrors, n = 0;
+
+    while (p->m->entries[n].name != NULL)
+        n++;
+    p->entries = calloc(n, sizeof *p->entries);
+    if (p->entries == NULL) {
+        errs_add(e, p->path, 0, "out of memory");
+        return -1;
+    }
+    p->nentries = n;
+    for (size_t i = 0; i < n; i++) {
+        const ams_entry *s = &p->m->entries[i];
+        plugin_entry *pe = &p->entries[i];
+        pe->spec = s;
+        pe->owner = p;
+        /* POSIX guarantees data and function pointers convert via dlsym. */
+        *(void **)&pe->fn = resolve(p, s->name, "entry", s->symbol, e);
+        *(void **)&pe->undo = resolve(p, s->name, "undo", s->undo, e);
+        *(void **)&pe->init = resolve(p, s->name, "init", s->init, e);
+        *(void **)&pe->destroy =
+            resolve(p, s->name, "destroy", s->destroy, e);
+    }
+    return e->nerrors > before ? -1 : 0;
+}
+
+plugin *plugin_load(const char *path, const char *expected_name, errs *e)
+{
+    plugin *p = calloc(1, sizeof *p);
+    const ams_manifest *m;
+
+    if (p == NULL || (p->path = strdup(path)) == NULL) {
+        errs_add(e, path, 0, "out of memory");
+        free(p);
+        return NULL;
+    }
+    sha256_file(path, p->sha256);
+    /* RTLD_NOW: an unresolved symbol is a load error now, not a crash at
+     * the first request.  RTLD_LOCAL: plugins cannot see each other. */
+    p->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (p->dl == NULL) {
+        errs_add(e, path, 0, "cannot load: %s", dlerror());
+        goto fail;
+    }
+    m = dlsym(p->dl, "ams_plugin_manifest");
+    if (m == NULL) {
+        errs_add(e, path, 0,
+                 "not an amsd plugin: no exported ams_plugin_manifest (use "
+                 "AMS_PLUGIN from <ams/ams.h>)");
+        goto fail;
+    }
+    p->m = m;
+    if (plugin_check_manifest(m, path, e) > 0)
+        goto fail;
+    if (expected_name != NULL && strcmp(m->name, expected_name) != 0) {
+        errs_add(e, path, 0,
+                 "manifest name \"%s\" differs from the file name \"%s.so\"",
+                 m->name, expected_name);
+        goto fail;
+    }
+    if ((p->name = strdup(m->name)) == NULL || resolve_entries(p, e) < 0)
+        goto fail;
+    *m->host = &services_host;
+    return p;
+fail:
+    plugin_unload(p);
+    return NULL;
+}
+
+void plugin_unload(plugin *p)
+{
+    if (p == NULL)
+        return;
+    if (p->dl != NULL)
+        dlclose(p->dl);
+    free(p->entries);
+    free(p->name);
+    free(p->path);
+    free(p);
+}
+
+const plugin_entry *plugin_find_entry(const plugin *p, const char *name)
+{
+    for (size_t i = 0; i < p->nentries; i++)
+        if (strcmp(p->entries[i].spec->name, name) == 0)
+            return &p->entries[i];
+    return NULL;
+}

@@ -1,0 +1,59 @@
+/*
+ * plugin.h -- loading plugin shared objects and checking their manifests.
+ *
+ * Loading a plugin validates everything once: magic, ABI, names, the
+ * parameter schema of every entry, and that every symbol the manifest names
+ * is exported with dlsym.  The resolved function pointers are cached in
+ * plugin_entry; activities point at those, so nothing is looked up per
+ * request.
+ */
+#ifndef AMS_CORE_PLUGIN_H
+#define AMS_CORE_PLUGIN_H
+
+#include "errs.h"
+
+#include <ams/ams.h>
+
+typedef struct plugin plugin;
+
+typedef struct plugin_entry {
+    const ams_entry *spec; /* in the plugin's memory */
+    plugin *owner;
+    ams_entry_fn fn;
+    ams_entry_fn undo;     /* NULL: no undo */
+    ams_init_fn init;
+    ams_destroy_fn destroy;
+} plugin_entry;
+
+struct plugin {
+    char *name;            /* manifest name (== file stem) */
+    char *path;            /* file loaded */
+    char sha256[65];       /* of the file, hex */
+    void *dl;              /* dlopen handle */
+    const ams_manifest *m; /* in the plugin's memory */
+    plugin_entry *entries; /* nentries, same order as the manifest */
+    size_t nentries;
+};
+
+/* The host's function table (services.c). */
+extern const ams_host services_host;
+
+/* Load and validate the plugin at path; expected_name is the file stem
+ * (NULL: don't compare).  Problems go to e as "path: message".  Returns a
+ * plugin the caller owns (plugin_unload), or NULL. */
+plugin *plugin_load(const char *path, const char *expected_name, errs *e);
+void plugin_unload(plugin *p);
+
+/* The entry named name, or NULL.  Owned by p. */
+const plugin_entry *plugin_find_entry(const plugin *p, const char *name);
+
+/* Validate a manifest already in memory (exposed for the unit tests and
+ * the conformance runner): checks that need no dlsym.  Returns the number
+ * of errors added to e under the label `where`. */
+size_t plugin_check_manifest(const ams_manifest *m, const char *where,
+                             errs *e);
+
+const char *plugin_kind_name(ams_kind k);
+int plugin_name_ok(const char *s);
+
+#endif

@@ -1,0 +1,749 @@
+/*
+ * services.c -- the ams_host table: what plugin code can ask of the host.
+ *
+ * Every function validates its arguments (a plugin bug becomes AMS_ERR and
+ * a log line, not a crash of the worker) and maps the plugin's (scope, key)
+ * to a host-namespaced store key, so a plugin can reach only the data of
+ * the activity and user it is serving.
+ */
+#include "services.h"
+
+#include "coro.h"
+#include "log.h"
+
+#include <event2/event.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+svc_env svc;
+
+#define KEY_MAX 200
+#define DAY_MS 86400000LL
+
+int64_t svc_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t svc_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void svc_seed(uint64_t seed)
+{
+    if (seed == 0 && getrandom(&seed, sizeof seed, 0) != sizeof seed)
+        seed = (uint64_t)svc_wall_ms() ^ (uint64_t)svc_mono_ms() << 20;
+    svc.rng = seed;
+}
+
+/* splitmix64: small, fast, and good enough for odds; not for secrets. */
+static uint64_t host_random_u64(ams_ctx *ctx)
+{
+    uint64_t z = (svc.rng += 0x9e3779b97f4a7c15ULL);
+    (void)ctx;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+int svc_req_begin(svc_req *r, int64_t now_ms)
+{
+    r->mono_start_ms = svc_mono_ms();
+    r->clock_base_ms = now_ms >= 0 ? now_ms : svc_wall_ms();
+    r->data = cJSON_CreateObject();
+    return r->data ? 0 : -1;
+}
+
+int64_t svc_now(ams_ctx *ctx)
+{
+    if (ctx == NULL || ctx->req == NULL)
+        return svc_wall_ms();
+    return ctx->req->clock_base_ms + (svc_mono_ms() - ctx->req->mono_start_ms);
+}
+
+/* Keep p alive until the request ends; frees p and returns NULL if the
+ * arena cannot grow. */
+static void *arena_keep(svc_req *r, void *p)
+{
+    if (r->narena == r->carena) {
+        size_t cap = r->carena ? r->carena * 2 : 8;
+        void **a = realloc(r->arena, cap * sizeof *a);
+        if (a == NULL) {
+            free(p);
+            return NULL;
+        }
+        r->arena = a;
+        r->carena = cap;
+    }
+    r->arena[r->narena++] = p;
+    return p;
+}
+
+void svc_req_end(svc_req *r)
+{
+    int64_t now = r->clock_base_ms + (svc_mono_ms() - r->mono_start_ms);
+
+    while (r->locks != NULL) {
+        svc_lock *l = r->locks;
+        r->locks = l->next;
+        if (svc.st != NULL)
+            store_lock_release(svc.st, l->key, l->token, now);
+        free(l->key);
+        free(l);
+    }
+    for (size_t i = 0; i < r->narena; i++)
+        free(r->arena[i]);
+    free(r->arena);
+    free(r->params_json);
+    cJSON_Delete(r->data);
+    r->arena = NULL;
+    r->narena = r->carena = 0;
+    r->params_json = NULL;
+    r->data = NULL;
+}
+
+static void host_log(ams_ctx *ctx, ams_log_level level, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+
+    if (level < AMS_LOG_ERROR || level > AMS_LOG_DEBUG)
+        level = AMS_LOG_INFO;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (ctx != NULL && ctx->inst != NULL && ctx->inst->act != NULL)
+        log_msg(level, "%s (activity %lld): %s", ctx->inst->ref,
+                (long long)ctx->inst->act->id, msg);
+    else if (ctx != NULL && ctx->inst != NULL)
+        log_msg(level, "%s: %s", ctx->inst->ref, msg);
+    else
+        log_msg(level, "plugin: %s", msg);
+}
+
+static int64_t host_now_ms(ams_ctx *ctx)
+{
+    return svc_now(ctx);
+}
+
+#define REQ_STR(field)                                                        \
+    static const char *host_##field(ams_ctx *ctx)                             \
+    {                                                                          \
+        return ctx && ctx->req && ctx->req->field ? ctx->req->field : "";      \
+    }
+REQ_STR(uid)
+REQ_STR(request_id)
+REQ_STR(client_ip)
+
+static const char *host_method(ams_ctx *ctx)
+{
+    return ctx && ctx->req && ctx->req->m ? ctx->req->m->name : "";
+}
+
+static int64_t host_activity_id(ams_ctx *ctx)
+{
+    if (ctx != NULL && ctx->inst != NULL && ctx->inst->act != NULL)
+        return ctx->inst->act->id;
+    return 0;
+}
+
+static const char *host_req_json(ams_ctx *ctx)
+{
+    svc_req *r = ctx ? ctx->req : NULL;
+
+    if (r == NULL || r->params == NULL)
+        return "{}";
+    if (r->params_json == NULL)
+        r->params_json = cJSON_PrintUnformatted(r->params);
+    return r->params_json ? r->params_json : "{}";
+}
+
+/* Typed reads shared by the request and configured params. */
+static ams_status get_int(const cJSON *obj, const char *name, int64_t *out)
+{
+    const cJSON *v = obj && name ? cJSON_GetObjectItemCaseSensitive(obj, name)
+                                 : NULL;
+    if (v == NULL)
+        return AMS_NOT_FOUND;
+    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int64_t)v->valuedouble)
+        return AMS_ERR;
+    if (out)
+        *out = (int64_t)v->valuedouble;
+    return AMS_OK;
+}
+
+static ams_status get_number(const cJSON *obj, const char *name, double *out)
+{
+    const cJSON *v = obj && name ? cJSON_GetObjectItemCaseSensitive(obj, name)
+                                 : NULL;
+    if (v == NULL)
+        return AMS_NOT_FOUND;
+    if (!cJSON_IsNumber(v))
+        return AMS_ERR;
+    if (out)
+        *out = v->valuedouble;
+    return AMS_OK;
+}
+
+static ams_status get_str(const cJSON *obj, const char *name,
+                          const char **out)
+{
+    const cJSON *v = obj && name ? cJSON_GetObjectItemCaseSensitive(obj, name)
+                                 : NULL;
+    if (v == NULL)
+        return AMS_NOT_FOUND;
+    if (!cJSON_IsString(v))
+        return AMS_ERR;
+    if (out)
+        *out = v->valuestring;
+    return AMS_OK;
+}
+
+static const cJSON *req_params(ams_ctx *ctx)
+{
+    return ctx && ctx->req ? ctx->req->params : NULL;
+}
+
+static const cJSON *conf_params(ams_ctx *ctx)
+{
+    return ctx && ctx->inst ? ctx->inst->params : NULL;
+}
+
+static ams_status host_req_int(ams_ctx *c, const char *n, int64_t *o)
+{
+    return get_int(req_params(c), n, o);
+}
+static ams_status host_req_number(ams_ctx *c, const char *n, double *o)
+{
+    return get_number(req_params(c), n, o);
+}
+static ams_status host_req_str(ams_ctx *c, const char *n, const char **o)
+{
+    return get_str(req_params(c), n, o);
+}
+static ams_status host_conf_int(ams_ctx *c, const char *n, int64_t *o)
+{
+    return get_int(conf_params(c), n, o);
+}
+static ams_status host_conf_number(ams_ctx *c, const char *n, double *o)
+{
+    return get_number(conf_params(c), n, o);
+}
+static ams_status host_conf_str(ams_ctx *c, const char *n, const char **o)
+{
+    return get_str(conf_params(c), n, o);
+}
+
+static ams_status host_conf_bool(ams_ctx *c, const char *n, int *o)
+{
+    const cJSON *p = conf_params(c);
+    const cJSON *v = p && n ? cJSON_GetObjectItemCaseSensitive(p, n) : NULL;
+
+    if (v == NULL)
+        return AMS_NOT_FOUND;
+    if (!cJSON_IsBool(v))
+        return AMS_ERR;
+    if (o)
+        *o = cJSON_IsTrue(v);
+    return AMS_OK;
+}
+
+static size_t host_conf_count(ams_ctx *c, const char *n)
+{
+    const cJSON *p = conf_params(c);
+    const cJSON *v = p && n ? cJSON_GetObjectItemCaseSensitive(p, n) : NULL;
+    return cJSON_IsArray(v) ? (size_t)cJSON_GetArraySize(v) : 0;
+}
+
+static ams_status host_conf_item(ams_ctx *c, const char *n, size_t i,
+                                 const char **o)
+{
+    const cJSON *p = conf_params(c);
+    const cJSON *v = p && n ? cJSON_GetObjectItemCaseSensitive(p, n) : NULL;
+    const cJSON *it;
+
+    if (!cJSON_IsArray(v) || i >= (size_t)cJSON_GetArraySize(v))
+        return AMS_NOT_FOUND;
+    it = cJSON_GetArrayItem(v, (int)i);
+    if (!cJSON_IsString(it))
+        return AMS_ERR;
+    if (o)
+        *o = it->valuestring;
+    return AMS_OK;
+}
+
+/* JSON text of a configured param, cached on the instance so the string
+ * lives as long as the instance does. */
+static const char *host_conf_json(ams_ctx *c, const char *n)
+{
+    instance *in = c ? c->inst : NULL;
+    const cJSON *v = in && n ? cJSON_GetObjectItemCaseSensitive(in->params, n)
+                             : NULL;
+    const cJSON *cached;
+    char *text;
+
+    if (v == NULL)
+        return NULL;
+    if (in->json_cache == NULL &&
+        (in->json_cache = cJSON_CreateObject()) == NULL)
+        return NULL;
+    cached = cJSON_GetObjectItemCaseSensitive(in->json_cache, n);
+    if (cJSON_IsString(cached))
+        return cached->valuestring;
+    text = cJSON_PrintUnformatted(v);
+    if (text == NULL)
+        return NULL;
+    cached = cJSON_AddStringToObject(in->json_cache, n, text);
+    free(text);
+    return cJSON_IsString(cached) ? cached->valuestring : NULL;
+}
+
+static void *host_state(ams_ctx *c)
+{
+    return c && c->inst ? c->inst->state : NULL;
+}
+
+static ams_status host_set_reason(ams_ctx *c, const char *reason)
+{
+    size_t n = 0;
+
+    if (c == NULL || reason == NULL)
+        return AMS_ERR;
+    for (; reason[n] != '\0'; n++) {
+        char ch = reason[n];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+              ch == '_'))
+            break;
+    }
+    if (n == 0 || n >= sizeof c->reason || reason[n] != '\0') {
+        host_log(c, AMS_LOG_WARN, "set_reason: \"%.80s\" is not [a-z0-9_]{1,63}",
+                 reason);
+        return AMS_ERR;
+    }
+    memcpy(c->reason, reason, n + 1);
+    return AMS_OK;
+}
+
+static ams_status reply_put(ams_ctx *c, const char *key, cJSON *v)
+{
+    cJSON *data = c && c->req ? c->req->data : NULL;
+
+    if (v == NULL)
+        return AMS_ERR_NOMEM;
+    if (data == NULL || key == NULL || key[0] == '\0') {
+        cJSON_Delete(v);
+        return AMS_ERR;
+    }
+    if (cJSON_GetObjectItemCaseSensitive(data, key) != NULL)
+        cJSON_ReplaceItemInObjectCaseSensitive(data, key, v);
+    else
+        cJSON_AddItemToObject(data, key, v);
+    return AMS_OK;
+}
+
+static ams_status host_reply_int(ams_ctx *c, const char *k, int64_t v)
+{
+    return reply_put(c, k, cJSON_CreateNumber((double)v));
+}
+static ams_status host_reply_number(ams_ctx *c, const char *k, double v)
+{
+    return reply_put(c, k, cJSON_CreateNumber(v));
+}
+static ams_status host_reply_str(ams_ctx *c, const char *k, const char *v)
+{
+    if (v == NULL)
+        return AMS_ERR;
+    return reply_put(c, k, cJSON_CreateString(v));
+}
+static ams_status host_reply_json(ams_ctx *c, const char *k, const char *json)
+{
+    cJSON *v = json ? cJSON_Parse(json) : NULL;
+    if (v == NULL) {
+        host_log(c, AMS_LOG_WARN, "reply_json(\"%s\"): not valid JSON",
+                 k ? k : "");
+        return AMS_ERR;
+    }
+    return reply_put(c, k, v);
+}
+
+/* ---- store keys ---- */
+
+static int key_ok(const char *k)
+{
+    size_t n = 0;
+    if (k == NULL)
+        return 0;
+    for (; k[n] != '\0'; n++)
+        if (k[n] < '!' || k[n] > '~')
+            return 0;
+    return n >= 1 && n <= KEY_MAX;
+}
+
+/* The namespaced key for (scope, key, period) into out; the hash tag in
+ * braces keeps one activity's keys on one Redis Cluster shard.  *expire
+ * gets the end of the period plus a grace day (0 for no period). */
+static ams_status make_key(ams_ctx *c, const char *fn, ams_scope scope,
+                           const char *key, ams_period period, char *out,
+                           size_t outlen, int64_t *expire)
+{
+    const char *uid;
+    int64_t id, now;
+    int n;
+
+    *expire = 0;
+    if (c == NULL || c->req == NULL) {
+        host_log(c, AMS_LOG_ERROR, "%s: the store is only available while "
+                 "serving a request", fn);
+        return AMS_ERR;
+    }
+    if (!key_ok(key)) {
+        host_log(c, AMS_LOG_ERROR, "%s: key must be 1..%d printable ASCII "
+                 "characters without spaces", fn, KEY_MAX);
+        return AMS_ERR;
+    }
+    id = host_activity_id(c);
+    uid = host_uid(c);
+    if ((scope == AMS_SCOPE_USER || scope == AMS_SCOPE_CROWD) && uid[0] == 0) {
+        host_log(c, AMS_LOG_ERROR, "%s: user scope needs a uid", fn);
+        return AMS_ERR;
+    }
+    switch (scope) {
+    case AMS_SCOPE_ACTIVITY:
+        n = snprintf(out, outlen, "{a%lld}g:%s", (long long)id, key);
+        break;
+    case AMS_SCOPE_USER:
+        n = snprintf(out, outlen, "{a%lld}u%zu:%s:%s", (long long)id,
+                     strlen(uid), uid, key);
+        break;
+    case AMS_SCOPE_CROWD:
+        n = snprintf(out, outlen, "{u%zu:%s}c:%s", strlen(uid), uid, key);
+        break;
+    default:
+        host_log(c, AMS_LOG_ERROR, "%s: unknown scope %d", fn, (int)scope);
+        return AMS_ERR;
+    }
+    if (period == AMS_PERIOD_DAY) {
+        int64_t off = (int64_t)(c->inst && c->inst->act
+                                    ? c->inst->act->tz_offset_min
+                                    : 0) * 60000;
+        int64_t day;
+        now = svc_now(c);
+        day = (now + off) / DAY_MS - ((now + off) % DAY_MS < 0);
+        n += snprintf(out + n, outlen - (size_t)(n < (int)outlen ? n : 0),
+                      "@d%lld", (long long)day);
+        *expire = (day + 1) * DAY_MS - off + DAY_MS;
+    } else if (period != AMS_PERIOD_NONE) {
+        host_log(c, AMS_LOG_ERROR, "%s: unknown period %d", fn, (int)period);
+        return AMS_ERR;
+    }
+    if (n < 0 || (size_t)n >= outlen)
+        return AMS_ERR;
+    return AMS_OK;
+}
+
+static ams_status no_store(ams_ctx *c)
+{
+    host_log(c, AMS_LOG_ERROR, "store unavailable");
+    return AMS_ERR_STORE;
+}
+
+static ams_status host_counter_add(ams_ctx *c, ams_scope scope,
+                                   const char *key, ams_period period,
+                                   int64_t delta, int64_t lo, int64_t hi,
+                                   int64_t *out)
+{
+    char k[STORE_KEY_MAX];
+    int64_t exp;
+    ams_status st = make_key(c, "counter_add", scope, key, period, k,
+                             sizeof k, &exp);
+    if (st != AMS_OK)
+        return st;
+    if (lo > hi)
+        return AMS_ERR;
+    if (svc.st == NULL)
+        return no_store(c);
+    return store_counter_add(svc.st, k, delta, lo, hi, exp, svc_now(c), out);
+}
+
+static ams_status host_counter_get(ams_ctx *c, ams_scope scope,
+                                   const char *key, ams_period period,
+                                   int64_t *out)
+{
+    char k[STORE_KEY_MAX];
+    int64_t exp, v = 0;
+    ams_status st = make_key(c, "counter_get", scope, key, period, k,
+                             sizeof k, &exp);
+    if (st != AMS_OK)
+        return st;
+    if (svc.st == NULL)
+        return no_store(c);
+    st = store_counter_get(svc.st, k, svc_now(c), &v);
+    if (st == AMS_NOT_FOUND) {
+        v = 0;
+        st = AMS_OK;
+    }
+    if (out)
+        *out = v;
+    return st;
+}
+
+static void random_token(char token[AMS_TOKEN_LEN])
+{
+    unsigned char b[16];
+    if (getrandom(b, sizeof b, 0) != sizeof b)
+        for (size_t i = 0; i < sizeof b; i++)
+            b[i] = (unsigned char)host_random_u64(NULL);
+    for (int i = 0; i < 16; i++)
+        snprintf(token + 2 * i, 3, "%02x", b[i]);
+}
+
+static ams_status host_lock(ams_ctx *c, ams_scope scope, const char *key,
+                            int64_t ttl_ms, char token[AMS_TOKEN_LEN])
+{
+    char k[STORE_KEY_MAX];
+    int64_t exp, now;
+    svc_lock *l;
+    ams_status st = make_key(c, "lock", scope, key, AMS_PERIOD_NONE, k,
+                             sizeof k, &exp);
+    if (st != AMS_OK)
+        return st;
+    if (ttl_ms <= 0 || token == NULL)
+        return AMS_ERR;
+    if (svc.st == NULL)
+        return no_store(c);
+    random_token(token);
+    now = svc_now(c);
+    st = store_lock_acquire(svc.st, k, token, now + ttl_ms, now);
+    if (st != AMS_OK)
+        return st;
+    l = calloc(1, sizeof *l);
+    if (l == NULL || (l->key = strdup(k)) == NULL) {
+        free(l);
+        store_lock_release(svc.st, k, token, now);
+        return AMS_ERR_NOMEM;
+    }
+    memcpy(l->token, token, AMS_TOKEN_LEN);
+    l->next = c->req->locks;
+    c->req->locks = l;
+    return AMS_OK;
+}
+
+static ams_status host_unlock(ams_ctx *c, ams_scope scope, const char *key,
+                              const char *token)
+{
+    char k[STORE_KEY_MAX];
+    int64_t exp;
+    ams_status st = make_key(c, "unlock", scope, key, AMS_PERIOD_NONE, k,
+                             sizeof k, &exp);
+    if (st != AMS_OK)
+        return st;
+    if (token == NULL)
+        return AMS_ERR;
+    if (svc.st == NULL)
+        return no_store(c);
+    st = store_lock_release(svc.st, k, token, svc_now(c));
+    for (svc_lock **pp = &c->req->locks; *pp; pp = &(*pp)->next) {
+        svc_lock *l = *pp;
+        if (strcmp(l->key, k) == 0 && strcmp(l->token, token) == 0) {
+            *pp = l->next;
+            free(l->key);
+            free(l);
+            break;
+        }
+    }
+    return st;
+}
+
+static int64_t ttl_to_expire(ams_ctx *c, int64_t ttl_ms)
+{
+    return ttl_ms > 0 ? svc_now(c) + ttl_ms : 0;
+}
+
+static ams_status host_tag_set(ams_ctx *c, ams_scope scope, const char *name,
+                               const char *value, int64_t ttl_ms)
+{
+    char k[STORE_KEY_MAX];
+    int64_t exp;
+    ams_status st = make_key(c, "tag_set", scope, name, AMS_PERIOD_NONE, k,
+                             sizeof k, &exp);
+    if (st != AMS_OK)
+        return st;
+    if (value == NULL)
+        return AMS_ERR;
+    if (svc.st == NULL)
+        return no_store(c);
+    return store_tag_set(svc.st, k, value, strlen(value),
+                         ttl_to_expire(c, ttl_ms), svc_now(c));
+}
+
+static ams_status host_tag_get(ams_ctx *c, ams_scope scope, const char *name,
+                               const char **out)
+{
+    char k[STORE_KEY_MAX], *v = NULL;
+    size_t len;
+    int64_t exp;
+    ams_status st = make_key(c, "tag_get", scope, name, AMS_PERIOD_NONE, k,
+                             sizeof k, &exp);
+    if (st != AMS_OK)
+        return st;
+    if (svc.st == NULL)
+        return no_store(c);
+    st = store_tag_get(svc.st, k, svc_now(c), &v, &len);
+    if (st != AMS_OK)
+        return st;
+    if (arena_keep(c->req, v) == NULL)
+        return AMS_ERR_NOMEM;
+    if (out)
+        *out = v;
+    return AMS_OK;
+}
+
+static ams_status host_tag_del(ams_ctx *c, ams_scope scope, const char *name)
+{
+    char k[STORE_KEY_MAX];
+    int64_t exp;
+    ams_status st = make_key(c, "tag_del", scope, name, AMS_PERIOD_NONE, k,
+                             sizeof k, &exp);
+    if (st != AMS_OK)
+        return st;
+    if (svc.st == NULL)
+        return no_store(c);
+    return store_tag_del(svc.st, k, svc_now(c));
+}
+
+static ams_status host_value_get(ams_ctx *c, ams_scope scope, const char *key,
+                                 const char **val, size_t *len,
+                                 uint64_t *version)
+{
+    char k[STORE_KEY_MAX], *v = NULL;
+    size_t l = 0;
+    uint64_t ver = 0;
+    int64_t exp;
+    ams_status st = make_key(c, "value_get", scope, key, AMS_PERIOD_NONE, k,
+                             sizeof k, &exp);
+    if (st != AMS_OK)
+        return st;
+    if (svc.st == NULL)
+        return no_store(c);
+    st = store_value_get(svc.st, k, svc_now(c), &v, &l, &ver);
+    if (version)
+        *version = st == AMS_OK ? ver : 0;
+    if (st != AMS_OK)
+        return st;
+    if (arena_keep(c->req, v) == NULL)
+        return AMS_ERR_NOMEM;
+    if (val)
+        *val = v;
+    if (len)
+        *len = l;
+    return AMS_OK;
+}
+
+static ams_status host_value_cas(ams_ctx *c, ams_scope scope, const char *key,
+                                 uint64_t expect, const char *val, size_t len,
+                                 int64_t ttl_ms, uint64_t *version)
+{
+    char k[STORE_KEY_MAX];
+    int64_t exp;
+    ams_status st = make_key(c, "value_cas", scope, key, AMS_PERIOD_NONE, k,
+                             sizeof k, &exp);
+    if (st != AMS_OK)
+        return st;
+    if (val == NULL && len > 0)
+        return AMS_ERR;
+    if (svc.st == NULL)
+        return no_store(c);
+    return store_value_cas(svc.st, k, expect, val ? val : "", len,
+                           ttl_to_expire(c, ttl_ms), svc_now(c), version);
+}
+
+static void wake(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    coro_resume(arg);
+}
+
+static ams_status host_sleep_ms(ams_ctx *c, int64_t ms)
+{
+    struct timeval tv;
+    coro *self = coro_current();
+
+    if (ms < 0 || ms > 3600 * 1000)
+        return AMS_ERR;
+    tv.tv_sec = (time_t)(ms / 1000);
+    tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+    if (svc.base == NULL || self == NULL) {
+        /* No event loop (checker, conformance harness): blocking is fine. */
+        struct timespec ts = {tv.tv_sec, tv.tv_usec * 1000};
+        nanosleep(&ts, NULL);
+        return AMS_OK;
+    }
+    if (event_base_once(svc.base, -1, EV_TIMEOUT, wake, self, &tv) < 0)
+        return AMS_ERR;
+    (void)c;
+    coro_yield();
+    return AMS_OK;
+}
+
+ams_status svc_call(ams_entry_fn fn, ams_ctx *ctx)
+{
+    ams_status st = fn(ctx);
+
+    if (st < AMS_ERR_NOMEM || st > AMS_CONFLICT) {
+        host_log(ctx, AMS_LOG_ERROR, "returned an unknown status %d",
+                 (int)st);
+        return AMS_ERR;
+    }
+    return st;
+}
+
+const ams_host services_host = {
+    .size = sizeof(ams_host),
+    .abi_major = AMS_ABI_MAJOR,
+    .abi_minor = AMS_ABI_MINOR,
+    .log = host_log,
+    .now_ms = host_now_ms,
+    .random_u64 = host_random_u64,
+    .uid = host_uid,
+    .request_id = host_request_id,
+    .client_ip = host_client_ip,
+    .method = host_method,
+    .activity_id = host_activity_id,
+    .req_json = host_req_json,
+    .req_int = host_req_int,
+    .req_number = host_req_number,
+    .req_str = host_req_str,
+    .conf_int = host_conf_int,
+    .conf_number = host_conf_number,
+    .conf_str = host_conf_str,
+    .conf_bool = host_conf_bool,
+    .conf_count = host_conf_count,
+    .conf_item = host_conf_item,
+    .conf_json = host_conf_json,
+    .state = host_state,
+    .set_reason = host_set_reason,
+    .reply_int = host_reply_int,
+    .reply_number = host_reply_number,
+    .reply_str = host_reply_str,
+    .reply_json = host_reply_json,
+    .counter_add = host_counter_add,
+    .counter_get = host_counter_get,
+    .lock = host_lock,
+    .unlock = host_unlock,
+    .tag_set = host_tag_set,
+    .tag_get = host_tag_get,
+    .tag_del = host_tag_del,
+    .value_get = host_value_get,
+    .value_cas = host_value_cas,
+    .sleep_ms = host_sleep_ms,
+};

@@ -1,0 +1,72 @@
+/*
+ * services.h -- the host side of the plugin API: the ams_host table, the
+ * per-call context and the per-request state the table works on.
+ */
+#ifndef AMS_CORE_SERVICES_H
+#define AMS_CORE_SERVICES_H
+
+#include "activity.h"
+#include "store.h"
+
+#include <ams/ams.h>
+#include <cjson/cJSON.h>
+
+struct event_base;
+
+/* Process-wide environment of the services (one per worker process). */
+typedef struct svc_env {
+    store *st;                /* NULL: store calls fail with AMS_ERR_STORE */
+    struct event_base *base;  /* NULL: sleep_ms blocks (checker, tests) */
+    uint64_t rng;             /* splitmix64 state */
+} svc_env;
+
+extern svc_env svc;
+
+/* Seed the host random source; seed 0 takes one from the OS. */
+void svc_seed(uint64_t seed);
+
+typedef struct svc_lock {
+    char *key;
+    char token[AMS_TOKEN_LEN];
+    struct svc_lock *next;
+} svc_lock;
+
+/* One request as the services see it.  Strings and params are owned by
+ * the gateway's request; data, locks and the arena are owned here and
+ * released by svc_req_end(). */
+typedef struct svc_req {
+    const char *uid, *request_id, *client_ip;
+    const cJSON *params;     /* the request's "params" object or NULL */
+    char *params_json;       /* printed on demand */
+    activity *act;
+    method *m;
+    int64_t clock_base_ms;   /* host clock at mono_start_ms */
+    int64_t mono_start_ms;
+    cJSON *data;             /* reply data object */
+    svc_lock *locks;         /* still held; released at the end */
+    void **arena;            /* values handed to plugins */
+    size_t narena, carena;
+} svc_req;
+
+struct ams_ctx {
+    svc_req *req;            /* NULL during init */
+    instance *inst;
+    char reason[64];         /* set by set_reason */
+};
+
+/* Start a request: now_ms < 0 means "use the system clock".  Returns -1
+ * when memory is short. */
+int svc_req_begin(svc_req *r, int64_t now_ms);
+/* Release the request's locks and memory (not r itself). */
+void svc_req_end(svc_req *r);
+
+/* The host clock of a context (works for init contexts too). */
+int64_t svc_now(ams_ctx *ctx);
+int64_t svc_wall_ms(void);
+int64_t svc_mono_ms(void);
+
+/* Run an entry function on a context; any fault is logged with the
+ * instance's reference. */
+ams_status svc_call(ams_entry_fn fn, ams_ctx *ctx);
+
+#endif

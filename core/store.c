@@ -1,0 +1,34 @@
+/*
+ * store.c -- pick the backend a store URI names.
+ */
+#include "store.h"
+
+#include <stdio.h>
+#include <string.h>
+
+store *store_open(const store_options *opt, char *err, size_t errlen)
+{
+    const char *uri = opt->uri;
+
+    if (uri == NULL || *uri == '\0') {
+        snprintf(err, errlen, "store: empty URI");
+        return NULL;
+    }
+    if (strncmp(uri, "lmdb:", 5) == 0) {
+        if (uri[5] == '\0') {
+            snprintf(err, errlen, "store: \"%s\": lmdb: needs a directory",
+                     uri);
+            return NULL;
+        }
+        return store_lmdb_open(uri + 5, opt, err, errlen);
+    }
+    snprintf(err, errlen,
+             "store: \"%s\": unknown scheme (expected lmdb:DIR)", uri);
+    return NULL;
+}
+
+void store_close(store *s)
+{
+    if (s != NULL)
+        s->ops->close(s);
+}

@@ -1,0 +1,144 @@
+/*
+ * store.h -- the core services' storage interface.  One interface, one
+ * backend per file (store_lmdb.c now, store_redis.c later); the same test
+ * suite (tests/unit/test_store.c) runs against every backend.
+ *
+ * Keys arrive fully namespaced by the host (see services.c); a backend
+ * treats them as opaque byte strings of at most STORE_KEY_MAX bytes.  The
+ * four families (counter, lock, tag, value) live in separate key spaces:
+ * the same key string used as a counter and as a tag names two records.
+ *
+ * Time is passed in (now_ms) rather than read from the system clock so
+ * that expiry follows the host clock, which tests move.  expire_at_ms is
+ * absolute; 0 means "never expires".  A record whose expire_at_ms <= now_ms
+ * is treated as absent by every call (lazy expiry) and removed by
+ * store_sweep().
+ *
+ * All calls return ams_status: AMS_OK, AMS_NOT_FOUND, AMS_CONFLICT, or
+ * AMS_ERR_STORE when the backend failed (the message is logged).  Returned
+ * buffers are malloc'd and owned by the caller.
+ *
+ * A store handle belongs to one process; open it after fork().
+ */
+#ifndef AMS_CORE_STORE_H
+#define AMS_CORE_STORE_H
+
+#include <ams/ams.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_KEY_MAX 480
+
+typedef struct store store;
+
+typedef struct store_ops {
+    const char *name;
+
+    ams_status (*counter_add)(store *s, const char *key, int64_t delta,
+                              int64_t lo, int64_t hi, int64_t expire_at_ms,
+                              int64_t now_ms, int64_t *out);
+    ams_status (*counter_get)(store *s, const char *key, int64_t now_ms,
+                              int64_t *out);
+
+    ams_status (*lock_acquire)(store *s, const char *key, const char *token,
+                               int64_t expire_at_ms, int64_t now_ms);
+    ams_status (*lock_release)(store *s, const char *key, const char *token,
+                               int64_t now_ms);
+
+    ams_status (*tag_set)(store *s, const char *key, const char *val,
+                          size_t len, int64_t expire_at_ms, int64_t now_ms);
+    ams_status (*tag_get)(store *s, const char *key, int64_t now_ms,
+                          char **val, size_t *len);
+    ams_status (*tag_del)(store *s, const char *key, int64_t now_ms);
+
+    ams_status (*value_get)(store *s, const char *key, int64_t now_ms,
+                            char **val, size_t *len, uint64_t *version);
+    ams_status (*value_cas)(store *s, const char *key, uint64_t expect,
+                            const char *val, size_t len, int64_t expire_at_ms,
+                            int64_t now_ms, uint64_t *version);
+
+    ams_status (*sweep)(store *s, int64_t now_ms, size_t max,
+                        size_t *removed);
+    void (*close)(store *s);
+} store_ops;
+
+/* Every backend's handle starts with this. */
+struct store {
+    const store_ops *ops;
+};
+
+typedef struct store_options {
+    const char *uri;        /* "lmdb:DIR" (later "redis://HOST:PORT") */
+    size_t lmdb_map_size;   /* bytes; 0: default (1 GiB) */
+    int lmdb_sync;          /* STORE_SYNC_* */
+} store_options;
+
+enum { STORE_SYNC_FULL = 0, STORE_SYNC_META = 1, STORE_SYNC_NONE = 2 };
+
+/* Open the backend the URI names.  On failure returns NULL and writes a
+ * message into err. The caller owns the handle: store_close() it. */
+store *store_open(const store_options *opt, char *err, size_t errlen);
+void store_close(store *s);
+
+/* Backends (one file each). */
+store *store_lmdb_open(const char *dir, const store_options *opt, char *err,
+                       size_t errlen);
+
+/* Convenience wrappers (static inline so the vtable stays the one truth). */
+static inline ams_status store_counter_add(store *s, const char *k, int64_t d,
+                                           int64_t lo, int64_t hi,
+                                           int64_t exp, int64_t now,
+                                           int64_t *out)
+{
+    return s->ops->counter_add(s, k, d, lo, hi, exp, now, out);
+}
+static inline ams_status store_counter_get(store *s, const char *k,
+                                           int64_t now, int64_t *out)
+{
+    return s->ops->counter_get(s, k, now, out);
+}
+static inline ams_status store_lock_acquire(store *s, const char *k,
+                                            const char *tok, int64_t exp,
+                                            int64_t now)
+{
+    return s->ops->lock_acquire(s, k, tok, exp, now);
+}
+static inline ams_status store_lock_release(store *s, const char *k,
+                                            const char *tok, int64_t now)
+{
+    return s->ops->lock_release(s, k, tok, now);
+}
+static inline ams_status store_tag_set(store *s, const char *k,
+                                       const char *v, size_t len, int64_t exp,
+                                       int64_t now)
+{
+    return s->ops->tag_set(s, k, v, len, exp, now);
+}
+static inline ams_status store_tag_get(store *s, const char *k, int64_t now,
+                                       char **v, size_t *len)
+{
+    return s->ops->tag_get(s, k, now, v, len);
+}
+static inline ams_status store_tag_del(store *s, const char *k, int64_t now)
+{
+    return s->ops->tag_del(s, k, now);
+}
+static inline ams_status store_value_get(store *s, const char *k, int64_t now,
+                                         char **v, size_t *len, uint64_t *ver)
+{
+    return s->ops->value_get(s, k, now, v, len, ver);
+}
+static inline ams_status store_value_cas(store *s, const char *k,
+                                         uint64_t expect, const char *v,
+                                         size_t len, int64_t exp, int64_t now,
+                                         uint64_t *ver)
+{
+    return s->ops->value_cas(s, k, expect, v, len, exp, now, ver);
+}
+static inline ams_status store_sweep(store *s, int64_t now, size_t max,
+                                     size_t *removed)
+{
+    return s->ops->sweep(s, now, max, removed);
+}
+
+#endif

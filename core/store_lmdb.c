@@ -1,0 +1,773 @@
+/*
+ * store_lmdb.c -- the embedded store backend: one LMDB environment per
+ * node, shared by the worker processes through its memory map.
+ *
+ * Layout: two named databases in one environment.
+ *
+ *   "data"    key:   family byte + caller key, so the four families are
+ *                    four key spaces
+ *             value: header + payload
+ *                    [0]      family byte again: a record can never be
+ *                             parsed as another family's
+ *                    [1..8]   expire_at_ms, int64 big-endian, 0 = never
+ *                    [9..16]  version, uint64 big-endian (values; 0 else)
+ *                    [17..]   counter: int64 big-endian; lock: the token;
+ *                             tag and value: the caller's bytes
+ *   "expiry"  key:   expire_at_ms (big-endian, sign bit flipped so that
+ *                    byte order is numeric order) + data key
+ *             value: empty
+ *
+ * Every record with an expiry has exactly one index entry, so sweep reads
+ * the index from its start and stops at the first entry still in the
+ * future: its cost follows what it removes, not the size of the store.
+ *
+ * Integers are encoded byte by byte: values sit at arbitrary offsets in
+ * the map, where a pointer cast would be an unaligned access.
+ *
+ * Every call is one transaction.  LMDB serialises writers across
+ * processes with a robust process-shared mutex; that is what makes
+ * counter_add and value_cas atomic between workers.  A writer killed
+ * before its commit returned leaves all of its transaction or none of it
+ * (all only when it died after writing the meta page: then readers may
+ * see the state before it until the next writer takes the mutex back from
+ * the dead one, EOWNERDEAD, and adopts that meta page).  A dead reader's
+ * slot only pins old pages; mdb_reader_check() at open and in sweep frees
+ * it.
+ */
+#include "store.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+enum { FAM_COUNTER = 'c', FAM_LOCK = 'l', FAM_TAG = 't', FAM_VALUE = 'v' };
+
+#define LM_HDR 17                      /* family + expire_at + version */
+#define LM_KEY_MAX (1 + STORE_KEY_MAX) /* family + caller key */
+#define LM_IDX_MAX (8 + LM_KEY_MAX)    /* expire_at + data key */
+#define LM_MAP_DEFAULT ((size_t)1 << 30)
+
+typedef struct lm_store {
+    store base;
+    MDB_env *env;
+    MDB_dbi data;
+    MDB_dbi expiry;
+    pid_t pid; /* the process that opened the environment */
+} lm_store;
+
+/* One call in progress: its transaction and the record it is about. */
+typedef struct lm_call {
+    lm_store *ls;
+    MDB_txn *txn;
+    const char *op; /* names the call in log lines */
+    int dirty;      /* something was written: commit, don't abort */
+    unsigned char key[LM_KEY_MAX];
+    size_t klen;
+    /* The stored record.  An expired one is stored but not live: it reads
+     * as absent, yet its index entry must be fixed when it is replaced. */
+    int stored;
+    int live;
+    int64_t expire_at_ms;
+    uint64_t version;
+    const unsigned char *body; /* in the map: valid until the next write
+                                  or the end of the transaction */
+    size_t len;
+} lm_call;
+
+static const store_ops lm_ops;
+
+/* ---- encoding ---- */
+
+static void put_u64(unsigned char *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (unsigned char)(v & 0xff);
+        v >>= 8;
+    }
+}
+
+static uint64_t get_u64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* Flipping the sign bit makes memcmp order of the big-endian bytes equal
+ * to signed order, which LMDB's default key comparison relies on. */
+#define LM_SIGN ((uint64_t)1 << 63)
+
+static size_t lm_idx_key(unsigned char *out, int64_t expire_at_ms,
+                         const unsigned char *key, size_t klen)
+{
+    put_u64(out, (uint64_t)expire_at_ms ^ LM_SIGN);
+    memcpy(out + 8, key, klen);
+    return 8 + klen;
+}
+
+static int64_t lm_idx_expire(const unsigned char *idx)
+{
+    return (int64_t)(get_u64(idx) ^ LM_SIGN);
+}
+
+/* ---- errors ---- */
+
+static ams_status lm_fail(const char *op, int rc)
+{
+    fprintf(stderr, "store: lmdb: %s: %s\n", op, mdb_strerror(rc));
+    return AMS_ERR_STORE;
+}
+
+static ams_status lm_corrupt(const char *op)
+{
+    fprintf(stderr, "store: lmdb: %s: corrupt record\n", op);
+    return AMS_ERR_STORE;
+}
+
+/* A caller bug, not a store fault: AMS_ERR so it is answered 500. */
+static ams_status lm_bad(const char *op, const char *why)
+{
+    fprintf(stderr, "store: lmdb: %s: %s\n", op, why);
+    return AMS_ERR;
+}
+
+/* ---- transactions and records ---- */
+
+static int lm_txn_begin(lm_store *ls, unsigned flags, MDB_txn **txn)
+{
+    int rc = mdb_txn_begin(ls->env, NULL, flags, txn);
+
+    /* Another process grew the map (a restart with a larger
+     * lmdb_map_size while older workers still run): adopt its size. */
+    if (rc == MDB_MAP_RESIZED) {
+        rc = mdb_env_set_mapsize(ls->env, 0);
+        if (rc == 0)
+            rc = mdb_txn_begin(ls->env, NULL, flags, txn);
+    }
+    return rc;
+}
+
+static ams_status lm_load(lm_call *c, int64_t now_ms)
+{
+    MDB_val k = {c->klen, c->key}, v;
+    const unsigned char *p;
+    int rc = mdb_get(c->txn, c->ls->data, &k, &v);
+
+    if (rc == MDB_NOTFOUND)
+        return AMS_OK;
+    if (rc != 0)
+        return lm_fail(c->op, rc);
+    p = v.mv_data;
+    if (v.mv_size < LM_HDR || p[0] != c->key[0])
+        return lm_corrupt(c->op);
+    c->stored = 1;
+    c->expire_at_ms = (int64_t)get_u64(p + 1);
+    c->version = get_u64(p + 9);
+    c->body = p + LM_HDR;
+    c->len = v.mv_size - LM_HDR;
+    c->live = c->expire_at_ms == 0 || c->expire_at_ms > now_ms;
+    return AMS_OK;
+}
+
+/* Start a call on key in family fam: check the key, open the transaction
+ * (MDB_RDONLY for reads) and load the record.  On success the caller must
+ * finish with lm_end(). */
+static ams_status lm_begin(lm_call *c, store *s, const char *op, int fam,
+                           const char *key, int64_t now_ms, unsigned flags)
+{
+    size_t klen = key != NULL ? strlen(key) : 0;
+    ams_status st;
+    int rc;
+
+    if (klen == 0 || klen > STORE_KEY_MAX)
+        return lm_bad(op, "key is empty or longer than STORE_KEY_MAX");
+    memset(c, 0, sizeof *c);
+    c->ls = (lm_store *)s;
+    c->op = op;
+    c->key[0] = (unsigned char)fam;
+    memcpy(c->key + 1, key, klen);
+    c->klen = 1 + klen;
+    rc = lm_txn_begin(c->ls, flags, &c->txn);
+    if (rc != 0)
+        return lm_fail(op, rc);
+    st = lm_load(c, now_ms);
+    if (st != AMS_OK)
+        mdb_txn_abort(c->txn);
+    return st;
+}
+
+/* Commit what the call wrote if it succeeded, otherwise drop it; returns
+ * st, or AMS_ERR_STORE when the commit fails (MDB_MAP_FULL surfaces
+ * either here or at the write). */
+static ams_status lm_end(lm_call *c, ams_status st)
+{
+    int rc;
+
+    if (!c->dirty || st < 0) {
+        mdb_txn_abort(c->txn);
+        return st;
+    }
+    rc = mdb_txn_commit(c->txn);
+    return rc == 0 ? st : lm_fail(c->op, rc);
+}
+
+static ams_status lm_idx_put(lm_call *c, int64_t expire_at_ms)
+{
+    unsigned char buf[LM_IDX_MAX];
+    MDB_val k = {lm_idx_key(buf, expire_at_ms, c->key, c->klen), buf};
+    MDB_val v = {0, NULL};
+    int rc = mdb_put(c->txn, c->ls->expiry, &k, &v, 0);
+
+    return rc == 0 ? AMS_OK : lm_fail(c->op, rc);
+}
+
+static ams_status lm_idx_del(lm_call *c, int64_t expire_at_ms)
+{
+    unsigned char buf[LM_IDX_MAX];
+    MDB_val k = {lm_idx_key(buf, expire_at_ms, c->key, c->klen), buf};
+    int rc = mdb_del(c->txn, c->ls->expiry, &k, NULL);
+
+    /* A missing entry is what we want anyway. */
+    return rc == 0 || rc == MDB_NOTFOUND ? AMS_OK : lm_fail(c->op, rc);
+}
+
+/* Move the record's index entry from its stored expiry to expire_at_ms. */
+static ams_status lm_reindex(lm_call *c, int64_t expire_at_ms)
+{
+    ams_status st = AMS_OK;
+
+    if (c->stored && c->expire_at_ms == expire_at_ms)
+        return AMS_OK;
+    if (c->stored && c->expire_at_ms != 0)
+        st = lm_idx_del(c, c->expire_at_ms);
+    if (st == AMS_OK && expire_at_ms != 0)
+        st = lm_idx_put(c, expire_at_ms);
+    return st;
+}
+
+/* Write the call's record.  body is the caller's memory, never the map:
+ * the write may move or reuse the pages c->body points into. */
+static ams_status lm_put(lm_call *c, int64_t expire_at_ms, uint64_t version,
+                         const void *body, size_t len)
+{
+    MDB_val k = {c->klen, c->key}, v = {LM_HDR + len, NULL};
+    unsigned char *p;
+    ams_status st = lm_reindex(c, expire_at_ms);
+    int rc;
+
+    if (st != AMS_OK)
+        return st;
+    rc = mdb_put(c->txn, c->ls->data, &k, &v, MDB_RESERVE);
+    if (rc != 0)
+        return lm_fail(c->op, rc);
+    p = v.mv_data;
+    p[0] = c->key[0];
+    put_u64(p + 1, (uint64_t)expire_at_ms);
+    put_u64(p + 9, version);
+    if (len > 0)
+        memcpy(p + LM_HDR, body, len);
+    c->dirty = 1;
+    return AMS_OK;
+}
+
+static ams_status lm_del(lm_call *c)
+{
+    MDB_val k = {c->klen, c->key};
+    ams_status st = AMS_OK;
+    int rc;
+
+    if (c->expire_at_ms != 0)
+        st = lm_idx_del(c, c->expire_at_ms);
+    if (st != AMS_OK)
+        return st;
+    rc = mdb_del(c->txn, c->ls->data, &k, NULL);
+    if (rc != 0)
+        return lm_fail(c->op, rc);
+    c->dirty = 1;
+    return AMS_OK;
+}
+
+/* A malloc'd, NUL-terminated copy of the record's body, owned by the
+ * caller; NULL when out of memory. */
+static char *lm_body_dup(const lm_call *c)
+{
+    char *p = malloc(c->len + 1);
+
+    if (p != NULL) {
+        if (c->len > 0)
+            memcpy(p, c->body, c->len);
+        p[c->len] = '\0';
+    }
+    return p;
+}
+
+/* ---- counters ----
+ *
+ * Expiry policy: expire_at_ms is applied when the counter is created (it
+ * was absent or expired); later adds keep the stored expiry whatever they
+ * pass.  A periodic counter's key names its period and its expiry is the
+ * end of that period, so the first add decides it; keeping it means a
+ * caller with a skewed clock cannot extend an old period's life. */
+
+static ams_status lm_counter_value(const lm_call *c, int64_t *v)
+{
+    *v = 0;
+    if (!c->live)
+        return AMS_OK;
+    if (c->len != 8)
+        return lm_corrupt(c->op);
+    *v = (int64_t)get_u64(c->body);
+    return AMS_OK;
+}
+
+static ams_status lm_counter_add(store *s, const char *key, int64_t delta,
+                                 int64_t lo, int64_t hi, int64_t expire_at_ms,
+                                 int64_t now_ms, int64_t *out)
+{
+    lm_call c;
+    int64_t cur, next = 0;
+    unsigned char b[8];
+    ams_status st =
+        lm_begin(&c, s, "counter_add", FAM_COUNTER, key, now_ms, 0);
+
+    if (st != AMS_OK)
+        return st;
+    st = lm_counter_value(&c, &cur);
+    if (st == AMS_OK) {
+        /* Overflow is a bound like any other: the add does not happen. */
+        if (__builtin_add_overflow(cur, delta, &next) || next < lo ||
+            next > hi) {
+            next = cur;
+            st = AMS_CONFLICT;
+        } else {
+            put_u64(b, (uint64_t)next);
+            st = lm_put(&c, c.live ? c.expire_at_ms : expire_at_ms, 0, b,
+                        sizeof b);
+        }
+    }
+    st = lm_end(&c, st);
+    if (out != NULL && st >= 0)
+        *out = next;
+    return st;
+}
+
+/* An absent or expired counter reads as 0 with AMS_OK, the value an add
+ * would start from: callers never need to tell the two apart. */
+static ams_status lm_counter_get(store *s, const char *key, int64_t now_ms,
+                                 int64_t *out)
+{
+    lm_call c;
+    int64_t v;
+    ams_status st =
+        lm_begin(&c, s, "counter_get", FAM_COUNTER, key, now_ms, MDB_RDONLY);
+
+    if (st != AMS_OK)
+        return st;
+    st = lm_end(&c, lm_counter_value(&c, &v));
+    if (out != NULL && st == AMS_OK)
+        *out = v;
+    return st;
+}
+
+/* ---- locks: re-entrant by token, released only by their token ---- */
+
+static int lm_holds(const lm_call *c, const char *token, size_t tlen)
+{
+    return c->live && c->len == tlen && memcmp(c->body, token, tlen) == 0;
+}
+
+static ams_status lm_lock_acquire(store *s, const char *key, const char *token,
+                                  int64_t expire_at_ms, int64_t now_ms)
+{
+    lm_call c;
+    size_t tlen = token != NULL ? strlen(token) : 0;
+    ams_status st;
+
+    if (tlen == 0)
+        return lm_bad("lock_acquire", "empty token");
+    st = lm_begin(&c, s, "lock_acquire", FAM_LOCK, key, now_ms, 0);
+    if (st != AMS_OK)
+        return st;
+    if (c.live && !lm_holds(&c, token, tlen))
+        st = AMS_CONFLICT;
+    else
+        st = lm_put(&c, expire_at_ms, 0, token, tlen);
+    return lm_end(&c, st);
+}
+
+static ams_status lm_lock_release(store *s, const char *key, const char *token,
+                                  int64_t now_ms)
+{
+    lm_call c;
+    size_t tlen = token != NULL ? strlen(token) : 0;
+    ams_status st;
+
+    if (tlen == 0)
+        return lm_bad("lock_release", "empty token");
+    st = lm_begin(&c, s, "lock_release", FAM_LOCK, key, now_ms, 0);
+    if (st != AMS_OK)
+        return st;
+    st = lm_holds(&c, token, tlen) ? lm_del(&c) : AMS_CONFLICT;
+    return lm_end(&c, st);
+}
+
+/* ---- tags ---- */
+
+static ams_status lm_tag_set(store *s, const char *key, const char *val,
+                             size_t len, int64_t expire_at_ms, int64_t now_ms)
+{
+    lm_call c;
+    ams_status st;
+
+    if (val == NULL && len > 0)
+        return lm_bad("tag_set", "NULL value");
+    st = lm_begin(&c, s, "tag_set", FAM_TAG, key, now_ms, 0);
+    if (st != AMS_OK)
+        return st;
+    return lm_end(&c, lm_put(&c, expire_at_ms, 0, val, len));
+}
+
+/* *val (may be NULL) receives a malloc'd copy owned by the caller, with a
+ * NUL after its *len bytes; NULL and AMS_NOT_FOUND when absent. */
+static ams_status lm_tag_get(store *s, const char *key, int64_t now_ms,
+                             char **val, size_t *len)
+{
+    lm_call c;
+    char *copy = NULL;
+    ams_status st =
+        lm_begin(&c, s, "tag_get", FAM_TAG, key, now_ms, MDB_RDONLY);
+
+    if (st != AMS_OK)
+        return st;
+    if (!c.live)
+        st = AMS_NOT_FOUND;
+    else if (val != NULL && (copy = lm_body_dup(&c)) == NULL)
+        st = AMS_ERR_NOMEM;
+    if (len != NULL)
+        *len = st == AMS_OK ? c.len : 0;
+    if (val != NULL)
+        *val = copy;
+    return lm_end(&c, st);
+}
+
+/* Deleting an absent (or expired) tag is AMS_NOT_FOUND, so a caller that
+ * cares can tell "removed" from "was not there"; the many that don't
+ * treat both as done. */
+static ams_status lm_tag_del(store *s, const char *key, int64_t now_ms)
+{
+    lm_call c;
+    ams_status st = lm_begin(&c, s, "tag_del", FAM_TAG, key, now_ms, 0);
+
+    if (st != AMS_OK)
+        return st;
+    return lm_end(&c, c.live ? lm_del(&c) : AMS_NOT_FOUND);
+}
+
+/* ---- versioned values ----
+ *
+ * Version policy: an absent value has version 0 and a successful cas
+ * stores old + 1, so a value created from absent gets 1.  An expired value
+ * is absent, so re-creating it restarts at 1.  A holder of the expired
+ * value's version v >= 1 therefore conflicts with the re-created value
+ * until it has been updated v - 1 times: that window is the price of
+ * versions that count updates on every backend alike. */
+
+/* *val (may be NULL) receives a malloc'd, NUL-terminated copy owned by
+ * the caller; *val NULL, *len 0, *version 0 and AMS_NOT_FOUND when
+ * absent. */
+static ams_status lm_value_get(store *s, const char *key, int64_t now_ms,
+                               char **val, size_t *len, uint64_t *version)
+{
+    lm_call c;
+    char *copy = NULL;
+    ams_status st =
+        lm_begin(&c, s, "value_get", FAM_VALUE, key, now_ms, MDB_RDONLY);
+
+    if (st != AMS_OK)
+        return st;
+    if (!c.live)
+        st = AMS_NOT_FOUND;
+    else if (val != NULL && (copy = lm_body_dup(&c)) == NULL)
+        st = AMS_ERR_NOMEM;
+    if (len != NULL)
+        *len = st == AMS_OK ? c.len : 0;
+    if (version != NULL)
+        *version = st == AMS_OK ? c.version : 0;
+    if (val != NULL)
+        *val = copy;
+    return lm_end(&c, st);
+}
+
+/* *version (may be NULL) receives the new version on AMS_OK and the
+ * current one on AMS_CONFLICT.  expire_at_ms replaces the stored expiry
+ * on every successful cas. */
+static ams_status lm_value_cas(store *s, const char *key, uint64_t expect,
+                               const char *val, size_t len,
+                               int64_t expire_at_ms, int64_t now_ms,
+                               uint64_t *version)
+{
+    lm_call c;
+    uint64_t cur;
+    ams_status st;
+
+    if (val == NULL && len > 0)
+        return lm_bad("value_cas", "NULL value");
+    st = lm_begin(&c, s, "value_cas", FAM_VALUE, key, now_ms, 0);
+    if (st != AMS_OK)
+        return st;
+    cur = c.live ? c.version : 0;
+    if (cur != expect)
+        st = AMS_CONFLICT;
+    else
+        st = lm_put(&c, expire_at_ms, ++cur, val, len);
+    st = lm_end(&c, st);
+    if (version != NULL && st >= 0)
+        *version = cur;
+    return st;
+}
+
+/* ---- sweep ---- */
+
+static void lm_reap_readers(lm_store *ls, const char *op)
+{
+    int dead = 0, rc = mdb_reader_check(ls->env, &dead);
+
+    if (rc != 0)
+        lm_fail(op, rc);
+    else if (dead > 0)
+        fprintf(stderr,
+                "store: lmdb: %s: freed %d reader slot(s) of dead "
+                "processes\n",
+                op, dead);
+}
+
+/* Remove the index entry idx (a copy, not the map: the deletes below
+ * change pages) and its data record if the record still expires then.
+ * Returns an LMDB error code. */
+static int lm_sweep_one(lm_store *ls, MDB_txn *txn, const unsigned char *idx,
+                        size_t ilen, size_t *removed)
+{
+    MDB_val ik = {ilen, (void *)idx}, dk = {ilen - 8, (void *)(idx + 8)}, v;
+    int rc = mdb_get(txn, ls->data, &dk, &v);
+
+    if (rc == 0 && v.mv_size >= LM_HDR &&
+        (int64_t)get_u64((const unsigned char *)v.mv_data + 1) ==
+            lm_idx_expire(idx)) {
+        rc = mdb_del(txn, ls->data, &dk, NULL);
+        if (rc == 0)
+            (*removed)++;
+    } else if (rc == 0 || rc == MDB_NOTFOUND) {
+        rc = 0; /* a stale entry: drop it, keep the record */
+    }
+    return rc == 0 ? mdb_del(txn, ls->expiry, &ik, NULL) : rc;
+}
+
+/* One write transaction of at most max index entries, so a sweep after a
+ * long pause never holds the writer lock for long: *removed == max means
+ * "call again soon".  *removed counts data records; an index entry that
+ * no longer matches its record (which only a damaged file could hold) is
+ * dropped without counting. */
+static int lm_sweep_batch(lm_store *ls, MDB_txn *txn, int64_t now_ms,
+                          size_t max, size_t *removed)
+{
+    unsigned char idx[LM_IDX_MAX];
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int rc = mdb_cursor_open(txn, ls->expiry, &cur);
+
+    if (rc != 0)
+        return rc;
+    for (size_t seen = 0; rc == 0 && seen < max; seen++) {
+        rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+        if (rc != 0)
+            break;
+        if (k.mv_size < 9 || k.mv_size > LM_IDX_MAX) {
+            rc = mdb_cursor_del(cur, 0); /* not ours: never sweepable */
+            continue;
+        }
+        if (lm_idx_expire(k.mv_data) > now_ms)
+            break;
+        memcpy(idx, k.mv_data, k.mv_size);
+        rc = lm_sweep_one(ls, txn, idx, k.mv_size, removed);
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static ams_status lm_sweep(store *s, int64_t now_ms, size_t max,
+                           size_t *removed)
+{
+    lm_store *ls = (lm_store *)s;
+    MDB_txn *txn;
+    size_t n = 0;
+    int rc;
+
+    if (removed != NULL)
+        *removed = 0;
+    lm_reap_readers(ls, "sweep");
+    if (max == 0)
+        return AMS_OK;
+    rc = lm_txn_begin(ls, 0, &txn);
+    if (rc != 0)
+        return lm_fail("sweep", rc);
+    rc = lm_sweep_batch(ls, txn, now_ms, max, &n);
+    if (rc != 0) {
+        mdb_txn_abort(txn);
+        return lm_fail("sweep", rc);
+    }
+    rc = mdb_txn_commit(txn);
+    if (rc != 0)
+        return lm_fail("sweep", rc);
+    if (removed != NULL)
+        *removed = n;
+    return AMS_OK;
+}
+
+/* ---- open and close ---- */
+
+static void lm_close(store *s)
+{
+    lm_store *ls = (lm_store *)s;
+
+    /* A child that inherited the handle must not close the environment:
+     * closing its descriptors would drop this process's fcntl locks on
+     * the lock file, which its own handle relies on.  The parent's
+     * environment memory stays with the child until it exits. */
+    if (ls->pid == getpid())
+        mdb_env_close(ls->env);
+    free(ls);
+}
+
+/* mkdir -p: 0700 because the store holds user data and only the node's
+ * own processes, which run as one user, open it. */
+static int lm_mkdirs(const char *dir)
+{
+    char path[PATH_MAX];
+    size_t n = strlen(dir);
+
+    if (n >= sizeof path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(path, dir, n + 1);
+    for (char *p = path + 1; *p != '\0'; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(path, 0700) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    return mkdir(path, 0700) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+static unsigned lm_env_flags(int sync)
+{
+    switch (sync) {
+    case STORE_SYNC_META:
+        /* Data pages are synced, the meta page is not: an OS crash may
+         * undo the last commit but keeps the database consistent. */
+        return MDB_NOMETASYNC;
+    case STORE_SYNC_NONE:
+        /* No fsync at all.  A commit is in the shared file mapping as
+         * soon as it returns, so it survives any process crash (kill -9
+         * of a worker); only an OS crash or power loss can lose recent
+         * commits, and with this flag may also corrupt the file. */
+        return MDB_NOSYNC;
+    default:
+        return 0; /* STORE_SYNC_FULL: fsync on every commit */
+    }
+}
+
+static int lm_env_open(MDB_env *env, const char *dir, const store_options *opt)
+{
+    size_t map = opt->lmdb_map_size ? opt->lmdb_map_size : LM_MAP_DEFAULT;
+    int rc = mdb_env_set_maxdbs(env, 2);
+
+    if (rc == 0)
+        rc = mdb_env_set_mapsize(env, map);
+    if (rc == 0)
+        rc = mdb_env_open(env, dir, lm_env_flags(opt->lmdb_sync), 0600);
+    return rc;
+}
+
+static int lm_dbi_open(lm_store *ls)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(ls->env, NULL, 0, &txn);
+
+    if (rc != 0)
+        return rc;
+    rc = mdb_dbi_open(txn, "data", MDB_CREATE, &ls->data);
+    if (rc == 0)
+        rc = mdb_dbi_open(txn, "expiry", MDB_CREATE, &ls->expiry);
+    if (rc != 0) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    return mdb_txn_commit(txn);
+}
+
+/* Returns a handle the caller owns (store_close() it), or NULL with a
+ * message naming dir and the reason in err. */
+store *store_lmdb_open(const char *dir, const store_options *opt, char *err,
+                       size_t errlen)
+{
+    lm_store *ls;
+    int rc;
+
+    if (lm_mkdirs(dir) != 0) {
+        snprintf(err, errlen, "store: lmdb: %s: cannot create: %s", dir,
+                 strerror(errno));
+        return NULL;
+    }
+    ls = calloc(1, sizeof *ls);
+    if (ls == NULL) {
+        snprintf(err, errlen, "store: lmdb: %s: out of memory", dir);
+        return NULL;
+    }
+    ls->base.ops = &lm_ops;
+    ls->pid = getpid();
+    rc = mdb_env_create(&ls->env);
+    if (rc != 0) {
+        snprintf(err, errlen, "store: lmdb: %s: %s", dir, mdb_strerror(rc));
+        free(ls);
+        return NULL;
+    }
+    rc = lm_env_open(ls->env, dir, opt);
+    if (rc == 0 && mdb_env_get_maxkeysize(ls->env) < LM_IDX_MAX)
+        rc = MDB_BAD_VALSIZE; /* an LMDB built with a smaller key limit */
+    if (rc == 0) {
+        lm_reap_readers(ls, "open");
+        rc = lm_dbi_open(ls);
+    }
+    if (rc != 0) {
+        snprintf(err, errlen, "store: lmdb: %s: cannot open: %s", dir,
+                 mdb_strerror(rc));
+        mdb_env_close(ls->env);
+        free(ls);
+        return NULL;
+    }
+    return &ls->base;
+}
+
+static const store_ops lm_ops = {
+    .name = "lmdb",
+    .counter_add = lm_counter_add,
+    .counter_get = lm_counter_get,
+    .lock_acquire = lm_lock_acquire,
+    .lock_release = lm_lock_release,
+    .tag_set = lm_tag_set,
+    .tag_get = lm_tag_get,
+    .tag_del = lm_tag_del,
+    .value_get = lm_value_get,
+    .value_cas = lm_value_cas,
+    .sweep = lm_sweep,
+    .close = lm_close,
+};

@@ -1,0 +1,268 @@
+/*
+ * worker.c -- a worker process.
+ *
+ * It opens the store and builds its generation itself, after fork: LMDB
+ * handles and dlopen'd plugins must not cross a fork, and a plugin that
+ * crashes while loading takes down only this process.
+ */
+#include "worker.h"
+
+#include "ctl.h"
+#include "gateway.h"
+#include "gen.h"
+#include "log.h"
+#include "services.h"
+#include "store.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+typedef struct worker {
+    conf *c;
+    int index;
+    int ctl_fd;
+    struct event_base *base;
+    struct evhttp *http;
+    struct evhttp_bound_socket *bound;
+    struct event *ctl_ev, *term_ev, *int_ev, *sweep_ev, *stop_timer;
+    gateway gw;
+    int stopping;
+} worker;
+
+static void send_simple(worker *w, const char *type, const char *key,
+                        const char *val, double num)
+{
+    cJSON *m = cJSON_CreateObject();
+    cJSON_AddStringToObject(m, "type", type);
+    if (key != NULL && val != NULL)
+        cJSON_AddStringToObject(m, key, val);
+    else if (key != NULL)
+        cJSON_AddNumberToObject(m, key, num);
+    if (ctl_send(w->ctl_fd, m) < 0)
+        log_warn("control channel: send %s: %s", type, strerror(errno));
+    cJSON_Delete(m);
+}
+
+static void on_idle(void *ud)
+{
+    worker *w = ud;
+    if (w->stopping)
+        event_base_loopbreak(w->base);
+}
+
+static void on_stop_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    worker *w = arg;
+
+    (void)fd;
+    (void)what;
+    /* Suspended requests still own their coroutine stacks and generation:
+     * tearing down under them would be unsafe, so leave at once. */
+    log_warn("shutdown timeout: abandoning %zu request(s)", w->gw.busy);
+    _exit(1);
+}
+
+/* Stop accepting, let every started request finish, then leave the loop
+ * (or leave it at the shutdown timeout, whichever comes first). */
+static void begin_stop(worker *w)
+{
+    struct timeval tv;
+
+    if (w->stopping)
+        return;
+    w->stopping = 1;
+    log_info("stopping: %zu request(s) in flight", w->gw.busy);
+    if (w->bound != NULL) {
+        evhttp_del_accept_socket(w->http, w->bound);
+        w->bound = NULL;
+    }
+    if (w->gw.busy == 0) {
+        event_base_loopbreak(w->base);
+        return;
+    }
+    tv.tv_sec = (time_t)(w->c->shutdown_timeout_ms / 1000);
+    tv.tv_usec = (suseconds_t)(w->c->shutdown_timeout_ms % 1000) * 1000;
+    w->stop_timer = evtimer_new(w->base, on_stop_timeout, w);
+    if (w->stop_timer != NULL)
+        evtimer_add(w->stop_timer, &tv);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    log_debug("signal %d", (int)sig);
+    begin_stop(arg);
+}
+
+static void on_ctl(evutil_socket_t fd, short what, void *arg)
+{
+    worker *w = arg;
+    cJSON *msg;
+    int r;
+
+    (void)what;
+    while ((r = ctl_recv(fd, &msg)) == 1) {
+        if (strcmp(ctl_type(msg), "stop") == 0)
+            begin_stop(w);
+        else
+            log_warn("control channel: unknown message \"%s\"",
+                     ctl_type(msg));
+        cJSON_Delete(msg);
+    }
+    if (r == 0) {
+        /* The master is gone: nobody supervises us any more. */
+        log_warn("master went away; stopping");
+        event_del(w->ctl_ev);
+        begin_stop(w);
+    } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        log_warn("control channel: %s", strerror(errno));
+    }
+}
+
+static void on_sweep(evutil_socket_t fd, short what, void *arg)
+{
+    size_t removed = 0;
+
+    (void)fd;
+    (void)what;
+    (void)arg;
+    if (svc.st != NULL && store_sweep(svc.st, svc_wall_ms(), 1000, &removed) ==
+                              AMS_OK &&
+        removed > 0)
+        log_debug("sweep: removed %zu expired record(s)", removed);
+}
+
+static int setup_http(worker *w, int listen_fd)
+{
+    struct timeval tv;
+
+    w->http = evhttp_new(w->base);
+    if (w->http == NULL)
+        return -1;
+    tv.tv_sec = (time_t)(w->c->timeout_ms / 1000);
+    tv.tv_usec = (suseconds_t)(w->c->timeout_ms % 1000) * 1000;
+    evhttp_set_timeout_tv(w->http, &tv);
+    evhttp_set_max_body_size(w->http, (ev_ssize_t)w->c->max_body);
+    evhttp_set_max_headers_size(w->http, (ev_ssize_t)w->c->max_headers);
+    /* Accept every verb so the gateway can answer 405 with a message. */
+    evhttp_set_allowed_methods(w->http,
+                               EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+                                   EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
+                                   EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
+                                   EVHTTP_REQ_PATCH);
+    evhttp_set_gencb(w->http, gateway_handle, &w->gw);
+    w->bound = evhttp_accept_socket_with_handle(w->http, listen_fd);
+    return w->bound ? 0 : -1;
+}
+
+static struct event *add_timer(worker *w, int64_t ms, event_callback_fn cb)
+{
+    struct timeval tv = {(time_t)(ms / 1000),
+                         (suseconds_t)(ms % 1000) * 1000};
+    struct event *ev = event_new(w->base, -1, EV_PERSIST, cb, w);
+    if (ev != NULL)
+        event_add(ev, &tv);
+    return ev;
+}
+
+static void teardown(worker *w)
+{
+    struct event *evs[] = {w->ctl_ev,   w->term_ev,   w->int_ev,
+                           w->sweep_ev, w->stop_timer};
+    for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
+        if (evs[i] != NULL)
+            event_free(evs[i]);
+    if (w->http != NULL)
+        evhttp_free(w->http);
+    gen_unref(w->gw.current);
+    if (w->gw.pool != NULL)
+        coro_pool_free(w->gw.pool);
+    store_close(svc.st);
+    svc.st = NULL;
+    svc.base = NULL;
+    if (w->base != NULL)
+        event_base_free(w->base);
+    close(w->ctl_fd);
+}
+
+static int fail(worker *w, const char *what)
+{
+    log_error("%s", what);
+    send_simple(w, "failed", "errors", what, 0);
+    teardown(w);
+    return 2;
+}
+
+int worker_main(conf *c, int index, int listen_fd, int ctl_fd)
+{
+    static char role[32];
+    worker w;
+    errs e = {0};
+    char err[512];
+    store_options so = {c->store, (size_t)c->lmdb_map_mb << 20, c->lmdb_sync};
+
+    memset(&w, 0, sizeof w);
+    w.c = c;
+    w.index = index;
+    w.ctl_fd = ctl_fd;
+    snprintf(role, sizeof role, "worker %d", index);
+    log_role = role;
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    signal(SIGPIPE, SIG_IGN);
+    svc_seed(c->random_seed ? (uint64_t)c->random_seed + (uint64_t)index
+                            : 0);
+
+    w.base = event_base_new();
+    w.gw.pool = coro_pool_new((size_t)c->stack_kb * 1024, 256);
+    if (w.base == NULL || w.gw.pool == NULL)
+        return fail(&w, "out of memory");
+    svc.base = w.base;
+    svc.st = store_open(&so, err, sizeof err);
+    if (svc.st == NULL)
+        return fail(&w, err);
+    w.gw.current = gen_build(c, 1, 1, &e);
+    if (w.gw.current == NULL) {
+        char *msg = errs_join(&e);
+        int rc = fail(&w, msg ? msg : "generation failed to load");
+        free(msg);
+        errs_free(&e);
+        return rc;
+    }
+    errs_free(&e);
+    w.gw.c = c;
+    w.gw.idle_cb = on_idle;
+    w.gw.idle_ud = &w;
+    if (setup_http(&w, listen_fd) < 0)
+        return fail(&w, "cannot serve the listening socket");
+    w.ctl_ev = event_new(w.base, ctl_fd, EV_READ | EV_PERSIST, on_ctl, &w);
+    w.term_ev = evsignal_new(w.base, SIGTERM, on_signal, &w);
+    w.int_ev = evsignal_new(w.base, SIGINT, on_signal, &w);
+    if (!w.ctl_ev || !w.term_ev || !w.int_ev || event_add(w.ctl_ev, NULL) ||
+        event_add(w.term_ev, NULL) || event_add(w.int_ev, NULL))
+        return fail(&w, "cannot set up events");
+    w.sweep_ev = add_timer(&w, c->sweep_ms, on_sweep);
+    if (getppid() == 1)
+        return fail(&w, "master exited during start");
+
+    send_simple(&w, "ready", "generation", NULL,
+                (double)w.gw.current->number);
+    log_info("serving generation %llu (%zu activities, %zu plugins)",
+             (unsigned long long)w.gw.current->number, w.gw.current->nacts,
+             w.gw.current->nplugins);
+    event_base_dispatch(w.base);
+    /* A stop signal sent to the whole process group can arrive after the
+     * master's stop message; once the loop is left it must not kill us
+     * halfway through teardown. */
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGINT, SIG_IGN);
+    log_info("stopped");
+    teardown(&w);
+    return 0;
+}

@@ -1,0 +1,336 @@
+/*
+ * ams.h -- the amsd plugin SDK.  This header is the ABI: it is the only
+ * thing a rule, operation or handler plugin includes.
+ *
+ * A plugin is a shared object that exports one data symbol,
+ * `ams_plugin_manifest` (see AMS_PLUGIN below).  The manifest names the
+ * plugin, the ABI it was built against and its entries; each entry names
+ * an exported function by string, and the host resolves those names with
+ * dlsym when an activity file references `plugin.entry`.  Nothing is looked
+ * up per request.
+ *
+ * The host hands the plugin a table of functions (ams_host).  The table
+ * starts with its own size: a plugin built against an older minor sees a
+ * prefix of a newer table and keeps working; a plugin can test whether a
+ * function exists with AMS_HOST_HAS().
+ *
+ * ABI promise (see docs/plugin-guide.md):
+ *  - Within one ABI major, fields are only ever appended to ams_host,
+ *    ams_manifest, ams_entry and ams_param; nothing is removed, reordered
+ *    or changes meaning.  Every function below says which minor added it.
+ *  - A plugin whose major differs from the host's is refused.
+ *  - A plugin built against a newer minor than the host's is refused unless
+ *    its manifest says (min_minor) that it only needs what the host has.
+ *
+ * Ownership: strings and buffers the host returns are owned by the host.
+ * Per-request values stay valid until the entry function returns; values
+ * tied to the configuration (conf_*) stay valid until the instance's
+ * destroy function has returned.  Strings passed to the host are copied.
+ */
+#ifndef AMS_AMS_H
+#define AMS_AMS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define AMS_MAGIC 0x31534d41u /* "AMS1" read as little-endian bytes */
+#define AMS_ABI_MAJOR 1
+#define AMS_ABI_MINOR 0
+
+/* Status of every host call and every entry function.  Non-negative values
+ * are outcomes, negative values are faults. */
+typedef enum ams_status {
+    AMS_OK = 0,
+    AMS_FAIL = 1,      /* business "no": the rule does not pass, the
+                          operation declines; set a reason with ams_fail() */
+    AMS_NOT_FOUND = 2, /* the key or field does not exist */
+    AMS_CONFLICT = 3,  /* a counter bound would be crossed, a version does
+                          not match, a lock is held by someone else */
+    AMS_ERR = -1,      /* a fault: bad argument, plugin bug; answered 500 */
+    AMS_ERR_STORE = -2, /* the store is unavailable; answered 503 */
+    AMS_ERR_NOMEM = -3,
+} ams_status;
+
+typedef enum ams_kind {
+    AMS_RULE = 1,      /* pure condition: AMS_OK passes, AMS_FAIL does not */
+    AMS_OPERATION = 2, /* side effect, optionally with an undo */
+    AMS_HANDLER = 3,   /* a whole method that builds the reply */
+} ams_kind;
+
+/* Types of configured parameters (the `params` of an entry in an activity
+ * file).  The host validates them against the schema before any plugin
+ * code runs. */
+typedef enum ams_type {
+    AMS_T_INT = 1,     /* 64-bit integer; min/max bound the value */
+    AMS_T_NUMBER = 2,  /* double; min/max bound the value */
+    AMS_T_STRING = 3,  /* min/max bound the length in bytes */
+    AMS_T_BOOL = 4,
+    AMS_T_STRINGS = 5, /* list of strings; min/max bound the count */
+    AMS_T_JSON = 6,    /* any value, handed over as JSON text (lists of
+                          objects such as prize tables) */
+} ams_type;
+
+/* ams_param.flags */
+#define AMS_P_REQUIRED 0x1u
+#define AMS_P_MIN 0x2u /* min is a bound */
+#define AMS_P_MAX 0x4u /* max is a bound */
+
+typedef struct ams_param {
+    const char *name; /* NULL ends the list */
+    ams_type type;
+    unsigned flags;
+    double min, max;
+    const char *doc;
+} ams_param;
+
+/* Scopes of store keys.  The host prefixes every key with its scope, so a
+ * plugin can only reach the data of the activity and user it serves. */
+typedef enum ams_scope {
+    AMS_SCOPE_ACTIVITY = 1, /* shared by every user of this activity */
+    AMS_SCOPE_USER = 2,     /* this user, this activity */
+    AMS_SCOPE_CROWD = 3,    /* this user, across activities: crowd tags
+                               imported by operators */
+} ams_scope;
+
+/* Counter periods: a periodic counter starts again from zero each period.
+ * Days are counted in the activity's time zone. */
+typedef enum ams_period {
+    AMS_PERIOD_NONE = 0, /* one counter for the life of the activity */
+    AMS_PERIOD_DAY = 1,
+} ams_period;
+
+#define AMS_TOKEN_LEN 33 /* lock token: 32 hex digits and a NUL */
+
+typedef enum ams_log_level {
+    AMS_LOG_ERROR = 0,
+    AMS_LOG_WARN = 1,
+    AMS_LOG_INFO = 2,
+    AMS_LOG_DEBUG = 3,
+} ams_log_level;
+
+/* One call of an entry (or of init).  Opaque: use the host functions. */
+typedef struct ams_ctx ams_ctx;
+
+/* Entry functions. */
+typedef ams_status (*ams_entry_fn)(ams_ctx *ctx);
+/* Per-instance init: an instance is one use of an entry in an activity
+ * file, with its own validated params.  *state is handed back by
+ * ams_host.state() on every call and to destroy. */
+typedef ams_status (*ams_init_fn)(ams_ctx *ctx, void **state);
+typedef void (*ams_destroy_fn)(void *state);
+
+typedef struct ams_entry {
+    const char *name; /* referenced as `plugin.name`; NULL ends the list */
+    ams_kind kind;
+    const char *symbol;  /* exported ams_entry_fn */
+    const char *undo;    /* operations: exported ams_entry_fn that undoes
+                            a successful call, or NULL */
+    const char *init;    /* exported ams_init_fn, or NULL */
+    const char *destroy; /* exported ams_destroy_fn, or NULL */
+    const ams_param *params; /* schema, ended by {NULL}; NULL: no params */
+    const char *example;     /* JSON object of params that must validate
+                                (used by the conformance runner), or NULL */
+    const char *doc;
+} ams_entry;
+
+typedef struct ams_host ams_host;
+
+typedef struct ams_manifest {
+    uint32_t magic;     /* AMS_MAGIC */
+    uint16_t abi_major; /* AMS_ABI_MAJOR the plugin was built against */
+    uint16_t abi_minor; /* AMS_ABI_MINOR the plugin was built against */
+    uint16_t min_minor; /* lowest host minor the plugin works with */
+    uint16_t reserved;
+    uint32_t size;      /* sizeof(ams_manifest) as the plugin saw it */
+    const char *name;   /* [a-z][a-z0-9_]*, equal to the file's stem */
+    const char *version; /* MAJOR.MINOR.PATCH */
+    const ams_entry *entries;
+    /* The host stores its table here before anything else is called. */
+    const ams_host **host;
+    const char *doc;
+} ams_manifest;
+
+/* The host's function table.  Check AMS_HOST_HAS before calling a function
+ * added in a minor newer than the manifest's min_minor. */
+struct ams_host {
+    uint32_t size; /* sizeof(ams_host) as the host was built */
+    uint16_t abi_major;
+    uint16_t abi_minor;
+
+    /* ---- minor 0: logging, clock, randomness ---- */
+    void (*log)(ams_ctx *ctx, ams_log_level level, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+    /* The host clock in milliseconds since the epoch.  Tests move it. */
+    int64_t (*now_ms)(ams_ctx *ctx);
+    /* Uniform 64-bit random number; seedable by tests. */
+    uint64_t (*random_u64)(ams_ctx *ctx);
+
+    /* ---- minor 0: the request ---- */
+    /* Host-owned strings, valid until the entry returns; "" when absent. */
+    const char *(*uid)(ams_ctx *ctx);
+    const char *(*request_id)(ams_ctx *ctx);
+    const char *(*client_ip)(ams_ctx *ctx);
+    const char *(*method)(ams_ctx *ctx);
+    int64_t (*activity_id)(ams_ctx *ctx);
+    /* The request's "params" object as JSON text ("{}" when absent). */
+    const char *(*req_json)(ams_ctx *ctx);
+    /* Typed fields of the request params.  AMS_NOT_FOUND when the field is
+     * absent, AMS_ERR when it has another type (integers are accepted as
+     * numbers and integral numbers as integers). */
+    ams_status (*req_int)(ams_ctx *ctx, const char *name, int64_t *out);
+    ams_status (*req_number)(ams_ctx *ctx, const char *name, double *out);
+    ams_status (*req_str)(ams_ctx *ctx, const char *name, const char **out);
+
+    /* ---- minor 0: configured params (validated against the schema) ---- */
+    /* Same conventions as req_*; strings live as long as the instance. */
+    ams_status (*conf_int)(ams_ctx *ctx, const char *name, int64_t *out);
+    ams_status (*conf_number)(ams_ctx *ctx, const char *name, double *out);
+    ams_status (*conf_str)(ams_ctx *ctx, const char *name, const char **out);
+    ams_status (*conf_bool)(ams_ctx *ctx, const char *name, int *out);
+    /* Number of strings in an AMS_T_STRINGS param (0 when absent) and the
+     * i-th one. */
+    size_t (*conf_count)(ams_ctx *ctx, const char *name);
+    ams_status (*conf_item)(ams_ctx *ctx, const char *name, size_t i,
+                            const char **out);
+    /* Any param as JSON text (for AMS_T_JSON); NULL when absent. */
+    const char *(*conf_json)(ams_ctx *ctx, const char *name);
+    /* The state init stored, or NULL. */
+    void *(*state)(ams_ctx *ctx);
+
+    /* ---- minor 0: the answer ---- */
+    /* The machine-readable reason of an AMS_FAIL ([a-z0-9_], <= 63 chars). */
+    ams_status (*set_reason)(ams_ctx *ctx, const char *reason);
+    /* Members of the reply's "data" object; a later call with the same key
+     * replaces the value.  json must be valid JSON text (AMS_ERR if not). */
+    ams_status (*reply_int)(ams_ctx *ctx, const char *key, int64_t v);
+    ams_status (*reply_number)(ams_ctx *ctx, const char *key, double v);
+    ams_status (*reply_str)(ams_ctx *ctx, const char *key, const char *v);
+    ams_status (*reply_json)(ams_ctx *ctx, const char *key, const char *json);
+
+    /* ---- minor 0: store services ----
+     * Keys are [!-~]{1,200} (printable ASCII, no space).  Periods and TTLs
+     * are computed on the host clock.  Every call may return AMS_ERR_STORE;
+     * a plugin should return it unchanged so the client sees 503. */
+
+    /* Atomically add delta to a counter if the result stays within
+     * [lo, hi]; otherwise change nothing and return AMS_CONFLICT.  *out (may
+     * be NULL) receives the value after the call (the unchanged value on
+     * AMS_CONFLICT).  An absent counter is 0. */
+    ams_status (*counter_add)(ams_ctx *ctx, ams_scope scope, const char *key,
+                              ams_period period, int64_t delta, int64_t lo,
+                              int64_t hi, int64_t *out);
+    ams_status (*counter_get)(ams_ctx *ctx, ams_scope scope, const char *key,
+                              ams_period period, int64_t *out);
+
+    /* Take a lock for ttl_ms; token receives a random token needed to
+     * release it.  AMS_CONFLICT when someone else holds it.  Locks still
+     * held when the request ends are released by the host. */
+    ams_status (*lock)(ams_ctx *ctx, ams_scope scope, const char *key,
+                       int64_t ttl_ms, char token[AMS_TOKEN_LEN]);
+    /* AMS_CONFLICT when the token does not hold the lock (expired, or
+     * taken by another since). */
+    ams_status (*unlock)(ams_ctx *ctx, ams_scope scope, const char *key,
+                         const char *token);
+
+    /* Tags: small string values per user (AMS_SCOPE_USER, AMS_SCOPE_CROWD)
+     * or per activity.  ttl_ms <= 0: no expiry. */
+    ams_status (*tag_set)(ams_ctx *ctx, ams_scope scope, const char *name,
+                          const char *value, int64_t ttl_ms);
+    /* *out is host-owned, valid until the entry returns. */
+    ams_status (*tag_get)(ams_ctx *ctx, ams_scope scope, const char *name,
+                          const char **out);
+    ams_status (*tag_del)(ams_ctx *ctx, ams_scope scope, const char *name);
+
+    /* Versioned values with compare-and-set (the optimistic lock).  An
+     * absent value has version 0.  value_get: AMS_NOT_FOUND when absent;
+     * *val is host-owned, valid until the entry returns. */
+    ams_status (*value_get)(ams_ctx *ctx, ams_scope scope, const char *key,
+                            const char **val, size_t *len, uint64_t *version);
+    /* Store val if the current version is `expect`; *version (may be NULL)
+     * receives the new version.  AMS_CONFLICT when the version differs. */
+    ams_status (*value_cas)(ams_ctx *ctx, ams_scope scope, const char *key,
+                            uint64_t expect, const char *val, size_t len,
+                            int64_t ttl_ms, uint64_t *version);
+
+    /* ---- minor 0: waiting ---- */
+    /* Let ms pass on the host clock without blocking the worker: the
+     * request yields and other requests run meanwhile. */
+    ams_status (*sleep_ms)(ams_ctx *ctx, int64_t ms);
+};
+
+/* True when the host table has `field`. */
+#define AMS_HOST_HAS(host, field)                                             \
+    ((host) != NULL &&                                                         \
+     (host)->size >= offsetof(ams_host, field) + sizeof((host)->field))
+
+/* ---- Writing a plugin ----
+ *
+ *   static const ams_param min_params[] = {
+ *       {"min", AMS_T_INT, AMS_P_REQUIRED, 0, 0, "lowest amount"}, {NULL}};
+ *   static const ams_entry entries[] = {
+ *       {"at_least", AMS_RULE, "at_least", .params = min_params}, {NULL}};
+ *   AMS_PLUGIN("mine", "1.0.0", entries);
+ *
+ *   AMS_ENTRY(at_least) { ... ams_api->req_int(ctx, ...) ... }
+ */
+#define AMS_EXPORT __attribute__((visibility("default")))
+
+/* Define an exported entry, undo, init or destroy function (declaring it
+ * first, so plugins build cleanly with -Wmissing-prototypes):
+ *   AMS_ENTRY(my_rule) { ... return AMS_OK; }
+ *   AMS_INIT(my_init) { *state = ...; return AMS_OK; }   (ctx, state)
+ *   AMS_DESTROY(my_destroy) { free(state); }             (state) */
+#define AMS_ENTRY(fn)                                                         \
+    AMS_EXPORT ams_status fn(ams_ctx *ctx);                                    \
+    AMS_EXPORT ams_status fn(ams_ctx *ctx)
+#define AMS_INIT(fn)                                                          \
+    AMS_EXPORT ams_status fn(ams_ctx *ctx, void **state);                      \
+    AMS_EXPORT ams_status fn(ams_ctx *ctx, void **state)
+#define AMS_DESTROY(fn)                                                       \
+    AMS_EXPORT void fn(void *state);                                           \
+    AMS_EXPORT void fn(void *state)
+
+/* The plugin's copy of the host table; set by the host at load. */
+extern const ams_host *ams_api __attribute__((visibility("hidden")));
+
+#define AMS_PLUGIN(NAME, VERSION, ENTRIES)                                     \
+    const ams_host *ams_api __attribute__((visibility("hidden")));             \
+    AMS_EXPORT const ams_manifest ams_plugin_manifest = {                      \
+        AMS_MAGIC,        AMS_ABI_MAJOR,                                       \
+        AMS_ABI_MINOR,    AMS_ABI_MINOR,                                       \
+        0,                sizeof(ams_manifest),                                \
+        (NAME),           (VERSION),                                           \
+        (ENTRIES),        &ams_api,                                            \
+        NULL}
+
+/* Fail with a reason: `return ams_fail(ctx, "too_low");` */
+static inline ams_status ams_fail(ams_ctx *ctx, const char *reason)
+{
+    ams_status st = ams_api->set_reason(ctx, reason);
+    return st == AMS_OK ? AMS_FAIL : st;
+}
+
+/* A configured int, or def when absent. */
+static inline int64_t ams_conf_int(ams_ctx *ctx, const char *name,
+                                   int64_t def)
+{
+    int64_t v;
+    return ams_api->conf_int(ctx, name, &v) == AMS_OK ? v : def;
+}
+
+/* A configured string, or def when absent. */
+static inline const char *ams_conf_str(ams_ctx *ctx, const char *name,
+                                       const char *def)
+{
+    const char *v;
+    return ams_api->conf_str(ctx, name, &v) == AMS_OK ? v : def;
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* AMS_AMS_H */

@@ -1,0 +1,843 @@
+/*
+ * test_store.c -- the store semantics every backend must keep (store.h),
+ * checked only through store.h's public functions so the same file runs
+ * unchanged against each backend.
+ *
+ *   AMS_TEST_STORE  the store URI to test (e.g. "redis://127.0.0.1:6390");
+ *                   default "lmdb:" + a fresh directory under AMS_TEST_TMP
+ *   AMS_TEST_TMP    where temporary directories go (default /tmp)
+ *
+ * Keys carry a per-run prefix so a shared, long-lived backend never sees
+ * a previous run's records.  Checks that only hold for a store of our own
+ * (exact sweep counts, map size, directory errors) run for lmdb: only.
+ *
+ * Concurrency is tested with real processes: each child opens the store
+ * itself, as amsd's workers do, and reports through a pipe.
+ */
+#include "store.h"
+#include "tap.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define T 1000000LL             /* the clock of the functional tests */
+#define T_SWEEP 1000000000000LL /* after everything the tests above left */
+#define NEVER 0                 /* expire_at_ms: no expiry */
+
+#define NCHILD 8
+#define ADDS_PER_CHILD 500
+#define RACE_HI 1000 /* the counter bound: a quarter of the adds pass */
+#define LOCK_TRIES 300
+#define TMP_PREFIX "test_store."
+
+static char tmpdir[PATH_MAX]; /* ours, removed at the end */
+static char uri[PATH_MAX + 64];
+static int is_lmdb;
+static char key_prefix[64];
+
+/* The run's key for name; one of 16 rotating static buffers. */
+static const char *k(const char *name)
+{
+    static char ring[16][STORE_KEY_MAX + 1];
+    static unsigned i;
+    char *b = ring[i++ % 16];
+
+    snprintf(b, STORE_KEY_MAX + 1, "%s%s", key_prefix, name);
+    return b;
+}
+
+static store *open_uri(const char *u, size_t map_size, int sync)
+{
+    store_options o = {.uri = u, .lmdb_map_size = map_size, .lmdb_sync = sync};
+    char err[512] = "";
+    store *s = store_open(&o, err, sizeof err);
+
+    if (s == NULL)
+        printf("# store_open(%s): %s\n", u, err);
+    return s;
+}
+
+/* ---- temporary directories ---- */
+
+static int rm_one(const char *path, const struct stat *st, int flag,
+                  struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+static void rm_rf(const char *path)
+{
+    nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void mkdirs(const char *dir)
+{
+    char p[PATH_MAX];
+
+    snprintf(p, sizeof p, "%s", dir);
+    for (char *c = p + 1; *c != '\0'; c++) {
+        if (*c == '/') {
+            *c = '\0';
+            mkdir(p, 0700);
+            *c = '/';
+        }
+    }
+    mkdir(p, 0700);
+}
+
+/* Leftovers of runs that were killed before cleaning up.  Only our own
+ * prefix: AMS_TEST_TMP may be a shared directory. */
+static void remove_stale(const char *base)
+{
+    char path[PATH_MAX];
+    struct dirent *e;
+    DIR *d = opendir(base);
+
+    if (d == NULL)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) != 0)
+            continue;
+        snprintf(path, sizeof path, "%s/%s", base, e->d_name);
+        rm_rf(path);
+    }
+    closedir(d);
+}
+
+static int setup(void)
+{
+    const char *base = getenv("AMS_TEST_TMP");
+    const char *want = getenv("AMS_TEST_STORE");
+
+    if (base != NULL && *base != '\0') {
+        mkdirs(base);
+        remove_stale(base);
+    } else {
+        base = "/tmp";
+    }
+    snprintf(tmpdir, sizeof tmpdir, "%s/" TMP_PREFIX "XXXXXX", base);
+    if (mkdtemp(tmpdir) == NULL) {
+        printf("Bail out! mkdtemp %s: %s\n", tmpdir, strerror(errno));
+        return -1;
+    }
+    if (want != NULL && *want != '\0')
+        snprintf(uri, sizeof uri, "%s", want);
+    else
+        snprintf(uri, sizeof uri, "lmdb:%s/db", tmpdir);
+    is_lmdb = strncmp(uri, "lmdb:", 5) == 0;
+    snprintf(key_prefix, sizeof key_prefix, "t%ld.%ld.", (long)getpid(),
+             (long)time(NULL));
+    printf("# store %s\n", uri);
+    return 0;
+}
+
+static void on_alarm(int sig)
+{
+    static const char msg[] = "Bail out! store test timed out (a process "
+                              "stuck on the store's write lock?)\n";
+    (void)sig;
+    if (write(STDOUT_FILENO, msg, sizeof msg - 1) < 0)
+        _exit(2);
+    _exit(1);
+}
+
+/* ---- functional tests ---- */
+
+static void test_bad_args(store *s)
+{
+    char key[STORE_KEY_MAX + 2];
+    size_t n = strlen(key_prefix);
+
+    is_int(store_counter_add(s, "", 1, 0, 10, NEVER, T, NULL), AMS_ERR,
+           "empty key is a bad argument");
+    memcpy(key, key_prefix, n);
+    memset(key + n, 'x', STORE_KEY_MAX + 1 - n);
+    key[STORE_KEY_MAX + 1] = '\0';
+    is_int(store_tag_set(s, key, "v", 1, NEVER, T), AMS_ERR,
+           "key of STORE_KEY_MAX + 1 bytes is a bad argument");
+    key[STORE_KEY_MAX] = '\0';
+    is_int(store_tag_set(s, key, "v", 1, NEVER, T), AMS_OK,
+           "key of STORE_KEY_MAX bytes is fine");
+}
+
+static void test_counter_bounds(store *s)
+{
+    const char *c = k("ctr");
+    int64_t v = -1;
+
+    is_int(store_counter_get(s, c, T, &v), AMS_OK, "get absent counter: OK");
+    is_int(v, 0, "absent counter reads 0");
+    is_int(store_counter_add(s, c, 5, 0, 10, NEVER, T, &v), AMS_OK,
+           "add 5 within [0,10]");
+    is_int(v, 5, "out is the new value");
+    is_int(store_counter_add(s, c, 5, 0, 10, NEVER, T, &v), AMS_OK,
+           "add up to the upper bound");
+    is_int(v, 10, "value is 10");
+    is_int(store_counter_add(s, c, 1, 0, 10, NEVER, T, &v), AMS_CONFLICT,
+           "add crossing the upper bound conflicts");
+    is_int(v, 10, "out is the unchanged value on conflict");
+    is_int(store_counter_add(s, c, -11, 0, 10, NEVER, T, &v), AMS_CONFLICT,
+           "add crossing the lower bound conflicts");
+    is_int(v, 10, "out unchanged after lower-bound conflict");
+    v = -1;
+    store_counter_get(s, c, T, &v);
+    is_int(v, 10, "failed adds changed nothing");
+    is_int(store_counter_add(s, c, -10, 0, 10, NEVER, T, NULL), AMS_OK,
+           "add down to the lower bound, out NULL");
+    store_counter_get(s, c, T, &v);
+    is_int(v, 0, "value is 0");
+}
+
+static void test_counter_overflow(store *s)
+{
+    const char *hi = k("ctr.max"), *lo = k("ctr.min");
+    int64_t v = 0;
+
+    is_int(store_counter_add(s, hi, INT64_MAX, INT64_MIN, INT64_MAX, NEVER, T,
+                             &v),
+           AMS_OK, "add INT64_MAX");
+    is_int(store_counter_add(s, hi, 1, INT64_MIN, INT64_MAX, NEVER, T, &v),
+           AMS_CONFLICT, "overflow past INT64_MAX conflicts");
+    is_int(v, INT64_MAX, "value unchanged by the overflowing add");
+    is_int(store_counter_add(s, lo, INT64_MIN, INT64_MIN, INT64_MAX, NEVER, T,
+                             &v),
+           AMS_OK, "add INT64_MIN");
+    is_int(store_counter_add(s, lo, -1, INT64_MIN, INT64_MAX, NEVER, T, &v),
+           AMS_CONFLICT, "overflow past INT64_MIN conflicts");
+    is_int(v, INT64_MIN, "value unchanged by the underflowing add");
+}
+
+static void test_counter_expiry(store *s)
+{
+    const char *c = k("ctr.ttl");
+    int64_t v = -1;
+
+    store_counter_add(s, c, 3, 0, 100, T + 100, T, &v);
+    is_int(store_counter_add(s, c, 1, 0, 100, T + 500, T + 50, &v), AMS_OK,
+           "add to a live counter");
+    is_int(v, 4, "counts on");
+    store_counter_get(s, c, T + 99, &v);
+    is_int(v, 4, "live until its expiry");
+    store_counter_get(s, c, T + 100, &v);
+    is_int(v, 0,
+           "expired at expire_at_ms: the creating add's expiry holds, "
+           "later adds don't extend it");
+    is_int(store_counter_add(s, c, -1, 0, 100, T + 300, T + 150, &v),
+           AMS_CONFLICT, "an expired counter is 0 for the bounds");
+    is_int(v, 0, "out is 0");
+    is_int(store_counter_add(s, c, 2, 0, 100, T + 300, T + 150, &v), AMS_OK,
+           "add over an expired counter starts from 0");
+    is_int(v, 2, "value 2");
+    store_counter_get(s, c, T + 299, &v);
+    is_int(v, 2, "re-created counter has the new expiry");
+    store_counter_get(s, c, T + 300, &v);
+    is_int(v, 0, "and expires at it");
+}
+
+static void test_locks(store *s)
+{
+    const char *l = k("lock");
+
+    is_int(store_lock_acquire(s, l, "A", T + 100, T), AMS_OK, "A acquires");
+    is_int(store_lock_acquire(s, l, "B", T + 100, T + 10), AMS_CONFLICT,
+           "B conflicts while A holds");
+    is_int(store_lock_acquire(s, l, "A", T + 200, T + 20), AMS_OK,
+           "A re-acquires with its token (refresh)");
+    is_int(store_lock_acquire(s, l, "B", T + 300, T + 150), AMS_CONFLICT,
+           "refresh extended the expiry");
+    is_int(store_lock_release(s, l, "B", T + 150), AMS_CONFLICT,
+           "release by the wrong token fails");
+    is_int(store_lock_acquire(s, l, "B", T + 300, T + 150), AMS_CONFLICT,
+           "and did not release it");
+    is_int(store_lock_release(s, l, "A", T + 150), AMS_OK,
+           "release by the right token");
+    is_int(store_lock_release(s, l, "A", T + 150), AMS_CONFLICT,
+           "release of a free lock conflicts");
+    is_int(store_lock_acquire(s, l, "B", T + 300, T + 160), AMS_OK,
+           "B acquires the released lock");
+    is_int(store_lock_acquire(s, l, "A", T + 400, T + 300), AMS_OK,
+           "an expired lock is free for another token");
+    is_int(store_lock_release(s, l, "B", T + 310), AMS_CONFLICT,
+           "the expired holder cannot release the new holder's lock");
+    is_int(store_lock_release(s, l, "A", T + 400), AMS_CONFLICT,
+           "releasing one's own expired lock conflicts");
+    is_int(store_lock_acquire(s, l, "B", NEVER, T + 400), AMS_OK,
+           "lock without expiry");
+    is_int(store_lock_release(s, l, "B", T + 1000000000), AMS_OK,
+           "is still held much later and released");
+}
+
+static void test_tags(store *s)
+{
+    const char *t = k("tag");
+    char *v = (char *)1;
+    size_t len = 99;
+
+    is_int(store_tag_get(s, t, T, &v, &len), AMS_NOT_FOUND, "absent tag");
+    ok(v == NULL && len == 0, "absent tag: NULL, 0");
+    is_int(store_tag_set(s, t, "gold", 4, NEVER, T), AMS_OK, "set");
+    is_int(store_tag_get(s, t, T, &v, &len), AMS_OK, "get");
+    is_str(v, "gold", "value");
+    is_int(len, 4, "length");
+    free(v);
+    store_tag_set(s, t, "silver", 6, NEVER, T);
+    store_tag_get(s, t, T, &v, &len);
+    is_str(v, "silver", "overwrite");
+    is_int(len, 6, "overwrite length (NUL not counted)");
+    free(v);
+    store_tag_set(s, t, "a\0b", 3, NEVER, T);
+    store_tag_get(s, t, T, &v, &len);
+    ok(len == 3 && memcmp(v, "a\0b", 4) == 0,
+       "bytes with a NUL inside survive, NUL-terminated");
+    free(v);
+    store_tag_set(s, t, "", 0, NEVER, T);
+    is_int(store_tag_get(s, t, T, &v, &len), AMS_OK, "empty value is a value");
+    is_str(v, "", "empty string");
+    free(v);
+    is_int(store_tag_del(s, t, T), AMS_OK, "del");
+    is_int(store_tag_get(s, t, T, &v, &len), AMS_NOT_FOUND, "gone after del");
+    is_int(store_tag_del(s, t, T), AMS_NOT_FOUND, "del of absent tag");
+}
+
+static void test_tag_ttl(store *s)
+{
+    const char *t = k("tag.ttl");
+    char *v = NULL;
+    size_t len;
+
+    store_tag_set(s, t, "x", 1, T + 100, T);
+    is_int(store_tag_get(s, t, T + 99, &v, &len), AMS_OK,
+           "tag live before expiry");
+    free(v);
+    is_int(store_tag_get(s, t, T + 100, &v, &len), AMS_NOT_FOUND,
+           "tag expired at expire_at_ms");
+    is_int(store_tag_del(s, t, T + 100), AMS_NOT_FOUND,
+           "del of an expired tag: not found");
+    store_tag_set(s, t, "y", 1, NEVER, T + 200);
+    is_int(store_tag_get(s, t, T + 100000000, &v, &len), AMS_OK,
+           "set over an expired tag: no expiry now");
+    is_str(v, "y", "new value");
+    free(v);
+}
+
+static void test_values(store *s)
+{
+    const char *key = k("val");
+    char *v = (char *)1;
+    size_t len = 9;
+    uint64_t ver = 9;
+
+    is_int(store_value_get(s, key, T, &v, &len, &ver), AMS_NOT_FOUND,
+           "absent value");
+    ok(v == NULL && len == 0 && ver == 0, "absent: NULL, 0, version 0");
+    is_int(store_value_cas(s, key, 1, "x", 1, NEVER, T, &ver), AMS_CONFLICT,
+           "cas expecting 1 on an absent value conflicts");
+    is_int(ver, 0, "and reports version 0");
+    is_int(store_value_cas(s, key, 0, "v1", 2, NEVER, T, &ver), AMS_OK,
+           "cas from 0 creates");
+    is_int(ver, 1, "version 1");
+    is_int(store_value_get(s, key, T, &v, &len, &ver), AMS_OK, "get");
+    is_str(v, "v1", "value");
+    ok(len == 2 && ver == 1, "length 2, version 1");
+    free(v);
+    is_int(store_value_cas(s, key, 0, "x", 1, NEVER, T, &ver), AMS_CONFLICT,
+           "cas with a stale version conflicts");
+    is_int(ver, 1, "and reports the current version");
+    is_int(store_value_cas(s, key, 1, "v2", 2, NEVER, T, &ver), AMS_OK,
+           "cas with the current version");
+    is_int(ver, 2, "increments the version");
+    is_int(store_value_cas(s, key, 1, "v3", 2, NEVER, T, NULL), AMS_CONFLICT,
+           "the old version no longer matches (version out NULL)");
+    store_value_get(s, key, T, &v, &len, &ver);
+    is_str(v, "v2", "a conflicting cas changed nothing");
+    free(v);
+}
+
+static void test_value_ttl(store *s)
+{
+    const char *key = k("val.ttl");
+    char *v = NULL;
+    size_t len;
+    uint64_t ver = 0;
+
+    store_value_cas(s, key, 0, "a", 1, T + 100, T, &ver);
+    store_value_cas(s, key, 1, "b", 1, T + 100, T, &ver);
+    is_int(store_value_get(s, key, T + 99, &v, &len, &ver), AMS_OK,
+           "value live before expiry");
+    ok(ver == 2 && v != NULL && strcmp(v, "b") == 0, "version 2, \"b\"");
+    free(v);
+    is_int(store_value_get(s, key, T + 100, &v, &len, &ver), AMS_NOT_FOUND,
+           "value expired at expire_at_ms");
+    is_int(ver, 0, "an expired value has version 0");
+    is_int(store_value_cas(s, key, 2, "c", 1, NEVER, T + 100, &ver),
+           AMS_CONFLICT, "the expired version no longer matches");
+    is_int(store_value_cas(s, key, 0, "c", 1, NEVER, T + 100, &ver), AMS_OK,
+           "cas from 0 re-creates it");
+    is_int(ver, 1, "starting again at version 1");
+}
+
+static void test_key_spaces(store *s)
+{
+    const char *key = k("shared");
+    char *v = NULL;
+    size_t len;
+    uint64_t ver = 0;
+    int64_t n = 0;
+
+    store_counter_add(s, key, 7, 0, 100, NEVER, T, NULL);
+    store_tag_set(s, key, "tag", 3, NEVER, T);
+    store_value_cas(s, key, 0, "value", 5, NEVER, T, NULL);
+    is_int(store_lock_acquire(s, key, "L", NEVER, T), AMS_OK,
+           "lock on a key used by the other families is free");
+    store_counter_get(s, key, T, &n);
+    is_int(n, 7, "counter kept its value");
+    store_tag_get(s, key, T, &v, &len);
+    is_str(v, "tag", "tag kept its value");
+    free(v);
+    store_value_get(s, key, T, &v, &len, &ver);
+    ok(v != NULL && strcmp(v, "value") == 0 && ver == 1,
+       "value kept its value and version");
+    free(v);
+    store_tag_del(s, key, T);
+    store_counter_get(s, key, T, &n);
+    is_int(n, 7, "deleting the tag leaves the counter");
+    is_int(store_lock_release(s, key, "L", T), AMS_OK,
+           "lock still held by its token");
+}
+
+/* ---- sweep ---- */
+
+static void check_removed(size_t got, size_t want, const char *what)
+{
+    /* A backend that expires by itself may have removed them first. */
+    if (is_lmdb)
+        is_int(got, want, "%s", what);
+    else
+        ok(got <= want, "%s (at most %zu)", what, want);
+}
+
+static void sweep_fixture(store *s, int64_t t0)
+{
+    char name[32];
+
+    for (int i = 0; i < 4; i++) {
+        snprintf(name, sizeof name, "sw.t%d", i);
+        store_tag_set(s, k(name), "x", 1, t0 + 100, t0);
+    }
+    store_counter_add(s, k("sw.c"), 1, 0, 10, t0 + 100, t0, NULL);
+    store_lock_acquire(s, k("sw.l"), "tok", t0 + 100, t0);
+    store_value_cas(s, k("sw.v"), 0, "x", 1, t0 + 100, t0, NULL);
+    /* Live at t0 + 200: */
+    store_tag_set(s, k("sw.live"), "x", 1, t0 + 10000, t0);
+    store_tag_set(s, k("sw.forever"), "x", 1, NEVER, t0);
+    store_tag_set(s, k("sw.moved"), "x", 1, t0 + 100, t0);
+    store_tag_set(s, k("sw.moved"), "y", 1, t0 + 10000, t0);
+    store_tag_set(s, k("sw.gone"), "x", 1, t0 + 100, t0);
+    store_tag_del(s, k("sw.gone"), t0);
+    store_counter_add(s, k("sw.c2"), 1, 0, 10, t0 + 10000, t0, NULL);
+    store_counter_add(s, k("sw.c2"), 1, 0, 10, t0 + 100, t0, NULL);
+    store_lock_acquire(s, k("sw.l2"), "tok", t0 + 100, t0);
+    store_lock_acquire(s, k("sw.l2"), "tok", t0 + 10000, t0);
+}
+
+static void test_sweep(store *s)
+{
+    const int64_t t0 = T_SWEEP;
+    size_t n = 1;
+    char *v = NULL;
+    size_t len;
+    int64_t c = 0;
+
+    /* Drain what the earlier tests left, all expiring before t0. */
+    while (n > 0 && store_sweep(s, t0, 1000, &n) == AMS_OK)
+        ;
+    sweep_fixture(s, t0);
+    is_int(store_sweep(s, t0 + 200, 0, &n), AMS_OK, "sweep with max 0");
+    is_int(n, 0, "removes nothing");
+    is_int(store_sweep(s, t0 + 200, 3, &n), AMS_OK, "sweep a batch of 3");
+    check_removed(n, 3, "removed 3 expired records");
+    store_sweep(s, t0 + 200, 100, &n);
+    check_removed(n, 4, "the next batch removes the other 4");
+    store_sweep(s, t0 + 200, 100, &n);
+    is_int(n, 0, "then nothing is left to remove");
+    is_int(store_tag_get(s, k("sw.t0"), t0 + 200, &v, &len), AMS_NOT_FOUND,
+           "a swept tag is gone");
+    is_int(store_tag_get(s, k("sw.live"), t0 + 200, &v, &len), AMS_OK,
+           "a live tag survives");
+    free(v);
+    is_int(store_tag_get(s, k("sw.forever"), t0 + 200, &v, &len), AMS_OK,
+           "a tag without expiry survives");
+    free(v);
+    is_int(store_tag_get(s, k("sw.moved"), t0 + 200, &v, &len), AMS_OK,
+           "a tag whose expiry was moved later survives");
+    is_str(v, "y", "with its new value");
+    free(v);
+    store_counter_get(s, k("sw.c2"), t0 + 200, &c);
+    is_int(c, 2, "a live counter survives");
+    is_int(store_lock_acquire(s, k("sw.l2"), "other", t0 + 300, t0 + 200),
+           AMS_CONFLICT, "a refreshed lock survives");
+    store_sweep(s, t0 + 10000, 100, &n);
+    check_removed(n, 4, "later, the 4 later-expiring records go");
+    is_int(store_tag_get(s, k("sw.forever"), t0 + 10000, &v, &len), AMS_OK,
+           "the tag without expiry stays");
+    free(v);
+}
+
+/* Closing and reopening the store keeps everything.  The store is opened
+ * with the default (full) sync mode.  Returns the reopened handle. */
+static store *test_persistence(store *s)
+{
+    char *v = NULL;
+    size_t len;
+    uint64_t ver = 0;
+    int64_t c = 0;
+
+    store_counter_add(s, k("p.c"), 42, 0, 100, NEVER, T, NULL);
+    store_tag_set(s, k("p.t"), "kept", 4, NEVER, T);
+    store_value_cas(s, k("p.v"), 0, "val", 3, NEVER, T, NULL);
+    store_lock_acquire(s, k("p.l"), "tok", NEVER, T);
+    store_close(s);
+    s = open_uri(uri, 0, STORE_SYNC_FULL);
+    ok(s != NULL, "reopen the store");
+    if (s == NULL)
+        return NULL;
+    store_counter_get(s, k("p.c"), T, &c);
+    is_int(c, 42, "counter persisted");
+    store_tag_get(s, k("p.t"), T, &v, &len);
+    is_str(v, "kept", "tag persisted");
+    free(v);
+    store_value_get(s, k("p.v"), T, &v, &len, &ver);
+    ok(v != NULL && strcmp(v, "val") == 0 && ver == 1,
+       "value and version persisted");
+    free(v);
+    is_int(store_lock_acquire(s, k("p.l"), "other", NEVER, T), AMS_CONFLICT,
+           "lock persisted");
+    return s;
+}
+
+/* ---- concurrency: real processes, each with its own handle ---- */
+
+typedef struct tally {
+    int ok, conflict, violation, err;
+} tally;
+
+typedef void (*child_fn)(store *s, int i, tally *t);
+
+static void child_counter(store *s, int i, tally *t)
+{
+    (void)i;
+    for (int n = 0; n < ADDS_PER_CHILD; n++) {
+        ams_status st =
+            store_counter_add(s, k("race.ctr"), 1, 0, RACE_HI, NEVER, T, NULL);
+        if (st == AMS_OK)
+            t->ok++;
+        else if (st == AMS_CONFLICT)
+            t->conflict++;
+        else
+            t->err++;
+    }
+}
+
+/* While holding the lock, push a [0,1] guard counter to 1 and back: a
+ * second holder at the same moment would find it at 1 and conflict. */
+static void hold_lock(store *s, tally *t)
+{
+    ams_status st =
+        store_counter_add(s, k("race.guard"), 1, 0, 1, NEVER, T, NULL);
+
+    t->ok++;
+    if (st == AMS_CONFLICT) {
+        t->violation++;
+        return;
+    }
+    if (st != AMS_OK)
+        t->err++;
+    sched_yield(); /* give another process the chance to break in */
+    if (store_counter_add(s, k("race.guard"), -1, 0, 1, NEVER, T, NULL) !=
+        AMS_OK)
+        t->err++;
+}
+
+static void child_lock(store *s, int i, tally *t)
+{
+    char tok[32];
+
+    snprintf(tok, sizeof tok, "child-%d", i);
+    for (int n = 0; n < LOCK_TRIES; n++) {
+        ams_status st =
+            store_lock_acquire(s, k("race.lock"), tok, T + 1000000, T);
+        if (st == AMS_CONFLICT) {
+            t->conflict++;
+            sched_yield();
+            continue;
+        }
+        if (st != AMS_OK) {
+            t->err++;
+            continue;
+        }
+        hold_lock(s, t);
+        if (store_lock_release(s, k("race.lock"), tok, T) != AMS_OK)
+            t->err++;
+    }
+}
+
+/* Open the store, wait for the start signal (EOF on go: the parent closes
+ * it once every child exists, so they really race), run fn, report. */
+static void run_child(int report, int go, child_fn fn, int i)
+{
+    tally t = {0, 0, 0, 0};
+    char c;
+    /* STORE_SYNC_NONE: thousands of commits, and fsync is not what is
+     * being tested here (committed data is in the shared map anyway). */
+    store *s = open_uri(uri, 0, STORE_SYNC_NONE);
+
+    if (read(go, &c, 1) != 0 || s == NULL)
+        t.err++;
+    else
+        fn(s, i, &t);
+    store_close(s);
+    _exit(write(report, &t, sizeof t) == (ssize_t)sizeof t ? 0 : 1);
+}
+
+/* Run fn in NCHILD processes at once; sum their tallies.  Returns the
+ * number of children that did not exit cleanly. */
+static int run_children(child_fn fn, tally *sum)
+{
+    int rep[2], go[2], bad = 0, status;
+    tally t;
+
+    memset(sum, 0, sizeof *sum);
+    if (pipe(rep) != 0)
+        return NCHILD;
+    if (pipe(go) != 0) {
+        close(rep[0]);
+        close(rep[1]);
+        return NCHILD;
+    }
+    fflush(stdout);
+    for (int i = 0; i < NCHILD; i++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            close(rep[0]);
+            close(go[1]);
+            run_child(rep[1], go[0], fn, i);
+        }
+        if (pid < 0)
+            bad++;
+    }
+    close(rep[1]);
+    close(go[0]);
+    close(go[1]); /* start */
+    while (read(rep[0], &t, sizeof t) == (ssize_t)sizeof t) {
+        sum->ok += t.ok;
+        sum->conflict += t.conflict;
+        sum->violation += t.violation;
+        sum->err += t.err;
+    }
+    close(rep[0]);
+    while (wait(&status) > 0)
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+            bad++;
+    return bad;
+}
+
+static void test_counter_race(store *s)
+{
+    tally t;
+    int64_t v = 0;
+
+    is_int(run_children(child_counter, &t), 0,
+           "%d processes adding to one counter exit cleanly", NCHILD);
+    is_int(t.err, 0, "no store errors");
+    is_int(t.ok, RACE_HI, "exactly %d adds succeed", RACE_HI);
+    is_int(t.conflict, NCHILD * ADDS_PER_CHILD - RACE_HI, "the rest conflict");
+    store_counter_get(s, k("race.ctr"), T, &v);
+    is_int(v, RACE_HI, "final value is exactly the bound");
+}
+
+static void test_lock_race(store *s)
+{
+    tally t;
+    int64_t v = -1;
+
+    is_int(run_children(child_lock, &t), 0,
+           "%d processes racing for one lock exit cleanly", NCHILD);
+    is_int(t.err, 0, "no store errors");
+    ok(t.ok > 0, "the lock was taken (%d times)", t.ok);
+    ok(t.conflict > 0, "and contended (%d conflicts)", t.conflict);
+    is_int(t.violation, 0, "never two holders at once");
+    store_counter_get(s, k("race.guard"), T, &v);
+    is_int(v, 0, "guard counter is back to 0");
+}
+
+/* Kill writers at random points, most likely inside a write transaction
+ * (holding LMDB's writer mutex) or a read one (holding a reader slot):
+ * the survivors must keep writing. */
+static void test_killed_writer(store *s)
+{
+    int64_t before = 0, after = 0;
+    size_t n;
+    int killed = 0;
+
+    for (int round = 0; round < 5; round++) {
+        int fds[2], status;
+        char c;
+        pid_t pid;
+
+        if (pipe(fds) != 0)
+            break;
+        fflush(stdout);
+        pid = fork();
+        if (pid == 0) {
+            store *cs = open_uri(uri, 0, STORE_SYNC_NONE);
+            int64_t got;
+
+            if (cs == NULL || write(fds[1], "r", 1) != 1)
+                _exit(1);
+            for (int64_t i = 0;; i++) {
+                store_counter_add(cs, k("kill.ctr"), 1, 0, INT64_MAX, NEVER, T,
+                                  NULL);
+                store_tag_set(cs, k("kill.tag"), "x", 1, T + i, T);
+                store_counter_get(cs, k("kill.ctr"), T, &got);
+            }
+        }
+        close(fds[1]);
+        if (pid > 0 && read(fds[0], &c, 1) == 1) {
+            usleep(10000 + 7000 * round);
+            kill(pid, SIGKILL);
+        }
+        close(fds[0]);
+        if (pid > 0 && waitpid(pid, &status, 0) == pid &&
+            WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+            killed++;
+    }
+    is_int(killed, 5, "5 writers killed with SIGKILL mid-loop");
+    /* Write before comparing: a writer killed inside its commit may or may
+     * not have committed, and a read before the next write can still see
+     * the state before that commit. */
+    is_int(store_counter_add(s, k("kill.ctr"), 1, 0, INT64_MAX, NEVER, T,
+                             &before),
+           AMS_OK, "write after the kills");
+    ok(before > 1, "on top of what the killed writers committed (%lld)",
+       (long long)before);
+    is_int(store_counter_get(s, k("kill.ctr"), T, &after), AMS_OK,
+           "read after the kills");
+    is_int(after, before, "reads what was written");
+    store_counter_add(s, k("kill.ctr"), 1, 0, INT64_MAX, NEVER, T, &after);
+    is_int(after, before + 1, "and the next write builds on it");
+    is_int(store_sweep(s, T_SWEEP, 100000, &n), AMS_OK,
+           "sweep (which reclaims dead readers) works");
+}
+
+/* ---- lmdb: only ---- */
+
+static void test_lmdb_open(void)
+{
+    char u[PATH_MAX + 64], path[PATH_MAX + 16];
+    char err[512] = "";
+    store_options o = {.uri = u};
+    store *s;
+    FILE *f;
+
+    snprintf(u, sizeof u, "lmdb:%s/a/b/c", tmpdir);
+    s = store_open(&o, err, sizeof err);
+    ok(s != NULL, "open creates missing parent directories");
+    if (s != NULL)
+        is_int(store_counter_add(s, "x", 1, 0, 1, NEVER, T, NULL), AMS_OK,
+               "and the store works");
+    store_close(s);
+
+    snprintf(path, sizeof path, "%s/file", tmpdir);
+    f = fopen(path, "w");
+    if (f != NULL)
+        fclose(f);
+    snprintf(u, sizeof u, "lmdb:%s", path);
+    s = store_open(&o, err, sizeof err);
+    ok(s == NULL, "open on a regular file fails");
+    has_str(err, path, "the message names the directory");
+    printf("# %s\n", err);
+    store_close(s);
+    snprintf(u, sizeof u, "lmdb:%s/sub", path);
+    s = store_open(&o, err, sizeof err);
+    ok(s == NULL, "open under a regular file fails");
+    has_str(err, "Not a directory", "the message says why");
+    printf("# %s\n", err);
+    store_close(s);
+}
+
+static void test_lmdb_map_full(void)
+{
+    char u[PATH_MAX + 64], name[32], big[2000];
+    store *s;
+    ams_status st = AMS_OK;
+    int i;
+
+    memset(big, 'x', sizeof big);
+    snprintf(u, sizeof u, "lmdb:%s/small", tmpdir);
+    s = open_uri(u, 256 * 1024, STORE_SYNC_NONE);
+    ok(s != NULL, "open a 256 KiB store");
+    if (s == NULL)
+        return;
+    for (i = 0; i < 1000 && st == AMS_OK; i++) {
+        snprintf(name, sizeof name, "big%d", i);
+        st = store_tag_set(s, name, big, sizeof big, NEVER, T);
+    }
+    is_int(st, AMS_ERR_STORE, "a full map is AMS_ERR_STORE (after %d sets)",
+           i);
+    is_int(store_tag_get(s, "big0", T, NULL, NULL), AMS_OK,
+           "what was committed is still readable");
+    store_close(s);
+    s = open_uri(u, 16 * 1024 * 1024, STORE_SYNC_NONE);
+    ok(s != NULL, "reopen with a larger map");
+    if (s != NULL)
+        is_int(store_tag_set(s, name, big, sizeof big, NEVER, T), AMS_OK,
+               "and the write that failed now fits");
+    store_close(s);
+}
+
+int main(void)
+{
+    store *s;
+
+    signal(SIGALRM, on_alarm);
+    alarm(100);
+    if (setup() != 0)
+        return 1;
+    s = open_uri(uri, 0, STORE_SYNC_FULL);
+    if (!ok(s != NULL, "open %s", uri))
+        return tap_done();
+    test_bad_args(s);
+    test_counter_bounds(s);
+    test_counter_overflow(s);
+    test_counter_expiry(s);
+    test_locks(s);
+    test_tags(s);
+    test_tag_ttl(s);
+    test_values(s);
+    test_value_ttl(s);
+    test_key_spaces(s);
+    test_sweep(s);
+    s = test_persistence(s);
+    if (s != NULL) {
+        test_counter_race(s);
+        test_lock_race(s);
+        test_killed_writer(s);
+        store_close(s);
+    }
+    if (is_lmdb) {
+        test_lmdb_open();
+        test_lmdb_map_full();
+    }
+    rm_rf(tmpdir);
+    return tap_done();
+}
