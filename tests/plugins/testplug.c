@@ -13,6 +13,9 @@
  *   testplug.fault    operation: returns AMS_ERR (a plugin fault).
  *   testplug.echo     handler: replies what the host told it.
  *   testplug.sleep    handler: sleeps conf/req `ms` on the host clock.
+ *   testplug.fill     operation: stores a value of conf `kb` KiB under
+ *                     the user key "fill" (to fill a small store and see
+ *                     the 503 it causes).
  *   testplug.stateful handler: init allocates state (fails when conf
  *                     `fail_init` is true); replies the state's value.
  */
@@ -45,7 +48,14 @@ static const ams_param stateful_params[] = {
     {"table", AMS_T_JSON, 0, 0, 0, NULL},
     {NULL, 0, 0, 0, 0, NULL}};
 
+static const ams_param fill_params[] = {
+    {"kb", AMS_T_INT, AMS_P_REQUIRED | AMS_P_MIN | AMS_P_MAX, 1, 65536,
+     NULL},
+    {NULL, 0, 0, 0, 0, NULL}};
+
 static const ams_entry entries[] = {
+    {"fill", AMS_OPERATION, "tp_fill", NULL, NULL, NULL, fill_params,
+     "{\"kb\":1}", NULL},
     {"flag", AMS_RULE, "tp_flag", NULL, NULL, NULL, flag_params, "{}", NULL},
     {"count", AMS_OPERATION, "tp_count", "tp_count_undo", NULL, NULL,
      count_params, "{\"key\":\"k\",\"max\":10}", NULL},
@@ -169,4 +179,21 @@ AMS_ENTRY(tp_stateful)
     if (table != NULL)
         ams_api->reply_json(ctx, "table", table);
     return AMS_OK;
+}
+
+AMS_ENTRY(tp_fill)
+{
+    size_t len = (size_t)ams_conf_int(ctx, "kb", 1) * 1024;
+    char *buf = malloc(len);
+    uint64_t ver = 0;
+    ams_status st;
+
+    if (buf == NULL)
+        return AMS_ERR_NOMEM;
+    memset(buf, 'x', len);
+    ams_api->value_get(ctx, AMS_SCOPE_USER, "fill", NULL, NULL, &ver);
+    st = ams_api->value_cas(ctx, AMS_SCOPE_USER, "fill", ver, buf, len, 0,
+                            NULL);
+    free(buf);
+    return st;
 }

@@ -1,0 +1,18 @@
+#!/bin/sh
+# Install what is missing, build, and run amsd in the foreground with
+# conf/amsd.conf and the example activities on the embedded LMDB store.
+# Extra arguments go to amsd (e.g. --workers 4).  Ctrl-C stops it.
+set -eu
+cd "$(dirname "$0")/.."
+scripts/deps.sh
+scripts/build.sh build
+mkdir -p var
+cat <<'MSG'
+amsd: data plane http://127.0.0.1:8080, admin http://127.0.0.1:8081/healthz
+try:
+  curl -s -X POST http://127.0.0.1:8080/v1/activities/9001/earn \
+       -d '{"uid":"alice","request_id":"r1","params":{"amount":150}}'
+  curl -s -X POST http://127.0.0.1:8080/v1/activities/9001/balance \
+       -d '{"uid":"alice","request_id":"r2"}'
+MSG
+exec build/core/amsd -c conf/amsd.conf "$@"
