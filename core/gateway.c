@@ -28,6 +28,7 @@ typedef struct job {
     cJSON *body;
     svc_req sr;
     int64_t now_ms;  /* X-AMS-Now, or -1 */
+    char ip[64];     /* copied: the connection may go before we answer */
 } job;
 
 static void job_done(gateway *gw)
@@ -36,26 +37,16 @@ static void job_done(gateway *gw)
         gw->idle_cb(gw->idle_ud);
 }
 
-static void on_complete(struct evhttp_request *req, void *arg)
-{
-    (void)req;
-    job_done(arg);
-}
-
-/* Answer and account: the request stays "busy" until libevent has written
- * the reply out (or the client is gone), so a graceful stop never cuts a
- * reply in half. */
+/* Answer and account.  A request stops being busy once its reply is
+ * handed to libevent: waiting for libevent's completion callback instead
+ * would leak a count whenever a client resets mid-write (the callback
+ * never fires then).  The worker's stop gives the loop a short grace to
+ * flush what was handed over. */
 static void reply(gateway *gw, struct evhttp_request *req, int status,
                   cJSON *body)
 {
-    if (evhttp_request_get_connection(req) == NULL) {
-        /* The client went away; evhttp frees req in send_reply. */
-        http_send_json(req, status, body);
-        job_done(gw);
-        return;
-    }
-    evhttp_request_set_on_complete_cb(req, on_complete, gw);
     http_send_json(req, status, body);
+    job_done(gw);
 }
 
 static void reply_error(gateway *gw, struct evhttp_request *req, int status,
@@ -236,7 +227,8 @@ static job *make_job(gateway *gw, struct evhttp_request *req, method *m,
     j->sr.params = cJSON_GetObjectItemCaseSensitive(body, "params");
     evhttp_connection_get_peer(evhttp_request_get_connection(req), &host,
                                &port);
-    j->sr.client_ip = host ? host : "";
+    snprintf(j->ip, sizeof j->ip, "%s", host ? host : "");
+    j->sr.client_ip = j->ip;
     j->sr.act = m->act;
     j->sr.m = m;
     if (svc_req_begin(&j->sr, now_ms) < 0) {

@@ -390,7 +390,9 @@ static int key_ok(const char *k)
 
 /* The namespaced key for (scope, key, period) into out; the hash tag in
  * braces keeps one activity's keys on one Redis Cluster shard.  *expire
- * gets the end of the period plus a grace day (0 for no period). */
+ * gets the end of the period plus a grace day (0 for no period).  Also the
+ * one place that checks a store is there, so every store call below is
+ * "make the key, then call the backend". */
 static ams_status make_key(ams_ctx *c, const char *fn, ams_scope scope,
                            const char *key, ams_period period, char *out,
                            size_t outlen, int64_t *expire)
@@ -447,13 +449,11 @@ static ams_status make_key(ams_ctx *c, const char *fn, ams_scope scope,
     }
     if (n < 0 || (size_t)n >= outlen)
         return AMS_ERR;
+    if (svc.st == NULL) {
+        host_log(c, AMS_LOG_ERROR, "%s: store unavailable", fn);
+        return AMS_ERR_STORE;
+    }
     return AMS_OK;
-}
-
-static ams_status no_store(ams_ctx *c)
-{
-    host_log(c, AMS_LOG_ERROR, "store unavailable");
-    return AMS_ERR_STORE;
 }
 
 static ams_status host_counter_add(ams_ctx *c, ams_scope scope,
@@ -469,8 +469,6 @@ static ams_status host_counter_add(ams_ctx *c, ams_scope scope,
         return st;
     if (lo > hi)
         return AMS_ERR;
-    if (svc.st == NULL)
-        return no_store(c);
     return store_counter_add(svc.st, k, delta, lo, hi, exp, svc_now(c), out);
 }
 
@@ -484,8 +482,6 @@ static ams_status host_counter_get(ams_ctx *c, ams_scope scope,
                              sizeof k, &exp);
     if (st != AMS_OK)
         return st;
-    if (svc.st == NULL)
-        return no_store(c);
     st = store_counter_get(svc.st, k, svc_now(c), &v);
     if (st == AMS_NOT_FOUND) {
         v = 0;
@@ -518,8 +514,6 @@ static ams_status host_lock(ams_ctx *c, ams_scope scope, const char *key,
         return st;
     if (ttl_ms <= 0 || token == NULL)
         return AMS_ERR;
-    if (svc.st == NULL)
-        return no_store(c);
     random_token(token);
     now = svc_now(c);
     st = store_lock_acquire(svc.st, k, token, now + ttl_ms, now);
@@ -548,8 +542,6 @@ static ams_status host_unlock(ams_ctx *c, ams_scope scope, const char *key,
         return st;
     if (token == NULL)
         return AMS_ERR;
-    if (svc.st == NULL)
-        return no_store(c);
     st = store_lock_release(svc.st, k, token, svc_now(c));
     for (svc_lock **pp = &c->req->locks; *pp; pp = &(*pp)->next) {
         svc_lock *l = *pp;
@@ -579,8 +571,6 @@ static ams_status host_tag_set(ams_ctx *c, ams_scope scope, const char *name,
         return st;
     if (value == NULL)
         return AMS_ERR;
-    if (svc.st == NULL)
-        return no_store(c);
     return store_tag_set(svc.st, k, value, strlen(value),
                          ttl_to_expire(c, ttl_ms), svc_now(c));
 }
@@ -595,8 +585,6 @@ static ams_status host_tag_get(ams_ctx *c, ams_scope scope, const char *name,
                              sizeof k, &exp);
     if (st != AMS_OK)
         return st;
-    if (svc.st == NULL)
-        return no_store(c);
     st = store_tag_get(svc.st, k, svc_now(c), &v, &len);
     if (st != AMS_OK)
         return st;
@@ -615,8 +603,6 @@ static ams_status host_tag_del(ams_ctx *c, ams_scope scope, const char *name)
                              sizeof k, &exp);
     if (st != AMS_OK)
         return st;
-    if (svc.st == NULL)
-        return no_store(c);
     return store_tag_del(svc.st, k, svc_now(c));
 }
 
@@ -632,8 +618,6 @@ static ams_status host_value_get(ams_ctx *c, ams_scope scope, const char *key,
                              sizeof k, &exp);
     if (st != AMS_OK)
         return st;
-    if (svc.st == NULL)
-        return no_store(c);
     st = store_value_get(svc.st, k, svc_now(c), &v, &l, &ver);
     if (version)
         *version = st == AMS_OK ? ver : 0;
@@ -660,8 +644,6 @@ static ams_status host_value_cas(ams_ctx *c, ams_scope scope, const char *key,
         return st;
     if (val == NULL && len > 0)
         return AMS_ERR;
-    if (svc.st == NULL)
-        return no_store(c);
     return store_value_cas(svc.st, k, expect, val ? val : "", len,
                            ttl_to_expire(c, ttl_ms), svc_now(c), version);
 }

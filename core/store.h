@@ -14,6 +14,13 @@
  * is treated as absent by every call (lazy expiry) and removed by
  * store_sweep().
  *
+ * Versions of values are opaque and strictly increasing per key; 0 means
+ * absent.  A version is never reused, not even after the value expired
+ * and was created again, so a stale holder can never overwrite a newer
+ * value.  Counters: an absent counter reads 0 (AMS_OK); only the add that
+ * creates a counter sets its expiry.  tag_del of an absent tag is
+ * AMS_NOT_FOUND.
+ *
  * All calls return ams_status: AMS_OK, AMS_NOT_FOUND, AMS_CONFLICT, or
  * AMS_ERR_STORE when the backend failed (the message is logged).  Returned
  * buffers are malloc'd and owned by the caller.

@@ -471,12 +471,11 @@ static ams_status lm_tag_del(store *s, const char *key, int64_t now_ms)
 
 /* ---- versioned values ----
  *
- * Version policy: an absent value has version 0 and a successful cas
- * stores old + 1, so a value created from absent gets 1.  An expired value
- * is absent, so re-creating it restarts at 1.  A holder of the expired
- * value's version v >= 1 therefore conflicts with the re-created value
- * until it has been updated v - 1 times: that window is the price of
- * versions that count updates on every backend alike. */
+ * Version policy: an absent value has version 0; a successful cas stores
+ * the id of its write transaction.  LMDB's transaction ids only grow, so
+ * versions of one key strictly increase and are never reused, not even
+ * after the value expired and was created again: a caller still holding
+ * an expired value's version can never overwrite its successor. */
 
 /* *val (may be NULL) receives a malloc'd, NUL-terminated copy owned by
  * the caller; *val NULL, *len 0, *version 0 and AMS_NOT_FOUND when
@@ -525,7 +524,8 @@ static ams_status lm_value_cas(store *s, const char *key, uint64_t expect,
     if (cur != expect)
         st = AMS_CONFLICT;
     else
-        st = lm_put(&c, expire_at_ms, ++cur, val, len);
+        st = lm_put(&c, expire_at_ms, cur = (uint64_t)mdb_txn_id(c.txn), val,
+                    len);
     st = lm_end(&c, st);
     if (version != NULL && st >= 0)
         *version = cur;

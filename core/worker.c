@@ -50,11 +50,19 @@ static void send_simple(worker *w, const char *type, const char *key,
     cJSON_Delete(m);
 }
 
+/* Leave the loop a little after the last reply was handed to libevent,
+ * so the replies still in output buffers reach their clients. */
+static void finish_stop(worker *w)
+{
+    struct timeval grace = {0, 200 * 1000};
+    event_base_loopexit(w->base, &grace);
+}
+
 static void on_idle(void *ud)
 {
     worker *w = ud;
     if (w->stopping)
-        event_base_loopbreak(w->base);
+        finish_stop(w);
 }
 
 static void on_stop_timeout(evutil_socket_t fd, short what, void *arg)
@@ -84,7 +92,7 @@ static void begin_stop(worker *w)
         w->bound = NULL;
     }
     if (w->gw.busy == 0) {
-        event_base_loopbreak(w->base);
+        finish_stop(w);
         return;
     }
     tv.tv_sec = (time_t)(w->c->shutdown_timeout_ms / 1000);
