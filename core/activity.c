@@ -140,8 +140,9 @@ static instance *parse_instance(parser *p, const config_setting_t *g,
     }
     if (en->spec->kind != want) {
         errs_add(p->e, p->file, line,
-                 "%s: use: \"%s\" is a %s, a %s is needed here", key, ref,
-                 plugin_kind_name(en->spec->kind), plugin_kind_name(want));
+                 "%s: use: \"%s\" is %s, %s is needed here", key, ref,
+                 plugin_kind_article(en->spec->kind),
+                 plugin_kind_article(want));
         return NULL;
     }
     params = config_setting_get_member(g, "params");
@@ -323,6 +324,12 @@ static int parse_method(parser *p, const config_setting_t *g, activity *a,
         if (m->handler != NULL)
             m->handler->act = a;
     }
+    if (m->nops == 0 && handler == NULL && ops != NULL &&
+        config_setting_type(ops) == CONFIG_TYPE_LIST &&
+        config_setting_length(ops) == 0)
+        errs_add(p->e, p->file, m->line,
+                 "method \"%s\": operations is empty and there is no handler",
+                 name ? name : "?");
     if (ops == NULL && handler == NULL)
         errs_add(p->e, p->file, m->line,
                  "method \"%s\": has no operations and no handler",
@@ -333,15 +340,16 @@ static int parse_method(parser *p, const config_setting_t *g, activity *a,
 static void parse_window(parser *p, const config_setting_t *g, activity *a)
 {
     const char *start = NULL, *end = NULL, *tz = NULL;
-    int off_start = 0, off_end = 0;
+    int off_start = 0, off_end = 0, start_ok = 0, end_ok = 0;
 
     if (cfg_str(g, "start", 1, &start, p->file, p->e) > 0 &&
-        activity_parse_time(start, &a->start_ms, &off_start) < 0)
+        !(start_ok = activity_parse_time(start, &a->start_ms, &off_start) ==
+                     0))
         errs_add(p->e, p->file,
                  cfg_line(config_setting_get_member(g, "start")),
                  "start: \"%s\" is not YYYY-MM-DDTHH:MM:SS+HH:MM", start);
     if (cfg_str(g, "end", 1, &end, p->file, p->e) > 0 &&
-        activity_parse_time(end, &a->end_ms, &off_end) < 0)
+        !(end_ok = activity_parse_time(end, &a->end_ms, &off_end) == 0))
         errs_add(p->e, p->file, cfg_line(config_setting_get_member(g, "end")),
                  "end: \"%s\" is not YYYY-MM-DDTHH:MM:SS+HH:MM", end);
     a->tz_offset_min = off_start;
@@ -350,7 +358,7 @@ static void parse_window(parser *p, const config_setting_t *g, activity *a)
         errs_add(p->e, p->file,
                  cfg_line(config_setting_get_member(g, "timezone")),
                  "timezone: \"%s\" is not +HH:MM, -HH:MM or Z", tz);
-    if (start && end && a->end_ms <= a->start_ms)
+    if (start_ok && end_ok && a->end_ms <= a->start_ms)
         errs_add(p->e, p->file, cfg_line(config_setting_get_member(g, "end")),
                  "end: %s is not after start %s", end, start);
 }

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 int cfg_line(const config_setting_t *s)
 {
@@ -139,11 +140,20 @@ int cfg_str(const config_setting_t *g, const char *name, int required,
 int cfg_read(config_t *cf, const char *path, errs *e)
 {
     FILE *f;
+    struct stat st;
 
     config_init(cf);
     f = fopen(path, "r");
     if (f == NULL) {
         errs_add(e, path, 0, "cannot open: %s", strerror(errno));
+        config_destroy(cf);
+        return -1;
+    }
+    /* libconfig's scanner exit()s on a read error (a directory): refuse
+     * anything but a regular file before it gets the stream. */
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        errs_add(e, path, 0, "cannot open: not a regular file");
+        fclose(f);
         config_destroy(cf);
         return -1;
     }

@@ -123,6 +123,10 @@ static void read_http(const config_setting_t *g, conf *c, errs *e)
                                           "timeout_ms", NULL};
     if (g == NULL)
         return;
+    if (!config_setting_is_group(g)) {
+        errs_add(e, c->file, cfg_line(g), "http: expected a group { ... }");
+        return;
+    }
     cfg_check_members(g, allowed, c->file, "http", e);
     cfg_int(g, "max_body", 0, 1, INT32_MAX, &c->max_body, c->file, e);
     cfg_int(g, "max_headers", 0, 1024, 1024 * 1024, &c->max_headers, c->file,
@@ -137,6 +141,10 @@ static void read_lmdb(const config_setting_t *g, conf *c, errs *e)
 
     if (g == NULL)
         return;
+    if (!config_setting_is_group(g)) {
+        errs_add(e, c->file, cfg_line(g), "lmdb: expected a group { ... }");
+        return;
+    }
     cfg_check_members(g, allowed, c->file, "lmdb", e);
     cfg_int(g, "map_size_mb", 0, 1, 1024 * 1024, &c->lmdb_map_mb, c->file, e);
     if (cfg_str(g, "sync", 0, &sync, c->file, e) > 0) {
@@ -160,6 +168,10 @@ static void read_testing(const config_setting_t *g, conf *c, errs *e)
                                           NULL};
     if (g == NULL)
         return;
+    if (!config_setting_is_group(g)) {
+        errs_add(e, c->file, cfg_line(g), "testing: expected a group { ... }");
+        return;
+    }
     cfg_check_members(g, allowed, c->file, "testing", e);
     cfg_bool(g, "clock_header", 0, &c->clock_header, c->file, e);
     cfg_int(g, "random_seed", 0, 0, INT64_MAX, &c->random_seed, c->file, e);
@@ -180,6 +192,24 @@ int conf_load(conf *c, const char *path, errs *e)
 
     defaults(c);
     conf_set(&c->file, path);
+    /* Defaults are relative to the file too, like paths written in it. */
+    {
+        char *p = resolve(path, c->plugins_dir), *a = resolve(path,
+                                                             c->activities_dir);
+        char *st = resolve(path, c->store + 5), *uri = NULL;
+        if (p && a && st && asprintf(&uri, "lmdb:%s", st) >= 0) {
+            free(c->plugins_dir);
+            free(c->activities_dir);
+            free(c->store);
+            c->plugins_dir = p;
+            c->activities_dir = a;
+            c->store = uri;
+            p = a = NULL;
+        }
+        free(p);
+        free(a);
+        free(st);
+    }
     if (cfg_read(&cf, path, e) < 0)
         return -1;
     root = config_root_setting(&cf);

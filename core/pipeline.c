@@ -71,10 +71,11 @@ ams_status pipeline_eval(rnode *n, svc_req *r, instance **who,
     case RN_LEAF: {
         ams_ctx ctx = {r, n->leaf, {0}};
         st = svc_call(n->leaf->entry->fn, &ctx);
-        if (st == AMS_FAIL) {
-            *who = n->leaf;
+        /* The last leaf evaluated is the one that decided, whatever the
+         * outcome: a pass under not(), a fault, a failure. */
+        *who = n->leaf;
+        if (st == AMS_FAIL)
             snprintf(reason, 64, "%s", ctx.reason[0] ? ctx.reason : "failed");
-        }
         return st;
     }
     case RN_ALL:
@@ -97,12 +98,7 @@ ams_status pipeline_eval(rnode *n, svc_req *r, instance **who,
         if (st == AMS_FAIL)
             return AMS_OK;
         if (st == AMS_OK) {
-            /* The leaf that passed is the one to blame. */
-            rnode *k = n->kids[0];
-            while (k->kind != RN_LEAF)
-                k = k->kids[k->nkids - 1];
-            *who = k->leaf;
-            snprintf(reason, 64, "negated");
+            snprintf(reason, 64, "negated"); /* *who passed: to blame */
             return AMS_FAIL;
         }
         return st;

@@ -33,6 +33,19 @@ const char *plugin_kind_name(ams_kind k)
     return "unknown";
 }
 
+const char *plugin_kind_article(ams_kind k)
+{
+    switch (k) {
+    case AMS_RULE:
+        return "a rule";
+    case AMS_OPERATION:
+        return "an operation";
+    case AMS_HANDLER:
+        return "a handler";
+    }
+    return "an unknown kind";
+}
+
 /* [a-z][a-z0-9_]{0,62} */
 int plugin_name_ok(const char *s)
 {

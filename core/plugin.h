@@ -54,6 +54,8 @@ size_t plugin_check_manifest(const ams_manifest *m, const char *where,
                              errs *e);
 
 const char *plugin_kind_name(ams_kind k);
+/* "a rule", "an operation", "a handler" */
+const char *plugin_kind_article(ams_kind k);
 int plugin_name_ok(const char *s);
 
 #endif

@@ -7,7 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
-/* JSON numbers are doubles: integers are exact only up to 2^53. */
+/* JSON numbers are doubles: integers are exact only below 2^53, and a
+ * larger one may already have been rounded to it, so 2^53 is refused. */
 #define SCHEMA_INT_LIMIT 9007199254740992.0
 
 const char *schema_type_name(ams_type t)
@@ -36,7 +37,7 @@ static int measure(const ams_param *q, const cJSON *v, double *out,
     switch (q->type) {
     case AMS_T_INT:
         if (!cJSON_IsNumber(v) || floor(v->valuedouble) != v->valuedouble ||
-            fabs(v->valuedouble) > SCHEMA_INT_LIMIT)
+            fabs(v->valuedouble) >= SCHEMA_INT_LIMIT)
             return -1;
         *out = v->valuedouble;
         *what = "value";

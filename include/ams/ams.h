@@ -15,9 +15,12 @@
  * function exists with AMS_HOST_HAS().
  *
  * ABI promise (see docs/plugin-guide.md):
- *  - Within one ABI major, fields are only ever appended to ams_host,
- *    ams_manifest, ams_entry and ams_param; nothing is removed, reordered
+ *  - Within one ABI major, fields are only ever appended to ams_host and
+ *    ams_manifest (both carry their size); nothing is removed, reordered
  *    or changes meaning.  Every function below says which minor added it.
+ *    ams_entry and ams_param are arrays the host walks, so their layout is
+ *    frozen for the whole major: new per-entry information comes as a new
+ *    manifest field.
  *  - A plugin whose major differs from the host's is refused.
  *  - A plugin built against a newer minor than the host's is refused unless
  *    its manifest says (min_minor) that it only needs what the host has.

@@ -1,0 +1,468 @@
+/*
+ * test_conf.c -- amsd.conf as an operator meets it: values land where the
+ * operator guide says, relative paths follow the file, and every mistake
+ * is reported as "file:line: field: message" -- all of them in one run.
+ *
+ *   AMS_TEST_TMP  scratch directory for the config files written here
+ */
+#include "conf.h"
+#include "store.h"
+#include "tap.h"
+
+#include <ams/ams.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char tmpdir[1024];
+
+static void mkdirs(const char *path)
+{
+    char buf[PATH_MAX];
+
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(buf, 0700);
+            *p = '/';
+        }
+    mkdir(buf, 0700);
+}
+
+/* Write text to tmpdir/name; returns the path (one of 8 static buffers). */
+static const char *put(const char *name, const char *text)
+{
+    static char ring[8][PATH_MAX];
+    static unsigned i;
+    char *path = ring[i++ % 8];
+    FILE *f;
+
+    snprintf(path, PATH_MAX, "%s/%s", tmpdir, name);
+    f = fopen(path, "w");
+    if (f == NULL) {
+        printf("# cannot write %s: %s\n", path, strerror(errno));
+        return path;
+    }
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+static void dump(const errs *e)
+{
+    for (size_t i = 0; i < e->n; i++)
+        printf("#   [%zu] %s\n", i, e->msgs[i]);
+}
+
+/* The message that starts with "file:line: " and contains frag, or NULL. */
+static const char *find_at(const errs *e, const char *file, int line,
+                           const char *frag)
+{
+    char prefix[PATH_MAX + 32];
+
+    if (line > 0)
+        snprintf(prefix, sizeof prefix, "%s:%d: ", file, line);
+    else
+        snprintf(prefix, sizeof prefix, "%s: ", file);
+    for (size_t i = 0; i < e->n; i++)
+        if (strncmp(e->msgs[i], prefix, strlen(prefix)) == 0 &&
+            strstr(e->msgs[i], frag) != NULL)
+            return e->msgs[i];
+    return NULL;
+}
+
+#define expect_at(e, file, line, frag)                                        \
+    do {                                                                       \
+        if (!ok(find_at((e), (file), (line), (frag)) != NULL,                  \
+                "reported at line %d: %s", (line), (frag))) {                  \
+            printf("#   no message \"%s:%d: ...%s...\" among:\n",              \
+                   (file), (line), (frag));                                    \
+            dump(e);                                                           \
+        }                                                                      \
+    } while (0)
+
+static void test_good_file(void)
+{
+    const char *path = put("good.conf",
+                           "# every setting, none at its default\n"
+                           "listen = \"0.0.0.0:9000\";\n"
+                           "admin = \"[::1]:9001\";\n"
+                           "workers = 3;\n"
+                           "store = \"lmdb:data/store\";\n"
+                           "plugins = \"plug\";\n"
+                           "activities = \"/srv/acts\";\n"
+                           "log_level = \"debug\";\n"
+                           "shutdown_timeout_ms = 500;\n"
+                           "coroutine_stack_kb = 64;\n"
+                           "sweep_interval_ms = 1000;\n"
+                           "http = { max_body = 1024; max_headers = 2048;\n"
+                           "         timeout_ms = 250; };\n"
+                           "lmdb = { map_size_mb = 16; sync = \"none\"; };\n"
+                           "testing = { clock_header = true; "
+                           "random_seed = 7; };\n");
+    char want[PATH_MAX + 32];
+    errs e = {0};
+    conf c;
+    int rc = conf_load(&c, path, &e);
+
+    is_int(rc, 0, "good file: conf_load returns 0");
+    if (!ok(e.n == 0, "good file: no messages"))
+        dump(&e);
+    is_str(c.file, path, "file is kept as given");
+    is_str(c.listen, "0.0.0.0:9000", "listen");
+    is_str(c.admin, "[::1]:9001", "admin (IPv6 in brackets)");
+    is_int(c.workers, 3, "workers");
+    snprintf(want, sizeof want, "lmdb:%s/data/store", tmpdir);
+    is_str(c.store, want, "store: lmdb dir relative to the file's directory");
+    snprintf(want, sizeof want, "%s/plug", tmpdir);
+    is_str(c.plugins_dir, want, "plugins: relative to the file's directory");
+    is_str(c.activities_dir, "/srv/acts", "activities: absolute path kept");
+    is_int(c.log_level, AMS_LOG_DEBUG, "log_level debug");
+    is_int(c.shutdown_timeout_ms, 500, "shutdown_timeout_ms");
+    is_int(c.stack_kb, 64, "coroutine_stack_kb");
+    is_int(c.sweep_ms, 1000, "sweep_interval_ms");
+    is_int(c.max_body, 1024, "http.max_body");
+    is_int(c.max_headers, 2048, "http.max_headers");
+    is_int(c.timeout_ms, 250, "http.timeout_ms");
+    is_int(c.lmdb_map_mb, 16, "lmdb.map_size_mb");
+    is_int(c.lmdb_sync, STORE_SYNC_NONE, "lmdb.sync none");
+    is_int(c.clock_header, 1, "testing.clock_header");
+    is_int(c.random_seed, 7, "testing.random_seed");
+    conf_free(&c);
+    errs_free(&e);
+
+    /* The other sync modes and an absolute lmdb path. */
+    path = put("sync.conf", "store = \"lmdb:/var/lib/amsd\";\n"
+                            "lmdb = { sync = \"meta\"; };\n");
+    rc = conf_load(&c, path, &e);
+    is_int(rc, 0, "sync meta: loads");
+    is_int(c.lmdb_sync, STORE_SYNC_META, "lmdb.sync meta");
+    is_str(c.store, "lmdb:/var/lib/amsd", "absolute lmdb dir kept");
+    conf_free(&c);
+    errs_free(&e);
+}
+
+static void test_defaults(void)
+{
+    const char *path = put("empty.conf", "# nothing set\n");
+    errs e = {0};
+    conf c;
+
+    is_int(conf_load(&c, path, &e), 0, "empty file loads");
+    is_int(e.n, 0, "empty file: no messages");
+    is_str(c.listen, "127.0.0.1:8080", "default listen");
+    is_str(c.admin, "127.0.0.1:8081", "default admin");
+    is_int(c.workers, 0, "default workers 0 (= cores)");
+    is_int(c.log_level, AMS_LOG_INFO, "default log_level info");
+    is_int(c.max_body, 65536, "default http.max_body");
+    is_int(c.max_headers, 16384, "default http.max_headers");
+    is_int(c.timeout_ms, 10000, "default http.timeout_ms");
+    is_int(c.lmdb_map_mb, 1024, "default lmdb.map_size_mb");
+    is_int(c.lmdb_sync, STORE_SYNC_FULL, "default lmdb.sync full");
+    is_int(c.stack_kb, 256, "default coroutine_stack_kb");
+    is_int(c.sweep_ms, 60000, "default sweep_interval_ms");
+
+    /* conf_finish fills "auto" values and checks addresses. */
+    is_int(conf_finish(&c, &e), 0, "conf_finish on defaults");
+    ok(c.workers >= 1 && c.workers <= 256, "workers 0 becomes the core "
+       "count (%d)", c.workers);
+    conf_set(&c.listen, "nowhere");
+    is_int(conf_finish(&c, &e), -1, "conf_finish refuses a bad listen "
+           "(set by a flag)");
+    has_str(e.n ? e.msgs[e.n - 1] : NULL, "listen: \"nowhere\" is not "
+            "HOST:PORT", "conf_finish names the setting and the value");
+    conf_free(&c);
+    errs_free(&e);
+}
+
+static void test_all_errors_reported(void)
+{
+    const char *path = put("bad.conf",
+                           "# several mistakes, all reported\n" /* 1 */
+                           "worker = 2;\n"                      /* 2 */
+                           "workers = \"two\";\n"               /* 3 */
+                           "listen = \"nope\";\n"               /* 4 */
+                           "admin = \"127.0.0.1:70000\";\n"     /* 5 */
+                           "log_level = \"loud\";\n"            /* 6 */
+                           "http = {\n"                         /* 7 */
+                           "  max_bdy = 10;\n"                  /* 8 */
+                           "  timeout_ms = 5;\n"                /* 9 */
+                           "};\n"                               /* 10 */
+                           "lmdb = { sync = \"fast\"; };\n"     /* 11 */
+                           "coroutine_stack_kb = 1.5;\n"        /* 12 */
+                           "testing = { clock_header = 1; };\n" /* 13 */
+    );
+    errs e = {0};
+    conf c;
+    int rc = conf_load(&c, path, &e);
+
+    is_int(rc, -1, "broken file: conf_load returns -1");
+    expect_at(&e, path, 2, "amsd.conf: unknown setting \"worker\"");
+    expect_at(&e, path, 3, "workers: expected an integer, got a string");
+    expect_at(&e, path, 4,
+              "listen: \"nope\" is not HOST:PORT with a port in 1..65535");
+    expect_at(&e, path, 5, "admin: \"127.0.0.1:70000\" is not HOST:PORT");
+    expect_at(&e, path, 6, "log_level: \"loud\" is not one of error, warn, "
+              "info, debug");
+    expect_at(&e, path, 8, "http: unknown setting \"max_bdy\"");
+    expect_at(&e, path, 9, "timeout_ms: 5 is out of range [100, 3600000]");
+    expect_at(&e, path, 11, "lmdb.sync: \"fast\" is not one of full, meta, "
+              "none");
+    expect_at(&e, path, 12,
+              "coroutine_stack_kb: expected an integer, got a number");
+    expect_at(&e, path, 13, "clock_header: expected true or false, got an "
+              "integer");
+    if (!ok(e.nerrors == 10 && e.n == 10, "exactly the 10 mistakes are "
+            "reported (got %zu)", e.nerrors))
+        dump(&e);
+    is_str(c.listen, "127.0.0.1:8080", "a refused listen keeps the default");
+    is_int(c.workers, 0, "a refused workers keeps the default");
+    conf_free(&c);
+    errs_free(&e);
+}
+
+static void test_ranges(void)
+{
+    static const struct {
+        const char *text, *msg;
+    } cases[] = {
+        {"workers = 9999;\n", "workers: 9999 is out of range [0, 256]"},
+        {"workers = -1;\n", "workers: -1 is out of range [0, 256]"},
+        {"workers = 5000000000L;\n",
+         "workers: 5000000000 is out of range [0, 256]"},
+        {"workers = 2.0;\n", "workers: expected an integer, got a number"},
+        {"coroutine_stack_kb = 16;\n",
+         "coroutine_stack_kb: 16 is out of range [32, 65536]"},
+        {"http = { max_headers = 100; };\n",
+         "max_headers: 100 is out of range [1024, 1048576]"},
+        {"lmdb = { map_size_mb = 0; };\n",
+         "map_size_mb: 0 is out of range [1, 1048576]"},
+        {"lmdb = { sync = true; };\n",
+         "sync: expected a string, got a boolean"},
+        {"testing = { random_seed = -5; };\n",
+         "random_seed: -5 is out of range"},
+        {"listen = \"127.0.0.1:0\";\n",
+         "listen: \"127.0.0.1:0\" is not HOST:PORT"},
+        {"listen = \"127.0.0.1\";\n", "listen: \"127.0.0.1\" is not "
+                                      "HOST:PORT"},
+        {"listen = 8080;\n", "listen: expected a string, got an integer"},
+        {"plugins = [\"a\"];\n", "plugins: expected a string, got an array"},
+        {"lmdb = { mapsize = 1; };\n", "lmdb: unknown setting \"mapsize\""},
+        {"testing = { clock = true; };\n",
+         "testing: unknown setting \"clock\""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char name[32], text[256];
+        const char *path;
+        errs e = {0};
+        conf c;
+        int rc;
+
+        snprintf(name, sizeof name, "range%zu.conf", i);
+        snprintf(text, sizeof text, "# case %zu\n%s", i, cases[i].text);
+        path = put(name, text);
+        rc = conf_load(&c, path, &e);
+        is_int(rc, -1, "%.*s refused", (int)strcspn(cases[i].text, "\n"),
+               cases[i].text);
+        expect_at(&e, path, 2, cases[i].msg);
+        is_int(e.nerrors, 1, "  one error only");
+        conf_free(&c);
+        errs_free(&e);
+    }
+}
+
+static void test_syntax_errors(void)
+{
+    errs e = {0};
+    conf c;
+    const char *path;
+    char buf[PATH_MAX + 64];
+
+    path = put("syntax1.conf", "workers = 2;\n"
+                               "listen = = \"127.0.0.1:1\";\n"
+                               "admin = \"127.0.0.1:2\";\n");
+    is_int(conf_load(&c, path, &e), -1, "syntax error: refused");
+    expect_at(&e, path, 2, "syntax error");
+    is_int(e.nerrors, 1, "syntax error: one message");
+    conf_free(&c);
+    errs_free(&e);
+
+    /* An unbalanced brace is noticed at the end of the file; the line
+     * must be inside the file, at or after the opening brace. */
+    path = put("syntax2.conf", "workers = 2;\n"
+                               "http = {\n"
+                               "  max_body = 10;\n");
+    is_int(conf_load(&c, path, &e), -1, "unbalanced brace: refused");
+    {
+        int line = 0;
+        snprintf(buf, sizeof buf, "%s:%%d: syntax error", path);
+        if (e.n == 1)
+            sscanf(e.msgs[0], buf, &line);
+        if (!ok(line >= 2 && line <= 4,
+                "unbalanced brace: reported at a line of the file (%d)",
+                line))
+            dump(&e);
+    }
+    conf_free(&c);
+    errs_free(&e);
+
+    snprintf(buf, sizeof buf, "%s/does-not-exist.conf", tmpdir);
+    is_int(conf_load(&c, buf, &e), -1, "missing file: refused");
+    expect_at(&e, buf, 0, "cannot open: No such file or directory");
+    conf_free(&c);
+    errs_free(&e);
+}
+
+/* A directory given as the config file.  libconfig's scanner calls exit(2)
+ * ("input in flex scanner failed") when reading one fails, so run it in a
+ * child: the parent checks the child got to report an error. */
+static void test_directory_as_file(void)
+{
+    int fds[2];
+    pid_t pid;
+    char buf[512] = "";
+    ssize_t n, got = 0;
+    int status = 0;
+
+    if (pipe(fds) != 0)
+        return;
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0) {
+        errs e = {0};
+        conf c;
+        int rc;
+        char *msg;
+
+        close(fds[0]);
+        /* stdout is the TAP stream: keep the child off it. */
+        rc = conf_load(&c, tmpdir, &e);
+        msg = errs_join(&e);
+        dprintf(fds[1], "rc=%d %s", rc, msg ? msg : "");
+        free(msg);
+        conf_free(&c);
+        errs_free(&e);
+        _exit(0);
+    }
+    close(fds[1]);
+    while ((n = read(fds[0], buf + got, sizeof buf - 1 - (size_t)got)) > 0)
+        got += n;
+    buf[got] = '\0';
+    close(fds[0]);
+    waitpid(pid, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        printf("#   child exited with status %d (libconfig exit()ed)\n",
+               WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    ok(WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
+             strncmp(buf, "rc=-1 ", 6) == 0 && strstr(buf, tmpdir) != NULL, "%s", "a directory as the config file is an error naming it, not an "
+         "exit(2) from inside libconfig");
+}
+
+/* A section that is not a group is a wrong type, like any other. */
+static void test_section_types(void)
+{
+    static const char *const cases[] = {
+        "http = 5;\n", "lmdb = \"fast\";\n", "testing = true;\n",
+        "http = ( 1, 2 );\n"};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char name[32], text[64];
+        const char *path;
+        errs e = {0};
+        conf c;
+        int rc;
+
+        snprintf(name, sizeof name, "section%zu.conf", i);
+        snprintf(text, sizeof text, "# case %zu\n%s", i, cases[i]);
+        path = put(name, text);
+        rc = conf_load(&c, path, &e);
+        if (rc != -1 || e.nerrors != 1)
+            dump(&e);
+        snprintf(text, sizeof text, "section given as %s is refused",
+                 cases[i]);
+        text[strcspn(text, "\n")] = '\0';
+        ok(rc == -1 && find_at(&e, path, 2, "expected a group") != NULL, "%s", text);
+        conf_free(&c);
+        errs_free(&e);
+    }
+}
+
+static void test_split_addr(void)
+{
+    static const struct {
+        const char *addr;
+        int rc;
+        const char *host;
+        int port;
+    } cases[] = {
+        {"127.0.0.1:8080", 0, "127.0.0.1", 8080},
+        {"localhost:1", 0, "localhost", 1},
+        {"example.com:65535", 0, "example.com", 65535},
+        {"[::1]:80", 0, "::1", 80},
+        {"[fe80::1%eth0]:443", 0, "fe80::1%eth0", 443},
+        {"127.0.0.1:0", -1, NULL, 0},
+        {"127.0.0.1:70000", -1, NULL, 0},
+        {"127.0.0.1:65536", -1, NULL, 0},
+        {"127.0.0.1:-1", -1, NULL, 0},
+        {"127.0.0.1:80x", -1, NULL, 0},
+        {"127.0.0.1:", -1, NULL, 0},
+        {"127.0.0.1", -1, NULL, 0},
+        {":80", -1, NULL, 0},
+        {"", -1, NULL, 0},
+        {"[::1]", -1, NULL, 0},
+        {"[::1]80", -1, NULL, 0},
+        {"[::1:80", -1, NULL, 0},
+        {"[]:80", -1, NULL, 0},
+        {"host:99999999999999999999", -1, NULL, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char host[64] = "untouched";
+        int port = -7;
+        int rc = conf_split_addr(cases[i].addr, host, sizeof host, &port);
+
+        if (cases[i].rc == 0) {
+            if (ok(rc == 0 && strcmp(host, cases[i].host) == 0 &&
+                       port == cases[i].port,
+                   "split \"%s\" -> \"%s\" %d", cases[i].addr,
+                   cases[i].host, cases[i].port) == 0)
+                printf("#   got rc %d host \"%s\" port %d\n", rc, host,
+                       port);
+        } else {
+            is_int(rc, -1, "split \"%s\" refused", cases[i].addr);
+        }
+    }
+
+    /* The host buffer bound: "abc" fits in 4 bytes, "abcd" does not. */
+    {
+        char host[4];
+        int port = 0;
+        is_int(conf_split_addr("abc:1", host, sizeof host, &port), 0,
+               "a host of hostlen-1 bytes fits");
+        is_str(host, "abc", "  and is copied whole");
+        is_int(conf_split_addr("abcd:1", host, sizeof host, &port), -1,
+               "a host longer than hostlen-1 is refused, not truncated");
+        is_int(conf_split_addr("[abcd]:1", host, sizeof host, &port), -1,
+               "  also in brackets");
+    }
+}
+
+int main(void)
+{
+    const char *t = getenv("AMS_TEST_TMP");
+
+    snprintf(tmpdir, sizeof tmpdir, "%s/conf", t && *t ? t : "/tmp/ams-test");
+    mkdirs(tmpdir);
+
+    test_good_file();
+    test_defaults();
+    test_all_errors_reported();
+    test_ranges();
+    test_syntax_errors();
+    test_directory_as_file();
+    test_section_types();
+    test_split_addr();
+    return tap_done();
+}
