@@ -15,6 +15,7 @@
 
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,16 +38,92 @@ static void job_done(gateway *gw)
         gw->idle_cb(gw->idle_ud);
 }
 
-/* Answer and account.  A request stops being busy once its reply is
- * handed to libevent: waiting for libevent's completion callback instead
- * would leak a count whenever a client resets mid-write (the callback
- * never fires then).  The worker's stop gives the loop a short grace to
- * flush what was handed over. */
+/* A request stays busy until libevent has written its reply out, so a
+ * graceful stop never cuts a reply in half.  libevent signals that with
+ * the request's completion callback, but not when the client resets
+ * mid-write: then only the connection's close callback fires.  So each
+ * connection with replies in flight gets a record holding their count,
+ * and whichever callback comes first releases them. */
+struct gateway_conn {
+    struct evhttp_connection *evcon;
+    gateway *gw;
+    size_t pending;
+    gateway_conn *next;
+};
+
+static size_t conn_bucket(const struct evhttp_connection *evcon)
+{
+    uintptr_t p = (uintptr_t)evcon;
+    return (size_t)((p >> 4) ^ (p >> 14)) % GATEWAY_CONN_BUCKETS;
+}
+
+static void on_close(struct evhttp_connection *evcon, void *arg)
+{
+    gateway_conn *rec = arg, **pp;
+    gateway *gw = rec->gw;
+
+    for (pp = &gw->conns[conn_bucket(evcon)]; *pp != NULL; pp = &(*pp)->next)
+        if (*pp == rec) {
+            *pp = rec->next;
+            break;
+        }
+    while (rec->pending > 0) {
+        rec->pending--;
+        job_done(gw);
+    }
+    free(rec);
+}
+
+static void on_complete(struct evhttp_request *req, void *arg)
+{
+    gateway_conn *rec = arg;
+
+    (void)req;
+    if (rec->pending > 0) {
+        rec->pending--;
+        job_done(rec->gw);
+    }
+}
+
+/* The record of evcon, created (and its close callback set) on first use.
+ * Owned by the gateway until the connection closes.  NULL when memory is
+ * short. */
+static gateway_conn *conn_rec(gateway *gw, struct evhttp_connection *evcon)
+{
+    size_t b = conn_bucket(evcon);
+    gateway_conn *rec;
+
+    for (rec = gw->conns[b]; rec != NULL; rec = rec->next)
+        if (rec->evcon == evcon)
+            return rec;
+    rec = calloc(1, sizeof *rec);
+    if (rec == NULL)
+        return NULL;
+    rec->evcon = evcon;
+    rec->gw = gw;
+    rec->next = gw->conns[b];
+    gw->conns[b] = rec;
+    evhttp_connection_set_closecb(evcon, on_close, rec);
+    return rec;
+}
+
+/* Answer and account (see gateway_conn). */
 static void reply(gateway *gw, struct evhttp_request *req, int status,
                   cJSON *body)
 {
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    gateway_conn *rec = evcon ? conn_rec(gw, evcon) : NULL;
+
+    if (rec == NULL) {
+        /* The client is gone (evhttp frees req in send_reply), or no
+         * memory to track it: nothing will be written later. */
+        http_send_json(req, status, body);
+        job_done(gw);
+        return;
+    }
+    rec->pending++;
+    evhttp_request_set_on_complete_cb(req, on_complete, rec);
     http_send_json(req, status, body);
-    job_done(gw);
 }
 
 static void reply_error(gateway *gw, struct evhttp_request *req, int status,
@@ -88,6 +165,39 @@ static int parse_path(const char *path, int64_t *id, char *mname,
     memcpy(mname, slash + 1, n + 1);
     *id = v;
     return 0;
+}
+
+/* One JSON value and nothing after it but white space: trailing bytes
+ * would otherwise be ignored, and `{..}{..}` served as its first half.
+ * Returns the value (caller owns) or NULL with msg set. */
+static cJSON *parse_body(const char *start, size_t len, char *msg,
+                         size_t msglen)
+{
+    const char *end = NULL;
+    cJSON *body;
+
+    if (start == NULL || len == 0) {
+        snprintf(msg, msglen, "body: empty; expected a JSON object");
+        return NULL;
+    }
+    body = cJSON_ParseWithLengthOpts(start, len, &end, 0);
+    if (body == NULL) {
+        const char *at = cJSON_GetErrorPtr();
+        snprintf(msg, msglen, "body: malformed JSON at byte %ld",
+                 at && at >= start ? (long)(at - start) : 0L);
+        return NULL;
+    }
+    while (end < start + len && strchr(" \t\r\n", *end) != NULL)
+        end++;
+    if (end != start + len) {
+        snprintf(msg, msglen,
+                 "body: malformed JSON: unexpected data at byte %ld after "
+                 "the value",
+                 (long)(end - start));
+        cJSON_Delete(body);
+        return NULL;
+    }
+    return body;
 }
 
 /* A uid or request_id: printable ASCII without spaces, bounded. */
@@ -205,7 +315,10 @@ static int64_t test_clock(gateway *gw, struct evhttp_request *req)
     if (h == NULL)
         return -1;
     v = strtoll(h, &end, 10);
-    return (*end == '\0' && end != h && v >= 0) ? v : -2;
+    /* Bounded to year 9999 so clock arithmetic can never overflow. */
+    return (*end == '\0' && end != h && v >= 0 && v <= 253402300799999LL)
+               ? v
+               : -2;
 }
 
 static job *make_job(gateway *gw, struct evhttp_request *req, method *m,
@@ -277,12 +390,9 @@ void gateway_handle(struct evhttp_request *req, void *arg)
         return;
     }
     len = evbuffer_get_length(in);
-    body = cJSON_ParseWithLength((const char *)evbuffer_pullup(in, -1), len);
+    body = parse_body((const char *)evbuffer_pullup(in, -1), len, msg,
+                      sizeof msg);
     if (body == NULL) {
-        const char *at = cJSON_GetErrorPtr();
-        const char *start = (const char *)evbuffer_pullup(in, -1);
-        snprintf(msg, sizeof msg, "body: malformed JSON at byte %ld",
-                 at && start ? (long)(at - start) : 0L);
         reply_error(gw, req, 400, "bad_request", NULL, msg);
         return;
     }

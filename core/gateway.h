@@ -12,6 +12,11 @@
 
 #include <event2/http.h>
 
+/* Replies of one client connection not yet written out (see gateway.c). */
+typedef struct gateway_conn gateway_conn;
+
+#define GATEWAY_CONN_BUCKETS 1024
+
 typedef struct gateway {
     const conf *c;
     gen *current;        /* one reference held by the gateway */
@@ -19,6 +24,7 @@ typedef struct gateway {
     size_t busy;         /* requests not yet fully answered */
     void (*idle_cb)(void *ud); /* called when busy drops to 0 */
     void *idle_ud;
+    gateway_conn *conns[GATEWAY_CONN_BUCKETS]; /* by evhttp_connection */
 } gateway;
 
 /* evhttp generic callback; arg is the gateway. */

@@ -50,12 +50,11 @@ static void send_simple(worker *w, const char *type, const char *key,
     cJSON_Delete(m);
 }
 
-/* Leave the loop a little after the last reply was handed to libevent,
- * so the replies still in output buffers reach their clients. */
+/* Every reply has been written out (the gateway counts a request busy
+ * until then), so the loop can end now. */
 static void finish_stop(worker *w)
 {
-    struct timeval grace = {0, 200 * 1000};
-    event_base_loopexit(w->base, &grace);
+    event_base_loopbreak(w->base);
 }
 
 static void on_idle(void *ud)
@@ -187,6 +186,9 @@ static void teardown(worker *w)
     for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
         if (evs[i] != NULL)
             event_free(evs[i]);
+    /* Freeing the server closes the idle connections, whose close
+     * callbacks must not start another stop. */
+    w->gw.idle_cb = NULL;
     if (w->http != NULL)
         evhttp_free(w->http);
     gen_unref(w->gw.current);
