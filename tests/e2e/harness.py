@@ -134,13 +134,15 @@ def free_port():
         return s.getsockname()[1]
 
 
-def read_all(sock, timeout):
-    """Read until EOF, reset or timeout.  Returns (bytes, how) with how in
-    "eof", "reset", "timeout"."""
+def read_all(sock, timeout, done=None):
+    """Read until EOF, reset, timeout, or until done(data) is true.
+    Returns (bytes, how) with how in "eof", "reset", "timeout", "done"."""
     sock.settimeout(0.2)
     data = b""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if done is not None and done(data):
+            return data, "done"
         try:
             chunk = sock.recv(65536)
         except socket.timeout:

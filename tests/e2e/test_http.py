@@ -438,18 +438,8 @@ def test_connections(a):
                          b"Host: x\r\nContent-Length: %d\r\n\r\n"
                          % (m.encode(), len(b))) + b
             s.sendall(reqs)
-            got = b""
-            deadline = time.monotonic() + 15
-            s.settimeout(1)
-            while got.count(b"HTTP/1.1 200") < 3 and \
-                    time.monotonic() < deadline:
-                try:
-                    chunk = s.recv(65536)
-                except socket.timeout:
-                    continue
-                if not chunk:
-                    break
-                got += chunk
+            got, _ = H.read_all(s, 15,
+                                done=lambda d: d.count(b"HTTP/1.1 200") >= 3)
             order = [got.find(b'"request_id":"pipe%d"' % i) for i in range(3)]
             tap.check(got.count(b"HTTP/1.1 200") == 3
                       and -1 not in order and order == sorted(order),

@@ -309,18 +309,8 @@ def many_in_flight(a, n=300, ms=500):
             sent = time.monotonic() - t0
             ok = 0
             for i, s in enumerate(socks):
-                data, how = b"", None
-                s.settimeout(1)
-                deadline = time.monotonic() + 30
-                while b'"many%d"' % i not in data and \
-                        time.monotonic() < deadline:
-                    try:
-                        chunk = s.recv(65536)
-                    except socket.timeout:
-                        continue
-                    if not chunk:
-                        break
-                    data += chunk
+                tag = b'"many%d"' % i
+                data, _ = H.read_all(s, 30, done=lambda d, t=tag: t in d)
                 ok += data.startswith(b"HTTP/1.1 200") and \
                     b'"many%d"' % i in data
             took = time.monotonic() - t0
