@@ -10,6 +10,7 @@
 #include "schema.h"
 
 #include <libconfig.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 
 typedef struct parser {
     const char *file;
+    activity *act; /* being parsed */
     activity_plugin_fn find;
     void *ud;
     instance **all;
@@ -91,6 +93,49 @@ static void report_param(void *ud, const char *field, const char *msg)
     errs_add(r->p->e, r->p->file, line, "%s: params.%s", r->ref, msg);
 }
 
+static const char *resource_group(ams_type t)
+{
+    switch (t) {
+    case AMS_T_POOL:
+        return "pools";
+    case AMS_T_COUPON:
+        return "coupons";
+    case AMS_T_BUDGET:
+        return "budgets";
+    default:
+        return NULL;
+    }
+}
+
+/* Params that name a resource must name one the activity declares.
+ * Returns the number of problems. */
+static int check_resource_params(parser *p, const ams_param *spec,
+                                 const cJSON *params, report_ctx *rc)
+{
+    int bad = 0;
+    char msg[256];
+
+    for (size_t i = 0; spec != NULL && spec[i].name != NULL; i++) {
+        const char *group = resource_group(spec[i].type);
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(params,
+                                                          spec[i].name);
+        const cJSON *decl;
+
+        if (group == NULL || !cJSON_IsString(v))
+            continue;
+        decl = cJSON_GetObjectItemCaseSensitive(p->act->resources, group);
+        if (cJSON_GetObjectItemCaseSensitive(decl, v->valuestring) != NULL)
+            continue;
+        snprintf(msg, sizeof msg,
+                 "%s: \"%s\" is not a declared %.*s (resources.%s)",
+                 spec[i].name, v->valuestring,
+                 (int)strlen(group) - 1, group, group);
+        report_param(rc, spec[i].name, msg);
+        bad++;
+    }
+    return bad;
+}
+
 /* Resolve `plugin.entry` of the wanted kind and validate its params. */
 static instance *parse_instance(parser *p, const config_setting_t *g,
                                 const char *key, ams_kind want)
@@ -152,6 +197,7 @@ static instance *parse_instance(parser *p, const config_setting_t *g,
     in->next_all = *p->all;
     *p->all = in;
     in->entry = en;
+    in->constant = -1;
     in->file = strdup(p->file);
     in->line = line;
     in->ref = strdup(ref);
@@ -167,6 +213,8 @@ static instance *parse_instance(parser *p, const config_setting_t *g,
         return NULL;
     }
     if (schema_validate(en->spec->params, in->params, report_param, &rc) > 0)
+        return NULL;
+    if (check_resource_params(p, en->spec->params, in->params, &rc) > 0)
         return NULL;
     return in;
 }
@@ -268,6 +316,37 @@ fail:
     return NULL;
 }
 
+static void parse_limits(parser *p, const config_setting_t *g, method *m)
+{
+    static const char *const allowed[] = {"user_total", "user_daily",
+                                          "total", "daily", NULL};
+    if (g == NULL)
+        return;
+    if (!config_setting_is_group(g)) {
+        errs_add(p->e, p->file, cfg_line(g),
+                 "limits: expected a group { user_total = N; ... }");
+        return;
+    }
+    cfg_check_members(g, allowed, p->file, "limits", p->e);
+    cfg_int(g, "user_total", 0, 0, INT32_MAX, &m->lim.user_total, p->file,
+            p->e);
+    cfg_int(g, "user_daily", 0, 0, INT32_MAX, &m->lim.user_daily, p->file,
+            p->e);
+    cfg_int(g, "total", 0, 0, INT32_MAX, &m->lim.total, p->file, p->e);
+    cfg_int(g, "daily", 0, 0, INT32_MAX, &m->lim.daily, p->file, p->e);
+}
+
+/* Point every leaf of a rule tree at the method it serves. */
+static void rule_set_method(rnode *n, method *m)
+{
+    if (n == NULL)
+        return;
+    if (n->kind == RN_LEAF)
+        n->leaf->m = m;
+    for (size_t i = 0; i < n->nkids; i++)
+        rule_set_method(n->kids[i], m);
+}
+
 static int method_name_ok(const char *s)
 {
     return plugin_name_ok(s);
@@ -276,8 +355,9 @@ static int method_name_ok(const char *s)
 static int parse_method(parser *p, const config_setting_t *g, activity *a,
                         method *m)
 {
-    static const char *const allowed[] = {"name", "login", "rule",
-                                          "operations", "handler", NULL};
+    static const char *const allowed[] = {"name",       "login",   "limits",
+                                          "rule",       "operations",
+                                          "handler",    NULL};
     const config_setting_t *ops, *rule, *handler;
     const char *name = NULL;
     size_t before = p->e->nerrors;
@@ -296,9 +376,12 @@ static int parse_method(parser *p, const config_setting_t *g, activity *a,
         m->name = strdup(name);
     }
     cfg_bool(g, "login", 0, &m->login, p->file, p->e);
+    parse_limits(p, config_setting_get_member(g, "limits"), m);
     rule = config_setting_get_member(g, "rule");
-    if (rule != NULL)
+    if (rule != NULL) {
         m->rule = parse_rule(p, rule, "rule", a, 0);
+        rule_set_method(m->rule, m);
+    }
     ops = config_setting_get_member(g, "operations");
     if (ops != NULL) {
         int len = config_setting_length(ops);
@@ -313,6 +396,7 @@ static int parse_method(parser *p, const config_setting_t *g, activity *a,
                     "operations", AMS_OPERATION);
                 if (in != NULL) {
                     in->act = a;
+                    in->m = m;
                     m->ops[m->nops++] = in;
                 }
             }
@@ -321,8 +405,10 @@ static int parse_method(parser *p, const config_setting_t *g, activity *a,
     handler = config_setting_get_member(g, "handler");
     if (handler != NULL) {
         m->handler = parse_instance(p, handler, "handler", AMS_HANDLER);
-        if (m->handler != NULL)
+        if (m->handler != NULL) {
             m->handler->act = a;
+            m->handler->m = m;
+        }
     }
     if (m->nops == 0 && handler == NULL && ops != NULL &&
         config_setting_type(ops) == CONFIG_TYPE_LIST &&
@@ -363,11 +449,222 @@ static void parse_window(parser *p, const config_setting_t *g, activity *a)
                  "end: %s is not after start %s", end, start);
 }
 
+/* One resource definition; returns its JSON or NULL after reporting. */
+static cJSON *parse_prize(parser *p, const config_setting_t *g, double *psum,
+                          double *wsum, int64_t *stock_sum)
+{
+    static const char *const allowed[] = {"name", "stock", "weight",
+                                          "probability", "value", NULL};
+    const config_setting_t *w, *pr;
+    const char *name = NULL;
+    int64_t stock = 0, value = 0;
+    double weight = 1.0, prob = -1;
+    cJSON *j;
+    int line = cfg_line(g);
+
+    if (!config_setting_is_group(g)) {
+        errs_add(p->e, p->file, line, "prizes: expected groups");
+        return NULL;
+    }
+    cfg_check_members(g, allowed, p->file, "prize", p->e);
+    cfg_str(g, "name", 1, &name, p->file, p->e);
+    cfg_int(g, "stock", 1, 0, INT32_MAX, &stock, p->file, p->e);
+    cfg_int(g, "value", 0, 0, INT64_MAX, &value, p->file, p->e);
+    w = config_setting_get_member(g, "weight");
+    pr = config_setting_get_member(g, "probability");
+    if (w != NULL && pr != NULL)
+        errs_add(p->e, p->file, line,
+                 "prize \"%s\": give a weight or a probability, not both",
+                 name ? name : "?");
+    if (w != NULL) {
+        weight = config_setting_get_float(w);
+        if (config_setting_type(w) == CONFIG_TYPE_INT ||
+            config_setting_type(w) == CONFIG_TYPE_INT64)
+            weight = (double)config_setting_get_int64(w);
+        if (!(weight >= 0))
+            errs_add(p->e, p->file, cfg_line(w),
+                     "weight: %g must not be negative", weight);
+    }
+    if (pr != NULL) {
+        prob = config_setting_type(pr) == CONFIG_TYPE_FLOAT
+                   ? config_setting_get_float(pr)
+                   : (double)config_setting_get_int64(pr);
+        if (!(prob >= 0 && prob <= 1))
+            errs_add(p->e, p->file, cfg_line(pr),
+                     "probability: %g is outside [0, 1]", prob);
+        else
+            *psum += prob;
+    } else {
+        *wsum += weight;
+    }
+    *stock_sum += stock;
+    j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "name", name ? name : "");
+    cJSON_AddNumberToObject(j, "stock", (double)stock);
+    cJSON_AddNumberToObject(j, "value", (double)value);
+    if (prob >= 0)
+        cJSON_AddNumberToObject(j, "probability", prob);
+    else
+        cJSON_AddNumberToObject(j, "weight", weight);
+    return j;
+}
+
+static cJSON *parse_pool(parser *p, const config_setting_t *g,
+                         const char *name)
+{
+    static const char *const allowed[] = {"name", "stock", "prizes", NULL};
+    const config_setting_t *prizes = config_setting_get_member(g, "prizes");
+    cJSON *j = cJSON_CreateObject(), *arr = cJSON_CreateArray();
+    double psum = 0, wsum = 0;
+    int64_t stock = -1, sum = 0;
+    int line = cfg_line(g);
+
+    cfg_check_members(g, allowed, p->file, "pool", p->e);
+    cfg_int(g, "stock", 0, 0, INT32_MAX, &stock, p->file, p->e);
+    if (prizes == NULL || config_setting_type(prizes) != CONFIG_TYPE_LIST ||
+        config_setting_length(prizes) == 0)
+        errs_add(p->e, p->file, prizes ? cfg_line(prizes) : line,
+                 "pool \"%s\": prizes: expected a non-empty list", name);
+    for (int i = 0; prizes && i < config_setting_length(prizes); i++) {
+        const config_setting_t *pz =
+            config_setting_get_elem(prizes, (unsigned)i);
+        cJSON *pj = parse_prize(p, pz, &psum, &wsum, &sum);
+        if (pj == NULL)
+            continue;
+        for (int k = 0; k < cJSON_GetArraySize(arr); k++)
+            if (strcmp(cJSON_GetArrayItem(arr, k)->child->valuestring,
+                       pj->child->valuestring) == 0)
+                errs_add(p->e, p->file, cfg_line(pz),
+                         "pool \"%s\": prize \"%s\" declared twice", name,
+                         pj->child->valuestring);
+        cJSON_AddItemToArray(arr, pj);
+    }
+    if (psum > 1.0 + 1e-9)
+        errs_add(p->e, p->file, line,
+                 "pool \"%s\": prize probabilities add up to %g, more than "
+                 "1: they cannot be met",
+                 name, psum);
+    if (prizes && config_setting_length(prizes) > 0 && psum == 0 &&
+        wsum == 0)
+        errs_add(p->e, p->file, line,
+                 "pool \"%s\": every prize has weight 0: none can be drawn",
+                 name);
+    if (stock >= 0 && sum > stock)
+        errs_add(p->e, p->file, line,
+                 "pool \"%s\": prizes promise %lld in all, more than the "
+                 "pool's stock of %lld",
+                 name, (long long)sum, (long long)stock);
+    cJSON_AddStringToObject(j, "name", name);
+    cJSON_AddNumberToObject(j, "stock", (double)(stock >= 0 ? stock : sum));
+    cJSON_AddItemToObject(j, "prizes", arr);
+    return j;
+}
+
+static cJSON *parse_coupon(parser *p, const config_setting_t *g,
+                           const char *name)
+{
+    static const char *const allowed[] = {"name", "value", "expire_days",
+                                          "stock", NULL};
+    int64_t value = 0, days = 30, stock = -1;
+    cJSON *j = cJSON_CreateObject();
+
+    cfg_check_members(g, allowed, p->file, "coupon", p->e);
+    cfg_int(g, "value", 1, 1, INT64_MAX, &value, p->file, p->e);
+    cfg_int(g, "expire_days", 0, 1, 3650, &days, p->file, p->e);
+    cfg_int(g, "stock", 0, 0, INT32_MAX, &stock, p->file, p->e);
+    cJSON_AddStringToObject(j, "name", name);
+    cJSON_AddNumberToObject(j, "value", (double)value);
+    cJSON_AddNumberToObject(j, "expire_days", (double)days);
+    if (stock >= 0)
+        cJSON_AddNumberToObject(j, "stock", (double)stock);
+    return j;
+}
+
+static cJSON *parse_budget(parser *p, const config_setting_t *g,
+                           const char *name)
+{
+    static const char *const allowed[] = {"name", "total", NULL};
+    int64_t total = 0;
+    cJSON *j = cJSON_CreateObject();
+
+    cfg_check_members(g, allowed, p->file, "budget", p->e);
+    cfg_int(g, "total", 1, 1, INT64_MAX, &total, p->file, p->e);
+    cJSON_AddStringToObject(j, "name", name);
+    cJSON_AddNumberToObject(j, "total", (double)total);
+    return j;
+}
+
+/* resources = { pools = (...); coupons = (...); budgets = (...); } */
+static void parse_resources(parser *p, const config_setting_t *g,
+                            activity *a)
+{
+    static const char *const allowed[] = {"pools", "coupons", "budgets",
+                                          NULL};
+    static const struct {
+        const char *group;
+        cJSON *(*parse)(parser *, const config_setting_t *, const char *);
+    } kinds[] = {{"pools", parse_pool},
+                 {"coupons", parse_coupon},
+                 {"budgets", parse_budget}};
+
+    if (g == NULL)
+        return;
+    if (!config_setting_is_group(g)) {
+        errs_add(p->e, p->file, cfg_line(g),
+                 "resources: expected a group { pools = (...); ... }");
+        return;
+    }
+    cfg_check_members(g, allowed, p->file, "resources", p->e);
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        const config_setting_t *list =
+            config_setting_get_member(g, kinds[k].group);
+        cJSON *dst = cJSON_GetObjectItemCaseSensitive(a->resources,
+                                                      kinds[k].group);
+        if (list == NULL)
+            continue;
+        if (config_setting_type(list) != CONFIG_TYPE_LIST) {
+            errs_add(p->e, p->file, cfg_line(list),
+                     "resources.%s: expected a list ( {...}, {...} )",
+                     kinds[k].group);
+            continue;
+        }
+        for (int i = 0; i < config_setting_length(list); i++) {
+            const config_setting_t *r =
+                config_setting_get_elem(list, (unsigned)i);
+            const char *name = NULL;
+            cJSON *j;
+            if (!config_setting_is_group(r)) {
+                errs_add(p->e, p->file, cfg_line(r),
+                         "resources.%s: expected groups", kinds[k].group);
+                continue;
+            }
+            if (cfg_str(r, "name", 1, &name, p->file, p->e) <= 0)
+                continue;
+            if (!plugin_name_ok(name)) {
+                errs_add(p->e, p->file, cfg_line(r),
+                         "resources.%s: name \"%s\" must match "
+                         "[a-z][a-z0-9_]*",
+                         kinds[k].group, name);
+                continue;
+            }
+            if (cJSON_GetObjectItemCaseSensitive(dst, name) != NULL) {
+                errs_add(p->e, p->file, cfg_line(r),
+                         "resources.%s: \"%s\" declared twice",
+                         kinds[k].group, name);
+                continue;
+            }
+            j = kinds[k].parse(p, r, name);
+            if (j != NULL)
+                cJSON_AddItemToObject(dst, name, j);
+        }
+    }
+}
+
 static activity *parse_activity(parser *p, const config_setting_t *g)
 {
     static const char *const allowed[] = {
-        "id",       "name",  "tenant", "enabled", "start", "end",
-        "timezone", "crowd", "methods", NULL};
+        "id",       "name",  "tenant",    "enabled", "start", "end",
+        "timezone", "crowd", "resources", "methods", NULL};
     const config_setting_t *methods, *crowd;
     const char *s;
     activity *a = calloc(1, sizeof *a);
@@ -378,6 +675,11 @@ static activity *parse_activity(parser *p, const config_setting_t *g)
     a->line = cfg_line(g);
     a->file = strdup(p->file);
     a->enabled = 1;
+    a->resources = cJSON_CreateObject();
+    cJSON_AddItemToObject(a->resources, "pools", cJSON_CreateObject());
+    cJSON_AddItemToObject(a->resources, "coupons", cJSON_CreateObject());
+    cJSON_AddItemToObject(a->resources, "budgets", cJSON_CreateObject());
+    p->act = a;
     if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
         errs_add(p->e, p->file, a->line, "activities: expected groups");
         return a;
@@ -390,6 +692,7 @@ static activity *parse_activity(parser *p, const config_setting_t *g)
         a->tenant = strdup(s);
     cfg_bool(g, "enabled", 0, &a->enabled, p->file, p->e);
     parse_window(p, g, a);
+    parse_resources(p, config_setting_get_member(g, "resources"), a);
     crowd = config_setting_get_member(g, "crowd");
     if (crowd != NULL)
         a->crowd = parse_rule(p, crowd, "crowd", a, 0);
@@ -423,7 +726,7 @@ int activity_parse_file(const char *path, activity_plugin_fn find, void *ud,
                         errs *e)
 {
     static const char *const allowed[] = {"activities", NULL};
-    parser p = {path, find, ud, all, e};
+    parser p = {path, NULL, find, ud, all, e};
     config_t cf;
     const config_setting_t *list;
     size_t before = e->nerrors;
@@ -471,6 +774,7 @@ void activity_free(activity *a)
     }
     free(a->methods);
     rnode_free(a->crowd);
+    cJSON_Delete(a->resources);
     free(a->name);
     free(a->tenant);
     free(a->file);

@@ -26,6 +26,13 @@ typedef struct instance {
     cJSON *json_cache; /* conf_json texts, by param name */
     int inited;      /* init succeeded: destroy must run */
     activity *act;
+    struct method *m;  /* the method it serves (NULL for crowd rules) */
+    int constant;      /* rules: -1 unknown, 0 never passes, 1 always */
+    struct inst_use {
+        char *param;   /* the resource param it draws from */
+        int64_t per_call;
+    } *uses;           /* declared by init (declare_use) */
+    size_t nuses;
     char *file;      /* owned copy, for messages */
     int line;
     struct instance *next_all; /* every instance of a generation */
@@ -40,10 +47,17 @@ typedef struct rnode {
     size_t nkids;
 } rnode;
 
+/* Per-method limits on successful calls; 0 means none. */
+typedef struct limits {
+    int64_t user_total, user_daily; /* per user */
+    int64_t total, daily;           /* the whole activity */
+} limits;
+
 typedef struct method {
     char *name;
     activity *act;
     int login;           /* an empty uid is rejected */
+    limits lim;
     rnode *rule;         /* NULL: no condition */
     instance **ops;
     size_t nops;
@@ -59,6 +73,9 @@ struct activity {
     int64_t start_ms, end_ms; /* [start, end) */
     int tz_offset_min;        /* for per-day periods */
     rnode *crowd;             /* NULL: everyone */
+    /* Declared resources, as JSON objects keyed by name:
+     * {"pools":{...},"coupons":{...},"budgets":{...}}; never NULL. */
+    cJSON *resources;
     method *methods;
     size_t nmethods;
     char *file;

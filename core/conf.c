@@ -52,6 +52,8 @@ static void defaults(conf *c)
     c->lmdb_sync = STORE_SYNC_FULL;
     c->stack_kb = 256;
     c->sweep_ms = 60000;
+    c->session_lock_ms = 30000;
+    c->idempotency_ttl_s = 86400;
     conf_set(&c->listen, "127.0.0.1:8080");
     conf_set(&c->admin, "127.0.0.1:8081");
     conf_set(&c->store, "lmdb:var/store");
@@ -183,7 +185,8 @@ int conf_load(conf *c, const char *path, errs *e)
         "listen",  "admin",       "workers",    "store",
         "plugins", "activities",  "log_level",  "http",
         "lmdb",    "shutdown_timeout_ms",       "coroutine_stack_kb",
-        "sweep_interval_ms",      "testing",    NULL};
+        "sweep_interval_ms",      "testing",    "session_lock_ms",
+        "idempotency_ttl_s",      NULL};
     config_t cf;
     const config_setting_t *root;
     size_t before = e->nerrors;
@@ -239,6 +242,10 @@ int conf_load(conf *c, const char *path, errs *e)
             e);
     cfg_int(root, "sweep_interval_ms", 0, 100, 24 * 3600 * 1000, &c->sweep_ms,
             path, e);
+    cfg_int(root, "session_lock_ms", 0, 100, 3600 * 1000, &c->session_lock_ms,
+            path, e);
+    cfg_int(root, "idempotency_ttl_s", 0, 86400, 90LL * 86400,
+            &c->idempotency_ttl_s, path, e);
     read_http(config_setting_get_member(root, "http"), c, e);
     read_lmdb(config_setting_get_member(root, "lmdb"), c, e);
     read_testing(config_setting_get_member(root, "testing"), c, e);

@@ -107,23 +107,40 @@ static gateway_conn *conn_rec(gateway *gw, struct evhttp_connection *evcon)
     return rec;
 }
 
-/* Answer and account (see gateway_conn). */
-static void reply(gateway *gw, struct evhttp_request *req, int status,
-                  cJSON *body)
+/* Account for a reply about to be handed to libevent (see gateway_conn):
+ * returns 1 when the completion or close callback will release it, 0 when
+ * the caller must (the client is gone, or no memory to track it). */
+static int track(gateway *gw, struct evhttp_request *req)
 {
     struct evhttp_connection *evcon = evhttp_request_get_connection(req);
     gateway_conn *rec = evcon ? conn_rec(gw, evcon) : NULL;
 
-    if (rec == NULL) {
-        /* The client is gone (evhttp frees req in send_reply), or no
-         * memory to track it: nothing will be written later. */
-        http_send_json(req, status, body);
-        job_done(gw);
-        return;
-    }
+    if (rec == NULL)
+        return 0;
     rec->pending++;
     evhttp_request_set_on_complete_cb(req, on_complete, rec);
+    return 1;
+}
+
+/* Answer with body (consumed). */
+static void reply(gateway *gw, struct evhttp_request *req, int status,
+                  cJSON *body)
+{
+    int tracked = track(gw, req);
     http_send_json(req, status, body);
+    if (!tracked)
+        job_done(gw);
+}
+
+/* Answer with a stored JSON text (consumed). */
+static void reply_raw(gateway *gw, struct evhttp_request *req, int status,
+                      char *text)
+{
+    int tracked = track(gw, req);
+    http_send_text(req, status, text);
+    free(text);
+    if (!tracked)
+        job_done(gw);
 }
 
 static void reply_error(gateway *gw, struct evhttp_request *req, int status,
@@ -246,29 +263,6 @@ static int check_body(const cJSON *b, char *msg, size_t len)
     return 0;
 }
 
-static cJSON *answer(const svc_req *r, pipe_result *res)
-{
-    cJSON *b = cJSON_CreateObject();
-
-    if (res->http_status != 200) {
-        cJSON_AddNumberToObject(b, "code", res->http_status);
-        cJSON_AddStringToObject(b, "reason", res->reason);
-        cJSON_AddStringToObject(b, "message", res->message);
-        cJSON_AddStringToObject(b, "request_id", r->request_id);
-        return b;
-    }
-    cJSON_AddNumberToObject(b, "code", res->code);
-    cJSON_AddStringToObject(b, "reason", res->reason);
-    cJSON_AddStringToObject(b, "request_id", r->request_id);
-    cJSON_AddItemToObject(b, "data", r->data ? r->data
-                                             : cJSON_CreateObject());
-    if (res->detail != NULL) {
-        cJSON_AddItemToObject(b, "detail", res->detail);
-        res->detail = NULL;
-    }
-    return b;
-}
-
 static void job_free(job *j)
 {
     svc_req_end(&j->sr);
@@ -282,16 +276,12 @@ static void run_job(void *arg)
 {
     job *j = arg;
     pipe_result res;
-    cJSON *b;
-    int status;
 
     pipeline_run(&j->sr, &res);
-    status = res.http_status;
-    b = answer(&j->sr, &res);
-    if (status == 200)
-        j->sr.data = NULL; /* now owned by b */
-    cJSON_Delete(res.detail);
-    reply(j->gw, j->req, status, b);
+    if (res.raw != NULL)
+        reply_raw(j->gw, j->req, res.http_status, res.raw);
+    else
+        reply(j->gw, j->req, res.http_status, res.body);
     job_free(j);
 }
 

@@ -227,6 +227,9 @@ void gen_unref(gen *g)
         next = in->next_all;
         cJSON_Delete(in->params);
         cJSON_Delete(in->json_cache);
+        for (size_t i = 0; i < in->nuses; i++)
+            free(in->uses[i].param);
+        free(in->uses);
         free(in->ref);
         free(in->file);
         free(in);

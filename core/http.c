@@ -40,24 +40,29 @@ static const char *status_text(int status)
     }
 }
 
-void http_send_json(struct evhttp_request *req, int status, cJSON *body)
+void http_send_text(struct evhttp_request *req, int status, const char *text)
 {
     struct evbuffer *out = evhttp_request_get_output_buffer(req);
+
+    evbuffer_add(out, text, strlen(text));
+    evbuffer_add(out, "\n", 1);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                      "application/json");
+    evhttp_send_reply(req, status, status_text(status), NULL);
+}
+
+void http_send_json(struct evhttp_request *req, int status, cJSON *body)
+{
     char *text = body ? cJSON_PrintUnformatted(body) : NULL;
 
     cJSON_Delete(body);
     if (text == NULL) {
-        status = 500;
-        evbuffer_add_printf(out, "{\"code\":500,\"reason\":\"internal\","
-                                 "\"message\":\"out of memory\"}\n");
-    } else {
-        evbuffer_add(out, text, strlen(text));
-        evbuffer_add(out, "\n", 1);
-        free(text);
+        http_send_text(req, 500, "{\"code\":500,\"reason\":\"internal\","
+                                 "\"message\":\"out of memory\"}");
+        return;
     }
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-                      "application/json");
-    evhttp_send_reply(req, status, status_text(status), NULL);
+    http_send_text(req, status, text);
+    free(text);
 }
 
 void http_send_error(struct evhttp_request *req, int status,

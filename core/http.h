@@ -11,6 +11,9 @@
 /* Send body as the JSON answer and delete it (ownership passes here). */
 void http_send_json(struct evhttp_request *req, int status, cJSON *body);
 
+/* Send text (a JSON document, not consumed) as the answer. */
+void http_send_text(struct evhttp_request *req, int status, const char *text);
+
 /* Protocol or server error: {"code":status,"reason":...,"message":...}
  * and "request_id" when known (may be NULL). */
 void http_send_error(struct evhttp_request *req, int status,

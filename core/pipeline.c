@@ -1,16 +1,30 @@
 /*
- * pipeline.c -- the interceptor chain.
+ * pipeline.c -- the interceptor chain.  Every method, bundled or plugin
+ * defined, goes through these steps in this order:
  *
- * Order matters and is documented (docs/operator-guide.md): cheap checks
- * that need no store come first, then the crowd, then the method's rules,
- * then side effects.  An operation that fails undoes the earlier ones
- * that declare an undo, in reverse order.
+ *  1. the activity is enabled and inside its window   (disabled, ...)
+ *  2. login: a method that needs a uid has one         (login_required)
+ *  3. idempotency: a known (activity, uid, request_id) gets its first
+ *     answer again, byte for byte; other params under the same id: 409
+ *  4. the per-user session lock on (activity, method, uid): a second
+ *     concurrent request is answered busy at once, never queued
+ *  5. crowd, then the method's limits, then its rule tree
+ *  6. limits reserved, operations in order; when one fails, the earlier
+ *     ones are undone in reverse order and the reservations released
+ *  7. the outcome recorded: grants appended to the user's ledger, the
+ *     answer stored for replays, the lock released
+ *
+ * Cheap checks that need no store come first.  Only outcomes decided
+ * after the lock are stored for replay: "busy" and faults are not, so a
+ * retry runs again.
  */
 #include "pipeline.h"
 
 #include "log.h"
 
+#include <openssl/evp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const struct {
@@ -38,28 +52,42 @@ int pipeline_code(const char *reason)
     return 1099;
 }
 
-static void set_outcome(pipe_result *out, const char *reason)
+/* What the chain decided, before it becomes an answer. */
+typedef struct outcome {
+    int http_status;   /* 200 for every business outcome */
+    char reason[64];
+    cJSON *detail;     /* owned */
+    char message[256]; /* non-200: what went wrong */
+} outcome;
+
+static void set_outcome(outcome *o, const char *reason)
 {
-    snprintf(out->reason, sizeof out->reason, "%s", reason);
-    out->code = pipeline_code(reason);
-    out->http_status = 200;
+    snprintf(o->reason, sizeof o->reason, "%s", reason);
+    o->http_status = 200;
 }
 
-static void set_fault(pipe_result *out, ams_status st, const char *what,
+static void set_fault(outcome *o, ams_status st, const char *what,
                       const char *ref)
 {
     if (st == AMS_ERR_STORE) {
-        out->http_status = 503;
-        snprintf(out->reason, sizeof out->reason, "store_unavailable");
-        snprintf(out->message, sizeof out->message,
+        o->http_status = 503;
+        snprintf(o->reason, sizeof o->reason, "store_unavailable");
+        snprintf(o->message, sizeof o->message,
                  "the store is unavailable (during %s %s)", what, ref);
     } else {
-        out->http_status = 500;
-        snprintf(out->reason, sizeof out->reason, "plugin_fault");
-        snprintf(out->message, sizeof out->message, "%s %s reported a fault",
+        o->http_status = 500;
+        snprintf(o->reason, sizeof o->reason, "plugin_fault");
+        snprintf(o->message, sizeof o->message, "%s %s reported a fault",
                  what, ref);
     }
-    out->code = -1;
+}
+
+static void set_http(outcome *o, int status, const char *reason,
+                     const char *msg)
+{
+    o->http_status = status;
+    snprintf(o->reason, sizeof o->reason, "%s", reason);
+    snprintf(o->message, sizeof o->message, "%s", msg);
 }
 
 ams_status pipeline_eval(rnode *n, svc_req *r, instance **who,
@@ -106,9 +134,8 @@ ams_status pipeline_eval(rnode *n, svc_req *r, instance **who,
     return AMS_ERR;
 }
 
-/* Crowd or method rule; 0 to go on, -1 when out is decided. */
-static int check_rule(rnode *rule, const char *stage, svc_req *r,
-                      pipe_result *out)
+/* Crowd or method rule; 0 to go on, -1 when o is decided. */
+static int check_rule(rnode *rule, const char *stage, svc_req *r, outcome *o)
 {
     instance *who = NULL;
     char reason[64] = "";
@@ -120,16 +147,122 @@ static int check_rule(rnode *rule, const char *stage, svc_req *r,
     if (st == AMS_OK)
         return 0;
     if (st == AMS_FAIL) {
-        set_outcome(out, "not_eligible");
-        out->detail = cJSON_CreateObject();
-        cJSON_AddStringToObject(out->detail, "stage", stage);
-        cJSON_AddStringToObject(out->detail, "rule", who ? who->ref : "?");
-        cJSON_AddStringToObject(out->detail, "reason", reason);
+        set_outcome(o, "not_eligible");
+        o->detail = cJSON_CreateObject();
+        cJSON_AddStringToObject(o->detail, "stage", stage);
+        cJSON_AddStringToObject(o->detail, "rule", who ? who->ref : "?");
+        cJSON_AddStringToObject(o->detail, "reason", reason);
         return -1;
     }
-    set_fault(out, st, "rule", who ? who->ref : stage);
+    set_fault(o, st, "rule", who ? who->ref : stage);
     return -1;
 }
+
+/* ---- limits ---- */
+
+typedef struct limit_slot {
+    const char *name;  /* as in the activity file */
+    int64_t max;
+    int per_user, per_day;
+    char key[STORE_KEY_MAX];
+    int64_t expire;
+    int reserved;
+} limit_slot;
+
+/* The method's configured limits with their host keys; returns how many. */
+static size_t limit_slots(svc_req *r, limit_slot s[4])
+{
+    const limits *l = &r->m->lim;
+    const struct {
+        const char *name;
+        int64_t max;
+        int per_user, per_day;
+    } all[4] = {{"user_total", l->user_total, 1, 0},
+                {"user_daily", l->user_daily, 1, 1},
+                {"total", l->total, 0, 0},
+                {"daily", l->daily, 0, 1}};
+    size_t n = 0;
+    int64_t now = svc_req_now(r);
+
+    for (int i = 0; i < 4; i++) {
+        char name[160];
+        int64_t day;
+        if (all[i].max <= 0)
+            continue;
+        s[n] = (limit_slot){all[i].name, all[i].max, all[i].per_user,
+                            all[i].per_day, "", 0, 0};
+        if (all[i].per_day) {
+            day = svc_day(r->act, now, &s[n].expire);
+            snprintf(name, sizeof name, "lim:%s@d%lld", r->m->name,
+                     (long long)day);
+        } else {
+            snprintf(name, sizeof name, "lim:%s", r->m->name);
+        }
+        if (svc_host_key(s[n].key, sizeof s[n].key, r->act->id,
+                         all[i].per_user ? r->uid : NULL, name) == 0)
+            n++;
+    }
+    return n;
+}
+
+static void limit_reached(outcome *o, const limit_slot *s)
+{
+    set_outcome(o, "limit_reached");
+    o->detail = cJSON_CreateObject();
+    cJSON_AddStringToObject(o->detail, "limit", s->name);
+    cJSON_AddNumberToObject(o->detail, "max", (double)s->max);
+}
+
+/* Before the rules: is any limit already used up?  0 to go on. */
+static int check_limits(svc_req *r, limit_slot *s, size_t n, outcome *o)
+{
+    for (size_t i = 0; i < n; i++) {
+        int64_t v = 0;
+        ams_status st = store_counter_get(svc.st, s[i].key, svc_req_now(r),
+                                          &v);
+        if (st != AMS_OK && st != AMS_NOT_FOUND) {
+            set_fault(o, st, "limit", s[i].name);
+            return -1;
+        }
+        if (v >= s[i].max) {
+            limit_reached(o, &s[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void release_limits(svc_req *r, limit_slot *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i].reserved &&
+            store_counter_add(svc.st, s[i].key, -1, INT64_MIN, INT64_MAX, 0,
+                              svc_req_now(r), NULL) == AMS_OK)
+            s[i].reserved = 0;
+}
+
+/* After the rules: take one of each limit atomically, so two workers (or
+ * nodes) can never both take the last one. */
+static int reserve_limits(svc_req *r, limit_slot *s, size_t n, outcome *o)
+{
+    for (size_t i = 0; i < n; i++) {
+        ams_status st = store_counter_add(svc.st, s[i].key, 1, 0, s[i].max,
+                                          s[i].expire, svc_req_now(r), NULL);
+        if (st == AMS_OK) {
+            s[i].reserved = 1;
+            continue;
+        }
+        release_limits(r, s, i);
+        if (st == AMS_CONFLICT)
+            limit_reached(o, &s[i]);
+        else
+            set_fault(o, st, "limit", s[i].name);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- operations ---- */
 
 static void undo_ops(method *m, size_t k, svc_req *r)
 {
@@ -150,7 +283,17 @@ static void undo_ops(method *m, size_t k, svc_req *r)
     }
 }
 
-static int run_ops(svc_req *r, pipe_result *out)
+/* Data and grants of a method that failed must not reach the client or
+ * the ledger. */
+static void drop_effects(svc_req *r)
+{
+    cJSON_Delete(r->data);
+    r->data = cJSON_CreateObject();
+    cJSON_Delete(r->grants);
+    r->grants = NULL;
+}
+
+static int run_ops(svc_req *r, outcome *o)
 {
     method *m = r->m;
 
@@ -162,61 +305,295 @@ static int run_ops(svc_req *r, pipe_result *out)
         if (st == AMS_OK)
             continue;
         undo_ops(m, i, r);
-        if (st == AMS_ERR || st <= AMS_ERR_STORE) {
-            set_fault(out, st, "operation", in->ref);
+        if (st < 0) {
+            set_fault(o, st, "operation", in->ref);
         } else {
-            set_outcome(out, ctx.reason[0] ? ctx.reason : "operation_failed");
-            out->detail = cJSON_CreateObject();
-            cJSON_AddStringToObject(out->detail, "operation", in->ref);
-            cJSON_AddNumberToObject(out->detail, "index", (double)i);
+            set_outcome(o, ctx.reason[0] ? ctx.reason : "operation_failed");
+            o->detail = cJSON_CreateObject();
+            cJSON_AddStringToObject(o->detail, "operation", in->ref);
+            cJSON_AddNumberToObject(o->detail, "index", (double)i);
         }
-        /* Data the failed method produced must not reach the client. */
-        cJSON_Delete(r->data);
-        r->data = cJSON_CreateObject();
+        drop_effects(r);
         return -1;
     }
     return 0;
 }
 
-void pipeline_run(svc_req *r, pipe_result *out)
+static int run_handler(svc_req *r, outcome *o)
+{
+    instance *h = r->m->handler;
+    ams_ctx ctx = {r, h, {0}};
+    ams_status st;
+
+    if (h == NULL)
+        return 0;
+    st = svc_call(h->entry->fn, &ctx);
+    if (st == AMS_OK)
+        return 0;
+    if (st == AMS_FAIL)
+        set_outcome(o, ctx.reason[0] ? ctx.reason : "declined");
+    else
+        set_fault(o, st, "handler", h->ref);
+    return -1;
+}
+
+/* Steps 5 and 6, with the lock held. */
+static void run_method(svc_req *r, outcome *o)
+{
+    limit_slot lim[4];
+    size_t nlim = limit_slots(r, lim);
+
+    if (check_rule(r->act->crowd, "crowd", r, o) < 0 ||
+        check_limits(r, lim, nlim, o) < 0 ||
+        check_rule(r->m->rule, "rule", r, o) < 0 ||
+        reserve_limits(r, lim, nlim, o) < 0)
+        return;
+    if (run_ops(r, o) < 0 || run_handler(r, o) < 0) {
+        release_limits(r, lim, nlim);
+        return;
+    }
+    set_outcome(o, "ok");
+}
+
+/* ---- idempotency ---- */
+
+/* Records are JSON: {"s":state,"h":hash,"st":status,"b":answer}; state
+ * "p" while the request runs, "d" when done, "r" when it faulted (a retry
+ * may run it again). */
+typedef struct idem {
+    char key[STORE_KEY_MAX];
+    char hash[65];
+    uint64_t version;  /* of the record seen; 0 when none */
+} idem;
+
+/* sha256 of method and params: a replay must ask the same thing. */
+static void request_hash(const svc_req *r, char out[65])
+{
+    unsigned char md[32];
+    unsigned int len = 0;
+    char *params = r->params ? cJSON_PrintUnformatted(r->params) : NULL;
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+
+    out[0] = '\0';
+    if (c != NULL && EVP_DigestInit_ex(c, EVP_sha256(), NULL)) {
+        EVP_DigestUpdate(c, r->m->name, strlen(r->m->name) + 1);
+        if (params != NULL)
+            EVP_DigestUpdate(c, params, strlen(params));
+        if (EVP_DigestFinal_ex(c, md, &len) && len == 32)
+            for (int i = 0; i < 32; i++)
+                snprintf(out + 2 * i, 3, "%02x", md[i]);
+    }
+    EVP_MD_CTX_free(c);
+    free(params);
+}
+
+static int idem_write(svc_req *r, idem *d, const char *state, int status,
+                      const char *answer)
+{
+    cJSON *rec = cJSON_CreateObject();
+    char *text;
+    ams_status st;
+    int64_t now = svc_req_now(r);
+
+    cJSON_AddStringToObject(rec, "s", state);
+    cJSON_AddStringToObject(rec, "h", d->hash);
+    if (answer != NULL) {
+        cJSON_AddNumberToObject(rec, "st", status);
+        cJSON_AddStringToObject(rec, "b", answer);
+    }
+    text = cJSON_PrintUnformatted(rec);
+    cJSON_Delete(rec);
+    if (text == NULL)
+        return AMS_ERR_NOMEM;
+    st = store_value_cas(svc.st, d->key, d->version, text, strlen(text),
+                         now + svc.idem_ttl_ms, now, &d->version);
+    free(text);
+    return st;
+}
+
+/* Step 3.  Returns 0 to go on (d->version is the record to replace), or
+ * -1 with the answer decided in o or res. */
+static int idem_lookup(svc_req *r, idem *d, outcome *o, pipe_result *res)
+{
+    char name[160], *text = NULL;
+    size_t len = 0;
+    cJSON *rec;
+    const cJSON *s, *h, *b, *stc;
+    ams_status st;
+
+    request_hash(r, d->hash);
+    snprintf(name, sizeof name, "idem:%s", r->request_id);
+    if (svc_host_key(d->key, sizeof d->key, r->act->id, r->uid, name) < 0) {
+        set_http(o, 400, "bad_request", "request_id: too long");
+        return -1;
+    }
+    st = store_value_get(svc.st, d->key, svc_req_now(r), &text, &len,
+                         &d->version);
+    if (st == AMS_NOT_FOUND) {
+        d->version = 0;
+        return 0;
+    }
+    if (st != AMS_OK) {
+        set_fault(o, st, "idempotency", "lookup");
+        return -1;
+    }
+    rec = cJSON_ParseWithLength(text, len);
+    free(text);
+    s = cJSON_GetObjectItemCaseSensitive(rec, "s");
+    h = cJSON_GetObjectItemCaseSensitive(rec, "h");
+    b = cJSON_GetObjectItemCaseSensitive(rec, "b");
+    stc = cJSON_GetObjectItemCaseSensitive(rec, "st");
+    if (!cJSON_IsString(s) || !cJSON_IsString(h)) {
+        cJSON_Delete(rec);
+        log_error("activity %lld: corrupt idempotency record %s; running "
+                  "the request again",
+                  (long long)r->act->id, d->key);
+        return 0;
+    }
+    if (strcmp(h->valuestring, d->hash) != 0) {
+        set_http(o, 409, "request_id_reused",
+                 "request_id was already used with another method or other "
+                 "params; use a new request_id");
+        cJSON_Delete(rec);
+        return -1;
+    }
+    if (strcmp(s->valuestring, "d") == 0 && cJSON_IsString(b) &&
+        cJSON_IsNumber(stc)) {
+        res->http_status = stc->valueint;
+        res->raw = strdup(b->valuestring);
+        cJSON_Delete(rec);
+        if (res->raw == NULL) {
+            set_http(o, 503, "overloaded", "out of memory");
+            return -1;
+        }
+        return -1;
+    }
+    if (strcmp(s->valuestring, "p") == 0) {
+        /* Running now (then the session lock is held: busy), or cut off by
+         * a crash; step 4 tells the two apart. */
+        cJSON_Delete(rec);
+        return 1;
+    }
+    cJSON_Delete(rec); /* "r": the first attempt faulted; run again */
+    return 0;
+}
+
+/* ---- the answer ---- */
+
+static cJSON *answer(svc_req *r, outcome *o)
+{
+    cJSON *b = cJSON_CreateObject();
+
+    if (o->http_status != 200) {
+        cJSON_AddNumberToObject(b, "code", o->http_status);
+        cJSON_AddStringToObject(b, "reason", o->reason);
+        cJSON_AddStringToObject(b, "message", o->message);
+        cJSON_AddStringToObject(b, "request_id", r->request_id);
+        return b;
+    }
+    cJSON_AddNumberToObject(b, "code", pipeline_code(o->reason));
+    cJSON_AddStringToObject(b, "reason", o->reason);
+    cJSON_AddStringToObject(b, "request_id", r->request_id);
+    if (r->grants != NULL) {
+        cJSON_AddItemToObject(r->data, "grants", r->grants);
+        r->grants = NULL;
+    }
+    cJSON_AddItemToObject(b, "data", r->data);
+    r->data = NULL;
+    if (o->detail != NULL) {
+        cJSON_AddItemToObject(b, "detail", o->detail);
+        o->detail = NULL;
+    }
+    return b;
+}
+
+/* Steps 3, 4 and 7 around run_method(). */
+static void run_guarded(svc_req *r, outcome *o, pipe_result *res)
+{
+    idem d;
+    char lock_key[STORE_KEY_MAX], name[128];
+    int found = idem_lookup(r, &d, o, res);
+    ams_status st;
+    char *text;
+
+    if (found < 0)
+        return;
+    snprintf(name, sizeof name, "session:%s", r->m->name);
+    if (svc_host_key(lock_key, sizeof lock_key, r->act->id, r->uid, name) <
+        0) {
+        set_http(o, 500, "internal", "session key too long");
+        return;
+    }
+    st = svc_host_lock(r, lock_key, svc.session_lock_ms);
+    if (st == AMS_CONFLICT) {
+        set_outcome(o, "busy");
+        return;
+    }
+    if (st != AMS_OK) {
+        set_fault(o, st, "session lock", r->m->name);
+        return;
+    }
+    if (found == 1) {
+        set_http(o, 500, "outcome_unknown",
+                 "an earlier attempt with this request_id was interrupted; "
+                 "its outcome is unknown: check the user's ledger");
+        return;
+    }
+    st = idem_write(r, &d, "p", 0, NULL);
+    if (st == AMS_CONFLICT) {
+        /* Another method claimed this request_id a moment ago. */
+        set_outcome(o, "busy");
+        return;
+    }
+    if (st != AMS_OK) {
+        set_fault(o, st, "idempotency", "claim");
+        return;
+    }
+    run_method(r, o);
+    if (o->http_status == 200 && strcmp(o->reason, "ok") == 0 &&
+        (st = svc_ledger_append(r)) != AMS_OK)
+        log_error("activity %lld method %s: ledger append failed (%d) for "
+                  "uid=%s request_id=%s",
+                  (long long)r->act->id, r->m->name, (int)st, r->uid,
+                  r->request_id);
+    res->body = answer(r, o);
+    res->http_status = o->http_status;
+    text = cJSON_PrintUnformatted(res->body);
+    /* Faults are not replayed: the chain undid what it could, so a retry
+     * may run again. */
+    st = o->http_status == 200
+             ? idem_write(r, &d, "d", o->http_status, text ? text : "{}")
+             : idem_write(r, &d, "r", 0, NULL);
+    if (st != AMS_OK)
+        log_error("activity %lld: cannot record the answer of request_id=%s "
+                  "(%d): a replay would run it again",
+                  (long long)r->act->id, r->request_id, (int)st);
+    free(text);
+}
+
+void pipeline_run(svc_req *r, pipe_result *res)
 {
     activity *a = r->act;
-    method *m = r->m;
     int64_t now = r->clock_base_ms;
+    outcome o;
 
-    memset(out, 0, sizeof *out);
-    if (!a->enabled) {
-        set_outcome(out, "disabled");
-        return;
+    memset(&o, 0, sizeof o);
+    memset(res, 0, sizeof *res);
+    if (!a->enabled)
+        set_outcome(&o, "disabled");
+    else if (now < a->start_ms)
+        set_outcome(&o, "not_started");
+    else if (now >= a->end_ms)
+        set_outcome(&o, "ended");
+    else if (r->m->login && (r->uid == NULL || r->uid[0] == '\0'))
+        set_outcome(&o, "login_required");
+    else if (svc.st == NULL)
+        set_fault(&o, AMS_ERR_STORE, "request", r->m->name);
+    else
+        run_guarded(r, &o, res);
+    if (res->body == NULL && res->raw == NULL) {
+        res->body = answer(r, &o);
+        res->http_status = o.http_status;
     }
-    if (now < a->start_ms) {
-        set_outcome(out, "not_started");
-        return;
-    }
-    if (now >= a->end_ms) {
-        set_outcome(out, "ended");
-        return;
-    }
-    if (m->login && (r->uid == NULL || r->uid[0] == '\0')) {
-        set_outcome(out, "login_required");
-        return;
-    }
-    if (check_rule(a->crowd, "crowd", r, out) < 0 ||
-        check_rule(m->rule, "rule", r, out) < 0)
-        return;
-    if (run_ops(r, out) < 0)
-        return;
-    if (m->handler != NULL) {
-        ams_ctx ctx = {r, m->handler, {0}};
-        ams_status st = svc_call(m->handler->entry->fn, &ctx);
-        if (st == AMS_FAIL) {
-            set_outcome(out, ctx.reason[0] ? ctx.reason : "declined");
-            return;
-        }
-        if (st != AMS_OK) {
-            set_fault(out, st, "handler", m->handler->ref);
-            return;
-        }
-    }
-    set_outcome(out, "ok");
+    cJSON_Delete(o.detail);
 }

@@ -102,7 +102,7 @@ static size_t check_params(const ams_entry *en, const char *where, errs *e)
                 errs_add(e, where, 0,
                          "entry \"%s\": parameter \"%s\" declared twice",
                          en->name, q->name);
-        if (q->type < AMS_T_INT || q->type > AMS_T_JSON)
+        if (q->type < AMS_T_INT || q->type > AMS_T_BUDGET)
             errs_add(e, where, 0,
                      "entry \"%s\": parameter \"%s\": unknown type %d",
                      en->name, q->name, (int)q->type);

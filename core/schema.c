@@ -26,6 +26,12 @@ const char *schema_type_name(ams_type t)
         return "list of strings";
     case AMS_T_JSON:
         return "value";
+    case AMS_T_POOL:
+        return "pool name";
+    case AMS_T_COUPON:
+        return "coupon kind name";
+    case AMS_T_BUDGET:
+        return "budget name";
     }
     return "unknown";
 }
@@ -49,6 +55,9 @@ static int measure(const ams_param *q, const cJSON *v, double *out,
         *what = "value";
         return 0;
     case AMS_T_STRING:
+    case AMS_T_POOL:
+    case AMS_T_COUPON:
+    case AMS_T_BUDGET:
         if (!cJSON_IsString(v))
             return -1;
         *out = (double)strlen(v->valuestring);

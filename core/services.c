@@ -90,6 +90,10 @@ static void *arena_keep(svc_req *r, void *p)
 
 void svc_req_end(svc_req *r)
 {
+    cJSON_Delete(r->grants);
+    r->grants = NULL;
+    cJSON_Delete(r->notes);
+    r->notes = NULL;
     int64_t now = r->clock_base_ms + (svc_mono_ms() - r->mono_start_ms);
 
     while (r->locks != NULL) {
@@ -377,6 +381,22 @@ static ams_status host_reply_json(ams_ctx *c, const char *k, const char *json)
 
 /* ---- store keys ---- */
 
+int64_t svc_day(const activity *a, int64_t now_ms, int64_t *expire_at)
+{
+    int64_t off = (int64_t)(a ? a->tz_offset_min : 0) * 60000;
+    int64_t t = now_ms + off;
+    int64_t day = t / DAY_MS - (t % DAY_MS < 0);
+
+    if (expire_at != NULL)
+        *expire_at = (day + 1) * DAY_MS - off + DAY_MS;
+    return day;
+}
+
+int64_t svc_req_now(const svc_req *r)
+{
+    return r->clock_base_ms + (svc_mono_ms() - r->mono_start_ms);
+}
+
 static int key_ok(const char *k)
 {
     size_t n = 0;
@@ -434,15 +454,10 @@ static ams_status make_key(ams_ctx *c, const char *fn, ams_scope scope,
         return AMS_ERR;
     }
     if (period == AMS_PERIOD_DAY) {
-        int64_t off = (int64_t)(c->inst && c->inst->act
-                                    ? c->inst->act->tz_offset_min
-                                    : 0) * 60000;
-        int64_t day;
         now = svc_now(c);
-        day = (now + off) / DAY_MS - ((now + off) % DAY_MS < 0);
+        int64_t day = svc_day(c->inst ? c->inst->act : NULL, now, expire);
         n += snprintf(out + n, outlen - (size_t)(n < (int)outlen ? n : 0),
                       "@d%lld", (long long)day);
-        *expire = (day + 1) * DAY_MS - off + DAY_MS;
     } else if (period != AMS_PERIOD_NONE) {
         host_log(c, AMS_LOG_ERROR, "%s: unknown period %d", fn, (int)period);
         return AMS_ERR;
@@ -492,6 +507,7 @@ static ams_status host_counter_get(ams_ctx *c, ams_scope scope,
     return st;
 }
 
+
 static void random_token(char token[AMS_TOKEN_LEN])
 {
     unsigned char b[16];
@@ -502,33 +518,46 @@ static void random_token(char token[AMS_TOKEN_LEN])
         snprintf(token + 2 * i, 3, "%02x", b[i]);
 }
 
+ams_status svc_host_lock(svc_req *r, const char *key, int64_t ttl_ms)
+{
+    char token[AMS_TOKEN_LEN];
+    int64_t now = svc_req_now(r);
+    svc_lock *l;
+    ams_status st;
+
+    if (svc.st == NULL)
+        return AMS_ERR_STORE;
+    random_token(token);
+    st = store_lock_acquire(svc.st, key, token, now + ttl_ms, now);
+    if (st != AMS_OK)
+        return st;
+    l = calloc(1, sizeof *l);
+    if (l == NULL || (l->key = strdup(key)) == NULL) {
+        free(l);
+        store_lock_release(svc.st, key, token, now);
+        return AMS_ERR_NOMEM;
+    }
+    memcpy(l->token, token, AMS_TOKEN_LEN);
+    l->next = r->locks;
+    r->locks = l;
+    return AMS_OK;
+}
+
 static ams_status host_lock(ams_ctx *c, ams_scope scope, const char *key,
                             int64_t ttl_ms, char token[AMS_TOKEN_LEN])
 {
     char k[STORE_KEY_MAX];
-    int64_t exp, now;
-    svc_lock *l;
+    int64_t exp;
     ams_status st = make_key(c, "lock", scope, key, AMS_PERIOD_NONE, k,
                              sizeof k, &exp);
     if (st != AMS_OK)
         return st;
     if (ttl_ms <= 0 || token == NULL)
         return AMS_ERR;
-    random_token(token);
-    now = svc_now(c);
-    st = store_lock_acquire(svc.st, k, token, now + ttl_ms, now);
-    if (st != AMS_OK)
-        return st;
-    l = calloc(1, sizeof *l);
-    if (l == NULL || (l->key = strdup(k)) == NULL) {
-        free(l);
-        store_lock_release(svc.st, k, token, now);
-        return AMS_ERR_NOMEM;
-    }
-    memcpy(l->token, token, AMS_TOKEN_LEN);
-    l->next = c->req->locks;
-    c->req->locks = l;
-    return AMS_OK;
+    st = svc_host_lock(c->req, k, ttl_ms);
+    if (st == AMS_OK)
+        memcpy(token, c->req->locks->token, AMS_TOKEN_LEN);
+    return st;
 }
 
 static ams_status host_unlock(ams_ctx *c, ams_scope scope, const char *key,
@@ -677,6 +706,325 @@ static ams_status host_sleep_ms(ams_ctx *c, int64_t ms)
     return AMS_OK;
 }
 
+/* ---- resources, grants, ledger ---- */
+
+int svc_host_key(char *out, size_t outlen, int64_t activity_id,
+                 const char *uid, const char *name)
+{
+    int n;
+    if (uid != NULL && uid[0] != '\0')
+        n = snprintf(out, outlen, "{a%lld}hu%zu:%s:%s",
+                     (long long)activity_id, strlen(uid), uid, name);
+    else
+        n = snprintf(out, outlen, "{a%lld}hg:%s", (long long)activity_id,
+                     name);
+    return n < 0 || (size_t)n >= outlen ? -1 : 0;
+}
+
+int svc_ledger_key(char *out, size_t outlen, const svc_req *r)
+{
+    return svc_host_key(out, outlen, r->act->id, r->uid, "ledger");
+}
+
+static const char *host_resource_json(ams_ctx *c, const char *param)
+{
+    instance *in = c ? c->inst : NULL;
+    const ams_param *spec;
+    const cJSON *v, *group, *def, *cached;
+    const char *gname = NULL;
+    char cache_key[96];
+    char *text;
+
+    if (in == NULL || param == NULL || in->act == NULL)
+        return NULL;
+    for (spec = in->entry->spec->params; spec && spec->name; spec++)
+        if (strcmp(spec->name, param) == 0)
+            break;
+    if (spec == NULL || spec->name == NULL)
+        return NULL;
+    gname = spec->type == AMS_T_POOL     ? "pools"
+            : spec->type == AMS_T_COUPON ? "coupons"
+            : spec->type == AMS_T_BUDGET ? "budgets"
+                                         : NULL;
+    v = cJSON_GetObjectItemCaseSensitive(in->params, param);
+    if (gname == NULL || !cJSON_IsString(v))
+        return NULL;
+    group = cJSON_GetObjectItemCaseSensitive(in->act->resources, gname);
+    def = cJSON_GetObjectItemCaseSensitive(group, v->valuestring);
+    if (def == NULL)
+        return NULL;
+    /* '@' cannot start a param name, so the cache keys never collide. */
+    snprintf(cache_key, sizeof cache_key, "@%s", param);
+    if (in->json_cache == NULL &&
+        (in->json_cache = cJSON_CreateObject()) == NULL)
+        return NULL;
+    cached = cJSON_GetObjectItemCaseSensitive(in->json_cache, cache_key);
+    if (cJSON_IsString(cached))
+        return cached->valuestring;
+    text = cJSON_PrintUnformatted(def);
+    if (text == NULL)
+        return NULL;
+    cached = cJSON_AddStringToObject(in->json_cache, cache_key, text);
+    free(text);
+    return cJSON_IsString(cached) ? cached->valuestring : NULL;
+}
+
+static ams_status host_declare_use(ams_ctx *c, const char *param,
+                                   int64_t per_call)
+{
+    instance *in = c ? c->inst : NULL;
+    struct inst_use *u;
+
+    if (in == NULL || c->req != NULL || per_call < 0 ||
+        host_resource_json(c, param) == NULL) {
+        host_log(c, AMS_LOG_ERROR, "declare_use(\"%s\"): only in init, for a "
+                 "param naming a declared resource", param ? param : "");
+        return AMS_ERR;
+    }
+    u = realloc(in->uses, (in->nuses + 1) * sizeof *u);
+    if (u == NULL)
+        return AMS_ERR_NOMEM;
+    in->uses = u;
+    u[in->nuses].param = strdup(param);
+    u[in->nuses].per_call = per_call;
+    if (u[in->nuses].param == NULL)
+        return AMS_ERR_NOMEM;
+    in->nuses++;
+    return AMS_OK;
+}
+
+static ams_status host_rule_constant(ams_ctx *c, int passes)
+{
+    if (c == NULL || c->inst == NULL || c->req != NULL ||
+        c->inst->entry->spec->kind != AMS_RULE)
+        return AMS_ERR;
+    c->inst->constant = passes ? 1 : 0;
+    return AMS_OK;
+}
+
+static ams_status host_grant(ams_ctx *c, const char *kind, const char *item,
+                             int64_t amount, const char *extra_json)
+{
+    svc_req *r = c ? c->req : NULL;
+    cJSON *g, *extra = NULL;
+
+    if (r == NULL || kind == NULL || item == NULL || kind[0] == '\0')
+        return AMS_ERR;
+    if (extra_json != NULL) {
+        extra = cJSON_Parse(extra_json);
+        if (!cJSON_IsObject(extra)) {
+            cJSON_Delete(extra);
+            host_log(c, AMS_LOG_WARN, "grant: extra is not a JSON object");
+            return AMS_ERR;
+        }
+    }
+    if (r->grants == NULL && (r->grants = cJSON_CreateArray()) == NULL) {
+        cJSON_Delete(extra);
+        return AMS_ERR_NOMEM;
+    }
+    g = cJSON_CreateObject();
+    if (g == NULL) {
+        cJSON_Delete(extra);
+        return AMS_ERR_NOMEM;
+    }
+    cJSON_AddNumberToObject(g, "ts", (double)svc_now(c));
+    cJSON_AddStringToObject(g, "method", r->m ? r->m->name : "");
+    cJSON_AddStringToObject(g, "request_id", r->request_id ? r->request_id
+                                                           : "");
+    cJSON_AddStringToObject(g, "kind", kind);
+    cJSON_AddStringToObject(g, "item", item);
+    cJSON_AddNumberToObject(g, "amount", (double)amount);
+    if (extra != NULL)
+        cJSON_AddItemToObject(g, "extra", extra);
+    cJSON_AddItemToArray(r->grants, g);
+    return AMS_OK;
+}
+
+/* The ledger is one versioned value per user and activity; appends race
+ * only between methods of the same user, and compare-and-set settles
+ * that. */
+ams_status svc_ledger_append(svc_req *r)
+{
+    char key[STORE_KEY_MAX];
+    int64_t now = r->clock_base_ms + (svc_mono_ms() - r->mono_start_ms);
+
+    if (r->grants == NULL || cJSON_GetArraySize(r->grants) == 0)
+        return AMS_OK;
+    if (svc.st == NULL)
+        return AMS_ERR_STORE;
+    if (svc_ledger_key(key, sizeof key, r) < 0)
+        return AMS_ERR;
+    for (int attempt = 0; attempt < 16; attempt++) {
+        char *old = NULL, *text;
+        size_t len = 0;
+        uint64_t ver = 0;
+        cJSON *arr, *it;
+        ams_status st = store_value_get(svc.st, key, now, &old, &len, &ver);
+
+        if (st != AMS_OK && st != AMS_NOT_FOUND)
+            return st;
+        arr = old ? cJSON_ParseWithLength(old, len) : cJSON_CreateArray();
+        free(old);
+        if (!cJSON_IsArray(arr)) {
+            cJSON_Delete(arr);
+            arr = cJSON_CreateArray();
+        }
+        cJSON_ArrayForEach(it, r->grants)
+            cJSON_AddItemToArray(arr, cJSON_Duplicate(it, 1));
+        text = cJSON_PrintUnformatted(arr);
+        cJSON_Delete(arr);
+        if (text == NULL)
+            return AMS_ERR_NOMEM;
+        st = store_value_cas(svc.st, key, ver, text, strlen(text), 0, now,
+                             NULL);
+        free(text);
+        if (st != AMS_CONFLICT)
+            return st;
+    }
+    return AMS_CONFLICT;
+}
+
+static ams_status host_ledger_json(ams_ctx *c, const char **out)
+{
+    char key[STORE_KEY_MAX], *v = NULL;
+    size_t len = 0;
+    uint64_t ver;
+    ams_status st;
+
+    if (c == NULL || c->req == NULL || out == NULL)
+        return AMS_ERR;
+    if (svc.st == NULL)
+        return AMS_ERR_STORE;
+    if (svc_ledger_key(key, sizeof key, c->req) < 0)
+        return AMS_ERR;
+    st = store_value_get(svc.st, key, svc_now(c), &v, &len, &ver);
+    if (st == AMS_NOT_FOUND) {
+        *out = "[]";
+        return AMS_OK;
+    }
+    if (st != AMS_OK)
+        return st;
+    if (arena_keep(c->req, v) == NULL)
+        return AMS_ERR_NOMEM;
+    *out = v;
+    return AMS_OK;
+}
+
+/* ---- leaderboards ---- */
+
+static ams_status board_key(ams_ctx *c, const char *fn, const char *board,
+                            char *out, size_t outlen)
+{
+    int64_t exp;
+    return make_key(c, fn, AMS_SCOPE_ACTIVITY, board, AMS_PERIOD_NONE, out,
+                    outlen, &exp);
+}
+
+static ams_status host_board_set(ams_ctx *c, const char *board, int64_t score)
+{
+    char k[STORE_KEY_MAX];
+    ams_status st = board_key(c, "board_set", board, k, sizeof k);
+
+    if (st != AMS_OK)
+        return st;
+    if (host_uid(c)[0] == '\0')
+        return AMS_ERR;
+    return store_board_set(svc.st, k, host_uid(c), score, 0, svc_now(c));
+}
+
+static ams_status host_board_top(ams_ctx *c, const char *board, size_t n,
+                                 const char **out)
+{
+    char k[STORE_KEY_MAX], *text;
+    store_board_entry *e = NULL;
+    size_t count = 0;
+    cJSON *arr;
+    ams_status st = board_key(c, "board_top", board, k, sizeof k);
+
+    if (st != AMS_OK)
+        return st;
+    if (out == NULL || n > 10000)
+        return AMS_ERR;
+    st = store_board_top(svc.st, k, n, svc_now(c), &e, &count);
+    if (st == AMS_NOT_FOUND) {
+        *out = "[]";
+        return AMS_OK;
+    }
+    if (st != AMS_OK)
+        return st;
+    arr = cJSON_CreateArray();
+    for (size_t i = 0; arr != NULL && i < count; i++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "rank", (double)(i + 1));
+        cJSON_AddStringToObject(o, "uid", e[i].member);
+        cJSON_AddNumberToObject(o, "score", (double)e[i].score);
+        cJSON_AddItemToArray(arr, o);
+    }
+    store_board_free(e, count);
+    text = arr ? cJSON_PrintUnformatted(arr) : NULL;
+    cJSON_Delete(arr);
+    if (text == NULL || arena_keep(c->req, text) == NULL)
+        return AMS_ERR_NOMEM;
+    *out = text;
+    return AMS_OK;
+}
+
+static ams_status host_board_rank(ams_ctx *c, const char *board,
+                                  int64_t *rank, int64_t *score)
+{
+    char k[STORE_KEY_MAX];
+    int64_t r = 0, s = 0;
+    ams_status st = board_key(c, "board_rank", board, k, sizeof k);
+
+    if (st != AMS_OK)
+        return st;
+    if (host_uid(c)[0] == '\0')
+        return AMS_NOT_FOUND;
+    st = store_board_rank(svc.st, k, host_uid(c), svc_now(c), &r, &s);
+    if (rank)
+        *rank = st == AMS_OK ? r : 0;
+    if (score)
+        *score = st == AMS_OK ? s : 0;
+    return st;
+}
+
+/* ---- notes ---- */
+
+static void note_name(const ams_ctx *c, char out[32])
+{
+    snprintf(out, 32, "%p", (const void *)c->inst);
+}
+
+static ams_status host_note_set(ams_ctx *c, const char *text)
+{
+    char name[32];
+    svc_req *r = c ? c->req : NULL;
+
+    if (r == NULL || c->inst == NULL || text == NULL)
+        return AMS_ERR;
+    if (r->notes == NULL && (r->notes = cJSON_CreateObject()) == NULL)
+        return AMS_ERR_NOMEM;
+    note_name(c, name);
+    cJSON_DeleteItemFromObjectCaseSensitive(r->notes, name);
+    return cJSON_AddStringToObject(r->notes, name, text) ? AMS_OK
+                                                         : AMS_ERR_NOMEM;
+}
+
+static ams_status host_note_get(ams_ctx *c, const char **out)
+{
+    char name[32];
+    const cJSON *v;
+
+    if (c == NULL || c->req == NULL || c->inst == NULL || out == NULL)
+        return AMS_ERR;
+    note_name(c, name);
+    v = cJSON_GetObjectItemCaseSensitive(c->req->notes, name);
+    if (!cJSON_IsString(v))
+        return AMS_NOT_FOUND;
+    *out = v->valuestring;
+    return AMS_OK;
+}
+
 ams_status svc_call(ams_entry_fn fn, ams_ctx *ctx)
 {
     ams_status st = fn(ctx);
@@ -728,4 +1076,14 @@ const ams_host services_host = {
     .value_get = host_value_get,
     .value_cas = host_value_cas,
     .sleep_ms = host_sleep_ms,
+    .resource_json = host_resource_json,
+    .declare_use = host_declare_use,
+    .rule_constant = host_rule_constant,
+    .grant = host_grant,
+    .ledger_json = host_ledger_json,
+    .board_set = host_board_set,
+    .board_top = host_board_top,
+    .board_rank = host_board_rank,
+    .note_set = host_note_set,
+    .note_get = host_note_get,
 };

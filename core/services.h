@@ -18,6 +18,8 @@ typedef struct svc_env {
     store *st;                /* NULL: store calls fail with AMS_ERR_STORE */
     struct event_base *base;  /* NULL: sleep_ms blocks (checker, tests) */
     uint64_t rng;             /* splitmix64 state */
+    int64_t session_lock_ms;  /* TTL of the per-user method lock */
+    int64_t idem_ttl_ms;      /* how long answers are kept for replay */
 } svc_env;
 
 extern svc_env svc;
@@ -43,6 +45,8 @@ typedef struct svc_req {
     int64_t clock_base_ms;   /* host clock at mono_start_ms */
     int64_t mono_start_ms;
     cJSON *data;             /* reply data object */
+    cJSON *grants;           /* grants recorded by operations (array) */
+    cJSON *notes;            /* note_set texts by instance */
     svc_lock *locks;         /* still held; released at the end */
     void **arena;            /* values handed to plugins */
     size_t narena, carena;
@@ -64,6 +68,30 @@ void svc_req_end(svc_req *r);
 int64_t svc_now(ams_ctx *ctx);
 int64_t svc_wall_ms(void);
 int64_t svc_mono_ms(void);
+
+/* Host-internal keys ("h" segment): the plugin namespace cannot reach
+ * them.  uid NULL or "": activity-wide.  Returns -1 when out is too
+ * small. */
+int svc_host_key(char *out, size_t outlen, int64_t activity_id,
+                 const char *uid, const char *name);
+
+/* The day number of now_ms in the activity's time zone, and the end of
+ * that day plus a grace day (when a per-day record may be swept). */
+int64_t svc_day(const activity *a, int64_t now_ms, int64_t *expire_at);
+
+/* Take a host lock on key for the request; it is released by
+ * svc_req_end().  AMS_CONFLICT when held by another. */
+ams_status svc_host_lock(svc_req *r, const char *key, int64_t ttl_ms);
+
+/* The host clock of a request. */
+int64_t svc_req_now(const svc_req *r);
+
+/* The user's ledger key of an activity (a versioned JSON array). */
+int svc_ledger_key(char *out, size_t outlen, const svc_req *r);
+
+/* Append the request's grants to the user's ledger (compare-and-set
+ * loop).  AMS_OK when there was nothing to append. */
+ams_status svc_ledger_append(svc_req *r);
 
 /* Run an entry function on a context; any fault is logged with the
  * instance's reference. */

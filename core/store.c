@@ -4,6 +4,7 @@
 #include "store.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 store *store_open(const store_options *opt, char *err, size_t errlen)
@@ -25,6 +26,13 @@ store *store_open(const store_options *opt, char *err, size_t errlen)
     snprintf(err, errlen,
              "store: \"%s\": unknown scheme (expected lmdb:DIR)", uri);
     return NULL;
+}
+
+void store_board_free(store_board_entry *e, size_t n)
+{
+    for (size_t i = 0; i < n && e != NULL; i++)
+        free(e[i].member);
+    free(e);
 }
 
 void store_close(store *s)

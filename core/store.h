@@ -38,6 +38,14 @@
 
 typedef struct store store;
 
+typedef struct store_board_entry {
+    char *member;  /* malloc'd */
+    int64_t score;
+} store_board_entry;
+
+/* Free what board_top returned. */
+void store_board_free(store_board_entry *e, size_t n);
+
 typedef struct store_ops {
     const char *name;
 
@@ -63,6 +71,24 @@ typedef struct store_ops {
     ams_status (*value_cas)(store *s, const char *key, uint64_t expect,
                             const char *val, size_t len, int64_t expire_at_ms,
                             int64_t now_ms, uint64_t *version);
+
+    /* Leaderboards: key names a board; members ranked by score
+     * descending, ties by the time (now_ms) the member reached its score,
+     * then by member.  board_set replaces a member's score (same score:
+     * keeps its time).  expire_at_ms applies to the whole board (set on
+     * creation, like counters). */
+    ams_status (*board_set)(store *s, const char *key, const char *member,
+                            int64_t score, int64_t expire_at_ms,
+                            int64_t now_ms);
+    /* The first n entries, best first, into *out (malloc'd array of
+     * *count entries, each member malloc'd; free with
+     * store_board_free). */
+    ams_status (*board_top)(store *s, const char *key, size_t n,
+                            int64_t now_ms, store_board_entry **out,
+                            size_t *count);
+    /* 1-based rank and score of member; AMS_NOT_FOUND when absent. */
+    ams_status (*board_rank)(store *s, const char *key, const char *member,
+                             int64_t now_ms, int64_t *rank, int64_t *score);
 
     ams_status (*sweep)(store *s, int64_t now_ms, size_t max,
                         size_t *removed);
@@ -141,6 +167,24 @@ static inline ams_status store_value_cas(store *s, const char *k,
                                          uint64_t *ver)
 {
     return s->ops->value_cas(s, k, expect, v, len, exp, now, ver);
+}
+static inline ams_status store_board_set(store *s, const char *k,
+                                         const char *member, int64_t score,
+                                         int64_t exp, int64_t now)
+{
+    return s->ops->board_set(s, k, member, score, exp, now);
+}
+static inline ams_status store_board_top(store *s, const char *k, size_t n,
+                                         int64_t now, store_board_entry **out,
+                                         size_t *count)
+{
+    return s->ops->board_top(s, k, n, now, out, count);
+}
+static inline ams_status store_board_rank(store *s, const char *k,
+                                          const char *member, int64_t now,
+                                          int64_t *rank, int64_t *score)
+{
+    return s->ops->board_rank(s, k, member, now, rank, score);
 }
 static inline ams_status store_sweep(store *s, int64_t now, size_t max,
                                      size_t *removed)

@@ -2,24 +2,61 @@
  * store_lmdb.c -- the embedded store backend: one LMDB environment per
  * node, shared by the worker processes through its memory map.
  *
- * Layout: two named databases in one environment.
+ * Layout: three named databases in one environment.
  *
- *   "data"    key:   family byte + caller key, so the four families are
- *                    four key spaces
+ *   "data"    key:   family byte + caller key, so the families are
+ *                    separate key spaces (board retirements: family byte
+ *                    + board id, see below)
  *             value: header + payload
  *                    [0]      family byte again: a record can never be
  *                             parsed as another family's
  *                    [1..8]   expire_at_ms, int64 big-endian, 0 = never
  *                    [9..16]  version, uint64 big-endian (values; 0 else)
  *                    [17..]   counter: int64 big-endian; lock: the token;
- *                             tag and value: the caller's bytes
+ *                             tag and value: the caller's bytes; board:
+ *                             its id, uint64 big-endian; retired board:
+ *                             nothing
  *   "expiry"  key:   expire_at_ms (big-endian, sign bit flipped so that
  *                    byte order is numeric order) + data key
  *             value: empty
+ *   "board"   the members of every board, under the board's id (8 bytes,
+ *             big-endian), never under its key:
+ *                    id + 'm' + member           -> score, time (int64
+ *                                                   big-endian each)
+ *                    id + 'o' + ~score + time + member  -> empty
+ *             score and time are big-endian with the sign bit flipped and
+ *             the score's bits inverted, so the 'o' ("order") entries of a
+ *             board sort best first: score descending, then the time the
+ *             member reached it ascending, then member bytes ascending.
+ *             The 8 zero bytes key holds the last id handed out.
  *
  * Every record with an expiry has exactly one index entry, so sweep reads
  * the index from its start and stops at the first entry still in the
  * future: its cost follows what it removes, not the size of the store.
+ *
+ * Boards.  A board is its header record in "data" (family 'b', key: the
+ * caller's key) holding an id, and the member entries under that id in
+ * "board".  Ids come from a counter kept in the store, so they are never
+ * reused (not even by a compacting copy, which resets LMDB's transaction
+ * ids), and a fixed-width id ahead of every member key means no board can
+ * read another's entries, whatever their keys.  The header carries the
+ * board's expiry and its index entry; when a board expires, its members
+ * cannot go in the same step: a board may hold 100k of them, and one
+ * write transaction must stay short.  So expiring a board (sweep, or a
+ * board_set over an expired header, which starts a new board with a new
+ * id) turns it into a retirement record in "data", key 'd' + id, with the
+ * board's old expiry and an index entry of its own; sweep then deletes
+ * that id's members, at most as many per call as its budget allows, and
+ * the retirement record and its index entry with the last of them.  A
+ * sweep counts a board's header and each of its members as one removed
+ * record each.
+ *
+ * Costs, for a board of N members: board_set O(log N) (one header read,
+ * one member lookup, at most two order entries written); board_top(n)
+ * O(log N + n), a cursor walk; board_rank O(log N + rank): LMDB keeps no
+ * subtree counts, so rank counts the order entries ahead of the member.
+ * That is microseconds per thousand ranks ahead, fine for boards up to
+ * ~100k members; bigger ones would want a counted tree.
  *
  * Integers are encoded byte by byte: values sit at arbitrary offsets in
  * the map, where a pointer cast would be an unaligned access.
@@ -45,18 +82,35 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum { FAM_COUNTER = 'c', FAM_LOCK = 'l', FAM_TAG = 't', FAM_VALUE = 'v' };
+enum {
+    FAM_COUNTER = 'c',
+    FAM_LOCK = 'l',
+    FAM_TAG = 't',
+    FAM_VALUE = 'v',
+    FAM_BOARD = 'b',   /* a board's header */
+    FAM_RETIRED = 'd', /* an expired board whose members are still there */
+};
 
 #define LM_HDR 17                      /* family + expire_at + version */
 #define LM_KEY_MAX (1 + STORE_KEY_MAX) /* family + caller key */
 #define LM_IDX_MAX (8 + LM_KEY_MAX)    /* expire_at + data key */
 #define LM_MAP_DEFAULT ((size_t)1 << 30)
 
+/* Board entries: id + kind + (order: score + time) + member. */
+#define LM_MEMBER_MAX 256
+#define LM_BID 8                     /* id */
+#define LM_BPRE (LM_BID + 1)         /* id + kind */
+#define LM_BORD (LM_BPRE + 16)       /* order key without the member */
+#define LM_BKEY_MAX (LM_BORD + LM_MEMBER_MAX)
+#define LM_BVAL 16                   /* member entry: score + time */
+enum { BK_MEMBER = 'm', BK_ORDER = 'o' };
+
 typedef struct lm_store {
     store base;
     MDB_env *env;
     MDB_dbi data;
     MDB_dbi expiry;
+    MDB_dbi board;
     pid_t pid; /* the process that opened the environment */
 } lm_store;
 
@@ -532,6 +586,378 @@ static ams_status lm_value_cas(store *s, const char *key, uint64_t expect,
     return st;
 }
 
+/* ---- leaderboards (layout and costs: see the top of the file) ----
+ *
+ * Expiry policy, as for counters: expire_at_ms is applied when the board
+ * is created (it was absent or expired); later sets keep the board's
+ * expiry whatever they pass.  An absent or expired board has no members:
+ * board_top gives an empty list (AMS_OK), board_rank AMS_NOT_FOUND. */
+
+static uint64_t lm_score_enc(int64_t score)
+{
+    return ~((uint64_t)score ^ LM_SIGN); /* descending */
+}
+
+static int64_t lm_score_dec(uint64_t enc)
+{
+    return (int64_t)(~enc ^ LM_SIGN);
+}
+
+static size_t lm_member_key(unsigned char *out, uint64_t id,
+                            const char *member, size_t mlen)
+{
+    put_u64(out, id);
+    out[LM_BID] = BK_MEMBER;
+    memcpy(out + LM_BPRE, member, mlen);
+    return LM_BPRE + mlen;
+}
+
+static size_t lm_order_key(unsigned char *out, uint64_t id, int64_t score,
+                           int64_t time_ms, const char *member, size_t mlen)
+{
+    put_u64(out, id);
+    out[LM_BID] = BK_ORDER;
+    put_u64(out + LM_BPRE, lm_score_enc(score));
+    put_u64(out + LM_BPRE + 8, (uint64_t)time_ms ^ LM_SIGN);
+    memcpy(out + LM_BORD, member, mlen);
+    return LM_BORD + mlen;
+}
+
+static int lm_member_ok(const char *member, size_t *mlen)
+{
+    *mlen = member != NULL ? strlen(member) : 0;
+    return *mlen > 0 && *mlen <= LM_MEMBER_MAX;
+}
+
+/* The id a live board header holds. */
+static ams_status lm_board_id(const lm_call *c, uint64_t *id)
+{
+    if (c->len != LM_BID)
+        return lm_corrupt(c->op);
+    *id = get_u64(c->body);
+    return AMS_OK;
+}
+
+/* Leave the members of board id to sweep: a retirement record expiring at
+ * expire_at_ms, with its index entry.  Returns an LMDB error code. */
+static int lm_board_retire(lm_store *ls, MDB_txn *txn, uint64_t id,
+                           int64_t expire_at_ms)
+{
+    unsigned char dkey[1 + LM_BID], rec[LM_HDR], ikey[8 + sizeof dkey];
+    MDB_val k = {sizeof dkey, dkey}, v = {sizeof rec, rec};
+    MDB_val ik = {sizeof ikey, ikey}, iv = {0, NULL};
+    int rc;
+
+    dkey[0] = FAM_RETIRED;
+    put_u64(dkey + 1, id);
+    rec[0] = FAM_RETIRED;
+    put_u64(rec + 1, (uint64_t)expire_at_ms);
+    put_u64(rec + 9, 0);
+    lm_idx_key(ikey, expire_at_ms, dkey, sizeof dkey);
+    rc = mdb_put(txn, ls->data, &k, &v, 0);
+    return rc == 0 ? mdb_put(txn, ls->expiry, &ik, &iv, 0) : rc;
+}
+
+/* Make the call's header a new, empty board: retire the expired one it
+ * replaces, if any, and take the next id. */
+static ams_status lm_board_create(lm_call *c, int64_t expire_at_ms,
+                                  uint64_t *id)
+{
+    unsigned char seq[LM_BID] = {0}, b[LM_BID];
+    MDB_val k = {sizeof seq, seq}, v;
+    uint64_t old;
+    ams_status st;
+    int rc;
+
+    if (c->stored) {
+        if ((st = lm_board_id(c, &old)) != AMS_OK)
+            return st;
+        rc = lm_board_retire(c->ls, c->txn, old, c->expire_at_ms);
+        if (rc != 0)
+            return lm_fail(c->op, rc);
+        c->dirty = 1;
+    }
+    rc = mdb_get(c->txn, c->ls->board, &k, &v);
+    if (rc == 0 && v.mv_size != LM_BID)
+        return lm_corrupt(c->op);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return lm_fail(c->op, rc);
+    *id = (rc == 0 ? get_u64(v.mv_data) : 0) + 1;
+    put_u64(b, *id);
+    v = (MDB_val){sizeof b, b};
+    rc = mdb_put(c->txn, c->ls->board, &k, &v, 0);
+    if (rc != 0)
+        return lm_fail(c->op, rc);
+    c->dirty = 1;
+    return lm_put(c, expire_at_ms, 0, b, sizeof b);
+}
+
+/* Give member of board id the score; a member already at that score
+ * keeps its time, and nothing is written. */
+static ams_status lm_member_set(lm_call *c, uint64_t id, const char *member,
+                                size_t mlen, int64_t score, int64_t now_ms)
+{
+    unsigned char mk[LM_BKEY_MAX], ok[LM_BKEY_MAX], val[LM_BVAL];
+    MDB_val k = {lm_member_key(mk, id, member, mlen), mk}, v, o;
+    int rc = mdb_get(c->txn, c->ls->board, &k, &v);
+
+    if (rc == 0) {
+        const unsigned char *p = v.mv_data;
+        int64_t old;
+
+        if (v.mv_size != LM_BVAL)
+            return lm_corrupt(c->op);
+        old = (int64_t)get_u64(p);
+        if (old == score)
+            return AMS_OK;
+        o = (MDB_val){lm_order_key(ok, id, old, (int64_t)get_u64(p + 8),
+                                   member, mlen),
+                      ok};
+        rc = mdb_del(c->txn, c->ls->board, &o, NULL);
+        if (rc == MDB_NOTFOUND)
+            rc = 0; /* what we want anyway */
+    } else if (rc == MDB_NOTFOUND) {
+        rc = 0;
+    }
+    if (rc != 0)
+        return lm_fail(c->op, rc);
+    put_u64(val, (uint64_t)score);
+    put_u64(val + 8, (uint64_t)now_ms);
+    v = (MDB_val){sizeof val, val};
+    o = (MDB_val){lm_order_key(ok, id, score, now_ms, member, mlen), ok};
+    rc = mdb_put(c->txn, c->ls->board, &k, &v, 0);
+    if (rc == 0) {
+        MDB_val empty = {0, NULL};
+        rc = mdb_put(c->txn, c->ls->board, &o, &empty, 0);
+    }
+    if (rc != 0)
+        return lm_fail(c->op, rc);
+    c->dirty = 1;
+    return AMS_OK;
+}
+
+static ams_status lm_board_set(store *s, const char *key, const char *member,
+                               int64_t score, int64_t expire_at_ms,
+                               int64_t now_ms)
+{
+    lm_call c;
+    uint64_t id = 0;
+    size_t mlen;
+    ams_status st;
+
+    if (!lm_member_ok(member, &mlen))
+        return lm_bad("board_set", "member is empty or too long");
+    st = lm_begin(&c, s, "board_set", FAM_BOARD, key, now_ms, 0);
+    if (st != AMS_OK)
+        return st;
+    st = c.live ? lm_board_id(&c, &id) : lm_board_create(&c, expire_at_ms, &id);
+    if (st == AMS_OK)
+        st = lm_member_set(&c, id, member, mlen, score, now_ms);
+    return lm_end(&c, st);
+}
+
+/* Position cur on the first order entry of board id; *k receives it.
+ * Returns MDB_NOTFOUND when the board has none. */
+static int lm_order_first(MDB_cursor *cur, uint64_t id, unsigned char *pre,
+                          MDB_val *k)
+{
+    MDB_val v;
+    int rc;
+
+    put_u64(pre, id);
+    pre[LM_BID] = BK_ORDER;
+    *k = (MDB_val){LM_BPRE, pre};
+    rc = mdb_cursor_get(cur, k, &v, MDB_SET_RANGE);
+    if (rc == 0 && (k->mv_size < LM_BPRE || memcmp(k->mv_data, pre, LM_BPRE)))
+        rc = MDB_NOTFOUND;
+    return rc;
+}
+
+/* The next order entry of the board whose prefix is pre. */
+static int lm_order_next(MDB_cursor *cur, const unsigned char *pre,
+                         MDB_val *k)
+{
+    MDB_val v;
+    int rc = mdb_cursor_get(cur, k, &v, MDB_NEXT);
+
+    if (rc == 0 && (k->mv_size < LM_BPRE || memcmp(k->mv_data, pre, LM_BPRE)))
+        rc = MDB_NOTFOUND;
+    return rc;
+}
+
+/* Append the order entry k to *out, growing it as needed: n may be far
+ * more than the board holds, so it is never allocated up front. */
+static ams_status lm_top_push(const MDB_val *k, store_board_entry **out,
+                              size_t *count, size_t *cap)
+{
+    const unsigned char *p = k->mv_data;
+    store_board_entry *e;
+    size_t mlen;
+
+    if (k->mv_size <= LM_BORD)
+        return lm_corrupt("board_top");
+    if (*count == *cap) {
+        size_t cap2 = *cap ? *cap * 2 : 16;
+        store_board_entry *grown = realloc(*out, cap2 * sizeof **out);
+        if (grown == NULL)
+            return AMS_ERR_NOMEM;
+        *out = grown;
+        *cap = cap2;
+    }
+    e = &(*out)[*count];
+    mlen = k->mv_size - LM_BORD;
+    e->member = malloc(mlen + 1);
+    if (e->member == NULL)
+        return AMS_ERR_NOMEM;
+    memcpy(e->member, p + LM_BORD, mlen);
+    e->member[mlen] = '\0';
+    e->score = lm_score_dec(get_u64(p + LM_BPRE));
+    (*count)++;
+    return AMS_OK;
+}
+
+/* The first n order entries of board id into *out (*count of them). */
+static ams_status lm_top_read(lm_call *c, uint64_t id, size_t n,
+                              store_board_entry **out, size_t *count)
+{
+    unsigned char pre[LM_BPRE];
+    MDB_cursor *cur;
+    MDB_val k;
+    size_t cap = 0;
+    ams_status st = AMS_OK;
+    int rc = mdb_cursor_open(c->txn, c->ls->board, &cur);
+
+    if (rc != 0)
+        return lm_fail(c->op, rc);
+    rc = lm_order_first(cur, id, pre, &k);
+    while (rc == 0) {
+        st = lm_top_push(&k, out, count, &cap);
+        if (st != AMS_OK || *count == n)
+            break;
+        rc = lm_order_next(cur, pre, &k);
+    }
+    mdb_cursor_close(cur);
+    if (st == AMS_OK && rc != 0 && rc != MDB_NOTFOUND)
+        st = lm_fail(c->op, rc);
+    return st;
+}
+
+/* The board's entries are read in one read transaction: a consistent
+ * snapshot even while other processes write. */
+static ams_status lm_board_top(store *s, const char *key, size_t n,
+                               int64_t now_ms, store_board_entry **out,
+                               size_t *count)
+{
+    lm_call c;
+    store_board_entry *got = NULL;
+    size_t cnt = 0;
+    uint64_t id;
+    ams_status st;
+
+    if (out != NULL)
+        *out = NULL;
+    if (count != NULL)
+        *count = 0;
+    st = lm_begin(&c, s, "board_top", FAM_BOARD, key, now_ms, MDB_RDONLY);
+    if (st != AMS_OK)
+        return st;
+    if (c.live && n > 0) {
+        st = lm_board_id(&c, &id);
+        if (st == AMS_OK)
+            st = lm_top_read(&c, id, n, &got, &cnt);
+    }
+    st = lm_end(&c, st);
+    if (st != AMS_OK || out == NULL) {
+        store_board_free(got, cnt);
+        return st;
+    }
+    *out = got;
+    if (count != NULL)
+        *count = cnt;
+    return st;
+}
+
+/* Counts the order entries from the board's first to the member's own:
+ * O(rank) (see the top of the file). */
+static ams_status lm_rank_count(lm_call *c, uint64_t id, const char *member,
+                                size_t mlen, int64_t score, int64_t time_ms,
+                                int64_t *rank)
+{
+    unsigned char pre[LM_BPRE], ok[LM_BKEY_MAX];
+    size_t olen = lm_order_key(ok, id, score, time_ms, member, mlen);
+    MDB_cursor *cur;
+    MDB_val k;
+    int64_t r = 1;
+    int rc = mdb_cursor_open(c->txn, c->ls->board, &cur);
+
+    if (rc != 0)
+        return lm_fail(c->op, rc);
+    rc = lm_order_first(cur, id, pre, &k);
+    while (rc == 0 && !(k.mv_size == olen && memcmp(k.mv_data, ok, olen) == 0)) {
+        r++;
+        rc = lm_order_next(cur, pre, &k);
+    }
+    mdb_cursor_close(cur);
+    if (rc == MDB_NOTFOUND) /* a member without its order entry */
+        return lm_corrupt(c->op);
+    if (rc != 0)
+        return lm_fail(c->op, rc);
+    *rank = r;
+    return AMS_OK;
+}
+
+/* *rank and *score (either may be NULL) are 0 unless AMS_OK. */
+static ams_status lm_board_rank(store *s, const char *key, const char *member,
+                                int64_t now_ms, int64_t *rank, int64_t *score)
+{
+    lm_call c;
+    unsigned char mk[LM_BKEY_MAX];
+    MDB_val k, v;
+    uint64_t id;
+    size_t mlen;
+    int64_t r = 0, sc = 0;
+    ams_status st;
+    int rc;
+
+    if (rank != NULL)
+        *rank = 0;
+    if (score != NULL)
+        *score = 0;
+    if (!lm_member_ok(member, &mlen))
+        return lm_bad("board_rank", "member is empty or too long");
+    st = lm_begin(&c, s, "board_rank", FAM_BOARD, key, now_ms, MDB_RDONLY);
+    if (st != AMS_OK)
+        return st;
+    if (!c.live)
+        st = AMS_NOT_FOUND;
+    else
+        st = lm_board_id(&c, &id);
+    if (st == AMS_OK) {
+        k = (MDB_val){lm_member_key(mk, id, member, mlen), mk};
+        rc = mdb_get(c.txn, c.ls->board, &k, &v);
+        if (rc == MDB_NOTFOUND)
+            st = AMS_NOT_FOUND;
+        else if (rc != 0)
+            st = lm_fail(c.op, rc);
+        else if (v.mv_size != LM_BVAL)
+            st = lm_corrupt(c.op);
+        else {
+            sc = (int64_t)get_u64(v.mv_data);
+            st = lm_rank_count(&c, id, member, mlen, sc,
+                               (int64_t)get_u64((unsigned char *)v.mv_data + 8),
+                               &r);
+        }
+    }
+    st = lm_end(&c, st);
+    if (st == AMS_OK) {
+        if (rank != NULL)
+            *rank = r;
+        if (score != NULL)
+            *score = sc;
+    }
+    return st;
+}
+
 /* ---- sweep ---- */
 
 static void lm_reap_readers(lm_store *ls, const char *op)
@@ -547,46 +973,130 @@ static void lm_reap_readers(lm_store *ls, const char *op)
                 op, dead);
 }
 
-/* Remove the index entry idx (a copy, not the map: the deletes below
- * change pages) and its data record if the record still expires then.
- * Returns an LMDB error code. */
+/* Delete up to budget members of retired board id, each with its order
+ * entry; *done when none is left.  *used: the budget this took. */
+static int lm_board_drain(lm_store *ls, MDB_txn *txn, uint64_t id,
+                          size_t budget, size_t *removed, size_t *used,
+                          int *done)
+{
+    unsigned char pre[LM_BID], key[LM_BKEY_MAX], ok[LM_BKEY_MAX];
+    MDB_cursor *cur;
+    MDB_val k, v, o;
+    size_t n = 0;
+    int rc = mdb_cursor_open(txn, ls->board, &cur);
+
+    *done = 0;
+    if (rc != 0)
+        return rc;
+    put_u64(pre, id);
+    for (;;) {
+        k = (MDB_val){sizeof pre, pre};
+        rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+        if (rc == MDB_NOTFOUND || (rc == 0 && (k.mv_size < LM_BPRE ||
+                                               memcmp(k.mv_data, pre,
+                                                      sizeof pre) != 0))) {
+            *done = 1;
+            rc = 0;
+            break;
+        }
+        if (rc != 0 || n == budget)
+            break;
+        /* Copies: the deletes below change the pages k and v are in. */
+        memcpy(key, k.mv_data, k.mv_size);
+        k.mv_data = key;
+        o.mv_size = 0;
+        if (key[LM_BID] == BK_MEMBER && v.mv_size == LM_BVAL &&
+            k.mv_size - LM_BPRE <= LM_MEMBER_MAX) {
+            const unsigned char *p = v.mv_data;
+            o = (MDB_val){lm_order_key(ok, id, (int64_t)get_u64(p),
+                                       (int64_t)get_u64(p + 8),
+                                       (const char *)key + LM_BPRE,
+                                       k.mv_size - LM_BPRE),
+                          ok};
+        }
+        rc = mdb_del(txn, ls->board, &k, NULL);
+        if (rc == 0 && o.mv_size > 0) {
+            rc = mdb_del(txn, ls->board, &o, NULL);
+            if (rc == MDB_NOTFOUND)
+                rc = 0;
+            if (rc == 0)
+                (*removed)++;
+        }
+        if (rc != 0)
+            break;
+        n++; /* an entry without its member (damage) costs budget too */
+    }
+    mdb_cursor_close(cur);
+    *used = n > 0 ? n : 1;
+    return rc;
+}
+
+/* Sweep the expired index entry idx (a copy, not the map: the deletes
+ * below change pages) within budget (at least 1): remove its data record
+ * if the record still expires then, and the entry.  An expiring board
+ * becomes a retirement record; a retirement record takes its board's
+ * members with it, as many as the budget allows, and goes with the last
+ * one.  *used: the budget this took, at least 1.  Returns an LMDB error
+ * code. */
 static int lm_sweep_one(lm_store *ls, MDB_txn *txn, const unsigned char *idx,
-                        size_t ilen, size_t *removed)
+                        size_t ilen, size_t budget, size_t *removed,
+                        size_t *used)
 {
     MDB_val ik = {ilen, (void *)idx}, dk = {ilen - 8, (void *)(idx + 8)}, v;
+    const unsigned char *p;
     int rc = mdb_get(txn, ls->data, &dk, &v);
 
-    if (rc == 0 && v.mv_size >= LM_HDR &&
-        (int64_t)get_u64((const unsigned char *)v.mv_data + 1) ==
-            lm_idx_expire(idx)) {
-        rc = mdb_del(txn, ls->data, &dk, NULL);
+    *used = 1;
+    if (rc == MDB_NOTFOUND)
+        return mdb_del(txn, ls->expiry, &ik, NULL); /* stale entry */
+    if (rc != 0)
+        return rc;
+    p = v.mv_data;
+    if (v.mv_size < LM_HDR ||
+        (int64_t)get_u64(p + 1) != lm_idx_expire(idx))
+        return mdb_del(txn, ls->expiry, &ik, NULL); /* keep the record */
+    if (idx[8] == FAM_RETIRED && dk.mv_size == 1 + LM_BID) {
+        int done;
+
+        rc = lm_board_drain(ls, txn, get_u64(idx + 9), budget, removed, used,
+                            &done);
+        if (rc != 0 || !done)
+            return rc; /* the next sweep goes on with it */
+        /* Not a record of the caller's: its members were what counted. */
+    } else {
+        if (idx[8] == FAM_BOARD && v.mv_size == LM_HDR + LM_BID)
+            rc = lm_board_retire(ls, txn, get_u64(p + LM_HDR),
+                                 lm_idx_expire(idx));
         if (rc == 0)
             (*removed)++;
-    } else if (rc == 0 || rc == MDB_NOTFOUND) {
-        rc = 0; /* a stale entry: drop it, keep the record */
     }
+    if (rc == 0)
+        rc = mdb_del(txn, ls->data, &dk, NULL);
     return rc == 0 ? mdb_del(txn, ls->expiry, &ik, NULL) : rc;
 }
 
-/* One write transaction of at most max index entries, so a sweep after a
+/* One write transaction spending a budget of max, so a sweep after a
  * long pause never holds the writer lock for long: *removed == max means
- * "call again soon".  *removed counts data records; an index entry that
- * no longer matches its record (which only a damaged file could hold) is
- * dropped without counting. */
+ * "call again soon".  Each index entry visited takes 1 of the budget, a
+ * retired board's members 1 each.  *removed counts data records and board
+ * members; an index entry that no longer matches its record (which only
+ * a damaged file could hold) is dropped without counting. */
 static int lm_sweep_batch(lm_store *ls, MDB_txn *txn, int64_t now_ms,
                           size_t max, size_t *removed)
 {
     unsigned char idx[LM_IDX_MAX];
     MDB_cursor *cur;
     MDB_val k, v;
+    size_t spent = 0, used;
     int rc = mdb_cursor_open(txn, ls->expiry, &cur);
 
     if (rc != 0)
         return rc;
-    for (size_t seen = 0; rc == 0 && seen < max; seen++) {
+    while (rc == 0 && spent < max) {
         rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
         if (rc != 0)
             break;
+        spent++;
         if (k.mv_size < 9 || k.mv_size > LM_IDX_MAX) {
             rc = mdb_cursor_del(cur, 0); /* not ours: never sweepable */
             continue;
@@ -594,7 +1104,9 @@ static int lm_sweep_batch(lm_store *ls, MDB_txn *txn, int64_t now_ms,
         if (lm_idx_expire(k.mv_data) > now_ms)
             break;
         memcpy(idx, k.mv_data, k.mv_size);
-        rc = lm_sweep_one(ls, txn, idx, k.mv_size, removed);
+        rc = lm_sweep_one(ls, txn, idx, k.mv_size, max - spent + 1, removed,
+                          &used);
+        spent += used - 1;
     }
     mdb_cursor_close(cur);
     return rc == MDB_NOTFOUND ? 0 : rc;
@@ -688,7 +1200,7 @@ static unsigned lm_env_flags(int sync)
 static int lm_env_open(MDB_env *env, const char *dir, const store_options *opt)
 {
     size_t map = opt->lmdb_map_size ? opt->lmdb_map_size : LM_MAP_DEFAULT;
-    int rc = mdb_env_set_maxdbs(env, 2);
+    int rc = mdb_env_set_maxdbs(env, 3);
 
     if (rc == 0)
         rc = mdb_env_set_mapsize(env, map);
@@ -707,6 +1219,8 @@ static int lm_dbi_open(lm_store *ls)
     rc = mdb_dbi_open(txn, "data", MDB_CREATE, &ls->data);
     if (rc == 0)
         rc = mdb_dbi_open(txn, "expiry", MDB_CREATE, &ls->expiry);
+    if (rc == 0)
+        rc = mdb_dbi_open(txn, "board", MDB_CREATE, &ls->board);
     if (rc != 0) {
         mdb_txn_abort(txn);
         return rc;
@@ -768,6 +1282,9 @@ static const store_ops lm_ops = {
     .tag_del = lm_tag_del,
     .value_get = lm_value_get,
     .value_cas = lm_value_cas,
+    .board_set = lm_board_set,
+    .board_top = lm_board_top,
+    .board_rank = lm_board_rank,
     .sweep = lm_sweep,
     .close = lm_close,
 };

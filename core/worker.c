@@ -234,6 +234,8 @@ int worker_main(conf *c, int index, int listen_fd, int ctl_fd)
     if (w.base == NULL || w.gw.pool == NULL)
         return fail(&w, "out of memory");
     svc.base = w.base;
+    svc.session_lock_ms = c->session_lock_ms;
+    svc.idem_ttl_ms = c->idempotency_ttl_s * 1000;
     svc.st = store_open(&so, err, sizeof err);
     if (svc.st == NULL)
         return fail(&w, err);

@@ -75,6 +75,12 @@ typedef enum ams_type {
     AMS_T_STRINGS = 5, /* list of strings; min/max bound the count */
     AMS_T_JSON = 6,    /* any value, handed over as JSON text (lists of
                           objects such as prize tables) */
+    /* A string naming a resource the activity declares (its `resources`
+     * group); the host checks the name exists and is of this kind, and
+     * hands the definition over with resource_json(). */
+    AMS_T_POOL = 7,    /* a prize pool */
+    AMS_T_COUPON = 8,  /* a coupon kind */
+    AMS_T_BUDGET = 9,  /* a budget */
 } ams_type;
 
 /* ams_param.flags */
@@ -263,6 +269,62 @@ struct ams_host {
     /* Let ms pass on the host clock without blocking the worker: the
      * request yields and other requests run meanwhile. */
     ams_status (*sleep_ms)(ams_ctx *ctx, int64_t ms);
+
+    /* ---- minor 0: resources, grants, the ledger ---- */
+    /* The definition of the resource that param `param` (an AMS_T_POOL,
+     * AMS_T_COUPON or AMS_T_BUDGET param) names, as a JSON object, e.g.
+     *   pool:   {"name":"lottery","stock":N,"prizes":[{"name":"phone",
+     *            "stock":1,"weight":1.0,"value":5000},...]}
+     *   coupon: {"name":"c20","value":20,"expire_days":30,"stock":N}
+     *   budget: {"name":"credit","total":100000}
+     * ("stock" of a pool and a coupon kind is optional).  Host-owned,
+     * lives as long as the instance.  NULL when absent. */
+    const char *(*resource_json)(ams_ctx *ctx, const char *param);
+    /* Init only: declare that every call of this instance takes up to
+     * `per_call` units of the resource named by param.  The config checker
+     * uses it to refuse an activity that promises more than it has (a
+     * method capped at 200 calls that grants 1 each from a pool of 100). */
+    ams_status (*declare_use)(ams_ctx *ctx, const char *param,
+                              int64_t per_call);
+    /* Init only, rules: this instance always passes (1) or never passes
+     * (0), whatever the request (an empty allow list, a chance of 0).  The
+     * checker warns about crowds and rules that can never pass. */
+    ams_status (*rule_constant)(ams_ctx *ctx, int passes);
+    /* Record a grant of this request in the user's ledger: kind ("coupon",
+     * "prize", "credit", ...), item (coupon kind, prize name), amount, and
+     * extra, a JSON object or NULL.  Written when the method succeeds,
+     * dropped when it fails; the answer's data.grants lists them. */
+    ams_status (*grant)(ams_ctx *ctx, const char *kind, const char *item,
+                        int64_t amount, const char *extra_json);
+    /* The user's ledger in this activity, oldest first, as a JSON array of
+     * {"ts":ms,"method":..,"request_id":..,"kind":..,"item":..,
+     * "amount":..,"extra":{..}}.  Host-owned, valid until the entry
+     * returns. */
+    ams_status (*ledger_json)(ams_ctx *ctx, const char **out);
+
+    /* ---- minor 0: leaderboards ----
+     * A board ranks users of this activity by score, highest first; ties
+     * go to whoever reached the score first. */
+    /* Set the current user's score on board. */
+    ams_status (*board_set)(ams_ctx *ctx, const char *board, int64_t score);
+    /* The top n as a JSON array [{"rank":1,"uid":..,"score":..},...];
+     * host-owned, valid until the entry returns. */
+    ams_status (*board_top)(ams_ctx *ctx, const char *board, size_t n,
+                            const char **out);
+    /* The current user's 1-based rank and score; AMS_NOT_FOUND when the
+     * user is not on the board. */
+    ams_status (*board_rank)(ams_ctx *ctx, const char *board, int64_t *rank,
+                             int64_t *score);
+
+    /* ---- minor 0: per-request notes ----
+     * A short text an entry leaves for itself within one request, e.g. an
+     * operation noting which prize it drew so its undo can give that one
+     * back.  One note per instance and request; the host copies it and
+     * frees it when the request ends. */
+    ams_status (*note_set)(ams_ctx *ctx, const char *text);
+    /* *out is host-owned, valid until the entry returns; AMS_NOT_FOUND
+     * when this instance left no note in this request. */
+    ams_status (*note_get)(ams_ctx *ctx, const char **out);
 };
 
 /* True when the host table has `field`. */

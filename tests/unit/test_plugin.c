@@ -461,7 +461,7 @@ static void test_check_manifest(void)
     }
     {
         static const ams_param ps[] = {
-            {"t", (ams_type)7, 0, 0, 0, NULL},
+            {"t", (ams_type)42, 0, 0, 0, NULL},
             {"f", AMS_T_INT, 0x8, 0, 0, NULL},
             {"j", AMS_T_JSON, AMS_P_MIN, 0, 0, NULL},
             {"t", AMS_T_INT, 0, 0, 0, NULL},
