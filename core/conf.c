@@ -52,7 +52,7 @@ static void defaults(conf *c)
     c->lmdb_sync = STORE_SYNC_FULL;
     c->stack_kb = 256;
     c->sweep_ms = 60000;
-    c->session_lock_ms = 30000;
+    c->session_lock_ms = 10000;
     c->idempotency_ttl_s = 86400;
     conf_set(&c->listen, "127.0.0.1:8080");
     conf_set(&c->admin, "127.0.0.1:8081");

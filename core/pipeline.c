@@ -524,7 +524,7 @@ static void run_guarded(svc_req *r, outcome *o, pipe_result *res)
         set_http(o, 500, "internal", "session key too long");
         return;
     }
-    st = svc_host_lock(r, lock_key, svc.session_lock_ms);
+    st = svc_host_lock_reclaim(r, lock_key, svc.session_lock_ms);
     if (st == AMS_CONFLICT) {
         set_outcome(o, "busy");
         return;

@@ -11,7 +11,10 @@
 #include "coro.h"
 #include "log.h"
 
+#include <errno.h>
 #include <event2/event.h>
+#include <signal.h>
+#include <unistd.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -508,15 +511,63 @@ static ams_status host_counter_get(ams_ctx *c, ams_scope scope,
 }
 
 
+/* This process's node: a hash of the boot id and the pid namespace, so
+ * two processes with the same node share one pid space on one running
+ * kernel (containers on one host differ by namespace). */
+static uint32_t node_id(void)
+{
+    static uint32_t id;
+    char buf[128] = "", ns[64] = "";
+    FILE *f;
+    uint32_t h = 2166136261u;
+
+    if (id != 0)
+        return id;
+    f = fopen("/proc/sys/kernel/random/boot_id", "r");
+    if (f != NULL) {
+        if (fgets(buf, sizeof buf, f) == NULL)
+            buf[0] = '\0';
+        fclose(f);
+    }
+    if (readlink("/proc/self/ns/pid", ns, sizeof ns - 1) < 0)
+        ns[0] = '\0';
+    for (const char *p = buf; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    for (const char *p = ns; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    id = h ? h : 1;
+    return id;
+}
+
+/* A lock token: 8 hex digits of node, 8 of pid, 16 random.  Carrying the
+ * owner lets a contender on the same node free the lock of a process that
+ * died holding it (kill -9 mid-request) instead of waiting out its TTL. */
 static void random_token(char token[AMS_TOKEN_LEN])
 {
-    unsigned char b[16];
+    unsigned char b[8];
     if (getrandom(b, sizeof b, 0) != sizeof b)
         for (size_t i = 0; i < sizeof b; i++)
             b[i] = (unsigned char)host_random_u64(NULL);
-    for (int i = 0; i < 16; i++)
-        snprintf(token + 2 * i, 3, "%02x", b[i]);
+    snprintf(token, AMS_TOKEN_LEN, "%08x%08x", node_id(), (unsigned)getpid());
+    for (int i = 0; i < 8; i++)
+        snprintf(token + 16 + 2 * i, 3, "%02x", b[i]);
 }
+
+/* 1 when token was issued on this node by a process that no longer
+ * exists. */
+static int owner_dead(const char *token)
+{
+    unsigned node, pid;
+    char tail;
+
+    if (token == NULL || strlen(token) != 32 ||
+        sscanf(token, "%8x%8x%c", &node, &pid, &tail) != 3)
+        return 0;
+    if (node != node_id() || pid == 0 || pid == (unsigned)getpid())
+        return 0;
+    return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+}
+
 
 ams_status svc_host_lock(svc_req *r, const char *key, int64_t ttl_ms)
 {
@@ -541,6 +592,25 @@ ams_status svc_host_lock(svc_req *r, const char *key, int64_t ttl_ms)
     l->next = r->locks;
     r->locks = l;
     return AMS_OK;
+}
+
+ams_status svc_host_lock_reclaim(svc_req *r, const char *key, int64_t ttl_ms)
+{
+    char *holder = NULL;
+    ams_status st = svc_host_lock(r, key, ttl_ms);
+
+    if (st != AMS_CONFLICT)
+        return st;
+    if (store_lock_get(svc.st, key, svc_req_now(r), &holder) != AMS_OK)
+        return AMS_CONFLICT;
+    if (owner_dead(holder)) {
+        log_warn("lock %s: its holder (pid %.8s) is gone; released", key,
+                 holder + 8);
+        store_lock_release(svc.st, key, holder, svc_req_now(r));
+        st = svc_host_lock(r, key, ttl_ms);
+    }
+    free(holder);
+    return st;
 }
 
 static ams_status host_lock(ams_ctx *c, ams_scope scope, const char *key,

@@ -83,6 +83,11 @@ int64_t svc_day(const activity *a, int64_t now_ms, int64_t *expire_at);
  * svc_req_end().  AMS_CONFLICT when held by another. */
 ams_status svc_host_lock(svc_req *r, const char *key, int64_t ttl_ms);
 
+/* svc_host_lock, but a lock whose holder died on this node (its token
+ * names node and pid) is released and taken instead of waiting out its
+ * TTL. */
+ams_status svc_host_lock_reclaim(svc_req *r, const char *key, int64_t ttl_ms);
+
 /* The host clock of a request. */
 int64_t svc_req_now(const svc_req *r);
 

@@ -59,6 +59,10 @@ typedef struct store_ops {
                                int64_t expire_at_ms, int64_t now_ms);
     ams_status (*lock_release)(store *s, const char *key, const char *token,
                                int64_t now_ms);
+    /* The current holder's token (malloc'd, caller frees), or
+     * AMS_NOT_FOUND when the lock is free. */
+    ams_status (*lock_get)(store *s, const char *key, int64_t now_ms,
+                           char **token);
 
     ams_status (*tag_set)(store *s, const char *key, const char *val,
                           size_t len, int64_t expire_at_ms, int64_t now_ms);
@@ -81,8 +85,8 @@ typedef struct store_ops {
                             int64_t score, int64_t expire_at_ms,
                             int64_t now_ms);
     /* The first n entries, best first, into *out (malloc'd array of
-     * *count entries, each member malloc'd; free with
-     * store_board_free). */
+     * *count entries, each member malloc'd; free with store_board_free).
+     * An absent or expired board is AMS_OK with no entries. */
     ams_status (*board_top)(store *s, const char *key, size_t n,
                             int64_t now_ms, store_board_entry **out,
                             size_t *count);
@@ -140,6 +144,11 @@ static inline ams_status store_lock_release(store *s, const char *k,
                                             const char *tok, int64_t now)
 {
     return s->ops->lock_release(s, k, tok, now);
+}
+static inline ams_status store_lock_get(store *s, const char *k,
+                                        int64_t now, char **tok)
+{
+    return s->ops->lock_get(s, k, now, tok);
 }
 static inline ams_status store_tag_set(store *s, const char *k,
                                        const char *v, size_t len, int64_t exp,

@@ -471,6 +471,29 @@ static ams_status lm_lock_release(store *s, const char *key, const char *token,
     return lm_end(&c, st);
 }
 
+/* The holder's token as a malloc'd string the caller owns;
+ * AMS_NOT_FOUND when the lock is free (absent or expired). */
+static ams_status lm_lock_get(store *s, const char *key, int64_t now_ms,
+                              char **token)
+{
+    lm_call c;
+    char *copy = NULL;
+    ams_status st =
+        lm_begin(&c, s, "lock_get", FAM_LOCK, key, now_ms, MDB_RDONLY);
+
+    if (st != AMS_OK)
+        return st;
+    if (!c.live)
+        st = AMS_NOT_FOUND;
+    else if ((copy = lm_body_dup(&c)) == NULL)
+        st = AMS_ERR_NOMEM;
+    if (token != NULL)
+        *token = copy;
+    else
+        free(copy);
+    return lm_end(&c, st);
+}
+
 /* ---- tags ---- */
 
 static ams_status lm_tag_set(store *s, const char *key, const char *val,
@@ -1277,6 +1300,7 @@ static const store_ops lm_ops = {
     .counter_get = lm_counter_get,
     .lock_acquire = lm_lock_acquire,
     .lock_release = lm_lock_release,
+    .lock_get = lm_lock_get,
     .tag_set = lm_tag_set,
     .tag_get = lm_tag_get,
     .tag_del = lm_tag_del,

@@ -474,7 +474,7 @@ static void test_check_manifest(void)
         n = check(&m, &e);
         ok(n == 4, "four parameter problems: four errors (%zu)", n);
         expect_msg(&e, "hand.so", "entry \"e\": parameter \"t\": unknown "
-                   "type 7", "unknown param type");
+                   "type 42", "unknown param type");
         expect_msg(&e, "hand.so", "entry \"e\": parameter \"f\": unknown "
                    "flags 0x8", "unknown param flags");
         expect_msg(&e, "hand.so", "entry \"e\": parameter \"j\": a JSON "
