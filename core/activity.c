@@ -141,6 +141,7 @@ static instance *parse_instance(parser *p, const config_setting_t *g,
                                 const char *key, ams_kind want)
 {
     static const char *const allowed[] = {"use", "params", NULL};
+    static const char *const allowed_op[] = {"use", "params", "when", NULL};
     const char *ref = NULL, *dot;
     char pname[64];
     const config_setting_t *params;
@@ -157,7 +158,8 @@ static instance *parse_instance(parser *p, const config_setting_t *g,
                  key);
         return NULL;
     }
-    cfg_check_members(g, allowed, p->file, key, p->e);
+    cfg_check_members(g, want == AMS_OPERATION ? allowed_op : allowed,
+                      p->file, key, p->e);
     if (cfg_str(g, "use", 1, &ref, p->file, p->e) <= 0)
         return NULL;
     dot = strchr(ref, '.');
@@ -388,16 +390,27 @@ static int parse_method(parser *p, const config_setting_t *g, activity *a,
         if (config_setting_type(ops) != CONFIG_TYPE_LIST) {
             errs_add(p->e, p->file, cfg_line(ops),
                      "operations: expected a list ( {...}, {...} )");
+        } else if (len > METHOD_OPS_MAX) {
+            errs_add(p->e, p->file, cfg_line(ops),
+                     "operations: %d of them, at most %d per method", len,
+                     METHOD_OPS_MAX);
         } else if (len > 0) {
             m->ops = calloc((size_t)len, sizeof *m->ops);
             for (int i = 0; m->ops != NULL && i < len; i++) {
-                instance *in = parse_instance(
-                    p, config_setting_get_elem(ops, (unsigned)i),
-                    "operations", AMS_OPERATION);
-                if (in != NULL) {
-                    in->act = a;
-                    in->m = m;
-                    m->ops[m->nops++] = in;
+                const config_setting_t *og =
+                    config_setting_get_elem(ops, (unsigned)i);
+                const config_setting_t *when;
+                instance *in = parse_instance(p, og, "operations",
+                                              AMS_OPERATION);
+                if (in == NULL)
+                    continue;
+                in->act = a;
+                in->m = m;
+                m->ops[m->nops++] = in;
+                when = config_setting_get_member(og, "when");
+                if (when != NULL) {
+                    in->when = parse_rule(p, when, "when", a, 0);
+                    rule_set_method(in->when, m);
                 }
             }
         }
@@ -760,6 +773,19 @@ int activity_parse_file(const char *path, activity_plugin_fn find, void *ud,
     }
     config_destroy(&cf);
     return e->nerrors > before ? -1 : 0;
+}
+
+void activity_instance_free(instance *in)
+{
+    cJSON_Delete(in->params);
+    cJSON_Delete(in->json_cache);
+    rnode_free(in->when);
+    for (size_t i = 0; i < in->nuses; i++)
+        free(in->uses[i].param);
+    free(in->uses);
+    free(in->ref);
+    free(in->file);
+    free(in);
 }
 
 void activity_free(activity *a)

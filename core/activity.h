@@ -27,6 +27,7 @@ typedef struct instance {
     int inited;      /* init succeeded: destroy must run */
     activity *act;
     struct method *m;  /* the method it serves (NULL for crowd rules) */
+    struct rnode *when; /* operations: run only when this passes */
     int constant;      /* rules: -1 unknown, 0 never passes, 1 always */
     struct inst_use {
         char *param;   /* the resource param it draws from */
@@ -52,6 +53,8 @@ typedef struct limits {
     int64_t user_total, user_daily; /* per user */
     int64_t total, daily;           /* the whole activity */
 } limits;
+
+#define METHOD_OPS_MAX 32
 
 typedef struct method {
     char *name;
@@ -93,7 +96,11 @@ int activity_parse_file(const char *path, activity_plugin_fn find, void *ud,
                         activity ***acts, size_t *nacts, instance **all,
                         errs *e);
 
+/* Frees the activity's own structures; instances are owned by the
+ * generation's list and freed with activity_instance_free (after destroy
+ * has run). */
 void activity_free(activity *a);
+void activity_instance_free(instance *in);
 
 /* "2026-01-01T00:00:00+08:00" (or Z) to ms since the epoch; -1 if bad. */
 int activity_parse_time(const char *s, int64_t *ms, int *offset_min);

@@ -3,6 +3,7 @@
  */
 #include "gen.h"
 
+#include "check.h"
 #include "log.h"
 #include "services.h"
 
@@ -200,8 +201,11 @@ gen *gen_build(const conf *c, uint64_t number, int run_init, errs *e)
     load_activities(g, c->activities_dir, e);
     if (e->nerrors == before && build_routes(g) < 0)
         errs_add(e, NULL, 0, "out of memory");
-    if (e->nerrors == before && run_init)
+    if (e->nerrors == before && run_init) {
         init_instances(g, e);
+        if (e->nerrors == before)
+            check_activities(g->acts, g->nacts, svc_wall_ms(), e);
+    }
     if (e->nerrors > before) {
         gen_unref(g);
         return NULL;
@@ -225,14 +229,7 @@ void gen_unref(gen *g)
             in->entry->destroy(in->state);
     for (in = g->instances; in != NULL; in = next) {
         next = in->next_all;
-        cJSON_Delete(in->params);
-        cJSON_Delete(in->json_cache);
-        for (size_t i = 0; i < in->nuses; i++)
-            free(in->uses[i].param);
-        free(in->uses);
-        free(in->ref);
-        free(in->file);
-        free(in);
+        activity_instance_free(in);
     }
     for (size_t i = 0; i < g->nacts; i++)
         activity_free(g->acts[i]);

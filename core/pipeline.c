@@ -23,6 +23,7 @@
 #include "log.h"
 
 #include <openssl/evp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,14 +265,15 @@ static int reserve_limits(svc_req *r, limit_slot *s, size_t n, outcome *o)
 
 /* ---- operations ---- */
 
-static void undo_ops(method *m, size_t k, svc_req *r)
+/* Undo operations 0..k-1 that ran (bit i of ran), in reverse order. */
+static void undo_ops(method *m, size_t k, uint64_t ran, svc_req *r)
 {
     while (k-- > 0) {
         instance *in = m->ops[k];
         ams_ctx ctx = {r, in, {0}};
         ams_status st;
 
-        if (in->entry->undo == NULL)
+        if (in->entry->undo == NULL || !(ran & ((uint64_t)1 << k)))
             continue;
         st = svc_call(in->entry->undo, &ctx);
         if (st != AMS_OK)
@@ -296,15 +298,32 @@ static void drop_effects(svc_req *r)
 static int run_ops(svc_req *r, outcome *o)
 {
     method *m = r->m;
+    uint64_t ran = 0;
 
     for (size_t i = 0; i < m->nops; i++) {
         instance *in = m->ops[i];
         ams_ctx ctx = {r, in, {0}};
-        ams_status st = svc_call(in->entry->fn, &ctx);
+        ams_status st;
 
-        if (st == AMS_OK)
+        if (in->when != NULL) {
+            instance *who = NULL;
+            char why[64];
+            st = pipeline_eval(in->when, r, &who, why);
+            if (st == AMS_FAIL)
+                continue; /* not this time: skipped, nothing to undo */
+            if (st != AMS_OK) {
+                undo_ops(m, i, ran, r);
+                set_fault(o, st, "rule", who ? who->ref : "when");
+                drop_effects(r);
+                return -1;
+            }
+        }
+        st = svc_call(in->entry->fn, &ctx);
+        if (st == AMS_OK) {
+            ran |= (uint64_t)1 << i;
             continue;
-        undo_ops(m, i, r);
+        }
+        undo_ops(m, i, ran, r);
         if (st < 0) {
             set_fault(o, st, "operation", in->ref);
         } else {

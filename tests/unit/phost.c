@@ -68,14 +68,7 @@ void phost_close(phost *h)
             in->entry->destroy(in->state);
     for (in = h->instances; in != NULL; in = next) {
         next = in->next_all;
-        cJSON_Delete(in->params);
-        cJSON_Delete(in->json_cache);
-        for (size_t i = 0; i < in->nuses; i++)
-            free(in->uses[i].param);
-        free(in->uses);
-        free(in->ref);
-        free(in->file);
-        free(in);
+        activity_instance_free(in);
     }
     for (size_t i = 0; i < h->nacts; i++)
         activity_free(h->acts[i]);

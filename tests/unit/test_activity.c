@@ -195,7 +195,7 @@ static const char good_text[] =
     "    name = \"good\";\n"
     "    tenant = \"qa\";\n"
     "    start = \"2026-01-01T00:00:00+08:00\";\n"
-    "    end = \"2026-02-01T00:00:00+08:00\";\n"
+    "    end = \"2030-02-01T00:00:00+08:00\";\n"
     "    timezone = \"-05:30\";\n"
     "    crowd = { use = \"testplug.flag\"; params = { pass = true; }; };\n"
     "    methods = (\n"
@@ -218,7 +218,7 @@ static const char good_text[] =
     "  },\n"
     "  {\n"
     "    id = 102; name = \"second\"; enabled = false;\n"
-    "    start = \"2026-01-01T00:00:00Z\"; end = \"2026-01-02T00:00:00Z\";\n"
+    "    start = \"2026-01-01T00:00:00Z\"; end = \"2030-01-02T00:00:00Z\";\n"
     "    methods = ( { name = \"take\"; handler = { use = \"testplug.echo\"; "
     "}; } );\n"
     "  }\n"
@@ -237,7 +237,7 @@ static void test_good(void)
     snprintf(other, sizeof other, "%s",
              put(dir, "b.conf", "activities = ( { id = 103; name = \"b\"; "
                                 "start = \"2026-01-01T00:00:00+08:00\"; "
-                                "end = \"2026-12-01T00:00:00Z\"; "
+                                "end = \"2030-12-01T00:00:00Z\"; "
                                 "methods = ( { name = \"take\"; "
                                 "handler = { use = \"testplug.echo\"; }; } "
                                 "); } );\n"));
@@ -271,7 +271,7 @@ static void test_good(void)
     is_int(a->enabled, 1, "enabled defaults to true");
     is_int(b->enabled, 0, "enabled = false");
     is_int(a->start_ms, 1767196800000LL, "start with +08:00 offset");
-    is_int(a->end_ms, 1769875200000LL, "end with +08:00 offset");
+    is_int(a->end_ms, 1896105600000LL, "end with +08:00 offset");
     is_int(a->tz_offset_min, -330, "timezone -05:30 wins over start's");
     is_int(b->tz_offset_min, 0, "timezone defaults to start's (Z)");
     ok(gen_activity(g, 103) != NULL &&
