@@ -16,6 +16,9 @@
  *   testplug.fill     operation: stores a value of conf `kb` KiB under
  *                     the user key "fill" (to fill a small store and see
  *                     the 503 it causes).
+ *   testplug.grant    operation: records a grant (kind conf `kind`, item
+ *                     conf `item`, amount conf `amount`) and replies it.
+ *   testplug.ledger   handler: replies the user's ledger as data.ledger.
  *   testplug.stateful handler: init allocates state (fails when conf
  *                     `fail_init` is true); replies the state's value.
  */
@@ -53,7 +56,16 @@ static const ams_param fill_params[] = {
      NULL},
     {NULL, 0, 0, 0, 0, NULL}};
 
+static const ams_param grant_params[] = {
+    {"kind", AMS_T_STRING, 0, 0, 0, NULL},
+    {"item", AMS_T_STRING, 0, 0, 0, NULL},
+    {"amount", AMS_T_INT, 0, 0, 0, NULL},
+    {NULL, 0, 0, 0, 0, NULL}};
+
 static const ams_entry entries[] = {
+    {"grant", AMS_OPERATION, "tp_grant", NULL, NULL, NULL, grant_params,
+     "{}", NULL},
+    {"ledger", AMS_HANDLER, "tp_ledger", NULL, NULL, NULL, NULL, NULL, NULL},
     {"fill", AMS_OPERATION, "tp_fill", NULL, NULL, NULL, fill_params,
      "{\"kb\":1}", NULL},
     {"flag", AMS_RULE, "tp_flag", NULL, NULL, NULL, flag_params, "{}", NULL},
@@ -196,4 +208,22 @@ AMS_ENTRY(tp_fill)
                             NULL);
     free(buf);
     return st;
+}
+
+AMS_ENTRY(tp_grant)
+{
+    const char *item = ams_conf_str(ctx, "item", "thing");
+    int64_t amount = ams_conf_int(ctx, "amount", 1);
+    ams_status st = ams_api->grant(ctx, ams_conf_str(ctx, "kind", "test"),
+                                   item, amount, "{\"note\":\"test\"}");
+    if (st == AMS_OK)
+        ams_api->reply_str(ctx, "granted", item);
+    return st;
+}
+
+AMS_ENTRY(tp_ledger)
+{
+    const char *l = NULL;
+    ams_status st = ams_api->ledger_json(ctx, &l);
+    return st == AMS_OK ? ams_api->reply_json(ctx, "ledger", l) : st;
 }
