@@ -480,7 +480,10 @@ static cJSON *parse_prize(parser *p, const config_setting_t *g, double *psum,
         return NULL;
     }
     cfg_check_members(g, allowed, p->file, "prize", p->e);
-    cfg_str(g, "name", 1, &name, p->file, p->e);
+    if (cfg_str(g, "name", 1, &name, p->file, p->e) > 0 &&
+        !plugin_name_ok(name))
+        errs_add(p->e, p->file, line,
+                 "prize: name \"%s\" must match [a-z][a-z0-9_]*", name);
     cfg_int(g, "stock", 1, 0, INT32_MAX, &stock, p->file, p->e);
     cfg_int(g, "value", 0, 0, INT64_MAX, &value, p->file, p->e);
     w = config_setting_get_member(g, "weight");

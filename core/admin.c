@@ -1,11 +1,26 @@
 /*
- * admin.c -- admin routes.  For now: GET /healthz.
+ * admin.c -- admin routes: GET /healthz and POST /admin/tags/import.
  */
 #include "admin.h"
 
 #include "http.h"
+#include "log.h"
+#include "services.h"
+#include "tags_import.h"
 
+#include <errno.h>
+#include <event2/bufferevent.h>
+#include <event2/keyvalq_struct.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define TTL_S_MAX (10LL * 366 * 86400) /* ten years */
 
 static void healthz(struct evhttp_request *req, master *m)
 {
@@ -27,6 +42,230 @@ static void healthz(struct evhttp_request *req, master *m)
     http_send_json(req, ok ? 200 : 503, b);
 }
 
+static void method_not_allowed(struct evhttp_request *req, const char *allow)
+{
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
+                      allow);
+    http_send_error(req, 405, "method_not_allowed", NULL,
+                    "%s is not allowed; use %s",
+                    http_method_name(evhttp_request_get_command(req)), allow);
+}
+
+int admin_peer_is_loopback(const struct sockaddr *sa)
+{
+    if (sa == NULL)
+        return 0;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (sa->sa_family == AF_INET6) {
+        const struct in6_addr *a =
+            &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        if (IN6_IS_ADDR_LOOPBACK(a))
+            return 1;
+        return IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127;
+    }
+    return 0;
+}
+
+/* ---- POST /admin/tags/import ---- */
+
+/* The import in flight: master helpers run one at a time, so one slot. */
+static struct import_job {
+    struct evhttp_request *req;
+    int64_t ttl_ms;
+    int64_t timeout_s;
+} job;
+
+/* The query string: only ttl_s=SECONDS.  -1 with a message when bad. */
+static int import_query(struct evhttp_request *req, int64_t *ttl_ms,
+                        char *msg, size_t len)
+{
+    const char *q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+    struct evkeyvalq kv;
+    struct evkeyval *p;
+    int rc = 0;
+
+    *ttl_ms = 0;
+    if (q == NULL || q[0] == '\0')
+        return 0;
+    TAILQ_INIT(&kv);
+    if (evhttp_parse_query_str(q, &kv) < 0) {
+        snprintf(msg, len, "query: malformed");
+        return -1;
+    }
+    TAILQ_FOREACH(p, &kv, next) {
+        char *end;
+        long long v;
+
+        if (strcmp(p->key, "ttl_s") != 0) {
+            snprintf(msg, len, "query: unknown parameter \"%.64s\" (only "
+                     "ttl_s)", p->key);
+            rc = -1;
+            break;
+        }
+        errno = 0;
+        v = strtoll(p->value, &end, 10);
+        if (errno != 0 || end == p->value || *end != '\0' || v < 1 ||
+            v > TTL_S_MAX) {
+            snprintf(msg, len, "ttl_s: expected whole seconds in 1..%lld",
+                     TTL_S_MAX);
+            rc = -1;
+            break;
+        }
+        *ttl_ms = v * 1000;
+    }
+    evhttp_clear_headers(&kv);
+    return rc;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* In the helper child: the store is opened here, never in the master. */
+static int import_child(master *m, int fd, void *arg)
+{
+    const conf *c = m->c;
+    store_options so = {c->store, (size_t)c->lmdb_map_mb << 20, c->lmdb_sync};
+    cJSON *res;
+    char *text;
+    int rc;
+
+    (void)arg;
+    res = tags_import_run(&so, evhttp_request_get_input_buffer(job.req),
+                          svc_wall_ms(), job.ttl_ms);
+    text = res ? cJSON_PrintUnformatted(res) : NULL;
+    cJSON_Delete(res);
+    if (text == NULL) {
+        log_error("out of memory");
+        return 1;
+    }
+    rc = write_all(fd, text, strlen(text)) < 0 ? 1 : 0;
+    free(text);
+    return rc;
+}
+
+static void import_failed(struct evhttp_request *req, master *m, int status,
+                          int timed_out)
+{
+    const char *kept = "tags written before are kept; an import may be "
+                       "run again";
+
+    if (timed_out)
+        http_send_error(req, 500, "import_timeout", NULL,
+                        "the import did not finish within "
+                        "admin_import_timeout_s (%lld s) and was stopped; %s",
+                        (long long)job.timeout_s, kept);
+    else if (m->stopping)
+        http_send_error(req, 503, "stopping", NULL,
+                        "amsd is stopping: the import was interrupted; %s",
+                        kept);
+    else if (WIFSIGNALED(status))
+        http_send_error(req, 500, "import_failed", NULL,
+                        "the import process was killed by signal %d before "
+                        "it reported (see the server log); %s",
+                        WTERMSIG(status), kept);
+    else
+        http_send_error(req, 500, "import_failed", NULL,
+                        "the import process exited with status %d without "
+                        "a result (see the server log); %s",
+                        WEXITSTATUS(status), kept);
+}
+
+/* In the master, once the helper is gone: answer the request. */
+static void import_done(master *m, void *arg, const char *out, size_t len,
+                        int status, int timed_out)
+{
+    struct evhttp_request *req = job.req;
+    cJSON *res = NULL;
+    const cJSON *serr;
+
+    (void)arg;
+    job.req = NULL;
+    if (!timed_out && len > 0)
+        res = cJSON_ParseWithLength(out, len);
+    if (res == NULL || !cJSON_IsObject(res)) {
+        cJSON_Delete(res);
+        import_failed(req, m, status, timed_out);
+        return;
+    }
+    serr = cJSON_GetObjectItemCaseSensitive(res, "store_error");
+    if (cJSON_IsString(serr)) {
+        /* The counts so far go along: the operator sees where it broke. */
+        cJSON_AddNumberToObject(res, "code", 503);
+        cJSON_AddStringToObject(res, "reason", "store_unavailable");
+        cJSON_AddStringToObject(res, "message", serr->valuestring);
+        cJSON_DeleteItemFromObjectCaseSensitive(res, "store_error");
+        http_send_json(req, 503, res);
+        return;
+    }
+    log_info("tags import: %.0f loaded, %.0f rejected",
+             cJSON_GetNumberValue(cJSON_GetObjectItem(res, "loaded")),
+             cJSON_GetNumberValue(cJSON_GetObjectItem(res, "rejected")));
+    http_send_json(req, 200, res);
+}
+
+static void route_tags_import(struct evhttp_request *req, master *m)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    struct bufferevent *bev;
+    char msg[256];
+    int64_t ttl_ms;
+
+    if (!admin_peer_is_loopback(evcon ? evhttp_connection_get_addr(evcon)
+                                      : NULL)) {
+        http_send_error(req, 403, "forbidden", NULL,
+                        "tag imports are accepted from loopback addresses "
+                        "only until the admin plane has authentication");
+        return;
+    }
+    if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
+        method_not_allowed(req, "POST");
+        return;
+    }
+    if (import_query(req, &ttl_ms, msg, sizeof msg) < 0) {
+        http_send_error(req, 400, "bad_request", NULL, "%s", msg);
+        return;
+    }
+    if (m->helper != NULL) {
+        http_send_error(req, 409, "conflict", NULL,
+                        "an import is already running; retry when it has "
+                        "answered");
+        return;
+    }
+    if (m->stopping) {
+        http_send_error(req, 503, "stopping", NULL, "amsd is stopping");
+        return;
+    }
+    job.req = req;
+    job.ttl_ms = ttl_ms;
+    job.timeout_s = m->c->admin_import_timeout_s;
+    bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+    if (master_helper_start(m, "tags import", job.timeout_s * 1000,
+                            bev ? bufferevent_getfd(bev) : -1, import_child,
+                            import_done, NULL) < 0) {
+        int err = errno;
+        job.req = NULL;
+        log_error("tags import: cannot start the import process: %s",
+                  strerror(err));
+        http_send_error(req, 500, "internal", NULL,
+                        "cannot start the import process: %s",
+                        strerror(err));
+    }
+}
+
 void admin_handle(struct evhttp_request *req, void *arg)
 {
     master *m = arg;
@@ -34,15 +273,14 @@ void admin_handle(struct evhttp_request *req, void *arg)
 
     if (path != NULL && strcmp(path, "/healthz") == 0) {
         if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
-            evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
-                              "GET");
-            http_send_error(req, 405, "method_not_allowed", NULL,
-                            "%s is not allowed; use GET",
-                            http_method_name(
-                                evhttp_request_get_command(req)));
+            method_not_allowed(req, "GET");
             return;
         }
         healthz(req, m);
+        return;
+    }
+    if (path != NULL && strcmp(path, "/admin/tags/import") == 0) {
+        route_tags_import(req, m);
         return;
     }
     http_send_error(req, 404, "not_found", NULL, "no admin route %s",

@@ -8,7 +8,14 @@
 
 #include <event2/http.h>
 
+struct sockaddr;
+
 /* evhttp generic callback; arg is the master. */
 void admin_handle(struct evhttp_request *req, void *arg);
+
+/* 1 when sa is a loopback address (127.0.0.0/8, ::1, or 127.0.0.0/8
+ * mapped into IPv6), 0 otherwise (NULL too).  Until the admin plane has
+ * authentication, routes that change data answer only loopback peers. */
+int admin_peer_is_loopback(const struct sockaddr *sa);
 
 #endif

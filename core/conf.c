@@ -45,6 +45,8 @@ static void defaults(conf *c)
     c->workers = 0;
     c->log_level = AMS_LOG_INFO;
     c->max_body = 64 * 1024;
+    c->admin_max_body = 64 * 1024 * 1024;
+    c->admin_import_timeout_s = 3600;
     c->max_headers = 16 * 1024;
     c->timeout_ms = 10000;
     c->shutdown_timeout_ms = 10000;
@@ -186,7 +188,8 @@ int conf_load(conf *c, const char *path, errs *e)
         "plugins", "activities",  "log_level",  "http",
         "lmdb",    "shutdown_timeout_ms",       "coroutine_stack_kb",
         "sweep_interval_ms",      "testing",    "session_lock_ms",
-        "idempotency_ttl_s",      NULL};
+        "idempotency_ttl_s",      "admin_max_body",
+        "admin_import_timeout_s", NULL};
     config_t cf;
     const config_setting_t *root;
     size_t before = e->nerrors;
@@ -246,6 +249,10 @@ int conf_load(conf *c, const char *path, errs *e)
             path, e);
     cfg_int(root, "idempotency_ttl_s", 0, 86400, 90LL * 86400,
             &c->idempotency_ttl_s, path, e);
+    cfg_int(root, "admin_max_body", 0, 1024, 1024LL * 1024 * 1024,
+            &c->admin_max_body, path, e);
+    cfg_int(root, "admin_import_timeout_s", 0, 1, 86400,
+            &c->admin_import_timeout_s, path, e);
     read_http(config_setting_get_member(root, "http"), c, e);
     read_lmdb(config_setting_get_member(root, "lmdb"), c, e);
     read_testing(config_setting_get_member(root, "testing"), c, e);

@@ -20,6 +20,8 @@ typedef struct conf {
     char *activities_dir;
     int log_level;
     int64_t max_body;      /* bytes */
+    int64_t admin_max_body;    /* bytes, admin plane (tag imports) */
+    int64_t admin_import_timeout_s; /* a tag import is killed after it */
     int64_t max_headers;   /* bytes */
     int64_t timeout_ms;    /* read/write/idle timeout of a connection */
     int64_t shutdown_timeout_ms;

@@ -4,7 +4,8 @@
  * The master opens the sockets once, so respawned workers inherit them and
  * the port never closes; forks the workers; restarts one that dies, with a
  * back-off that grows while workers keep dying young so a crash loop
- * cannot spin; and coordinates a graceful stop.
+ * cannot spin; coordinates a graceful stop; and runs helper children for
+ * admin jobs that must not run in the master (master.h).
  */
 #include "master.h"
 
@@ -15,20 +16,39 @@
 #include "worker.h"
 
 #include <errno.h>
+#include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 10000
 #define HEALTHY_AFTER_MS 10000 /* a worker this old died of something new */
+
+struct mhelper {
+    char name[32];
+    pid_t pid;                /* 0 once reaped */
+    int status;               /* its wait status, once reaped */
+    int fd;                   /* read end of the result pipe; -1 at EOF */
+    int client_fd;            /* see master_helper_start */
+    dev_t client_dev;         /* which socket client_fd was */
+    ino_t client_ino;
+    int timed_out;
+    struct event *read_ev, *timer;
+    struct evbuffer *out;
+    master_helper_done done;
+    void *arg;
+};
 
 int master_ready(const master *m)
 {
@@ -87,8 +107,25 @@ static void close_slot(wslot *s)
     s->ready = 0;
 }
 
+static void helper_free(mhelper *h)
+{
+    if (h == NULL)
+        return;
+    if (h->read_ev != NULL)
+        event_free(h->read_ev);
+    if (h->timer != NULL)
+        event_free(h->timer);
+    if (h->fd >= 0)
+        close(h->fd);
+    if (h->out != NULL)
+        evbuffer_free(h->out);
+    free(h);
+}
+
 static void master_free(master *m)
 {
+    helper_free(m->helper); /* without done(): only a child gets here */
+    m->helper = NULL;
     for (int i = 0; i < m->n; i++) {
         close_slot(&m->w[i]);
         if (m->w[i].respawn_ev != NULL)
@@ -157,6 +194,25 @@ static void on_respawn(evutil_socket_t fd, short what, void *arg)
         spawn(s->m, s);
 }
 
+/* evhttp_free() in master_free() shuts down the admin connections'
+ * sockets, which are the master's too.  In a worker forked while a helper
+ * runs, put /dev/null in place of the helper's client socket (if the
+ * descriptor still is that socket) so its answer can still go out. */
+static void spare_client(const mhelper *h)
+{
+    struct stat st;
+    int null_fd;
+
+    if (h->client_fd < 0 || fstat(h->client_fd, &st) < 0 ||
+        st.st_dev != h->client_dev || st.st_ino != h->client_ino)
+        return;
+    null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null_fd >= 0) {
+        dup2(null_fd, h->client_fd);
+        close(null_fd);
+    }
+}
+
 /* The child side of fork: drop everything of the master's before becoming
  * a worker.  event_reinit first, so freeing the copied events touches the
  * child's own epoll instance, never the master's. */
@@ -167,6 +223,8 @@ static void become_worker(master *m, wslot *s, int ctl_fd)
 
     event_reinit(m->base);
     m->listen_fd = -1; /* kept open for the worker */
+    if (m->helper != NULL)
+        spare_client(m->helper);
     master_free(m);
     rc = worker_main(c, index, listen_fd, ctl_fd);
     close(listen_fd);
@@ -232,10 +290,202 @@ static void schedule_respawn(master *m, wslot *s)
 
 static int all_exited(const master *m)
 {
+    if (m->helper != NULL)
+        return 0;
     for (int i = 0; i < m->n; i++)
         if (m->w[i].pid != 0)
             return 0;
     return 1;
+}
+
+/* ---- helpers ---- */
+
+/* done() once the child is reaped and its pipe drained. */
+static void helper_finish(master *m)
+{
+    mhelper *h = m->helper;
+    size_t len;
+    char *out;
+
+    if (h == NULL || h->pid != 0 || h->fd >= 0)
+        return;
+    m->helper = NULL; /* done() may start the next one */
+    evbuffer_add(h->out, "", 1);
+    len = evbuffer_get_length(h->out) - 1;
+    out = (char *)evbuffer_pullup(h->out, -1);
+    if (out == NULL) {
+        out = "";
+        len = 0;
+    }
+    h->done(m, h->arg, out, len, h->status, h->timed_out);
+    helper_free(h);
+    if (m->stopping && all_exited(m)) {
+        /* Give the answer to the helper's client a moment to go out. */
+        struct timeval tv = {0, 200000};
+        event_base_loopexit(m->base, &tv);
+    }
+}
+
+static void on_helper_read(evutil_socket_t fd, short what, void *arg)
+{
+    master *m = arg;
+    mhelper *h = m->helper;
+    int n;
+
+    (void)what;
+    while ((n = evbuffer_read(h->out, fd, 65536)) > 0)
+        if (evbuffer_get_length(h->out) > MASTER_HELPER_OUT_MAX) {
+            log_error("%s (pid %d) wrote more than %d bytes: SIGKILL",
+                      h->name, (int)h->pid, MASTER_HELPER_OUT_MAX);
+            if (h->pid != 0)
+                kill(h->pid, SIGKILL);
+            evbuffer_drain(h->out, evbuffer_get_length(h->out));
+            n = 0;
+            break;
+        }
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    event_del(h->read_ev);
+    close(h->fd);
+    h->fd = -1;
+    helper_finish(m);
+}
+
+static void on_helper_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    master *m = arg;
+    mhelper *h = m->helper;
+
+    (void)fd;
+    (void)what;
+    if (h == NULL || h->pid == 0)
+        return;
+    log_error("%s (pid %d) did not finish in time: SIGKILL", h->name,
+              (int)h->pid);
+    h->timed_out = 1;
+    kill(h->pid, SIGKILL);
+}
+
+/* reap() found pid: 1 when it was the helper. */
+static int helper_reaped(master *m, pid_t pid, int status)
+{
+    mhelper *h = m->helper;
+
+    if (h == NULL || h->pid != pid)
+        return 0;
+    h->pid = 0;
+    h->status = status;
+    if (WIFSIGNALED(status))
+        log_warn("%s (pid %d) killed by signal %d", h->name, (int)pid,
+                 WTERMSIG(status));
+    else if (WEXITSTATUS(status) != 0)
+        log_warn("%s (pid %d) exited with status %d", h->name, (int)pid,
+                 WEXITSTATUS(status));
+    helper_finish(m);
+    return 1;
+}
+
+static void close_fds_but(int keep)
+{
+    if ((keep > 3 && close_range(3, (unsigned)keep - 1, 0) < 0) ||
+        close_range((unsigned)keep + 1, ~0U, 0) < 0) {
+        long max = sysconf(_SC_OPEN_MAX);
+        for (long fd = 3; fd < (max > 0 && max < 65536 ? max : 65536); fd++)
+            if (fd != keep)
+                close((int)fd);
+    }
+}
+
+/* The child side: never returns. */
+static void become_helper(master *m, mhelper *h, int fd, pid_t master_pid,
+                          master_helper_fn fn, void *arg,
+                          const sigset_t *mask)
+{
+    static const int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGCHLD};
+    int rc;
+
+    /* The master's signal handlers write to the master's signal pipe:
+     * back to the defaults (SIGTERM ends a helper) before unblocking. */
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        signal(sigs[i], SIG_DFL);
+    sigprocmask(SIG_SETMASK, mask, NULL);
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != master_pid)
+        _exit(1);
+    close_fds_but(fd); /* sockets, the workers' channels, epoll */
+    log_role = h->name;
+    rc = fn(m, fd, arg);
+    close(fd);
+    _exit(rc);
+}
+
+int master_helper_start(master *m, const char *name, int64_t timeout_ms,
+                        int client_fd, master_helper_fn fn,
+                        master_helper_done done, void *arg)
+{
+    mhelper *h;
+    int fds[2] = {-1, -1};
+    sigset_t all, old;
+    pid_t pid, self = getpid();
+    struct timeval tv;
+
+    if (m->helper != NULL || m->stopping) {
+        errno = EBUSY;
+        return -1;
+    }
+    h = calloc(1, sizeof *h);
+    if (h == NULL)
+        return -1;
+    snprintf(h->name, sizeof h->name, "%s", name);
+    h->fd = -1;
+    h->client_fd = -1;
+    if (client_fd >= 0) {
+        struct stat st;
+        if (fstat(client_fd, &st) == 0) {
+            h->client_fd = client_fd;
+            h->client_dev = st.st_dev;
+            h->client_ino = st.st_ino;
+        }
+    }
+    h->done = done;
+    h->arg = arg;
+    h->out = evbuffer_new();
+    h->timer = evtimer_new(m->base, on_helper_timeout, m);
+    if (h->out == NULL || h->timer == NULL || pipe2(fds, O_CLOEXEC) < 0)
+        goto fail;
+    h->fd = fds[0];
+    h->read_ev = event_new(m->base, fds[0], EV_READ | EV_PERSIST,
+                           on_helper_read, m);
+    if (h->read_ev == NULL || fcntl(fds[0], F_SETFL, O_NONBLOCK) < 0)
+        goto fail;
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, &old);
+    pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        become_helper(m, h, fds[1], self, fn, arg, &old);
+    }
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    if (pid < 0)
+        goto fail;
+    close(fds[1]);
+    h->pid = pid;
+    m->helper = h;
+    event_add(h->read_ev, NULL);
+    tv.tv_sec = (time_t)(timeout_ms / 1000);
+    tv.tv_usec = (suseconds_t)(timeout_ms % 1000) * 1000;
+    evtimer_add(h->timer, &tv);
+    log_info("%s started as pid %d", h->name, (int)pid);
+    return 0;
+fail:
+    {
+        int err = errno;
+        if (fds[1] >= 0)
+            close(fds[1]);
+        helper_free(h); /* closes fds[0] */
+        errno = err;
+    }
+    return -1;
 }
 
 static void reap(master *m)
@@ -245,6 +495,8 @@ static void reap(master *m)
 
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
         wslot *s = NULL;
+        if (helper_reaped(m, pid, status))
+            continue;
         for (int i = 0; i < m->n; i++)
             if (m->w[i].pid == pid)
                 s = &m->w[i];
@@ -283,6 +535,10 @@ static void on_kill_timer(evutil_socket_t fd, short what, void *arg)
             log_warn("worker %d did not stop in time: SIGKILL", i);
             kill(m->w[i].pid, SIGKILL);
         }
+    if (m->helper != NULL && m->helper->pid != 0) {
+        log_warn("%s did not stop in time: SIGKILL", m->helper->name);
+        kill(m->helper->pid, SIGKILL);
+    }
 }
 
 static void begin_stop(master *m, int code)
@@ -306,6 +562,8 @@ static void begin_stop(master *m, int code)
             kill(m->w[i].pid, SIGTERM);
     }
     cJSON_Delete(msg);
+    if (m->helper != NULL && m->helper->pid != 0)
+        kill(m->helper->pid, SIGTERM);
     tv.tv_sec = (time_t)((m->c->shutdown_timeout_ms + 2000) / 1000);
     tv.tv_usec = (suseconds_t)((m->c->shutdown_timeout_ms + 2000) % 1000) *
                  1000;
@@ -356,6 +614,7 @@ static int setup(master *m)
         evhttp_accept_socket_with_handle(m->admin, m->admin_fd) == NULL)
         return -1;
     evhttp_set_gencb(m->admin, admin_handle, m);
+    evhttp_set_max_body_size(m->admin, (ev_ssize_t)m->c->admin_max_body);
     evhttp_set_allowed_methods(m->admin, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
                                              EVHTTP_REQ_PUT |
                                              EVHTTP_REQ_DELETE);

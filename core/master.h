@@ -16,6 +16,7 @@ struct event_base;
 struct evhttp;
 
 typedef struct master master;
+typedef struct mhelper mhelper;
 
 typedef struct wslot {
     master *m;
@@ -44,6 +45,7 @@ struct master {
     int exit_code;
     uint64_t generation;
     uint64_t restarts;    /* workers respawned after an unplanned exit */
+    mhelper *helper;      /* the running helper child, or NULL */
 };
 
 /* Run the master until stopped; returns the process exit status. */
@@ -51,5 +53,41 @@ int master_run(conf *c);
 
 /* Number of workers ready to serve. */
 int master_ready(const master *m);
+
+/*
+ * Helpers: a short-lived child the master forks for one admin job that
+ * must not run in the master itself -- one that opens the store, say (a
+ * store handle must not cross the fork of a later worker).  At most one
+ * helper runs at a time.
+ *
+ * In the child, fn(m, fd, arg) runs with the master's memory as it was at
+ * the fork and fd, the write end of a pipe; it writes its result there
+ * and returns the exit status.  The child then _exit()s: nothing of the
+ * master's is torn down there.  Its other inherited descriptors are closed
+ * first and it dies with the master.
+ *
+ * In the master, done(m, arg, out, len, status, timed_out) runs from the
+ * loop once the child has exited and the pipe is drained: out holds what
+ * it wrote (NUL-terminated, at most MASTER_HELPER_OUT_MAX bytes; more is
+ * an error, status then says SIGKILL), status is its wait status,
+ * timed_out says the master killed it after timeout_ms.  When amsd stops,
+ * a running helper is sent SIGTERM and done() still runs before the
+ * master exits.
+ *
+ * client_fd: the admin connection waiting for the result, or -1.  A
+ * worker forked while the helper runs drops its copy of the master's
+ * admin connections; this one must not be shut down by it.
+ *
+ * Returns 0, or -1 with errno (EBUSY: a helper is already running).
+ */
+#define MASTER_HELPER_OUT_MAX (1 << 20)
+
+typedef int (*master_helper_fn)(master *m, int fd, void *arg);
+typedef void (*master_helper_done)(master *m, void *arg, const char *out,
+                                   size_t len, int status, int timed_out);
+
+int master_helper_start(master *m, const char *name, int64_t timeout_ms,
+                        int client_fd, master_helper_fn fn,
+                        master_helper_done done, void *arg);
 
 #endif

@@ -411,6 +411,13 @@ static int key_ok(const char *k)
     return n >= 1 && n <= KEY_MAX;
 }
 
+int svc_crowd_key(char *out, size_t outlen, const char *uid,
+                  const char *name)
+{
+    int n = snprintf(out, outlen, "{u%zu:%s}c:%s", strlen(uid), uid, name);
+    return n < 0 || (size_t)n >= outlen ? -1 : 0;
+}
+
 /* The namespaced key for (scope, key, period) into out; the hash tag in
  * braces keeps one activity's keys on one Redis Cluster shard.  *expire
  * gets the end of the period plus a grace day (0 for no period).  Also the
@@ -450,7 +457,9 @@ static ams_status make_key(ams_ctx *c, const char *fn, ams_scope scope,
                      strlen(uid), uid, key);
         break;
     case AMS_SCOPE_CROWD:
-        n = snprintf(out, outlen, "{u%zu:%s}c:%s", strlen(uid), uid, key);
+        if (svc_crowd_key(out, outlen, uid, key) < 0)
+            return AMS_ERR;
+        n = (int)strlen(out);
         break;
     default:
         host_log(c, AMS_LOG_ERROR, "%s: unknown scope %d", fn, (int)scope);
@@ -624,6 +633,7 @@ static ams_status host_lock(ams_ctx *c, ams_scope scope, const char *key,
         return st;
     if (ttl_ms <= 0 || token == NULL)
         return AMS_ERR;
+    token[0] = '\0'; /* defined on failure: "" holds no lock */
     st = svc_host_lock(c->req, k, ttl_ms);
     if (st == AMS_OK)
         memcpy(token, c->req->locks->token, AMS_TOKEN_LEN);
@@ -641,6 +651,8 @@ static ams_status host_unlock(ams_ctx *c, ams_scope scope, const char *key,
         return st;
     if (token == NULL)
         return AMS_ERR;
+    if (token[0] == '\0')
+        return AMS_CONFLICT;
     st = store_lock_release(svc.st, k, token, svc_now(c));
     for (svc_lock **pp = &c->req->locks; *pp; pp = &(*pp)->next) {
         svc_lock *l = *pp;
@@ -1095,6 +1107,11 @@ static ams_status host_note_get(ams_ctx *c, const char **out)
     return AMS_OK;
 }
 
+static int host_tz_offset_min(ams_ctx *c)
+{
+    return c && c->inst && c->inst->act ? c->inst->act->tz_offset_min : 0;
+}
+
 ams_status svc_call(ams_entry_fn fn, ams_ctx *ctx)
 {
     ams_status st = fn(ctx);
@@ -1156,4 +1173,5 @@ const ams_host services_host = {
     .board_rank = host_board_rank,
     .note_set = host_note_set,
     .note_get = host_note_get,
+    .tz_offset_min = host_tz_offset_min,
 };

@@ -75,6 +75,12 @@ int64_t svc_mono_ms(void);
 int svc_host_key(char *out, size_t outlen, int64_t activity_id,
                  const char *uid, const char *name);
 
+/* The crowd-scope key of tag `name` of user `uid` (AMS_SCOPE_CROWD:
+ * the user across activities), as plugins reach it with tag_get and the
+ * admin tag import writes it.  Returns -1 when out is too small. */
+int svc_crowd_key(char *out, size_t outlen, const char *uid,
+                  const char *name);
+
 /* The day number of now_ms in the activity's time zone, and the end of
  * that day plus a grace day (when a per-day record may be swept). */
 int64_t svc_day(const activity *a, int64_t now_ms, int64_t *expire_at);

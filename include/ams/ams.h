@@ -236,7 +236,8 @@ struct ams_host {
                               ams_period period, int64_t *out);
 
     /* Take a lock for ttl_ms; token receives a random token needed to
-     * release it.  AMS_CONFLICT when someone else holds it.  Locks still
+     * release it ("" when the lock was not taken).  AMS_CONFLICT when
+     * someone else holds it.  Locks still
      * held when the request ends are released by the host. */
     ams_status (*lock)(ams_ctx *ctx, ams_scope scope, const char *key,
                        int64_t ttl_ms, char token[AMS_TOKEN_LEN]);
@@ -325,6 +326,12 @@ struct ams_host {
     /* *out is host-owned, valid until the entry returns; AMS_NOT_FOUND
      * when this instance left no note in this request. */
     ams_status (*note_get)(ams_ctx *ctx, const char **out);
+
+    /* ---- minor 0: the activity ---- */
+    /* The activity's time zone as minutes east of UTC (its `timezone`):
+     * the zone its days, limits and per-day counters are counted in.
+     * Works in init too. */
+    int (*tz_offset_min)(ams_ctx *ctx);
 };
 
 /* True when the host table has `field`. */

@@ -21,6 +21,8 @@
  *   testplug.ledger   handler: replies the user's ledger as data.ledger.
  *   testplug.stateful handler: init allocates state (fails when conf
  *                     `fail_init` is true); replies the state's value.
+ *   testplug.crowd_tag handler: replies {"value": V} with V the user's
+ *                     crowd tag named by conf `tag` (null when absent).
  */
 #include <ams/ams.h>
 
@@ -62,6 +64,11 @@ static const ams_param grant_params[] = {
     {"amount", AMS_T_INT, 0, 0, 0, NULL},
     {NULL, 0, 0, 0, 0, NULL}};
 
+static const ams_param crowd_tag_params[] = {
+    {"tag", AMS_T_STRING, AMS_P_REQUIRED | AMS_P_MIN | AMS_P_MAX, 1, 100,
+     NULL},
+    {NULL, 0, 0, 0, 0, NULL}};
+
 static const ams_entry entries[] = {
     {"grant", AMS_OPERATION, "tp_grant", NULL, NULL, NULL, grant_params,
      "{}", NULL},
@@ -79,6 +86,8 @@ static const ams_entry entries[] = {
      NULL},
     {"stateful", AMS_HANDLER, "tp_stateful", NULL, "tp_stateful_init",
      "tp_stateful_destroy", stateful_params, "{\"value\":1}", NULL},
+    {"crowd_tag", AMS_HANDLER, "tp_crowd_tag", NULL, NULL, NULL,
+     crowd_tag_params, "{\"tag\":\"level\"}", NULL},
     {NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL}};
 
 AMS_PLUGIN("testplug", "1.2.3", entries);
@@ -226,4 +235,17 @@ AMS_ENTRY(tp_ledger)
     const char *l = NULL;
     ams_status st = ams_api->ledger_json(ctx, &l);
     return st == AMS_OK ? ams_api->reply_json(ctx, "ledger", l) : st;
+}
+
+AMS_ENTRY(tp_crowd_tag)
+{
+    const char *v = NULL;
+    ams_status st = ams_api->tag_get(ctx, AMS_SCOPE_CROWD,
+                                     ams_conf_str(ctx, "tag", "level"), &v);
+
+    if (st == AMS_NOT_FOUND)
+        return ams_api->reply_json(ctx, "value", "null");
+    if (st != AMS_OK)
+        return st;
+    return ams_api->reply_str(ctx, "value", v);
 }
