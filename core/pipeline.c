@@ -514,6 +514,9 @@ static cJSON *answer(svc_req *r, outcome *o)
     cJSON_AddStringToObject(b, "reason", o->reason);
     cJSON_AddStringToObject(b, "request_id", r->request_id);
     if (r->grants != NULL) {
+        /* "grants" belongs to the host: it replaces a plugin's member of
+         * that name rather than making a second one. */
+        cJSON_DeleteItemFromObjectCaseSensitive(r->data, "grants");
         cJSON_AddItemToObject(r->data, "grants", r->grants);
         r->grants = NULL;
     }

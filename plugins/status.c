@@ -4,7 +4,7 @@
  *   status.show  handler.
  *     params   pool    (pool, optional) show what is left of its prizes;
  *              coupon  (coupon, optional) show what is left of the kind.
- *     replies  data.grants  the user's ledger in this activity, oldest
+ *     replies  data.ledger  the user's ledger in this activity, oldest
  *                           first ([] without a uid);
  *              data.pool    {"<prize>": remaining, ...}, from the counters
  *                           pool.draw keeps ("pool.<pool>.<prize>");
@@ -229,7 +229,7 @@ AMS_ENTRY(status_show)
     if (ams_api->uid(ctx)[0] != '\0')
         st = ams_api->ledger_json(ctx, &ledger);
     if (st == AMS_OK)
-        st = ams_api->reply_json(ctx, "grants", ledger);
+        st = ams_api->reply_json(ctx, "ledger", ledger);
     if (st == AMS_OK && s->nprizes > 0)
         st = show_pool(ctx, s);
     if (st == AMS_OK && s->coupon.name != NULL)

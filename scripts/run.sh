@@ -9,10 +9,10 @@ scripts/build.sh build
 mkdir -p var
 cat <<'MSG'
 amsd: data plane http://127.0.0.1:8080, admin http://127.0.0.1:8081/healthz
-try:
-  curl -s -X POST http://127.0.0.1:8080/v1/activities/9001/earn \
-       -d '{"uid":"alice","request_id":"r1","params":{"amount":150}}'
-  curl -s -X POST http://127.0.0.1:8080/v1/activities/9001/balance \
+try (a card-binding flash sale: bind, then grab one of 100 coupons):
+  curl -s -X POST http://127.0.0.1:8080/v1/activities/1003/bind \
+       -d '{"uid":"alice","request_id":"r1"}'
+  curl -s -X POST http://127.0.0.1:8080/v1/activities/1003/grab \
        -d '{"uid":"alice","request_id":"r2"}'
 MSG
 exec build/core/amsd -c conf/amsd.conf "$@"

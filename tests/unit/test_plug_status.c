@@ -84,7 +84,7 @@ static void test_show(activity *a)
         return;
     st = phost_run(H, show, 0, "alice", NULL, T0, &c);
     is_int(st, AMS_OK, "status before anything happened");
-    s = field(&c, "grants");
+    s = field(&c, "ledger");
     is_str(s, "[]", "no grants yet");
     free(s);
     s = field(&c, "pool");
@@ -112,7 +112,7 @@ static void test_show(activity *a)
 
     st = phost_run(H, show, 0, "alice", NULL, T0 + 30, &c);
     is_int(st, AMS_OK, "status after");
-    s = field(&c, "grants");
+    s = field(&c, "ledger");
     {
         cJSON *g = cJSON_Parse(s ? s : "null");
         int prizes = 0, coupons = 0, ordered = 1;
@@ -152,7 +152,7 @@ static void test_show(activity *a)
     phost_call_free(&c);
 
     st = phost_run(H, show, 0, "bob", NULL, T0 + 40, &c);
-    s = field(&c, "grants");
+    s = field(&c, "ledger");
     {
         cJSON *g = cJSON_Parse(s ? s : "null");
         is_int(cJSON_GetArraySize(g), 1, "bob's ledger: his one prize");
@@ -165,7 +165,7 @@ static void test_show(activity *a)
     {
         cJSON *d = cJSON_Parse(c.data ? c.data : "null");
         ok(st == AMS_OK && cJSON_GetArraySize(d) == 1 &&
-               cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(d, "grants")),
+               cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(d, "ledger")),
            "no params: only the grants");
         cJSON_Delete(d);
     }
@@ -180,7 +180,7 @@ static void test_show(activity *a)
 
     st = phost_run(H, show, 0, "", NULL, T0, &c);
     is_int(st, AMS_OK, "status without a uid");
-    s = field(&c, "grants");
+    s = field(&c, "ledger");
     is_str(s, "[]", "without a uid: no grants");
     free(s);
     phost_call_free(&c);
