@@ -464,7 +464,7 @@ static void parse_window(parser *p, const config_setting_t *g, activity *a)
 
 /* One resource definition; returns its JSON or NULL after reporting. */
 static cJSON *parse_prize(parser *p, const config_setting_t *g, double *psum,
-                          double *wsum, int64_t *stock_sum)
+                          double *wsum, int64_t *stock_sum, int *nprob)
 {
     static const char *const allowed[] = {"name", "stock", "weight",
                                           "probability", "value", NULL};
@@ -502,6 +502,7 @@ static cJSON *parse_prize(parser *p, const config_setting_t *g, double *psum,
                      "weight: %g must not be negative", weight);
     }
     if (pr != NULL) {
+        (*nprob)++;
         prob = config_setting_type(pr) == CONFIG_TYPE_FLOAT
                    ? config_setting_get_float(pr)
                    : (double)config_setting_get_int64(pr);
@@ -533,6 +534,7 @@ static cJSON *parse_pool(parser *p, const config_setting_t *g,
     cJSON *j = cJSON_CreateObject(), *arr = cJSON_CreateArray();
     double psum = 0, wsum = 0;
     int64_t stock = -1, sum = 0;
+    int nprob = 0;
     int line = cfg_line(g);
 
     cfg_check_members(g, allowed, p->file, "pool", p->e);
@@ -544,7 +546,7 @@ static cJSON *parse_pool(parser *p, const config_setting_t *g,
     for (int i = 0; prizes && i < config_setting_length(prizes); i++) {
         const config_setting_t *pz =
             config_setting_get_elem(prizes, (unsigned)i);
-        cJSON *pj = parse_prize(p, pz, &psum, &wsum, &sum);
+        cJSON *pj = parse_prize(p, pz, &psum, &wsum, &sum, &nprob);
         if (pj == NULL)
             continue;
         for (int k = 0; k < cJSON_GetArraySize(arr); k++)
@@ -560,7 +562,10 @@ static cJSON *parse_pool(parser *p, const config_setting_t *g,
                  "pool \"%s\": prize probabilities add up to %g, more than "
                  "1: they cannot be met",
                  name, psum);
-    if (prizes && config_setting_length(prizes) > 0 && psum == 0 &&
+    /* Weights are relative: all zero means nothing can ever be drawn.
+     * (Probabilities are absolute; all zero is just a pool that always
+     * misses, and bad ones were reported above.) */
+    if (prizes && config_setting_length(prizes) > 0 && nprob == 0 &&
         wsum == 0)
         errs_add(p->e, p->file, line,
                  "pool \"%s\": every prize has weight 0: none can be drawn",

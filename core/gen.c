@@ -169,20 +169,27 @@ activity *gen_activity(const gen *g, int64_t id)
 static void init_instances(gen *g, errs *e)
 {
     for (instance *in = g->instances; in != NULL; in = in->next_all) {
-        ams_ctx ctx = {NULL, in, {0}};
+        ams_ctx ctx = {.req = NULL, .inst = in};
         ams_status st;
+        char extra[300] = "";
 
         if (in->entry->init == NULL)
             continue;
         st = in->entry->init(&ctx, &in->state);
-        if (st == AMS_OK)
+        if (ctx.init_log[0] != '\0')
+            snprintf(extra, sizeof extra, ": %s", ctx.init_log);
+        if (st == AMS_OK) {
             in->inited = 1;
-        else
-            errs_add(e, in->file, in->line, "%s: init failed (%s%s)",
-                     in->ref, st == AMS_FAIL ? "reason: " : "status ",
-                     st == AMS_FAIL && ctx.reason[0] ? ctx.reason
-                     : st == AMS_FAIL                ? "none"
-                                                     : "error");
+            if (extra[0] != '\0')
+                errs_warn(e, in->file, in->line, "%s%s", in->ref, extra);
+            continue;
+        }
+        errs_add(e, in->file, in->line, "%s: init failed (%s%s)%s", in->ref,
+                 st == AMS_FAIL ? "reason: " : "status ",
+                 st == AMS_FAIL && ctx.reason[0] ? ctx.reason
+                 : st == AMS_FAIL                ? "none"
+                                                 : "error",
+                 extra);
     }
 }
 

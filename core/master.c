@@ -319,11 +319,8 @@ static void helper_finish(master *m)
     }
     h->done(m, h->arg, out, len, h->status, h->timed_out);
     helper_free(h);
-    if (m->stopping && all_exited(m)) {
-        /* Give the answer to the helper's client a moment to go out. */
-        struct timeval tv = {0, 200000};
-        event_base_loopexit(m->base, &tv);
-    }
+    if (m->stopping && all_exited(m))
+        event_base_loopbreak(m->base);
 }
 
 static void on_helper_read(evutil_socket_t fd, short what, void *arg)
@@ -658,6 +655,9 @@ int master_run(conf *c)
     for (int i = 0; i < m.n; i++)
         spawn(&m, &m.w[i]);
     event_base_dispatch(m.base);
+    /* One more turn without waiting: an answer queued by the last
+     * callbacks (to an import the stop interrupted) still goes out. */
+    event_base_loop(m.base, EVLOOP_NONBLOCK);
     log_info("stopped");
     master_free(&m);
     return m.exit_code;

@@ -98,7 +98,7 @@ ams_status pipeline_eval(rnode *n, svc_req *r, instance **who,
 
     switch (n->kind) {
     case RN_LEAF: {
-        ams_ctx ctx = {r, n->leaf, {0}};
+        ams_ctx ctx = {.req = r, .inst = n->leaf};
         st = svc_call(n->leaf->entry->fn, &ctx);
         /* The last leaf evaluated is the one that decided, whatever the
          * outcome: a pass under not(), a fault, a failure. */
@@ -270,7 +270,7 @@ static void undo_ops(method *m, size_t k, uint64_t ran, svc_req *r)
 {
     while (k-- > 0) {
         instance *in = m->ops[k];
-        ams_ctx ctx = {r, in, {0}};
+        ams_ctx ctx = {.req = r, .inst = in};
         ams_status st;
 
         if (in->entry->undo == NULL || !(ran & ((uint64_t)1 << k)))
@@ -302,7 +302,7 @@ static int run_ops(svc_req *r, outcome *o)
 
     for (size_t i = 0; i < m->nops; i++) {
         instance *in = m->ops[i];
-        ams_ctx ctx = {r, in, {0}};
+        ams_ctx ctx = {.req = r, .inst = in};
         ams_status st;
 
         if (in->when != NULL) {
@@ -341,7 +341,7 @@ static int run_ops(svc_req *r, outcome *o)
 static int run_handler(svc_req *r, outcome *o)
 {
     instance *h = r->m->handler;
-    ams_ctx ctx = {r, h, {0}};
+    ams_ctx ctx = {.req = r, .inst = h};
     ams_status st;
 
     if (h == NULL)

@@ -128,6 +128,13 @@ static void host_log(ams_ctx *ctx, ams_log_level level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    if (ctx != NULL && ctx->req == NULL && ctx->inst != NULL &&
+        level <= AMS_LOG_WARN) {
+        /* init: the loader reports it at the instance's file:line */
+        snprintf(ctx->init_log, sizeof ctx->init_log, "%.255s", msg);
+        ctx->init_log_level = level;
+        return;
+    }
     if (ctx != NULL && ctx->inst != NULL && ctx->inst->act != NULL)
         log_msg(level, "%s (activity %lld): %s", ctx->inst->ref,
                 (long long)ctx->inst->act->id, msg);

@@ -56,6 +56,11 @@ struct ams_ctx {
     svc_req *req;            /* NULL during init */
     instance *inst;
     char reason[64];         /* set by set_reason */
+    /* During init: the last error or warning the plugin logged, kept to
+     * go with "init failed" at the instance's file:line instead of being
+     * printed without a place. */
+    char init_log[256];
+    int init_log_level;
 };
 
 /* Start a request: now_ms < 0 means "use the system clock".  Returns -1

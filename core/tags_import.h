@@ -53,7 +53,7 @@ typedef struct tags_import {
     int seen_record;          /* a non-blank line was seen (header check) */
     int overlong;             /* the current line passed LINE_MAX */
     size_t blen;              /* bytes of the current line in buf */
-    char buf[TAGS_IMPORT_LINE_MAX];
+    char buf[TAGS_IMPORT_LINE_MAX + 1]; /* + its CR */
 } tags_import;
 
 /* Start an import writing into st (may be NULL to only validate). */

@@ -38,6 +38,11 @@ TEST_PLUGINS = os.environ.get("AMS_TEST_PLUGINS",
 # Where each plugin the tests may use is built.
 PLUGIN_DIRS = {"testplug": TEST_PLUGINS, "counter": PLUGINS,
                "param": PLUGINS}
+# BUNDLED: every plugin built from plugins/ (plugins/meson.build).
+BUNDLED = ("param", "counter", "time", "tag", "chance", "uid", "unique",
+           "pool", "coupon", "credit", "status", "board")
+for _name in BUNDLED:
+    PLUGIN_DIRS.setdefault(_name, PLUGINS)
 
 START_TIMEOUT = 15.0
 _LIVE = set()  # Amsd instances not yet closed, for the exit handlers

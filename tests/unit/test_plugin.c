@@ -171,7 +171,7 @@ static void test_testplug(void)
     ok(*p->m->host == &services_host, "host slot holds the host table");
     if (fail != NULL && flag != NULL) {
         instance in = {0};
-        ams_ctx ctx = {NULL, &in, {0}};
+        ams_ctx ctx = {.req = NULL, .inst = &in};
         ams_status st;
 
         in.ref = "testplug.fail";
