@@ -220,7 +220,6 @@ static void import_done(master *m, void *arg, const char *out, size_t len,
 static void route_tags_import(struct evhttp_request *req, master *m)
 {
     struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-    struct bufferevent *bev;
     char msg[256];
     int64_t ttl_ms;
 
@@ -252,10 +251,8 @@ static void route_tags_import(struct evhttp_request *req, master *m)
     job.req = req;
     job.ttl_ms = ttl_ms;
     job.timeout_s = m->c->admin_import_timeout_s;
-    bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
     if (master_helper_start(m, "tags import", job.timeout_s * 1000,
-                            bev ? bufferevent_getfd(bev) : -1, import_child,
-                            import_done, NULL) < 0) {
+                            import_child, import_done, NULL) < 0) {
         int err = errno;
         job.req = NULL;
         log_error("tags import: cannot start the import process: %s",

@@ -15,6 +15,7 @@
 #include "services.h"
 #include "worker.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -40,9 +41,6 @@ struct mhelper {
     pid_t pid;                /* 0 once reaped */
     int status;               /* its wait status, once reaped */
     int fd;                   /* read end of the result pipe; -1 at EOF */
-    int client_fd;            /* see master_helper_start */
-    dev_t client_dev;         /* which socket client_fd was */
-    ino_t client_ino;
     int timed_out;
     struct event *read_ev, *timer;
     struct evbuffer *out;
@@ -195,22 +193,39 @@ static void on_respawn(evutil_socket_t fd, short what, void *arg)
 }
 
 /* evhttp_free() in master_free() shuts down the admin connections'
- * sockets, which are the master's too.  In a worker forked while a helper
- * runs, put /dev/null in place of the helper's client socket (if the
- * descriptor still is that socket) so its answer can still go out. */
-static void spare_client(const mhelper *h)
+ * sockets, and those are the master's too: a worker forked while a client
+ * waits on /healthz or an import would cut it off.  So before the child
+ * frees the master's state, every inherited connected TCP socket is
+ * replaced by /dev/null (listening sockets and the AF_UNIX control and
+ * libevent sockets are left alone). */
+static void spare_connections(void)
 {
-    struct stat st;
-    int null_fd;
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *de;
+    int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 
-    if (h->client_fd < 0 || fstat(h->client_fd, &st) < 0 ||
-        st.st_dev != h->client_dev || st.st_ino != h->client_ino)
-        return;
-    null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (null_fd >= 0) {
-        dup2(null_fd, h->client_fd);
-        close(null_fd);
+    if (d == NULL || null_fd < 0)
+        goto out;
+    while ((de = readdir(d)) != NULL) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof ss;
+        struct stat st;
+        int fd = atoi(de->d_name);
+
+        if (fd <= 2 || fd == dirfd(d) || fd == null_fd ||
+            fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode) ||
+            getsockname(fd, (struct sockaddr *)&ss, &len) < 0 ||
+            (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
+            continue;
+        len = sizeof ss;
+        if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
+            dup2(null_fd, fd);
     }
+out:
+    if (d != NULL)
+        closedir(d);
+    if (null_fd >= 0)
+        close(null_fd);
 }
 
 /* The child side of fork: drop everything of the master's before becoming
@@ -223,8 +238,7 @@ static void become_worker(master *m, wslot *s, int ctl_fd)
 
     event_reinit(m->base);
     m->listen_fd = -1; /* kept open for the worker */
-    if (m->helper != NULL)
-        spare_client(m->helper);
+    spare_connections();
     master_free(m);
     rc = worker_main(c, index, listen_fd, ctl_fd);
     close(listen_fd);
@@ -417,8 +431,8 @@ static void become_helper(master *m, mhelper *h, int fd, pid_t master_pid,
 }
 
 int master_helper_start(master *m, const char *name, int64_t timeout_ms,
-                        int client_fd, master_helper_fn fn,
-                        master_helper_done done, void *arg)
+                        master_helper_fn fn, master_helper_done done,
+                        void *arg)
 {
     mhelper *h;
     int fds[2] = {-1, -1};
@@ -435,15 +449,6 @@ int master_helper_start(master *m, const char *name, int64_t timeout_ms,
         return -1;
     snprintf(h->name, sizeof h->name, "%s", name);
     h->fd = -1;
-    h->client_fd = -1;
-    if (client_fd >= 0) {
-        struct stat st;
-        if (fstat(client_fd, &st) == 0) {
-            h->client_fd = client_fd;
-            h->client_dev = st.st_dev;
-            h->client_ino = st.st_ino;
-        }
-    }
     h->done = done;
     h->arg = arg;
     h->out = evbuffer_new();

@@ -74,10 +74,6 @@ int master_ready(const master *m);
  * a running helper is sent SIGTERM and done() still runs before the
  * master exits.
  *
- * client_fd: the admin connection waiting for the result, or -1.  A
- * worker forked while the helper runs drops its copy of the master's
- * admin connections; this one must not be shut down by it.
- *
  * Returns 0, or -1 with errno (EBUSY: a helper is already running).
  */
 #define MASTER_HELPER_OUT_MAX (1 << 20)
@@ -87,7 +83,7 @@ typedef void (*master_helper_done)(master *m, void *arg, const char *out,
                                    size_t len, int status, int timed_out);
 
 int master_helper_start(master *m, const char *name, int64_t timeout_ms,
-                        int client_fd, master_helper_fn fn,
-                        master_helper_done done, void *arg);
+                        master_helper_fn fn, master_helper_done done,
+                        void *arg);
 
 #endif

@@ -124,6 +124,11 @@ class Load:
 def supervision(a):
     with tap.section("worker supervision under load"):
         before = a.wait_workers(2)
+        # An admin client on a keep-alive connection while a worker is
+        # respawned: the new worker's fork must not cut it off.
+        admin = http.client.HTTPConnection("127.0.0.1", a.admin_port,
+                                           timeout=10)
+        st0 = H.request(admin, "GET", "/healthz")[0]
         load = Load(a, LOAD_THREADS)
         load.start()
         time.sleep(1.0)
@@ -151,6 +156,15 @@ def supervision(a):
         js = H.wait_until(healthy, 10, interval=0.1)
         tap.check(js, "healthz: restarts >= 1 and 2 of 2 workers ready",
                   repr(a.healthz()))
+        try:
+            st1 = H.request(admin, "GET", "/healthz")[0]
+        except (OSError, http.client.HTTPException) as e:
+            st1 = repr(e)
+        finally:
+            admin.close()
+        tap.check(st0 == 200 and st1 == 200,
+                  "a keep-alive admin connection survives the respawn "
+                  "(the new worker does not shut it down)", repr((st0, st1)))
         time.sleep(1.0)
         with load.lock:
             acked_mid = load.acked
