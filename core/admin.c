@@ -4,6 +4,7 @@
 #include "admin.h"
 
 #include "http.h"
+#include "reload.h"
 #include "log.h"
 #include "services.h"
 #include "tags_import.h"
@@ -263,6 +264,45 @@ static void route_tags_import(struct evhttp_request *req, master *m)
     }
 }
 
+static void reload_answer(master *m, void *arg, int ok, uint64_t generation,
+                          const cJSON *errors, const cJSON *warnings)
+{
+    struct evhttp_request *req = arg;
+    cJSON *b = cJSON_CreateObject();
+
+    (void)m;
+    cJSON_AddNumberToObject(b, "code", ok ? 200 : 422);
+    cJSON_AddStringToObject(b, "reason", ok ? "ok" : "reload_refused");
+    cJSON_AddNumberToObject(b, "generation", (double)generation);
+    if (!ok)
+        cJSON_AddItemToObject(b, "errors", cJSON_Duplicate(errors, 1));
+    cJSON_AddItemToObject(b, "warnings", cJSON_Duplicate(warnings, 1));
+    http_send_json(req, ok ? 200 : 422, b);
+}
+
+/* POST /admin/reload: answers when the reload is over, with the new
+ * generation or every error (the old generation still serving). */
+static void route_reload(struct evhttp_request *req, master *m)
+{
+    if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
+        method_not_allowed(req, "POST");
+        return;
+    }
+    if (m->starting || m->stopping) {
+        http_send_error(req, 503, m->stopping ? "stopping" : "starting",
+                        NULL, "amsd is %s",
+                        m->stopping ? "stopping" : "starting");
+        return;
+    }
+    if (reload_start(m, "admin", reload_answer, req) < 0)
+        http_send_error(req, errno == EBUSY ? 409 : 500,
+                        errno == EBUSY ? "reload_running" : "internal",
+                        NULL, "%s",
+                        errno == EBUSY ? "a reload is already running; "
+                                         "retry when it is over"
+                                       : strerror(errno));
+}
+
 void admin_handle(struct evhttp_request *req, void *arg)
 {
     master *m = arg;
@@ -274,6 +314,10 @@ void admin_handle(struct evhttp_request *req, void *arg)
             return;
         }
         healthz(req, m);
+        return;
+    }
+    if (path != NULL && strcmp(path, "/admin/reload") == 0) {
+        route_reload(req, m);
         return;
     }
     if (path != NULL && strcmp(path, "/admin/tags/import") == 0) {

@@ -228,6 +228,7 @@ int conf_load(conf *c, const char *path, errs *e)
     read_store(root, c, e);
     read_path(root, "plugins", &c->plugins_dir, path, e);
     read_path(root, "activities", &c->activities_dir, path, e);
+    read_path(root, "run_dir", &c->run_dir, path, e);
     if (cfg_str(root, "log_level", 0, &level, path, e) > 0) {
         int l = log_level_parse(level);
         if (l < 0)
@@ -286,6 +287,7 @@ void conf_free(conf *c)
     free(c->store);
     free(c->plugins_dir);
     free(c->activities_dir);
+    free(c->run_dir);
     memset(c, 0, sizeof *c);
 }
 
@@ -318,4 +320,107 @@ int conf_split_addr(const char *addr, char *host, size_t hostlen, int *port)
     host[hl] = '\0';
     *port = (int)p;
     return 0;
+}
+
+void conf_apply_overrides(conf *c, const conf_overrides *o, errs *e)
+{
+    struct {
+        const char *v;
+        char **slot;
+    } strs[] = {{o->listen, &c->listen},      {o->admin, &c->admin},
+                {o->store, &c->store},        {o->plugins, &c->plugins_dir},
+                {o->activities, &c->activities_dir}};
+
+    c->overrides = o;
+    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
+        if (strs[i].v != NULL)
+            conf_set(strs[i].slot, strs[i].v);
+    if (o->workers != NULL) {
+        char *end;
+        long n = strtol(o->workers, &end, 10);
+        if (*end != '\0' || end == o->workers || n < 0 || n > 256)
+            errs_add(e, NULL, 0, "--workers: \"%s\" is not 0..256",
+                     o->workers);
+        else
+            c->workers = (int)n;
+    }
+    if (o->log_level != NULL) {
+        int l = log_level_parse(o->log_level);
+        if (l < 0)
+            errs_add(e, NULL, 0, "--log-level: \"%s\" is not one of error, "
+                     "warn, info, debug", o->log_level);
+        else
+            c->log_level = l;
+    }
+}
+
+static int str_differs(const char *a, const char *b)
+{
+    return strcmp(a ? a : "", b ? b : "") != 0;
+}
+
+void conf_restart_only_changes(const conf *old, const conf *nw, errs *e)
+{
+    const struct {
+        const char *name;
+        const char *a, *b;
+    } strs[] = {{"listen", old->listen, nw->listen},
+                {"admin", old->admin, nw->admin},
+                {"store", old->store, nw->store},
+                {"run_dir", old->run_dir, nw->run_dir}};
+    const struct {
+        const char *name;
+        int64_t a, b;
+    } nums[] = {{"workers", old->workers, nw->workers},
+                {"lmdb.map_size_mb", old->lmdb_map_mb, nw->lmdb_map_mb},
+                {"lmdb.sync", old->lmdb_sync, nw->lmdb_sync},
+                {"coroutine_stack_kb", old->stack_kb, nw->stack_kb},
+                {"sweep_interval_ms", old->sweep_ms, nw->sweep_ms},
+                {"admin_max_body", old->admin_max_body, nw->admin_max_body},
+                {"testing.random_seed", old->random_seed, nw->random_seed}};
+
+    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
+        if (str_differs(strs[i].a, strs[i].b))
+            errs_warn(e, nw->file, 0,
+                      "%s: changed to \"%s\"; takes effect at the next "
+                      "restart, not on reload",
+                      strs[i].name, strs[i].b ? strs[i].b : "");
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++)
+        if (nums[i].a != nums[i].b)
+            errs_warn(e, nw->file, 0,
+                      "%s: changed to %lld; takes effect at the next "
+                      "restart, not on reload",
+                      nums[i].name, (long long)nums[i].b);
+}
+
+/* The reloadable numbers, by name, in one table for both directions. */
+#define RELOADABLE(X)                                                         \
+    X(log_level) X(max_body) X(max_headers) X(timeout_ms)                      \
+        X(shutdown_timeout_ms) X(session_lock_ms) X(idempotency_ttl_s)        \
+            X(clock_header) X(admin_import_timeout_s)
+
+cJSON *conf_reloadable_json(const conf *c)
+{
+    cJSON *j = cJSON_CreateObject();
+#define PUT(f) cJSON_AddNumberToObject(j, #f, (double)c->f);
+    RELOADABLE(PUT)
+#undef PUT
+    cJSON_AddStringToObject(j, "plugins_dir", c->plugins_dir);
+    cJSON_AddStringToObject(j, "activities_dir", c->activities_dir);
+    return j;
+}
+
+void conf_apply_reloadable(conf *c, const cJSON *j)
+{
+    const cJSON *v;
+#define GET(f)                                                                \
+    if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(j, #f)))         \
+        c->f = (__typeof__(c->f))v->valuedouble;
+    RELOADABLE(GET)
+#undef GET
+    if (cJSON_IsString(v = cJSON_GetObjectItemCaseSensitive(j, "plugins_dir")))
+        conf_set(&c->plugins_dir, v->valuestring);
+    if (cJSON_IsString(
+            v = cJSON_GetObjectItemCaseSensitive(j, "activities_dir")))
+        conf_set(&c->activities_dir, v->valuestring);
 }

@@ -7,6 +7,8 @@
 
 #include "errs.h"
 
+#include <cjson/cJSON.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,7 +35,28 @@ typedef struct conf {
     int64_t idempotency_ttl_s; /* how long answers are kept for replay */
     int clock_header;      /* testing: honour X-AMS-Now */
     int64_t random_seed;   /* testing: 0 = seed from the OS */
+    char *run_dir;         /* snapshots and plugin copies; "" = temp dir */
+    const struct conf_overrides *overrides; /* command-line flags, kept
+                                               to apply again on reload */
 } conf;
+
+/* Command-line values that win over the file (NULL: not given).  The
+ * strings must outlive the conf (they are argv's). */
+typedef struct conf_overrides {
+    const char *listen, *admin, *workers, *store, *plugins, *activities,
+        *log_level;
+} conf_overrides;
+
+/* Apply o to c and remember it in c->overrides; problems go to e. */
+void conf_apply_overrides(conf *c, const conf_overrides *o, errs *e);
+
+/* Reload: note as warnings in e every setting that changed between old
+ * and nw but only takes effect at a restart (listen, store, workers...). */
+void conf_restart_only_changes(const conf *old, const conf *nw, errs *e);
+/* The settings a reload applies, as JSON (caller deletes), and applying
+ * them (unknown members are ignored). */
+cJSON *conf_reloadable_json(const conf *c);
+void conf_apply_reloadable(conf *c, const cJSON *j);
 
 /* Defaults, then the file.  Relative paths in the file are resolved
  * against the file's directory.  Every problem goes to e; returns -1 when

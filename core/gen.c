@@ -195,6 +195,26 @@ static void init_instances(gen *g, errs *e)
 
 gen *gen_build(const conf *c, uint64_t number, int run_init, errs *e)
 {
+    return gen_build_at(c, c->plugins_dir, c->activities_dir, number,
+                        run_init, e);
+}
+
+void gen_apply_enabled(gen *g, const cJSON *enabled)
+{
+    const cJSON *it;
+
+    cJSON_ArrayForEach(it, enabled)
+    {
+        activity *a = gen_activity(g, strtoll(it->string, NULL, 10));
+        if (a != NULL && cJSON_IsBool(it))
+            a->enabled = cJSON_IsTrue(it);
+    }
+}
+
+gen *gen_build_at(const conf *c, const char *plugins_dir,
+                  const char *activities_dir, uint64_t number, int run_init,
+                  errs *e)
+{
     gen *g = calloc(1, sizeof *g);
     size_t before = e->nerrors;
 
@@ -204,8 +224,9 @@ gen *gen_build(const conf *c, uint64_t number, int run_init, errs *e)
     }
     g->number = number;
     g->refs = 1;
-    load_plugins(g, c->plugins_dir, e);
-    load_activities(g, c->activities_dir, e);
+    (void)c;
+    load_plugins(g, plugins_dir, e);
+    load_activities(g, activities_dir, e);
     if (e->nerrors == before && build_routes(g) < 0)
         errs_add(e, NULL, 0, "out of memory");
     if (e->nerrors == before && run_init) {
@@ -231,6 +252,9 @@ void gen_unref(gen *g)
 
     if (g == NULL || --g->refs > 0)
         return;
+    if (g->number > 0)
+        log_info("generation %llu released: its plugins are unloaded",
+                 (unsigned long long)g->number);
     for (in = g->instances; in != NULL; in = in->next_all)
         if (in->inited && in->entry->destroy != NULL)
             in->entry->destroy(in->state);

@@ -41,6 +41,12 @@ typedef struct gen {
  * problem goes to e.  Returns the generation (refs = 1, the caller's) or
  * NULL when there was any error. */
 gen *gen_build(const conf *c, uint64_t number, int run_init, errs *e);
+/* The same from explicit directories (a reload's snapshot). */
+gen *gen_build_at(const conf *c, const char *plugins_dir,
+                  const char *activities_dir, uint64_t number, int run_init,
+                  errs *e);
+/* Apply enable/disable overrides {"<id>": bool, ...} (may be NULL). */
+void gen_apply_enabled(gen *g, const cJSON *enabled);
 
 void gen_ref(gen *g);
 void gen_unref(gen *g);

@@ -92,34 +92,17 @@ static int parse_flags(int argc, char **argv, flags *f)
     return 0;
 }
 
-/* Flags win over the file. */
-static void apply_flags(const flags *f, conf *c, errs *e)
+/* Flags win over the file, now and at every reload. */
+static void apply_flags(const flags *f, conf_overrides *o, conf *c, errs *e)
 {
-    char **slots[] = {&c->listen, &c->admin, NULL, &c->store,
-                      &c->plugins_dir, &c->activities_dir, NULL};
-
-    for (int i = 0; i <= OPT_LOG - OPT_LISTEN; i++) {
-        const char *v = f->set[i];
-        if (v == NULL)
-            continue;
-        if (i + OPT_LISTEN == OPT_WORKERS) {
-            char *end;
-            long n = strtol(v, &end, 10);
-            if (*end != '\0' || end == v || n < 0 || n > 256)
-                errs_add(e, NULL, 0, "--workers: \"%s\" is not 0..256", v);
-            else
-                c->workers = (int)n;
-        } else if (i + OPT_LISTEN == OPT_LOG) {
-            int l = log_level_parse(v);
-            if (l < 0)
-                errs_add(e, NULL, 0, "--log-level: \"%s\" is not one of "
-                         "error, warn, info, debug", v);
-            else
-                c->log_level = l;
-        } else {
-            conf_set(slots[i], v);
-        }
-    }
+    o->listen = f->set[OPT_LISTEN - OPT_LISTEN];
+    o->admin = f->set[OPT_ADMIN - OPT_LISTEN];
+    o->workers = f->set[OPT_WORKERS - OPT_LISTEN];
+    o->store = f->set[OPT_STORE - OPT_LISTEN];
+    o->plugins = f->set[OPT_PLUGINS - OPT_LISTEN];
+    o->activities = f->set[OPT_ACTIVITIES - OPT_LISTEN];
+    o->log_level = f->set[OPT_LOG - OPT_LISTEN];
+    conf_apply_overrides(c, o, e);
 }
 
 /* `amsd -t`: build the generation (plugins, activities, init) exactly as
@@ -148,6 +131,7 @@ static int check(conf *c, errs *e)
 int main(int argc, char **argv)
 {
     flags f;
+    static conf_overrides over;
     conf c;
     errs e = {0};
     int rc;
@@ -155,7 +139,7 @@ int main(int argc, char **argv)
     if (parse_flags(argc, argv, &f) < 0)
         return 2;
     conf_load(&c, f.config, &e);
-    apply_flags(&f, &c, &e);
+    apply_flags(&f, &over, &c, &e);
     conf_finish(&c, &e);
     log_level = c.log_level;
     if (f.test) {

@@ -12,6 +12,7 @@
 #include "admin.h"
 #include "ctl.h"
 #include "log.h"
+#include "reload.h"
 #include "services.h"
 #include "worker.h"
 
@@ -142,6 +143,9 @@ static void master_free(master *m)
         close(m->admin_fd);
     if (m->listen_fd >= 0)
         close(m->listen_fd);
+    reload_free(m);
+    cJSON_Delete(m->enabled);
+    m->enabled = NULL;
     if (m->base != NULL)
         event_base_free(m->base);
 }
@@ -168,8 +172,18 @@ static void on_ctl(evutil_socket_t fd, short what, void *arg)
     while ((r = ctl_recv(fd, &msg)) == 1) {
         const char *type = ctl_type(msg);
         if (strcmp(type, "ready") == 0) {
+            const cJSON *g = cJSON_GetObjectItemCaseSensitive(msg,
+                                                              "generation");
             s->ready = 1;
+            s->generation = cJSON_IsNumber(g) ? (uint64_t)g->valuedouble : 0;
             check_started(s->m);
+        } else if (strcmp(type, "prepared") == 0 ||
+                   strcmp(type, "prepare_failed") == 0 ||
+                   strcmp(type, "committed") == 0 ||
+                   strcmp(type, "commit_failed") == 0) {
+            reload_on_msg(s->m, s, msg);
+        } else if (strcmp(type, "enabled_set") == 0) {
+            /* acknowledged; the override is already recorded */
         } else if (strcmp(type, "failed") == 0) {
             const cJSON *e = cJSON_GetObjectItemCaseSensitive(msg, "errors");
             free(s->failure);
@@ -236,11 +250,22 @@ static void become_worker(master *m, wslot *s, int ctl_fd)
     int index = s->index, listen_fd = m->listen_fd, rc;
     conf *c = m->c;
 
+    char plugins[sizeof m->snap_plugins], acts[sizeof m->snap_activities];
+    char run_dir[sizeof m->run_dir];
+    cJSON *enabled = m->enabled;
+    worker_start ws;
+
+    memcpy(plugins, m->snap_plugins, sizeof plugins);
+    memcpy(acts, m->snap_activities, sizeof acts);
+    memcpy(run_dir, m->run_dir, sizeof run_dir);
+    ws = (worker_start){m->snap_generation, plugins, acts, enabled, run_dir};
     event_reinit(m->base);
     m->listen_fd = -1; /* kept open for the worker */
+    m->enabled = NULL; /* kept for the worker */
     spare_connections();
     master_free(m);
-    rc = worker_main(c, index, listen_fd, ctl_fd);
+    rc = worker_main(c, index, listen_fd, ctl_fd, &ws);
+    cJSON_Delete(enabled);
     close(listen_fd);
     conf_free(c);
     exit(rc);
@@ -281,6 +306,19 @@ retry:
         struct timeval tv = {1, 0};
         evtimer_add(s->respawn_ev, &tv);
     }
+}
+
+void master_restart_worker(master *m, wslot *s)
+{
+    cJSON *msg = cJSON_CreateObject();
+
+    (void)m;
+    cJSON_AddStringToObject(msg, "type", "stop");
+    if (s->pid != 0 && (s->ctl_fd < 0 || ctl_send(s->ctl_fd, msg) < 0))
+        kill(s->pid, SIGTERM);
+    cJSON_Delete(msg);
+    s->ready = 0;
+    s->started_ms = 0; /* a planned restart: respawn at once */
 }
 
 static void schedule_respawn(master *m, wslot *s)
@@ -512,6 +550,7 @@ static void reap(master *m)
                      (int)pid, WEXITSTATUS(status));
         s->pid = 0;
         close_slot(s);
+        reload_on_exit(m, s, status);
         if (m->stopping)
             continue;
         if (m->starting) {
@@ -590,8 +629,11 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
         reap(m);
         break;
     case SIGHUP:
-        log_warn("SIGHUP: reload is not available in this version; "
-                 "restart amsd to load changes");
+        if (m->starting || m->stopping)
+            log_warn("SIGHUP: ignored while %s",
+                     m->starting ? "starting" : "stopping");
+        else if (reload_start(m, "SIGHUP", NULL, NULL) < 0)
+            log_info("SIGHUP: a reload is running; another follows it");
         break;
     default:
         break;
@@ -639,6 +681,38 @@ static int setup(master *m)
     return 0;
 }
 
+/* The run directory holds generation snapshots and the workers' plugin
+ * copies; it is ours alone (mkdtemp) and removed at exit. */
+static int make_run_dir(master *m)
+{
+    const char *base = m->c->run_dir && m->c->run_dir[0] ? m->c->run_dir
+                       : getenv("TMPDIR")                ? getenv("TMPDIR")
+                                                         : "/tmp";
+    errs e = {0};
+    int rc;
+
+    if (m->c->run_dir && m->c->run_dir[0])
+        mkdir(base, 0700);
+    snprintf(m->run_dir, sizeof m->run_dir, "%s/amsd-run-%d-XXXXXX", base,
+             (int)getpid());
+    if (mkdtemp(m->run_dir) == NULL) {
+        log_error("run_dir: cannot create %s: %s", m->run_dir,
+                  strerror(errno));
+        m->run_dir[0] = '\0';
+        return -1;
+    }
+    m->snap_generation = m->generation;
+    rc = reload_snapshot(m, m->generation, m->c->plugins_dir,
+                         m->c->activities_dir, m->snap_plugins,
+                         m->snap_activities, sizeof m->snap_plugins, &e);
+    for (size_t i = 0; i < e.n; i++)
+        log_error("%s", e.msgs[i]);
+    errs_free(&e);
+    if (rc < 0)
+        reload_rmtree(m->run_dir);
+    return rc;
+}
+
 int master_run(conf *c)
 {
     master m;
@@ -657,6 +731,10 @@ int master_run(conf *c)
         master_free(&m);
         return 1;
     }
+    if (make_run_dir(&m) < 0) {
+        master_free(&m);
+        return 1;
+    }
     for (int i = 0; i < m.n; i++)
         spawn(&m, &m.w[i]);
     event_base_dispatch(m.base);
@@ -665,5 +743,6 @@ int master_run(conf *c)
     event_base_loop(m.base, EVLOOP_NONBLOCK);
     log_info("stopped");
     master_free(&m);
+    reload_rmtree(m.run_dir);
     return m.exit_code;
 }

@@ -8,6 +8,8 @@
 
 #include "conf.h"
 
+#include <cjson/cJSON.h>
+
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -26,6 +28,7 @@ typedef struct wslot {
     struct event *ctl_ev;
     struct event *respawn_ev;
     int ready;            /* serving its generation */
+    uint64_t generation;  /* the one it said it serves */
     int64_t started_ms;   /* monotonic */
     int64_t backoff_ms;   /* delay before the next respawn */
     char *failure;        /* last "failed" message, owned */
@@ -46,7 +49,18 @@ struct master {
     uint64_t generation;
     uint64_t restarts;    /* workers respawned after an unplanned exit */
     mhelper *helper;      /* the running helper child, or NULL */
+    /* Generations (reload.c). */
+    char run_dir[1024];   /* snapshots and plugin copies (owned) */
+    char snap_plugins[1200], snap_activities[1200]; /* current one */
+    uint64_t snap_generation; /* the generation that snapshot is */
+    cJSON *enabled;       /* enable/disable overrides {"id": bool} */
+    struct reload *rl;    /* the reload in progress, or NULL */
+    int hup_pending;      /* SIGHUP during a reload: one more after it */
+    uint64_t reloads_ok, reloads_failed;
 };
+
+/* Ask worker s to stop gracefully (it is then respawned). */
+void master_restart_worker(master *m, wslot *s);
 
 /* Run the master until stopped; returns the process exit status. */
 int master_run(conf *c);

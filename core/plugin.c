@@ -10,6 +10,8 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -209,26 +211,81 @@ size_t plugin_check_manifest(const ams_manifest *m, const char *where,
     return e->nerrors - before;
 }
 
-static void sha256_file(const char *path, char out[65])
+static char copy_dir[1024];
+static unsigned long copy_seq;
+
+void plugin_set_copy_dir(const char *dir)
+{
+    snprintf(copy_dir, sizeof copy_dir, "%s", dir ? dir : "");
+}
+
+/* Copy the plugin at path to a name no load in this process has used
+ * (pid and a sequence number), hashing it on the way.  glibc's dlopen
+ * returns the object it already has for a path name or file it has seen,
+ * so a rebuilt plugin copied over the old one would otherwise not load
+ * again.  (A memfd is not enough: its /proc/self/fd/N name repeats when
+ * the descriptor number is reused.)  Returns the copy's path in out, or
+ * -1 with the reason in err; the caller unlinks it after dlopen. */
+static int copy_for_load(const char *path, const char *stem, char *out,
+                         size_t outlen, char sha[65], char *err,
+                         size_t errlen)
 {
     unsigned char buf[65536], md[32];
     unsigned int mdlen = 0;
-    size_t n;
-    FILE *f = fopen(path, "rb");
+    ssize_t n;
+    const char *dir = copy_dir[0] ? copy_dir
+                      : getenv("TMPDIR") ? getenv("TMPDIR")
+                                         : "/tmp";
+    int in = open(path, O_RDONLY | O_CLOEXEC), fd = -1;
     EVP_MD_CTX *c = EVP_MD_CTX_new();
 
+    sha[0] = '\0';
     out[0] = '\0';
-    if (f == NULL || c == NULL || !EVP_DigestInit_ex(c, EVP_sha256(), NULL))
-        goto done;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-        EVP_DigestUpdate(c, buf, n);
+    if (in < 0 || c == NULL || !EVP_DigestInit_ex(c, EVP_sha256(), NULL)) {
+        snprintf(err, errlen, "cannot open: %s", strerror(errno));
+        goto fail;
+    }
+    snprintf(out, outlen, "%s/amsd-%d-%lu-%s.so", dir, (int)getpid(),
+             ++copy_seq, stem);
+    fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0700);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot copy to %s: %s", out, strerror(errno));
+        out[0] = '\0';
+        goto fail;
+    }
+    while ((n = read(in, buf, sizeof buf)) > 0) {
+        EVP_DigestUpdate(c, buf, (size_t)n);
+        for (ssize_t off = 0; off < n;) {
+            ssize_t w = write(fd, buf + off, (size_t)(n - off));
+            if (w < 0) {
+                snprintf(err, errlen, "copy to %s: %s", out,
+                         strerror(errno));
+                goto fail;
+            }
+            off += w;
+        }
+    }
+    if (n < 0) {
+        snprintf(err, errlen, "read: %s", strerror(errno));
+        goto fail;
+    }
     if (EVP_DigestFinal_ex(c, md, &mdlen) && mdlen == 32)
         for (int i = 0; i < 32; i++)
-            sprintf(out + 2 * i, "%02x", md[i]);
-done:
+            snprintf(sha + 2 * i, 3, "%02x", md[i]);
     EVP_MD_CTX_free(c);
-    if (f != NULL)
-        fclose(f);
+    close(in);
+    close(fd);
+    return 0;
+fail:
+    EVP_MD_CTX_free(c);
+    if (in >= 0)
+        close(in);
+    if (fd >= 0)
+        close(fd);
+    if (out[0] != '\0')
+        unlink(out);
+    out[0] = '\0';
+    return -1;
 }
 
 /* dlsym one named symbol; NULL name gives NULL without error. */
@@ -280,16 +337,22 @@ plugin *plugin_load(const char *path, const char *expected_name, errs *e)
 {
     plugin *p = calloc(1, sizeof *p);
     const ams_manifest *m;
+    char err[1280], copy[1200];
 
     if (p == NULL || (p->path = strdup(path)) == NULL) {
         errs_add(e, path, 0, "out of memory");
         free(p);
         return NULL;
     }
-    sha256_file(path, p->sha256);
+    if (copy_for_load(path, expected_name ? expected_name : "plugin", copy,
+                      sizeof copy, p->sha256, err, sizeof err) < 0) {
+        errs_add(e, path, 0, "cannot load: %s", err);
+        goto fail;
+    }
     /* RTLD_NOW: an unresolved symbol is a load error now, not a crash at
      * the first request.  RTLD_LOCAL: plugins cannot see each other. */
-    p->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    p->dl = dlopen(copy, RTLD_NOW | RTLD_LOCAL);
+    unlink(copy); /* the mapping keeps the object alive */
     if (p->dl == NULL) {
         errs_add(e, path, 0, "cannot load: %s", dlerror());
         goto fail;

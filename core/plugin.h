@@ -44,6 +44,12 @@ extern const ams_host services_host;
 plugin *plugin_load(const char *path, const char *expected_name, errs *e);
 void plugin_unload(plugin *p);
 
+/* Where plugin_load writes the private copy it loads (each load is a new
+ * object even when the file at the path was replaced by a new build):
+ * the directory must allow executable mappings.  NULL or "": $TMPDIR, or
+ * /tmp. */
+void plugin_set_copy_dir(const char *dir);
+
 /* The entry named name, or NULL.  Owned by p. */
 const plugin_entry *plugin_find_entry(const plugin *p, const char *name);
 

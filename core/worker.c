@@ -11,6 +11,7 @@
 #include "gateway.h"
 #include "gen.h"
 #include "log.h"
+#include "plugin.h"
 #include "services.h"
 #include "store.h"
 
@@ -33,6 +34,8 @@ typedef struct worker {
     struct evhttp_bound_socket *bound;
     struct event *ctl_ev, *term_ev, *int_ev, *sweep_ev, *stop_timer;
     gateway gw;
+    gen *prepared;           /* built by prepare, waiting for commit */
+    cJSON *prepared_settings;
     int stopping;
 } worker;
 
@@ -108,6 +111,131 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     begin_stop(arg);
 }
 
+static void reply_gen(worker *w, const char *type, uint64_t n,
+                      const char *errors)
+{
+    cJSON *m = cJSON_CreateObject();
+    cJSON_AddStringToObject(m, "type", type);
+    cJSON_AddNumberToObject(m, "generation", (double)n);
+    if (errors != NULL)
+        cJSON_AddStringToObject(m, "errors", errors);
+    if (ctl_send(w->ctl_fd, m) < 0)
+        log_warn("control channel: send %s: %s", type, strerror(errno));
+    cJSON_Delete(m);
+}
+
+static uint64_t msg_generation(const cJSON *msg)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(msg, "generation");
+    return cJSON_IsNumber(v) ? (uint64_t)v->valuedouble : 0;
+}
+
+static void drop_prepared(worker *w)
+{
+    gen_unref(w->prepared);
+    w->prepared = NULL;
+    cJSON_Delete(w->prepared_settings);
+    w->prepared_settings = NULL;
+}
+
+/* Phase one: build the next generation beside the current one.  It runs
+ * on the loop, so requests wait for the build (tens of ms); requests
+ * already running keep their generation. */
+static void on_prepare(worker *w, const cJSON *msg)
+{
+    uint64_t n = msg_generation(msg);
+    const cJSON *pl = cJSON_GetObjectItemCaseSensitive(msg, "plugins");
+    const cJSON *ac = cJSON_GetObjectItemCaseSensitive(msg, "activities");
+    const cJSON *settings = cJSON_GetObjectItemCaseSensitive(msg, "settings");
+    errs e = {0};
+    conf next;
+    char *text;
+
+    drop_prepared(w);
+    if (!cJSON_IsString(pl) || !cJSON_IsString(ac) || n == 0) {
+        reply_gen(w, "prepare_failed", n, "malformed prepare message");
+        return;
+    }
+    /* The generation is built with the settings it will serve with. */
+    next = *w->c;
+    w->prepared = gen_build_at(&next, pl->valuestring, ac->valuestring, n, 1,
+                               &e);
+    if (w->prepared == NULL) {
+        text = errs_join(&e);
+        reply_gen(w, "prepare_failed", n, text ? text : "out of memory");
+        free(text);
+        errs_free(&e);
+        return;
+    }
+    errs_free(&e);
+    gen_apply_enabled(w->prepared,
+                      cJSON_GetObjectItemCaseSensitive(msg, "enabled"));
+    w->prepared_settings = settings ? cJSON_Duplicate(settings, 1) : NULL;
+    reply_gen(w, "prepared", n, NULL);
+}
+
+static void apply_settings(worker *w, const cJSON *s)
+{
+    struct timeval tv;
+
+    if (s == NULL)
+        return;
+    conf_apply_reloadable(w->c, s);
+    log_level = w->c->log_level;
+    svc.session_lock_ms = w->c->session_lock_ms;
+    svc.idem_ttl_ms = w->c->idempotency_ttl_s * 1000;
+    tv.tv_sec = (time_t)(w->c->timeout_ms / 1000);
+    tv.tv_usec = (suseconds_t)(w->c->timeout_ms % 1000) * 1000;
+    evhttp_set_timeout_tv(w->http, &tv);
+    evhttp_set_max_body_size(w->http, (ev_ssize_t)w->c->max_body);
+    evhttp_set_max_headers_size(w->http, (ev_ssize_t)w->c->max_headers);
+}
+
+/* Phase two: swap.  Requests that started on the old generation hold a
+ * reference and finish on it; it is released (its plugins unloaded) when
+ * the last of them ends. */
+static void on_commit(worker *w, const cJSON *msg)
+{
+    uint64_t n = msg_generation(msg);
+    gen *old = w->gw.current;
+
+    if (w->prepared == NULL || w->prepared->number != n) {
+        reply_gen(w, "commit_failed", n, "no such prepared generation");
+        return;
+    }
+    apply_settings(w, w->prepared_settings);
+    w->gw.current = w->prepared;
+    w->prepared = NULL;
+    drop_prepared(w);
+    log_info("serving generation %llu (%zu activities, %zu plugins)",
+             (unsigned long long)n, w->gw.current->nacts,
+             w->gw.current->nplugins);
+    gen_unref(old);
+    reply_gen(w, "committed", n, NULL);
+}
+
+static void on_set_enabled(worker *w, const cJSON *msg)
+{
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "id");
+    const cJSON *en = cJSON_GetObjectItemCaseSensitive(msg, "enabled");
+    activity *a = cJSON_IsNumber(id)
+                      ? gen_activity(w->gw.current, (int64_t)id->valuedouble)
+                      : NULL;
+    cJSON *m = cJSON_CreateObject();
+
+    /* One flag of a generation that is otherwise immutable: safe, since
+     * the worker is single-threaded and the pipeline reads it once per
+     * request. */
+    if (a != NULL && cJSON_IsBool(en))
+        a->enabled = cJSON_IsTrue(en);
+    cJSON_AddStringToObject(m, "type", "enabled_set");
+    cJSON_AddNumberToObject(m, "id", cJSON_IsNumber(id) ? id->valuedouble
+                                                        : 0);
+    cJSON_AddBoolToObject(m, "found", a != NULL);
+    ctl_send(w->ctl_fd, m);
+    cJSON_Delete(m);
+}
+
 static void on_ctl(evutil_socket_t fd, short what, void *arg)
 {
     worker *w = arg;
@@ -116,11 +244,19 @@ static void on_ctl(evutil_socket_t fd, short what, void *arg)
 
     (void)what;
     while ((r = ctl_recv(fd, &msg)) == 1) {
-        if (strcmp(ctl_type(msg), "stop") == 0)
+        const char *type = ctl_type(msg);
+        if (strcmp(type, "stop") == 0)
             begin_stop(w);
+        else if (strcmp(type, "prepare") == 0)
+            on_prepare(w, msg);
+        else if (strcmp(type, "commit") == 0)
+            on_commit(w, msg);
+        else if (strcmp(type, "abort") == 0)
+            drop_prepared(w);
+        else if (strcmp(type, "set_enabled") == 0)
+            on_set_enabled(w, msg);
         else
-            log_warn("control channel: unknown message \"%s\"",
-                     ctl_type(msg));
+            log_warn("control channel: unknown message \"%s\"", type);
         cJSON_Delete(msg);
     }
     if (r == 0) {
@@ -191,6 +327,7 @@ static void teardown(worker *w)
     w->gw.idle_cb = NULL;
     if (w->http != NULL)
         evhttp_free(w->http);
+    drop_prepared(w);
     gen_unref(w->gw.current);
     if (w->gw.pool != NULL)
         coro_pool_free(w->gw.pool);
@@ -210,7 +347,8 @@ static int fail(worker *w, const char *what)
     return 2;
 }
 
-int worker_main(conf *c, int index, int listen_fd, int ctl_fd)
+int worker_main(conf *c, int index, int listen_fd, int ctl_fd,
+                const worker_start *ws)
 {
     static char role[32];
     worker w;
@@ -239,7 +377,9 @@ int worker_main(conf *c, int index, int listen_fd, int ctl_fd)
     svc.st = store_open(&so, err, sizeof err);
     if (svc.st == NULL)
         return fail(&w, err);
-    w.gw.current = gen_build(c, 1, 1, &e);
+    plugin_set_copy_dir(ws->run_dir);
+    w.gw.current = gen_build_at(c, ws->plugins_dir, ws->activities_dir,
+                                ws->generation, 1, &e);
     if (w.gw.current == NULL) {
         char *msg = errs_join(&e);
         int rc = fail(&w, msg ? msg : "generation failed to load");
@@ -248,6 +388,7 @@ int worker_main(conf *c, int index, int listen_fd, int ctl_fd)
         return rc;
     }
     errs_free(&e);
+    gen_apply_enabled(w.gw.current, ws->enabled);
     w.gw.c = c;
     w.gw.idle_cb = on_idle;
     w.gw.idle_ud = &w;

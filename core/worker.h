@@ -6,10 +6,31 @@
 
 #include "conf.h"
 
+#include <cjson/cJSON.h>
+#include <stdint.h>
+
+/* What a worker starts serving: the master's current generation. */
+typedef struct worker_start {
+    uint64_t generation;
+    const char *plugins_dir;     /* the generation's snapshot */
+    const char *activities_dir;
+    const cJSON *enabled;        /* enable/disable overrides, or NULL */
+    const char *run_dir;         /* where plugin copies are written */
+} worker_start;
+
 /* Run worker `index` until told to stop; returns the process exit status
  * (0 after a clean stop, 2 when the generation or store could not be
  * loaded).  listen_fd is the shared data-plane socket; ctl_fd the worker's
- * end of its control channel.  c stays owned by the caller. */
-int worker_main(conf *c, int index, int listen_fd, int ctl_fd);
+ * end of its control channel.  c and ws stay owned by the caller.
+ *
+ * Control messages it answers (see ctl.h):
+ *   prepare {generation, plugins, activities, settings, enabled}
+ *       -> prepared {generation} | prepare_failed {generation, errors}
+ *   commit {generation}  -> committed {generation}
+ *   abort {generation}   (drops the prepared generation)
+ *   set_enabled {id, enabled} -> enabled_set {id, found}
+ *   stop */
+int worker_main(conf *c, int index, int listen_fd, int ctl_fd,
+                const worker_start *ws);
 
 #endif

@@ -48,6 +48,7 @@ static const ams_param stateful_params[] = {
     {"value", AMS_T_INT, AMS_P_REQUIRED | AMS_P_MIN | AMS_P_MAX, 0, 1000,
      NULL},
     {"fail_init", AMS_T_BOOL, 0, 0, 0, NULL},
+    {"crash_init", AMS_T_BOOL, 0, 0, 0, NULL},
     {"tags", AMS_T_STRINGS, AMS_P_MAX, 0, 3, NULL},
     {"ratio", AMS_T_NUMBER, AMS_P_MIN | AMS_P_MAX, 0, 1, NULL},
     {"table", AMS_T_JSON, 0, 0, 0, NULL},
@@ -178,6 +179,11 @@ AMS_INIT(tp_stateful_init)
     ams_api->conf_bool(ctx, "fail_init", &fail);
     if (fail)
         return ams_fail(ctx, "asked_to_fail");
+    /* A plugin that crashes its host while loading: abort(), not a wild
+     * pointer, so sanitizer builds see a plain crash and no report. */
+    ams_api->conf_bool(ctx, "crash_init", &fail);
+    if (fail)
+        abort();
     v = malloc(sizeof *v);
     if (v == NULL)
         return AMS_ERR_NOMEM;
