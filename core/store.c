@@ -23,8 +23,12 @@ store *store_open(const store_options *opt, char *err, size_t errlen)
         }
         return store_lmdb_open(uri + 5, opt, err, errlen);
     }
+    if (strncmp(uri, "mem:", 4) == 0)
+        return store_mem_open(uri + 4, opt, err, errlen);
     snprintf(err, errlen,
-             "store: \"%s\": unknown scheme (expected lmdb:DIR)", uri);
+             "store: \"%s\": unknown scheme (expected lmdb:DIR or "
+             "mem:[NAME])",
+             uri);
     return NULL;
 }
 

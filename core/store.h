@@ -1,7 +1,7 @@
 /*
  * store.h -- the core services' storage interface.  One interface, one
- * backend per file (store_lmdb.c now, store_redis.c later); the same test
- * suite (tests/unit/test_store.c) runs against every backend.
+ * backend per file (store_lmdb.c, store_mem.c; store_redis.c later); the
+ * same test suite (tests/unit/test_store.c) runs against every backend.
  *
  * Keys arrive fully namespaced by the host (see services.c); a backend
  * treats them as opaque byte strings of at most STORE_KEY_MAX bytes.  The
@@ -105,7 +105,8 @@ struct store {
 };
 
 typedef struct store_options {
-    const char *uri;        /* "lmdb:DIR" (later "redis://HOST:PORT") */
+    const char *uri;        /* "lmdb:DIR", "mem:[NAME]" (later
+                               "redis://HOST:PORT") */
     size_t lmdb_map_size;   /* bytes; 0: default (1 GiB) */
     int lmdb_sync;          /* STORE_SYNC_* */
 } store_options;
@@ -120,6 +121,30 @@ void store_close(store *s);
 /* Backends (one file each). */
 store *store_lmdb_open(const char *dir, const store_options *opt, char *err,
                        size_t errlen);
+/* In memory and process-local: nothing is shared with other processes
+ * and nothing outlives the handle; every open is a new, empty store (NAME
+ * only labels log lines; opt is not used).  See store_mem.c. */
+store *store_mem_open(const char *name, const store_options *opt, char *err,
+                      size_t errlen);
+
+/* Inspection of a mem: store, for the plugin conformance runner and
+ * tests.  Only the mem: backend has it: on another backend's handle they
+ * return 0 and NULL. */
+/* Number of successful mutations (writes/deletes of any family) since
+ * open: the calls for which the LMDB backend would commit a write (a
+ * board_set to the member's current score writes nothing); not reads,
+ * not calls answering anything but AMS_OK, not sweeps.  For telling
+ * whether a rule wrote to the store. */
+uint64_t store_mem_writes(store *s);
+/* A canonical text dump of every live record at now_ms (sorted by
+ * family+key, one line each, bytes hex-escaped), malloc'd, caller frees;
+ * NULL when out of memory.  Two dumps compare equal when the stores hold
+ * the same data, so "do + undo leaves the store as it was" is a string
+ * comparison.  Exact for counters (one at 0 dumps as absent: it reads
+ * the same), tags and locks; values are dumped with their version, which
+ * every successful cas changes, so a value's dump differs after any cas,
+ * even one that put its old bytes back.  Format: see store_mem.c. */
+char *store_mem_dump(store *s, int64_t now_ms);
 
 /* Convenience wrappers (static inline so the vtable stays the one truth). */
 static inline ams_status store_counter_add(store *s, const char *k, int64_t d,
