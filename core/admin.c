@@ -1,8 +1,10 @@
 /*
- * admin.c -- admin routes: GET /healthz and POST /admin/tags/import.
+ * admin.c -- admin routes, one table: each route names the least role
+ * that may call it (see docs/operator-guide.md, "Admin plane").
  */
 #include "admin.h"
 
+#include "ask.h"
 #include "http.h"
 #include "reload.h"
 #include "log.h"
@@ -303,25 +305,159 @@ static void route_reload(struct evhttp_request *req, master *m)
                                        : strerror(errno));
 }
 
+/* POST /admin/activities/{id}/enable|disable: a flag flipped in every
+ * worker's current generation (no rebuild), and remembered so later
+ * generations keep it.  404 when no worker knows the activity. */
+typedef struct toggle {
+    struct evhttp_request *req;
+    int64_t id;
+    int enabled;
+} toggle;
+
+static void toggle_done(master *m, void *arg, const cJSON *answers,
+                        int missing)
+{
+    toggle *t = arg;
+    const cJSON *it;
+    int found = 0;
+    char key[32];
+
+    cJSON_ArrayForEach(it, answers) found |=
+        cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "found"));
+    if (!found) {
+        http_send_error(t->req, 404, "not_found", NULL,
+                        "unknown activity %lld", (long long)t->id);
+    } else {
+        cJSON *b = cJSON_CreateObject();
+        snprintf(key, sizeof key, "%lld", (long long)t->id);
+        if (m->enabled == NULL)
+            m->enabled = cJSON_CreateObject();
+        cJSON_DeleteItemFromObjectCaseSensitive(m->enabled, key);
+        cJSON_AddBoolToObject(m->enabled, key, t->enabled);
+        log_info("activity %lld %s", (long long)t->id,
+                 t->enabled ? "enabled" : "disabled");
+        cJSON_AddNumberToObject(b, "code", 200);
+        cJSON_AddStringToObject(b, "reason", "ok");
+        cJSON_AddNumberToObject(b, "id", (double)t->id);
+        cJSON_AddBoolToObject(b, "enabled", t->enabled);
+        cJSON_AddNumberToObject(b, "generation", (double)m->generation);
+        cJSON_AddNumberToObject(b, "workers_missing", missing);
+        http_send_json(t->req, 200, b);
+    }
+    free(t);
+}
+
+static void route_toggle(struct evhttp_request *req, master *m,
+                         int64_t id, int enabled)
+{
+    toggle *t = calloc(1, sizeof *t);
+    cJSON *q = cJSON_CreateObject();
+
+    if (t == NULL || q == NULL) {
+        free(t);
+        cJSON_Delete(q);
+        http_send_error(req, 500, "internal", NULL, "out of memory");
+        return;
+    }
+    *t = (toggle){req, id, enabled};
+    cJSON_AddStringToObject(q, "type", "set_enabled");
+    cJSON_AddNumberToObject(q, "id", (double)id);
+    cJSON_AddBoolToObject(q, "enabled", enabled);
+    if (ask_all(m, q, 5000, toggle_done, t) < 0) {
+        free(t);
+        http_send_error(req, 500, "internal", NULL, "out of memory");
+    }
+    cJSON_Delete(q);
+}
+
+/* ---- the route table ---- */
+
+/* A path matched against a pattern: "{id}" matches one decimal segment,
+ * whose value goes to *id. */
+static int match(const char *pattern, const char *path, int64_t *id)
+{
+    while (*pattern != '\0') {
+        if (strncmp(pattern, "{id}", 4) == 0) {
+            char *end;
+            long long v;
+            if (*path < '0' || *path > '9')
+                return 0;
+            v = strtoll(path, &end, 10);
+            if (v <= 0)
+                return 0;
+            *id = v;
+            path = end;
+            pattern += 4;
+            continue;
+        }
+        if (*pattern++ != *path++)
+            return 0;
+    }
+    return *path == '\0';
+}
+
+typedef struct admin_route {
+    enum evhttp_cmd_type verb;
+    const char *pattern;
+    admin_role role;    /* least role that may call it */
+    void (*fn)(struct evhttp_request *req, master *m, int64_t id);
+} admin_route;
+
+static void r_healthz(struct evhttp_request *req, master *m, int64_t id)
+{
+    (void)id;
+    healthz(req, m);
+}
+static void r_reload(struct evhttp_request *req, master *m, int64_t id)
+{
+    (void)id;
+    route_reload(req, m);
+}
+static void r_import(struct evhttp_request *req, master *m, int64_t id)
+{
+    (void)id;
+    route_tags_import(req, m);
+}
+static void r_enable(struct evhttp_request *req, master *m, int64_t id)
+{
+    route_toggle(req, m, id, 1);
+}
+static void r_disable(struct evhttp_request *req, master *m, int64_t id)
+{
+    route_toggle(req, m, id, 0);
+}
+
+static const admin_route routes[] = {
+    {EVHTTP_REQ_GET, "/healthz", ROLE_PUBLIC, r_healthz},
+    {EVHTTP_REQ_POST, "/admin/reload", ROLE_OPERATOR, r_reload},
+    {EVHTTP_REQ_POST, "/admin/tags/import", ROLE_OPERATOR, r_import},
+    {EVHTTP_REQ_POST, "/admin/activities/{id}/enable", ROLE_OPERATOR,
+     r_enable},
+    {EVHTTP_REQ_POST, "/admin/activities/{id}/disable", ROLE_OPERATOR,
+     r_disable},
+};
+
 void admin_handle(struct evhttp_request *req, void *arg)
 {
     master *m = arg;
     const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+    enum evhttp_cmd_type verb = evhttp_request_get_command(req);
+    const char *allow = NULL;
 
-    if (path != NULL && strcmp(path, "/healthz") == 0) {
-        if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
-            method_not_allowed(req, "GET");
-            return;
+    for (size_t i = 0; path != NULL && i < sizeof routes / sizeof routes[0];
+         i++) {
+        int64_t id = 0;
+        if (!match(routes[i].pattern, path, &id))
+            continue;
+        if (routes[i].verb != verb) {
+            allow = routes[i].verb == EVHTTP_REQ_GET ? "GET" : "POST";
+            continue;
         }
-        healthz(req, m);
+        routes[i].fn(req, m, id);
         return;
     }
-    if (path != NULL && strcmp(path, "/admin/reload") == 0) {
-        route_reload(req, m);
-        return;
-    }
-    if (path != NULL && strcmp(path, "/admin/tags/import") == 0) {
-        route_tags_import(req, m);
+    if (allow != NULL) {
+        method_not_allowed(req, allow);
         return;
     }
     http_send_error(req, 404, "not_found", NULL, "no admin route %s",

@@ -10,6 +10,14 @@
 
 struct sockaddr;
 
+/* Roles of admin tokens, each allowed what the ones before it are. */
+typedef enum admin_role {
+    ROLE_PUBLIC = 0,   /* no token needed (liveness) */
+    ROLE_VIEWER = 1,   /* read-only */
+    ROLE_OPERATOR = 2, /* reload, enable/disable, imports */
+    ROLE_ADMIN = 3,    /* everything, incl. the audit log */
+} admin_role;
+
 /* evhttp generic callback; arg is the master. */
 void admin_handle(struct evhttp_request *req, void *arg);
 

@@ -10,6 +10,7 @@
 #include "master.h"
 
 #include "admin.h"
+#include "ask.h"
 #include "ctl.h"
 #include "log.h"
 #include "reload.h"
@@ -144,6 +145,7 @@ static void master_free(master *m)
     if (m->listen_fd >= 0)
         close(m->listen_fd);
     reload_free(m);
+    ask_free_all(m);
     cJSON_Delete(m->enabled);
     m->enabled = NULL;
     if (m->base != NULL)
@@ -182,8 +184,8 @@ static void on_ctl(evutil_socket_t fd, short what, void *arg)
                    strcmp(type, "committed") == 0 ||
                    strcmp(type, "commit_failed") == 0) {
             reload_on_msg(s->m, s, msg);
-        } else if (strcmp(type, "enabled_set") == 0) {
-            /* acknowledged; the override is already recorded */
+        } else if (cJSON_GetObjectItemCaseSensitive(msg, "ask") != NULL) {
+            ask_on_answer(s->m, s, msg);
         } else if (strcmp(type, "failed") == 0) {
             const cJSON *e = cJSON_GetObjectItemCaseSensitive(msg, "errors");
             free(s->failure);
@@ -551,6 +553,7 @@ static void reap(master *m)
         s->pid = 0;
         close_slot(s);
         reload_on_exit(m, s, status);
+        ask_on_exit(m, s);
         if (m->stopping)
             continue;
         if (m->starting) {
@@ -738,9 +741,14 @@ int master_run(conf *c)
     for (int i = 0; i < m.n; i++)
         spawn(&m, &m.w[i]);
     event_base_dispatch(m.base);
-    /* One more turn without waiting: an answer queued by the last
-     * callbacks (to an import the stop interrupted) still goes out. */
-    event_base_loop(m.base, EVLOOP_NONBLOCK);
+    /* A short grace for answers queued by the last callbacks (to an
+     * import or a reload the stop interrupted) to be written out; one
+     * loop turn is not always enough. */
+    {
+        struct timeval grace = {0, 200 * 1000};
+        event_base_loopexit(m.base, &grace);
+        event_base_dispatch(m.base);
+    }
     log_info("stopped");
     master_free(&m);
     reload_rmtree(m.run_dir);

@@ -7,6 +7,7 @@
  */
 #include "worker.h"
 
+#include "answers.h"
 #include "ctl.h"
 #include "gateway.h"
 #include "gen.h"
@@ -214,26 +215,27 @@ static void on_commit(worker *w, const cJSON *msg)
     reply_gen(w, "committed", n, NULL);
 }
 
-static void on_set_enabled(worker *w, const cJSON *msg)
+/* A question from the master (ask.h): answered from the current
+ * generation by the function answers.c names for its type. */
+static void on_ask(worker *w, const cJSON *msg)
 {
-    const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "id");
-    const cJSON *en = cJSON_GetObjectItemCaseSensitive(msg, "enabled");
-    activity *a = cJSON_IsNumber(id)
-                      ? gen_activity(w->gw.current, (int64_t)id->valuedouble)
-                      : NULL;
-    cJSON *m = cJSON_CreateObject();
+    answer_fn fn = answers_find(ctl_type(msg));
+    cJSON *reply = cJSON_CreateObject();
 
-    /* One flag of a generation that is otherwise immutable: safe, since
-     * the worker is single-threaded and the pipeline reads it once per
-     * request. */
-    if (a != NULL && cJSON_IsBool(en))
-        a->enabled = cJSON_IsTrue(en);
-    cJSON_AddStringToObject(m, "type", "enabled_set");
-    cJSON_AddNumberToObject(m, "id", cJSON_IsNumber(id) ? id->valuedouble
-                                                        : 0);
-    cJSON_AddBoolToObject(m, "found", a != NULL);
-    ctl_send(w->ctl_fd, m);
-    cJSON_Delete(m);
+    if (reply == NULL)
+        return;
+    if (fn == NULL)
+        cJSON_AddStringToObject(reply, "error", "unknown question");
+    else
+        fn(w->gw.current, msg, reply);
+    cJSON_AddStringToObject(reply, "type", "answer");
+    cJSON_AddItemToObject(reply, "ask",
+                          cJSON_Duplicate(
+                              cJSON_GetObjectItemCaseSensitive(msg, "ask"),
+                              1));
+    if (ctl_send(w->ctl_fd, reply) < 0)
+        log_warn("control channel: answer: %s", strerror(errno));
+    cJSON_Delete(reply);
 }
 
 static void on_ctl(evutil_socket_t fd, short what, void *arg)
@@ -253,8 +255,8 @@ static void on_ctl(evutil_socket_t fd, short what, void *arg)
             on_commit(w, msg);
         else if (strcmp(type, "abort") == 0)
             drop_prepared(w);
-        else if (strcmp(type, "set_enabled") == 0)
-            on_set_enabled(w, msg);
+        else if (cJSON_GetObjectItemCaseSensitive(msg, "ask") != NULL)
+            on_ask(w, msg);
         else
             log_warn("control channel: unknown message \"%s\"", type);
         cJSON_Delete(msg);

@@ -28,7 +28,7 @@ typedef struct worker_start {
  *       -> prepared {generation} | prepare_failed {generation, errors}
  *   commit {generation}  -> committed {generation}
  *   abort {generation}   (drops the prepared generation)
- *   set_enabled {id, enabled} -> enabled_set {id, found}
+ *   a question with an "ask" id (see ask.h, answers.h) -> answer
  *   stop */
 int worker_main(conf *c, int index, int listen_fd, int ctl_fd,
                 const worker_start *ws);
