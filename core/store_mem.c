@@ -17,8 +17,8 @@
  * processes (a child forked with the handle gets a private copy; one that
  * opens "mem:" itself gets a new, empty store) and nothing outlives the
  * handle.  NAME only labels log lines: every open makes a new, empty
- * store, even under a name already open.  A handle is not thread-safe
- * (neither is amsd's use of a store: one handle per worker process).
+ * store, even under a name already open.  A handle is for one thread at
+ * a time: it has no locking.
  *
  * Layout.
  *   records  one hash table keyed by (family byte, key bytes), chained,
@@ -71,19 +71,17 @@
  *   value "KEY" exp=E version=V "BYTES"
  *
  * exp is expire_at_ms (0: never).  Two dumps are equal exactly when the
- * stores answer every read the same way, with two exceptions, both on
- * purpose:
- *   - counters at 0 are left out: an absent counter reads 0 too, so a
- *     counter that an add created and the opposite add brought back to 0
- *     dumps as absent.  What this hides is only that a stored counter
- *     keeps its expiry for the next add, where an absent one would take
- *     the add's.
- *   - versions are printed for values only (no other family has one),
- *     and every successful value_cas takes a new version: a value put
- *     back to its old bytes by an undo still dumps differently.
- * So comparing dumps before a do and after its undo is exact for
- * counters, tags and locks (an undo must restore a tag's expiry too),
- * and always differs once a value was cas'ed.  Boards have no undo.
+ * stores hold the same live data, expiries included, with one exception
+ * on purpose: counters at 0 are left out.  An absent counter reads 0 too,
+ * so a counter that an add created and the opposite add brought back to
+ * 0 dumps as absent; what this hides is only that a stored counter keeps
+ * its expiry for the next add, where an absent one would take the add's.
+ * Versions are printed for values only (no other family has one), and
+ * every successful value_cas takes a new version: a value put back to its
+ * old bytes by an undo still dumps differently.  So comparing dumps
+ * before a do and after its undo is exact for counters, tags and locks
+ * (an undo must restore a tag's expiry too), and always differs once a
+ * value was cas'ed.  Boards have no undo.
  */
 #include "store.h"
 
