@@ -4,7 +4,9 @@
 set -eu
 
 PKGS="build-essential meson ninja-build pkg-config python3 curl
-libevent-dev libcjson-dev libconfig-dev liblmdb-dev libssl-dev"
+libevent-dev libcjson-dev libconfig-dev liblmdb-dev libssl-dev
+libxml2-utils
+prometheus"
 
 missing=""
 for p in $PKGS; do

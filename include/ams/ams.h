@@ -25,6 +25,30 @@
  *  - A plugin built against a newer minor than the host's is refused unless
  *    its manifest says (min_minor) that it only needs what the host has.
  *
+ * Versions: every function of ams_host sits in a section headed "minor N":
+ * minor N added it, and AMS_HOST_HAS tells whether a host has it.  The
+ * inline helpers at the end need only what their section says.
+ *
+ * Errors common to every host function (each returns AMS_ERR and logs
+ * the reason under the plugin entry's name, unless said otherwise):
+ *  - a request-only call (request accessors, reply_*, store calls, grant,
+ *    note_*, ledger, boards) made during init or destroy;
+ *  - AMS_SCOPE_USER / AMS_SCOPE_CROWD, boards, board_set without a uid
+ *    (board_rank then answers AMS_NOT_FOUND);
+ *  - a key or name that is not 1..200 printable ASCII without spaces;
+ *  - NULL where a value is required (tag_set value, lock token, a
+ *    value_cas value with len > 0), counter_add with lo > hi, lock with
+ *    ttl_ms <= 0, sleep_ms outside 0..3600000, board_top with n > 10000;
+ *  - unlock with the empty token a failed lock leaves: AMS_CONFLICT;
+ *  - set_reason with a reason outside [a-z0-9_]{1,63}; reply_json and
+ *    grant's extra with text that is not (an object of) valid JSON;
+ *  - declare_use and rule_constant outside init or on the wrong kind;
+ *  - conf_item past the end: AMS_NOT_FOUND; not a string: AMS_ERR;
+ *  - memory exhausted: AMS_ERR_NOMEM; the store down: AMS_ERR_STORE.
+ * An entry returning a status outside ams_status is treated as AMS_ERR.
+ * log truncates a message at 1023 bytes.  During init, now_ms is the wall
+ * clock and uid, request_id, ... are "".
+ *
  * Ownership: strings and buffers the host returns are owned by the host.
  * Per-request values stay valid until the entry function returns; values
  * tied to the configuration (conf_*) stay valid until the instance's
@@ -369,6 +393,22 @@ struct ams_host {
 /* The plugin's copy of the host table; set by the host at load. */
 extern const ams_host *ams_api __attribute__((visibility("hidden")));
 
+/* Like AMS_PLUGIN, for a plugin that works with hosts down to minor
+ * MIN_MINOR: it must check AMS_HOST_HAS before calling anything newer. */
+#define AMS_PLUGIN_MIN(NAME, VERSION, ENTRIES, MIN_MINOR)                       \
+    const ams_host *ams_api __attribute__((visibility("hidden")));             \
+    AMS_EXPORT const ams_manifest ams_plugin_manifest = {                      \
+        AMS_MAGIC,        AMS_ABI_MAJOR,                                       \
+        AMS_ABI_MINOR,    (MIN_MINOR),                                         \
+        0,                sizeof(ams_manifest),                                \
+        (NAME),           (VERSION),                                           \
+        (ENTRIES),        &ams_api,                                            \
+        NULL}
+
+/* Ends an ams_param or ams_entry array. */
+#define AMS_PARAMS_END {NULL, 0, 0, 0, 0, NULL}
+#define AMS_ENTRIES_END {NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL}
+
 #define AMS_PLUGIN(NAME, VERSION, ENTRIES)                                     \
     const ams_host *ams_api __attribute__((visibility("hidden")));             \
     AMS_EXPORT const ams_manifest ams_plugin_manifest = {                      \
@@ -400,6 +440,65 @@ static inline const char *ams_conf_str(ams_ctx *ctx, const char *name,
 {
     const char *v;
     return ams_api->conf_str(ctx, name, &v) == AMS_OK ? v : def;
+}
+
+/* A configured number (integers too), or def when absent. */
+static inline double ams_conf_number(ams_ctx *ctx, const char *name,
+                                     double def)
+{
+    double v;
+    return ams_api->conf_number(ctx, name, &v) == AMS_OK ? v : def;
+}
+
+/* A configured bool, or def when absent. */
+static inline int ams_conf_bool(ams_ctx *ctx, const char *name, int def)
+{
+    int v;
+    return ams_api->conf_bool(ctx, name, &v) == AMS_OK ? v : def;
+}
+
+/* Request params with a default for absent or mistyped fields. */
+static inline int64_t ams_req_int(ams_ctx *ctx, const char *name,
+                                  int64_t def)
+{
+    int64_t v;
+    return ams_api->req_int(ctx, name, &v) == AMS_OK ? v : def;
+}
+static inline double ams_req_number(ams_ctx *ctx, const char *name,
+                                    double def)
+{
+    double v;
+    return ams_api->req_number(ctx, name, &v) == AMS_OK ? v : def;
+}
+static inline const char *ams_req_str(ams_ctx *ctx, const char *name,
+                                      const char *def)
+{
+    const char *v;
+    return ams_api->req_str(ctx, name, &v) == AMS_OK ? v : def;
+}
+
+/* A request field the entry cannot do without: AMS_OK with *out set, or
+ * the failure to return as is (AMS_FAIL with `reason`):
+ *   if ((st = ams_need_int(ctx, "amount", &amount, "missing_amount")))
+ *       return st; */
+static inline ams_status ams_need_int(ams_ctx *ctx, const char *name,
+                                      int64_t *out, const char *reason)
+{
+    return ams_api->req_int(ctx, name, out) == AMS_OK ? AMS_OK
+                                                       : ams_fail(ctx, reason);
+}
+static inline ams_status ams_need_number(ams_ctx *ctx, const char *name,
+                                         double *out, const char *reason)
+{
+    return ams_api->req_number(ctx, name, out) == AMS_OK
+               ? AMS_OK
+               : ams_fail(ctx, reason);
+}
+static inline ams_status ams_need_str(ams_ctx *ctx, const char *name,
+                                      const char **out, const char *reason)
+{
+    return ams_api->req_str(ctx, name, out) == AMS_OK ? AMS_OK
+                                                       : ams_fail(ctx, reason);
 }
 
 #ifdef __cplusplus
