@@ -1,13 +1,24 @@
 /*
  * admin.c -- admin routes, one table: each route names the least role
  * that may call it (see docs/operator-guide.md, "Admin plane").
+ *
+ * Every request goes: match the route -> authenticate (auth.h) ->
+ * authorize by the route's role -> run the route -> audit (audit.h).
+ * Routes answer when they are done, often later from a callback (a
+ * reload, an ask of every worker, an import), so the audit record is
+ * completed by a per-request hook on the answer itself (http_on_reply):
+ * whatever path a route takes to answer, the record gets its final
+ * status, is appended and fsync'd, and only then does the answer go out.
  */
 #include "admin.h"
 
+#include "admin_info.h"
 #include "ask.h"
+#include "audit.h"
 #include "http.h"
 #include "reload.h"
 #include "log.h"
+#include "metrics_scrape.h"
 #include "services.h"
 #include "tags_import.h"
 
@@ -220,19 +231,13 @@ static void import_done(master *m, void *arg, const char *out, size_t len,
     http_send_json(req, 200, res);
 }
 
+/* Who may import was decided by admin_handle (an operator token, or a
+ * loopback peer when no token is configured). */
 static void route_tags_import(struct evhttp_request *req, master *m)
 {
-    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
     char msg[256];
     int64_t ttl_ms;
 
-    if (!admin_peer_is_loopback(evcon ? evhttp_connection_get_addr(evcon)
-                                      : NULL)) {
-        http_send_error(req, 403, "forbidden", NULL,
-                        "tag imports are accepted from loopback addresses "
-                        "only until the admin plane has authentication");
-        return;
-    }
     if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
         method_not_allowed(req, "POST");
         return;
@@ -429,37 +434,340 @@ static void r_disable(struct evhttp_request *req, master *m, int64_t id)
 
 static const admin_route routes[] = {
     {EVHTTP_REQ_GET, "/healthz", ROLE_PUBLIC, r_healthz},
+    {EVHTTP_REQ_GET, "/metrics", ROLE_VIEWER, metrics_scrape_route},
     {EVHTTP_REQ_POST, "/admin/reload", ROLE_OPERATOR, r_reload},
     {EVHTTP_REQ_POST, "/admin/tags/import", ROLE_OPERATOR, r_import},
     {EVHTTP_REQ_POST, "/admin/activities/{id}/enable", ROLE_OPERATOR,
      r_enable},
     {EVHTTP_REQ_POST, "/admin/activities/{id}/disable", ROLE_OPERATOR,
      r_disable},
+    {EVHTTP_REQ_GET, "/admin/activities", ROLE_VIEWER,
+     admin_info_activities},
+    {EVHTTP_REQ_GET, "/admin/activities/{id}", ROLE_VIEWER,
+     admin_info_activities},
+    {EVHTTP_REQ_GET, "/admin/plugins", ROLE_VIEWER, admin_info_plugins},
+    {EVHTTP_REQ_GET, "/admin/audit", ROLE_ADMIN, admin_info_audit},
 };
+
+/* ---- authentication, authorization, audit ---- */
+
+/* Who is asking, once authenticated. */
+typedef struct caller {
+    const char *who;  /* token name, "loopback", or NULL (unknown) */
+    admin_role role;  /* ROLE_PUBLIC: none */
+    const char *auth; /* "token", "loopback" or "none" */
+} caller;
+
+/* One admin request waiting for its answer: the audit record the answer
+ * completes (admin_answered). */
+typedef struct admin_req {
+    master *m;
+    cJSON *rec;
+    int changes; /* POST: the files in force are recorded before/after */
+} admin_req;
+
+int admin_start(master *m)
+{
+    char err[512];
+
+    if (audit_prepare(m->c->audit_log, err, sizeof err) < 0) {
+        log_error("audit_log: %s (the admin plane does not start when it "
+                  "cannot record what it does)", err);
+        return -1;
+    }
+    if (m->c->tokens.n == 0)
+        log_warn("admin: no admin_tokens configured: the admin plane "
+                 "answers loopback clients only, each as admin (a "
+                 "development default; configure tokens for production)");
+    else
+        log_info("admin: %zu token(s); audit log %s", m->c->tokens.n,
+                 m->c->audit_log);
+    return 0;
+}
+
+static void peer_name(struct evhttp_request *req, char *out, size_t len)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    char *host = NULL;
+    ev_uint16_t port = 0;
+
+    if (evcon != NULL)
+        evhttp_connection_get_peer(evcon, &host, &port);
+    if (host == NULL)
+        snprintf(out, len, "?");
+    else
+        snprintf(out, len, strchr(host, ':') ? "[%s]:%u" : "%s:%u", host,
+                 (unsigned)port);
+}
+
+/* 0 with *c filled, or the status to refuse with (401, or 403 for a
+ * peer that is not loopback when no token is configured) and why. */
+static int authenticate(struct evhttp_request *req, const master *m,
+                        caller *c, const char **why, int *bad_token)
+{
+    const auth_table *t = &m->c->tokens;
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    const auth_token *tok;
+
+    *c = (caller){NULL, ROLE_PUBLIC, "none"};
+    if (t->n == 0) {
+        if (!admin_peer_is_loopback(evcon ? evhttp_connection_get_addr(evcon)
+                                          : NULL)) {
+            *why = "no admin_tokens are configured: the admin plane "
+                   "answers loopback clients only";
+            return 403;
+        }
+        *c = (caller){"loopback", ROLE_ADMIN, "loopback"};
+        return 0;
+    }
+    switch (auth_check(t,
+                       evhttp_find_header(evhttp_request_get_input_headers(req),
+                                          "Authorization"),
+                       &tok)) {
+    case AUTH_OK:
+        *c = (caller){tok->name, tok->role, "token"};
+        return 0;
+    case AUTH_MISSING:
+        *why = "missing credentials: send Authorization: Bearer <token>";
+        return 401;
+    case AUTH_MALFORMED:
+        *why = "the Authorization header is not \"Bearer <token>\"";
+        return 401;
+    case AUTH_UNKNOWN:
+        break;
+    }
+    *why = "unknown token";
+    *bad_token = 1;
+    return 401;
+}
+
+/* The record's first half: everything known before the route runs.
+ * "ts" comes first (audit.h) and is set when the answer is. */
+static cJSON *record_begin(struct evhttp_request *req, const master *m,
+                           const admin_route *r, int64_t id,
+                           const caller *c)
+{
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    const char *path = evhttp_uri_get_path(uri);
+    const char *query = evhttp_uri_get_query(uri);
+    cJSON *rec = cJSON_CreateObject();
+    char peer[128];
+
+    if (rec == NULL)
+        return NULL;
+    cJSON_AddNumberToObject(rec, "ts", 0);
+    if (c->who != NULL) {
+        cJSON_AddStringToObject(rec, "who", c->who);
+        cJSON_AddStringToObject(rec, "role", auth_role_name(c->role));
+    } else {
+        cJSON_AddNullToObject(rec, "who");
+        cJSON_AddNullToObject(rec, "role");
+    }
+    cJSON_AddStringToObject(rec, "auth", c->auth);
+    cJSON_AddStringToObject(rec, "verb",
+                            http_method_name(evhttp_request_get_command(req)));
+    cJSON_AddStringToObject(rec, "path", path ? path : "");
+    if (query != NULL && query[0] != '\0')
+        cJSON_AddStringToObject(rec, "query", query);
+    if (r != NULL)
+        cJSON_AddStringToObject(rec, "route", r->pattern);
+    else
+        cJSON_AddNullToObject(rec, "route");
+    if (id > 0)
+        cJSON_AddNumberToObject(rec, "id", (double)id);
+    peer_name(req, peer, sizeof peer);
+    cJSON_AddStringToObject(rec, "client", peer);
+    cJSON_AddNumberToObject(rec, "generation_before",
+                            (double)m->generation);
+    return cJSON_IsObject(rec) ? rec : NULL;
+}
+
+static cJSON *files_in_force(const master *m)
+{
+    return audit_checksums(m->c->file_sha256, m->snap_plugins,
+                           m->snap_activities);
+}
+
+/* The second half, from the answer (late: it has already gone out, see
+ * http_on_reply), then append.  -1 when the record could not be written
+ * (logged). */
+static int record_finish(admin_req *ar, int status, const cJSON *body,
+                         int late)
+{
+    master *m = ar->m;
+    cJSON *rec = ar->rec;
+    const char *reason = cJSON_GetStringValue(
+        cJSON_GetObjectItemCaseSensitive(body, "reason"));
+    const char *message = cJSON_GetStringValue(
+        cJSON_GetObjectItemCaseSensitive(body, "message"));
+    char err[512];
+
+    cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(rec, "ts"),
+                         (double)audit_now_ms());
+    cJSON_AddNumberToObject(rec, "status", status);
+    cJSON_AddStringToObject(rec, "reason",
+                            reason    ? reason
+                            : status < 400 ? "ok"
+                                           : "error");
+    if (message != NULL && status >= 400)
+        cJSON_AddStringToObject(rec, "message", message);
+    if (late)
+        cJSON_AddBoolToObject(rec, "answered_before_audit", 1);
+    cJSON_AddNumberToObject(rec, "generation_after", (double)m->generation);
+    if (ar->changes) {
+        cJSON *sums = cJSON_GetObjectItemCaseSensitive(rec, "checksums");
+        if (sums != NULL)
+            cJSON_AddItemToObject(sums, "after", files_in_force(m));
+    }
+    if (audit_append(m->c->audit_log, rec) == 0)
+        return 0;
+    /* The log may have been moved by a reload, or its directory removed:
+     * prepare it once more before giving up. */
+    if (audit_prepare(m->c->audit_log, err, sizeof err) == 0 &&
+        audit_append(m->c->audit_log, rec) == 0)
+        return 0;
+    snprintf(err, sizeof err, "%s", strerror(errno));
+    log_error("audit_log: cannot append to %s: %s; the admin action "
+              "%s %s (status %d) is NOT recorded",
+              m->c->audit_log, err,
+              cJSON_GetStringValue(cJSON_GetObjectItem(rec, "verb")),
+              cJSON_GetStringValue(cJSON_GetObjectItem(rec, "path")),
+              status);
+    return -1;
+}
+
+/* The answer hook (http_on_reply): every admin answer names the
+ * generation serving; an audited one goes out only once recorded, and
+ * when it cannot be recorded the caller is told so with a 500 that still
+ * carries the action's own answer. */
+static int admin_answered(struct evhttp_request *req, int status,
+                          cJSON **body, void *arg)
+{
+    admin_req *ar = arg;
+    master *m = ar->m;
+
+    (void)req;
+    if (body != NULL && cJSON_IsObject(*body) &&
+        !cJSON_HasObjectItem(*body, "generation"))
+        cJSON_AddNumberToObject(*body, "generation", (double)m->generation);
+    if (record_finish(ar, status, body ? *body : NULL, body == NULL) < 0 &&
+        body != NULL) {
+        cJSON *w = cJSON_CreateObject();
+        cJSON_AddNumberToObject(w, "code", 500);
+        cJSON_AddStringToObject(w, "reason", "audit_failed");
+        cJSON_AddStringToObject(w, "message",
+                                "the action ran but could not be recorded "
+                                "in the audit log (see the server log); its "
+                                "own answer is in \"result\"");
+        cJSON_AddNumberToObject(w, "generation", (double)m->generation);
+        cJSON_AddNumberToObject(w, "result_status", status);
+        cJSON_AddItemToObject(w, "result",
+                              *body ? *body : cJSON_CreateNull());
+        *body = w;
+        status = 500;
+    }
+    cJSON_Delete(ar->rec);
+    free(ar);
+    return status;
+}
+
+/* Register the audit of req; NULL when out of memory. */
+static admin_req *audit_begin(struct evhttp_request *req, master *m,
+                              const admin_route *r, int64_t id,
+                              const caller *c)
+{
+    admin_req *ar = calloc(1, sizeof *ar);
+
+    if (ar == NULL || (ar->rec = record_begin(req, m, r, id, c)) == NULL ||
+        http_on_reply(req, admin_answered, ar) < 0) {
+        if (ar != NULL)
+            cJSON_Delete(ar->rec);
+        free(ar);
+        return NULL;
+    }
+    ar->m = m;
+    return ar;
+}
+
+static void unauthorized(struct evhttp_request *req, const char *why,
+                         int bad_token)
+{
+    evhttp_add_header(evhttp_request_get_output_headers(req),
+                      "WWW-Authenticate",
+                      bad_token ? "Bearer realm=\"amsd-admin\", "
+                                  "error=\"invalid_token\""
+                                : "Bearer realm=\"amsd-admin\"");
+    http_send_error(req, 401, "unauthorized", NULL, "%s", why);
+}
 
 void admin_handle(struct evhttp_request *req, void *arg)
 {
     master *m = arg;
     const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
     enum evhttp_cmd_type verb = evhttp_request_get_command(req);
-    const char *allow = NULL;
+    const admin_route *r = NULL;
+    const char *allow = NULL, *why = NULL;
+    int64_t id = 0;
+    admin_req *ar;
+    caller c;
+    int refused, bad_token = 0;
 
     for (size_t i = 0; path != NULL && i < sizeof routes / sizeof routes[0];
          i++) {
-        int64_t id = 0;
-        if (!match(routes[i].pattern, path, &id))
+        int64_t rid = 0;
+        if (!match(routes[i].pattern, path, &rid))
             continue;
         if (routes[i].verb != verb) {
             allow = routes[i].verb == EVHTTP_REQ_GET ? "GET" : "POST";
             continue;
         }
-        routes[i].fn(req, m, id);
+        r = &routes[i];
+        id = rid;
+        break;
+    }
+    if (r != NULL && r->role == ROLE_PUBLIC) {
+        r->fn(req, m, id); /* liveness: no token, not audited */
         return;
     }
-    if (allow != NULL) {
+    /* Everything else, unknown paths included, is for callers only. */
+    refused = authenticate(req, m, &c, &why, &bad_token);
+    ar = audit_begin(req, m, r, id, &c);
+    if (ar == NULL) {
+        log_error("admin: out of memory: %s %s refused unaudited",
+                  http_method_name(verb), path ? path : "?");
+        http_send_error(req, 500, "internal", NULL,
+                        "out of memory: the action cannot be audited, so "
+                        "it was not run");
+        return;
+    }
+    if (refused == 401) {
+        unauthorized(req, why, bad_token);
+    } else if (refused != 0) {
+        http_send_error(req, refused, "forbidden", NULL, "%s", why);
+    } else if (r == NULL && allow != NULL) {
         method_not_allowed(req, allow);
-        return;
+    } else if (r == NULL) {
+        http_send_error(req, 404, "not_found", NULL, "no admin route %s",
+                        path ? path : "?");
+    } else if (c.role < r->role) {
+        cJSON *b = cJSON_CreateObject();
+        char msg[256];
+        snprintf(msg, sizeof msg, "%s %s needs the %s role; \"%s\" has %s",
+                 http_method_name(verb), r->pattern,
+                 auth_role_name(r->role), c.who, auth_role_name(c.role));
+        cJSON_AddNumberToObject(b, "code", 403);
+        cJSON_AddStringToObject(b, "reason", "forbidden");
+        cJSON_AddStringToObject(b, "message", msg);
+        cJSON_AddStringToObject(b, "needs", auth_role_name(r->role));
+        cJSON_AddStringToObject(b, "role", auth_role_name(c.role));
+        http_send_json(req, 403, b);
+    } else {
+        if (verb == EVHTTP_REQ_POST) {
+            /* A change: what was in force before goes in the record. */
+            cJSON *sums = cJSON_AddObjectToObject(ar->rec, "checksums");
+            ar->changes = 1;
+            cJSON_AddItemToObject(sums, "before", files_in_force(m));
+        }
+        r->fn(req, m, id);
     }
-    http_send_error(req, 404, "not_found", NULL, "no admin route %s",
-                    path ? path : "?");
 }

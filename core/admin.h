@@ -4,26 +4,30 @@
 #ifndef AMS_CORE_ADMIN_H
 #define AMS_CORE_ADMIN_H
 
+#include "auth.h"
 #include "master.h"
 
 #include <event2/http.h>
 
 struct sockaddr;
 
-/* Roles of admin tokens, each allowed what the ones before it are. */
-typedef enum admin_role {
-    ROLE_PUBLIC = 0,   /* no token needed (liveness) */
-    ROLE_VIEWER = 1,   /* read-only */
-    ROLE_OPERATOR = 2, /* reload, enable/disable, imports */
-    ROLE_ADMIN = 3,    /* everything, incl. the audit log */
-} admin_role;
+/* The roles (admin_role) are in auth.h. */
 
-/* evhttp generic callback; arg is the master. */
+/* At start, before the admin listener serves: make sure the audit log
+ * can be written (an admin plane that cannot record what it does does
+ * not start) and warn when no token is configured.  Returns 0, or -1
+ * (logged). */
+int admin_start(master *m);
+
+/* evhttp generic callback; arg is the master.  Every request except
+ * those of ROLE_PUBLIC routes is authenticated (a bearer token, or a
+ * loopback peer when no token is configured), authorized by the route's
+ * role, and audited (audit.h) before its answer goes out. */
 void admin_handle(struct evhttp_request *req, void *arg);
 
 /* 1 when sa is a loopback address (127.0.0.0/8, ::1, or 127.0.0.0/8
- * mapped into IPv6), 0 otherwise (NULL too).  Until the admin plane has
- * authentication, routes that change data answer only loopback peers. */
+ * mapped into IPv6), 0 otherwise (NULL too).  Without admin_tokens, the
+ * admin plane answers only loopback peers. */
 int admin_peer_is_loopback(const struct sockaddr *sa);
 
 #endif

@@ -2,6 +2,7 @@
  * answers.c -- the worker's table of questions it answers.
  */
 #include "answers.h"
+#include "describe.h"
 
 #include <string.h>
 
@@ -10,6 +11,8 @@ static const struct {
     answer_fn fn;
 } table[] = {
     {"set_enabled", answer_set_enabled},
+    {"describe", answer_describe},
+    {"stats", answer_stats},
 };
 
 answer_fn answers_find(const char *type)

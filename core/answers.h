@@ -20,5 +20,6 @@ answer_fn answers_find(const char *type);
 
 /* Answer functions (one per question). */
 int answer_set_enabled(gen *current, const cJSON *q, cJSON *reply);
+int answer_stats(gen *current, const cJSON *q, cJSON *reply); /* metrics.c */
 
 #endif

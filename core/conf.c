@@ -5,6 +5,7 @@
 #include "conf.h"
 
 #include "cfg.h"
+#include "digest.h"
 #include "log.h"
 #include "store.h"
 
@@ -61,6 +62,7 @@ static void defaults(conf *c)
     conf_set(&c->store, "lmdb:var/store");
     conf_set(&c->plugins_dir, "plugins");
     conf_set(&c->activities_dir, "activities");
+    conf_set(&c->audit_log, "var/audit.log");
 }
 
 static void read_path(const config_setting_t *root, const char *name,
@@ -166,6 +168,40 @@ static void read_lmdb(const config_setting_t *g, conf *c, errs *e)
     }
 }
 
+/* admin_tokens = ( { name = "ci"; token = "..."; role = "operator"; }, ... );
+ * Each group is checked like any other section; the table itself
+ * (auth.c) refuses bad names, short tokens, unknown roles, duplicates. */
+static void read_tokens(const config_setting_t *l, conf *c, errs *e)
+{
+    static const char *const allowed[] = {"name", "token", "role", NULL};
+
+    if (l == NULL)
+        return;
+    if (config_setting_type(l) != CONFIG_TYPE_LIST) {
+        errs_add(e, c->file, cfg_line(l), "admin_tokens: expected a list "
+                 "( { name = ...; token = ...; role = ...; }, ... )");
+        return;
+    }
+    for (int i = 0; i < config_setting_length(l); i++) {
+        const config_setting_t *g = config_setting_get_elem(l, (unsigned)i);
+        const char *name = NULL, *token = NULL, *role = NULL;
+        int ok;
+
+        if (!config_setting_is_group(g)) {
+            errs_add(e, c->file, cfg_line(g), "admin_tokens: expected "
+                     "groups { name = ...; token = ...; role = ...; }");
+            continue;
+        }
+        cfg_check_members(g, allowed, c->file, "admin_tokens", e);
+        ok = cfg_str(g, "name", 1, &name, c->file, e) > 0;
+        ok &= cfg_str(g, "token", 1, &token, c->file, e) > 0;
+        ok &= cfg_str(g, "role", 1, &role, c->file, e) > 0;
+        if (ok)
+            auth_table_add(&c->tokens, name, token, role, c->file,
+                           cfg_line(g), e);
+    }
+}
+
 static void read_testing(const config_setting_t *g, conf *c, errs *e)
 {
     static const char *const allowed[] = {"clock_header", "random_seed",
@@ -189,7 +225,8 @@ int conf_load(conf *c, const char *path, errs *e)
         "lmdb",    "shutdown_timeout_ms",       "coroutine_stack_kb",
         "sweep_interval_ms",      "testing",    "session_lock_ms",
         "idempotency_ttl_s",      "admin_max_body",
-        "admin_import_timeout_s", NULL};
+        "admin_import_timeout_s", "admin_tokens",
+        "audit_log",              "run_dir",    NULL};
     config_t cf;
     const config_setting_t *root;
     size_t before = e->nerrors;
@@ -203,21 +240,27 @@ int conf_load(conf *c, const char *path, errs *e)
         char *p = resolve(path, c->plugins_dir), *a = resolve(path,
                                                              c->activities_dir);
         char *st = resolve(path, c->store + 5), *uri = NULL;
-        if (p && a && st && asprintf(&uri, "lmdb:%s", st) >= 0) {
+        char *au = resolve(path, c->audit_log);
+        if (p && a && st && au && asprintf(&uri, "lmdb:%s", st) >= 0) {
             free(c->plugins_dir);
             free(c->activities_dir);
             free(c->store);
+            free(c->audit_log);
             c->plugins_dir = p;
             c->activities_dir = a;
             c->store = uri;
-            p = a = NULL;
+            c->audit_log = au;
+            p = a = au = NULL;
         }
         free(p);
         free(a);
         free(st);
+        free(au);
     }
     if (cfg_read(&cf, path, e) < 0)
         return -1;
+    /* What the audit log records as the configuration in force. */
+    digest_file(path, c->file_sha256);
     root = config_root_setting(&cf);
     cfg_check_members(root, allowed, path, "amsd.conf", e);
 
@@ -229,6 +272,8 @@ int conf_load(conf *c, const char *path, errs *e)
     read_path(root, "plugins", &c->plugins_dir, path, e);
     read_path(root, "activities", &c->activities_dir, path, e);
     read_path(root, "run_dir", &c->run_dir, path, e);
+    read_path(root, "audit_log", &c->audit_log, path, e);
+    read_tokens(config_setting_get_member(root, "admin_tokens"), c, e);
     if (cfg_str(root, "log_level", 0, &level, path, e) > 0) {
         int l = log_level_parse(level);
         if (l < 0)
@@ -288,6 +333,8 @@ void conf_free(conf *c)
     free(c->plugins_dir);
     free(c->activities_dir);
     free(c->run_dir);
+    free(c->audit_log);
+    auth_table_free(&c->tokens);
     memset(c, 0, sizeof *c);
 }
 
@@ -407,6 +454,11 @@ cJSON *conf_reloadable_json(const conf *c)
 #undef PUT
     cJSON_AddStringToObject(j, "plugins_dir", c->plugins_dir);
     cJSON_AddStringToObject(j, "activities_dir", c->activities_dir);
+    /* The admin plane's: tokens can be rotated and the audit log moved
+     * by a reload (only the master uses them). */
+    cJSON_AddItemToObject(j, "admin_tokens", auth_table_json(&c->tokens));
+    cJSON_AddStringToObject(j, "audit_log", c->audit_log);
+    cJSON_AddStringToObject(j, "file_sha256", c->file_sha256);
     return j;
 }
 
@@ -423,4 +475,14 @@ void conf_apply_reloadable(conf *c, const cJSON *j)
     if (cJSON_IsString(
             v = cJSON_GetObjectItemCaseSensitive(j, "activities_dir")))
         conf_set(&c->activities_dir, v->valuestring);
+    if ((v = cJSON_GetObjectItemCaseSensitive(j, "admin_tokens")) != NULL &&
+        auth_table_from_json(&c->tokens, v) < 0)
+        log_error("reload: admin_tokens could not be applied (out of "
+                  "memory); the previous tokens stay in force");
+    if (cJSON_IsString(v = cJSON_GetObjectItemCaseSensitive(j, "audit_log")))
+        conf_set(&c->audit_log, v->valuestring);
+    if (cJSON_IsString(v = cJSON_GetObjectItemCaseSensitive(j,
+                                                            "file_sha256")))
+        snprintf(c->file_sha256, sizeof c->file_sha256, "%s",
+                 v->valuestring);
 }

@@ -5,6 +5,7 @@
 #ifndef AMS_CORE_CONF_H
 #define AMS_CORE_CONF_H
 
+#include "auth.h"
 #include "errs.h"
 
 #include <cjson/cJSON.h>
@@ -36,6 +37,10 @@ typedef struct conf {
     int clock_header;      /* testing: honour X-AMS-Now */
     int64_t random_seed;   /* testing: 0 = seed from the OS */
     char *run_dir;         /* snapshots and plugin copies; "" = temp dir */
+    auth_table tokens;     /* admin_tokens; none: loopback-only admin */
+    char *audit_log;       /* admin audit log (JSON lines) */
+    char file_sha256[65];  /* of the config file as read, hex ("" if
+                              unreadable) */
     const struct conf_overrides *overrides; /* command-line flags, kept
                                                to apply again on reload */
 } conf;

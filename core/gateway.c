@@ -10,6 +10,7 @@
 
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "pipeline.h"
 #include "services.h"
 
@@ -29,6 +30,7 @@ typedef struct job {
     cJSON *body;
     svc_req sr;
     int64_t now_ms;  /* X-AMS-Now, or -1 */
+    int64_t t0_ns;   /* metrics: when gateway_handle took it */
     char ip[64];     /* copied: the connection may go before we answer */
 } job;
 
@@ -271,17 +273,40 @@ static void job_free(job *j)
     free(j);
 }
 
+/* Metrics: one answered request.  aid 0 and m NULL when the route named
+ * no known activity or method (the client's words are not labels). */
+static void count(int64_t t0_ns, int64_t aid, const method *m,
+                  const char *reason)
+{
+    metrics_count_request(aid, m ? m->name : "", reason,
+                          metrics_now_ns() - t0_ns);
+}
+
+/* Metrics: the reason an answer carries (a replayed one is read back). */
+static void answer_reason(const pipe_result *res, char out[64])
+{
+    cJSON *raw = res->raw ? cJSON_Parse(res->raw) : NULL;
+    const cJSON *r = cJSON_GetObjectItemCaseSensitive(
+        res->raw ? raw : res->body, "reason");
+
+    snprintf(out, 64, "%s", cJSON_IsString(r) ? r->valuestring : "");
+    cJSON_Delete(raw);
+}
+
 /* The coroutine body: everything a plugin runs happens here. */
 static void run_job(void *arg)
 {
     job *j = arg;
     pipe_result res;
+    char why[64];
 
     pipeline_run(&j->sr, &res);
+    answer_reason(&res, why); /* metrics: before the reply consumes it */
     if (res.raw != NULL)
         reply_raw(j->gw, j->req, res.http_status, res.raw);
     else
         reply(j->gw, j->req, res.http_status, res.body);
+    count(j->t0_ns, j->sr.act->id, j->sr.m, why);
     job_free(j);
 }
 
@@ -312,7 +337,7 @@ static int64_t test_clock(gateway *gw, struct evhttp_request *req)
 }
 
 static job *make_job(gateway *gw, struct evhttp_request *req, method *m,
-                     cJSON *body, int64_t now_ms)
+                     cJSON *body, int64_t now_ms, int64_t t0_ns)
 {
     job *j = calloc(1, sizeof *j);
     char *host = NULL;
@@ -322,6 +347,7 @@ static job *make_job(gateway *gw, struct evhttp_request *req, method *m,
         return NULL;
     j->gw = gw;
     j->req = req;
+    j->t0_ns = t0_ns;
     j->g = gw->current;
     gen_ref(j->g);
     j->body = body;
@@ -354,11 +380,13 @@ void gateway_handle(struct evhttp_request *req, void *arg)
     job *j;
     coro *co;
     size_t len;
+    int64_t t0 = metrics_now_ns();
 
     gw->busy++;
     if (path == NULL || parse_path(path, &id, name, sizeof name) < 0) {
         reply_error(gw, req, 404, "not_found", NULL,
                     "no such route; use POST /v1/activities/{id}/{method}");
+        count(t0, 0, NULL, "not_found");
         return;
     }
     if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
@@ -367,6 +395,7 @@ void gateway_handle(struct evhttp_request *req, void *arg)
         snprintf(msg, sizeof msg, "%s is not allowed; use POST",
                  http_method_name(evhttp_request_get_command(req)));
         reply_error(gw, req, 405, "method_not_allowed", NULL, msg);
+        count(t0, 0, NULL, "method_not_allowed");
         return;
     }
     m = gen_route(gw->current, id, name);
@@ -377,6 +406,7 @@ void gateway_handle(struct evhttp_request *req, void *arg)
             snprintf(msg, sizeof msg, "activity %lld has no method \"%s\"",
                      (long long)id, name);
         reply_error(gw, req, 404, "not_found", NULL, msg);
+        count(t0, gen_activity(gw->current, id) ? id : 0, NULL, "not_found");
         return;
     }
     len = evbuffer_get_length(in);
@@ -384,12 +414,14 @@ void gateway_handle(struct evhttp_request *req, void *arg)
                       sizeof msg);
     if (body == NULL) {
         reply_error(gw, req, 400, "bad_request", NULL, msg);
+        count(t0, id, m, "bad_request");
         return;
     }
     if (check_body(body, msg, sizeof msg) < 0) {
         reply_error(gw, req, 400, "bad_request",
                     str_member(body, "request_id", NULL), msg);
         cJSON_Delete(body);
+        count(t0, id, m, "bad_request");
         return;
     }
     if ((now_ms = test_clock(gw, req)) == -2) {
@@ -397,9 +429,10 @@ void gateway_handle(struct evhttp_request *req, void *arg)
                     str_member(body, "request_id", NULL),
                     "X-AMS-Now: expected milliseconds since the epoch");
         cJSON_Delete(body);
+        count(t0, id, m, "bad_request");
         return;
     }
-    j = make_job(gw, req, m, body, now_ms);
+    j = make_job(gw, req, m, body, now_ms, t0);
     co = j ? coro_new(gw->pool, run_job, j) : NULL;
     if (co == NULL) {
         reply_error(gw, req, 503, "overloaded",
@@ -409,6 +442,7 @@ void gateway_handle(struct evhttp_request *req, void *arg)
             job_free(j);
         else
             cJSON_Delete(body);
+        count(t0, id, m, "overloaded");
         return;
     }
     coro_resume(co);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *status_text(int status)
 {
@@ -40,7 +41,70 @@ static const char *status_text(int status)
     }
 }
 
-void http_send_text(struct evhttp_request *req, int status, const char *text)
+/* Pending hooks (http_on_reply): admin requests waiting for their
+ * answer, a handful at most, so a list. */
+typedef struct reply_hook {
+    struct evhttp_request *req;
+    http_reply_fn fn;
+    void *arg;
+    pid_t pid;
+    struct reply_hook *next;
+} reply_hook;
+
+static reply_hook *hooks;
+
+/* Unlink and return req's hook, or NULL.  The newest registration of req
+ * is found first. */
+static reply_hook *hook_take(struct evhttp_request *req)
+{
+    pid_t self;
+
+    if (hooks == NULL)
+        return NULL;
+    self = getpid();
+    for (reply_hook **pp = &hooks; *pp != NULL; pp = &(*pp)->next)
+        if ((*pp)->req == req && (*pp)->pid == self) {
+            reply_hook *h = *pp;
+            *pp = h->next;
+            return h;
+        }
+    return NULL;
+}
+
+/* Run req's hook, if any, on (status, body): the status to send. */
+static int run_hook(struct evhttp_request *req, int status, cJSON **body)
+{
+    reply_hook *h = hook_take(req);
+
+    if (h != NULL) {
+        status = h->fn(req, status, body, h->arg);
+        free(h);
+    }
+    return status;
+}
+
+/* evhttp's "reply written" callback: a hook still registered means the
+ * answer bypassed http_send_*. */
+static void hook_complete(struct evhttp_request *req, void *arg)
+{
+    (void)arg;
+    run_hook(req, evhttp_request_get_response_code(req), NULL);
+}
+
+int http_on_reply(struct evhttp_request *req, http_reply_fn fn, void *arg)
+{
+    reply_hook *h = malloc(sizeof *h);
+
+    if (h == NULL)
+        return -1;
+    *h = (reply_hook){req, fn, arg, getpid(), hooks};
+    hooks = h;
+    evhttp_request_set_on_complete_cb(req, hook_complete, NULL);
+    return 0;
+}
+
+static void send_text(struct evhttp_request *req, int status,
+                      const char *text)
 {
     struct evbuffer *out = evhttp_request_get_output_buffer(req);
 
@@ -51,18 +115,54 @@ void http_send_text(struct evhttp_request *req, int status, const char *text)
     evhttp_send_reply(req, status, status_text(status), NULL);
 }
 
+void http_send_text(struct evhttp_request *req, int status, const char *text)
+{
+    if (hooks != NULL && text != NULL) {
+        reply_hook *h = hook_take(req);
+        if (h != NULL) {
+            /* A hooked answer is JSON the hook may amend. */
+            cJSON *body = cJSON_Parse(text);
+            status = h->fn(req, status, &body, h->arg);
+            free(h);
+            http_send_json(req, status, body);
+            return;
+        }
+    }
+    send_text(req, status, text);
+}
+
 void http_send_json(struct evhttp_request *req, int status, cJSON *body)
 {
-    char *text = body ? cJSON_PrintUnformatted(body) : NULL;
+    char *text;
 
+    if (hooks != NULL)
+        status = run_hook(req, status, &body);
+    text = body ? cJSON_PrintUnformatted(body) : NULL;
     cJSON_Delete(body);
     if (text == NULL) {
-        http_send_text(req, 500, "{\"code\":500,\"reason\":\"internal\","
-                                 "\"message\":\"out of memory\"}");
+        send_text(req, 500, "{\"code\":500,\"reason\":\"internal\","
+                            "\"message\":\"out of memory\"}");
         return;
     }
-    http_send_text(req, status, text);
+    send_text(req, status, text);
     free(text);
+}
+
+void http_send_raw(struct evhttp_request *req, int status,
+                   const char *content_type, const char *data, size_t len)
+{
+    cJSON *body = NULL;
+
+    if (hooks != NULL)
+        status = run_hook(req, status, &body);
+    if (body != NULL) { /* the hook replaced the answer */
+        http_send_json(req, status, body);
+        return;
+    }
+    evbuffer_add(evhttp_request_get_output_buffer(req), data, len);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                      content_type);
+    evhttp_send_reply(req, status, status_text(status), NULL);
 }
 
 void http_send_error(struct evhttp_request *req, int status,

@@ -126,7 +126,8 @@ static void master_free(master *m)
 {
     helper_free(m->helper); /* without done(): only a child gets here */
     m->helper = NULL;
-    for (int i = 0; i < m->n; i++) {
+    /* m->w is NULL when setup() failed before making the slots. */
+    for (int i = 0; m->w != NULL && i < m->n; i++) {
         close_slot(&m->w[i]);
         if (m->w[i].respawn_ev != NULL)
             event_free(m->w[i].respawn_ev);
@@ -659,6 +660,8 @@ static int setup(master *m)
     m->admin = evhttp_new(m->base);
     if (m->admin == NULL ||
         evhttp_accept_socket_with_handle(m->admin, m->admin_fd) == NULL)
+        return -1;
+    if (admin_start(m) < 0)
         return -1;
     evhttp_set_gencb(m->admin, admin_handle, m);
     evhttp_set_max_body_size(m->admin, (ev_ssize_t)m->c->admin_max_body);

@@ -10,6 +10,7 @@
 
 #include "coro.h"
 #include "log.h"
+#include "metrics.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -1121,7 +1122,10 @@ static int host_tz_offset_min(ams_ctx *c)
 
 ams_status svc_call(ams_entry_fn fn, ams_ctx *ctx)
 {
+    int64_t t0 = metrics_now_ns(); /* metrics: time inside the entry */
     ams_status st = fn(ctx);
+
+    metrics_count_call(ctx ? ctx->inst : NULL, fn, metrics_now_ns() - t0);
 
     if (st < AMS_ERR_NOMEM || st > AMS_CONFLICT) {
         host_log(ctx, AMS_LOG_ERROR, "returned an unknown status %d",

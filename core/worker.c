@@ -12,6 +12,7 @@
 #include "gateway.h"
 #include "gen.h"
 #include "log.h"
+#include "metrics.h"
 #include "plugin.h"
 #include "services.h"
 #include "store.h"
@@ -376,7 +377,8 @@ int worker_main(conf *c, int index, int listen_fd, int ctl_fd,
     svc.base = w.base;
     svc.session_lock_ms = c->session_lock_ms;
     svc.idem_ttl_ms = c->idempotency_ttl_s * 1000;
-    svc.st = store_open(&so, err, sizeof err);
+    /* Behind a counter of store failures (metrics_store.c). */
+    svc.st = metrics_store_wrap(store_open(&so, err, sizeof err));
     if (svc.st == NULL)
         return fail(&w, err);
     plugin_set_copy_dir(ws->run_dir);

@@ -207,7 +207,7 @@ def test_import(a):
     with tap.section("a second import overwrites"):
         st, js, raw, _ = import_csv(a, b"bob,level,gold\n")
         tap.check(st == 200 and js == {"loaded": 1, "rejected": 0,
-                                       "errors": []},
+                                       "errors": [], "generation": 1},
                   "import without a header or errors: {loaded 1, rejected "
                   "0, errors []}", repr(raw))
         tap.eq(tag_of(a, "level", "bob"), "gold", "bob level: now gold")
@@ -256,7 +256,7 @@ def test_refusals(a):
         tap.eq(st, 404, "POST /admin/tags: 404")
         st, js, raw, _ = import_csv(a, b"")
         tap.check(st == 200 and js == {"loaded": 0, "rejected": 0,
-                                       "errors": []},
+                                       "errors": [], "generation": 1},
                   "an empty body: 200, nothing loaded", repr(raw))
 
     with tap.section("403 from a peer that is not loopback"):

@@ -449,6 +449,109 @@ static void test_split_addr(void)
     }
 }
 
+/* admin_tokens and audit_log: loaded where the guide says, every mistake
+ * at its line, and carried to the master by a reload. */
+static void test_admin_tokens(void)
+{
+    const char *path = put("tokens.conf",
+                           "# three callers\n"                          /* 1 */
+                           "admin_tokens = (\n"                         /* 2 */
+                           "  { name = \"dash\"; role = \"viewer\";\n"  /* 3 */
+                           "    token = \"viewer-token-0123456789\"; },\n"
+                           "  { name = \"ci\"; role = \"operator\";\n"  /* 5 */
+                           "    token = \"operator-token-0123456789\"; },\n"
+                           "  { name = \"root\"; role = \"admin\";\n"   /* 7 */
+                           "    token = \"admin-token-0123456789\"; }\n"
+                           ");\n"
+                           "audit_log = \"logs/audit.jsonl\";\n");
+    char want[PATH_MAX + 32];
+    const auth_token *who = NULL;
+    errs e = {0};
+    conf c, d;
+    cJSON *j;
+
+    is_int(conf_load(&c, path, &e), 0, "tokens: the file loads");
+    if (!ok(e.n == 0, "tokens: no messages"))
+        dump(&e);
+    is_int(c.tokens.n, 3, "three tokens");
+    is_str(c.tokens.n > 1 ? c.tokens.v[1].name : NULL, "ci",
+           "  in file order, by name");
+    is_int(c.tokens.n > 1 ? (long long)c.tokens.v[1].role : -1,
+           ROLE_OPERATOR, "  with their roles");
+    is_int(auth_check(&c.tokens, "Bearer admin-token-0123456789", &who),
+           AUTH_OK, "  the admin token is accepted");
+    is_str(who ? who->name : NULL, "root", "  as root");
+    snprintf(want, sizeof want, "%s/logs/audit.jsonl", tmpdir);
+    is_str(c.audit_log, want, "audit_log: relative to the file's directory");
+    is_int((long long)strlen(c.file_sha256), 64, "the file's sha256 is kept");
+
+    /* A reload hands tokens, audit_log and the digest to the master. */
+    memset(&d, 0, sizeof d);
+    conf_set(&d.audit_log, "elsewhere");
+    j = conf_reloadable_json(&c);
+    conf_apply_reloadable(&d, j);
+    ok(auth_table_equal(&c.tokens, &d.tokens), "reload: the tokens carry "
+       "over");
+    is_str(d.audit_log, c.audit_log, "reload: audit_log carries over");
+    is_str(d.file_sha256, c.file_sha256, "reload: the digest carries over");
+    {
+        char *text = cJSON_PrintUnformatted(j);
+        ok(text && !strstr(text, "token-0123456789"),
+           "reload: no token travels in the settings");
+        free(text);
+    }
+    cJSON_Delete(j);
+    conf_free(&d);
+    conf_free(&c);
+    errs_free(&e);
+
+    path = put("notokens.conf", "# defaults\n");
+    is_int(conf_load(&c, path, &e), 0, "no tokens: loads");
+    is_int(c.tokens.n, 0, "no tokens: an empty table (loopback only)");
+    snprintf(want, sizeof want, "%s/var/audit.log", tmpdir);
+    is_str(c.audit_log, want, "default audit_log: var/audit.log next to "
+           "the file");
+    conf_free(&c);
+    errs_free(&e);
+
+    path = put("badtokens.conf",
+               "admin_tokens = (\n"                                        /* 1 */
+               "  { name = \"a\"; token = \"short\"; role = \"viewer\"; },\n" /* 2 */
+               "  { name = \"b\"; token = \"bbbbbbbbbbbbbbbbbb\"; role = \"boss\"; },\n"
+               "  { name = \"c\"; token = \"cccccccccccccccccc\"; },\n"      /* 4 */
+               "  { name = \"d\"; token = \"dddddddddddddddddd\"; role = \"viewer\"; "
+               "colour = \"red\"; },\n"                                  /* 5 */
+               "  { name = \"e\"; token = \"eeeeeeeeeeeeeeeeee\"; role = \"admin\"; },\n"
+               "  { name = \"e\"; token = \"ffffffffffffffffff\"; role = \"admin\"; },\n"
+               "  { name = \"g\"; token = \"eeeeeeeeeeeeeeeeee\"; role = \"viewer\"; },\n"
+               "  \"h\" );\n"                                             /* 9 */
+               "audit_log = 5;\n");                                       /* 10 */
+    is_int(conf_load(&c, path, &e), -1, "bad tokens: refused");
+    expect_at(&e, path, 2, "token of \"a\" has 5 characters; use 16..256");
+    expect_at(&e, path, 3, "role \"boss\" of \"b\" is not one of viewer, "
+              "operator, admin");
+    expect_at(&e, path, 4, "role: missing (required)");
+    expect_at(&e, path, 5, "admin_tokens: unknown setting \"colour\"");
+    expect_at(&e, path, 7, "name \"e\" is already used at line 6");
+    expect_at(&e, path, 8, "the token of \"g\" is also the token of \"e\" "
+              "(line 6)");
+    expect_at(&e, path, 9, "admin_tokens: expected groups");
+    expect_at(&e, path, 10, "audit_log: expected a string, got an integer");
+    if (!ok(e.nerrors == 8, "exactly the 8 mistakes are reported (got %zu)",
+            e.nerrors))
+        dump(&e);
+    is_int(c.tokens.n, 2, "the good entries are kept (d: only its unknown "
+           "member is wrong)");
+    conf_free(&c);
+    errs_free(&e);
+
+    path = put("tokenlist.conf", "# not a list\nadmin_tokens = \"x\";\n");
+    is_int(conf_load(&c, path, &e), -1, "admin_tokens as a string: refused");
+    expect_at(&e, path, 2, "admin_tokens: expected a list");
+    conf_free(&c);
+    errs_free(&e);
+}
+
 int main(void)
 {
     const char *t = getenv("AMS_TEST_TMP");
@@ -464,5 +567,6 @@ int main(void)
     test_directory_as_file();
     test_section_types();
     test_split_addr();
+    test_admin_tokens();
     return tap_done();
 }

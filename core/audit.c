@@ -1,0 +1,280 @@
+/*
+ * audit.c -- appending and reading the audit log (see audit.h).
+ *
+ * The file is opened for each record and closed after the fsync: admin
+ * actions are rare, and a log rotated (moved away) between two actions
+ * simply starts again at the configured path.
+ */
+#include "audit.h"
+
+#include "digest.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+int audit_prepare(const char *path, char *err, size_t errlen)
+{
+    char dir[4096];
+    char *slash;
+    int fd;
+
+    snprintf(dir, sizeof dir, "%s", path);
+    slash = strrchr(dir, '/');
+    if (slash != NULL && slash != dir) {
+        *slash = '\0';
+        /* mkdir -p: each component, ignoring the ones already there. */
+        for (char *p = dir + 1; *p != '\0'; p++)
+            if (*p == '/') {
+                *p = '\0';
+                mkdir(dir, 0700);
+                *p = '/';
+            }
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+            snprintf(err, errlen, "cannot create the directory %s: %s", dir,
+                     strerror(errno));
+            return -1;
+        }
+    }
+    fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open %s for appending: %s", path,
+                 strerror(errno));
+        return -1;
+    }
+    close(fd);
+    return 0;
+}
+
+int64_t audit_now_ms(void)
+{
+    static int64_t last;
+    struct timespec ts;
+    int64_t now;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    if (now < last)
+        now = last;
+    last = now;
+    return now;
+}
+
+int audit_append(const char *path, const cJSON *rec)
+{
+    char *text = cJSON_PrintUnformatted(rec);
+    size_t len, off = 0;
+    int fd, err = 0;
+
+    if (text == NULL) {
+        errno = ENOMEM;
+        return -1;
+    }
+    len = strlen(text);
+    text[len] = '\n'; /* replaces the NUL: the line goes out in one write */
+    fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        err = errno;
+    while (fd >= 0 && err == 0 && off < len + 1) {
+        ssize_t w = write(fd, text + off, len + 1 - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            err = w < 0 ? errno : EIO;
+        else
+            off += (size_t)w;
+    }
+    if (fd >= 0 && err == 0 && fsync(fd) < 0)
+        err = errno;
+    if (fd >= 0 && close(fd) < 0 && err == 0)
+        err = errno;
+    free(text);
+    if (err != 0) {
+        errno = err;
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- reading back ---- */
+
+/* "ts" of a line written by audit_append, without parsing all of it;
+ * -1 when the line does not start like a record. */
+static int64_t line_ts(const char *line)
+{
+    char *end;
+    long long v;
+
+    if (strncmp(line, "{\"ts\":", 6) != 0)
+        return -1;
+    errno = 0;
+    v = strtoll(line + 6, &end, 10);
+    if (errno != 0 || end == line + 6 || (*end != ',' && *end != '}'))
+        return -1;
+    return v;
+}
+
+int audit_read(const char *path, int64_t since, size_t limit, cJSON *arr,
+               size_t *matched, size_t *skipped)
+{
+    FILE *f = fopen(path, "re");
+    char **ring; /* the newest `limit` matching lines */
+    size_t head = 0, n = 0;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    int err = 0;
+
+    *matched = *skipped = 0;
+    if (f == NULL)
+        return errno == ENOENT ? 0 : -1;
+    if (limit == 0)
+        limit = 1;
+    ring = calloc(limit, sizeof *ring);
+    if (ring == NULL) {
+        fclose(f);
+        errno = ENOMEM;
+        return -1;
+    }
+    while ((len = getline(&line, &cap, f)) > 0) {
+        int64_t ts;
+        if (line[len - 1] == '\n')
+            line[--len] = '\0';
+        if (len == 0)
+            continue;
+        ts = line_ts(line);
+        if (ts < 0) {
+            (*skipped)++;
+            continue;
+        }
+        if (ts < since)
+            continue;
+        (*matched)++;
+        free(ring[head]);
+        ring[head] = strdup(line);
+        if (ring[head] == NULL) {
+            err = ENOMEM;
+            break;
+        }
+        head = (head + 1) % limit;
+        if (n < limit)
+            n++;
+    }
+    if (err == 0 && ferror(f))
+        err = errno ? errno : EIO;
+    free(line);
+    fclose(f);
+    /* Oldest first: the ring starts at head once it is full. */
+    for (size_t i = 0; i < n; i++) {
+        char *l = ring[(head + limit - n + i) % limit];
+        cJSON *rec = err == 0 ? cJSON_Parse(l) : NULL;
+        if (rec != NULL && cJSON_IsObject(rec))
+            cJSON_AddItemToArray(arr, rec);
+        else if (err == 0) {
+            cJSON_Delete(rec);
+            (*skipped)++;
+            (*matched)--;
+        }
+    }
+    for (size_t i = 0; i < limit; i++)
+        free(ring[i]);
+    free(ring);
+    if (err != 0) {
+        errno = err;
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- checksums ---- */
+
+/* sha256 of every regular file of dir ending with suffix into out, as
+ * "<label>/<name>". */
+static void sum_dir(cJSON *out, const char *label, const char *dir,
+                    const char *suffix)
+{
+    DIR *d = dir ? opendir(dir) : NULL;
+    struct dirent *de;
+    size_t sl = strlen(suffix);
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+
+    if (d == NULL)
+        return;
+    while ((de = readdir(d)) != NULL) {
+        size_t l = strlen(de->d_name);
+        if (de->d_name[0] == '.' || l <= sl ||
+            strcmp(de->d_name + l - sl, suffix) != 0)
+            continue;
+        if (n == cap) {
+            char **g = realloc(names, (cap = cap ? cap * 2 : 16) *
+                                          sizeof *names);
+            if (g == NULL)
+                break;
+            names = g;
+        }
+        if ((names[n] = strdup(de->d_name)) != NULL)
+            n++;
+    }
+    closedir(d);
+    /* Name order, as the generation loads them. */
+    for (size_t i = 1; i < n; i++)
+        for (size_t k = i; k > 0 && strcmp(names[k - 1], names[k]) > 0; k--) {
+            char *t = names[k];
+            names[k] = names[k - 1];
+            names[k - 1] = t;
+        }
+    for (size_t i = 0; i < n; i++) {
+        char path[4096], key[1024], hex[65];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        snprintf(key, sizeof key, "%s/%s", label, names[i]);
+        if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+            cJSON_AddStringToObject(out, key,
+                                    digest_file(path, hex) == 0
+                                        ? hex
+                                        : "unreadable");
+        free(names[i]);
+    }
+    free(names);
+}
+
+cJSON *audit_checksums(const char *config_sha, const char *plugins_dir,
+                       const char *activities_dir)
+{
+    static struct {
+        char *plugins, *activities;
+        cJSON *files;
+    } cache;
+    cJSON *out;
+
+    if (cache.files == NULL || cache.plugins == NULL ||
+        cache.activities == NULL || strcmp(cache.plugins, plugins_dir) != 0 ||
+        strcmp(cache.activities, activities_dir) != 0) {
+        free(cache.plugins);
+        free(cache.activities);
+        cJSON_Delete(cache.files);
+        cache.plugins = strdup(plugins_dir);
+        cache.activities = strdup(activities_dir);
+        cache.files = cJSON_CreateObject();
+        if (cache.files != NULL) {
+            sum_dir(cache.files, "activities", activities_dir, ".conf");
+            sum_dir(cache.files, "plugins", plugins_dir, ".so");
+        }
+    }
+    out = cJSON_CreateObject();
+    if (out == NULL || cache.files == NULL) {
+        cJSON_Delete(out);
+        return NULL;
+    }
+    cJSON_AddStringToObject(out, "config", config_sha ? config_sha : "");
+    for (const cJSON *it = cache.files->child; it != NULL; it = it->next)
+        cJSON_AddStringToObject(out, it->string, it->valuestring);
+    return out;
+}

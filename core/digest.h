@@ -1,0 +1,17 @@
+/*
+ * digest.h -- SHA-256 of files, in hex: what the audit log records of the
+ * configuration, activity and plugin files in force.
+ */
+#ifndef AMS_CORE_DIGEST_H
+#define AMS_CORE_DIGEST_H
+
+#include <stddef.h>
+
+/* SHA-256 of the file at path into hex (64 digits and a NUL).  Returns 0,
+ * or -1 with errno (hex is then ""). */
+int digest_file(const char *path, char hex[65]);
+
+/* 32 bytes as 64 hex digits and a NUL. */
+void digest_hex(const unsigned char md[32], char hex[65]);
+
+#endif
