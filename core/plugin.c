@@ -64,7 +64,7 @@ int plugin_name_ok(const char *s)
 }
 
 /* MAJOR.MINOR.PATCH with an optional -suffix of [0-9A-Za-z.-]. */
-static int version_ok(const char *s)
+int plugin_version_ok(const char *s)
 {
     int parts = 0;
 
@@ -191,7 +191,7 @@ size_t plugin_check_manifest(const ams_manifest *m, const char *where,
         errs_add(e, where, 0,
                  "name \"%s\" must match [a-z][a-z0-9_]* (at most 63)",
                  m->name ? m->name : "(null)");
-    if (!version_ok(m->version))
+    if (!plugin_version_ok(m->version))
         errs_add(e, where, 0, "version \"%s\" is not MAJOR.MINOR.PATCH",
                  m->version ? m->version : "(null)");
     if (m->host == NULL)

@@ -63,5 +63,7 @@ const char *plugin_kind_name(ams_kind k);
 /* "a rule", "an operation", "a handler" */
 const char *plugin_kind_article(ams_kind k);
 int plugin_name_ok(const char *s);
+/* MAJOR.MINOR.PATCH with an optional -suffix of [0-9A-Za-z.-]. */
+int plugin_version_ok(const char *s);
 
 #endif

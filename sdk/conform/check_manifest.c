@@ -237,38 +237,13 @@ void ck_manifest_name(ck *c)
         ck_pass(c, "\"%s\", equal to the file's stem", name);
 }
 
-/* MAJOR.MINOR.PATCH with an optional -suffix of [0-9A-Za-z.-], as the
- * loader wants it. */
-static int version_ok(const char *s)
-{
-    int parts = 0;
-
-    if (s == NULL)
-        return 0;
-    while (parts < 3) {
-        if (!(*s >= '0' && *s <= '9'))
-            return 0;
-        while (*s >= '0' && *s <= '9')
-            s++;
-        parts++;
-        if (parts < 3 && *s++ != '.')
-            return 0;
-    }
-    if (*s == '-')
-        for (s++; *s; s++)
-            if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') ||
-                  (*s >= 'A' && *s <= 'Z') || *s == '.' || *s == '-'))
-                return 0;
-    return *s == '\0';
-}
-
 void ck_manifest_version(ck *c)
 {
     opened op;
 
     if (open_plugin(c, &op) < 0 || !need_layout(c, op.m))
         return;
-    if (!version_ok(op.m->version))
+    if (!plugin_version_ok(op.m->version))
         ck_fail(c, "version \"%s\" is not MAJOR.MINOR.PATCH (with an "
                    "optional -suffix)",
                 op.m->version ? op.m->version : "(null)");
