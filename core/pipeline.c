@@ -540,25 +540,36 @@ static void run_guarded(svc_req *r, outcome *o, pipe_result *res)
 
     if (found < 0)
         return;
-    snprintf(name, sizeof name, "session:%s", r->m->name);
-    if (svc_host_key(lock_key, sizeof lock_key, r->act->id, r->uid, name) <
-        0) {
-        set_http(o, 500, "internal", "session key too long");
-        return;
-    }
-    st = svc_host_lock_reclaim(r, lock_key, svc.session_lock_ms);
-    if (st == AMS_CONFLICT) {
+    /* The session lock is per user: a request without a uid (a method
+     * without login) has no user to protect, and one lock shared by all
+     * anonymous callers would make them busy for each other. */
+    if (r->uid != NULL && r->uid[0] != '\0') {
+        snprintf(name, sizeof name, "session:%s", r->m->name);
+        if (svc_host_key(lock_key, sizeof lock_key, r->act->id, r->uid,
+                         name) < 0) {
+            set_http(o, 500, "internal", "session key too long");
+            return;
+        }
+        st = svc_host_lock_reclaim(r, lock_key, svc.session_lock_ms);
+        if (st == AMS_CONFLICT) {
+            set_outcome(o, "busy");
+            return;
+        }
+        if (st != AMS_OK) {
+            set_fault(o, st, "session lock", r->m->name);
+            return;
+        }
+        if (found == 1) {
+            set_http(o, 500, "outcome_unknown",
+                     "an earlier attempt with this request_id was "
+                     "interrupted; its outcome is unknown: check the user's "
+                     "ledger");
+            return;
+        }
+    } else if (found == 1) {
+        /* No lock tells running from interrupted: say busy; a retry
+         * after the record's owner finished gets its answer. */
         set_outcome(o, "busy");
-        return;
-    }
-    if (st != AMS_OK) {
-        set_fault(o, st, "session lock", r->m->name);
-        return;
-    }
-    if (found == 1) {
-        set_http(o, 500, "outcome_unknown",
-                 "an earlier attempt with this request_id was interrupted; "
-                 "its outcome is unknown: check the user's ledger");
         return;
     }
     st = idem_write(r, &d, "p", 0, NULL);

@@ -33,6 +33,8 @@ ACTS = H.activities_file(
         # the session lock: a slow method
         '{ name = "slow"; login = true;'
         ' handler = { use = "testplug.sleep"; params = { ms = 1500; }; }; }',
+        '{ name = "anon_slow";'
+        ' handler = { use = "testplug.sleep"; params = { ms = 800; }; }; }',
         # limits
         '{ name = "twice"; login = true; limits = { user_total = 2; };'
         ' handler = { use = "testplug.echo"; }; }',
@@ -133,6 +135,31 @@ def test_busy(a):
     st, js, _ = a.post(700, "slow", body("slow-3"))
     tap.eq(code_of(js), (0, "ok"),
            "busy was not stored: the same request_id runs later")
+
+    # Without a uid there is no user to lock: anonymous callers of a
+    # method without login run side by side.
+    anon = []
+    gate = threading.Barrier(8)
+
+    def anon_one(i):
+        conn = a.connect()
+        try:
+            gate.wait()
+            _, js, _ = a.post(700, "anon_slow",
+                              {"request_id": "anon-%d" % i}, conn=conn)
+            with lock:
+                anon.append(code_of(js))
+        finally:
+            conn.close()
+
+    ts = [threading.Thread(target=anon_one, args=(i,)) for i in range(8)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(30)
+    tap.eq(anon, [(0, "ok")] * 8,
+           "8 concurrent anonymous calls (no login, no uid) all run: no "
+           "shared lock makes them busy")
 
 
 def test_limits(a):
