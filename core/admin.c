@@ -152,7 +152,7 @@ static int write_all(int fd, const char *p, size_t n)
 static int import_child(master *m, int fd, void *arg)
 {
     const conf *c = m->c;
-    store_options so = {c->store, (size_t)c->lmdb_map_mb << 20, c->lmdb_sync};
+    store_options so = {c->store, (size_t)c->lmdb_map_mb << 20, c->lmdb_sync, 0};
     cJSON *res;
     char *text;
     int rc;

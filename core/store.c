@@ -25,9 +25,11 @@ store *store_open(const store_options *opt, char *err, size_t errlen)
     }
     if (strncmp(uri, "mem:", 4) == 0)
         return store_mem_open(uri + 4, opt, err, errlen);
+    if (strncmp(uri, "redis://", 8) == 0)
+        return store_redis_open(uri, opt, err, errlen);
     snprintf(err, errlen,
-             "store: \"%s\": unknown scheme (expected lmdb:DIR or "
-             "mem:[NAME])",
+             "store: \"%s\": unknown scheme (expected lmdb:DIR, "
+             "mem:[NAME] or redis://HOST[:PORT][/DB])",
              uri);
     return NULL;
 }

@@ -1,6 +1,6 @@
 /*
  * store.h -- the core services' storage interface.  One interface, one
- * backend per file (store_lmdb.c, store_mem.c; store_redis.c later); the
+ * backend per file (store_lmdb.c, store_mem.c, store_redis.c); the
  * same test suite (tests/unit/test_store.c) runs against every backend.
  *
  * Keys arrive fully namespaced by the host (see services.c); a backend
@@ -105,10 +105,12 @@ struct store {
 };
 
 typedef struct store_options {
-    const char *uri;        /* "lmdb:DIR", "mem:[NAME]" (later
-                               "redis://HOST:PORT") */
+    const char *uri;        /* "lmdb:DIR", "mem:[NAME]",
+                               "redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]" */
     size_t lmdb_map_size;   /* bytes; 0: default (1 GiB) */
     int lmdb_sync;          /* STORE_SYNC_* */
+    int64_t redis_timeout_ms; /* connect and command timeout; 0: default
+                                 (1000) */
 } store_options;
 
 enum { STORE_SYNC_FULL = 0, STORE_SYNC_META = 1, STORE_SYNC_NONE = 2 };
@@ -126,6 +128,11 @@ store *store_lmdb_open(const char *dir, const store_options *opt, char *err,
  * only labels log lines; opt is not used).  See store_mem.c. */
 store *store_mem_open(const char *name, const store_options *opt, char *err,
                       size_t errlen);
+/* uri is the whole "redis://..." URI.  Connects (and loads the scripts)
+ * before returning; a handle whose connection is lost later reconnects by
+ * itself.  Synchronous for now: see store_redis.c. */
+store *store_redis_open(const char *uri, const store_options *opt, char *err,
+                        size_t errlen);
 
 /* Inspection of a mem: store, for the plugin conformance runner and
  * tests.  Only the mem: backend has it: on another backend's handle they

@@ -357,7 +357,7 @@ int worker_main(conf *c, int index, int listen_fd, int ctl_fd,
     worker w;
     errs e = {0};
     char err[512];
-    store_options so = {c->store, (size_t)c->lmdb_map_mb << 20, c->lmdb_sync};
+    store_options so = {c->store, (size_t)c->lmdb_map_mb << 20, c->lmdb_sync, 0};
 
     memset(&w, 0, sizeof w);
     w.c = c;

@@ -5,6 +5,7 @@ set -eu
 
 PKGS="build-essential meson ninja-build pkg-config python3 curl
 libevent-dev libcjson-dev libconfig-dev liblmdb-dev libssl-dev
+libhiredis-dev redis-server
 libxml2-utils
 prometheus"
 
