@@ -72,6 +72,7 @@
  * it.
  */
 #include "store.h"
+#include "store_enc.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -100,7 +101,7 @@ enum {
 #define LM_MEMBER_MAX 256
 #define LM_BID 8                     /* id */
 #define LM_BPRE (LM_BID + 1)         /* id + kind */
-#define LM_BORD (LM_BPRE + 16)       /* order key without the member */
+#define LM_BORD (LM_BPRE + STORE_ORDER_PREFIX) /* order key w/o member */
 #define LM_BKEY_MAX (LM_BORD + LM_MEMBER_MAX)
 #define LM_BVAL 16                   /* member entry: score + time */
 enum { BK_MEMBER = 'm', BK_ORDER = 'o' };
@@ -137,37 +138,22 @@ static const store_ops lm_ops;
 
 /* ---- encoding ---- */
 
-static void put_u64(unsigned char *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--) {
-        p[i] = (unsigned char)(v & 0xff);
-        v >>= 8;
-    }
-}
-
-static uint64_t get_u64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
 
 /* Flipping the sign bit makes memcmp order of the big-endian bytes equal
  * to signed order, which LMDB's default key comparison relies on. */
-#define LM_SIGN ((uint64_t)1 << 63)
+#define LM_SIGN STORE_SIGN
 
 static size_t lm_idx_key(unsigned char *out, int64_t expire_at_ms,
                          const unsigned char *key, size_t klen)
 {
-    put_u64(out, (uint64_t)expire_at_ms ^ LM_SIGN);
+    store_put_u64(out, (uint64_t)expire_at_ms ^ LM_SIGN);
     memcpy(out + 8, key, klen);
     return 8 + klen;
 }
 
 static int64_t lm_idx_expire(const unsigned char *idx)
 {
-    return (int64_t)(get_u64(idx) ^ LM_SIGN);
+    return (int64_t)(store_get_u64(idx) ^ LM_SIGN);
 }
 
 /* ---- errors ---- */
@@ -221,8 +207,8 @@ static ams_status lm_load(lm_call *c, int64_t now_ms)
     if (v.mv_size < LM_HDR || p[0] != c->key[0])
         return lm_corrupt(c->op);
     c->stored = 1;
-    c->expire_at_ms = (int64_t)get_u64(p + 1);
-    c->version = get_u64(p + 9);
+    c->expire_at_ms = (int64_t)store_get_u64(p + 1);
+    c->version = store_get_u64(p + 9);
     c->body = p + LM_HDR;
     c->len = v.mv_size - LM_HDR;
     c->live = c->expire_at_ms == 0 || c->expire_at_ms > now_ms;
@@ -322,8 +308,8 @@ static ams_status lm_put(lm_call *c, int64_t expire_at_ms, uint64_t version,
         return lm_fail(c->op, rc);
     p = v.mv_data;
     p[0] = c->key[0];
-    put_u64(p + 1, (uint64_t)expire_at_ms);
-    put_u64(p + 9, version);
+    store_put_u64(p + 1, (uint64_t)expire_at_ms);
+    store_put_u64(p + 9, version);
     if (len > 0)
         memcpy(p + LM_HDR, body, len);
     c->dirty = 1;
@@ -376,7 +362,7 @@ static ams_status lm_counter_value(const lm_call *c, int64_t *v)
         return AMS_OK;
     if (c->len != 8)
         return lm_corrupt(c->op);
-    *v = (int64_t)get_u64(c->body);
+    *v = (int64_t)store_get_u64(c->body);
     return AMS_OK;
 }
 
@@ -400,7 +386,7 @@ static ams_status lm_counter_add(store *s, const char *key, int64_t delta,
             next = cur;
             st = AMS_CONFLICT;
         } else {
-            put_u64(b, (uint64_t)next);
+            store_put_u64(b, (uint64_t)next);
             st = lm_put(&c, c.live ? c.expire_at_ms : expire_at_ms, 0, b,
                         sizeof b);
         }
@@ -616,20 +602,10 @@ static ams_status lm_value_cas(store *s, const char *key, uint64_t expect,
  * expiry whatever they pass.  An absent or expired board has no members:
  * board_top gives an empty list (AMS_OK), board_rank AMS_NOT_FOUND. */
 
-static uint64_t lm_score_enc(int64_t score)
-{
-    return ~((uint64_t)score ^ LM_SIGN); /* descending */
-}
-
-static int64_t lm_score_dec(uint64_t enc)
-{
-    return (int64_t)(~enc ^ LM_SIGN);
-}
-
 static size_t lm_member_key(unsigned char *out, uint64_t id,
                             const char *member, size_t mlen)
 {
-    put_u64(out, id);
+    store_put_u64(out, id);
     out[LM_BID] = BK_MEMBER;
     memcpy(out + LM_BPRE, member, mlen);
     return LM_BPRE + mlen;
@@ -638,12 +614,10 @@ static size_t lm_member_key(unsigned char *out, uint64_t id,
 static size_t lm_order_key(unsigned char *out, uint64_t id, int64_t score,
                            int64_t time_ms, const char *member, size_t mlen)
 {
-    put_u64(out, id);
+    store_put_u64(out, id);
     out[LM_BID] = BK_ORDER;
-    put_u64(out + LM_BPRE, lm_score_enc(score));
-    put_u64(out + LM_BPRE + 8, (uint64_t)time_ms ^ LM_SIGN);
-    memcpy(out + LM_BORD, member, mlen);
-    return LM_BORD + mlen;
+    return LM_BPRE + store_order_key(out + LM_BPRE, score, time_ms, member,
+                                     mlen);
 }
 
 static int lm_member_ok(const char *member, size_t *mlen)
@@ -657,7 +631,7 @@ static ams_status lm_board_id(const lm_call *c, uint64_t *id)
 {
     if (c->len != LM_BID)
         return lm_corrupt(c->op);
-    *id = get_u64(c->body);
+    *id = store_get_u64(c->body);
     return AMS_OK;
 }
 
@@ -672,10 +646,10 @@ static int lm_board_retire(lm_store *ls, MDB_txn *txn, uint64_t id,
     int rc;
 
     dkey[0] = FAM_RETIRED;
-    put_u64(dkey + 1, id);
+    store_put_u64(dkey + 1, id);
     rec[0] = FAM_RETIRED;
-    put_u64(rec + 1, (uint64_t)expire_at_ms);
-    put_u64(rec + 9, 0);
+    store_put_u64(rec + 1, (uint64_t)expire_at_ms);
+    store_put_u64(rec + 9, 0);
     lm_idx_key(ikey, expire_at_ms, dkey, sizeof dkey);
     rc = mdb_put(txn, ls->data, &k, &v, 0);
     return rc == 0 ? mdb_put(txn, ls->expiry, &ik, &iv, 0) : rc;
@@ -705,8 +679,8 @@ static ams_status lm_board_create(lm_call *c, int64_t expire_at_ms,
         return lm_corrupt(c->op);
     if (rc != 0 && rc != MDB_NOTFOUND)
         return lm_fail(c->op, rc);
-    *id = (rc == 0 ? get_u64(v.mv_data) : 0) + 1;
-    put_u64(b, *id);
+    *id = (rc == 0 ? store_get_u64(v.mv_data) : 0) + 1;
+    store_put_u64(b, *id);
     v = (MDB_val){sizeof b, b};
     rc = mdb_put(c->txn, c->ls->board, &k, &v, 0);
     if (rc != 0)
@@ -730,10 +704,10 @@ static ams_status lm_member_set(lm_call *c, uint64_t id, const char *member,
 
         if (v.mv_size != LM_BVAL)
             return lm_corrupt(c->op);
-        old = (int64_t)get_u64(p);
+        old = (int64_t)store_get_u64(p);
         if (old == score)
             return AMS_OK;
-        o = (MDB_val){lm_order_key(ok, id, old, (int64_t)get_u64(p + 8),
+        o = (MDB_val){lm_order_key(ok, id, old, (int64_t)store_get_u64(p + 8),
                                    member, mlen),
                       ok};
         rc = mdb_del(c->txn, c->ls->board, &o, NULL);
@@ -744,8 +718,8 @@ static ams_status lm_member_set(lm_call *c, uint64_t id, const char *member,
     }
     if (rc != 0)
         return lm_fail(c->op, rc);
-    put_u64(val, (uint64_t)score);
-    put_u64(val + 8, (uint64_t)now_ms);
+    store_put_u64(val, (uint64_t)score);
+    store_put_u64(val + 8, (uint64_t)now_ms);
     v = (MDB_val){sizeof val, val};
     o = (MDB_val){lm_order_key(ok, id, score, now_ms, member, mlen), ok};
     rc = mdb_put(c->txn, c->ls->board, &k, &v, 0);
@@ -787,7 +761,7 @@ static int lm_order_first(MDB_cursor *cur, uint64_t id, unsigned char *pre,
     MDB_val v;
     int rc;
 
-    put_u64(pre, id);
+    store_put_u64(pre, id);
     pre[LM_BID] = BK_ORDER;
     *k = (MDB_val){LM_BPRE, pre};
     rc = mdb_cursor_get(cur, k, &v, MDB_SET_RANGE);
@@ -834,7 +808,7 @@ static ams_status lm_top_push(const MDB_val *k, store_board_entry **out,
         return AMS_ERR_NOMEM;
     memcpy(e->member, p + LM_BORD, mlen);
     e->member[mlen] = '\0';
-    e->score = lm_score_dec(get_u64(p + LM_BPRE));
+    e->score = store_score_dec(store_get_u64(p + LM_BPRE));
     (*count)++;
     return AMS_OK;
 }
@@ -965,9 +939,9 @@ static ams_status lm_board_rank(store *s, const char *key, const char *member,
         else if (v.mv_size != LM_BVAL)
             st = lm_corrupt(c.op);
         else {
-            sc = (int64_t)get_u64(v.mv_data);
+            sc = (int64_t)store_get_u64(v.mv_data);
             st = lm_rank_count(&c, id, member, mlen, sc,
-                               (int64_t)get_u64((unsigned char *)v.mv_data + 8),
+                               (int64_t)store_get_u64((unsigned char *)v.mv_data + 8),
                                &r);
         }
     }
@@ -1011,7 +985,7 @@ static int lm_board_drain(lm_store *ls, MDB_txn *txn, uint64_t id,
     *done = 0;
     if (rc != 0)
         return rc;
-    put_u64(pre, id);
+    store_put_u64(pre, id);
     for (;;) {
         k = (MDB_val){sizeof pre, pre};
         rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
@@ -1031,8 +1005,8 @@ static int lm_board_drain(lm_store *ls, MDB_txn *txn, uint64_t id,
         if (key[LM_BID] == BK_MEMBER && v.mv_size == LM_BVAL &&
             k.mv_size - LM_BPRE <= LM_MEMBER_MAX) {
             const unsigned char *p = v.mv_data;
-            o = (MDB_val){lm_order_key(ok, id, (int64_t)get_u64(p),
-                                       (int64_t)get_u64(p + 8),
+            o = (MDB_val){lm_order_key(ok, id, (int64_t)store_get_u64(p),
+                                       (int64_t)store_get_u64(p + 8),
                                        (const char *)key + LM_BPRE,
                                        k.mv_size - LM_BPRE),
                           ok};
@@ -1076,19 +1050,19 @@ static int lm_sweep_one(lm_store *ls, MDB_txn *txn, const unsigned char *idx,
         return rc;
     p = v.mv_data;
     if (v.mv_size < LM_HDR ||
-        (int64_t)get_u64(p + 1) != lm_idx_expire(idx))
+        (int64_t)store_get_u64(p + 1) != lm_idx_expire(idx))
         return mdb_del(txn, ls->expiry, &ik, NULL); /* keep the record */
     if (idx[8] == FAM_RETIRED && dk.mv_size == 1 + LM_BID) {
         int done;
 
-        rc = lm_board_drain(ls, txn, get_u64(idx + 9), budget, removed, used,
+        rc = lm_board_drain(ls, txn, store_get_u64(idx + 9), budget, removed, used,
                             &done);
         if (rc != 0 || !done)
             return rc; /* the next sweep goes on with it */
         /* Not a record of the caller's: its members were what counted. */
     } else {
         if (idx[8] == FAM_BOARD && v.mv_size == LM_HDR + LM_BID)
-            rc = lm_board_retire(ls, txn, get_u64(p + LM_HDR),
+            rc = lm_board_retire(ls, txn, store_get_u64(p + LM_HDR),
                                  lm_idx_expire(idx));
         if (rc == 0)
             (*removed)++;

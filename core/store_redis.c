@@ -87,6 +87,7 @@
  * pending call, failing every pending call on expiry) carry over.
  */
 #include "store.h"
+#include "store_enc.h"
 
 #include <errno.h>
 #include <hiredis/hiredis.h>
@@ -103,8 +104,7 @@
 #define RD_VERSION_KEY "ams:version"
 #define RD_MEMBER_MAX 256              /* as store_lmdb.c */
 #define RD_KEY_MAX (3 + STORE_KEY_MAX) /* prefix + caller key */
-#define RD_ORDER 16                    /* order key: score + time */
-#define RD_SIGN ((uint64_t)1 << 63)
+#define RD_ORDER STORE_ORDER_PREFIX    /* order key: score + time */
 
 /* ---- the scripts ---- */
 
@@ -956,22 +956,6 @@ static ams_status rd_value_cas(store *s, const char *key, uint64_t expect,
 
 /* ---- leaderboards (layout: see the top of the file) ---- */
 
-static void put_u64(unsigned char *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--) {
-        p[i] = (unsigned char)(v & 0xff);
-        v >>= 8;
-    }
-}
-
-static uint64_t get_u64(const unsigned char *p)
-{
-    uint64_t v = 0;
-
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
 
 static int rd_member_ok(const char *member, size_t *mlen)
 {
@@ -1004,9 +988,7 @@ static ams_status rd_board_set(store *s, const char *key, const char *member,
         return rd_bad(rs, "board_set", "member is empty or too long");
     if ((st = rd_board_keys(rs, "board_set", &a, bm, bz, key)) != AMS_OK)
         return st;
-    put_u64(ok, ~((uint64_t)score ^ RD_SIGN));
-    put_u64(ok + 8, (uint64_t)now_ms ^ RD_SIGN);
-    memcpy(ok + RD_ORDER, member, mlen);
+    store_order_key(ok, score, now_ms, member, mlen);
     arg_bytes(&a, member, mlen);
     arg_bytes(&a, (const char *)ok, RD_ORDER + mlen);
     arg_i64(&a, expire_at_ms);
@@ -1021,7 +1003,7 @@ static ams_status rd_board_set(store *s, const char *key, const char *member,
 
 static int64_t rd_order_score(const char *okey)
 {
-    return (int64_t)(~get_u64((const unsigned char *)okey) ^ RD_SIGN);
+    return store_score_dec(store_get_u64((const unsigned char *)okey));
 }
 
 static ams_status rd_board_top(store *s, const char *key, size_t n,
