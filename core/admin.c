@@ -96,42 +96,14 @@ static struct import_job {
 static int import_query(struct evhttp_request *req, int64_t *ttl_ms,
                         char *msg, size_t len)
 {
-    const char *q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
-    struct evkeyvalq kv;
-    struct evkeyval *p;
-    int rc = 0;
+    static const char *const names[] = {"ttl_s", NULL};
+    static const int64_t min[] = {1}, max[] = {TTL_S_MAX};
+    int64_t ttl_s = 0;
 
-    *ttl_ms = 0;
-    if (q == NULL || q[0] == '\0')
-        return 0;
-    TAILQ_INIT(&kv);
-    if (evhttp_parse_query_str(q, &kv) < 0) {
-        snprintf(msg, len, "query: malformed");
+    if (admin_query_ints(req, names, min, max, &ttl_s, msg, len) < 0)
         return -1;
-    }
-    TAILQ_FOREACH(p, &kv, next) {
-        char *end;
-        long long v;
-
-        if (strcmp(p->key, "ttl_s") != 0) {
-            snprintf(msg, len, "query: unknown parameter \"%.64s\" (only "
-                     "ttl_s)", p->key);
-            rc = -1;
-            break;
-        }
-        errno = 0;
-        v = strtoll(p->value, &end, 10);
-        if (errno != 0 || end == p->value || *end != '\0' || v < 1 ||
-            v > TTL_S_MAX) {
-            snprintf(msg, len, "ttl_s: expected whole seconds in 1..%lld",
-                     TTL_S_MAX);
-            rc = -1;
-            break;
-        }
-        *ttl_ms = v * 1000;
-    }
-    evhttp_clear_headers(&kv);
-    return rc;
+    *ttl_ms = ttl_s * 1000;
+    return 0;
 }
 
 static int write_all(int fd, const char *p, size_t n)
