@@ -124,12 +124,13 @@ static int write_all(int fd, const char *p, size_t n)
 static int import_child(master *m, int fd, void *arg)
 {
     const conf *c = m->c;
-    store_options so = {c->store, (size_t)c->lmdb_map_mb << 20, c->lmdb_sync, 0};
+    store_options so;
     cJSON *res;
     char *text;
     int rc;
 
     (void)arg;
+    conf_store_options(c, &so);
     res = tags_import_run(&so, evhttp_request_get_input_buffer(job.req),
                           svc_wall_ms(), job.ttl_ms);
     text = res ? cJSON_PrintUnformatted(res) : NULL;

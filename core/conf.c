@@ -9,6 +9,7 @@
 #include "log.h"
 #include "store.h"
 
+#include <errno.h>
 #include <libconfig.h>
 #include <limits.h>
 #include <stdio.h>
@@ -53,6 +54,7 @@ static void defaults(conf *c)
     c->shutdown_timeout_ms = 10000;
     c->lmdb_map_mb = 1024;
     c->lmdb_sync = STORE_SYNC_FULL;
+    c->redis_timeout_ms = 1000;
     c->stack_kb = 256;
     c->sweep_ms = 60000;
     c->session_lock_ms = 10000;
@@ -168,6 +170,63 @@ static void read_lmdb(const config_setting_t *g, conf *c, errs *e)
     }
 }
 
+/* redis = { user = ...; password = ... | password_file = ...;
+ * timeout_ms = ...; }: how the redis:// store connects.  A password in
+ * the store URI and one here would be two truths: refused. */
+static void read_redis(const config_setting_t *g, conf *c, errs *e)
+{
+    static const char *const allowed[] = {"user", "password",
+                                          "password_file", "timeout_ms",
+                                          NULL};
+    const char *v, *file = NULL;
+
+    if (g == NULL)
+        return;
+    if (!config_setting_is_group(g)) {
+        errs_add(e, c->file, cfg_line(g), "redis: expected a group { ... }");
+        return;
+    }
+    cfg_check_members(g, allowed, c->file, "redis", e);
+    cfg_int(g, "timeout_ms", 0, 10, 60000, &c->redis_timeout_ms, c->file, e);
+    if (cfg_str(g, "user", 0, &v, c->file, e) > 0)
+        conf_set(&c->redis_user, v);
+    if (cfg_str(g, "password", 0, &v, c->file, e) > 0)
+        conf_set(&c->redis_password, v);
+    if (cfg_str(g, "password_file", 0, &file, c->file, e) > 0) {
+        int line = cfg_line(config_setting_get_member(g, "password_file"));
+        char *path = resolve(c->file, file), buf[512];
+        FILE *f = path != NULL ? fopen(path, "r") : NULL;
+        size_t n = 0;
+
+        if (c->redis_password != NULL) {
+            errs_add(e, c->file, line, "redis: password and password_file "
+                     "both given; keep one");
+        } else if (f == NULL) {
+            errs_add(e, c->file, line, "redis.password_file: %s: %s",
+                     path ? path : file, strerror(errno));
+        } else {
+            /* The first line, without its newline: what `echo` or an
+             * editor leaves in a secret file. */
+            if (fgets(buf, sizeof buf, f) != NULL)
+                n = strcspn(buf, "\r\n");
+            buf[n] = '\0';
+            if (n == 0)
+                errs_add(e, c->file, line,
+                         "redis.password_file: %s: the first line is empty",
+                         path);
+            else
+                conf_set(&c->redis_password, buf);
+            explicit_bzero(buf, sizeof buf);
+        }
+        if (f != NULL)
+            fclose(f);
+        free(path);
+    }
+    if (c->redis_user != NULL && c->redis_password == NULL)
+        errs_add(e, c->file, cfg_line(config_setting_get_member(g, "user")),
+                 "redis.user: given without a password");
+}
+
 /* admin_tokens = ( { name = "ci"; token = "..."; role = "operator"; }, ... );
  * Each group is checked like any other section; the table itself
  * (auth.c) refuses bad names, short tokens, unknown roles, duplicates. */
@@ -226,7 +285,7 @@ int conf_load(conf *c, const char *path, errs *e)
         "sweep_interval_ms",      "testing",    "session_lock_ms",
         "idempotency_ttl_s",      "admin_max_body",
         "admin_import_timeout_s", "admin_tokens",
-        "audit_log",              "run_dir",    NULL};
+        "audit_log",              "run_dir",    "redis",      NULL};
     config_t cf;
     const config_setting_t *root;
     size_t before = e->nerrors;
@@ -301,6 +360,7 @@ int conf_load(conf *c, const char *path, errs *e)
             &c->admin_import_timeout_s, path, e);
     read_http(config_setting_get_member(root, "http"), c, e);
     read_lmdb(config_setting_get_member(root, "lmdb"), c, e);
+    read_redis(config_setting_get_member(root, "redis"), c, e);
     read_testing(config_setting_get_member(root, "testing"), c, e);
 
     config_destroy(&cf);
@@ -334,8 +394,24 @@ void conf_free(conf *c)
     free(c->activities_dir);
     free(c->run_dir);
     free(c->audit_log);
+    free(c->redis_user);
+    if (c->redis_password != NULL) {
+        explicit_bzero(c->redis_password, strlen(c->redis_password));
+        free(c->redis_password);
+    }
     auth_table_free(&c->tokens);
     memset(c, 0, sizeof *c);
+}
+
+void conf_store_options(const conf *c, store_options *so)
+{
+    memset(so, 0, sizeof *so);
+    so->uri = c->store;
+    so->lmdb_map_size = (size_t)c->lmdb_map_mb << 20;
+    so->lmdb_sync = c->lmdb_sync;
+    so->redis_user = c->redis_user;
+    so->redis_password = c->redis_password;
+    so->redis_timeout_ms = c->redis_timeout_ms;
 }
 
 int conf_split_addr(const char *addr, char *host, size_t hostlen, int *port)
@@ -414,7 +490,8 @@ void conf_restart_only_changes(const conf *old, const conf *nw, errs *e)
     } strs[] = {{"listen", old->listen, nw->listen},
                 {"admin", old->admin, nw->admin},
                 {"store", old->store, nw->store},
-                {"run_dir", old->run_dir, nw->run_dir}};
+                {"run_dir", old->run_dir, nw->run_dir},
+                {"redis.user", old->redis_user, nw->redis_user}};
     const struct {
         const char *name;
         int64_t a, b;
@@ -424,7 +501,9 @@ void conf_restart_only_changes(const conf *old, const conf *nw, errs *e)
                 {"coroutine_stack_kb", old->stack_kb, nw->stack_kb},
                 {"sweep_interval_ms", old->sweep_ms, nw->sweep_ms},
                 {"admin_max_body", old->admin_max_body, nw->admin_max_body},
-                {"testing.random_seed", old->random_seed, nw->random_seed}};
+                {"testing.random_seed", old->random_seed, nw->random_seed},
+                {"redis.timeout_ms", old->redis_timeout_ms,
+                 nw->redis_timeout_ms}};
 
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
         if (str_differs(strs[i].a, strs[i].b))
@@ -432,6 +511,10 @@ void conf_restart_only_changes(const conf *old, const conf *nw, errs *e)
                       "%s: changed to \"%s\"; takes effect at the next "
                       "restart, not on reload",
                       strs[i].name, strs[i].b ? strs[i].b : "");
+    /* Never echo a password into a log. */
+    if (str_differs(old->redis_password, nw->redis_password))
+        errs_warn(e, nw->file, 0, "redis.password: changed; takes effect at "
+                  "the next restart, not on reload");
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++)
         if (nums[i].a != nums[i].b)
             errs_warn(e, nw->file, 0,

@@ -30,6 +30,9 @@ typedef struct conf {
     int64_t shutdown_timeout_ms;
     int64_t lmdb_map_mb;
     int lmdb_sync;         /* STORE_SYNC_* */
+    char *redis_user;      /* redis.user: ACL user for AUTH, or NULL */
+    char *redis_password;  /* redis.password(_file), or NULL */
+    int64_t redis_timeout_ms; /* redis.timeout_ms */
     int64_t stack_kb;      /* coroutine stack per request */
     int64_t sweep_ms;      /* expired-record sweep interval */
     int64_t session_lock_ms;   /* per-user method lock TTL */
@@ -72,6 +75,11 @@ int conf_set(char **slot, const char *value);
 /* Validate cross-field rules and fill "auto" values (workers = cores). */
 int conf_finish(conf *c, errs *e);
 void conf_free(conf *c);
+
+struct store_options;
+/* The store settings of c as store_open() takes them; the strings stay
+ * owned by c. */
+void conf_store_options(const conf *c, struct store_options *so);
 
 /* Split "HOST:PORT" ("[v6]:PORT" too).  host receives at most hostlen-1
  * bytes.  Returns -1 on a malformed address. */

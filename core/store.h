@@ -34,6 +34,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct event_base;
+
 #define STORE_KEY_MAX 480
 
 typedef struct store store;
@@ -111,6 +113,15 @@ typedef struct store_options {
     int lmdb_sync;          /* STORE_SYNC_* */
     int64_t redis_timeout_ms; /* connect and command timeout; 0: default
                                  (1000) */
+    const char *redis_user;     /* AUTH user and password when the URI has
+                                   none (a URI that has one and these too
+                                   is refused); NULL: none */
+    const char *redis_password;
+    /* The event loop of the process (a worker's): when set, calls made
+     * from inside a coroutine (coro.h) wait by yielding instead of
+     * blocking the loop, pipelined over one connection; see
+     * store_redis.c.  NULL: every call blocks. */
+    struct event_base *base;
 } store_options;
 
 enum { STORE_SYNC_FULL = 0, STORE_SYNC_META = 1, STORE_SYNC_NONE = 2 };

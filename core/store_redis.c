@@ -1239,6 +1239,15 @@ store *store_redis_open(const char *uri, const store_options *opt, char *err,
     rs->timeout_ms = opt->redis_timeout_ms > 0 ? opt->redis_timeout_ms
                                                : RD_TIMEOUT_DEFAULT_MS;
     bad = rd_parse(rs, uri + 8);
+    if (bad == NULL && opt->redis_password != NULL) {
+        /* From amsd.conf's redis { }: only when the URI has none. */
+        if (rs->pass != NULL)
+            bad = "a password in the URI and in the redis settings too";
+        else if ((rs->pass = strdup(opt->redis_password)) == NULL ||
+                 (opt->redis_user != NULL &&
+                  (rs->user = strdup(opt->redis_user)) == NULL))
+            bad = "out of memory";
+    }
     if (bad == NULL) {
         size_t n = strlen(shown) + 1;
         if ((rs->name = malloc(n)) == NULL)

@@ -357,7 +357,7 @@ int worker_main(conf *c, int index, int listen_fd, int ctl_fd,
     worker w;
     errs e = {0};
     char err[512];
-    store_options so = {c->store, (size_t)c->lmdb_map_mb << 20, c->lmdb_sync, 0};
+    store_options so;
 
     memset(&w, 0, sizeof w);
     w.c = c;
@@ -377,6 +377,8 @@ int worker_main(conf *c, int index, int listen_fd, int ctl_fd,
     svc.base = w.base;
     svc.session_lock_ms = c->session_lock_ms;
     svc.idem_ttl_ms = c->idempotency_ttl_s * 1000;
+    conf_store_options(c, &so);
+    so.base = w.base;
     /* Behind a counter of store failures (metrics_store.c). */
     svc.st = metrics_store_wrap(store_open(&so, err, sizeof err));
     if (svc.st == NULL)

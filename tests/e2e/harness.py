@@ -259,12 +259,13 @@ class Amsd:
     extra:      more amsd.conf text
     store_dir:  reuse a store directory (restart tests); default: fresh
     clock_header: testing { clock_header } (honour X-AMS-Now)
+    store:      a store URI instead of the private lmdb: one (redis://...)
     """
 
     def __init__(self, tap, activities, workers=1,
                  plugins=("testplug", "counter", "param"), http=None,
                  lmdb=None, extra="", store_dir=None, name="amsd",
-                 clock_header=True):
+                 clock_header=True, store=None):
         self.tap = tap
         self.name = name
         self.workers = workers
@@ -274,6 +275,7 @@ class Amsd:
         while self.admin_port == self.port:
             self.admin_port = free_port()
         self.store_dir = store_dir or os.path.join(self.dir, "store")
+        self.store = store or "lmdb:" + self.store_dir
         self.plugins_dir = os.path.join(self.dir, "plugins")
         self.activities_dir = os.path.join(self.dir, "activities")
         self.conf_path = os.path.join(self.dir, "amsd.conf")
@@ -313,12 +315,12 @@ class Amsd:
             'listen = "127.0.0.1:%d";\n'
             'admin = "127.0.0.1:%d";\n'
             "workers = %d;\n"
-            'store = "lmdb:%s";\n'
+            'store = "%s";\n'
             'plugins = "%s";\n'
             'activities = "%s";\n'
             'log_level = "info";\n'
             "shutdown_timeout_ms = 10000;\n"
-            % (self.port, self.admin_port, self.workers, self.store_dir,
+            % (self.port, self.admin_port, self.workers, self.store,
                self.plugins_dir, self.activities_dir))
         text += group("http", self.http)
         text += group("lmdb", self.lmdb)

@@ -552,6 +552,68 @@ static void test_admin_tokens(void)
     errs_free(&e);
 }
 
+static void test_redis(void)
+{
+    const char *path;
+    errs e = {0};
+    conf c;
+    store_options so;
+
+    path = put("redis.conf",
+               "store = \"redis://127.0.0.1:6390/2\";\n"
+               "redis = { user = \"amsd\"; password = \"s3cret\"; "
+               "timeout_ms = 250; };\n");
+    is_int(conf_load(&c, path, &e), 0, "redis settings load");
+    dump(&e);
+    is_str(c.store, "redis://127.0.0.1:6390/2", "a redis URI is kept "
+           "verbatim");
+    conf_store_options(&c, &so);
+    is_str(so.redis_user, "amsd", "redis.user reaches the store options");
+    is_str(so.redis_password, "s3cret", "redis.password reaches the store "
+           "options");
+    is_int(so.redis_timeout_ms, 250, "redis.timeout_ms reaches the store "
+           "options");
+    conf_free(&c);
+    errs_free(&e);
+
+    /* The secret in a file of its own: its first line, no newline. */
+    put("redis.secret", "from-file\nsecond line ignored\n");
+    path = put("redisfile.conf",
+               "redis = { password_file = \"redis.secret\"; };\n");
+    is_int(conf_load(&c, path, &e), 0, "redis.password_file loads");
+    is_str(c.redis_password, "from-file", "password_file: first line, "
+           "relative to the config file");
+    is_int(c.redis_timeout_ms, 1000, "default redis.timeout_ms 1000");
+    conf_free(&c);
+    errs_free(&e);
+
+    path = put("redisbad.conf",
+               "# every mistake reported\n"                         /* 1 */
+               "redis = { password = \"a\";\n"                    /* 2 */
+               "  password_file = \"redis.secret\";\n"            /* 3 */
+               "  timeout_ms = 5; pasword = \"x\"; };\n");        /* 4 */
+    is_int(conf_load(&c, path, &e), -1, "bad redis group refused");
+    expect_at(&e, path, 3, "password and password_file both given");
+    expect_at(&e, path, 4, "timeout_ms");
+    expect_at(&e, path, 4, "pasword");
+    conf_free(&c);
+    errs_free(&e);
+
+    path = put("redisnofile.conf",
+               "\nredis = { user = \"u\"; password_file = \"nope\"; };\n");
+    is_int(conf_load(&c, path, &e), -1, "missing password file refused");
+    expect_at(&e, path, 2, "redis.password_file:");
+    expect_at(&e, path, 2, "No such file");
+    conf_free(&c);
+    errs_free(&e);
+
+    path = put("redisuser.conf", "redis = {\n user = \"u\"; };\n");
+    is_int(conf_load(&c, path, &e), -1, "a user without a password refused");
+    expect_at(&e, path, 2, "redis.user: given without a password");
+    conf_free(&c);
+    errs_free(&e);
+}
+
 int main(void)
 {
     const char *t = getenv("AMS_TEST_TMP");
@@ -568,5 +630,6 @@ int main(void)
     test_section_types();
     test_split_addr();
     test_admin_tokens();
+    test_redis();
     return tap_done();
 }

@@ -44,7 +44,8 @@ static int rm_one(const char *path, const struct stat *st, int flag,
 static store *new_store(size_t map_size)
 {
     char uri[PATH_MAX + 32], err[512] = "";
-    store_options o = {uri, map_size, STORE_SYNC_NONE, 0};
+    store_options o = {.uri = uri, .lmdb_map_size = map_size,
+                       .lmdb_sync = STORE_SYNC_NONE};
     store *s;
 
     snprintf(uri, sizeof uri, "lmdb:%s/db%d", tmpdir, nstores++);
@@ -485,7 +486,7 @@ static void test_store_writes(void)
         static const char *parts[] = {"uid,tag,val", "ue\nerin,vi",
                                       "p,1\nfre", "d,vip,2", "\n", "gus,",
                                       "vip,3"};
-        store_options o = {NULL, 0, STORE_SYNC_NONE, 0};
+        store_options o = {.lmdb_sync = STORE_SYNC_NONE};
         char uri[PATH_MAX + 32];
         size_t total = 0;
 
