@@ -5,18 +5,18 @@
  *
  * Atomicity.  Every store call is ONE round trip: an EVALSHA of a Lua
  * script that reads, decides and writes on the server, where scripts run
- * one at a time.  The scripts are loaded (SCRIPT LOAD) when a connection
- * is made; a NOSCRIPT answer (Redis restarted, SCRIPT FLUSH) reloads them
- * and retries the call once, which is safe because a script that was not
- * found did not run.  No other call is retried: after a lost connection
- * nobody knows whether a counter_add was applied, so the caller gets
- * AMS_ERR_STORE and the next call reconnects.
+ * one at a time (NOSCRIPT and retries: see Connections).
  *
  * Layout.  Keys are a family prefix + the caller's key ("c:" counter, "l:"
- * lock, "t:" tag, "v:" value, "bm:"/"bz:" board).  The host's keys carry a
- * {hash tag}; Redis Cluster hashes on the first {...} wherever it is, so a
- * prefix keeps a record and its board keys in one slot.  Records are
- * hashes:
+ * lock, "t:" tag, "v:" value, "bm:"/"bz:" board).  Redis Cluster hashes
+ * a key on its first {hash tag} wherever it is, and refuses a script
+ * whose keys hash to different slots.  The host's keys carry a tag (one
+ * per activity, see services.c), so one activity's records share a slot
+ * and a prefix never moves a key off its slot; a caller key without a
+ * tag is wrapped in one ("c:{KEY}") so that a board's two keys still
+ * share theirs.  Every script touches only the keys it is given, all
+ * made from one caller key (the suite passes against a one-node cluster,
+ * which checks that).  Records are hashes:
  *
  *   counter  c:KEY   e = expire_at_ms, d = value (decimal int64)
  *   lock     l:KEY   e, d = token
@@ -32,15 +32,15 @@
  * which refuses to overflow; a result outside [lo, hi] puts the old value
  * back before the script ends, so nobody sees it.
  *
- * Versions come from one global counter key (RD_VERSION_KEY, INCR), so
- * they only grow and are never reused, not even by a value created again
- * after it expired.  When that key is missing (a new server, or one that
- * restarted without persistence and lost everything) it starts from
- * Redis' clock in microseconds (TIME), so versions handed out before the
- * loss are not handed out again while a stale holder may still present
- * them (unless Redis' clock went back, or more than a million cas per
- * second were done for a long time).  On Redis Cluster that key would
- * have to be one per hash tag (same slot as the value); not done yet.
+ * Versions live in the value's record and grow by one (HINCRBY) with
+ * each cas, also across an expiry: an expired record stays until its
+ * Redis TTL (see Expiry) and its version goes on from there.  A record
+ * that is not there at all (never made, reclaimed a day after it
+ * expired, or lost with the server's data) starts at Redis' clock in
+ * microseconds (TIME), above any version it had before unless Redis'
+ * clock went back or it made more than 86 billion cas in the day it had
+ * to live after its expiry.  So a stale holder's version is never
+ * handed out again, and no key outside the record is needed (one slot).
  *
  * Boards.  A zset's float score cannot hold an int64 score plus a time,
  * so every member of bz scores 0 and Redis orders equal scores by the
@@ -63,33 +63,53 @@
  * So store_sweep() has nothing to do: it answers AMS_OK, 0 removed (the
  * suite checks exact sweep counts only for lmdb: and mem:).
  *
- * Connection.  This is the synchronous path: one blocking hiredis
- * connection per handle, connect and command timeouts from
- * store_options.redis_timeout_ms (default 1000).  After an error the
- * connection is dropped and the next call reconnects, but a failed
- * connect is not tried again for RD_RETRY_MS: while Redis is down, calls
- * fail fast with AMS_ERR_STORE instead of each waiting for a timeout.
- * Every failure is logged to stderr and answered AMS_ERR_STORE.  Writes
- * to a dead socket would raise SIGPIPE: it is blocked around each call
- * and a pending one consumed.
+ * Connections.  Two paths, chosen per call.
  *
- * Next step, not done here: the asynchronous path.  Inside amsd each
- * request runs in a coroutine (coro.h: coro_current() != NULL), and a
- * blocking round trip stalls the worker's whole event loop.  The plan:
- * a hiredis async context (redisAsyncContext + the libevent adapter,
- * redisLibeventAttach) on the worker's event base (services.h, svc.base);
- * a store call made inside a coroutine sends its EVALSHA with a callback
- * that records the reply and coro_resume()s the coroutine, then
- * coro_yield()s until it is resumed; many requests' calls are thus
- * pipelined over one connection, answered in order.  Outside a coroutine
- * (checker, tests, tags_import) the synchronous path here stays.  NOSCRIPT
- * handling, the reconnect back-off and the timeouts (an event timer per
- * pending call, failing every pending call on expiry) carry over.
+ * Blocking: one hiredis connection per handle, connect and command
+ * timeouts from store_options.redis_timeout_ms (default 1000).  Used
+ * outside coroutines (the config checker, the tag import, tests, and a
+ * worker's own code on its main stack).  Writes to a dead socket would
+ * raise SIGPIPE: it is blocked around each call and a pending one
+ * consumed.
+ *
+ * Asynchronous: when the handle was opened with an event loop
+ * (store_options.base: amsd's workers) and the call comes from inside a
+ * coroutine (coro.h: every request runs in one), the call goes over a
+ * hiredis async connection attached to that loop (the libevent
+ * adapter): the EVALSHA is queued, the coroutine yields, and the loop
+ * serves other requests until the reply, the loss of the connection or
+ * the timeout wakes it.  All of a worker's requests share that one
+ * connection, so their calls are pipelined and answered in order.
+ * hiredis 0.14 has no timeouts on async connections: each call arms an
+ * event timer; when one expires the connection is closed, which ends
+ * every call waiting on it at once (they wait on the same stall) rather
+ * than each after its own timeout.  The reply callback never resumes a
+ * coroutine itself, it wakes it through the call's event, so no request
+ * code runs inside hiredis.
+ *
+ * Both paths: the scripts are loaded (SCRIPT LOAD) when the blocking
+ * connection is made at open, which also checks the URI, password and
+ * database before the server starts serving.  A NOSCRIPT answer (Redis
+ * restarted or SCRIPT FLUSH) means the script did not run: the call is
+ * sent again once as EVAL with the script's body, which runs it and
+ * caches it again.  No other call is retried: after a lost connection or
+ * a timeout nobody knows whether a counter_add was applied, so the
+ * caller gets AMS_ERR_STORE (the log says the outcome is unknown; the
+ * pipeline's idempotency record tells a retry the truth).  A lost
+ * connection is made again by the next call, at most once per
+ * RD_RETRY_MS: while Redis is down, calls fail fast with AMS_ERR_STORE
+ * instead of each waiting for a timeout.  Faults are logged to stderr,
+ * at most RD_LOG_BURST lines a second per handle.
  */
 #include "store.h"
 #include "store_enc.h"
 
 #include <errno.h>
+#include "coro.h"
+
+#include <event2/event.h>
+#include <hiredis/adapters/libevent.h>
+#include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -100,10 +120,10 @@
 #include <unistd.h>
 
 #define RD_RETRY_MS 100
+#define RD_LOG_BURST 10 /* fault lines a second */
 #define RD_TIMEOUT_DEFAULT_MS 1000
-#define RD_VERSION_KEY "ams:version"
 #define RD_MEMBER_MAX 256              /* as store_lmdb.c */
-#define RD_KEY_MAX (3 + STORE_KEY_MAX) /* prefix + caller key */
+#define RD_KEY_MAX (5 + STORE_KEY_MAX) /* prefix + {caller key} */
 #define RD_ORDER STORE_ORDER_PREFIX    /* order key: score + time */
 
 /* ---- the scripts ---- */
@@ -232,24 +252,23 @@ static const char *const rd_scripts[S_COUNT] = {
     "  return false end\n"
     "return redis.call('HMGET', KEYS[1], 'n', 'd')\n",
 
-    /* value_cas: KEYS value, version counter; ARGV expect bytes expire_at
-     * now -> {status, version} */
+    /* value_cas: ARGV expect bytes expire_at now -> {status, version}.
+     * The version lives in the record (see the top of the file). */
     [S_VALUE_CAS] = RD_LUA_LIB
     "local k = KEYS[1]\n"
+    "local e, n = unpack(redis.call('HMGET', k, 'e', 'n'))\n"
     "local cur = '0'\n"
-    "if live(redis.call('HGET', k, 'e'), ARGV[4]) then\n"
-    "  cur = redis.call('HGET', k, 'n') or '0' end\n"
+    "if live(e, ARGV[4]) then cur = n or '0' end\n"
     "if cur ~= ARGV[1] then return {1, cur} end\n"
-    "if redis.call('EXISTS', KEYS[2]) == 0 then\n"
+    "if n then redis.call('HINCRBY', k, 'n', 1)\n"
+    "else\n"
     "  local t = redis.call('TIME')\n"
-    "  redis.call('SET', KEYS[2],\n"
+    "  redis.call('HSET', k, 'n',\n"
     "             t[1] .. string.format('%06d', tonumber(t[2])))\n"
     "end\n"
-    "redis.call('INCR', KEYS[2])\n"
-    "local v = redis.call('GET', KEYS[2])\n"
-    "redis.call('HSET', k, 'd', ARGV[2], 'e', ARGV[3], 'n', v)\n"
+    "redis.call('HSET', k, 'd', ARGV[2], 'e', ARGV[3])\n"
     "keep(k, ARGV[3], ARGV[4])\n"
-    "return {0, v}\n",
+    "return {0, redis.call('HGET', k, 'n')}\n",
 
     /* board_set: KEYS bm bz; ARGV member orderkey expire_at now */
     [S_BOARD_SET] = RD_LUA_LIB
@@ -296,11 +315,20 @@ typedef struct rd_store {
     char *host;
     int port;
     int db;
+    char dbtext[16]; /* db in decimal, for SELECT */
     char *user;   /* NULL: none */
     char *pass;   /* NULL: no AUTH */
     int64_t timeout_ms;
     redisContext *c; /* NULL: not connected */
     int64_t next_try_ms; /* monotonic: no connect attempt before */
+    /* The asynchronous path (evbase set): one pipelined connection. */
+    struct event_base *evbase;
+    redisAsyncContext *ac;  /* NULL: not connected */
+    int64_t next_async_ms;  /* monotonic: no connect attempt before */
+    size_t in_flight;       /* calls waiting for their replies */
+    int64_t log_since_ms;   /* rd_fail's rate limit */
+    int log_lines;
+    unsigned long log_dropped;
     char sha[S_COUNT][41];
 } rd_store;
 
@@ -314,9 +342,25 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Log a store fault, at most RD_LOG_BURST lines a second per handle:
+ * while Redis is down every request fails, and the log must stay
+ * readable (metrics count every failure). */
 static ams_status rd_fail(rd_store *rs, const char *op, const char *why)
 {
-    fprintf(stderr, "store: %s: %s: %s\n", rs->name, op, why);
+    int64_t now = mono_ms();
+
+    if (now - rs->log_since_ms >= 1000) {
+        if (rs->log_dropped > 0)
+            fprintf(stderr, "store: %s: %lu more failures not logged\n",
+                    rs->name, rs->log_dropped);
+        rs->log_since_ms = now;
+        rs->log_lines = 0;
+        rs->log_dropped = 0;
+    }
+    if (rs->log_lines++ < RD_LOG_BURST)
+        fprintf(stderr, "store: %s: %s: %s\n", rs->name, op, why);
+    else
+        rs->log_dropped++;
     return AMS_ERR_STORE;
 }
 
@@ -415,13 +459,39 @@ static int rd_load_scripts(rd_store *rs, char *why, size_t whylen)
     return 0;
 }
 
+/* A command of at most 3 arguments. */
+typedef struct rd_cmd {
+    int argc;
+    const char *argv[3];
+    size_t lens[3];
+} rd_cmd;
+
+/* Step i of what a fresh connection sends before anything else (0:
+ * AUTH, 1: SELECT), the same on both paths.  Returns 0 when step i has
+ * nothing to send (no password, db 0). */
+static int rd_handshake(const rd_store *rs, int i, rd_cmd *hc)
+{
+    memset(hc, 0, sizeof *hc);
+    if (i == 0 && rs->pass != NULL) {
+        hc->argv[hc->argc++] = "AUTH";
+        if (rs->user != NULL)
+            hc->argv[hc->argc++] = rs->user;
+        hc->argv[hc->argc++] = rs->pass;
+    } else if (i == 1 && rs->db != 0) {
+        hc->argv[hc->argc++] = "SELECT";
+        hc->argv[hc->argc++] = rs->dbtext;
+    }
+    for (int k = 0; k < hc->argc; k++)
+        hc->lens[k] = strlen(hc->argv[k]);
+    return hc->argc > 0;
+}
+
 /* Connect, authenticate, select the db and load the scripts; 0, or -1
  * with the reason in why. */
 static int rd_connect(rd_store *rs, char *why, size_t whylen)
 {
     struct timeval tv = {(time_t)(rs->timeout_ms / 1000),
                          (suseconds_t)(rs->timeout_ms % 1000 * 1000)};
-    char db[16];
 
     rd_drop(rs);
     rs->c = redisConnectWithTimeout(rs->host, rs->port, tv);
@@ -439,24 +509,10 @@ static int rd_connect(rd_store *rs, char *why, size_t whylen)
         rd_drop(rs);
         return -1;
     }
-    if (rs->pass != NULL) {
-        const char *argv[3] = {"AUTH", rs->user, rs->pass};
-        size_t lens[3] = {4, rs->user ? strlen(rs->user) : 0,
-                          strlen(rs->pass)};
-        if (rs->user == NULL) {
-            argv[1] = rs->pass;
-            lens[1] = lens[2];
-        }
-        if (rd_simple(rs, rs->user ? 3 : 2, argv, lens, NULL, why, whylen)) {
-            rd_drop(rs);
-            return -1;
-        }
-    }
-    if (rs->db != 0) {
-        const char *argv[2] = {"SELECT", db};
-        size_t lens[2] = {6, 0};
-        lens[1] = (size_t)snprintf(db, sizeof db, "%d", rs->db);
-        if (rd_simple(rs, 2, argv, lens, NULL, why, whylen) != 0) {
+    for (int i = 0; i < 2; i++) {
+        rd_cmd hc;
+        if (rd_handshake(rs, i, &hc) &&
+            rd_simple(rs, hc.argc, hc.argv, hc.lens, NULL, why, whylen)) {
             rd_drop(rs);
             return -1;
         }
@@ -522,6 +578,301 @@ static void arg_u64(rd_args *a, uint64_t v)
     arg_bytes(a, a->num[a->n], (size_t)n);
 }
 
+/* ---- the asynchronous path (see the top of the file) ---- */
+
+enum { RW_SENT, RW_REPLIED, RW_LOST, RW_TIMEOUT };
+
+/* One call waiting for its reply.  Two owners: the waiting coroutine
+ * and hiredis' callback, which runs exactly once (with the reply, or
+ * with NULL when the connection goes); the last of the two frees it. */
+typedef struct rd_wait {
+    coro *co;
+    rd_store *rs;
+    struct event *ev;  /* the timeout, and how a reply wakes the waiter */
+    redisReply *reply; /* a copy (hiredis frees its own after the
+                          callback), owned by the waiter */
+    int state;         /* RW_* */
+    int refs;
+} rd_wait;
+
+static void rd_wait_unref(rd_wait *w)
+{
+    if (--w->refs == 0) {
+        if (w->reply != NULL)
+            freeReplyObject(w->reply);
+        free(w);
+    }
+}
+
+/* A deep copy of r made with malloc, which is what freeReplyObject()
+ * frees with (hiredis 0.14 allocates replies with malloc); NULL when out
+ * of memory. */
+static redisReply *rd_reply_copy(const redisReply *r)
+{
+    redisReply *c = calloc(1, sizeof *c);
+
+    if (c == NULL)
+        return NULL;
+    c->type = r->type;
+    c->integer = r->integer;
+    if (r->str != NULL) {
+        if ((c->str = malloc(r->len + 1)) == NULL)
+            goto oom;
+        memcpy(c->str, r->str, r->len);
+        c->str[r->len] = '\0';
+        c->len = r->len;
+    }
+    if (r->type == REDIS_REPLY_ARRAY && r->elements > 0) {
+        if ((c->element = calloc(r->elements, sizeof *c->element)) == NULL)
+            goto oom;
+        c->elements = r->elements;
+        for (size_t i = 0; i < r->elements; i++)
+            if ((c->element[i] = rd_reply_copy(r->element[i])) == NULL)
+                goto oom;
+    }
+    return c;
+oom:
+    freeReplyObject(c);
+    return NULL;
+}
+
+/* hiredis' callback: record the outcome and wake the waiter through its
+ * event, never by resuming the coroutine here: a coroutine running
+ * inside hiredis' read handler could free or reuse the connection
+ * under it. */
+static void rd_async_reply(redisAsyncContext *ac, void *reply, void *priv)
+{
+    rd_wait *w = priv;
+
+    (void)ac;
+    if (w->state == RW_SENT) {
+        w->state = RW_LOST;
+        if (reply != NULL && (w->reply = rd_reply_copy(reply)) != NULL)
+            w->state = RW_REPLIED;
+        event_active(w->ev, EV_TIMEOUT, 0);
+    }
+    rd_wait_unref(w);
+}
+
+/* Handshake replies: an error (wrong password, bad db) makes every call
+ * on this connection fail, so close it once the calls already sent have
+ * had their (error) answers, and reconnect later. */
+static void rd_async_handshake(redisAsyncContext *ac, void *reply, void *priv)
+{
+    redisReply *r = reply;
+    rd_store *rs = priv;
+
+    if (r != NULL && r->type == REDIS_REPLY_ERROR) {
+        fprintf(stderr, "store: %s: connecting: %s\n", rs->name, r->str);
+        rs->next_async_ms = mono_ms() + RD_RETRY_MS;
+        if (rs->ac == ac) {
+            rs->ac = NULL;
+            redisAsyncDisconnect(ac);
+        }
+    }
+}
+
+static void rd_async_connected(const redisAsyncContext *ac, int status)
+{
+    rd_store *rs = ac->data;
+
+    if (status != REDIS_OK) {
+        /* hiredis frees ac after this (its calls are told with NULL). */
+        fprintf(stderr, "store: %s: connect: %s\n", rs->name,
+                ac->errstr[0] ? ac->errstr : "failed");
+        if (rs->ac == ac)
+            rs->ac = NULL;
+        rs->next_async_ms = mono_ms() + RD_RETRY_MS;
+    }
+}
+
+static void rd_async_gone(const redisAsyncContext *ac, int status)
+{
+    rd_store *rs = ac->data;
+
+    if (status != REDIS_OK) {
+        fprintf(stderr, "store: %s: connection lost: %s\n", rs->name,
+                ac->errstr[0] ? ac->errstr : "closed");
+        rs->next_async_ms = mono_ms() + RD_RETRY_MS;
+    }
+    if (rs->ac == ac)
+        rs->ac = NULL; /* hiredis frees it after this */
+}
+
+/* Close the asynchronous connection now: every call still waiting on it
+ * is told (RW_LOST) and woken.  Only from outside hiredis' callbacks. */
+static void rd_async_drop(rd_store *rs)
+{
+    redisAsyncContext *ac = rs->ac;
+
+    rs->ac = NULL;
+    if (ac != NULL)
+        redisAsyncFree(ac);
+}
+
+/* An asynchronous connection, made if there is none (at most once per
+ * RD_RETRY_MS).  The handshake is queued at once: hiredis sends it, and
+ * the calls queued after it, when the connect completes, so a call on a
+ * fresh connection costs no extra round trip. */
+static ams_status rd_async_ready(rd_store *rs, const char *op)
+{
+    redisAsyncContext *ac;
+    int64_t now;
+
+    if (rs->ac != NULL)
+        return AMS_OK;
+    now = mono_ms();
+    if (now < rs->next_async_ms)
+        return rd_fail(rs, op, "not connected (reconnecting soon)");
+    rs->next_async_ms = now + RD_RETRY_MS;
+    ac = redisAsyncConnect(rs->host, rs->port);
+    if (ac == NULL)
+        return rd_fail(rs, op, "connect: out of memory");
+    if (ac->err) {
+        char why[256];
+        snprintf(why, sizeof why, "connect: %s", ac->errstr);
+        redisAsyncFree(ac);
+        return rd_fail(rs, op, why);
+    }
+    ac->data = rs;
+    if (redisLibeventAttach(ac, rs->evbase) != REDIS_OK) {
+        redisAsyncFree(ac);
+        return rd_fail(rs, op, "cannot attach to the event loop");
+    }
+    redisAsyncSetConnectCallback(ac, rd_async_connected);
+    redisAsyncSetDisconnectCallback(ac, rd_async_gone);
+    for (int i = 0; i < 2; i++) {
+        rd_cmd hc;
+        if (rd_handshake(rs, i, &hc) &&
+            redisAsyncCommandArgv(ac, rd_async_handshake, rs, hc.argc,
+                                  hc.argv, hc.lens) != REDIS_OK) {
+            redisAsyncFree(ac);
+            return rd_fail(rs, op, "cannot queue the handshake");
+        }
+    }
+    rs->ac = ac;
+    return AMS_OK;
+}
+
+/* The waiter's event: a reply or a lost connection (made active by
+ * rd_async_reply), or the timeout. */
+static void rd_wait_wake(evutil_socket_t fd, short what, void *arg)
+{
+    rd_wait *w = arg;
+
+    (void)fd;
+    (void)what;
+    if (w->state == RW_SENT) {
+        /* No answer in time.  The call may or may not have run; the
+         * calls behind it on this connection wait on the same stall:
+         * drop the connection, which fails them all now instead of each
+         * after its own timeout, and reconnect after the back-off. */
+        w->state = RW_TIMEOUT;
+        w->rs->next_async_ms = mono_ms() + RD_RETRY_MS;
+        rd_async_drop(w->rs);
+    }
+    coro_resume(w->co);
+}
+
+/* One command from inside a coroutine: send it, yield until the answer,
+ * the connection's loss or the timeout.  *out as rd_command's. */
+static ams_status rd_command_async(rd_store *rs, const char *op, int argc,
+                                   const char **argv, const size_t *lens,
+                                   redisReply **out)
+{
+    struct timeval tv = {(time_t)(rs->timeout_ms / 1000),
+                         (suseconds_t)(rs->timeout_ms % 1000 * 1000)};
+    rd_wait *w;
+    ams_status st;
+    char why[128];
+
+    if ((st = rd_async_ready(rs, op)) != AMS_OK)
+        return st;
+    if ((w = calloc(1, sizeof *w)) == NULL)
+        return rd_fail(rs, op, "out of memory");
+    w->co = coro_current();
+    w->rs = rs;
+    w->state = RW_SENT;
+    w->refs = 2;
+    if ((w->ev = evtimer_new(rs->evbase, rd_wait_wake, w)) == NULL) {
+        free(w);
+        return rd_fail(rs, op, "out of memory");
+    }
+    if (redisAsyncCommandArgv(rs->ac, rd_async_reply, w, argc, argv,
+                              lens) != REDIS_OK) {
+        event_free(w->ev);
+        free(w);
+        return rd_fail(rs, op, "cannot queue the command");
+    }
+    evtimer_add(w->ev, &tv);
+    rs->in_flight++;
+    coro_yield();
+    rs->in_flight--;
+    event_free(w->ev);
+    switch (w->state) {
+    case RW_REPLIED:
+        *out = w->reply;
+        w->reply = NULL;
+        st = AMS_OK;
+        break;
+    case RW_TIMEOUT:
+        snprintf(why, sizeof why,
+                 "no answer within %lld ms (whether it ran is unknown)",
+                 (long long)rs->timeout_ms);
+        st = rd_fail(rs, op, why);
+        break;
+    default:
+        st = rd_fail(rs, op, "connection lost (whether it ran is unknown)");
+    }
+    rd_wait_unref(w);
+    return st;
+}
+
+/* ---- one call, on either path ---- */
+
+/* One command on the blocking connection.  *out as rd_command's. */
+static ams_status rd_command_sync(rd_store *rs, const char *op, int argc,
+                                  const char **argv, const size_t *lens,
+                                  redisReply **out)
+{
+    ams_status st;
+    rd_sigpipe sp;
+
+    if ((st = rd_ready(rs, op)) != AMS_OK)
+        return st;
+    rd_sigpipe_block(&sp);
+    *out = redisCommandArgv(rs->c, argc, argv, lens);
+    if (*out == NULL) {
+        char why[256];
+        if (rs->c->err == REDIS_ERR_IO &&
+            (errno == EAGAIN || errno == EWOULDBLOCK))
+            snprintf(why, sizeof why,
+                     "no answer within %lld ms (whether it ran is unknown)",
+                     (long long)rs->timeout_ms);
+        else
+            snprintf(why, sizeof why, "%s (whether it ran is unknown)",
+                     rs->c->errstr[0] ? rs->c->errstr : "connection lost");
+        st = rd_fail(rs, op, why);
+        rd_drop(rs); /* the next call reconnects */
+    }
+    rd_sigpipe_unblock(&sp);
+    return st;
+}
+
+/* Send one command and get its reply (*out: freeReplyObject it), which
+ * may be an error reply; AMS_ERR_STORE when there was none.  Inside a
+ * coroutine of a process with an event loop the call yields; elsewhere
+ * it blocks. */
+static ams_status rd_command(rd_store *rs, const char *op, int argc,
+                             const char **argv, const size_t *lens,
+                             redisReply **out)
+{
+    *out = NULL;
+    if (rs->evbase != NULL && coro_current() != NULL)
+        return rd_command_async(rs, op, argc, argv, lens, out);
+    return rd_command_sync(rs, op, argc, argv, lens, out);
+}
+
 /* Run script with nkeys keys followed by the arguments, all in a; *out
  * the reply (freeReplyObject it) on AMS_OK. */
 static ams_status rd_eval(rd_store *rs, const char *op, int script, int nkeys,
@@ -531,50 +882,36 @@ static ams_status rd_eval(rd_store *rs, const char *op, int script, int nkeys,
     size_t lens[3 + RD_MAXARG];
     char nk[8];
     redisReply *r = NULL;
-    rd_sigpipe sp;
-    ams_status st = AMS_OK;
+    ams_status st;
 
     *out = NULL;
-    if ((st = rd_ready(rs, op)) != AMS_OK)
-        return st;
     snprintf(nk, sizeof nk, "%d", nkeys);
     argv[0] = "EVALSHA";
     lens[0] = 7;
+    argv[1] = rs->sha[script];
+    lens[1] = 40;
     argv[2] = nk;
     lens[2] = strlen(nk);
     for (int i = 0; i < a->n; i++) {
         argv[3 + i] = a->v[i];
         lens[3 + i] = a->len[i];
     }
-    rd_sigpipe_block(&sp);
-    for (int attempt = 0; attempt < 2; attempt++) {
-        argv[1] = rs->sha[script];
-        lens[1] = 40;
-        r = redisCommandArgv(rs->c, 3 + a->n, argv, lens);
-        if (r == NULL || r->type != REDIS_REPLY_ERROR ||
-            strncmp(r->str, "NOSCRIPT", 8) != 0 || attempt > 0)
-            break;
-        /* The server lost its scripts (restart, SCRIPT FLUSH): reload
-         * them and try once more; the script did not run. */
-        char why[256];
+    st = rd_command(rs, op, 3 + a->n, argv, lens, &r);
+    if (st == AMS_OK && r->type == REDIS_REPLY_ERROR &&
+        strncmp(r->str, "NOSCRIPT", 8) == 0) {
+        /* The server lost its scripts (restart, SCRIPT FLUSH); the
+         * script did not run.  EVAL with the body runs it and caches it
+         * again under the same sha, in the same single round trip. */
+        fprintf(stderr, "store: %s: %s: script gone (NOSCRIPT), sending "
+                "it again\n", rs->name, op);
         freeReplyObject(r);
         r = NULL;
-        fprintf(stderr, "store: %s: %s: scripts gone (NOSCRIPT), reloading\n",
-                rs->name, op);
-        if (rd_load_scripts(rs, why, sizeof why) != 0) {
-            st = rd_fail(rs, op, why);
-            rd_drop(rs);
-            break;
-        }
+        argv[0] = "EVAL";
+        lens[0] = 4;
+        argv[1] = rd_scripts[script];
+        lens[1] = strlen(rd_scripts[script]);
+        st = rd_command(rs, op, 3 + a->n, argv, lens, &r);
     }
-    if (st == AMS_OK && r == NULL) {
-        char why[256];
-        snprintf(why, sizeof why, "%s",
-                 rs->c->errstr[0] ? rs->c->errstr : "connection lost");
-        st = rd_fail(rs, op, why);
-        rd_drop(rs); /* the next call reconnects */
-    }
-    rd_sigpipe_unblock(&sp);
     if (st != AMS_OK)
         return st;
     if (r->type == REDIS_REPLY_ERROR) {
@@ -592,18 +929,38 @@ static ams_status rd_unexpected(rd_store *rs, const char *op, redisReply *r)
     return rd_fail(rs, op, "unexpected answer from the script");
 }
 
+/* Whether key has a Redis Cluster hash tag: a '{', then a '}' after it
+ * with at least one byte between (Redis hashes only on that part). */
+static int rd_has_tag(const char *key)
+{
+    const char *open = strchr(key, '{');
+
+    return open != NULL && open[1] != '\0' && open[1] != '}' &&
+           strchr(open + 2, '}') != NULL;
+}
+
 /* Prefix + key into a (which keeps pointing at buf); AMS_ERR when the key
- * is empty or too long. */
+ * is empty or too long.  A key without a hash tag is wrapped in one,
+ * "prefix{key}", so that every Redis key made from the same caller key
+ * (a board's two) hashes to the same Cluster slot whatever the key. */
 static ams_status rd_key(rd_store *rs, const char *op, rd_args *a, char *buf,
                          const char *prefix, const char *key)
 {
-    size_t klen = key != NULL ? strlen(key) : 0, plen = strlen(prefix);
+    size_t klen = key != NULL ? strlen(key) : 0, plen = strlen(prefix), n;
+    int wrap;
 
     if (klen == 0 || klen > STORE_KEY_MAX)
         return rd_bad(rs, op, "key is empty or longer than STORE_KEY_MAX");
+    wrap = !rd_has_tag(key);
     memcpy(buf, prefix, plen);
-    memcpy(buf + plen, key, klen);
-    arg_bytes(a, buf, plen + klen);
+    n = plen;
+    if (wrap)
+        buf[n++] = '{';
+    memcpy(buf + n, key, klen);
+    n += klen;
+    if (wrap)
+        buf[n++] = '}';
+    arg_bytes(a, buf, n);
     return AMS_OK;
 }
 
@@ -937,12 +1294,11 @@ static ams_status rd_value_cas(store *s, const char *key, uint64_t expect,
         return rd_bad(rs, "value_cas", "NULL value");
     if ((st = rd_key(rs, "value_cas", &a, kb, "v:", key)) != AMS_OK)
         return st;
-    arg_str(&a, RD_VERSION_KEY);
     arg_u64(&a, expect);
     arg_bytes(&a, val, len);
     arg_i64(&a, expire_at_ms);
     arg_i64(&a, now_ms);
-    if ((st = rd_eval(rs, "value_cas", S_VALUE_CAS, 2, &a, &r)) != AMS_OK)
+    if ((st = rd_eval(rs, "value_cas", S_VALUE_CAS, 1, &a, &r)) != AMS_OK)
         return st;
     code = rd_status(r);
     if ((code != 0 && code != 1) || r->elements != 2 ||
@@ -1125,6 +1481,7 @@ static void rd_close(store *s)
 {
     rd_store *rs = (rd_store *)s;
 
+    rd_async_drop(rs);
     rd_drop(rs);
     free(rs->name);
     free(rs->host);
@@ -1199,6 +1556,7 @@ static const char *rd_parse(rd_store *rs, const char *p)
             *end != '\0')
             return "bad database number";
         rs->db = (int)v;
+        snprintf(rs->dbtext, sizeof rs->dbtext, "%d", rs->db);
     } else if (*rest == '/') {
         rest++;
     }
@@ -1238,6 +1596,7 @@ store *store_redis_open(const char *uri, const store_options *opt, char *err,
     rs->base.ops = &rd_ops;
     rs->timeout_ms = opt->redis_timeout_ms > 0 ? opt->redis_timeout_ms
                                                : RD_TIMEOUT_DEFAULT_MS;
+    rs->evbase = opt->base;
     bad = rd_parse(rs, uri + 8);
     if (bad == NULL && opt->redis_password != NULL) {
         /* From amsd.conf's redis { }: only when the URI has none. */

@@ -6,15 +6,22 @@
  * reconnects by itself).  The store semantics are test_store.c's, run
  * against Redis by run_store_redis.py.
  *
+ * And the asynchronous path (a store opened with an event loop, called
+ * from coroutines as amsd's workers do): calls yield instead of blocking
+ * the loop, many are pipelined over one connection, and every fault
+ * above ends all waiting calls at once with AMS_ERR_STORE.
+ *
  * This test runs its own redis-server (AMS_TEST_REDIS_SERVER, default
  * "redis-server" on PATH) on a free loopback port, in a temporary
  * directory under AMS_TEST_TMP, so it can stop and restart it.
  */
+#include "coro.h"
 #include "store.h"
 #include "tap.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <event2/event.h>
 #include <hiredis/hiredis.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -131,6 +138,20 @@ static void stop_server(void)
     server = -1;
 }
 
+/* Run a command on a raw connection; 1 when it answered OK/a status. */
+static int raw_cmd(const char *cmd)
+{
+    redisContext *c = raw();
+    redisReply *r = c ? redisCommand(c, cmd) : NULL;
+    int done = r != NULL && r->type != REDIS_REPLY_ERROR;
+
+    if (r != NULL)
+        freeReplyObject(r);
+    if (c != NULL)
+        redisFree(c);
+    return done;
+}
+
 static store *open_uri(const char *u, char *err, size_t errlen)
 {
     store_options o = {.uri = u, .redis_timeout_ms = TIMEOUT_MS};
@@ -211,15 +232,7 @@ static void test_db(void)
 
 static int script_flush(void)
 {
-    redisContext *c = raw();
-    redisReply *r = c ? redisCommand(c, "SCRIPT FLUSH") : NULL;
-    int done = r != NULL && r->type == REDIS_REPLY_STATUS;
-
-    if (r != NULL)
-        freeReplyObject(r);
-    if (c != NULL)
-        redisFree(c);
-    return done;
+    return raw_cmd("SCRIPT FLUSH");
 }
 
 static void test_script_flush(store *s)
@@ -309,6 +322,273 @@ static void test_hang(store *s)
     ok(until_ok(s, 2000) > 0, "server resumed: the handle works again");
 }
 
+/* ---- the asynchronous path ---- */
+
+static struct event_base *evb;
+static coro_pool *pool;
+
+/* One coroutine's call and what became of it. */
+typedef struct job {
+    store *s;
+    int kind;          /* 0: counter_add +1 on "as.c", 1: tag_set */
+    ams_status st;
+    int64_t v;
+    int64_t started, ended;
+    int done;
+} job;
+
+static int running, most_running;
+
+static void job_run(void *arg)
+{
+    job *j = arg;
+
+    j->started = mono_ms();
+    running++;
+    if (running > most_running)
+        most_running = running;
+    if (j->kind == 0)
+        j->st = store_counter_add(j->s, "as.c", 1, 0, 1000000, 0, T, &j->v);
+    else
+        j->st = store_tag_set(j->s, "as.tag", "x", 1, 0, T);
+    running--;
+    j->ended = mono_ms();
+    j->done = 1;
+}
+
+/* Start n jobs as coroutines, then run the loop until all are done or
+ * ms passed; the number done. */
+static int run_jobs(job *jobs, int n, int ms)
+{
+    int64_t end = mono_ms() + ms;
+    int done = 0;
+
+    most_running = 0;
+    for (int i = 0; i < n; i++) {
+        coro *c = coro_new(pool, job_run, &jobs[i]);
+        if (c != NULL)
+            coro_resume(c);
+    }
+    while (mono_ms() < end) {
+        done = 0;
+        for (int i = 0; i < n; i++)
+            done += jobs[i].done;
+        if (done == n)
+            break;
+        event_base_loop(evb, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+        usleep(200);
+    }
+    return done;
+}
+
+static void jobs_init(job *jobs, int n, store *s, int kind)
+{
+    memset(jobs, 0, sizeof *jobs * (size_t)n);
+    for (int i = 0; i < n; i++) {
+        jobs[i].s = s;
+        jobs[i].kind = kind;
+    }
+}
+
+static int count_st(const job *jobs, int n, ams_status st)
+{
+    int k = 0;
+
+    for (int i = 0; i < n; i++)
+        k += jobs[i].st == st;
+    return k;
+}
+
+/* Jobs of the tag kind until one succeeds, for up to ms; 1 when one did. */
+static int until_ok_async(store *s, int ms)
+{
+    int64_t end = mono_ms() + ms;
+
+    while (mono_ms() < end) {
+        job j;
+        jobs_init(&j, 1, s, 1);
+        if (run_jobs(&j, 1, TIMEOUT_MS + 500) == 1 && j.st == AMS_OK)
+            return 1;
+        usleep(20000);
+    }
+    return 0;
+}
+
+enum { NJOBS = 64 };
+
+static void test_async_pipeline(store *s)
+{
+    static job jobs[NJOBS];
+    char seen[NJOBS + 1] = {0};
+    int distinct = 1;
+
+    store_counter_add(s, "as.c", 0, 0, 1000000, 0, T, NULL);
+    jobs_init(jobs, NJOBS, s, 0);
+    is_int(run_jobs(jobs, NJOBS, 5000), NJOBS, "async: %d coroutines' "
+           "calls all end", NJOBS);
+    is_int(count_st(jobs, NJOBS, AMS_OK), NJOBS, "  all AMS_OK");
+    is_int(most_running, NJOBS, "  all %d were waiting at once: a call "
+           "yields, it does not block the loop", NJOBS);
+    for (int i = 0; i < NJOBS; i++) {
+        if (jobs[i].v < 1 || jobs[i].v > NJOBS || seen[jobs[i].v])
+            distinct = 0;
+        else
+            seen[jobs[i].v] = 1;
+    }
+    ok(distinct, "  each add saw its own result, 1..%d: one atomic add "
+       "each", NJOBS);
+    {
+        int64_t v = 0;
+        store_counter_get(s, "as.c", T, &v);
+        is_int(v, NJOBS, "  the counter holds %d (read on the blocking "
+               "path, outside any coroutine)", NJOBS);
+    }
+}
+
+static int ticks;
+
+static void tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    ticks++;
+}
+
+static void test_async_hang(store *s)
+{
+    static job jobs[16];
+    struct timeval every = {0, 20000};
+    struct event *t = event_new(evb, -1, EV_PERSIST, tick, NULL);
+    int64_t t0, last = 0;
+
+    event_add(t, &every);
+    ticks = 0;
+    kill(server, SIGSTOP);
+    jobs_init(jobs, 16, s, 0);
+    t0 = mono_ms();
+    is_int(run_jobs(jobs, 16, 5000), 16, "async, server hung: 16 calls end");
+    is_int(count_st(jobs, 16, AMS_ERR_STORE), 16,
+           "  all with AMS_ERR_STORE");
+    for (int i = 0; i < 16; i++)
+        if (jobs[i].ended - t0 > last)
+            last = jobs[i].ended - t0;
+    ok(last >= TIMEOUT_MS - 50 && last < TIMEOUT_MS + 300,
+       "  all within one %d ms timeout, not one each (last after %lld ms)",
+       TIMEOUT_MS, (long long)last);
+    ok(ticks >= TIMEOUT_MS / 20 / 2, "  the loop kept running meanwhile "
+       "(%d ticks of 20 ms)", ticks);
+    event_free(t);
+    kill(server, SIGCONT);
+    ok(until_ok_async(s, 2000), "server resumed: async calls work again");
+}
+
+static void test_async_kill(store *s)
+{
+    static job jobs[16];
+    int64_t t0;
+
+    kill(server, SIGSTOP); /* so the calls are surely in flight */
+    jobs_init(jobs, 16, s, 0);
+    for (int i = 0; i < 16; i++) {
+        coro *c = coro_new(pool, job_run, &jobs[i]);
+        if (c != NULL)
+            coro_resume(c);
+    }
+    event_base_loop(evb, EVLOOP_ONCE | EVLOOP_NONBLOCK); /* send them */
+    is_int(running, 16, "async: 16 calls in flight");
+    t0 = mono_ms();
+    stop_server();
+    while (running > 0 && mono_ms() - t0 < 5000) {
+        event_base_loop(evb, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+        usleep(200);
+    }
+    is_int(count_st(jobs, 16, AMS_ERR_STORE), 16, "server killed: every "
+           "call in flight ends with AMS_ERR_STORE");
+    ok(mono_ms() - t0 < TIMEOUT_MS, "  at once, not after the timeout "
+       "(%lld ms)", (long long)(mono_ms() - t0));
+    ok(start_server() == 0, "start the server again");
+    ok(until_ok_async(s, 2000), "  the async connection comes back by "
+       "itself");
+}
+
+static void test_async_script_flush(store *s)
+{
+    job j;
+
+    ok(script_flush(), "async: SCRIPT FLUSH");
+    jobs_init(&j, 1, s, 0);
+    run_jobs(&j, 1, 2000);
+    is_int(j.st, AMS_OK, "  the next call sends the script again and "
+           "succeeds");
+}
+
+static void test_async_auth(void)
+{
+    char u[128], err[512] = "";
+    store_options o = {.redis_timeout_ms = TIMEOUT_MS,
+                       .redis_password = "pa55"};
+    store *s;
+    job j;
+
+    snprintf(u, sizeof u, "redis://127.0.0.1:%d", port);
+    o.uri = u;
+    o.base = evb;
+    ok(raw_cmd("CONFIG SET requirepass pa55"), "the server now wants a "
+       "password");
+    s = store_open(&o, err, sizeof err);
+    ok(s != NULL, "open with the password from the settings (%s)", err);
+    if (s != NULL) {
+        jobs_init(&j, 1, s, 1);
+        run_jobs(&j, 1, 2000);
+        is_int(j.st, AMS_OK, "  an async call authenticates too");
+        store_close(s);
+    }
+    snprintf(u, sizeof u, "redis://:other@127.0.0.1:%d", port);
+    s = store_open(&o, err, sizeof err);
+    ok(s == NULL, "a password in the URI and in the settings: refused");
+    has_str(err, "in the URI and in the redis settings", "  saying so");
+    ok(strstr(err, "other") == NULL && strstr(err, "pa55") == NULL,
+       "  without showing either");
+    store_close(s);
+    {
+        redisContext *c = raw();
+        redisReply *r = c ? redisCommand(c, "AUTH pa55") : NULL;
+        if (r != NULL)
+            freeReplyObject(r);
+        r = c ? redisCommand(c, "CONFIG SET requirepass %s", "") : NULL;
+        ok(r != NULL && r->type == REDIS_REPLY_STATUS, "password off again");
+        if (r != NULL)
+            freeReplyObject(r);
+        if (c != NULL)
+            redisFree(c);
+    }
+}
+
+static void test_async(void)
+{
+    char u[128], err[512];
+    store_options o = {.redis_timeout_ms = TIMEOUT_MS};
+    store *s;
+
+    evb = event_base_new();
+    pool = coro_pool_new(0, 64);
+    snprintf(u, sizeof u, "redis://127.0.0.1:%d", port);
+    o.uri = u;
+    o.base = evb;
+    s = store_open(&o, err, sizeof err);
+    if (ok(s != NULL, "open %s with an event loop", u)) {
+        test_async_pipeline(s);
+        test_async_hang(s);
+        test_async_script_flush(s);
+        test_async_kill(s);
+        store_close(s);
+    }
+    test_async_auth();
+    coro_pool_free(pool);
+    event_base_free(evb);
+}
+
 int main(void)
 {
     const char *base = getenv("AMS_TEST_TMP");
@@ -340,6 +620,7 @@ int main(void)
         test_hang(s);
         store_close(s);
     }
+    test_async();
     stop_server();
     {
         char path[PATH_MAX + 16];
