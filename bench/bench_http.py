@@ -3,8 +3,10 @@
 baseline in the same run.
 
     python3 bench/bench_http.py [--requests N] [--conns C] [--workers W]
+                                [--stores none,full,redis]
 
-For each LMDB sync mode (none, full) it starts build/core/amsd with the
+For each store (LMDB with sync none, LMDB with sync full, a private
+redis-server with no persistence) it starts build/core/amsd with the
 shipped activities and drives, over C keep-alive connections:
   baseline  9001/balance for a user: the whole chain (idempotency record,
             session lock, one counter read) but no grant;
@@ -28,6 +30,8 @@ import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
+import redisd  # noqa: E402  (a private redis-server)
 
 
 def free_port():
@@ -38,17 +42,19 @@ def free_port():
     return port
 
 
-def start(sync, workers):
+def start(mode, workers, redis):
     d = tempfile.mkdtemp(prefix="amsd-bench-")
     port, admin = free_port(), free_port()
     conf = os.path.join(d, "amsd.conf")
+    store = redis.uri if redis else "lmdb:%s/store" % d
     with open(conf, "w") as f:
         f.write('listen = "127.0.0.1:%d";\nadmin = "127.0.0.1:%d";\n'
-                'workers = %d;\nstore = "lmdb:%s/store";\n'
+                'workers = %d;\nstore = "%s";\n'
                 'plugins = "%s/build/plugins";\n'
                 'activities = "%s/conf/activities";\nlog_level = "warn";\n'
-                'lmdb = { sync = "%s"; };\n'
-                % (port, admin, workers, d, ROOT, ROOT, sync))
+                % (port, admin, workers, store, ROOT, ROOT))
+        if not redis:
+            f.write('lmdb = { sync = "%s"; };\n' % mode)
     proc = subprocess.Popen([os.path.join(ROOT, "build/core/amsd"), "-c",
                              conf], stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 15
@@ -110,12 +116,14 @@ def main():
     ap.add_argument("--requests", type=int, default=4000)
     ap.add_argument("--conns", type=int, default=32)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--stores", default="none,full,redis")
     a = ap.parse_args()
     n = a.requests
     print("amsd %d workers, %d connections, %d requests per line"
           % (a.workers, a.conns, n))
-    for sync in ("none", "full"):
-        proc, port, d = start(sync, a.workers)
+    for sync in a.stores.split(","):
+        redis = redisd.RedisServer() if sync == "redis" else None
+        proc, port, d = start(sync, a.workers, redis)
         try:
             for name, path, mk in [
                     ("baseline", "/v1/activities/9001/balance",
@@ -132,6 +140,8 @@ def main():
             proc.send_signal(signal.SIGTERM)
             proc.wait(30)
             shutil.rmtree(d, ignore_errors=True)
+            if redis:
+                redis.close()
 
 
 if __name__ == "__main__":
