@@ -59,6 +59,11 @@ typedef struct outcome {
     char reason[64];
     cJSON *detail;     /* owned */
     char message[256]; /* non-200: what went wrong */
+    /* Store faults only: 1 when the request may have changed something
+     * before the fault (it had claimed its request_id), so its outcome
+     * is unknown until a retry with the same request_id finds it out;
+     * 0 when it had changed nothing and a retry simply runs it. */
+    int unknown;
 } outcome;
 
 static void set_outcome(outcome *o, const char *reason)
@@ -356,8 +361,14 @@ static int run_handler(svc_req *r, outcome *o)
     return -1;
 }
 
-/* Steps 5 and 6, with the lock held. */
-static void run_method(svc_req *r, outcome *o)
+typedef struct idem idem;
+static int idem_claim(svc_req *r, idem *d, outcome *o);
+
+/* Steps 5 and 6, with the lock held.  The read-only part (crowd, limits
+ * used up, rules) runs before the request_id is claimed: a store fault
+ * there changed nothing, so its answer can say so (outcome "none") and
+ * leave no record behind for a retry to stumble on. */
+static void run_method(svc_req *r, idem *d, outcome *o)
 {
     limit_slot lim[4];
     size_t nlim = limit_slots(r, lim);
@@ -365,7 +376,7 @@ static void run_method(svc_req *r, outcome *o)
     if (check_rule(r->act->crowd, "crowd", r, o) < 0 ||
         check_limits(r, lim, nlim, o) < 0 ||
         check_rule(r->m->rule, "rule", r, o) < 0 ||
-        reserve_limits(r, lim, nlim, o) < 0)
+        idem_claim(r, d, o) < 0 || reserve_limits(r, lim, nlim, o) < 0)
         return;
     if (run_ops(r, o) < 0 || run_handler(r, o) < 0) {
         release_limits(r, lim, nlim);
@@ -379,11 +390,12 @@ static void run_method(svc_req *r, outcome *o)
 /* Records are JSON: {"s":state,"h":hash,"st":status,"b":answer}; state
  * "p" while the request runs, "d" when done, "r" when it faulted (a retry
  * may run it again). */
-typedef struct idem {
+struct idem {
     char key[STORE_KEY_MAX];
     char hash[65];
     uint64_t version;  /* of the record seen; 0 when none */
-} idem;
+    int claimed;       /* this request wrote the "p" record */
+};
 
 /* sha256 of method and params: a replay must ask the same thing. */
 static void request_hash(const svc_req *r, char out[65])
@@ -428,6 +440,27 @@ static int idem_write(svc_req *r, idem *d, const char *state, int status,
                          now + svc.idem_ttl_ms, now, &d->version);
     free(text);
     return st;
+}
+
+/* Claim the request_id ("p") before the first write; 0 to go on. */
+static int idem_claim(svc_req *r, idem *d, outcome *o)
+{
+    ams_status st = idem_write(r, d, "p", 0, NULL);
+
+    if (st == AMS_CONFLICT) {
+        /* Another method claimed this request_id a moment ago. */
+        set_outcome(o, "busy");
+        return -1;
+    }
+    if (st != AMS_OK) {
+        /* A lost or timed-out cas may have written the record: from
+         * here on a fault's outcome is unknown. */
+        d->claimed = st == AMS_ERR_STORE;
+        set_fault(o, st, "idempotency", "claim");
+        return -1;
+    }
+    d->claimed = 1;
+    return 0;
 }
 
 /* Step 3.  Returns 0 to go on (d->version is the record to replace), or
@@ -508,6 +541,10 @@ static cJSON *answer(svc_req *r, outcome *o)
         cJSON_AddStringToObject(b, "reason", o->reason);
         cJSON_AddStringToObject(b, "message", o->message);
         cJSON_AddStringToObject(b, "request_id", r->request_id);
+        if (o->http_status == 503 &&
+            strcmp(o->reason, "store_unavailable") == 0)
+            cJSON_AddStringToObject(b, "outcome",
+                                    o->unknown ? "unknown" : "none");
         return b;
     }
     cJSON_AddNumberToObject(b, "code", pipeline_code(o->reason));
@@ -529,10 +566,68 @@ static cJSON *answer(svc_req *r, outcome *o)
     return b;
 }
 
+/* A retry finds the "p" record of an attempt that did not finish (a
+ * store fault or a crash cut it off) and holds the session lock, so that
+ * attempt is over.  Its grants, if it made any, are in the user's ledger
+ * under its request_id: then the true outcome is "ok" with those grants
+ * (recorded now, so later retries replay it).  Otherwise what its
+ * operations did is unknown.  Always decides the answer. */
+static int resolve_interrupted(svc_req *r, outcome *o, pipe_result *res,
+                               idem *d)
+{
+    char key[STORE_KEY_MAX], *text = NULL;
+    size_t len = 0;
+    ams_status st = AMS_ERR;
+    cJSON *ledger = NULL, *it, *mine = NULL;
+
+    if (svc_ledger_key(key, sizeof key, r) == 0)
+        st = store_value_get(svc.st, key, svc_req_now(r), &text, &len, NULL);
+    if (st != AMS_OK && st != AMS_NOT_FOUND) {
+        set_fault(o, st, "ledger", "lookup");
+        o->unknown = 1;
+        return 1;
+    }
+    ledger = text ? cJSON_ParseWithLength(text, len) : NULL;
+    free(text);
+    if (!cJSON_IsArray(ledger)) {
+        cJSON_Delete(ledger);
+        ledger = NULL;
+    }
+    cJSON_ArrayForEach(it, ledger) {
+        const cJSON *q = cJSON_GetObjectItemCaseSensitive(it, "request_id"),
+                    *m = cJSON_GetObjectItemCaseSensitive(it, "method");
+        if (cJSON_IsString(q) && strcmp(q->valuestring, r->request_id) == 0 &&
+            cJSON_IsString(m) && strcmp(m->valuestring, r->m->name) == 0) {
+            if (mine == NULL)
+                mine = cJSON_CreateArray();
+            cJSON_AddItemToArray(mine, cJSON_Duplicate(it, 1));
+        }
+    }
+    cJSON_Delete(ledger);
+    if (mine == NULL) {
+        set_http(o, 500, "outcome_unknown",
+                 "an earlier attempt with this request_id was interrupted "
+                 "and recorded no grant in the user's ledger; what its "
+                 "operations did is unknown");
+        return 1;
+    }
+    set_outcome(o, "ok");
+    cJSON_Delete(r->grants);
+    r->grants = mine;
+    res->body = answer(r, o);
+    res->http_status = 200;
+    text = cJSON_PrintUnformatted(res->body);
+    if (text == NULL || idem_write(r, d, "d", 200, text) != AMS_OK)
+        log_error("activity %lld: cannot record the recovered answer of "
+                  "request_id=%s", (long long)r->act->id, r->request_id);
+    free(text);
+    return 1;
+}
+
 /* Steps 3, 4 and 7 around run_method(). */
 static void run_guarded(svc_req *r, outcome *o, pipe_result *res)
 {
-    idem d;
+    idem d = {.claimed = 0};
     char lock_key[STORE_KEY_MAX], name[128];
     int found = idem_lookup(r, &d, o, res);
     ams_status st;
@@ -559,41 +654,41 @@ static void run_guarded(svc_req *r, outcome *o, pipe_result *res)
             set_fault(o, st, "session lock", r->m->name);
             return;
         }
-        if (found == 1) {
-            set_http(o, 500, "outcome_unknown",
-                     "an earlier attempt with this request_id was "
-                     "interrupted; its outcome is unknown: check the user's "
-                     "ledger");
+        if (found == 1 && resolve_interrupted(r, o, res, &d))
             return;
-        }
     } else if (found == 1) {
         /* No lock tells running from interrupted: say busy; a retry
          * after the record's owner finished gets its answer. */
         set_outcome(o, "busy");
         return;
     }
-    st = idem_write(r, &d, "p", 0, NULL);
-    if (st == AMS_CONFLICT) {
-        /* Another method claimed this request_id a moment ago. */
-        set_outcome(o, "busy");
-        return;
-    }
-    if (st != AMS_OK) {
-        set_fault(o, st, "idempotency", "claim");
-        return;
-    }
-    run_method(r, o);
+    run_method(r, &d, o);
     if (o->http_status == 200 && strcmp(o->reason, "ok") == 0 &&
-        (st = svc_ledger_append(r)) != AMS_OK)
+        (st = svc_ledger_append(r)) != AMS_OK) {
         log_error("activity %lld method %s: ledger append failed (%d) for "
                   "uid=%s request_id=%s",
                   (long long)r->act->id, r->m->name, (int)st, r->uid,
                   r->request_id);
+        if (st == AMS_ERR_STORE) {
+            /* The grant is made but maybe not recorded: not an "ok" the
+             * ledger cannot back.  Nothing is undone (the append may
+             * have landed); a retry reads the ledger to find out. */
+            drop_effects(r);
+            set_fault(o, st, "ledger", "append");
+        }
+    }
+    o->unknown = d.claimed;
     res->body = answer(r, o);
     res->http_status = o->http_status;
+    /* Nothing claimed, nothing changed: nothing to record.  A store
+     * fault after the claim leaves the "p" record for a retry to
+     * resolve (the undo may have failed with the store). */
+    if (o->http_status != 200 &&
+        (!d.claimed || strcmp(o->reason, "store_unavailable") == 0))
+        return;
     text = cJSON_PrintUnformatted(res->body);
-    /* Faults are not replayed: the chain undid what it could, so a retry
-     * may run again. */
+    /* Other faults are not replayed: the chain undid what it could, so
+     * a retry may run again. */
     st = o->http_status == 200
              ? idem_write(r, &d, "d", o->http_status, text ? text : "{}")
              : idem_write(r, &d, "r", 0, NULL);

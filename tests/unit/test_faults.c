@@ -1,0 +1,389 @@
+/*
+ * test_faults.c -- a store fault at every single store call of a
+ * flash-sale grab, and what the client and the books see.
+ *
+ * The store is a mem: store behind a wrapper that makes call number N
+ * fail with AMS_ERR_STORE, either before it reaches the store (nothing
+ * happened: a refused connection) or after (it happened but the answer
+ * was lost: a timeout after send).  For every N and both kinds the grab
+ * of the real conf/activities/1003-flash-sale.conf must:
+ *   - answer "ok" only when the grant is in the user's ledger and the
+ *     stock counted it;
+ *   - answer 503 store_unavailable with outcome "none" only when nothing
+ *     changed (stock, limit, ledger as before), so a retry just runs;
+ *   - otherwise say outcome "unknown", and then a retry with the same
+ *     request_id (store healthy again) tells the truth: "ok" with the
+ *     grant when the ledger has it, 500 outcome_unknown when it has not;
+ *   - never grant without taking stock, never grant twice.
+ *
+ *   AMS_TEST_PLUGINS  build dir of the test plugins (bundled ones are in
+ *                     ../../plugins from there)
+ *   AMS_SOURCE        source tree (for conf/activities)
+ *   AMS_TEST_TMP      scratch directory
+ */
+#include "conf.h"
+#include "gen.h"
+#include "pipeline.h"
+#include "services.h"
+#include "store.h"
+#include "tap.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define NOW 1800000000000LL /* 2027-01-15: inside 1003's window */
+
+/* ---- the fault-injecting store ---- */
+
+enum { F_BEFORE, F_AFTER };
+
+typedef struct fstore {
+    store base;
+    store *in;
+    int calls;   /* calls seen */
+    int fail_at; /* 1-based call to fail; 0: none */
+    int mode;    /* F_* */
+} fstore;
+
+static fstore fs;
+
+/* Whether this call fails, and if so whether it first reaches the store. */
+#define FAULT(expr)                                                           \
+    do {                                                                       \
+        ams_status st_;                                                        \
+        if (++fs.calls != fs.fail_at)                                          \
+            return (expr);                                                     \
+        if (fs.mode == F_AFTER)                                                \
+            st_ = (expr);                                                      \
+        (void)st_;                                                             \
+        return AMS_ERR_STORE;                                                  \
+    } while (0)
+
+static ams_status f_counter_add(store *s, const char *k, int64_t d,
+                                int64_t lo, int64_t hi, int64_t e, int64_t n,
+                                int64_t *out)
+{
+    (void)s;
+    FAULT(store_counter_add(fs.in, k, d, lo, hi, e, n, out));
+}
+static ams_status f_counter_get(store *s, const char *k, int64_t n,
+                                int64_t *out)
+{
+    (void)s;
+    FAULT(store_counter_get(fs.in, k, n, out));
+}
+static ams_status f_lock_acquire(store *s, const char *k, const char *t,
+                                 int64_t e, int64_t n)
+{
+    (void)s;
+    FAULT(store_lock_acquire(fs.in, k, t, e, n));
+}
+static ams_status f_lock_release(store *s, const char *k, const char *t,
+                                 int64_t n)
+{
+    (void)s;
+    FAULT(store_lock_release(fs.in, k, t, n));
+}
+static ams_status f_lock_get(store *s, const char *k, int64_t n, char **t)
+{
+    (void)s;
+    FAULT(store_lock_get(fs.in, k, n, t));
+}
+static ams_status f_tag_set(store *s, const char *k, const char *v,
+                            size_t len, int64_t e, int64_t n)
+{
+    (void)s;
+    FAULT(store_tag_set(fs.in, k, v, len, e, n));
+}
+static ams_status f_tag_get(store *s, const char *k, int64_t n, char **v,
+                            size_t *len)
+{
+    (void)s;
+    FAULT(store_tag_get(fs.in, k, n, v, len));
+}
+static ams_status f_tag_del(store *s, const char *k, int64_t n)
+{
+    (void)s;
+    FAULT(store_tag_del(fs.in, k, n));
+}
+static ams_status f_value_get(store *s, const char *k, int64_t n, char **v,
+                              size_t *len, uint64_t *ver)
+{
+    (void)s;
+    FAULT(store_value_get(fs.in, k, n, v, len, ver));
+}
+static ams_status f_value_cas(store *s, const char *k, uint64_t x,
+                              const char *v, size_t len, int64_t e, int64_t n,
+                              uint64_t *ver)
+{
+    (void)s;
+    FAULT(store_value_cas(fs.in, k, x, v, len, e, n, ver));
+}
+static ams_status f_board_set(store *s, const char *k, const char *m,
+                              int64_t sc, int64_t e, int64_t n)
+{
+    (void)s;
+    FAULT(store_board_set(fs.in, k, m, sc, e, n));
+}
+static ams_status f_board_top(store *s, const char *k, size_t c, int64_t n,
+                              store_board_entry **out, size_t *cnt)
+{
+    (void)s;
+    FAULT(store_board_top(fs.in, k, c, n, out, cnt));
+}
+static ams_status f_board_rank(store *s, const char *k, const char *m,
+                               int64_t n, int64_t *rank, int64_t *score)
+{
+    (void)s;
+    FAULT(store_board_rank(fs.in, k, m, n, rank, score));
+}
+static ams_status f_sweep(store *s, int64_t n, size_t max, size_t *removed)
+{
+    (void)s;
+    return store_sweep(fs.in, n, max, removed);
+}
+static void f_close(store *s)
+{
+    (void)s;
+}
+
+static const store_ops fops = {
+    "faulty",      f_counter_add, f_counter_get, f_lock_acquire,
+    f_lock_release, f_lock_get,   f_tag_set,     f_tag_get,
+    f_tag_del,     f_value_get,   f_value_cas,   f_board_set,
+    f_board_top,   f_board_rank,  f_sweep,       f_close,
+};
+
+/* ---- requests ---- */
+
+static gen *g;
+
+typedef struct answer {
+    int status;
+    char reason[64], outcome[16];
+    int grants; /* entries in data.grants */
+} answer;
+
+static void call(const char *mname, const char *uid, const char *rid,
+                 int64_t now, answer *a)
+{
+    method *m = gen_route(g, 1003, mname);
+    svc_req r;
+    pipe_result res;
+    cJSON *b;
+    const cJSON *v;
+
+    memset(a, 0, sizeof *a);
+    if (m == NULL) {
+        a->status = -1;
+        return;
+    }
+    memset(&r, 0, sizeof r);
+    r.uid = uid;
+    r.request_id = rid;
+    r.act = m->act;
+    r.m = m;
+    svc_req_begin(&r, now);
+    pipeline_run(&r, &res);
+    svc_req_end(&r); /* releases the session lock: a store call too */
+    a->status = res.http_status;
+    b = res.body ? res.body : cJSON_Parse(res.raw ? res.raw : "{}");
+    v = cJSON_GetObjectItemCaseSensitive(b, "reason");
+    snprintf(a->reason, sizeof a->reason, "%s",
+             cJSON_IsString(v) ? v->valuestring : "");
+    v = cJSON_GetObjectItemCaseSensitive(b, "outcome");
+    snprintf(a->outcome, sizeof a->outcome, "%s",
+             cJSON_IsString(v) ? v->valuestring : "");
+    v = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(b, "data"), "grants");
+    a->grants = cJSON_GetArraySize(v);
+    cJSON_Delete(b);
+    free(res.raw);
+}
+
+/* What the books say, read past the wrapper. */
+typedef struct books {
+    int64_t stock_taken, limit_used;
+    int ledger; /* grants of request_id "R" in uid's ledger */
+} books;
+
+static void read_books(const char *uid, books *bk)
+{
+    char key[STORE_KEY_MAX], *text = NULL;
+    size_t len = 0;
+    cJSON *arr, *it;
+
+    memset(bk, 0, sizeof *bk);
+    store_counter_get(fs.in, "{a1003}g:coupon.cash1000", NOW, &bk->stock_taken);
+    svc_host_key(key, sizeof key, 1003, uid, "lim:grab");
+    store_counter_get(fs.in, key, NOW, &bk->limit_used);
+    svc_host_key(key, sizeof key, 1003, uid, "ledger");
+    if (store_value_get(fs.in, key, NOW, &text, &len, NULL) != AMS_OK)
+        return;
+    arr = cJSON_ParseWithLength(text, len);
+    free(text);
+    cJSON_ArrayForEach(it, arr) {
+        const cJSON *q = cJSON_GetObjectItemCaseSensitive(it, "request_id");
+        bk->ledger += cJSON_IsString(q) && strcmp(q->valuestring, "R") == 0;
+    }
+    cJSON_Delete(arr);
+}
+
+/* One fault at call n (mode), then retries; returns the calls a clean
+ * grab made when n is 0. */
+static int scenario(int n, int mode, int *bad)
+{
+    char err[256], uid[32];
+    store_options so = {.uri = "mem:faults"};
+    answer a1, a2, a3;
+    books before, after1, after2;
+    int calls, fine = 1;
+
+    fs.in = store_open(&so, err, sizeof err);
+    fs.calls = 0;
+    fs.fail_at = 0;
+    snprintf(uid, sizeof uid, "user-%d-%d", n, mode);
+    call("bind", uid, "B", NOW, &a1);
+    if (a1.status != 200 || strcmp(a1.reason, "ok") != 0) {
+        printf("#   bind failed: %d %s\n", a1.status, a1.reason);
+        *bad = 1;
+    }
+    read_books(uid, &before);
+    fs.calls = 0;
+    fs.fail_at = n;
+    fs.mode = mode;
+    call("grab", uid, "R", NOW, &a1);
+    calls = fs.calls;
+    fs.fail_at = 0;
+    read_books(uid, &after1);
+
+    /* The first answer agrees with the books. */
+    if (a1.status == 200 && strcmp(a1.reason, "ok") == 0)
+        fine &= after1.ledger == 1 && after1.stock_taken == 1 &&
+                a1.grants == 1;
+    else if (a1.status == 503 && strcmp(a1.outcome, "none") == 0)
+        fine &= after1.ledger == 0 &&
+                after1.stock_taken == before.stock_taken &&
+                after1.limit_used == before.limit_used;
+    else
+        fine &= a1.status == 503 && strcmp(a1.outcome, "unknown") == 0 &&
+                strcmp(a1.reason, "store_unavailable") == 0;
+    /* Never a grant without its stock. */
+    fine &= after1.ledger <= after1.stock_taken;
+
+    /* Retry once the store is well, after the session lock's TTL (an
+     * interrupted attempt may not have released it). */
+    call("grab", uid, "R", NOW + 2000, &a2);
+    call("grab", uid, "R", NOW + 4000, &a3);
+    read_books(uid, &after2);
+    if (a2.status == 200 && strcmp(a2.reason, "ok") == 0)
+        fine &= after2.ledger == 1 && a2.grants == 1;
+    else
+        fine &= a2.status == 500 && strcmp(a2.reason, "outcome_unknown") == 0 &&
+                after2.ledger == 0 &&
+                strcmp(a1.outcome, "unknown") == 0;
+    /* The truth is stable, and the books never show two grants or a
+     * grant without stock. */
+    fine &= a3.status == a2.status && strcmp(a3.reason, a2.reason) == 0;
+    fine &= after2.ledger <= 1 && after2.ledger <= after2.stock_taken &&
+            after2.stock_taken <= 1;
+    if (n > 0 && !fine) {
+        printf("#   fault at call %d (%s): first %d %s outcome=%s grants=%d "
+               "(stock %lld, limit %lld, ledger %d); retry %d %s grants=%d, "
+               "again %d %s (stock %lld, ledger %d)\n",
+               n, mode == F_BEFORE ? "before" : "after", a1.status,
+               a1.reason, a1.outcome, a1.grants,
+               (long long)after1.stock_taken, (long long)after1.limit_used,
+               after1.ledger, a2.status, a2.reason, a2.grants, a3.status,
+               a3.reason, (long long)after2.stock_taken, after2.ledger);
+        *bad = 1;
+    }
+    if (n == 0 && !(a1.status == 200 && strcmp(a1.reason, "ok") == 0)) {
+        printf("#   a clean grab answered %d %s\n", a1.status, a1.reason);
+        *bad = 1;
+    }
+    store_close(fs.in);
+    return calls;
+}
+
+static void test_every_call(void)
+{
+    int bad = 0, total, unknown_seen = 0, none_seen = 0;
+
+    total = scenario(0, F_BEFORE, &bad);
+    ok(total > 5 && !bad, "a clean grab makes %d store calls and succeeds",
+       total);
+    for (int mode = F_BEFORE; mode <= F_AFTER; mode++) {
+        bad = 0;
+        for (int n = 1; n <= total; n++)
+            scenario(n, mode, &bad);
+        ok(!bad, "a fault %s call n, for each n in 1..%d: the answer "
+           "agrees with the books, a retry tells the truth, nothing is "
+           "granted twice or without stock",
+           mode == F_BEFORE ? "before" : "after", total);
+    }
+    /* Both kinds of 503 do happen (so the checks above were reached). */
+    for (int n = 1; n <= total; n++) {
+        answer a;
+        store_options so = {.uri = "mem:kinds"};
+        char err[256];
+
+        fs.in = store_open(&so, err, sizeof err);
+        fs.fail_at = 0;
+        call("bind", "k", "B", NOW, &a);
+        fs.calls = 0;
+        fs.fail_at = n;
+        fs.mode = F_AFTER;
+        call("grab", "k", "R", NOW, &a);
+        fs.fail_at = 0;
+        unknown_seen += strcmp(a.outcome, "unknown") == 0;
+        none_seen += strcmp(a.outcome, "none") == 0;
+        store_close(fs.in);
+    }
+    ok(unknown_seen > 0 && none_seen > 0, "faults give outcome none (%d "
+       "calls) and unknown (%d calls)", none_seen, unknown_seen);
+}
+
+int main(void)
+{
+    const char *tp = getenv("AMS_TEST_PLUGINS"), *src = getenv("AMS_SOURCE");
+    char plugins[PATH_MAX], acts[PATH_MAX];
+    conf c;
+    errs e = {0};
+
+    if (tp == NULL || src == NULL) {
+        printf("Bail out! AMS_TEST_PLUGINS and AMS_SOURCE must be set\n");
+        return 1;
+    }
+    snprintf(plugins, sizeof plugins, "%s/../../plugins", tp);
+    snprintf(acts, sizeof acts, "%s/conf/activities", src);
+    memset(&c, 0, sizeof c);
+    c.plugins_dir = plugins;
+    c.activities_dir = acts;
+    fs.base.ops = &fops;
+    svc.st = &fs.base;
+    svc.session_lock_ms = 1000;
+    svc.idem_ttl_ms = 86400000;
+    svc_seed(1);
+    {
+        /* Plugin init may touch the store: give it a healthy one. */
+        store_options so = {.uri = "mem:init"};
+        char err[256];
+        fs.in = store_open(&so, err, sizeof err);
+        g = gen_build(&c, 1, 1, &e);
+        store_close(fs.in);
+    }
+    if (!ok(g != NULL, "the 1003 flash sale builds")) {
+        for (size_t i = 0; i < e.n; i++)
+            printf("#   %s\n", e.msgs[i]);
+        return tap_done();
+    }
+    test_every_call();
+    gen_unref(g);
+    errs_free(&e);
+    return tap_done();
+}
