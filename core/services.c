@@ -92,6 +92,32 @@ static void *arena_keep(svc_req *r, void *p)
     return p;
 }
 
+/* Tokens of locks whose request is over but whose release failed (the
+ * store was unreachable): the lock stays until its TTL, and the user's
+ * retry would be "busy" all that time.  This process knows those locks
+ * have no live holder, so svc_host_lock_reclaim() may take them over.
+ * A ring: the oldest is forgotten first (its lock then just waits out
+ * its TTL, as before). */
+#define ORPHANS 1024
+static char orphans[ORPHANS][AMS_TOKEN_LEN];
+static unsigned orphan_next;
+
+static void orphan_add(const char *token)
+{
+    snprintf(orphans[orphan_next++ % ORPHANS], AMS_TOKEN_LEN, "%s", token);
+}
+
+/* 1 (and forgets it) when token is one of ours with no live holder. */
+static int orphan_take(const char *token)
+{
+    for (unsigned i = 0; i < ORPHANS; i++)
+        if (orphans[i][0] != '\0' && strcmp(orphans[i], token) == 0) {
+            orphans[i][0] = '\0';
+            return 1;
+        }
+    return 0;
+}
+
 void svc_req_end(svc_req *r)
 {
     cJSON_Delete(r->grants);
@@ -103,8 +129,10 @@ void svc_req_end(svc_req *r)
     while (r->locks != NULL) {
         svc_lock *l = r->locks;
         r->locks = l->next;
-        if (svc.st != NULL)
-            store_lock_release(svc.st, l->key, l->token, now);
+        if (svc.st != NULL &&
+            store_lock_release(svc.st, l->key, l->token, now) ==
+                AMS_ERR_STORE)
+            orphan_add(l->token);
         free(l->key);
         free(l);
     }
@@ -597,6 +625,8 @@ ams_status svc_host_lock(svc_req *r, const char *key, int64_t ttl_ms)
         return AMS_ERR_STORE;
     random_token(token);
     st = store_lock_acquire(svc.st, key, token, now + ttl_ms, now);
+    if (st == AMS_ERR_STORE)
+        orphan_add(token); /* it may have been taken: nobody holds it */
     if (st != AMS_OK)
         return st;
     l = calloc(1, sizeof *l);
@@ -620,9 +650,9 @@ ams_status svc_host_lock_reclaim(svc_req *r, const char *key, int64_t ttl_ms)
         return st;
     if (store_lock_get(svc.st, key, svc_req_now(r), &holder) != AMS_OK)
         return AMS_CONFLICT;
-    if (owner_dead(holder)) {
-        log_warn("lock %s: its holder (pid %.8s) is gone; released", key,
-                 holder + 8);
+    if (owner_dead(holder) || orphan_take(holder)) {
+        log_warn("lock %s: its holder (pid %.8s) is gone or ended "
+                 "without releasing it; released", key, holder + 8);
         store_lock_release(svc.st, key, holder, svc_req_now(r));
         st = svc_host_lock(r, key, ttl_ms);
     }

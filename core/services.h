@@ -95,8 +95,9 @@ int64_t svc_day(const activity *a, int64_t now_ms, int64_t *expire_at);
 ams_status svc_host_lock(svc_req *r, const char *key, int64_t ttl_ms);
 
 /* svc_host_lock, but a lock whose holder died on this node (its token
- * names node and pid) is released and taken instead of waiting out its
- * TTL. */
+ * names node and pid), or whose request in this process ended without
+ * being able to release it (the store was down), is released and taken
+ * instead of waiting out its TTL. */
 ams_status svc_host_lock_reclaim(svc_req *r, const char *key, int64_t ttl_ms);
 
 /* The host clock of a request. */
