@@ -51,17 +51,19 @@ typedef struct fstore {
 
 static fstore fs;
 
-/* Whether this call fails, and if so whether it first reaches the store. */
-#define FAULT(expr)                                                           \
+/* Whether this call fails, and if so whether it first reaches the store;
+ * a backend that fails hands nothing back, so what the call made is freed
+ * (cleanup). */
+#define FAULT_THEN(expr, cleanup)                                             \
     do {                                                                       \
-        ams_status st_;                                                        \
         if (++fs.calls != fs.fail_at)                                          \
             return (expr);                                                     \
-        if (fs.mode == F_AFTER)                                                \
-            st_ = (expr);                                                      \
-        (void)st_;                                                             \
+        if (fs.mode == F_AFTER && (expr) == AMS_OK) {                          \
+            cleanup;                                                           \
+        }                                                                      \
         return AMS_ERR_STORE;                                                  \
     } while (0)
+#define FAULT(expr) FAULT_THEN(expr, (void)0)
 
 static ams_status f_counter_add(store *s, const char *k, int64_t d,
                                 int64_t lo, int64_t hi, int64_t e, int64_t n,
@@ -91,7 +93,7 @@ static ams_status f_lock_release(store *s, const char *k, const char *t,
 static ams_status f_lock_get(store *s, const char *k, int64_t n, char **t)
 {
     (void)s;
-    FAULT(store_lock_get(fs.in, k, n, t));
+    FAULT_THEN(store_lock_get(fs.in, k, n, t), free(*t));
 }
 static ams_status f_tag_set(store *s, const char *k, const char *v,
                             size_t len, int64_t e, int64_t n)
@@ -103,7 +105,7 @@ static ams_status f_tag_get(store *s, const char *k, int64_t n, char **v,
                             size_t *len)
 {
     (void)s;
-    FAULT(store_tag_get(fs.in, k, n, v, len));
+    FAULT_THEN(store_tag_get(fs.in, k, n, v, len), free(*v));
 }
 static ams_status f_tag_del(store *s, const char *k, int64_t n)
 {
@@ -114,7 +116,7 @@ static ams_status f_value_get(store *s, const char *k, int64_t n, char **v,
                               size_t *len, uint64_t *ver)
 {
     (void)s;
-    FAULT(store_value_get(fs.in, k, n, v, len, ver));
+    FAULT_THEN(store_value_get(fs.in, k, n, v, len, ver), free(*v));
 }
 static ams_status f_value_cas(store *s, const char *k, uint64_t x,
                               const char *v, size_t len, int64_t e, int64_t n,
@@ -133,7 +135,8 @@ static ams_status f_board_top(store *s, const char *k, size_t c, int64_t n,
                               store_board_entry **out, size_t *cnt)
 {
     (void)s;
-    FAULT(store_board_top(fs.in, k, c, n, out, cnt));
+    FAULT_THEN(store_board_top(fs.in, k, c, n, out, cnt),
+               store_board_free(*out, *cnt));
 }
 static ams_status f_board_rank(store *s, const char *k, const char *m,
                                int64_t n, int64_t *rank, int64_t *score)
