@@ -1,0 +1,186 @@
+"""test_redis_async.py -- a worker never waits on Redis with its event loop
+stalled: requests waiting on the store yield, and their calls share one
+pipelined connection.
+
+The real amsd (one worker) talks to a real redis-server through a proxy
+on loopback that holds every reply back for DELAY seconds, as a distant
+or busy Redis would.  A request makes several store calls, each one
+round trip.  If the worker blocked on each call, N requests at once
+would take N times as long as one; served by yielding coroutines they
+take about as long as one.  Both are measured in the same run.  Then the
+proxy's upstream is frozen (SIGSTOP): every waiting request fails within
+the configured timeout, together, and the worker recovers by itself.
+"""
+import heapq
+import socket
+import threading
+import time
+
+import harness as H
+import redisd
+
+tap = H.Tap()
+
+DELAY = 0.03       # seconds added to every reply
+N = 16             # requests at once
+TIMEOUT_MS = 400   # redis.timeout_ms
+
+ACTS = H.activities_file(
+    H.activity(710, [
+        '{ name = "take"; login = true;'
+        ' operations = ( { use = "testplug.count";'
+        ' params = { key = "taken"; max = 100000; }; } ); }',
+    ]))
+
+
+class DelayProxy:
+    """Forwards one loopback port to another; replies are delivered
+    DELAY seconds after they arrive, in order (requests go through at
+    once)."""
+
+    def __init__(self, upstream_port, delay):
+        self.up = upstream_port
+        self.delay = delay
+        self.lsock = socket.socket()
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(64)
+        self.port = self.lsock.getsockname()[1]
+        self.stopped = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.stopped:
+            try:
+                c, _ = self.lsock.accept()
+            except OSError:
+                return
+            try:
+                u = socket.create_connection(("127.0.0.1", self.up))
+            except OSError:
+                c.close()
+                continue
+            threading.Thread(target=self._pump, args=(c, u, 0),
+                             daemon=True).start()
+            threading.Thread(target=self._pump, args=(u, c, self.delay),
+                             daemon=True).start()
+
+    def _pump(self, src, dst, delay):
+        queue, cv, done = [], threading.Condition(), [False]
+        seq = [0]
+
+        def sender():
+            while True:
+                with cv:
+                    while not queue and not done[0]:
+                        cv.wait()
+                    if not queue:
+                        break
+                    due, _, data = queue[0]
+                    wait = due - time.monotonic()
+                    if wait > 0:
+                        cv.wait(wait)
+                        continue
+                    heapq.heappop(queue)
+                try:
+                    dst.sendall(data)
+                except OSError:
+                    break
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+        threading.Thread(target=sender, daemon=True).start()
+        while True:
+            try:
+                data = src.recv(65536)
+            except OSError:
+                data = b""
+            with cv:
+                if not data:
+                    done[0] = True
+                    cv.notify()
+                    return
+                seq[0] += 1
+                heapq.heappush(queue, (time.monotonic() + delay, seq[0],
+                                       data))
+                cv.notify()
+
+    def close(self):
+        self.stopped = True
+        self.lsock.close()
+
+
+def burst(a, n, tag):
+    """n requests at once, each on its own connection; (seconds, list of
+    (status, reason, seconds))."""
+    out = [None] * n
+
+    def one(i):
+        conn = a.connect()
+        t = time.monotonic()
+        st, js, raw = a.post(710, "take", {"uid": "%s-%d" % (tag, i),
+                                           "request_id": "r-%s-%d" % (tag,
+                                                                      i)},
+                             conn=conn)
+        out[i] = (st, js.get("reason") if js else raw[:80],
+                  time.monotonic() - t)
+        conn.close()
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    t0 = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.monotonic() - t0, out
+
+
+def main():
+    r = redisd.RedisServer()
+    proxy = DelayProxy(r.port, DELAY)
+    a = H.Amsd(tap, {"acts.conf": ACTS}, workers=1,
+               store="redis://127.0.0.1:%d" % proxy.port,
+               extra="redis = { timeout_ms = %d; };\n" % TIMEOUT_MS)
+    try:
+        a.start()
+        with tap.section("pipelined, not blocked"):
+            burst(a, 2, "warm")  # connections made, scripts cached
+            one, res1 = burst(a, 1, "one")
+            tap.eq([x[:2] for x in res1], [(200, "ok")],
+                   "one request through a Redis %d ms away answers ok"
+                   % (DELAY * 1000))
+            many, res = burst(a, N, "many")
+            tap.eq(sum(1 for x in res if x[:2] == (200, "ok")), N,
+                   "%d requests at once on one worker: all ok" % N)
+            tap.check(many < one * 3,
+                      "they take about as long as one (%.0f ms against "
+                      "%.0f ms for one; blocking would be about %.0f ms)"
+                      % (many * 1000, one * 1000, one * N * 1000))
+            tap.eq(int(r.cmd("HGET", "c:{a710}g:taken", "d")), 2 + 1 + N,
+                   "the counter counted each request once")
+        with tap.section("Redis hangs, then comes back"):
+            r.freeze()
+            t0 = time.monotonic()
+            secs, res = burst(a, N, "hang")
+            r.thaw()
+            tap.eq([x[:2] for x in res], [(503, "store_unavailable")] * N,
+                   "Redis frozen: every request answers 503 "
+                   "store_unavailable")
+            tap.check(secs < (TIMEOUT_MS + 700) / 1000.0,
+                      "all within one timeout of %d ms, together (%.0f ms)"
+                      % (TIMEOUT_MS, secs * 1000))
+            ok_again = H.wait_until(
+                lambda: burst(a, 1, "back%f" % time.monotonic())[1][0][:2]
+                == (200, "ok"), 5)
+            tap.check(ok_again, "Redis thawed: requests succeed again "
+                      "without a restart")
+            tap.check(time.monotonic() - t0 < 10, "  promptly")
+    finally:
+        a.stop()
+        proxy.close()
+        r.close()
+
+
+tap.run(main)
