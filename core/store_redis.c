@@ -690,11 +690,12 @@ static void rd_async_gone(const redisAsyncContext *ac, int status)
 {
     rd_store *rs = ac->data;
 
-    if (status != REDIS_OK) {
+    /* No back-off here: a server that closed an idle connection is
+     * fine, and the next call connects at once; only a failed connect
+     * waits RD_RETRY_MS before the next attempt. */
+    if (status != REDIS_OK)
         fprintf(stderr, "store: %s: connection lost: %s\n", rs->name,
                 ac->errstr[0] ? ac->errstr : "closed");
-        rs->next_async_ms = mono_ms() + RD_RETRY_MS;
-    }
     if (rs->ac == ac)
         rs->ac = NULL; /* hiredis frees it after this */
 }
@@ -710,8 +711,8 @@ static void rd_async_drop(rd_store *rs)
         redisAsyncFree(ac);
 }
 
-/* An asynchronous connection, made if there is none (at most once per
- * RD_RETRY_MS).  The handshake is queued at once: hiredis sends it, and
+/* An asynchronous connection, made if there is none (not again within
+ * RD_RETRY_MS of a failed attempt).  The handshake is queued at once: hiredis sends it, and
  * the calls queued after it, when the connect completes, so a call on a
  * fresh connection costs no extra round trip. */
 static ams_status rd_async_ready(rd_store *rs, const char *op)
@@ -724,7 +725,6 @@ static ams_status rd_async_ready(rd_store *rs, const char *op)
     now = mono_ms();
     if (now < rs->next_async_ms)
         return rd_fail(rs, op, "not connected (reconnecting soon)");
-    rs->next_async_ms = now + RD_RETRY_MS;
     ac = redisAsyncConnect(rs->host, rs->port);
     if (ac == NULL)
         return rd_fail(rs, op, "connect: out of memory");
@@ -732,6 +732,7 @@ static ams_status rd_async_ready(rd_store *rs, const char *op)
         char why[256];
         snprintf(why, sizeof why, "connect: %s", ac->errstr);
         redisAsyncFree(ac);
+        rs->next_async_ms = now + RD_RETRY_MS;
         return rd_fail(rs, op, why);
     }
     ac->data = rs;

@@ -512,6 +512,21 @@ static void test_async_kill(store *s)
        "itself");
 }
 
+static void test_async_idle_close(store *s)
+{
+    job j;
+
+    /* Redis' "timeout" setting closes idle clients; CLIENT KILL does the
+     * same to every client at once. */
+    ok(raw_cmd("CLIENT KILL TYPE normal SKIPME yes"), "async: the server "
+       "closes the connection (an idle timeout)");
+    usleep(50000);
+    event_base_loop(evb, EVLOOP_ONCE | EVLOOP_NONBLOCK); /* notice it */
+    jobs_init(&j, 1, s, 1);
+    run_jobs(&j, 1, 2000);
+    is_int(j.st, AMS_OK, "  the next call reconnects at once and succeeds");
+}
+
 static void test_async_script_flush(store *s)
 {
     job j;
@@ -581,6 +596,7 @@ static void test_async(void)
         test_async_pipeline(s);
         test_async_hang(s);
         test_async_script_flush(s);
+        test_async_idle_close(s);
         test_async_kill(s);
         store_close(s);
     }
