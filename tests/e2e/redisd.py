@@ -1,4 +1,5 @@
-"""A private redis-server for end-to-end tests, and a tiny RESP client.
+"""A private redis-server for end-to-end tests, a tiny RESP client, and a
+relay that makes Redis slow or silent on cue.
 
 Standard library only.  RedisServer runs the real redis-server (path in
 $AMS_REDIS_SERVER, else "redis-server" on PATH) on a free loopback port
@@ -7,10 +8,13 @@ restart it to cause the faults they check.  With persist=True the server
 keeps an append-only file fsync'd on every write, so a restart (after
 stop() or kill()) finds every acknowledged write again.
 """
+import collections
 import os
+import select
 import shutil
 import signal
 import socket
+import threading
 import subprocess
 import tempfile
 import time
@@ -201,3 +205,111 @@ class RedisServer:
     def close(self):
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Relay:
+    """A TCP relay between amsd and Redis (or any loopback port), to
+    cause faults the server itself cannot:
+
+    delay:  every Redis->client chunk is passed on this many seconds
+            after it arrived, in order (a distant or busy Redis);
+    hold(pattern, skip=0): after the (skip+1)-th client->Redis chunk
+            that contains pattern is forwarded, that connection goes
+            silent both ways: Redis runs the command and its answer never
+            arrives (a timeout after send, on exactly that command).
+    """
+
+    def __init__(self, target_port, delay=0.0):
+        self.target = target_port
+        self.delay = delay
+        self.ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.ls.bind(("127.0.0.1", 0))
+        self.ls.listen(64)
+        self.port = self.ls.getsockname()[1]
+        self.lock = threading.Lock()
+        self.pattern = None
+        self.skip = 0
+        self.held = 0
+        self.socks = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def uri(self):
+        return "redis://127.0.0.1:%d" % self.port
+
+    def hold(self, pattern, skip=0):
+        with self.lock:
+            self.pattern = pattern
+            self.skip = skip
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.ls.accept()
+            except OSError:
+                return
+            try:
+                s = socket.create_connection(("127.0.0.1", self.target))
+            except OSError:
+                c.close()
+                continue
+            with self.lock:
+                self.socks += [c, s]
+            threading.Thread(target=self._pump, args=(c, s),
+                             daemon=True).start()
+
+    def _held(self, tail, data):
+        """Whether forwarding data (after tail) triggers the hold."""
+        with self.lock:
+            if not self.pattern or self.pattern not in tail + data:
+                return False, (tail + data)[-256:]
+            if self.skip > 0:
+                self.skip -= 1
+                return False, b""  # counted: not again
+            self.pattern = None
+            self.held += 1
+            return True, b""
+
+    def _pump(self, c, s):
+        held, tail = False, b""
+        later = collections.deque()  # (due, bytes) for the client
+        try:
+            while True:
+                wait = 0.5
+                if later:
+                    wait = max(0.0, later[0][0] - time.monotonic())
+                ready, _, _ = select.select([c, s], [], [], wait)
+                while later and later[0][0] <= time.monotonic():
+                    if not held:
+                        c.sendall(later.popleft()[1])
+                    else:
+                        later.clear()
+                for x in ready:
+                    data = x.recv(65536)
+                    if not data:
+                        return
+                    if held:
+                        continue  # silence, both ways
+                    if x is s:
+                        if self.delay > 0:
+                            later.append((time.monotonic() + self.delay,
+                                          data))
+                        else:
+                            c.sendall(data)
+                        continue
+                    s.sendall(data)
+                    held, tail = self._held(tail, data)
+        except OSError:
+            pass
+        finally:
+            c.close()
+            s.close()
+
+    def close(self):
+        self.ls.close()
+        with self.lock:
+            for x in self.socks:
+                try:
+                    x.close()
+                except OSError:
+                    pass

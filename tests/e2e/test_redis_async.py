@@ -11,8 +11,6 @@ take about as long as one.  Both are measured in the same run.  Then the
 proxy's upstream is frozen (SIGSTOP): every waiting request fails within
 the configured timeout, together, and the worker recovers by itself.
 """
-import heapq
-import socket
 import threading
 import time
 
@@ -31,85 +29,6 @@ ACTS = H.activities_file(
         ' operations = ( { use = "testplug.count";'
         ' params = { key = "taken"; max = 100000; }; } ); }',
     ]))
-
-
-class DelayProxy:
-    """Forwards one loopback port to another; replies are delivered
-    DELAY seconds after they arrive, in order (requests go through at
-    once)."""
-
-    def __init__(self, upstream_port, delay):
-        self.up = upstream_port
-        self.delay = delay
-        self.lsock = socket.socket()
-        self.lsock.bind(("127.0.0.1", 0))
-        self.lsock.listen(64)
-        self.port = self.lsock.getsockname()[1]
-        self.stopped = False
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while not self.stopped:
-            try:
-                c, _ = self.lsock.accept()
-            except OSError:
-                return
-            try:
-                u = socket.create_connection(("127.0.0.1", self.up))
-            except OSError:
-                c.close()
-                continue
-            threading.Thread(target=self._pump, args=(c, u, 0),
-                             daemon=True).start()
-            threading.Thread(target=self._pump, args=(u, c, self.delay),
-                             daemon=True).start()
-
-    def _pump(self, src, dst, delay):
-        queue, cv, done = [], threading.Condition(), [False]
-        seq = [0]
-
-        def sender():
-            while True:
-                with cv:
-                    while not queue and not done[0]:
-                        cv.wait()
-                    if not queue:
-                        break
-                    due, _, data = queue[0]
-                    wait = due - time.monotonic()
-                    if wait > 0:
-                        cv.wait(wait)
-                        continue
-                    heapq.heappop(queue)
-                try:
-                    dst.sendall(data)
-                except OSError:
-                    break
-            for s in (src, dst):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-        threading.Thread(target=sender, daemon=True).start()
-        while True:
-            try:
-                data = src.recv(65536)
-            except OSError:
-                data = b""
-            with cv:
-                if not data:
-                    done[0] = True
-                    cv.notify()
-                    return
-                seq[0] += 1
-                heapq.heappush(queue, (time.monotonic() + delay, seq[0],
-                                       data))
-                cv.notify()
-
-    def close(self):
-        self.stopped = True
-        self.lsock.close()
 
 
 def burst(a, n, tag):
@@ -139,7 +58,7 @@ def burst(a, n, tag):
 
 def main():
     r = redisd.RedisServer()
-    proxy = DelayProxy(r.port, DELAY)
+    proxy = redisd.Relay(r.port, delay=DELAY)
     a = H.Amsd(tap, {"acts.conf": ACTS}, workers=1,
                store="redis://127.0.0.1:%d" % proxy.port,
                extra="redis = { timeout_ms = %d; };\n" % TIMEOUT_MS)

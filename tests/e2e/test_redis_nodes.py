@@ -33,8 +33,6 @@ import http.client
 import json
 import os
 import re
-import select
-import socket
 import statistics
 import threading
 import time
@@ -214,93 +212,6 @@ def metric(a, name, **labels):
 
 
 # --------------------------------------------------------- a silent relay
-
-class HoldRelay:
-    """A TCP relay between amsd and Redis.  hold(pattern): the next
-    client->Redis bytes that contain pattern are forwarded, then that
-    connection goes silent both ways (Redis runs the command, its answer
-    never arrives): a timeout after send, on exactly that command."""
-
-    def __init__(self, target_port):
-        self.target = target_port
-        self.ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.ls.bind(("127.0.0.1", 0))
-        self.ls.listen(64)
-        self.port = self.ls.getsockname()[1]
-        self.lock = threading.Lock()
-        self.pattern = None
-        self.skip = 0
-        self.held = 0
-        self.socks = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    @property
-    def uri(self):
-        return "redis://127.0.0.1:%d" % self.port
-
-    def hold(self, pattern, skip=0):
-        """Hold the connection after the (skip+1)-th command sent that
-        holds pattern."""
-        with self.lock:
-            self.pattern = pattern
-            self.skip = skip
-
-    def _accept(self):
-        while True:
-            try:
-                c, _ = self.ls.accept()
-            except OSError:
-                return
-            try:
-                s = socket.create_connection(("127.0.0.1", self.target))
-            except OSError:
-                c.close()
-                continue
-            with self.lock:
-                self.socks += [c, s]
-            threading.Thread(target=self._pump, args=(c, s),
-                             daemon=True).start()
-
-    def _pump(self, c, s):
-        held, tail = False, b""
-        try:
-            while True:
-                ready, _, _ = select.select([c, s], [], [], 0.5)
-                for x in ready:
-                    data = x.recv(65536)
-                    if not data:
-                        return
-                    if held:
-                        continue  # silence, both ways
-                    if x is s:
-                        c.sendall(data)
-                        continue
-                    s.sendall(data)
-                    with self.lock:
-                        if self.pattern and self.pattern in tail + data:
-                            if self.skip > 0:
-                                self.skip -= 1
-                                tail = data = b""  # counted: not again
-                            else:
-                                self.pattern = None
-                                self.held += 1
-                                held = True
-                    tail = (tail + data)[-256:]
-        except OSError:
-            pass
-        finally:
-            c.close()
-            s.close()
-
-    def close(self):
-        self.ls.close()
-        with self.lock:
-            for x in self.socks:
-                try:
-                    x.close()
-                except OSError:
-                    pass
-
 
 # ------------------------------------------------- 1. two nodes, one Redis
 
@@ -736,7 +647,7 @@ def refused_writes(r, a):
 
 def test_unknown_outcome():
     r = redisd.RedisServer(persist=True)
-    relay = HoldRelay(r.port)
+    relay = redisd.Relay(r.port)
     try:
         with node(r, "node A", {"1003.conf": flash_conf()},
                   store=relay.uri, workers=1) as a:
