@@ -15,6 +15,8 @@
 #include "admin_info.h"
 #include "ask.h"
 #include "audit.h"
+#include "center.h"
+#include "fileio.h"
 #include "http.h"
 #include "reload.h"
 #include "log.h"
@@ -53,6 +55,7 @@ static void healthz(struct evhttp_request *req, master *m)
     cJSON_AddNumberToObject(w, "total", m->n);
     cJSON_AddNumberToObject(w, "restarts", (double)m->restarts);
     cJSON_AddItemToObject(b, "workers", w);
+    cJSON_AddItemToObject(b, "config", center_health(m));
     http_send_json(req, ok ? 200 : 503, b);
 }
 
@@ -106,20 +109,6 @@ static int import_query(struct evhttp_request *req, int64_t *ttl_ms,
     return 0;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* In the helper child: the store is opened here, never in the master. */
 static int import_child(master *m, int fd, void *arg)
 {
@@ -139,7 +128,7 @@ static int import_child(master *m, int fd, void *arg)
         log_error("out of memory");
         return 1;
     }
-    rc = write_all(fd, text, strlen(text)) < 0 ? 1 : 0;
+    rc = fileio_write_all(fd, text, strlen(text)) < 0 ? 1 : 0;
     free(text);
     return rc;
 }
@@ -386,6 +375,11 @@ static void r_healthz(struct evhttp_request *req, master *m, int64_t id)
     (void)id;
     healthz(req, m);
 }
+static void r_center(struct evhttp_request *req, master *m, int64_t id)
+{
+    (void)id;
+    http_send_json(req, 200, center_describe(m));
+}
 static void r_reload(struct evhttp_request *req, master *m, int64_t id)
 {
     (void)id;
@@ -420,6 +414,7 @@ static const admin_route routes[] = {
      admin_info_activities},
     {EVHTTP_REQ_GET, "/admin/plugins", ROLE_VIEWER, admin_info_plugins},
     {EVHTTP_REQ_GET, "/admin/audit", ROLE_ADMIN, admin_info_audit},
+    {EVHTTP_REQ_GET, "/admin/center", ROLE_VIEWER, r_center},
 };
 
 /* ---- authentication, authorization, audit ---- */
@@ -555,10 +550,31 @@ static cJSON *record_begin(struct evhttp_request *req, const master *m,
     return cJSON_IsObject(rec) ? rec : NULL;
 }
 
-static cJSON *files_in_force(const master *m)
+cJSON *admin_files_in_force(const master *m)
 {
     return audit_checksums(m->c->file_sha256, m->snap_plugins,
                            m->snap_activities);
+}
+
+int admin_audit_append(master *m, cJSON *rec)
+{
+    char err[512];
+
+    cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(rec, "ts"),
+                         (double)audit_now_ms());
+    if (audit_append(m->c->audit_log, rec) == 0)
+        return 0;
+    if (audit_prepare(m->c->audit_log, err, sizeof err) == 0 &&
+        audit_append(m->c->audit_log, rec) == 0)
+        return 0;
+    snprintf(err, sizeof err, "%s", strerror(errno));
+    log_error("audit_log: cannot append to %s: %s; the action %s %s "
+              "(status %d) is NOT recorded",
+              m->c->audit_log, err,
+              cJSON_GetStringValue(cJSON_GetObjectItem(rec, "verb")),
+              cJSON_GetStringValue(cJSON_GetObjectItem(rec, "path")),
+              (int)cJSON_GetNumberValue(cJSON_GetObjectItem(rec, "status")));
+    return -1;
 }
 
 /* The second half, from the answer (late: it has already gone out, see
@@ -573,10 +589,7 @@ static int record_finish(admin_req *ar, int status, const cJSON *body,
         cJSON_GetObjectItemCaseSensitive(body, "reason"));
     const char *message = cJSON_GetStringValue(
         cJSON_GetObjectItemCaseSensitive(body, "message"));
-    char err[512];
 
-    cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(rec, "ts"),
-                         (double)audit_now_ms());
     cJSON_AddNumberToObject(rec, "status", status);
     cJSON_AddStringToObject(rec, "reason",
                             reason    ? reason
@@ -590,23 +603,9 @@ static int record_finish(admin_req *ar, int status, const cJSON *body,
     if (ar->changes) {
         cJSON *sums = cJSON_GetObjectItemCaseSensitive(rec, "checksums");
         if (sums != NULL)
-            cJSON_AddItemToObject(sums, "after", files_in_force(m));
+            cJSON_AddItemToObject(sums, "after", admin_files_in_force(m));
     }
-    if (audit_append(m->c->audit_log, rec) == 0)
-        return 0;
-    /* The log may have been moved by a reload, or its directory removed:
-     * prepare it once more before giving up. */
-    if (audit_prepare(m->c->audit_log, err, sizeof err) == 0 &&
-        audit_append(m->c->audit_log, rec) == 0)
-        return 0;
-    snprintf(err, sizeof err, "%s", strerror(errno));
-    log_error("audit_log: cannot append to %s: %s; the admin action "
-              "%s %s (status %d) is NOT recorded",
-              m->c->audit_log, err,
-              cJSON_GetStringValue(cJSON_GetObjectItem(rec, "verb")),
-              cJSON_GetStringValue(cJSON_GetObjectItem(rec, "path")),
-              status);
-    return -1;
+    return admin_audit_append(m, rec);
 }
 
 /* The answer hook (http_on_reply): every admin answer names the
@@ -739,7 +738,7 @@ void admin_handle(struct evhttp_request *req, void *arg)
             /* A change: what was in force before goes in the record. */
             cJSON *sums = cJSON_AddObjectToObject(ar->rec, "checksums");
             ar->changes = 1;
-            cJSON_AddItemToObject(sums, "before", files_in_force(m));
+            cJSON_AddItemToObject(sums, "before", admin_files_in_force(m));
         }
         r->fn(req, m, id);
     }

@@ -4,9 +4,11 @@
  */
 #include "conf.h"
 
+#include "center_kv.h"
 #include "cfg.h"
 #include "digest.h"
 #include "log.h"
+#include "redis_uri.h"
 #include "store.h"
 
 #include <errno.h>
@@ -55,6 +57,8 @@ static void defaults(conf *c)
     c->lmdb_map_mb = 1024;
     c->lmdb_sync = STORE_SYNC_FULL;
     c->redis_timeout_ms = 1000;
+    c->cc_poll_ms = 1000;
+    c->cc_timeout_ms = 1000;
     c->stack_kb = 256;
     c->sweep_ms = 60000;
     c->session_lock_ms = 10000;
@@ -170,6 +174,53 @@ static void read_lmdb(const config_setting_t *g, conf *c, errs *e)
     }
 }
 
+/* user = ...; password = ... | password_file = ...; of group g (named
+ * group in messages) into *user and *pass. */
+static void read_credentials(const config_setting_t *g, const char *group,
+                             char **user, char **pass, const char *cfile,
+                             errs *e)
+{
+    const char *v, *file = NULL;
+
+    if (cfg_str(g, "user", 0, &v, cfile, e) > 0)
+        conf_set(user, v);
+    if (cfg_str(g, "password", 0, &v, cfile, e) > 0)
+        conf_set(pass, v);
+    if (cfg_str(g, "password_file", 0, &file, cfile, e) > 0) {
+        int line = cfg_line(config_setting_get_member(g, "password_file"));
+        char *path = resolve(cfile, file), buf[512];
+        FILE *f = path != NULL ? fopen(path, "r") : NULL;
+        size_t n = 0;
+
+        if (*pass != NULL) {
+            errs_add(e, cfile, line, "%s: password and password_file "
+                     "both given; keep one", group);
+        } else if (f == NULL) {
+            errs_add(e, cfile, line, "%s.password_file: %s: %s", group,
+                     path ? path : file, strerror(errno));
+        } else {
+            /* The first line, without its newline: what `echo` or an
+             * editor leaves in a secret file. */
+            if (fgets(buf, sizeof buf, f) != NULL)
+                n = strcspn(buf, "\r\n");
+            buf[n] = '\0';
+            if (n == 0)
+                errs_add(e, cfile, line,
+                         "%s.password_file: %s: the first line is empty",
+                         group, path);
+            else
+                conf_set(pass, buf);
+            explicit_bzero(buf, sizeof buf);
+        }
+        if (f != NULL)
+            fclose(f);
+        free(path);
+    }
+    if (*user != NULL && *pass == NULL)
+        errs_add(e, cfile, cfg_line(config_setting_get_member(g, "user")),
+                 "%s.user: given without a password", group);
+}
+
 /* redis = { user = ...; password = ... | password_file = ...;
  * timeout_ms = ...; }: how the redis:// store connects.  A password in
  * the store URI and one here would be two truths: refused. */
@@ -178,7 +229,6 @@ static void read_redis(const config_setting_t *g, conf *c, errs *e)
     static const char *const allowed[] = {"user", "password",
                                           "password_file", "timeout_ms",
                                           NULL};
-    const char *v, *file = NULL;
 
     if (g == NULL)
         return;
@@ -188,43 +238,63 @@ static void read_redis(const config_setting_t *g, conf *c, errs *e)
     }
     cfg_check_members(g, allowed, c->file, "redis", e);
     cfg_int(g, "timeout_ms", 0, 10, 60000, &c->redis_timeout_ms, c->file, e);
-    if (cfg_str(g, "user", 0, &v, c->file, e) > 0)
-        conf_set(&c->redis_user, v);
-    if (cfg_str(g, "password", 0, &v, c->file, e) > 0)
-        conf_set(&c->redis_password, v);
-    if (cfg_str(g, "password_file", 0, &file, c->file, e) > 0) {
-        int line = cfg_line(config_setting_get_member(g, "password_file"));
-        char *path = resolve(c->file, file), buf[512];
-        FILE *f = path != NULL ? fopen(path, "r") : NULL;
-        size_t n = 0;
+    read_credentials(g, "redis", &c->redis_user, &c->redis_password, c->file,
+                     e);
+}
 
-        if (c->redis_password != NULL) {
-            errs_add(e, c->file, line, "redis: password and password_file "
-                     "both given; keep one");
-        } else if (f == NULL) {
-            errs_add(e, c->file, line, "redis.password_file: %s: %s",
-                     path ? path : file, strerror(errno));
-        } else {
-            /* The first line, without its newline: what `echo` or an
-             * editor leaves in a secret file. */
-            if (fgets(buf, sizeof buf, f) != NULL)
-                n = strcspn(buf, "\r\n");
-            buf[n] = '\0';
-            if (n == 0)
-                errs_add(e, c->file, line,
-                         "redis.password_file: %s: the first line is empty",
-                         path);
-            else
-                conf_set(&c->redis_password, buf);
-            explicit_bzero(buf, sizeof buf);
-        }
-        if (f != NULL)
-            fclose(f);
-        free(path);
+/* config_center = { redis = "redis://..."; node; prefix; poll_ms;
+ * timeout_ms; user; password | password_file; } (center.c). */
+static void read_center(const config_setting_t *g, conf *c, errs *e)
+{
+    static const char *const allowed[] = {
+        "redis", "node",     "prefix",        "poll_ms", "timeout_ms",
+        "user",  "password", "password_file", NULL};
+    const char *v, *why;
+    ruri u;
+
+    if (g == NULL)
+        return;
+    if (!config_setting_is_group(g)) {
+        errs_add(e, c->file, cfg_line(g),
+                 "config_center: expected a group { redis = ...; ... }");
+        return;
     }
-    if (c->redis_user != NULL && c->redis_password == NULL)
-        errs_add(e, c->file, cfg_line(config_setting_get_member(g, "user")),
-                 "redis.user: given without a password");
+    cfg_check_members(g, allowed, c->file, "config_center", e);
+    if (cfg_str(g, "redis", 1, &v, c->file, e) > 0) {
+        int line = cfg_line(config_setting_get_member(g, "redis"));
+        /* The URI itself is never echoed: it may hold a password. */
+        if (ruri_parse(v, &u, &why) < 0)
+            errs_add(e, c->file, line, "config_center.redis: %s", why);
+        else
+            conf_set(&c->cc_redis, v);
+        if (u.pass != NULL && (config_setting_get_member(g, "password") ||
+                               config_setting_get_member(g, "password_file")))
+            errs_add(e, c->file, line, "config_center: a password in the "
+                     "redis URI and password(_file) both given; keep one");
+        ruri_free(&u);
+    }
+    if (cfg_str(g, "node", 0, &v, c->file, e) > 0) {
+        if (ckv_node_ok(v))
+            conf_set(&c->cc_node, v);
+        else
+            errs_add(e, c->file,
+                     cfg_line(config_setting_get_member(g, "node")),
+                     "config_center.node: \"%s\" is not 1..%d characters "
+                     "of A-Z a-z 0-9 . _ : @ -", v, CKV_NODE_MAX);
+    }
+    if (cfg_str(g, "prefix", 0, &v, c->file, e) > 0) {
+        if (ckv_prefix_ok(v))
+            conf_set(&c->cc_prefix, v);
+        else
+            errs_add(e, c->file,
+                     cfg_line(config_setting_get_member(g, "prefix")),
+                     "config_center.prefix: \"%s\" is not 1..%d printable "
+                     "characters without spaces", v, CKV_PREFIX_MAX);
+    }
+    cfg_int(g, "poll_ms", 0, 100, 3600 * 1000, &c->cc_poll_ms, c->file, e);
+    cfg_int(g, "timeout_ms", 0, 10, 60000, &c->cc_timeout_ms, c->file, e);
+    read_credentials(g, "config_center", &c->cc_user, &c->cc_password,
+                     c->file, e);
 }
 
 /* admin_tokens = ( { name = "ci"; token = "..."; role = "operator"; }, ... );
@@ -285,7 +355,8 @@ int conf_load(conf *c, const char *path, errs *e)
         "sweep_interval_ms",      "testing",    "session_lock_ms",
         "idempotency_ttl_s",      "admin_max_body",
         "admin_import_timeout_s", "admin_tokens",
-        "audit_log",              "run_dir",    "redis",      NULL};
+        "audit_log",              "run_dir",    "redis",
+        "config_center",          NULL};
     config_t cf;
     const config_setting_t *root;
     size_t before = e->nerrors;
@@ -361,10 +432,30 @@ int conf_load(conf *c, const char *path, errs *e)
     read_http(config_setting_get_member(root, "http"), c, e);
     read_lmdb(config_setting_get_member(root, "lmdb"), c, e);
     read_redis(config_setting_get_member(root, "redis"), c, e);
+    read_center(config_setting_get_member(root, "config_center"), c, e);
     read_testing(config_setting_get_member(root, "testing"), c, e);
 
     config_destroy(&cf);
     return e->nerrors > before ? -1 : 0;
+}
+
+/* config_center.node when not given: HOSTNAME:ADMIN-PORT, unique per
+ * node as long as host names are. */
+static void default_node(conf *c, int admin_port, errs *e)
+{
+    char host[256], name[320];
+
+    if (gethostname(host, sizeof host) < 0)
+        snprintf(host, sizeof host, "localhost");
+    host[sizeof host - 1] = '\0';
+    host[strcspn(host, ".")] = '\0'; /* the short name */
+    snprintf(name, sizeof name, "%s:%d", host, admin_port);
+    if (!ckv_node_ok(name))
+        errs_add(e, c->file, 0, "config_center.node: the default \"%s\" "
+                 "(host name and admin port) is not usable; set node",
+                 name);
+    else
+        conf_set(&c->cc_node, name);
 }
 
 int conf_finish(conf *c, errs *e)
@@ -381,6 +472,10 @@ int conf_finish(conf *c, errs *e)
         errs_add(e, NULL, 0, "listen: \"%s\" is not HOST:PORT", c->listen);
     if (conf_split_addr(c->admin, host, sizeof host, &port) < 0)
         errs_add(e, NULL, 0, "admin: \"%s\" is not HOST:PORT", c->admin);
+    else if (c->cc_redis != NULL && c->cc_node == NULL)
+        default_node(c, port, e);
+    if (c->cc_redis != NULL && c->cc_prefix == NULL)
+        conf_set(&c->cc_prefix, CKV_PREFIX_DEFAULT);
     return e->nerrors > before ? -1 : 0;
 }
 
@@ -395,9 +490,16 @@ void conf_free(conf *c)
     free(c->run_dir);
     free(c->audit_log);
     free(c->redis_user);
-    if (c->redis_password != NULL) {
-        explicit_bzero(c->redis_password, strlen(c->redis_password));
-        free(c->redis_password);
+    free(c->cc_node);
+    free(c->cc_prefix);
+    free(c->cc_user);
+    {
+        char *secrets[] = {c->redis_password, c->cc_password, c->cc_redis};
+        for (size_t i = 0; i < sizeof secrets / sizeof secrets[0]; i++)
+            if (secrets[i] != NULL) {
+                explicit_bzero(secrets[i], strlen(secrets[i]));
+                free(secrets[i]);
+            }
     }
     auth_table_free(&c->tokens);
     memset(c, 0, sizeof *c);
@@ -491,7 +593,10 @@ void conf_restart_only_changes(const conf *old, const conf *nw, errs *e)
                 {"admin", old->admin, nw->admin},
                 {"store", old->store, nw->store},
                 {"run_dir", old->run_dir, nw->run_dir},
-                {"redis.user", old->redis_user, nw->redis_user}};
+                {"redis.user", old->redis_user, nw->redis_user},
+                {"config_center.node", old->cc_node, nw->cc_node},
+                {"config_center.prefix", old->cc_prefix, nw->cc_prefix},
+                {"config_center.user", old->cc_user, nw->cc_user}};
     const struct {
         const char *name;
         int64_t a, b;
@@ -503,7 +608,10 @@ void conf_restart_only_changes(const conf *old, const conf *nw, errs *e)
                 {"admin_max_body", old->admin_max_body, nw->admin_max_body},
                 {"testing.random_seed", old->random_seed, nw->random_seed},
                 {"redis.timeout_ms", old->redis_timeout_ms,
-                 nw->redis_timeout_ms}};
+                 nw->redis_timeout_ms},
+                {"config_center.poll_ms", old->cc_poll_ms, nw->cc_poll_ms},
+                {"config_center.timeout_ms", old->cc_timeout_ms,
+                 nw->cc_timeout_ms}};
 
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
         if (str_differs(strs[i].a, strs[i].b))
@@ -511,10 +619,19 @@ void conf_restart_only_changes(const conf *old, const conf *nw, errs *e)
                       "%s: changed to \"%s\"; takes effect at the next "
                       "restart, not on reload",
                       strs[i].name, strs[i].b ? strs[i].b : "");
-    /* Never echo a password into a log. */
-    if (str_differs(old->redis_password, nw->redis_password))
-        errs_warn(e, nw->file, 0, "redis.password: changed; takes effect at "
-                  "the next restart, not on reload");
+    /* Never echo a password into a log (a URI may hold one too). */
+    {
+        const struct {
+            const char *name, *a, *b;
+        } secrets[] = {
+            {"redis.password", old->redis_password, nw->redis_password},
+            {"config_center.redis", old->cc_redis, nw->cc_redis},
+            {"config_center.password", old->cc_password, nw->cc_password}};
+        for (size_t i = 0; i < sizeof secrets / sizeof secrets[0]; i++)
+            if (str_differs(secrets[i].a, secrets[i].b))
+                errs_warn(e, nw->file, 0, "%s: changed; takes effect at "
+                          "the next restart, not on reload", secrets[i].name);
+    }
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++)
         if (nums[i].a != nums[i].b)
             errs_warn(e, nw->file, 0,

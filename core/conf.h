@@ -33,6 +33,14 @@ typedef struct conf {
     char *redis_user;      /* redis.user: ACL user for AUTH, or NULL */
     char *redis_password;  /* redis.password(_file), or NULL */
     int64_t redis_timeout_ms; /* redis.timeout_ms */
+    /* config_center { } (center.c): cc_redis NULL when there is none. */
+    char *cc_redis;        /* URI as given: may hold a password, never log */
+    char *cc_node;         /* this node's name (conf_finish() defaults it) */
+    char *cc_prefix;       /* of every key */
+    int64_t cc_poll_ms;    /* how often the version pointer is read */
+    int64_t cc_timeout_ms; /* connect and command timeout */
+    char *cc_user;         /* AUTH user and password, or NULL */
+    char *cc_password;
     int64_t stack_kb;      /* coroutine stack per request */
     int64_t sweep_ms;      /* expired-record sweep interval */
     int64_t session_lock_ms;   /* per-user method lock TTL */
@@ -72,7 +80,8 @@ void conf_apply_reloadable(conf *c, const cJSON *j);
 int conf_load(conf *c, const char *path, errs *e);
 /* Replace a string setting (flags): the value is copied. */
 int conf_set(char **slot, const char *value);
-/* Validate cross-field rules and fill "auto" values (workers = cores). */
+/* Validate cross-field rules and fill "auto" values (workers = cores,
+ * config_center.node = HOSTNAME:ADMIN-PORT). */
 int conf_finish(conf *c, errs *e);
 void conf_free(conf *c);
 

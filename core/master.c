@@ -11,6 +11,7 @@
 
 #include "admin.h"
 #include "ask.h"
+#include "center.h"
 #include "ctl.h"
 #include "log.h"
 #include "reload.h"
@@ -147,6 +148,7 @@ static void master_free(master *m)
         close(m->listen_fd);
     reload_free(m);
     ask_free_all(m);
+    center_free(m); /* before the loop its connections are on */
     cJSON_Delete(m->enabled);
     m->enabled = NULL;
     if (m->base != NULL)
@@ -708,9 +710,13 @@ static int make_run_dir(master *m)
         return -1;
     }
     m->snap_generation = m->generation;
-    rc = reload_snapshot(m, m->generation, m->c->plugins_dir,
-                         m->c->activities_dir, m->snap_plugins,
-                         m->snap_activities, sizeof m->snap_plugins, &e);
+    /* May make a config-center version the source (center.h). */
+    center_boot(m);
+    rc = reload_snapshot_pinned(
+        m, m->generation, m->c->plugins_dir,
+        m->src_activities[0] ? m->src_activities : NULL,
+        m->src_pins[0] ? m->src_pins : NULL, m->snap_plugins,
+        m->snap_activities, sizeof m->snap_plugins, &e);
     for (size_t i = 0; i < e.n; i++)
         log_error("%s", e.msgs[i]);
     errs_free(&e);
@@ -737,12 +743,14 @@ int master_run(conf *c)
         master_free(&m);
         return 1;
     }
-    if (make_run_dir(&m) < 0) {
+    if (center_open(&m) < 0 || make_run_dir(&m) < 0) {
         master_free(&m);
         return 1;
     }
     for (int i = 0; i < m.n; i++)
         spawn(&m, &m.w[i]);
+    if (center_run(&m) < 0)
+        begin_stop(&m, 1);
     event_base_dispatch(m.base);
     /* A short grace for answers queued by the last callbacks (to an
      * import or a reload the stop interrupted) to be written out; one

@@ -53,6 +53,13 @@ struct master {
     char run_dir[1024];   /* snapshots and plugin copies (owned) */
     char snap_plugins[1200], snap_activities[1200]; /* current one */
     uint64_t snap_generation; /* the generation that snapshot is */
+    /* Where the generation's activities come from: amsd.conf's directory,
+     * or a config-center version written under run_dir (center.c).  A
+     * reload keeps the source of the generation serving (reload.h). */
+    char src_activities[1200]; /* "" = c->activities_dir */
+    char src_pins[1200];       /* plugin pins to verify, "" = none */
+    uint64_t config_version;   /* the center's version serving, 0 = local */
+    struct center *center;     /* NULL without config_center */
     cJSON *enabled;       /* enable/disable overrides {"id": bool} */
     struct reload *rl;    /* the reload in progress, or NULL */
     int hup_pending;      /* SIGHUP during a reload: one more after it */

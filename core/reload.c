@@ -3,8 +3,10 @@
  */
 #include "reload.h"
 
+#include "center.h"
 #include "ctl.h"
 #include "log.h"
+#include "pins.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -31,6 +33,9 @@ struct reload {
     int nwaiting;
     int failed;
     conf next;                  /* amsd.conf as read for this reload */
+    char src_activities[1200];  /* what it builds from (reload_source): */
+    char src_pins[1200];        /* "" = amsd.conf's activities, no pins */
+    uint64_t src_version;
     cJSON *settings;            /* what workers apply on commit */
     cJSON *errors, *warnings;   /* arrays of strings */
     struct event *timer;
@@ -129,6 +134,23 @@ int reload_snapshot(master *m, uint64_t n, const char *plugins_dir,
     return 0;
 }
 
+int reload_snapshot_pinned(master *m, uint64_t n, const char *plugins_dir,
+                           const char *act_dir, const char *pin_file,
+                           char *plugins, char *activities, size_t len,
+                           errs *e)
+{
+    if (reload_snapshot(m, n, plugins_dir,
+                        act_dir ? act_dir : m->c->activities_dir, plugins,
+                        activities, len, e) < 0)
+        return -1;
+    if (pin_file != NULL &&
+        pins_verify_file(pin_file, plugins, plugins_dir, e) < 0) {
+        reload_drop_snapshot(m, n);
+        return -1;
+    }
+    return 0;
+}
+
 static int rm_one(const char *path, const struct stat *st, int flag,
                   struct FTW *ftw)
 {
@@ -179,7 +201,9 @@ static void unsnapshot(const master *m, const struct reload *rl,
     char snap[1200];
     const struct {
         const char *sub, *orig;
-    } dirs[] = {{"activities", rl->next.activities_dir},
+    } dirs[] = {{"activities", rl->src_activities[0]
+                                   ? rl->src_activities
+                                   : rl->next.activities_dir},
                 {"plugins", rl->next.plugins_dir}};
 
     for (size_t i = 0; i < 2; i++) {
@@ -223,6 +247,10 @@ static void finish(master *m)
         m->reloads_ok++;
         conf_apply_reloadable(m->c, rl->settings);
         log_level = m->c->log_level;
+        memcpy(m->src_activities, rl->src_activities,
+               sizeof m->src_activities);
+        memcpy(m->src_pins, rl->src_pins, sizeof m->src_pins);
+        m->config_version = rl->src_version;
         reload_drop_snapshot(m, old);
         log_info("reload (%s): generation %llu serving", rl->source,
                  (unsigned long long)rl->n);
@@ -240,6 +268,7 @@ static void finish(master *m)
         cJSON_ArrayForEach(it, rl->errors) log_error("  %s", it->valuestring);
     }
     m->rl = NULL;
+    center_after_reload(m);
     if (rl->done != NULL)
         rl->done(m, rl->arg, ok, m->generation, rl->errors, rl->warnings);
     reload_free_one(rl);
@@ -432,8 +461,11 @@ static int read_config(master *m, struct reload *rl, char *pl, char *ac,
     conf_finish(&rl->next, &e);
     if (e.nerrors == 0) {
         conf_restart_only_changes(m->c, &rl->next, &w);
-        rc = reload_snapshot(m, rl->n, rl->next.plugins_dir,
-                             rl->next.activities_dir, pl, ac, len, &e);
+        rc = reload_snapshot_pinned(
+            m, rl->n, rl->next.plugins_dir,
+            rl->src_activities[0] ? rl->src_activities
+                                  : rl->next.activities_dir,
+            rl->src_pins[0] ? rl->src_pins : NULL, pl, ac, len, &e);
     }
     for (size_t i = 0; i < e.n; i++)
         add_msg(rl->errors, "%s", e.msgs[i]);
@@ -447,6 +479,16 @@ static int read_config(master *m, struct reload *rl, char *pl, char *ac,
 
 int reload_start(master *m, const char *source, reload_done_fn done,
                  void *arg)
+{
+    reload_source src = {m->src_activities[0] ? m->src_activities : NULL,
+                         m->src_pins[0] ? m->src_pins : NULL,
+                         m->config_version};
+
+    return reload_start_from(m, source, &src, done, arg);
+}
+
+int reload_start_from(master *m, const char *source, const reload_source *src,
+                      reload_done_fn done, void *arg)
 {
     struct reload *rl;
     char pl[1200], ac[1200];
@@ -467,6 +509,11 @@ int reload_start(master *m, const char *source, reload_done_fn done,
     rl->done = done;
     rl->arg = arg;
     rl->phase = 1;
+    snprintf(rl->src_activities, sizeof rl->src_activities, "%s",
+             src->activities ? src->activities : "");
+    snprintf(rl->src_pins, sizeof rl->src_pins, "%s",
+             src->pins ? src->pins : "");
+    rl->src_version = src->version;
     rl->errors = cJSON_CreateArray();
     rl->warnings = cJSON_CreateArray();
     rl->timer = evtimer_new(m->base, on_timeout, m);

@@ -26,10 +26,26 @@ typedef void (*reload_done_fn)(master *m, void *arg, int ok,
                                uint64_t generation, const cJSON *errors,
                                const cJSON *warnings);
 
-/* Start a reload (source names it in logs: "SIGHUP", "admin").  Returns
- * 0, or -1 with errno EBUSY when one is already running. */
+/* Start a reload (source names it in logs: "SIGHUP", "admin") from the
+ * source of the generation serving: a config-center version stays the
+ * one served.  Returns 0, or -1 with errno EBUSY when one is already
+ * running. */
 int reload_start(master *m, const char *source, reload_done_fn done,
                  void *arg);
+
+/* What a generation is built from besides amsd.conf and its plugin
+ * directory. */
+typedef struct reload_source {
+    const char *activities; /* the *.conf directory; NULL: amsd.conf's */
+    const char *pins;       /* plugin pins (pins.h) to verify; NULL: none */
+    uint64_t version;       /* config-center version; 0: local files */
+} reload_source;
+
+/* reload_start() from src (strings copied): once the new generation
+ * serves, src is the master's source (m->src_*, m->config_version), kept
+ * by later reloads; a refused one changes nothing. */
+int reload_start_from(master *m, const char *source, const reload_source *src,
+                      reload_done_fn done, void *arg);
 
 /* Worker replies (prepared, prepare_failed, committed, commit_failed). */
 void reload_on_msg(master *m, wslot *s, const cJSON *msg);
@@ -41,6 +57,13 @@ void reload_on_exit(master *m, wslot *s, int status);
 int reload_snapshot(master *m, uint64_t n, const char *plugins_dir,
                     const char *activities_dir, char *plugins, char *activities,
                     size_t len, errs *e);
+/* reload_snapshot() of the activities directory act_dir (NULL: the
+ * configured one) whose plugins must match pin_file (NULL: none): pins are checked against the snapshot's copies, the files the
+ * workers will load, and a mismatch (named in plugins_dir) fails it. */
+int reload_snapshot_pinned(master *m, uint64_t n, const char *plugins_dir,
+                           const char *act_dir, const char *pin_file,
+                           char *plugins, char *activities, size_t len,
+                           errs *e);
 /* Remove generation n's snapshot. */
 void reload_drop_snapshot(master *m, uint64_t n);
 /* Remove a directory tree (the run directory at exit). */

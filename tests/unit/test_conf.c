@@ -614,6 +614,138 @@ static void test_redis(void)
     errs_free(&e);
 }
 
+static void test_config_center(void)
+{
+    const char *path;
+    char host[256], want[400];
+    errs e = {0}, w = {0};
+    conf c, c2;
+
+    path = put("cc.conf",
+               "admin = \"127.0.0.1:9101\";\n"
+               "config_center = { redis = \"redis://10.0.0.5:6380/3\";\n"
+               "  node = \"edge-1.dc2\"; prefix = \"acme:cc:\";\n"
+               "  poll_ms = 250; timeout_ms = 300; user = \"amsd\";\n"
+               "  password = \"pw\"; };\n");
+    is_int(conf_load(&c, path, &e), 0, "config_center loads");
+    dump(&e);
+    is_str(c.cc_redis, "redis://10.0.0.5:6380/3", "config_center.redis");
+    is_str(c.cc_node, "edge-1.dc2", "config_center.node");
+    is_str(c.cc_prefix, "acme:cc:", "config_center.prefix");
+    is_int(c.cc_poll_ms, 250, "config_center.poll_ms");
+    is_int(c.cc_timeout_ms, 300, "config_center.timeout_ms");
+    is_str(c.cc_user, "amsd", "config_center.user");
+    is_str(c.cc_password, "pw", "config_center.password");
+    is_int(conf_finish(&c, &e), 0, "conf_finish keeps a given node");
+    is_str(c.cc_node, "edge-1.dc2", "node as given");
+
+    /* A reload that changes the URI: warned, the URI never echoed (it
+     * may hold a password). */
+    path = put("cc2.conf",
+               "admin = \"127.0.0.1:9101\";\n"
+               "config_center = { redis = \"redis://:hush@10.0.0.6\"; "
+               "poll_ms = 500; };\n");
+    is_int(conf_load(&c2, path, &e), 0, "a password in the URI loads");
+    conf_finish(&c2, &e);
+    conf_restart_only_changes(&c, &c2, &w);
+    {
+        int warned = 0, leaked = 0;
+        for (size_t i = 0; i < w.n; i++) {
+            warned += strstr(w.msgs[i], "config_center.redis: changed") != 0;
+            leaked += strstr(w.msgs[i], "hush") != NULL;
+        }
+        ok(warned == 1 && leaked == 0, "a changed URI is warned about "
+           "without its password");
+        if (!(warned == 1 && leaked == 0))
+            dump(&w);
+    }
+    /* Defaults: prefix, polling, and the node named after the host and
+     * the admin port. */
+    is_str(c2.cc_prefix, "ams:cc:", "default prefix ams:cc:");
+    is_int(c2.cc_timeout_ms, 1000, "default timeout_ms 1000");
+    gethostname(host, sizeof host);
+    host[sizeof host - 1] = '\0';
+    host[strcspn(host, ".")] = '\0';
+    snprintf(want, sizeof want, "%s:9101", host);
+    is_str(c2.cc_node, want, "default node: HOSTNAME:ADMIN-PORT");
+    conf_free(&c);
+    conf_free(&c2);
+    errs_free(&e);
+    errs_free(&w);
+
+    path = put("ccnone.conf", "workers = 1;\n");
+    conf_load(&c, path, &e);
+    conf_finish(&c, &e);
+    ok(c.cc_redis == NULL && c.cc_node == NULL,
+       "no config_center: nothing set");
+    conf_free(&c);
+    errs_free(&e);
+
+    put("cc.secret", "from-file\n");
+    path = put("ccfile.conf",
+               "config_center = { redis = \"redis://h\";\n"
+               "  password_file = \"cc.secret\"; };\n");
+    is_int(conf_load(&c, path, &e), 0, "config_center.password_file loads");
+    is_str(c.cc_password, "from-file", "password_file: its first line");
+    conf_free(&c);
+    errs_free(&e);
+
+    path = put("ccbad.conf",
+               "# every mistake reported\n"                               /* 1 */
+               "config_center = { redis = \"http://h\";\n"              /* 2 */
+               "  node = \"bad name\";\n"                               /* 3 */
+               "  prefix = \"has space\";\n"                            /* 4 */
+               "  poll_ms = 5; timeout_ms = 0; polms = 1; };\n");         /* 5 */
+    is_int(conf_load(&c, path, &e), -1, "bad config_center refused");
+    expect_at(&e, path, 2, "config_center.redis: not a redis:// URI");
+    expect_at(&e, path, 3, "config_center.node: \"bad name\"");
+    expect_at(&e, path, 4, "config_center.prefix");
+    expect_at(&e, path, 5, "poll_ms");
+    expect_at(&e, path, 5, "timeout_ms");
+    expect_at(&e, path, 5, "polms");
+    conf_free(&c);
+    errs_free(&e);
+
+    path = put("ccbad2.conf",
+               "config_center = {\n"                                      /* 1 */
+               "  redis = \"redis://:pw@h:99999\";\n"                   /* 2 */
+               "  user = \"u\"; };\n"                                   /* 3 */
+               "config_center2 = 1;\n");                                 /* 4 */
+    is_int(conf_load(&c, path, &e), -1, "more bad config_center refused");
+    expect_at(&e, path, 2, "the port is not 1..65535");
+    expect_at(&e, path, 3, "config_center.user: given without a password");
+    expect_at(&e, path, 4, "config_center2");
+    for (size_t i = 0; i < e.n; i++)
+        ok(strstr(e.msgs[i], ":pw@") == NULL, "no message echoes the URI "
+           "(%zu)", i);
+    conf_free(&c);
+    errs_free(&e);
+
+    path = put("ccbad3.conf",
+               "config_center = { redis = \"redis://:pw@h\";\n"         /* 1 */
+               "  password = \"again\"; };\n"                           /* 2 */
+               "\n");
+    is_int(conf_load(&c, path, &e), -1, "two passwords refused");
+    expect_at(&e, path, 1, "a password in the redis URI and "
+              "password(_file) both given");
+    conf_free(&c);
+    errs_free(&e);
+
+    path = put("ccbad4.conf", "config_center = \"redis://h\";\n"
+                              "config_center = { };\n");
+    conf_load(&c, path, &e);
+    ok(e.nerrors > 0, "config_center given as a string, or twice: refused");
+    conf_free(&c);
+    errs_free(&e);
+
+    path = put("ccbad5.conf", "config_center = { node = \"n\"; };\n");
+    is_int(conf_load(&c, path, &e), -1, "config_center without redis "
+           "refused");
+    expect_at(&e, path, 1, "redis");
+    conf_free(&c);
+    errs_free(&e);
+}
+
 int main(void)
 {
     const char *t = getenv("AMS_TEST_TMP");
@@ -631,5 +763,6 @@ int main(void)
     test_split_addr();
     test_admin_tokens();
     test_redis();
+    test_config_center();
     return tap_done();
 }
