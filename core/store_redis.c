@@ -102,6 +102,7 @@
  * at most RD_LOG_BURST lines a second per handle.
  */
 #include "store.h"
+#include "redis_uri.h"
 #include "store_enc.h"
 
 #include <errno.h>
@@ -312,12 +313,8 @@ static const char *const rd_scripts[S_COUNT] = {
 typedef struct rd_store {
     store base;
     char *name;   /* "redis://HOST:PORT/DB" without credentials, for logs */
-    char *host;
-    int port;
-    int db;
+    ruri uri;        /* host, port, db and credentials */
     char dbtext[16]; /* db in decimal, for SELECT */
-    char *user;   /* NULL: none */
-    char *pass;   /* NULL: no AUTH */
     int64_t timeout_ms;
     redisContext *c; /* NULL: not connected */
     int64_t next_try_ms; /* monotonic: no connect attempt before */
@@ -472,12 +469,12 @@ typedef struct rd_cmd {
 static int rd_handshake(const rd_store *rs, int i, rd_cmd *hc)
 {
     memset(hc, 0, sizeof *hc);
-    if (i == 0 && rs->pass != NULL) {
+    if (i == 0 && rs->uri.pass != NULL) {
         hc->argv[hc->argc++] = "AUTH";
-        if (rs->user != NULL)
-            hc->argv[hc->argc++] = rs->user;
-        hc->argv[hc->argc++] = rs->pass;
-    } else if (i == 1 && rs->db != 0) {
+        if (rs->uri.user != NULL)
+            hc->argv[hc->argc++] = rs->uri.user;
+        hc->argv[hc->argc++] = rs->uri.pass;
+    } else if (i == 1 && rs->uri.db != 0) {
         hc->argv[hc->argc++] = "SELECT";
         hc->argv[hc->argc++] = rs->dbtext;
     }
@@ -494,7 +491,7 @@ static int rd_connect(rd_store *rs, char *why, size_t whylen)
                          (suseconds_t)(rs->timeout_ms % 1000 * 1000)};
 
     rd_drop(rs);
-    rs->c = redisConnectWithTimeout(rs->host, rs->port, tv);
+    rs->c = redisConnectWithTimeout(rs->uri.host, rs->uri.port, tv);
     if (rs->c == NULL) {
         snprintf(why, whylen, "connect: out of memory");
         return -1;
@@ -725,7 +722,7 @@ static ams_status rd_async_ready(rd_store *rs, const char *op)
     now = mono_ms();
     if (now < rs->next_async_ms)
         return rd_fail(rs, op, "not connected (reconnecting soon)");
-    ac = redisAsyncConnect(rs->host, rs->port);
+    ac = redisAsyncConnect(rs->uri.host, rs->uri.port);
     if (ac == NULL)
         return rd_fail(rs, op, "connect: out of memory");
     if (ac->err) {
@@ -1485,85 +1482,8 @@ static void rd_close(store *s)
     rd_async_drop(rs);
     rd_drop(rs);
     free(rs->name);
-    free(rs->host);
-    free(rs->user);
-    free(rs->pass);
+    ruri_free(&rs->uri);
     free(rs);
-}
-
-static char *dupn(const char *p, size_t n)
-{
-    char *d = malloc(n + 1);
-
-    if (d != NULL) {
-        memcpy(d, p, n);
-        d[n] = '\0';
-    }
-    return d;
-}
-
-/* Parse "[[USER]:PASSWORD@]HOST[:PORT][/DB]" (what follows "redis://")
- * into rs; NULL, or what is wrong with it. */
-static const char *rd_parse(rd_store *rs, const char *p)
-{
-    const char *at = strrchr(p, '@'), *h, *hend, *rest;
-    char *end;
-    long v;
-
-    rs->port = 6379;
-    if (at != NULL) {
-        const char *colon = memchr(p, ':', (size_t)(at - p));
-        if (colon == NULL) {
-            rs->pass = dupn(p, (size_t)(at - p));
-        } else {
-            if (colon > p)
-                rs->user = dupn(p, (size_t)(colon - p));
-            rs->pass = dupn(colon + 1, (size_t)(at - colon - 1));
-            if (colon > p && rs->user == NULL)
-                return "out of memory";
-        }
-        if (rs->pass == NULL)
-            return "out of memory";
-        p = at + 1;
-    }
-    if (*p == '[') { /* [IPv6] */
-        h = p + 1;
-        hend = strchr(h, ']');
-        if (hend == NULL)
-            return "unterminated [";
-        rest = hend + 1;
-    } else {
-        h = p;
-        hend = p + strcspn(p, ":/");
-        rest = hend;
-    }
-    if (hend == h)
-        return "no host";
-    if ((rs->host = dupn(h, (size_t)(hend - h))) == NULL)
-        return "out of memory";
-    if (*rest == ':') {
-        errno = 0;
-        v = strtol(rest + 1, &end, 10);
-        if (end == rest + 1 || errno != 0 || v < 1 || v > 65535 ||
-            (*end != '\0' && *end != '/'))
-            return "bad port";
-        rs->port = (int)v;
-        rest = end;
-    }
-    if (*rest == '/' && rest[1] != '\0') {
-        errno = 0;
-        v = strtol(rest + 1, &end, 10);
-        if (end == rest + 1 || errno != 0 || v < 0 || v > 1000000 ||
-            *end != '\0')
-            return "bad database number";
-        rs->db = (int)v;
-        snprintf(rs->dbtext, sizeof rs->dbtext, "%d", rs->db);
-    } else if (*rest == '/') {
-        rest++;
-    }
-    if (*rest != '\0' && *rest != '/')
-        return "unexpected characters after the host";
-    return NULL;
 }
 
 /* The URI as given, with any password replaced, for messages. */
@@ -1598,16 +1518,17 @@ store *store_redis_open(const char *uri, const store_options *opt, char *err,
     rs->timeout_ms = opt->redis_timeout_ms > 0 ? opt->redis_timeout_ms
                                                : RD_TIMEOUT_DEFAULT_MS;
     rs->evbase = opt->base;
-    bad = rd_parse(rs, uri + 8);
-    if (bad == NULL && opt->redis_password != NULL) {
+    bad = NULL;
+    if (ruri_parse(uri, &rs->uri, &bad) == 0 &&
+        opt->redis_password != NULL) {
         /* From amsd.conf's redis { }: only when the URI has none. */
-        if (rs->pass != NULL)
+        if (rs->uri.pass != NULL)
             bad = "a password in the URI and in the redis settings too";
-        else if ((rs->pass = strdup(opt->redis_password)) == NULL ||
-                 (opt->redis_user != NULL &&
-                  (rs->user = strdup(opt->redis_user)) == NULL))
+        else if (ruri_set_auth(&rs->uri, opt->redis_user,
+                               opt->redis_password) < 0)
             bad = "out of memory";
     }
+    snprintf(rs->dbtext, sizeof rs->dbtext, "%d", rs->uri.db);
     if (bad == NULL) {
         size_t n = strlen(shown) + 1;
         if ((rs->name = malloc(n)) == NULL)

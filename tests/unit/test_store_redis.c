@@ -167,10 +167,10 @@ static void test_open_errors(void)
     } bad[] = {
         {"redis://", "no host"},
         {"redis://:6379", "no host"},
-        {"redis://127.0.0.1:notaport", "bad port"},
-        {"redis://127.0.0.1:70000", "bad port"},
-        {"redis://127.0.0.1:6379/x", "bad database"},
-        {"redis://[::1", "unterminated"},
+        {"redis://127.0.0.1:notaport", "port is not"},
+        {"redis://127.0.0.1:70000", "port is not"},
+        {"redis://127.0.0.1:6379/x", "database is not"},
+        {"redis://[::1", "closing ']'"},
     };
     char u[128], err[512];
     store *s;
