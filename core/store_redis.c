@@ -322,7 +322,6 @@ typedef struct rd_store {
     struct event_base *evbase;
     redisAsyncContext *ac;  /* NULL: not connected */
     int64_t next_async_ms;  /* monotonic: no connect attempt before */
-    size_t in_flight;       /* calls waiting for their replies */
     int64_t log_since_ms;   /* rd_fail's rate limit */
     int log_lines;
     unsigned long log_dropped;
@@ -803,9 +802,7 @@ static ams_status rd_command_async(rd_store *rs, const char *op, int argc,
         return rd_fail(rs, op, "cannot queue the command");
     }
     evtimer_add(w->ev, &tv);
-    rs->in_flight++;
     coro_yield();
-    rs->in_flight--;
     event_free(w->ev);
     switch (w->state) {
     case RW_REPLIED:
