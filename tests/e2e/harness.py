@@ -23,6 +23,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 
@@ -644,6 +645,53 @@ def activity(aid, methods, name=None, enabled=True,
 
 def activities_file(*acts):
     return "activities = (\n%s\n);\n" % ",\n".join(acts)
+
+
+class Load:
+    """Client threads POSTing to activity/method of every node until
+    stopped, per_node of them each on its own keep-alive connection.
+    body(a, i, k) makes the k-th request of thread i on node a.  An answer
+    but 200 code 0, or a connection error, is a failure (kept in bad).
+    done counts the answers per node name, ok the good ones in all."""
+
+    def __init__(self, nodes, per_node, activity, method, body):
+        self.activity, self.method, self.body = activity, method, body
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.done = {a.name: 0 for a in nodes}
+        self.ok, self.bad = 0, []
+        self.threads = [threading.Thread(target=self.run, args=(a, i))
+                        for a in nodes for i in range(per_node)]
+
+    def run(self, a, i):
+        conn, k = a.connect(timeout=30), 0
+        while not self.stop.is_set():
+            k += 1
+            try:
+                st, js, raw = a.post(self.activity, self.method,
+                                     self.body(a, i, k), conn=conn)
+                good = st == 200 and (js or {}).get("code") == 0
+            except Exception as e:  # a connection error is a failure too
+                good, raw = False, repr(e).encode()
+                conn.close()
+                conn = a.connect(timeout=30)
+            with self.lock:
+                self.done[a.name] += 1
+                if good:
+                    self.ok += 1
+                else:
+                    self.bad.append((a.name, raw[:200]))
+        conn.close()
+
+    def __enter__(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        for t in self.threads:
+            t.join(30)
 
 
 def wait_until(pred, timeout, interval=0.05):

@@ -25,7 +25,6 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import threading
 import time
 
 import harness as H
@@ -102,46 +101,10 @@ def call(a, method, rid):
     return st, (js or {}).get("code")
 
 
-class Load:
-    """Threads POSTing 800/echo to every node until stopped; any answer
-    but 200 code 0, or a connection error, is a failure."""
-
-    def __init__(self, nodes, per_node=3):
-        self.stop = threading.Event()
-        self.lock = threading.Lock()
-        self.done = {a.name: 0 for a in nodes}
-        self.bad = []
-        self.threads = [threading.Thread(target=self.run, args=(a, i))
-                        for a in nodes for i in range(per_node)]
-
-    def run(self, a, i):
-        conn, k = a.connect(timeout=30), 0
-        while not self.stop.is_set():
-            k += 1
-            try:
-                st, js, raw = a.post(800, "echo", {
-                    "request_id": "load-%s-%d-%d" % (a.name, i, k)},
-                    conn=conn)
-                ok = st == 200 and (js or {}).get("code") == 0
-            except Exception as e:  # noqa: BLE001 - any failure counts
-                ok, raw = False, repr(e).encode()
-                conn.close()
-                conn = a.connect(timeout=30)
-            with self.lock:
-                self.done[a.name] += 1
-                if not ok:
-                    self.bad.append((a.name, raw[:200]))
-        conn.close()
-
-    def __enter__(self):
-        for t in self.threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        for t in self.threads:
-            t.join(30)
+def load(nodes, per_node=3):
+    """800/echo on every node (see H.Load)."""
+    return H.Load(nodes, per_node, 800, "echo", lambda a, i, k: {
+        "request_id": "load-%s-%d-%d" % (a.name, i, k)})
 
 
 def audit_records(a):
@@ -204,8 +167,8 @@ def scenario(tmp, redis):
 def publish_under_load(tmp, uri, nodes):
     d2 = version_dir(tmp, "v2", acts("v2"))
     d3 = version_dir(tmp, "v3", acts("v3", broken=True))
-    with Load(nodes) as load:
-        H.wait_until(lambda: all(n >= 20 for n in load.done.values()), 10)
+    with load(nodes) as ld:
+        H.wait_until(lambda: all(n >= 20 for n in ld.done.values()), 10)
         rc, out, err = amsctl(uri, "publish", d2)
         tap.eq(rc, 0, "publish v2 under load: exit 0")
         ok, took, last = wait_config(nodes, lambda c: c.get("version") == 2,
@@ -217,8 +180,8 @@ def publish_under_load(tmp, uri, nodes):
                    "%s serves version 2's method" % x.name)
             tap.eq(call(x, "v1", "v1-" + x.name)[0], 404,
                    "%s no longer serves version 1's method" % x.name)
-        before = dict(load.done)
-        H.wait_until(lambda: all(load.done[k] > before[k] + 20
+        before = dict(ld.done)
+        H.wait_until(lambda: all(ld.done[k] > before[k] + 20
                                  for k in before), 10)
         rc, out, err = amsctl(uri, "publish", d3)
         tap.eq(rc, 0, "publish broken v3: exit 0 (the nodes judge it)")
@@ -230,13 +193,13 @@ def publish_under_load(tmp, uri, nodes):
         for x in nodes:
             tap.eq(call(x, "v2", "v2b-" + x.name), (200, 0),
                    "%s still serves version 2" % x.name)
-        before = dict(load.done)
-        H.wait_until(lambda: all(load.done[k] > before[k] + 20
+        before = dict(ld.done)
+        H.wait_until(lambda: all(ld.done[k] > before[k] + 20
                                  for k in before), 10)
-    tap.check(not load.bad, "no request failed (%s requests)" % load.done,
-              *load.bad[:10])
-    tap.check(all(n > 100 for n in load.done.values()),
-              "both nodes were under load", load.done)
+    tap.check(not ld.bad, "no request failed (%s requests)" % ld.done,
+              *ld.bad[:10])
+    tap.check(all(n > 100 for n in ld.done.values()),
+              "both nodes were under load", ld.done)
 
     # amsctl status names v3 and says why, for every node (each node
     # reported as it refused).

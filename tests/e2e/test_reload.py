@@ -61,50 +61,15 @@ def which(a, rid, uid="u", conn=None, **params):
     return st, ((js or {}).get("data") or {}).get("build")
 
 
-class Load:
-    """Clients calling 800/echo until stopped; every answer must be 200
-    code 0, and no connection may fail."""
-
-    def __init__(self, a, n):
-        self.a, self.stop, self.lock = a, threading.Event(), threading.Lock()
-        self.ok, self.bad = 0, []
-        self.threads = [threading.Thread(target=self.run, args=(i,))
-                        for i in range(n)]
-
-    def run(self, i):
-        conn, k = self.a.connect(timeout=30), 0
-        while not self.stop.is_set():
-            k += 1
-            try:
-                st, js, raw = self.a.post(800, "echo", {
-                    "request_id": "load-%d-%d" % (i, k), "uid": "l%d" % i},
-                    conn=conn)
-                good = st == 200 and (js or {}).get("code") == 0
-            except Exception as e:  # a connection error is a failure too
-                good, raw = False, repr(e)
-                conn.close()
-                conn = self.a.connect(timeout=30)
-            with self.lock:
-                if good:
-                    self.ok += 1
-                else:
-                    self.bad.append(raw)
-        conn.close()
-
-    def __enter__(self):
-        for t in self.threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        for t in self.threads:
-            t.join(30)
+def load(a, n):
+    """800/echo by n clients of their own (see H.Load)."""
+    return H.Load([a], n, 800, "echo", lambda a, i, k: {
+        "request_id": "load-%d-%d" % (i, k), "uid": "l%d" % i})
 
 
 def test_fifty(a):
     changed = []
-    with Load(a, 4) as load:
+    with load(a, 4) as ld:
         for i in range(50):
             b = "B" if i % 2 == 0 else "A"
             v = 2 if i % 2 == 0 else 1
@@ -128,9 +93,9 @@ def test_fifty(a):
     tap.check(all(c[3] for c in changed),
               "and see the new activity file (method v2 comes and goes)",
               repr(changed))
-    tap.check(load.ok > 0 and not load.bad,
+    tap.check(ld.ok > 0 and not ld.bad,
               "no failed request and no connection error under the load "
-              "(%d requests)" % load.ok, *load.bad[:5])
+              "(%d requests)" % ld.ok, *ld.bad[:5])
     st, js = a.healthz()
     tap.eq((js or {}).get("generation"), gens[-1],
            "healthz shows the generation serving")
