@@ -88,6 +88,13 @@ static void set_fault(outcome *o, ams_status st, const char *what,
     }
 }
 
+/* Whether o is a store fault (set_fault with AMS_ERR_STORE). */
+static int store_fault(const outcome *o)
+{
+    return o->http_status == 503 &&
+           strcmp(o->reason, "store_unavailable") == 0;
+}
+
 static void set_http(outcome *o, int status, const char *reason,
                      const char *msg)
 {
@@ -541,8 +548,7 @@ static cJSON *answer(svc_req *r, outcome *o)
         cJSON_AddStringToObject(b, "reason", o->reason);
         cJSON_AddStringToObject(b, "message", o->message);
         cJSON_AddStringToObject(b, "request_id", r->request_id);
-        if (o->http_status == 503 &&
-            strcmp(o->reason, "store_unavailable") == 0)
+        if (store_fault(o))
             cJSON_AddStringToObject(b, "outcome",
                                     o->unknown ? "unknown" : "none");
         return b;
@@ -684,7 +690,7 @@ static void run_guarded(svc_req *r, outcome *o, pipe_result *res)
      * fault after the claim leaves the "p" record for a retry to
      * resolve (the undo may have failed with the store). */
     if (o->http_status != 200 &&
-        (!d.claimed || strcmp(o->reason, "store_unavailable") == 0))
+        (!d.claimed || store_fault(o)))
         return;
     text = cJSON_PrintUnformatted(res->body);
     /* Other faults are not replayed: the chain undid what it could, so

@@ -76,17 +76,19 @@ static redisContext *raw(void)
     return c;
 }
 
-static int pong(void)
+/* Run a command on a raw connection; 1 when it answered
+ * anything but an error. */
+static int raw_cmd(const char *cmd)
 {
     redisContext *c = raw();
-    redisReply *r = c ? redisCommand(c, "PING") : NULL;
-    int up = r != NULL && r->type == REDIS_REPLY_STATUS;
+    redisReply *r = c ? redisCommand(c, cmd) : NULL;
+    int done = r != NULL && r->type != REDIS_REPLY_ERROR;
 
     if (r != NULL)
         freeReplyObject(r);
     if (c != NULL)
         redisFree(c);
-    return up;
+    return done;
 }
 
 /* Start the server on port; 0 once it answers PING. */
@@ -117,7 +119,7 @@ static int start_server(void)
         return -1;
     for (int i = 0; i < 250; i++) {
         int status;
-        if (pong())
+        if (raw_cmd("PING"))
             return 0;
         if (waitpid(server, &status, WNOHANG) == server) {
             server = -1;
@@ -136,20 +138,6 @@ static void stop_server(void)
     kill(server, SIGKILL);
     waitpid(server, NULL, 0);
     server = -1;
-}
-
-/* Run a command on a raw connection; 1 when it answered OK/a status. */
-static int raw_cmd(const char *cmd)
-{
-    redisContext *c = raw();
-    redisReply *r = c ? redisCommand(c, cmd) : NULL;
-    int done = r != NULL && r->type != REDIS_REPLY_ERROR;
-
-    if (r != NULL)
-        freeReplyObject(r);
-    if (c != NULL)
-        redisFree(c);
-    return done;
 }
 
 static store *open_uri(const char *u, char *err, size_t errlen)
@@ -230,11 +218,6 @@ static void test_db(void)
     store_close(b);
 }
 
-static int script_flush(void)
-{
-    return raw_cmd("SCRIPT FLUSH");
-}
-
 static void test_script_flush(store *s)
 {
     int64_t v = 0;
@@ -242,11 +225,11 @@ static void test_script_flush(store *s)
     char *tok = NULL;
 
     store_counter_add(s, "sf.c", 5, 0, 100, 0, T, NULL);
-    ok(script_flush(), "SCRIPT FLUSH on the server");
+    ok(raw_cmd("SCRIPT FLUSH"), "SCRIPT FLUSH on the server");
     is_int(store_counter_add(s, "sf.c", 1, 0, 100, 0, T, &v), AMS_OK,
            "the next call reloads the scripts and succeeds");
     is_int(v, 6, "  and did its work once");
-    ok(script_flush(), "SCRIPT FLUSH again");
+    ok(raw_cmd("SCRIPT FLUSH"), "SCRIPT FLUSH again");
     is_int(store_value_cas(s, "sf.v", 0, "x", 1, 0, T, &ver), AMS_OK,
            "value_cas after the flush");
     is_int(store_lock_acquire(s, "sf.l", "me", 0, T), AMS_OK,
@@ -531,7 +514,7 @@ static void test_async_script_flush(store *s)
 {
     job j;
 
-    ok(script_flush(), "async: SCRIPT FLUSH");
+    ok(raw_cmd("SCRIPT FLUSH"), "async: SCRIPT FLUSH");
     jobs_init(&j, 1, s, 0);
     run_jobs(&j, 1, 2000);
     is_int(j.st, AMS_OK, "  the next call sends the script again and "
