@@ -141,7 +141,8 @@ store *store_mem_open(const char *name, const store_options *opt, char *err,
                       size_t errlen);
 /* uri is the whole "redis://..." URI.  Connects (and loads the scripts)
  * before returning; a handle whose connection is lost later reconnects by
- * itself.  Synchronous for now: see store_redis.c. */
+ * itself.  With opt->base, calls from inside a coroutine yield instead of
+ * blocking (see store_redis.c). */
 store *store_redis_open(const char *uri, const store_options *opt, char *err,
                         size_t errlen);
 
