@@ -558,14 +558,15 @@ LSAN_NO_REGS = re.compile(r"^==\d+==Unable to get registers from thread "
                           r"\d+\.$")
 
 
-def lsan_warning_only(lines):
-    """A file holding nothing but LeakSanitizer's "Unable to get registers
-    from thread N." is not a report: LSan prints it when a thread it
-    stops for the exit-time leak check cannot be inspected (seen rarely,
-    under load) and then carries on, taking that thread's whole stack as
-    reachable; it found nothing.  Same rule as scripts/tapcount.py."""
+def interrupted_lsan(lines):
+    """A log that is empty or holds nothing but LeakSanitizer's "Unable
+    to get registers from thread N." reports nothing: the process's
+    exit-time leak check was interrupted (LSan could not inspect a
+    thread, or the process was gone before it wrote a word).  Seen rarely,
+    under load, in the tests that freeze Redis; cause not found yet (see
+    the issue notes).  Same rule as scripts/tapcount.py."""
     lines = [l for l in lines if l.strip()]
-    return bool(lines) and all(LSAN_NO_REGS.match(l) for l in lines)
+    return all(LSAN_NO_REGS.match(l) for l in lines)
 
 
 def sanitizer_files(pids):
@@ -585,8 +586,8 @@ def sanitizer_files(pids):
                 except OSError:
                     continue
                 head = lines[:15]
-                if lsan_warning_only(lines):
-                    print("# %s: LeakSanitizer warning, not a report: %s"
+                if interrupted_lsan(lines):
+                    print("# %s: interrupted leak check, not a report: %s"
                           % (path, " ".join(head)), flush=True)
                     continue
                 found.append("%s:" % path)
