@@ -16,7 +16,7 @@ typedef struct counted {
 
 /* A new store operation must be passed through here too, or calling it
  * on a worker's store would jump to NULL. */
-_Static_assert(sizeof(store_ops) == 16 * sizeof(void *),
+_Static_assert(sizeof(store_ops) == 17 * sizeof(void *),
                "store_ops changed: pass the new operation through in "
                "metrics_store.c");
 
@@ -29,9 +29,10 @@ static ams_status seen(ams_status st, const char *op)
 
 static ams_status c_counter_add(store *s, const char *k, int64_t d,
                                 int64_t lo, int64_t hi, int64_t exp,
-                                int64_t now, int64_t *out)
+                                int64_t now, int64_t *out,
+                                const store_journal *j)
 {
-    return seen(store_counter_add(IN(s), k, d, lo, hi, exp, now, out),
+    return seen(store_counter_add_j(IN(s), k, d, lo, hi, exp, now, out, j),
                 "counter_add");
 }
 
@@ -84,10 +85,18 @@ static ams_status c_value_get(store *s, const char *k, int64_t now,
 
 static ams_status c_value_cas(store *s, const char *k, uint64_t expect,
                               const char *v, size_t len, int64_t exp,
-                              int64_t now, uint64_t *ver)
+                              int64_t now, uint64_t *ver,
+                              const store_journal *j)
 {
-    return seen(store_value_cas(IN(s), k, expect, v, len, exp, now, ver),
+    return seen(store_value_cas_j(IN(s), k, expect, v, len, exp, now, ver, j),
                 "value_cas");
+}
+
+static ams_status c_journal_close(store *s, const store_journal *j,
+                                  int give_back, int64_t now, size_t *undone)
+{
+    return seen(store_journal_close(IN(s), j, give_back, now, undone),
+                "journal_close");
 }
 
 static ams_status c_board_set(store *s, const char *k, const char *member,
@@ -135,6 +144,7 @@ static const store_ops counted_ops = {
     .tag_del = c_tag_del,
     .value_get = c_value_get,
     .value_cas = c_value_cas,
+    .journal_close = c_journal_close,
     .board_set = c_board_set,
     .board_top = c_board_top,
     .board_rank = c_board_rank,

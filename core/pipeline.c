@@ -247,20 +247,27 @@ static int check_limits(svc_req *r, limit_slot *s, size_t n, outcome *o)
 
 static void release_limits(svc_req *r, limit_slot *s, size_t n)
 {
+    store_journal jb;
+
     for (size_t i = 0; i < n; i++)
         if (s[i].reserved &&
-            store_counter_add(svc.st, s[i].key, -1, INT64_MIN, INT64_MAX, 0,
-                              svc_req_now(r), NULL) == AMS_OK)
+            store_counter_add_j(svc.st, s[i].key, -1, INT64_MIN, INT64_MAX, 0,
+                                svc_req_now(r), NULL,
+                                svc_req_journal(r, &jb)) == AMS_OK)
             s[i].reserved = 0;
 }
 
 /* After the rules: take one of each limit atomically, so two workers (or
- * nodes) can never both take the last one. */
+ * nodes) can never both take the last one.  Journaled, like every counted
+ * write after the claim, so a retry can give them back. */
 static int reserve_limits(svc_req *r, limit_slot *s, size_t n, outcome *o)
 {
+    store_journal jb;
+
     for (size_t i = 0; i < n; i++) {
-        ams_status st = store_counter_add(svc.st, s[i].key, 1, 0, s[i].max,
-                                          s[i].expire, svc_req_now(r), NULL);
+        ams_status st = store_counter_add_j(svc.st, s[i].key, 1, 0, s[i].max,
+                                            s[i].expire, svc_req_now(r), NULL,
+                                            svc_req_journal(r, &jb));
         if (st == AMS_OK) {
             s[i].reserved = 1;
             continue;
@@ -394,14 +401,19 @@ static void run_method(svc_req *r, idem *d, outcome *o)
 
 /* ---- idempotency ---- */
 
-/* Records are JSON: {"s":state,"h":hash,"st":status,"b":answer}; state
- * "p" while the request runs, "d" when done, "r" when it faulted (a retry
- * may run it again). */
+/* Records are JSON: {"s":state,"h":hash,"st":status,"b":answer,"a":n};
+ * state "p" while the request runs, "d" when done, "r" when it faulted
+ * (a retry may run it again).  A "p" record names its attempt (a): 1 for
+ * the first run of a request_id, one more for each run a retry starts
+ * after an interrupted one; the attempt's counted writes are journaled
+ * under its number (attempt_journal). */
 struct idem {
     char key[STORE_KEY_MAX];
     char hash[65];
     uint64_t version;  /* of the record seen; 0 when none */
     int claimed;       /* this request wrote the "p" record */
+    int64_t prev;      /* the attempt a "p" record seen names */
+    int64_t attempt;   /* this run's attempt */
 };
 
 /* sha256 of method and params: a replay must ask the same thing. */
@@ -435,6 +447,8 @@ static int idem_write(svc_req *r, idem *d, const char *state, int status,
 
     cJSON_AddStringToObject(rec, "s", state);
     cJSON_AddStringToObject(rec, "h", d->hash);
+    if (strcmp(state, "p") == 0)
+        cJSON_AddNumberToObject(rec, "a", (double)d->attempt);
     if (answer != NULL) {
         cJSON_AddNumberToObject(rec, "st", status);
         cJSON_AddStringToObject(rec, "b", answer);
@@ -449,13 +463,32 @@ static int idem_write(svc_req *r, idem *d, const char *state, int status,
     return st;
 }
 
-/* Claim the request_id ("p") before the first write; 0 to go on. */
+/* The key of attempt n's journal into out (STORE_KEY_MAX bytes); -1 when
+ * it does not fit. */
+static int attempt_journal(const svc_req *r, int64_t n, char *out)
+{
+    char name[200];
+
+    snprintf(name, sizeof name, "jrn:%s#%lld", r->request_id, (long long)n);
+    return svc_host_key(out, STORE_KEY_MAX, r->act->id, r->uid, name);
+}
+
+/* Claim the request_id ("p") before the first write; 0 to go on, with
+ * the attempt's journal set on r. */
 static int idem_claim(svc_req *r, idem *d, outcome *o)
 {
-    ams_status st = idem_write(r, d, "p", 0, NULL);
+    ams_status st;
 
+    if (attempt_journal(r, d->attempt, r->jkey) < 0) {
+        r->jkey[0] = '\0';
+        set_http(o, 400, "bad_request", "request_id: too long");
+        return -1;
+    }
+    r->jexpire_ms = svc_req_now(r) + svc.idem_ttl_ms;
+    st = idem_write(r, d, "p", 0, NULL);
     if (st == AMS_CONFLICT) {
         /* Another method claimed this request_id a moment ago. */
+        r->jkey[0] = '\0';
         set_outcome(o, "busy");
         return -1;
     }
@@ -463,6 +496,7 @@ static int idem_claim(svc_req *r, idem *d, outcome *o)
         /* A lost or timed-out cas may have written the record: from
          * here on a fault's outcome is unknown. */
         d->claimed = st == AMS_ERR_STORE;
+        r->jkey[0] = '\0';
         set_fault(o, st, "idempotency", "claim");
         return -1;
     }
@@ -529,7 +563,9 @@ static int idem_lookup(svc_req *r, idem *d, outcome *o, pipe_result *res)
     }
     if (strcmp(s->valuestring, "p") == 0) {
         /* Running now (then the session lock is held: busy), or cut off by
-         * a crash; step 4 tells the two apart. */
+         * a crash or a store fault; step 4 tells the two apart. */
+        const cJSON *a = cJSON_GetObjectItemCaseSensitive(rec, "a");
+        d->prev = cJSON_IsNumber(a) ? (int64_t)a->valuedouble : 0;
         cJSON_Delete(rec);
         return 1;
     }
@@ -572,26 +608,22 @@ static cJSON *answer(svc_req *r, outcome *o)
     return b;
 }
 
-/* A retry finds the "p" record of an attempt that did not finish (a
- * store fault or a crash cut it off) and holds the session lock, so that
- * attempt is over.  Its grants, if it made any, are in the user's ledger
- * under its request_id: then the true outcome is "ok" with those grants
- * (recorded now, so later retries replay it).  Otherwise what its
- * operations did is unknown.  Always decides the answer. */
-static int resolve_interrupted(svc_req *r, outcome *o, pipe_result *res,
-                               idem *d)
+/* The grants request r's method recorded under its request_id in the
+ * user's ledger (a new array, or NULL when there are none); -1 with o set
+ * on a store fault. */
+static int ledger_grants(svc_req *r, outcome *o, cJSON **mine)
 {
     char key[STORE_KEY_MAX], *text = NULL;
     size_t len = 0;
     ams_status st = AMS_ERR;
-    cJSON *ledger = NULL, *it, *mine = NULL;
+    cJSON *ledger, *it;
 
+    *mine = NULL;
     if (svc_ledger_key(key, sizeof key, r) == 0)
         st = store_value_get(svc.st, key, svc_req_now(r), &text, &len, NULL);
     if (st != AMS_OK && st != AMS_NOT_FOUND) {
         set_fault(o, st, "ledger", "lookup");
-        o->unknown = 1;
-        return 1;
+        return -1;
     }
     ledger = text ? cJSON_ParseWithLength(text, len) : NULL;
     free(text);
@@ -604,18 +636,59 @@ static int resolve_interrupted(svc_req *r, outcome *o, pipe_result *res,
                     *m = cJSON_GetObjectItemCaseSensitive(it, "method");
         if (cJSON_IsString(q) && strcmp(q->valuestring, r->request_id) == 0 &&
             cJSON_IsString(m) && strcmp(m->valuestring, r->m->name) == 0) {
-            if (mine == NULL)
-                mine = cJSON_CreateArray();
-            cJSON_AddItemToArray(mine, cJSON_Duplicate(it, 1));
+            if (*mine == NULL)
+                *mine = cJSON_CreateArray();
+            cJSON_AddItemToArray(*mine, cJSON_Duplicate(it, 1));
         }
     }
     cJSON_Delete(ledger);
-    if (mine == NULL) {
-        set_http(o, 500, "outcome_unknown",
-                 "an earlier attempt with this request_id was interrupted "
-                 "and recorded no grant in the user's ledger; what its "
-                 "operations did is unknown");
+    return 0;
+}
+
+/* A retry finds the "p" record of an attempt that did not finish (a
+ * store fault or a crash cut it off, or it ran so long that its session
+ * lock expired) and holds the session lock.  First that attempt is
+ * fenced out: its journal is closed, so none of its writes still on the
+ * way can land.  Then the books say what it did.  Its grants in the
+ * user's ledger under its request_id mean it finished: the true outcome
+ * is "ok" with those grants (recorded now, so later retries replay it).
+ * No grants means it never finished: every counter add it made (limits,
+ * stock) is given back, and the request runs again as a new attempt, so
+ * it ends up done exactly once.  Returns 1 when the answer is decided,
+ * 0 to run again. */
+static int resolve_interrupted(svc_req *r, outcome *o, pipe_result *res,
+                               idem *d)
+{
+    char jkey[STORE_KEY_MAX], *text;
+    store_journal j = {jkey, svc_req_now(r) + svc.idem_ttl_ms};
+    cJSON *mine = NULL;
+    size_t undone = 0;
+    ams_status st;
+
+    if (attempt_journal(r, d->prev, jkey) < 0) {
+        set_http(o, 400, "bad_request", "request_id: too long");
         return 1;
+    }
+    st = store_journal_close(svc.st, &j, 0, svc_req_now(r), NULL);
+    if (st == AMS_OK && ledger_grants(r, o, &mine) < 0) {
+        o->unknown = 1;
+        return 1;
+    }
+    if (st == AMS_OK && mine == NULL)
+        st = store_journal_close(svc.st, &j, 1, svc_req_now(r), &undone);
+    if (st != AMS_OK) {
+        set_fault(o, st, "interrupted attempt", "recovery");
+        o->unknown = 1;
+        return 1;
+    }
+    if (mine == NULL) {
+        log_warn("activity %lld method %s: uid=%s request_id=%s: attempt "
+                 "%lld was interrupted before it finished; gave back its %zu "
+                 "counted write(s), running it again",
+                 (long long)r->act->id, r->m->name, r->uid, r->request_id,
+                 (long long)d->prev, undone);
+        d->attempt = d->prev + 1;
+        return 0;
     }
     set_outcome(o, "ok");
     cJSON_Delete(r->grants);
@@ -633,7 +706,7 @@ static int resolve_interrupted(svc_req *r, outcome *o, pipe_result *res,
 /* Steps 3, 4 and 7 around run_method(). */
 static void run_guarded(svc_req *r, outcome *o, pipe_result *res)
 {
-    idem d = {.claimed = 0};
+    idem d = {.claimed = 0, .attempt = 1};
     char lock_key[STORE_KEY_MAX], name[128];
     int found = idem_lookup(r, &d, o, res);
     ams_status st;

@@ -67,6 +67,15 @@ int svc_req_begin(svc_req *r, int64_t now_ms)
     return r->data ? 0 : -1;
 }
 
+const store_journal *svc_req_journal(const svc_req *r, store_journal *buf)
+{
+    if (r == NULL || r->jkey[0] == '\0')
+        return NULL;
+    buf->key = r->jkey;
+    buf->expire_at_ms = r->jexpire_ms;
+    return buf;
+}
+
 int64_t svc_now(ams_ctx *ctx)
 {
     if (ctx == NULL || ctx->req == NULL)
@@ -526,13 +535,15 @@ static ams_status host_counter_add(ams_ctx *c, ams_scope scope,
 {
     char k[STORE_KEY_MAX];
     int64_t exp;
+    store_journal jb;
     ams_status st = make_key(c, "counter_add", scope, key, period, k,
                              sizeof k, &exp);
     if (st != AMS_OK)
         return st;
     if (lo > hi)
         return AMS_ERR;
-    return store_counter_add(svc.st, k, delta, lo, hi, exp, svc_now(c), out);
+    return store_counter_add_j(svc.st, k, delta, lo, hi, exp, svc_now(c), out,
+                               svc_req_journal(c->req, &jb));
 }
 
 static ams_status host_counter_get(ams_ctx *c, ams_scope scope,
@@ -648,13 +659,20 @@ ams_status svc_host_lock_reclaim(svc_req *r, const char *key, int64_t ttl_ms)
 
     if (st != AMS_CONFLICT)
         return st;
-    if (store_lock_get(svc.st, key, svc_req_now(r), &holder) != AMS_OK)
-        return AMS_CONFLICT;
+    st = store_lock_get(svc.st, key, svc_req_now(r), &holder);
+    if (st == AMS_NOT_FOUND) /* released (or expired) since: try again */
+        return svc_host_lock(r, key, ttl_ms);
+    if (st != AMS_OK) /* a fault is not "busy": nobody is known to run */
+        return st == AMS_ERR_STORE ? st : AMS_CONFLICT;
+    st = AMS_CONFLICT;
     if (owner_dead(holder) || orphan_take(holder)) {
         log_warn("lock %s: its holder (pid %.8s) is gone or ended "
                  "without releasing it; released", key, holder + 8);
-        store_lock_release(svc.st, key, holder, svc_req_now(r));
-        st = svc_host_lock(r, key, ttl_ms);
+        st = store_lock_release(svc.st, key, holder, svc_req_now(r));
+        if (st == AMS_ERR_STORE)
+            orphan_add(holder); /* still nobody's: the next try takes it */
+        else
+            st = svc_host_lock(r, key, ttl_ms);
     }
     free(holder);
     return st;
@@ -787,14 +805,16 @@ static ams_status host_value_cas(ams_ctx *c, ams_scope scope, const char *key,
 {
     char k[STORE_KEY_MAX];
     int64_t exp;
+    store_journal jb;
     ams_status st = make_key(c, "value_cas", scope, key, AMS_PERIOD_NONE, k,
                              sizeof k, &exp);
     if (st != AMS_OK)
         return st;
     if (val == NULL && len > 0)
         return AMS_ERR;
-    return store_value_cas(svc.st, k, expect, val ? val : "", len,
-                           ttl_to_expire(c, ttl_ms), svc_now(c), version);
+    return store_value_cas_j(svc.st, k, expect, val ? val : "", len,
+                             ttl_to_expire(c, ttl_ms), svc_now(c), version,
+                             svc_req_journal(c->req, &jb));
 }
 
 static void wake(evutil_socket_t fd, short what, void *arg)
@@ -966,6 +986,7 @@ static ams_status host_grant(ams_ctx *c, const char *kind, const char *item,
 ams_status svc_ledger_append(svc_req *r)
 {
     char key[STORE_KEY_MAX];
+    store_journal jb;
     int64_t now = r->clock_base_ms + (svc_mono_ms() - r->mono_start_ms);
 
     if (r->grants == NULL || cJSON_GetArraySize(r->grants) == 0)
@@ -995,8 +1016,10 @@ ams_status svc_ledger_append(svc_req *r)
         cJSON_Delete(arr);
         if (text == NULL)
             return AMS_ERR_NOMEM;
-        st = store_value_cas(svc.st, key, ver, text, strlen(text), 0, now,
-                             NULL);
+        /* Fenced by the attempt's journal: an append that arrives after
+         * a retry closed it (pipeline.c) must not land. */
+        st = store_value_cas_j(svc.st, key, ver, text, strlen(text), 0, now,
+                               NULL, svc_req_journal(r, &jb));
         free(text);
         if (st != AMS_CONFLICT)
             return st;

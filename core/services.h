@@ -50,7 +50,17 @@ typedef struct svc_req {
     svc_lock *locks;         /* still held; released at the end */
     void **arena;            /* values handed to plugins */
     size_t narena, carena;
+    /* This attempt's journal (store.h: Journals), set by the pipeline
+     * once the request claimed its request_id: every counter add made for
+     * the request from then on is recorded in it, and its counter adds
+     * and value writes are fenced by it.  jkey[0] == '\0': none. */
+    char jkey[STORE_KEY_MAX];
+    int64_t jexpire_ms;
 } svc_req;
+
+/* The request's journal as the store takes it (valid while r is), or
+ * NULL when it has none. */
+const store_journal *svc_req_journal(const svc_req *r, store_journal *buf);
 
 struct ams_ctx {
     svc_req *req;            /* NULL during init */

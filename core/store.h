@@ -25,6 +25,17 @@
  * AMS_ERR_STORE when the backend failed (the message is logged).  Returned
  * buffers are malloc'd and owned by the caller.
  *
+ * Journals.  A request's counted writes can name a journal (its own
+ * family, one per attempt of a request): counter_add records every add it
+ * applies there, in the same atomic step.  journal_close fences the
+ * attempt out: from then on a counter_add or value_cas naming the journal
+ * is refused (AMS_ERR_STORE, nothing written), so a write that reaches
+ * the store late (sent before a timeout, delivered after) cannot count;
+ * with give_back it also gives back every add the journal recorded, in
+ * the same atomic step.  This is what lets a retry of a request whose
+ * outcome is unknown first stop the lost attempt, then look at what it
+ * finished, and undo exactly what it counted before running it again.
+ *
  * A store handle belongs to one process; open it after fork().
  */
 #ifndef AMS_CORE_STORE_H
@@ -48,12 +59,26 @@ typedef struct store_board_entry {
 /* Free what board_top returned. */
 void store_board_free(store_board_entry *e, size_t n);
 
+/* At most this many adds are recorded in one journal; one more is
+ * refused (AMS_ERR, a caller bug: a request makes a handful). */
+#define STORE_JOURNAL_MAX 64
+
+/* Names a journal (see the top): its key (a key space of its own) and the
+ * expiry the journal gets when the first write naming it creates it. */
+typedef struct store_journal {
+    const char *key;
+    int64_t expire_at_ms;
+} store_journal;
+
 typedef struct store_ops {
     const char *name;
 
+    /* j: NULL, or the journal that records the add when it is applied
+     * (and refuses it when closed). */
     ams_status (*counter_add)(store *s, const char *key, int64_t delta,
                               int64_t lo, int64_t hi, int64_t expire_at_ms,
-                              int64_t now_ms, int64_t *out);
+                              int64_t now_ms, int64_t *out,
+                              const store_journal *j);
     ams_status (*counter_get)(store *s, const char *key, int64_t now_ms,
                               int64_t *out);
 
@@ -74,9 +99,22 @@ typedef struct store_ops {
 
     ams_status (*value_get)(store *s, const char *key, int64_t now_ms,
                             char **val, size_t *len, uint64_t *version);
+    /* j: NULL, or a journal that fences the write out once closed (it
+     * records nothing). */
     ams_status (*value_cas)(store *s, const char *key, uint64_t expect,
                             const char *val, size_t len, int64_t expire_at_ms,
-                            int64_t now_ms, uint64_t *version);
+                            int64_t now_ms, uint64_t *version,
+                            const store_journal *j);
+
+    /* Close j (see Journals): absent, it is created closed (with
+     * j->expire_at_ms); open, it is closed.  give_back: also give back
+     * every add it recorded, unless that was done before (each counter
+     * still live gets the opposite of its add; an expired one stays
+     * absent), all in one atomic step; *undone (may be NULL) receives how
+     * many adds this call gave back.  AMS_OK. */
+    ams_status (*journal_close)(store *s, const store_journal *j,
+                                int give_back, int64_t now_ms,
+                                size_t *undone);
 
     /* Leaderboards: key names a board; members ranked by score
      * descending, ties by the time (now_ms) the member reached its score,
@@ -171,7 +209,21 @@ static inline ams_status store_counter_add(store *s, const char *k, int64_t d,
                                            int64_t exp, int64_t now,
                                            int64_t *out)
 {
-    return s->ops->counter_add(s, k, d, lo, hi, exp, now, out);
+    return s->ops->counter_add(s, k, d, lo, hi, exp, now, out, NULL);
+}
+static inline ams_status store_counter_add_j(store *s, const char *k,
+                                             int64_t d, int64_t lo, int64_t hi,
+                                             int64_t exp, int64_t now,
+                                             int64_t *out,
+                                             const store_journal *j)
+{
+    return s->ops->counter_add(s, k, d, lo, hi, exp, now, out, j);
+}
+static inline ams_status store_journal_close(store *s, const store_journal *j,
+                                             int give_back, int64_t now,
+                                             size_t *undone)
+{
+    return s->ops->journal_close(s, j, give_back, now, undone);
 }
 static inline ams_status store_counter_get(store *s, const char *k,
                                            int64_t now, int64_t *out)
@@ -219,7 +271,15 @@ static inline ams_status store_value_cas(store *s, const char *k,
                                          size_t len, int64_t exp, int64_t now,
                                          uint64_t *ver)
 {
-    return s->ops->value_cas(s, k, expect, v, len, exp, now, ver);
+    return s->ops->value_cas(s, k, expect, v, len, exp, now, ver, NULL);
+}
+static inline ams_status store_value_cas_j(store *s, const char *k,
+                                           uint64_t expect, const char *v,
+                                           size_t len, int64_t exp,
+                                           int64_t now, uint64_t *ver,
+                                           const store_journal *j)
+{
+    return s->ops->value_cas(s, k, expect, v, len, exp, now, ver, j);
 }
 static inline ams_status store_board_set(store *s, const char *k,
                                          const char *member, int64_t score,

@@ -15,7 +15,7 @@
  *                    [17..]   counter: int64 big-endian; lock: the token;
  *                             tag and value: the caller's bytes; board:
  *                             its id, uint64 big-endian; retired board:
- *                             nothing
+ *                             nothing; journal: see store_enc.h
  *   "expiry"  key:   expire_at_ms (big-endian, sign bit flipped so that
  *                    byte order is numeric order) + data key
  *             value: empty
@@ -90,6 +90,7 @@ enum {
     FAM_VALUE = 'v',
     FAM_BOARD = 'b',   /* a board's header */
     FAM_RETIRED = 'd', /* an expired board whose members are still there */
+    FAM_JOURNAL = 'j', /* body: store_enc.h */
 };
 
 #define LM_HDR 17                      /* family + expire_at + version */
@@ -215,30 +216,47 @@ static ams_status lm_load(lm_call *c, int64_t now_ms)
     return AMS_OK;
 }
 
+/* Load the record of key in family fam into c, inside the transaction
+ * txn that c shares with the call that opened it (one atomic step over
+ * two records: a journaled add).  Nothing to finish. */
+static ams_status lm_at(lm_call *c, lm_store *ls, MDB_txn *txn,
+                        const char *op, int fam, const char *key,
+                        int64_t now_ms)
+{
+    size_t klen = key != NULL ? strlen(key) : 0;
+
+    if (klen == 0 || klen > STORE_KEY_MAX)
+        return lm_bad(op, "key is empty or longer than STORE_KEY_MAX");
+    memset(c, 0, sizeof *c);
+    c->ls = ls;
+    c->op = op;
+    c->txn = txn;
+    c->key[0] = (unsigned char)fam;
+    memcpy(c->key + 1, key, klen);
+    c->klen = 1 + klen;
+    return lm_load(c, now_ms);
+}
+
 /* Start a call on key in family fam: check the key, open the transaction
  * (MDB_RDONLY for reads) and load the record.  On success the caller must
  * finish with lm_end(). */
 static ams_status lm_begin(lm_call *c, store *s, const char *op, int fam,
                            const char *key, int64_t now_ms, unsigned flags)
 {
+    lm_store *ls = (lm_store *)s;
+    MDB_txn *txn;
     size_t klen = key != NULL ? strlen(key) : 0;
     ams_status st;
     int rc;
 
     if (klen == 0 || klen > STORE_KEY_MAX)
         return lm_bad(op, "key is empty or longer than STORE_KEY_MAX");
-    memset(c, 0, sizeof *c);
-    c->ls = (lm_store *)s;
-    c->op = op;
-    c->key[0] = (unsigned char)fam;
-    memcpy(c->key + 1, key, klen);
-    c->klen = 1 + klen;
-    rc = lm_txn_begin(c->ls, flags, &c->txn);
+    rc = lm_txn_begin(ls, flags, &txn);
     if (rc != 0)
         return lm_fail(op, rc);
-    st = lm_load(c, now_ms);
+    st = lm_at(c, ls, txn, op, fam, key, now_ms);
     if (st != AMS_OK)
-        mdb_txn_abort(c->txn);
+        mdb_txn_abort(txn);
     return st;
 }
 
@@ -366,31 +384,157 @@ static ams_status lm_counter_value(const lm_call *c, int64_t *v)
     return AMS_OK;
 }
 
+/* ---- journals (store.h; body: store_enc.h) ---- */
+
+/* Load journal j into jc, in c's transaction; *closed: it is live and
+ * closed (a write naming it is refused). */
+static ams_status lm_jrn_at(lm_call *jc, const lm_call *c,
+                            const store_journal *j, int64_t now_ms,
+                            int *closed)
+{
+    ams_status st = lm_at(jc, c->ls, c->txn, c->op, FAM_JOURNAL, j->key,
+                          now_ms);
+
+    *closed = 0;
+    if (st != AMS_OK || !jc->live)
+        return st;
+    if (store_jrn_count(jc->body, jc->len) < 0)
+        return lm_corrupt(c->op);
+    *closed = jc->body[0] != STORE_JRN_OPEN;
+    if (*closed)
+        fprintf(stderr,
+                "store: lmdb: %s: write refused: its journal is closed (the "
+                "request's attempt was rolled back by a retry)\n",
+                c->op);
+    return AMS_OK;
+}
+
+/* Close the journal, giving back its adds when asked, in one
+ * transaction (store.h). */
+static ams_status lm_journal_close(store *s, const store_journal *j,
+                                   int give_back, int64_t now_ms,
+                                   size_t *undone)
+{
+    lm_call jc, cc;
+    unsigned char *copy = NULL, b[8];
+    size_t n = 0, pos = 1, klen, len = 1;
+    const unsigned char *key;
+    char kbuf[STORE_KEY_MAX + 1];
+    int64_t delta, v, back;
+    int state = 0; /* absent */
+    ams_status st = lm_begin(&jc, s, "journal_close", FAM_JOURNAL, j->key,
+                             now_ms, 0);
+
+    if (undone != NULL)
+        *undone = 0;
+    if (st != AMS_OK)
+        return st;
+    if (jc.live) {
+        if (store_jrn_count(jc.body, jc.len) < 0)
+            return lm_end(&jc, lm_corrupt(jc.op));
+        state = jc.body[0];
+        len = jc.len;
+    }
+    if (state == STORE_JRN_GIVEN_BACK ||
+        (state == STORE_JRN_CLOSED && !give_back))
+        return lm_end(&jc, AMS_OK);
+    /* A copy out of the map: the counters' writes may move the pages
+     * jc.body points into. */
+    if ((copy = malloc(len)) == NULL)
+        return lm_end(&jc, AMS_ERR_NOMEM);
+    if (jc.live)
+        memcpy(copy, jc.body, len);
+    while (give_back && jc.live && st == AMS_OK &&
+           store_jrn_next(copy, len, &pos, &delta, &key, &klen) == 1) {
+        if (klen > STORE_KEY_MAX) {
+            st = lm_corrupt(jc.op);
+            break;
+        }
+        memcpy(kbuf, key, klen);
+        kbuf[klen] = '\0';
+        st = lm_at(&cc, jc.ls, jc.txn, jc.op, FAM_COUNTER, kbuf, now_ms);
+        if (st == AMS_OK && cc.live)
+            st = lm_counter_value(&cc, &v);
+        /* An expired counter stays absent: its period is over, there is
+         * nothing left to give back to. */
+        if (st != AMS_OK || !cc.live || __builtin_sub_overflow(v, delta, &back))
+            continue;
+        store_put_u64(b, (uint64_t)back);
+        if ((st = lm_put(&cc, cc.expire_at_ms, 0, b, sizeof b)) == AMS_OK)
+            n++;
+    }
+    if (give_back) {
+        len = 1;
+        copy[0] = STORE_JRN_GIVEN_BACK;
+    } else {
+        copy[0] = STORE_JRN_CLOSED; /* entries kept for a give back */
+    }
+    if (st == AMS_OK)
+        st = lm_put(&jc, jc.live ? jc.expire_at_ms : j->expire_at_ms, 0, copy,
+                    len);
+    free(copy);
+    st = lm_end(&jc, st);
+    if (undone != NULL && st == AMS_OK)
+        *undone = n;
+    return st;
+}
+
 static ams_status lm_counter_add(store *s, const char *key, int64_t delta,
                                  int64_t lo, int64_t hi, int64_t expire_at_ms,
-                                 int64_t now_ms, int64_t *out)
+                                 int64_t now_ms, int64_t *out,
+                                 const store_journal *j)
 {
-    lm_call c;
+    lm_call c, jc;
     int64_t cur, next = 0;
-    unsigned char b[8];
+    unsigned char b[8], *jb = NULL;
+    size_t jlen = 0, klen = strlen(key != NULL ? key : "");
+    int closed = 0;
     ams_status st =
         lm_begin(&c, s, "counter_add", FAM_COUNTER, key, now_ms, 0);
 
     if (st != AMS_OK)
         return st;
-    st = lm_counter_value(&c, &cur);
+    if (j != NULL) {
+        st = lm_jrn_at(&jc, &c, j, now_ms, &closed);
+        if (st == AMS_OK && closed)
+            st = AMS_ERR_STORE;
+        else if (st == AMS_OK && jc.live &&
+                 store_jrn_count(jc.body, jc.len) >= STORE_JOURNAL_MAX)
+            st = lm_bad("counter_add", "journal full");
+    }
+    if (st == AMS_OK)
+        st = lm_counter_value(&c, &cur);
     if (st == AMS_OK) {
         /* Overflow is a bound like any other: the add does not happen. */
         if (__builtin_add_overflow(cur, delta, &next) || next < lo ||
             next > hi) {
             next = cur;
             st = AMS_CONFLICT;
-        } else {
-            store_put_u64(b, (uint64_t)next);
-            st = lm_put(&c, c.live ? c.expire_at_ms : expire_at_ms, 0, b,
-                        sizeof b);
+        } else if (j != NULL) {
+            /* The journal's new body, copied out of the map before the
+             * counter's write can move the pages it lives in. */
+            size_t old = jc.live ? jc.len : 1;
+            jlen = old + STORE_JRN_ENTRY_HDR + klen;
+            if ((jb = malloc(jlen)) == NULL) {
+                st = AMS_ERR_NOMEM;
+            } else {
+                if (jc.live)
+                    memcpy(jb, jc.body, old);
+                else
+                    jb[0] = STORE_JRN_OPEN;
+                store_jrn_entry(jb + old, delta, key, klen);
+            }
         }
     }
+    if (st == AMS_OK) {
+        store_put_u64(b, (uint64_t)next);
+        st = lm_put(&c, c.live ? c.expire_at_ms : expire_at_ms, 0, b,
+                    sizeof b);
+    }
+    if (st == AMS_OK && jb != NULL)
+        st = lm_put(&jc, jc.live ? jc.expire_at_ms : j->expire_at_ms, 0, jb,
+                    jlen);
+    free(jb);
     st = lm_end(&c, st);
     if (out != NULL && st >= 0)
         *out = next;
@@ -572,10 +716,11 @@ static ams_status lm_value_get(store *s, const char *key, int64_t now_ms,
 static ams_status lm_value_cas(store *s, const char *key, uint64_t expect,
                                const char *val, size_t len,
                                int64_t expire_at_ms, int64_t now_ms,
-                               uint64_t *version)
+                               uint64_t *version, const store_journal *j)
 {
-    lm_call c;
+    lm_call c, jc;
     uint64_t cur;
+    int closed = 0;
     ams_status st;
 
     if (val == NULL && len > 0)
@@ -583,6 +728,10 @@ static ams_status lm_value_cas(store *s, const char *key, uint64_t expect,
     st = lm_begin(&c, s, "value_cas", FAM_VALUE, key, now_ms, 0);
     if (st != AMS_OK)
         return st;
+    if (j != NULL && ((st = lm_jrn_at(&jc, &c, j, now_ms, &closed)) !=
+                          AMS_OK ||
+                      closed))
+        return lm_end(&c, st != AMS_OK ? st : AMS_ERR_STORE);
     cur = c.live ? c.version : 0;
     if (cur != expect)
         st = AMS_CONFLICT;
@@ -1280,6 +1429,7 @@ static const store_ops lm_ops = {
     .tag_del = lm_tag_del,
     .value_get = lm_value_get,
     .value_cas = lm_value_cas,
+    .journal_close = lm_journal_close,
     .board_set = lm_board_set,
     .board_top = lm_board_top,
     .board_rank = lm_board_rank,

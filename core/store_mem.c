@@ -24,7 +24,8 @@
  *   records  one hash table keyed by (family byte, key bytes), chained,
  *            grown x2 when it holds more records than buckets (FNV-1a).
  *            The families are those of store_lmdb.c: counter, lock, tag,
- *            value, board header.
+ *            value, board header, journal (its body encoded as in
+ *            store_enc.h).
  *   expiry   a binary min-heap of the records that have an expiry,
  *            ordered like LMDB's index: expire_at_ms, then family byte,
  *            then key bytes.  Each record knows its slot, so moving or
@@ -66,6 +67,8 @@
  *
  *   board "KEY" exp=E "MEMBER"=SCORE@TIME ...   (members in rank order)
  *   counter "KEY" exp=E VALUE
+ *   journal "KEY" exp=E open|closed|given-back +DELTA@"COUNTER KEY" ...
+ *                                              (entries oldest first)
  *   lock "KEY" exp=E "TOKEN"
  *   tag "KEY" exp=E "BYTES"
  *   value "KEY" exp=E version=V "BYTES"
@@ -84,6 +87,7 @@
  * value was cas'ed.  Boards have no undo.
  */
 #include "store.h"
+#include "store_enc.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -97,6 +101,7 @@ enum {
     FAM_VALUE = 'v',
     FAM_BOARD = 'b',   /* a board's header */
     FAM_RETIRED = 'd', /* an expired board whose members are still there */
+    FAM_JOURNAL = 'j', /* body: store_enc.h */
 };
 
 #define MM_MEMBER_MAX 256 /* as LM_MEMBER_MAX */
@@ -464,9 +469,12 @@ static mm_rec *mm_make(mm_call *c, int64_t expire_at_ms)
 }
 
 /* Store body (len bytes) with the version and expiry in the call's
- * record: a lock, tag or value write. */
-static ams_status mm_put(mm_call *c, int64_t expire_at_ms, uint64_t version,
-                         const void *body, size_t len)
+ * record: a lock, tag, value or journal write.  Not counted in writes
+ * (mm_put is the counted one): a journal is written by the call it
+ * journals. */
+static ams_status mm_store_body(mm_call *c, int64_t expire_at_ms,
+                                uint64_t version, const void *body,
+                                size_t len)
 {
     char *copy = malloc(len + 1);
     mm_rec *r;
@@ -485,8 +493,17 @@ static ams_status mm_put(mm_call *c, int64_t expire_at_ms, uint64_t version,
     r->len = len;
     r->version = version;
     mm_set_expiry(c->ms, r, expire_at_ms);
-    c->ms->writes++;
     return AMS_OK;
+}
+
+static ams_status mm_put(mm_call *c, int64_t expire_at_ms, uint64_t version,
+                         const void *body, size_t len)
+{
+    ams_status st = mm_store_body(c, expire_at_ms, version, body, len);
+
+    if (st == AMS_OK)
+        c->ms->writes++;
+    return st;
 }
 
 /* A malloc'd, NUL-terminated copy of the record's body; NULL when out of
@@ -500,17 +517,130 @@ static char *mm_body_dup(const mm_rec *r)
     return p;
 }
 
+/* ---- journals (store.h; body: store_enc.h) ---- */
+
+/* Start a call on journal j; *closed: it is live and closed (a write
+ * naming it is refused).  AMS_ERR_STORE when its body is corrupt. */
+static ams_status mm_jrn_begin(mm_call *c, store *s, const char *op,
+                               const store_journal *j, int64_t now_ms,
+                               int *closed)
+{
+    ams_status st = mm_begin(c, s, op, FAM_JOURNAL, j->key, now_ms);
+
+    *closed = 0;
+    if (st != AMS_OK || !c->live)
+        return st;
+    if (store_jrn_count((const unsigned char *)c->r->body, c->r->len) < 0) {
+        fprintf(stderr, "store: %s: %s: corrupt journal\n", c->ms->label,
+                op);
+        return AMS_ERR_STORE;
+    }
+    *closed = c->r->body[0] != STORE_JRN_OPEN;
+    if (*closed)
+        fprintf(stderr,
+                "store: %s: %s: write refused: its journal is closed (the "
+                "request's attempt was rolled back by a retry)\n",
+                c->ms->label, op);
+    return AMS_OK;
+}
+
+/* Append the add (delta to key) to the journal call jc began. */
+static ams_status mm_jrn_append(mm_call *jc, const store_journal *j,
+                                int64_t delta, const char *key)
+{
+    size_t klen = strlen(key), old = jc->live ? jc->r->len : 1;
+    unsigned char *b = malloc(old + STORE_JRN_ENTRY_HDR + klen);
+    ams_status st;
+
+    if (b == NULL)
+        return AMS_ERR_NOMEM;
+    if (jc->live)
+        memcpy(b, jc->r->body, old);
+    else
+        b[0] = STORE_JRN_OPEN;
+    store_jrn_entry(b + old, delta, key, klen);
+    st = mm_store_body(jc, jc->live ? jc->r->expire_at_ms : j->expire_at_ms,
+                       0, b, old + STORE_JRN_ENTRY_HDR + klen);
+    free(b);
+    return st;
+}
+
+/* Close the journal, giving back its adds when asked (store.h). */
+static ams_status mm_journal_close(store *s, const store_journal *j,
+                                   int give_back, int64_t now_ms,
+                                   size_t *undone)
+{
+    mm_call jc;
+    int state = 0; /* absent */
+    size_t n = 0, pos = 1, klen, len = 1;
+    const unsigned char *key;
+    unsigned char *body = NULL, shut;
+    int64_t delta;
+    ams_status st = mm_begin(&jc, s, "journal_close", FAM_JOURNAL, j->key,
+                             now_ms);
+
+    if (undone != NULL)
+        *undone = 0;
+    if (st != AMS_OK)
+        return st;
+    if (jc.live) {
+        if (store_jrn_count((const unsigned char *)jc.r->body, jc.r->len) < 0)
+            return mm_bad(jc.ms, "journal_close", "corrupt journal");
+        state = (unsigned char)jc.r->body[0];
+        body = (unsigned char *)jc.r->body;
+        len = jc.r->len;
+    }
+    if (state == STORE_JRN_GIVEN_BACK ||
+        (state == STORE_JRN_CLOSED && !give_back))
+        return AMS_OK;
+    while (give_back && body != NULL &&
+           store_jrn_next(body, len, &pos, &delta, &key, &klen) == 1) {
+        mm_rec *r = mm_find(jc.ms, FAM_COUNTER, key, klen,
+                            mm_hash(FAM_COUNTER, key, klen));
+        int64_t back;
+        /* An expired counter stays absent: its period is over, there is
+         * nothing left to give back to. */
+        if (mm_live(r, now_ms) &&
+            !__builtin_sub_overflow(r->count, delta, &back)) {
+            r->count = back;
+            n++;
+        }
+    }
+    if (give_back || body == NULL) {
+        shut = give_back ? STORE_JRN_GIVEN_BACK : STORE_JRN_CLOSED;
+        st = mm_put(&jc, jc.live ? jc.r->expire_at_ms : j->expire_at_ms, 0,
+                    &shut, 1);
+    } else {
+        body[0] = STORE_JRN_CLOSED; /* entries kept for a give back */
+        jc.ms->writes++;
+    }
+    if (undone != NULL)
+        *undone = n;
+    return st;
+}
+
 /* ---- counters (expiry policy: see store_lmdb.c) ---- */
 
 static ams_status mm_counter_add(store *s, const char *key, int64_t delta,
                                  int64_t lo, int64_t hi, int64_t expire_at_ms,
-                                 int64_t now_ms, int64_t *out)
+                                 int64_t now_ms, int64_t *out,
+                                 const store_journal *j)
 {
-    mm_call c;
+    mm_call c, jc;
     int64_t cur, next = 0;
+    int closed = 0;
     ams_status st = mm_begin(&c, s, "counter_add", FAM_COUNTER, key, now_ms);
     mm_rec *r;
 
+    if (st == AMS_OK && j != NULL) {
+        st = mm_jrn_begin(&jc, s, "counter_add", j, now_ms, &closed);
+        if (st == AMS_OK && closed)
+            st = AMS_ERR_STORE;
+        else if (st == AMS_OK && jc.live &&
+                 store_jrn_count((const unsigned char *)jc.r->body,
+                                 jc.r->len) >= STORE_JOURNAL_MAX)
+            st = mm_bad(c.ms, "counter_add", "journal full");
+    }
     if (st != AMS_OK)
         return st;
     cur = c.live ? c.r->count : 0;
@@ -520,8 +650,16 @@ static ams_status mm_counter_add(store *s, const char *key, int64_t delta,
         st = AMS_CONFLICT;
     } else {
         int64_t exp = c.live ? c.r->expire_at_ms : expire_at_ms;
+        int fresh = c.r == NULL;
+
+        /* Both records exist before either changes: when the journal
+         * cannot be written, the counter is not either. */
         if ((r = mm_make(&c, exp)) == NULL) {
             st = AMS_ERR_NOMEM;
+        } else if (j != NULL &&
+                   (st = mm_jrn_append(&jc, j, delta, key)) != AMS_OK) {
+            if (fresh)
+                mm_del(c.ms, r);
         } else {
             r->count = next;
             mm_set_expiry(c.ms, r, exp);
@@ -690,14 +828,20 @@ static ams_status mm_value_get(store *s, const char *key, int64_t now_ms,
 static ams_status mm_value_cas(store *s, const char *key, uint64_t expect,
                                const char *val, size_t len,
                                int64_t expire_at_ms, int64_t now_ms,
-                               uint64_t *version)
+                               uint64_t *version, const store_journal *j)
 {
     mm_call c;
     uint64_t cur;
+    int closed = 0;
     ams_status st;
 
     if (val == NULL && len > 0)
         return mm_bad((mm_store *)s, "value_cas", "NULL value");
+    if (j != NULL) {
+        st = mm_jrn_begin(&c, s, "value_cas", j, now_ms, &closed);
+        if (st != AMS_OK || closed)
+            return st != AMS_OK ? st : AMS_ERR_STORE;
+    }
     st = mm_begin(&c, s, "value_cas", FAM_VALUE, key, now_ms);
     if (st != AMS_OK)
         return st;
@@ -1054,8 +1198,8 @@ static void mm_dump_rec(FILE *f, const mm_rec *r)
         int fam;
         const char *name;
     } names[] = {{FAM_BOARD, "board"}, {FAM_COUNTER, "counter"},
-                 {FAM_LOCK, "lock"},   {FAM_TAG, "tag"},
-                 {FAM_VALUE, "value"}};
+                 {FAM_JOURNAL, "journal"}, {FAM_LOCK, "lock"},
+                 {FAM_TAG, "tag"},         {FAM_VALUE, "value"}};
     const char *name = "?";
 
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
@@ -1072,6 +1216,22 @@ static void mm_dump_rec(FILE *f, const mm_rec *r)
         fprintf(f, " version=%" PRIu64 " ", r->version);
         mm_dump_bytes(f, r->body, r->len);
         break;
+    case FAM_JOURNAL: {
+        size_t pos = 1, klen;
+        const unsigned char *key;
+        int64_t delta;
+
+        fputs(r->body[0] == STORE_JRN_OPEN     ? " open"
+              : r->body[0] == STORE_JRN_CLOSED ? " closed"
+                                               : " given-back",
+              f);
+        while (store_jrn_next((const unsigned char *)r->body, r->len, &pos,
+                              &delta, &key, &klen) == 1) {
+            fprintf(f, " %+" PRId64 "@", delta);
+            mm_dump_bytes(f, key, klen);
+        }
+        break;
+    }
     case FAM_BOARD:
         for (size_t i = 0; i < r->board->n; i++) {
             const mm_member *m = r->board->ord[i];
@@ -1189,6 +1349,7 @@ static const store_ops mm_ops = {
     .tag_del = mm_tag_del,
     .value_get = mm_value_get,
     .value_cas = mm_value_cas,
+    .journal_close = mm_journal_close,
     .board_set = mm_board_set,
     .board_top = mm_board_top,
     .board_rank = mm_board_rank,

@@ -8,7 +8,8 @@
  * one at a time (NOSCRIPT and retries: see Connections).
  *
  * Layout.  Keys are a family prefix + the caller's key ("c:" counter, "l:"
- * lock, "t:" tag, "v:" value, "bm:"/"bz:" board).  Redis Cluster hashes
+ * lock, "t:" tag, "v:" value, "bm:"/"bz:" board, "j:" journal).  Redis
+ * Cluster hashes
  * a key on its first {hash tag} wherever it is, and refuses a script
  * whose keys hash to different slots.  The host's keys carry a tag (one
  * per activity, see services.c), so one activity's records share a slot
@@ -16,7 +17,10 @@
  * tag is wrapped in one ("c:{KEY}") so that a board's two keys still
  * share theirs.  Every script touches only the keys it is given, all
  * made from one caller key (the suite passes against a one-node cluster,
- * which checks that).  Records are hashes:
+ * which checks that), except the journal's: a journaled write and a
+ * rollback touch a journal and its counters, which share a slot when the
+ * caller gives them one tag (the host does: one activity's keys).
+ * Records are hashes:
  *
  *   counter  c:KEY   e = expire_at_ms, d = value (decimal int64)
  *   lock     l:KEY   e, d = token
@@ -25,6 +29,11 @@
  *   board    bm:KEY  "" = expire_at_ms (a member is never empty), and
  *                    member -> its order key (below)
  *            bz:KEY  sorted set of order keys, every score 0
+ *   journal  j:KEY   e, s = "o" open, "f" closed, "x" closed and given
+ *                    back (store_enc.h), n = entries,
+ *                    and entry i (1..n): ki = the counter's Redis key,
+ *                    di = its delta (store.h: Journals).  A journaled
+ *                    counter_add or value_cas names it as KEYS[2].
  *
  * Numbers travel and are stored as decimal strings and compared exactly
  * in Lua (cmp below): Redis' Lua has only doubles, which do not hold an
@@ -153,6 +162,25 @@
     "  redis.call('PEXPIRE', k, string.format('%.0f', d + 86400000))\n"     \
     "end\n"
 
+#define RD_STR_(x) #x
+#define RD_STR(x) RD_STR_(x)
+
+/* For the scripts that name a journal as KEYS[2] (see Journals at the
+ * top).  jopen: the journal's entry count when it is live and open, 0
+ * when absent or expired (an expired one is removed: a write starts it
+ * anew), -3 when closed, -4 when full; 0 when no journal is named. */
+#define RD_LUA_JOURNAL                                                      \
+    "local function jopen(j, now)\n"                                        \
+    "  if not j then return 0 end\n"                                        \
+    "  if not live(redis.call('HGET', j, 'e'), now) then\n"                 \
+    "    redis.call('DEL', j) return 0 end\n"                               \
+    "  local s, n = unpack(redis.call('HMGET', j, 's', 'n'))\n"             \
+    "  if s ~= 'o' then return -3 end\n"                                    \
+    "  n = tonumber(n or '0')\n"                                            \
+    "  if n >= " RD_STR(STORE_JOURNAL_MAX) " then return -4 end\n"           \
+    "  return n\n"                                                          \
+    "end\n"
+
 enum {
     S_COUNTER_ADD,
     S_COUNTER_GET,
@@ -167,15 +195,22 @@ enum {
     S_BOARD_SET,
     S_BOARD_TOP,
     S_BOARD_RANK,
+    S_JOURNAL_READ,
+    S_JOURNAL_CLOSE,
+    S_JOURNAL_GIVE_BACK,
     S_COUNT
 };
 
-/* Answers: 0 OK, 1 conflict, 2 not found (as a number, or the first
- * element of an array). */
+/* Answers: 0 OK, 1 conflict, 2 not found, 3 the named journal is closed,
+ * 4 the named journal is full (as a number, or the first element of an
+ * array). */
 static const char *const rd_scripts[S_COUNT] = {
-    /* counter_add: ARGV delta lo hi expire_at now -> {status, value} */
-    [S_COUNTER_ADD] = RD_LUA_LIB
+    /* counter_add: KEYS counter [journal]; ARGV delta lo hi expire_at now
+     * [journal_expire_at] -> {status, value} */
+    [S_COUNTER_ADD] = RD_LUA_LIB RD_LUA_JOURNAL
     "local k = KEYS[1]\n"
+    "local jn = jopen(KEYS[2], ARGV[5])\n"
+    "if jn < 0 then return {-jn, '0'} end\n"
     "local fresh = not live(redis.call('HGET', k, 'e'), ARGV[5])\n"
     "local cur = '0'\n"
     "if fresh then redis.call('DEL', k)\n"
@@ -196,6 +231,15 @@ static const char *const rd_scripts[S_COUNT] = {
     "if fresh then\n"
     "  redis.call('HSET', k, 'e', ARGV[4])\n"
     "  keep(k, ARGV[4], ARGV[5])\n"
+    "end\n"
+    "if KEYS[2] then\n"
+    "  local j = KEYS[2]\n"
+    "  if jn == 0 and not redis.call('HGET', j, 's') then\n"
+    "    redis.call('HSET', j, 'e', ARGV[6], 's', 'o')\n"
+    "    keep(j, ARGV[6], ARGV[5])\n"
+    "  end\n"
+    "  jn = jn + 1\n"
+    "  redis.call('HSET', j, 'n', jn, 'k' .. jn, k, 'd' .. jn, ARGV[1])\n"
     "end\n"
     "return {0, nxt}\n",
 
@@ -255,8 +299,10 @@ static const char *const rd_scripts[S_COUNT] = {
 
     /* value_cas: ARGV expect bytes expire_at now -> {status, version}.
      * The version lives in the record (see the top of the file). */
-    [S_VALUE_CAS] = RD_LUA_LIB
+    [S_VALUE_CAS] = RD_LUA_LIB RD_LUA_JOURNAL
     "local k = KEYS[1]\n"
+    "local jn = jopen(KEYS[2], ARGV[4])\n"
+    "if jn == -3 then return {3, '0'} end\n"
     "local e, n = unpack(redis.call('HMGET', k, 'e', 'n'))\n"
     "local cur = '0'\n"
     "if live(e, ARGV[4]) then cur = n or '0' end\n"
@@ -306,6 +352,66 @@ static const char *const rd_scripts[S_COUNT] = {
     "if not r then return redis.error_reply('board member without its "
     "order entry') end\n"
     "return {0, r, o}\n",
+
+    /* journal_read: ARGV now -> {0} absent, {1} given back, or {2, k1,
+     * d1, ..} (an open or closed journal's counter keys and deltas, oldest
+     * first) */
+    [S_JOURNAL_READ] = RD_LUA_LIB
+    "local j = KEYS[1]\n"
+    "if not live(redis.call('HGET', j, 'e'), ARGV[1]) then return {0} end\n"
+    "if redis.call('HGET', j, 's') == 'x' then return {1} end\n"
+    "local out = {2}\n"
+    "for i = 1, tonumber(redis.call('HGET', j, 'n') or '0') do\n"
+    "  local k, d = unpack(redis.call('HMGET', j, 'k' .. i, 'd' .. i))\n"
+    "  out[#out + 1] = k\n"
+    "  out[#out + 1] = d\n"
+    "end\n"
+    "return out\n",
+
+    /* journal_close: ARGV now journal_expire_at -> 0.  Closes (an open
+     * one keeps its entries for a give back). */
+    [S_JOURNAL_CLOSE] = RD_LUA_LIB
+    "local j, now = KEYS[1], ARGV[1]\n"
+    "if live(redis.call('HGET', j, 'e'), now) then\n"
+    "  if redis.call('HGET', j, 's') == 'o' then\n"
+    "    redis.call('HSET', j, 's', 'f') end\n"
+    "  return 0\n"
+    "end\n"
+    "redis.call('DEL', j)\n"
+    "redis.call('HSET', j, 'e', ARGV[2], 's', 'f')\n"
+    "keep(j, ARGV[2], now)\n"
+    "return 0\n",
+
+    /* journal_give_back: KEYS journal, then the counters journal_read
+     * listed, in its order; ARGV now journal_expire_at -> {0, undone}, or
+     * {1} when the journal is not what journal_read saw (read again).
+     * Gives back each add whose counter is still live, then marks the
+     * journal given back. */
+    [S_JOURNAL_GIVE_BACK] = RD_LUA_LIB
+    "local j, now = KEYS[1], ARGV[1]\n"
+    "local e = redis.call('HGET', j, 'e')\n"
+    "local jl = live(e, now)\n"
+    "if jl and redis.call('HGET', j, 's') == 'x' then return {0, 0} end\n"
+    "local n = jl and tonumber(redis.call('HGET', j, 'n') or '0') or 0\n"
+    "if n ~= #KEYS - 1 then return {1} end\n"
+    "local undone = 0\n"
+    "for i = 1, n do\n"
+    "  local k, d = unpack(redis.call('HMGET', j, 'k' .. i, 'd' .. i))\n"
+    "  if k ~= KEYS[i + 1] then return {1} end\n"
+    "  if live(redis.call('HGET', k, 'e'), now) then\n"
+    "    local r = 0\n"
+    "    if d ~= '0' then\n"
+    "      local neg = d:sub(1, 1) == '-' and d:sub(2) or '-' .. d\n"
+    "      r = redis.pcall('HINCRBY', k, 'd', neg)\n"
+    "    end\n"
+    "    if not (type(r) == 'table' and r.err) then undone = undone + 1 end\n"
+    "  end\n"
+    "end\n"
+    "if not jl then e = ARGV[2] end\n"
+    "redis.call('DEL', j)\n"
+    "redis.call('HSET', j, 'e', e, 's', 'x')\n"
+    "keep(j, e, now)\n"
+    "return {0, undone}\n",
 };
 
 /* ---- the handle ---- */
@@ -868,14 +974,14 @@ static ams_status rd_command(rd_store *rs, const char *op, int argc,
     return rd_command_sync(rs, op, argc, argv, lens, out);
 }
 
-/* Run script with nkeys keys followed by the arguments, all in a; *out
- * the reply (freeReplyObject it) on AMS_OK. */
-static ams_status rd_eval(rd_store *rs, const char *op, int script, int nkeys,
-                          const rd_args *a, redisReply **out)
+/* Run script with nkeys keys followed by the arguments: argc of them in
+ * argv[3..] (argv[0..2] are this function's to fill); *out the reply
+ * (freeReplyObject it) on AMS_OK. */
+static ams_status rd_evalv(rd_store *rs, const char *op, int script,
+                           int nkeys, int argc, const char **argv,
+                           size_t *lens, redisReply **out)
 {
-    const char *argv[3 + RD_MAXARG];
-    size_t lens[3 + RD_MAXARG];
-    char nk[8];
+    char nk[12];
     redisReply *r = NULL;
     ams_status st;
 
@@ -887,11 +993,7 @@ static ams_status rd_eval(rd_store *rs, const char *op, int script, int nkeys,
     lens[1] = 40;
     argv[2] = nk;
     lens[2] = strlen(nk);
-    for (int i = 0; i < a->n; i++) {
-        argv[3 + i] = a->v[i];
-        lens[3 + i] = a->len[i];
-    }
-    st = rd_command(rs, op, 3 + a->n, argv, lens, &r);
+    st = rd_command(rs, op, 3 + argc, argv, lens, &r);
     if (st == AMS_OK && r->type == REDIS_REPLY_ERROR &&
         strncmp(r->str, "NOSCRIPT", 8) == 0) {
         /* The server lost its scripts (restart, SCRIPT FLUSH); the
@@ -905,7 +1007,7 @@ static ams_status rd_eval(rd_store *rs, const char *op, int script, int nkeys,
         lens[0] = 4;
         argv[1] = rd_scripts[script];
         lens[1] = strlen(rd_scripts[script]);
-        st = rd_command(rs, op, 3 + a->n, argv, lens, &r);
+        st = rd_command(rs, op, 3 + argc, argv, lens, &r);
     }
     if (st != AMS_OK)
         return st;
@@ -916,6 +1018,20 @@ static ams_status rd_eval(rd_store *rs, const char *op, int script, int nkeys,
     }
     *out = r;
     return AMS_OK;
+}
+
+/* rd_evalv with the keys and arguments in a. */
+static ams_status rd_eval(rd_store *rs, const char *op, int script, int nkeys,
+                          const rd_args *a, redisReply **out)
+{
+    const char *argv[3 + RD_MAXARG];
+    size_t lens[3 + RD_MAXARG];
+
+    for (int i = 0; i < a->n; i++) {
+        argv[3 + i] = a->v[i];
+        lens[3 + i] = a->len[i];
+    }
+    return rd_evalv(rs, op, script, nkeys, a->n, argv, lens, out);
 }
 
 static ams_status rd_unexpected(rd_store *rs, const char *op, redisReply *r)
@@ -1014,6 +1130,21 @@ static ams_status rd_code(int code)
     return code == 0 ? AMS_OK : code == 1 ? AMS_CONFLICT : AMS_NOT_FOUND;
 }
 
+/* A script's answer that a journal refused the write (3: closed, 4:
+ * full), as store.h says; 0 for any other code. */
+static ams_status rd_journal_refused(rd_store *rs, const char *op, int code)
+{
+    if (code == 3) {
+        fprintf(stderr, "store: %s: %s: write refused: its journal is "
+                "closed (the request's attempt was rolled back by a "
+                "retry)\n", rs->name, op);
+        return AMS_ERR_STORE;
+    }
+    if (code == 4)
+        return rd_bad(rs, op, "journal full");
+    return 0;
+}
+
 /* A malloc'd NUL-terminated copy of a string reply; NULL when out of
  * memory. */
 static char *rd_dup(const redisReply *r)
@@ -1032,16 +1163,19 @@ static char *rd_dup(const redisReply *r)
 
 static ams_status rd_counter_add(store *s, const char *key, int64_t delta,
                                  int64_t lo, int64_t hi, int64_t expire_at_ms,
-                                 int64_t now_ms, int64_t *out)
+                                 int64_t now_ms, int64_t *out,
+                                 const store_journal *j)
 {
     rd_store *rs = (rd_store *)s;
-    char kb[RD_KEY_MAX];
+    char kb[RD_KEY_MAX], jb[RD_KEY_MAX];
     rd_args a = {0};
     redisReply *r;
     int64_t v;
     int code;
     ams_status st = rd_key(rs, "counter_add", &a, kb, "c:", key);
 
+    if (st == AMS_OK && j != NULL)
+        st = rd_key(rs, "counter_add", &a, jb, "j:", j->key);
     if (st != AMS_OK)
         return st;
     arg_i64(&a, delta);
@@ -1049,9 +1183,16 @@ static ams_status rd_counter_add(store *s, const char *key, int64_t delta,
     arg_i64(&a, hi);
     arg_i64(&a, expire_at_ms);
     arg_i64(&a, now_ms);
-    if ((st = rd_eval(rs, "counter_add", S_COUNTER_ADD, 1, &a, &r)) != AMS_OK)
+    if (j != NULL)
+        arg_i64(&a, j->expire_at_ms);
+    if ((st = rd_eval(rs, "counter_add", S_COUNTER_ADD, j != NULL ? 2 : 1, &a,
+                      &r)) != AMS_OK)
         return st;
     code = rd_status(r);
+    if ((st = rd_journal_refused(rs, "counter_add", code)) != 0) {
+        freeReplyObject(r);
+        return st;
+    }
     if ((code != 0 && code != 1) || r->elements != 2 ||
         rd_parse_i64(r->element[1], &v) != 0)
         return rd_unexpected(rs, "counter_add", r);
@@ -1275,10 +1416,10 @@ static ams_status rd_value_get(store *s, const char *key, int64_t now_ms,
 static ams_status rd_value_cas(store *s, const char *key, uint64_t expect,
                                const char *val, size_t len,
                                int64_t expire_at_ms, int64_t now_ms,
-                               uint64_t *version)
+                               uint64_t *version, const store_journal *j)
 {
     rd_store *rs = (rd_store *)s;
-    char kb[RD_KEY_MAX];
+    char kb[RD_KEY_MAX], jb[RD_KEY_MAX];
     rd_args a = {0};
     redisReply *r;
     uint64_t ver;
@@ -1287,15 +1428,23 @@ static ams_status rd_value_cas(store *s, const char *key, uint64_t expect,
 
     if (val == NULL && len > 0)
         return rd_bad(rs, "value_cas", "NULL value");
-    if ((st = rd_key(rs, "value_cas", &a, kb, "v:", key)) != AMS_OK)
+    if ((st = rd_key(rs, "value_cas", &a, kb, "v:", key)) == AMS_OK &&
+        j != NULL)
+        st = rd_key(rs, "value_cas", &a, jb, "j:", j->key);
+    if (st != AMS_OK)
         return st;
     arg_u64(&a, expect);
     arg_bytes(&a, val, len);
     arg_i64(&a, expire_at_ms);
     arg_i64(&a, now_ms);
-    if ((st = rd_eval(rs, "value_cas", S_VALUE_CAS, 1, &a, &r)) != AMS_OK)
+    if ((st = rd_eval(rs, "value_cas", S_VALUE_CAS, j != NULL ? 2 : 1, &a,
+                      &r)) != AMS_OK)
         return st;
     code = rd_status(r);
+    if ((st = rd_journal_refused(rs, "value_cas", code)) != 0) {
+        freeReplyObject(r);
+        return st;
+    }
     if ((code != 0 && code != 1) || r->elements != 2 ||
         rd_parse_u64(r->element[1], &ver) != 0)
         return rd_unexpected(rs, "value_cas", r);
@@ -1303,6 +1452,106 @@ static ams_status rd_value_cas(store *s, const char *key, uint64_t expect,
     if (version != NULL)
         *version = ver;
     return rd_code(code);
+}
+
+/* ---- journals (layout: see the top of the file) ---- */
+
+/* Closing is one script.  Giving back is two: journal_read lists the
+ * journal's counters, and journal_give_back, with those counters declared
+ * as its keys (Redis Cluster wants every key a script touches declared),
+ * checks that the journal still holds exactly them, gives back and marks
+ * it.  A write that slipped in between (a late add to an open journal)
+ * makes it answer "read again". */
+static ams_status rd_journal_close(store *s, const store_journal *j,
+                                   int give_back, int64_t now_ms,
+                                   size_t *undone)
+{
+    rd_store *rs = (rd_store *)s;
+    const char *op = "journal_close";
+    char jb[RD_KEY_MAX];
+    ams_status st = AMS_OK;
+
+    if (undone != NULL)
+        *undone = 0;
+    for (int tries = 0; tries < 3; tries++) {
+        rd_args a = {0};
+        redisReply *r, *rb = NULL;
+        const char **argv = NULL;
+        size_t *lens = NULL, n;
+        int64_t v = 0;
+        int code;
+
+        if ((st = rd_key(rs, op, &a, jb, "j:", j->key)) != AMS_OK)
+            return st;
+        arg_i64(&a, now_ms);
+        if (!give_back) {
+            arg_i64(&a, j->expire_at_ms);
+            if ((st = rd_eval(rs, op, S_JOURNAL_CLOSE, 1, &a, &r)) != AMS_OK)
+                return st;
+            code = rd_status(r);
+            if (code != 0)
+                return rd_unexpected(rs, op, r);
+            freeReplyObject(r);
+            return AMS_OK;
+        }
+        if ((st = rd_eval(rs, op, S_JOURNAL_READ, 1, &a, &r)) != AMS_OK)
+            return st;
+        code = rd_status(r);
+        if (code == 1) { /* given back before */
+            freeReplyObject(r);
+            return AMS_OK;
+        }
+        if ((code != 0 && code != 2) || (code == 2 && r->elements % 2 != 1))
+            return rd_unexpected(rs, op, r);
+        n = code == 2 ? (r->elements - 1) / 2 : 0;
+        argv = malloc((3 + 3 + n) * sizeof *argv);
+        lens = malloc((3 + 3 + n) * sizeof *lens);
+        if (argv == NULL || lens == NULL) {
+            free(argv);
+            free(lens);
+            freeReplyObject(r);
+            return AMS_ERR_NOMEM;
+        }
+        /* KEYS: the journal, its counters; ARGV: now, expire_at. */
+        arg_i64(&a, j->expire_at_ms);
+        argv[3] = a.v[0];
+        lens[3] = a.len[0];
+        for (size_t i = 0; i < n; i++) {
+            const redisReply *k = r->element[1 + 2 * i];
+            if (k->type != REDIS_REPLY_STRING) {
+                free(argv);
+                free(lens);
+                return rd_unexpected(rs, op, r);
+            }
+            argv[4 + i] = k->str;
+            lens[4 + i] = k->len;
+        }
+        argv[4 + n] = a.v[1];
+        lens[4 + n] = a.len[1];
+        argv[5 + n] = a.v[2];
+        lens[5 + n] = a.len[2];
+        st = rd_evalv(rs, op, S_JOURNAL_GIVE_BACK, 1 + (int)n, 3 + (int)n,
+                      argv, lens, &rb);
+        free(argv);
+        free(lens);
+        freeReplyObject(r);
+        if (st != AMS_OK)
+            return st;
+        code = rd_status(rb);
+        if (code == 1) {
+            freeReplyObject(rb);
+            continue; /* changed since the read: read again */
+        }
+        if (code != 0 || rb->elements != 2 ||
+            rd_parse_i64(rb->element[1], &v) != 0 || v < 0)
+            return rd_unexpected(rs, op, rb);
+        freeReplyObject(rb);
+        if (undone != NULL)
+            *undone = (size_t)v;
+        return AMS_OK;
+    }
+    return rd_fail(rs, op, "the journal kept changing while it was given "
+                           "back");
 }
 
 /* ---- leaderboards (layout: see the top of the file) ---- */
@@ -1567,6 +1816,7 @@ static const store_ops rd_ops = {
     .tag_del = rd_tag_del,
     .value_get = rd_value_get,
     .value_cas = rd_value_cas,
+    .journal_close = rd_journal_close,
     .board_set = rd_board_set,
     .board_top = rd_board_top,
     .board_rank = rd_board_rank,

@@ -4,7 +4,8 @@ per-user session lock under real concurrency (busy, never queued),
 method limits (per user, per day in the activity's time zone, for the
 whole activity, given back when an operation fails), conditional
 operations, the grant ledger, faults not stored, and a request cut off by
-a killed worker (outcome_unknown, its lock taken over at once).
+a killed worker (its retry runs the request again, its limit given back,
+its lock taken over at once).
 """
 import os
 import signal
@@ -32,6 +33,8 @@ ACTS = H.activities_file(
         ' handler = { use = "testplug.ledger"; }; }',
         # the session lock: a slow method
         '{ name = "slow"; login = true;'
+        ' handler = { use = "testplug.sleep"; params = { ms = 1500; }; }; }',
+        '{ name = "slow_once"; login = true; limits = { user_total = 1; };'
         ' handler = { use = "testplug.sleep"; params = { ms = 1500; }; }; }',
         '{ name = "anon_slow";'
         ' handler = { use = "testplug.sleep"; params = { ms = 800; }; }; }',
@@ -218,17 +221,18 @@ def test_faults_not_stored(a):
 
 
 def test_cut_off(a):
-    """A worker killed while a request holds its lock and its pending
-    record: the retry is told the outcome is unknown at once, and the
-    user's next request runs (the dead worker's lock is taken over)."""
+    """A worker killed while a request holds its lock, its pending record
+    and its user_total limit: the retry with the same request_id gives
+    the limit back and runs the request again, at once (the dead
+    worker's lock is taken over), so it is done exactly once."""
     pids = a.wait_workers(1)
     result = {}
 
     def sleeper():
         try:
             conn = a.connect(timeout=10)
-            result["r"] = a.post(700, "slow", body("cut-1", uid="victim"),
-                                 conn=conn)
+            result["r"] = a.post(700, "slow_once",
+                                 body("cut-1", uid="victim"), conn=conn)
         except Exception as e:  # the worker dies under it
             result["e"] = e
 
@@ -242,13 +246,20 @@ def test_cut_off(a):
     a.wait_workers(1, exclude=pids)
     H.wait_until(lambda: a.healthz()[0] == 200, 15)
     t0 = time.monotonic()
-    st, js, _ = a.post(700, "slow", body("cut-1", uid="victim"))
-    tap.check(st == 500 and code_of(js) == (500, "outcome_unknown"),
-              "its retry: 500 outcome_unknown", repr(js))
-    tap.check(time.monotonic() - t0 < 1.0,
-              "at once: the dead worker's session lock was taken over")
-    st, js, _ = a.post(700, "slow", body("cut-2", uid="victim"))
-    tap.eq(code_of(js), (0, "ok"), "the user's next request runs")
+    st, js, _ = a.post(700, "slow_once", body("cut-1", uid="victim"))
+    secs = time.monotonic() - t0
+    tap.check(st == 200 and code_of(js) == (0, "ok"),
+              "its retry with the same request_id: ok (run again, not "
+              "limit_reached: the cut-off attempt's limit was given back)",
+              repr(js))
+    tap.check(secs < 1.5 + 1.0,
+              "at once: one run of the method (%.2f s), the dead worker's "
+              "session lock taken over" % secs)
+    st, js2, _ = a.post(700, "slow_once", body("cut-1", uid="victim"))
+    tap.eq(js2, js, "a replay of the retry: the same answer")
+    st, js, _ = a.post(700, "slow_once", body("cut-2", uid="victim"))
+    tap.eq(code_of(js), (1006, "limit_reached"),
+           "a new request_id: limit_reached (the limit is counted once)")
 
 
 def main():

@@ -16,13 +16,17 @@ and stocks).
   nodes: grant and read requests answer 503 store_unavailable within the
   configured timeout; clients retry with the same request_id; Redis back
   (same data): service resumes without restarting amsd, the counters go
-  on from where they were, no grant without its decrement, never more
-  than the stock; /metrics counts the failures;
+  on from where they were, every retried user gets ok or sold_out, and
+  the stock counter equals the grants exactly (no grant without its
+  decrement, no decrement left by an attempt that did not finish);
+  /metrics counts the failures;
 - Redis' script cache emptied (SCRIPT FLUSH), and Redis restarted (and
   killed -9): the next requests succeed;
 - a store call whose answer never comes (sent, then the connection goes
   silent: a relay between amsd and Redis holds it): 503 within the
-  timeout, then a retry with the same request_id once Redis answers again.
+  timeout, then a retry with the same request_id once Redis answers
+  again completes the grab exactly once (one grant, one coupon, the
+  user's limit counted once).
 
 Every request carries X-AMS-Now (a clock that starts inside the
 activity's window and runs on in real time), so the outcome does not
@@ -357,8 +361,6 @@ class Load:
     error) is retried with the same request_id, as a client should, until
     the answer is final or the load is stopped."""
 
-    FINAL_5XX = {(500, "outcome_unknown")}
-
     def __init__(self, nodes, users, nconn):
         self.nodes = nodes
         self.users = users
@@ -389,8 +391,7 @@ class Load:
                     if ans.status is None:
                         conn.close()
                         conn = a.connect(timeout=10)
-                    if (ans.status == 200 and ans.cr != BUSY) or \
-                            (ans.status, ans.reason) in self.FINAL_5XX:
+                    if ans.status == 200 and ans.cr != BUSY:
                         with self.lock:
                             self.final[u] = ans
                         break
@@ -506,42 +507,38 @@ def fault_under_load(kind, r, a, b):
                         "restarting amsd" % name)
     final = load.final
     okers = sorted(u for u, x in final.items() if ok(x))
-    unknown = sorted(u for u, x in final.items()
-                     if (x.status, x.reason) == (500, "outcome_unknown"))
     kinds = collections.Counter((x.status, x.cr) for x in final.values())
     tap.diag("%s: final answers: %r" % (name, dict(kinds)))
-    tap.check(set(kinds) <= {(200, OK), (200, SOLD_OUT),
-                             (500, (500, "outcome_unknown"))},
-              "%s: every final answer is ok, sold_out or outcome_unknown"
-              % name, repr(kinds))
+    tap.check(set(kinds) <= {(200, OK), (200, SOLD_OUT)},
+              "%s: every final answer is ok or sold_out" % name,
+              repr(kinds))
     retried = {x.uid for x in load.answers
                if (x.status, x.reason) == (503, "store_unavailable")}
+    unknown = {x.uid for x in load.answers
+               if (x.status, x.reason) == (503, "store_unavailable") and
+               x.body and json.loads(x.body).get("outcome") == "unknown"}
     settled = [u for u in retried
                if final.get(u) is not None and final[u].status == 200]
-    tap.check(retried and len(settled) == len(retried - set(unknown)),
+    tap.check(retried and len(settled) == len(retried),
               "%s: each user answered 503 got a real outcome on a retry "
-              "with the same request_id (%d users; outcome_unknown: see "
-              "below)" % (name, len(retried)),
+              "with the same request_id (%d users, %d of them told the "
+              "outcome was unknown)" % (name, len(retried), len(unknown)),
               "%d of %d" % (len(settled), len(retried)))
 
     used = stock_used(r)
     led = ledgers(r)
-    tap.diag("%s: stock counter %d, %d users answered ok, %d ledgers, %d "
-             "outcome_unknown" % (name, used, len(okers), len(led),
-                                  len(unknown)))
-    tap.check(used <= 100, "%s: never more than the stock taken (%d)"
-              % (name, used))
+    tap.diag("%s: stock counter %d, %d users answered ok, %d ledgers"
+             % (name, used, len(okers), len(led)))
     tap.eq(sorted(led), okers, "%s: a ledger for each user answered ok, "
                                "and no other" % name)
     twice = {u: g for u, g in led.items() if len(g) != 1 or
              g[0].get("request_id") != "grab-" + u}
     tap.check(not twice, "%s: each ledger holds one grant, of the user's "
                          "request_id" % name, repr(twice))
-    tap.check(len(okers) <= used <= len(okers) + len(unknown),
-              "%s: no grant without its decrement: granted <= stock "
-              "counter <= granted + outcomes unknown" % name,
-              "granted %d, counter %d, unknown %d"
-              % (len(okers), used, len(unknown)))
+    tap.eq(used, len(okers),
+           "%s: the stock counter says exactly as many taken as granted: "
+           "no grant without its decrement, and no decrement left behind "
+           "by an attempt that did not finish" % name)
     tap.check(used == 100 and kinds[(200, SOLD_OUT)] > 0,
               "%s: the counter went on from where it was: the stock ran "
               "out, then sold_out" % name,
@@ -742,30 +739,22 @@ def held_answer(u, what, pattern, skip, r, relay, a, ran):
     tap.diag("%s: the retry's answer %s; ledger %s; stock counter %d"
              % (name, y and y.body, [g.get("request_id") for g in led],
                 stock_used(r)))
-    tap.check(y is not None and len(led) == len(mine) <= 1 and
-              ((y.status, y.cr) == (200, OK) and len(mine) == 1 or
-               (y.status, y.reason) == (500, "outcome_unknown") and
-               not mine),
+    tap.check(y is not None and (y.status, y.cr) == (200, OK) and
+              len(led) == len(mine) == 1 and
+              json.loads(y.body)["data"].get("grants") == mine,
               "%s: a retry with the same request_id once Redis answers "
-              "gets the true outcome: ok with the grant the ledger holds, "
-              "or outcome_unknown and no grant" % name,
-              "retries: %r" % (seen[-3:],), "ledger: %r" % (led,))
-    if ran == "ledger":
-        tap.check(y is not None and y.cr == OK and
-                  json.loads(y.body)["data"].get("grants") == mine,
-                  "%s: the grant is in the ledger, so the retry answers ok "
-                  "with it" % name, repr(y and y.body))
+              "completes the grab: ok with the one grant the ledger holds"
+              % name, "retries: %r" % (seen[-3:],), "ledger: %r" % (led,))
     again = call(a, "grab", u, "g-" + u)
     tap.check(y is not None and again.body == y.body,
               "%s: a replay: the same answer again" % name,
               repr(again.body))
     used = stock_used(r)
-    tap.check(len(mine) <= used - base <= 1,
-              "%s: one coupon taken at most, and not less than granted"
-              % name, "counter went from %d to %d" % (base, used))
+    tap.eq(used - base, 1, "%s: exactly one coupon taken for it" % name)
     nxt = call(a, "grab", u, "g2-" + u)
-    tap.diag("%s: a new request_id of the same user then: %s %s"
-             % (name, nxt.status, nxt.body))
+    tap.check((nxt.status, nxt.cr) == (200, LIMIT),
+              "%s: a new request_id of the same user: limit_reached (the "
+              "limit is counted once)" % name, repr(nxt.body))
 
 
 # ------------------------------------------------------------------ main

@@ -11,9 +11,11 @@
  *     stock counted it;
  *   - answer 503 store_unavailable with outcome "none" only when nothing
  *     changed (stock, limit, ledger as before), so a retry just runs;
- *   - otherwise say outcome "unknown", and then a retry with the same
- *     request_id (store healthy again) tells the truth: "ok" with the
- *     grant when the ledger has it, 500 outcome_unknown when it has not;
+ *   - otherwise say outcome "unknown";
+ *   - and a retry with the same request_id (store healthy again)
+ *     completes the grab exactly once: "ok" with one grant, one unit of
+ *     stock and one of the limit taken, also when the retry itself meets
+ *     a fault and a later retry finishes;
  *   - never grant without taking stock, never grant twice.
  *
  *   AMS_TEST_PLUGINS  build dir of the test plugins (bundled ones are in
@@ -67,10 +69,10 @@ static fstore fs;
 
 static ams_status f_counter_add(store *s, const char *k, int64_t d,
                                 int64_t lo, int64_t hi, int64_t e, int64_t n,
-                                int64_t *out)
+                                int64_t *out, const store_journal *j)
 {
     (void)s;
-    FAULT(store_counter_add(fs.in, k, d, lo, hi, e, n, out));
+    FAULT(store_counter_add_j(fs.in, k, d, lo, hi, e, n, out, j));
 }
 static ams_status f_counter_get(store *s, const char *k, int64_t n,
                                 int64_t *out)
@@ -120,10 +122,16 @@ static ams_status f_value_get(store *s, const char *k, int64_t n, char **v,
 }
 static ams_status f_value_cas(store *s, const char *k, uint64_t x,
                               const char *v, size_t len, int64_t e, int64_t n,
-                              uint64_t *ver)
+                              uint64_t *ver, const store_journal *j)
 {
     (void)s;
-    FAULT(store_value_cas(fs.in, k, x, v, len, e, n, ver));
+    FAULT(store_value_cas_j(fs.in, k, x, v, len, e, n, ver, j));
+}
+static ams_status f_journal_close(store *s, const store_journal *j, int gb,
+                                  int64_t n, size_t *undone)
+{
+    (void)s;
+    FAULT(store_journal_close(fs.in, j, gb, n, undone));
 }
 static ams_status f_board_set(store *s, const char *k, const char *m,
                               int64_t sc, int64_t e, int64_t n)
@@ -155,10 +163,23 @@ static void f_close(store *s)
 }
 
 static const store_ops fops = {
-    "faulty",      f_counter_add, f_counter_get, f_lock_acquire,
-    f_lock_release, f_lock_get,   f_tag_set,     f_tag_get,
-    f_tag_del,     f_value_get,   f_value_cas,   f_board_set,
-    f_board_top,   f_board_rank,  f_sweep,       f_close,
+    .name = "faulty",
+    .counter_add = f_counter_add,
+    .counter_get = f_counter_get,
+    .lock_acquire = f_lock_acquire,
+    .lock_release = f_lock_release,
+    .lock_get = f_lock_get,
+    .tag_set = f_tag_set,
+    .tag_get = f_tag_get,
+    .tag_del = f_tag_del,
+    .value_get = f_value_get,
+    .value_cas = f_value_cas,
+    .journal_close = f_journal_close,
+    .board_set = f_board_set,
+    .board_top = f_board_top,
+    .board_rank = f_board_rank,
+    .sweep = f_sweep,
+    .close = f_close,
 };
 
 /* ---- requests ---- */
@@ -236,20 +257,21 @@ static void read_books(const char *uid, books *bk)
     cJSON_Delete(arr);
 }
 
-/* One fault at call n (mode), then retries; returns the calls a clean
- * grab made when n is 0. */
-static int scenario(int n, int mode, int *bad)
+/* One fault at call n (mode), then retries with the same request_id;
+ * when n2 > 0 the first retry gets a fault at its call n2 (mode2) too.
+ * Returns the calls the first attempt made. */
+static int scenario(int n, int mode, int n2, int mode2, int *bad)
 {
-    char err[256], uid[32];
+    char err[256], uid[48];
     store_options so = {.uri = "mem:faults"};
-    answer a1, a2, a3;
+    answer a1, a2, a2f, a3, a4;
     books before, after1, after2;
     int calls, fine = 1;
 
     fs.in = store_open(&so, err, sizeof err);
     fs.calls = 0;
     fs.fail_at = 0;
-    snprintf(uid, sizeof uid, "user-%d-%d", n, mode);
+    snprintf(uid, sizeof uid, "user-%d-%d-%d-%d", n, mode, n2, mode2);
     call("bind", uid, "B", NOW, &a1);
     if (a1.status != 200 || strcmp(a1.reason, "ok") != 0) {
         printf("#   bind failed: %d %s\n", a1.status, a1.reason);
@@ -278,32 +300,49 @@ static int scenario(int n, int mode, int *bad)
     /* Never a grant without its stock. */
     fine &= after1.ledger <= after1.stock_taken;
 
-    /* Retry at once, the store well again: well within the session
-     * lock's TTL, so a lock the first attempt could not release must be
-     * taken over (this process knows its request is over), not "busy". */
+    /* Retry at once: well within the session lock's TTL, so a lock the
+     * first attempt could not release must be taken over (this process
+     * knows its request is over), not "busy".  Maybe it faults too;
+     * then retry again, the store well. */
+    fs.calls = 0;
+    fs.fail_at = n2;
+    fs.mode = mode2;
     call("grab", uid, "R", NOW + 10, &a2);
-    call("grab", uid, "R", NOW + 20, &a3);
+    fs.fail_at = 0;
+    a2f = a2;
+    if (n2 > 0)
+        fine &= (a2.status == 200 && strcmp(a2.reason, "ok") == 0) ||
+                (a2.status == 503 &&
+                 strcmp(a2.reason, "store_unavailable") == 0);
+    if (n2 > 0)
+        call("grab", uid, "R", NOW + 20, &a2);
+    call("grab", uid, "R", NOW + 30, &a3);
+    call("grab", uid, "R", NOW + 40, &a4);
     read_books(uid, &after2);
-    if (a2.status == 200 && strcmp(a2.reason, "ok") == 0)
-        fine &= after2.ledger == 1 && a2.grants == 1;
-    else
-        fine &= a2.status == 500 && strcmp(a2.reason, "outcome_unknown") == 0 &&
-                after2.ledger == 0 &&
-                strcmp(a1.outcome, "unknown") == 0;
-    /* The truth is stable, and the books never show two grants or a
-     * grant without stock. */
-    fine &= a3.status == a2.status && strcmp(a3.reason, a2.reason) == 0;
-    fine &= after2.ledger <= 1 && after2.ledger <= after2.stock_taken &&
-            after2.stock_taken <= 1;
+    /* The truth: the grab happened exactly once, whatever was lost on
+     * the way -- one grant answered and in the ledger, one unit of stock
+     * and one of the user's limit taken, none left taken by an attempt
+     * that did not finish. */
+    fine &= a2.status == 200 && strcmp(a2.reason, "ok") == 0 &&
+            a2.grants == 1;
+    fine &= after2.ledger == 1 && after2.stock_taken == 1 &&
+            after2.limit_used == 1;
+    /* ... and it is stable: later retries replay it. */
+    fine &= a3.status == 200 && strcmp(a3.reason, "ok") == 0 &&
+            a3.grants == 1 && a4.status == 200 && a4.grants == 1;
     if (n > 0 && !fine) {
-        printf("#   fault at call %d (%s): first %d %s outcome=%s grants=%d "
-               "(stock %lld, limit %lld, ledger %d); retry %d %s grants=%d, "
-               "again %d %s (stock %lld, ledger %d)\n",
-               n, mode == F_BEFORE ? "before" : "after", a1.status,
-               a1.reason, a1.outcome, a1.grants,
-               (long long)after1.stock_taken, (long long)after1.limit_used,
-               after1.ledger, a2.status, a2.reason, a2.grants, a3.status,
-               a3.reason, (long long)after2.stock_taken, after2.ledger);
+        printf("#   fault at call %d (%s), then %d (%s): first %d %s "
+               "outcome=%s grants=%d (stock %lld, limit %lld, ledger %d); "
+               "retry %d %s outcome=%s, retry %d %s grants=%d, again %d %s "
+               "(stock %lld, limit %lld, ledger %d)\n",
+               n, mode == F_BEFORE ? "before" : "after", n2,
+               mode2 == F_BEFORE ? "before" : "after", a1.status, a1.reason,
+               a1.outcome, a1.grants, (long long)after1.stock_taken,
+               (long long)after1.limit_used, after1.ledger, a2f.status,
+               a2f.reason, a2f.outcome, a2.status,
+               a2.reason, a2.grants, a3.status, a3.reason,
+               (long long)after2.stock_taken, (long long)after2.limit_used,
+               after2.ledger);
         *bad = 1;
     }
     if (n == 0 && !(a1.status == 200 && strcmp(a1.reason, "ok") == 0)) {
@@ -318,17 +357,30 @@ static void test_every_call(void)
 {
     int bad = 0, total, unknown_seen = 0, none_seen = 0;
 
-    total = scenario(0, F_BEFORE, &bad);
+    total = scenario(0, F_BEFORE, 0, F_BEFORE, &bad);
     ok(total > 5 && !bad, "a clean grab makes %d store calls and succeeds",
        total);
     for (int mode = F_BEFORE; mode <= F_AFTER; mode++) {
         bad = 0;
         for (int n = 1; n <= total; n++)
-            scenario(n, mode, &bad);
+            scenario(n, mode, 0, F_BEFORE, &bad);
         ok(!bad, "a fault %s call n, for each n in 1..%d: the answer "
-           "agrees with the books, a retry tells the truth, nothing is "
-           "granted twice or without stock",
+           "agrees with the books, and a retry with the same request_id "
+           "completes the grab exactly once",
            mode == F_BEFORE ? "before" : "after", total);
+    }
+    /* A retry that recovers an interrupted attempt makes more calls
+     * (fence, ledger, give back, then the grab again): a fault at any of
+     * them, lost or refused, must leave the next retry just as able. */
+    for (int mode2 = F_BEFORE; mode2 <= F_AFTER; mode2++) {
+        bad = 0;
+        for (int n = 1; n <= total; n++)
+            for (int n2 = 1; n2 <= total + 6; n2++)
+                scenario(n, F_AFTER, n2, mode2, &bad);
+        ok(!bad, "a lost answer at call n of the grab, then a fault %s call "
+           "m of its retry, for each n in 1..%d and m in 1..%d: the next "
+           "retry still completes it exactly once",
+           mode2 == F_BEFORE ? "before" : "after", total, total + 6);
     }
     /* Both kinds of 503 do happen (so the checks above were reached). */
     for (int n = 1; n <= total; n++) {

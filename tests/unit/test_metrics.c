@@ -383,9 +383,10 @@ static ams_status fail_status = AMS_ERR_STORE;
 static int closed;
 
 static ams_status f_add(store *s, const char *k, int64_t d, int64_t lo,
-                        int64_t hi, int64_t e, int64_t now, int64_t *out)
+                        int64_t hi, int64_t e, int64_t now, int64_t *out,
+                        const store_journal *j)
 {
-    (void)s, (void)k, (void)d, (void)lo, (void)hi, (void)e, (void)now;
+    (void)s, (void)k, (void)d, (void)lo, (void)hi, (void)e, (void)now, (void)j;
     if (out)
         *out = 99;
     return fail_status;
