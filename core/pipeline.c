@@ -17,6 +17,13 @@
  * Cheap checks that need no store come first.  Only outcomes decided
  * after the lock are stored for replay: "busy" and faults are not, so a
  * retry runs again.
+ *
+ * A request cut off after it claimed its request_id (a store fault, a
+ * killed worker) leaves its "p" record.  Every counted write it made from
+ * the claim on went into its attempt's journal (store.h: Journals), so
+ * its retry can fence it out, find out from the ledger whether it
+ * finished, and if not give those writes back and run it again
+ * (resolve_interrupted): the request is done exactly once.
  */
 #include "pipeline.h"
 

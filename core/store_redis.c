@@ -168,17 +168,20 @@
 /* For the scripts that name a journal as KEYS[2] (see Journals at the
  * top).  jopen: the journal's entry count when it is live and open, 0
  * when absent or expired (an expired one is removed: a write starts it
- * anew), -3 when closed, -4 when full; 0 when no journal is named. */
+ * anew), -3 when closed, -4 when full; 0 when no journal is named.  Its
+ * second result: the journal is to be made (absent or expired). */
 #define RD_LUA_JOURNAL                                                      \
     "local function jopen(j, now)\n"                                        \
-    "  if not j then return 0 end\n"                                        \
-    "  if not live(redis.call('HGET', j, 'e'), now) then\n"                 \
-    "    redis.call('DEL', j) return 0 end\n"                               \
-    "  local s, n = unpack(redis.call('HMGET', j, 's', 'n'))\n"             \
-    "  if s ~= 'o' then return -3 end\n"                                    \
+    "  if not j then return 0, false end\n"                                 \
+    "  local e, s, n = unpack(redis.call('HMGET', j, 'e', 's', 'n'))\n"     \
+    "  if not live(e, now) then\n"                                          \
+    "    if e then redis.call('DEL', j) end\n"                              \
+    "    return 0, true\n"                                                  \
+    "  end\n"                                                               \
+    "  if s ~= 'o' then return -3, false end\n"                             \
     "  n = tonumber(n or '0')\n"                                            \
-    "  if n >= " RD_STR(STORE_JOURNAL_MAX) " then return -4 end\n"           \
-    "  return n\n"                                                          \
+    "  if n >= " RD_STR(STORE_JOURNAL_MAX) " then return -4, false end\n"   \
+    "  return n, false\n"                                                   \
     "end\n"
 
 enum {
@@ -209,7 +212,7 @@ static const char *const rd_scripts[S_COUNT] = {
      * [journal_expire_at] -> {status, value} */
     [S_COUNTER_ADD] = RD_LUA_LIB RD_LUA_JOURNAL
     "local k = KEYS[1]\n"
-    "local jn = jopen(KEYS[2], ARGV[5])\n"
+    "local jn, jnew = jopen(KEYS[2], ARGV[5])\n"
     "if jn < 0 then return {-jn, '0'} end\n"
     "local fresh = not live(redis.call('HGET', k, 'e'), ARGV[5])\n"
     "local cur = '0'\n"
@@ -234,12 +237,14 @@ static const char *const rd_scripts[S_COUNT] = {
     "end\n"
     "if KEYS[2] then\n"
     "  local j = KEYS[2]\n"
-    "  if jn == 0 and not redis.call('HGET', j, 's') then\n"
-    "    redis.call('HSET', j, 'e', ARGV[6], 's', 'o')\n"
-    "    keep(j, ARGV[6], ARGV[5])\n"
-    "  end\n"
     "  jn = jn + 1\n"
-    "  redis.call('HSET', j, 'n', jn, 'k' .. jn, k, 'd' .. jn, ARGV[1])\n"
+    "  if jnew then\n"
+    "    redis.call('HSET', j, 'e', ARGV[6], 's', 'o', 'n', jn, 'k1', k,\n"
+    "               'd1', ARGV[1])\n"
+    "    keep(j, ARGV[6], ARGV[5])\n"
+    "  else\n"
+    "    redis.call('HSET', j, 'n', jn, 'k' .. jn, k, 'd' .. jn, ARGV[1])\n"
+    "  end\n"
     "end\n"
     "return {0, nxt}\n",
 
@@ -301,8 +306,7 @@ static const char *const rd_scripts[S_COUNT] = {
      * The version lives in the record (see the top of the file). */
     [S_VALUE_CAS] = RD_LUA_LIB RD_LUA_JOURNAL
     "local k = KEYS[1]\n"
-    "local jn = jopen(KEYS[2], ARGV[4])\n"
-    "if jn == -3 then return {3, '0'} end\n"
+    "if jopen(KEYS[2], ARGV[4]) == -3 then return {3, '0'} end\n"
     "local e, n = unpack(redis.call('HMGET', k, 'e', 'n'))\n"
     "local cur = '0'\n"
     "if live(e, ARGV[4]) then cur = n or '0' end\n"
