@@ -40,6 +40,36 @@ static void job_done(gateway *gw)
         gw->idle_cb(gw->idle_ud);
 }
 
+typedef struct task {
+    gateway *gw;
+    coro_fn fn;
+    void *arg;
+} task;
+
+static void run_task(void *arg)
+{
+    task t = *(task *)arg;
+
+    free(arg);
+    t.fn(t.arg);
+    job_done(t.gw);
+}
+
+int gateway_task(gateway *gw, coro_fn fn, void *arg)
+{
+    task *t = malloc(sizeof *t);
+    coro *co = t ? coro_new(gw->pool, run_task, t) : NULL;
+
+    if (co == NULL) {
+        free(t);
+        return -1;
+    }
+    *t = (task){gw, fn, arg};
+    gw->busy++;
+    coro_resume(co);
+    return 0;
+}
+
 /* A request stays busy until libevent has written its reply out, so a
  * graceful stop never cuts a reply in half.  libevent signals that with
  * the request's completion callback, but not when the client resets

@@ -30,6 +30,12 @@ typedef struct gateway {
 /* evhttp generic callback; arg is the gateway. */
 void gateway_handle(struct evhttp_request *req, void *arg);
 
+/* Run fn(arg) in a coroutine of the gateway's pool, counted busy like a
+ * request, so a graceful stop waits for it: for background work that
+ * calls the store (whose calls yield in a coroutine instead of stalling
+ * the loop).  -1 when no coroutine could be had (fn did not run). */
+int gateway_task(gateway *gw, coro_fn fn, void *arg);
+
 /* Longest uid and request_id accepted. */
 #define GATEWAY_ID_MAX 128
 

@@ -101,30 +101,77 @@ static void *arena_keep(svc_req *r, void *p)
     return p;
 }
 
-/* Tokens of locks whose request is over but whose release failed (the
- * store was unreachable): the lock stays until its TTL, and the user's
- * retry would be "busy" all that time.  This process knows those locks
- * have no live holder, so svc_host_lock_reclaim() may take them over.
- * A ring: the oldest is forgotten first (its lock then just waits out
- * its TTL, as before). */
+/* Locks whose request is over but whose release failed (the store was
+ * unreachable): the lock stays until its TTL, and the user's retry would
+ * be "busy" all that time.  This process knows those locks have no live
+ * holder, so svc_host_lock_reclaim() may take them over, and
+ * svc_release_orphans() releases them once the store answers again (so
+ * a retry on another worker or node finds the lock free too).  A ring:
+ * the oldest is forgotten first (its lock then just waits out its TTL,
+ * as before). */
 #define ORPHANS 1024
-static char orphans[ORPHANS][AMS_TOKEN_LEN];
+static struct {
+    char *key; /* malloc'd; NULL: a free slot */
+    char token[AMS_TOKEN_LEN];
+} orphans[ORPHANS];
 static unsigned orphan_next;
+static size_t orphan_count;
 
-static void orphan_add(const char *token)
+static void orphan_add(const char *key, const char *token)
 {
-    snprintf(orphans[orphan_next++ % ORPHANS], AMS_TOKEN_LEN, "%s", token);
+    unsigned i = orphan_next++ % ORPHANS;
+    char *k = strdup(key);
+
+    if (k == NULL) /* no memory: the lock just waits out its TTL */
+        return;
+    if (orphans[i].key != NULL)
+        free(orphans[i].key);
+    else
+        orphan_count++;
+    orphans[i].key = k;
+    snprintf(orphans[i].token, AMS_TOKEN_LEN, "%s", token);
+}
+
+static void orphan_forget(unsigned i)
+{
+    free(orphans[i].key);
+    orphans[i].key = NULL;
+    orphan_count--;
 }
 
 /* 1 (and forgets it) when token is one of ours with no live holder. */
 static int orphan_take(const char *token)
 {
     for (unsigned i = 0; i < ORPHANS; i++)
-        if (orphans[i][0] != '\0' && strcmp(orphans[i], token) == 0) {
-            orphans[i][0] = '\0';
+        if (orphans[i].key != NULL && strcmp(orphans[i].token, token) == 0) {
+            orphan_forget(i);
             return 1;
         }
     return 0;
+}
+
+size_t svc_orphans(void)
+{
+    return orphan_count;
+}
+
+size_t svc_release_orphans(int64_t now_ms)
+{
+    size_t released = 0;
+
+    for (unsigned i = 0; i < ORPHANS && svc.st != NULL; i++) {
+        ams_status st;
+        if (orphans[i].key == NULL)
+            continue;
+        st = store_lock_release(svc.st, orphans[i].key, orphans[i].token,
+                                now_ms);
+        if (st == AMS_ERR_STORE)
+            break; /* still away: the next round tries again */
+        /* Released, or gone already (expired, taken over): done. */
+        released += st == AMS_OK;
+        orphan_forget(i);
+    }
+    return released;
 }
 
 void svc_req_end(svc_req *r)
@@ -141,7 +188,7 @@ void svc_req_end(svc_req *r)
         if (svc.st != NULL &&
             store_lock_release(svc.st, l->key, l->token, now) ==
                 AMS_ERR_STORE)
-            orphan_add(l->token);
+            orphan_add(l->key, l->token);
         free(l->key);
         free(l);
     }
@@ -637,7 +684,7 @@ ams_status svc_host_lock(svc_req *r, const char *key, int64_t ttl_ms)
     random_token(token);
     st = store_lock_acquire(svc.st, key, token, now + ttl_ms, now);
     if (st == AMS_ERR_STORE)
-        orphan_add(token); /* it may have been taken: nobody holds it */
+        orphan_add(key, token); /* it may have been taken: nobody holds it */
     if (st != AMS_OK)
         return st;
     l = calloc(1, sizeof *l);
@@ -670,7 +717,7 @@ ams_status svc_host_lock_reclaim(svc_req *r, const char *key, int64_t ttl_ms)
                  "without releasing it; released", key, holder + 8);
         st = store_lock_release(svc.st, key, holder, svc_req_now(r));
         if (st == AMS_ERR_STORE)
-            orphan_add(holder); /* still nobody's: the next try takes it */
+            orphan_add(key, holder); /* still nobody's: the next try takes it */
         else
             st = svc_host_lock(r, key, ttl_ms);
     }

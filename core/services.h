@@ -73,6 +73,14 @@ struct ams_ctx {
     int init_log_level;
 };
 
+/* Session and plugin locks whose release failed with the store away
+ * (see services.c): how many this process holds, and release them now
+ * (call from a coroutine in a worker, so a slow store does not stall the
+ * loop).  Stops at the first store fault; returns how many it
+ * released. */
+size_t svc_orphans(void);
+size_t svc_release_orphans(int64_t now_ms);
+
 /* Start a request: now_ms < 0 means "use the system clock".  Returns -1
  * when memory is short. */
 int svc_req_begin(svc_req *r, int64_t now_ms);

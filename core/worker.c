@@ -35,6 +35,8 @@ typedef struct worker {
     struct evhttp *http;
     struct evhttp_bound_socket *bound;
     struct event *ctl_ev, *term_ev, *int_ev, *sweep_ev, *stop_timer;
+    struct event *orphan_ev;
+    int orphan_task;         /* release_orphans is running */
     gateway gw;
     gen *prepared;           /* built by prepare, waiting for commit */
     cJSON *prepared_settings;
@@ -285,6 +287,33 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
         log_debug("sweep: removed %zu expired record(s)", removed);
 }
 
+/* Locks left by requests that the store cut off (services.c) are
+ * released as soon as the store answers again, so the users' retries
+ * are not "busy" on another worker or node until the locks expire. */
+#define ORPHAN_RETRY_MS 1000
+
+static void release_orphans(void *arg)
+{
+    worker *w = arg;
+    size_t n = svc_release_orphans(svc_wall_ms());
+
+    if (n > 0)
+        log_info("released %zu lock(s) left by requests the store cut off",
+                 n);
+    w->orphan_task = 0;
+}
+
+static void on_orphans(evutil_socket_t fd, short what, void *arg)
+{
+    worker *w = arg;
+
+    (void)fd;
+    (void)what;
+    if (svc_orphans() > 0 && !w->orphan_task && !w->stopping &&
+        gateway_task(&w->gw, release_orphans, w) == 0)
+        w->orphan_task = 1;
+}
+
 static int setup_http(worker *w, int listen_fd)
 {
     struct timeval tv;
@@ -320,8 +349,8 @@ static struct event *add_timer(worker *w, int64_t ms, event_callback_fn cb)
 
 static void teardown(worker *w)
 {
-    struct event *evs[] = {w->ctl_ev,   w->term_ev,   w->int_ev,
-                           w->sweep_ev, w->stop_timer};
+    struct event *evs[] = {w->ctl_ev,   w->term_ev,    w->int_ev,
+                           w->sweep_ev, w->stop_timer, w->orphan_ev};
     for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
         if (evs[i] != NULL)
             event_free(evs[i]);
@@ -407,6 +436,7 @@ int worker_main(conf *c, int index, int listen_fd, int ctl_fd,
         event_add(w.term_ev, NULL) || event_add(w.int_ev, NULL))
         return fail(&w, "cannot set up events");
     w.sweep_ev = add_timer(&w, c->sweep_ms, on_sweep);
+    w.orphan_ev = add_timer(&w, ORPHAN_RETRY_MS, on_orphans);
     if (getppid() == 1)
         return fail(&w, "master exited during start");
 

@@ -75,12 +75,12 @@ def flash_conf(aid=1003, stock=100):
     return text
 
 
-def node(r, name, acts, workers=2, extra="", store=None):
+def node(r, name, acts, workers=2, extra="", store=None, lock_ms=LOCK_MS):
     """An amsd on Redis r (or on store), started."""
     a = H.Amsd(tap, acts, workers=workers, plugins=PLUGINS, name=name,
                store=store or r.uri,
                extra="redis = { timeout_ms = %d; };\n"
-                     "session_lock_ms = %d;\n%s" % (TIMEOUT_MS, LOCK_MS,
+                     "session_lock_ms = %d;\n%s" % (TIMEOUT_MS, lock_ms,
                                                      extra))
     return a.start()
 
@@ -649,9 +649,54 @@ def test_unknown_outcome():
         with node(r, "node A", {"1003.conf": flash_conf()},
                   store=relay.uri, workers=1) as a:
             unknown_outcome(r, relay, a)
+        lock_left_behind(r, relay)
     finally:
         relay.close()
         r.close()
+
+
+def lock_left_behind(r, relay):
+    """The session lock of a request cut off on node A could not be
+    released (its connection was gone).  Node A releases it as soon as
+    Redis answers again, so the user's retry on node B completes the
+    request long before the lock's 30 s TTL."""
+    acts = {"1003.conf": flash_conf()}
+    name = "a lock left behind"
+    with node(r, "node A", acts, store=relay.uri, workers=1,
+              lock_ms=30000) as a, \
+            node(r, "node B", acts, workers=1, lock_ms=30000) as b:
+        u = "moved"
+        x = call(a, "bind", u, "bind-" + u)
+        tap.check((x.status, x.cr) == (200, OK), "%s: bound" % name,
+                  repr(x.body))
+        base = stock_used(r)
+        relay.hold(b"coupon.cash1000", 0)
+        x = call(a, "grab", u, "g-" + u)
+        tap.check((x.status, x.reason) == (503, "store_unavailable"),
+                  "%s: the grab on node A answers 503 (the stock "
+                  "decrement's answer held)" % name, repr(x.body))
+        seen = []
+
+        def settled():
+            y = call(b, "grab", u, "g-" + u)
+            seen.append((round(y.t0 - x.t1, 2), y.status, y.reason))
+            return y if y.status == 200 and y.cr != BUSY else None
+
+        y = H.wait_until(settled, 10, 0.1)
+        secs = seen[-1][0] if seen else None
+        tap.diag("%s: retries on node B: %s" % (name, seen[:2]) +
+                 (" ... %s" % seen[-2:] if len(seen) > 2 else ""))
+        tap.check(y is not None and y.cr == OK and secs < 5,
+                  "%s: the retry with the same request_id on node B "
+                  "completes it within seconds (%s s), not after the "
+                  "lock's 30 s" % (name, secs), repr(seen[-3:]))
+        tap.eq(stock_used(r) - base, 1,
+               "%s: exactly one coupon taken for it" % name)
+        tap.eq([g.get("request_id") for g in ledgers(r).get(u, [])],
+               ["g-" + u], "%s: one grant in the ledger" % name)
+        tap.check("released 1 lock(s) left by requests the store cut off"
+                  in a.log(), "%s: node A logged that it released the "
+                              "lock" % name)
 
 
 def unknown_outcome(r, relay, a):

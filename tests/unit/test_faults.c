@@ -353,7 +353,8 @@ static int scenario(int n, int mode, int n2, int mode2, int *bad)
     return calls;
 }
 
-static void test_every_call(void)
+/* Returns the number of store calls of a clean grab. */
+static int test_every_call(void)
 {
     int bad = 0, total, unknown_seen = 0, none_seen = 0;
 
@@ -402,6 +403,45 @@ static void test_every_call(void)
     }
     ok(unknown_seen > 0 && none_seen > 0, "faults give outcome none (%d "
        "calls) and unknown (%d calls)", none_seen, unknown_seen);
+    return total;
+}
+
+/* A session lock whose release failed is released by
+ * svc_release_orphans() once the store answers (the worker calls it every
+ * second), not before. */
+static void test_orphans(int total)
+{
+    store_options so = {.uri = "mem:orphans"};
+    char err[256], key[STORE_KEY_MAX], *holder = NULL;
+    answer a;
+
+    fs.in = store_open(&so, err, sizeof err);
+    fs.fail_at = 0;
+    svc_release_orphans(NOW); /* forget the scenarios' (their stores are
+                                 gone: nothing to release there) */
+    ok(svc_orphans() == 0, "no orphaned locks to begin with");
+    call("bind", "o", "B", NOW, &a);
+    fs.calls = 0;
+    fs.fail_at = total; /* the last call: the session lock's release */
+    fs.mode = F_BEFORE;
+    call("grab", "o", "R", NOW, &a);
+    fs.fail_at = 0;
+    svc_host_key(key, sizeof key, 1003, "o", "session:grab");
+    ok(a.status == 200 && store_lock_get(fs.in, key, NOW, &holder) == AMS_OK &&
+           svc_orphans() == 1,
+       "a grab whose lock release failed: ok, the lock still held, one "
+       "orphan (%zu)", svc_orphans());
+    free(holder);
+    fs.calls = 0;
+    fs.fail_at = 1;
+    ok(svc_release_orphans(NOW + 5) == 0 && svc_orphans() == 1 &&
+           store_lock_get(fs.in, key, NOW + 5, NULL) == AMS_OK,
+       "the store still failing: not released, still remembered");
+    fs.fail_at = 0;
+    ok(svc_release_orphans(NOW + 6) == 1 && svc_orphans() == 0 &&
+           store_lock_get(fs.in, key, NOW + 6, NULL) == AMS_NOT_FOUND,
+       "the store back: released and forgotten");
+    store_close(fs.in);
 }
 
 int main(void)
@@ -438,7 +478,7 @@ int main(void)
             printf("#   %s\n", e.msgs[i]);
         return tap_done();
     }
-    test_every_call();
+    test_orphans(test_every_call());
     gen_unref(g);
     errs_free(&e);
     return tap_done();
