@@ -155,6 +155,10 @@ typedef struct store_options {
                                    none (a URI that has one and these too
                                    is refused); NULL: none */
     const char *redis_password;
+    /* 1: open even when the server cannot be reached now (a server that
+     * refuses, e.g. a wrong password, still fails the open); calls fail
+     * with AMS_ERR_STORE until it is reached.  0: fail the open. */
+    int redis_lazy;
     /* The event loop of the process (a worker's): when set, calls made
      * from inside a coroutine (coro.h) wait by yielding instead of
      * blocking the loop, pipelined over one connection; see

@@ -121,6 +121,7 @@
 #include <hiredis/adapters/libevent.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
+#include <openssl/evp.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -533,9 +534,13 @@ static int rd_simple(rd_store *rs, int argc, const char **argv,
         return -1;
     }
     if (r->type == REDIS_REPLY_ERROR) {
+        /* A refusal (a wrong password, no such db) stays until the
+         * configuration changes; a server still loading its data will
+         * answer soon, like one not reachable yet. */
+        int loading = strncmp(r->str, "LOADING", 7) == 0;
         snprintf(why, whylen, "%s: %s", argv[0], r->str);
         freeReplyObject(r);
-        return -1;
+        return loading ? -1 : -2;
     }
     if (out != NULL)
         *out = r;
@@ -544,23 +549,46 @@ static int rd_simple(rd_store *rs, int argc, const char **argv,
     return 0;
 }
 
+/* Load the scripts into the server's cache (their sha1s are known from
+ * rd_shas): 0, or rd_simple's -1 or -2 with the connection dropped. */
 static int rd_load_scripts(rd_store *rs, char *why, size_t whylen)
 {
     for (int i = 0; i < S_COUNT; i++) {
         const char *argv[3] = {"SCRIPT", "LOAD", rd_scripts[i]};
         size_t lens[3] = {6, 4, strlen(rd_scripts[i])};
         redisReply *r = NULL;
+        int rc = rd_simple(rs, 3, argv, lens, &r, why, whylen);
 
-        if (rd_simple(rs, 3, argv, lens, &r, why, whylen) != 0)
-            return -1;
-        if (r->type != REDIS_REPLY_STRING || r->len != 40) {
+        if (rc == 0 && (r->type != REDIS_REPLY_STRING || r->len != 40 ||
+                        memcmp(r->str, rs->sha[i], 40) != 0)) {
             snprintf(why, whylen, "SCRIPT LOAD: unexpected answer");
-            freeReplyObject(r);
-            return -1;
+            rc = -2;
         }
-        memcpy(rs->sha[i], r->str, 40);
-        rs->sha[i][40] = '\0';
-        freeReplyObject(r);
+        if (r != NULL)
+            freeReplyObject(r);
+        if (rc != 0) {
+            rd_drop(rs);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* The scripts' sha1s, as EVALSHA names them: computed here, so that the
+ * handle can call them before it ever reached the server (a node that
+ * started while Redis was away). */
+static int rd_shas(rd_store *rs)
+{
+    for (int i = 0; i < S_COUNT; i++) {
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned int n = 0;
+
+        if (!EVP_Digest(rd_scripts[i], strlen(rd_scripts[i]), md, &n,
+                        EVP_sha1(), NULL) ||
+            n != 20)
+            return -1;
+        for (unsigned k = 0; k < 20; k++)
+            snprintf(rs->sha[i] + 2 * k, 3, "%02x", md[k]);
     }
     return 0;
 }
@@ -592,8 +620,9 @@ static int rd_handshake(const rd_store *rs, int i, rd_cmd *hc)
     return hc->argc > 0;
 }
 
-/* Connect, authenticate, select the db and load the scripts; 0, or -1
- * with the reason in why. */
+/* Connect, authenticate, select the db and load the scripts; 0, or the
+ * reason in why and -1 when the server could not be reached (or is
+ * loading its data), -2 when it refused (rd_simple). */
 static int rd_connect(rd_store *rs, char *why, size_t whylen)
 {
     struct timeval tv = {(time_t)(rs->timeout_ms / 1000),
@@ -617,17 +646,15 @@ static int rd_connect(rd_store *rs, char *why, size_t whylen)
     }
     for (int i = 0; i < 2; i++) {
         rd_cmd hc;
+        int rc;
         if (rd_handshake(rs, i, &hc) &&
-            rd_simple(rs, hc.argc, hc.argv, hc.lens, NULL, why, whylen)) {
+            (rc = rd_simple(rs, hc.argc, hc.argv, hc.lens, NULL, why,
+                            whylen)) != 0) {
             rd_drop(rs);
-            return -1;
+            return rc;
         }
     }
-    if (rd_load_scripts(rs, why, whylen) != 0) {
-        rd_drop(rs);
-        return -1;
-    }
-    return 0;
+    return rd_load_scripts(rs, why, whylen);
 }
 
 /* A connection for op, reconnecting if the last one was lost, at most
@@ -1797,9 +1824,23 @@ store *store_redis_open(const char *uri, const store_options *opt, char *err,
     rd_sigpipe sp;
     int rc;
 
+    if (rd_shas(rs) != 0) {
+        snprintf(err, errlen, "store: \"%s\": cannot hash the scripts",
+                 shown);
+        rd_close(&rs->base);
+        return NULL;
+    }
     rd_sigpipe_block(&sp);
     rc = rd_connect(rs, why, sizeof why);
     rd_sigpipe_unblock(&sp);
+    if (rc == -1 && opt->redis_lazy) {
+        /* Not reachable (yet): serve anyway; every call answers
+         * AMS_ERR_STORE at once until a connect succeeds (rd_ready). */
+        fprintf(stderr, "store: %s: not reachable (%s); serving anyway: "
+                "store calls fail until it is\n", shown, why);
+        rs->next_try_ms = mono_ms() + RD_RETRY_MS;
+        return &rs->base;
+    }
     if (rc != 0) {
         snprintf(err, errlen, "store: \"%s\": %s", shown, why);
         rd_close(&rs->base);

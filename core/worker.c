@@ -408,6 +408,10 @@ int worker_main(conf *c, int index, int listen_fd, int ctl_fd,
     svc.idem_ttl_ms = c->idempotency_ttl_s * 1000;
     conf_store_options(c, &so);
     so.base = w.base;
+    /* A Redis that is away at start is like one that goes away later:
+     * serve, answering store_unavailable, until it is back.  One that
+     * refuses (a wrong password or db) still stops the start. */
+    so.redis_lazy = 1;
     /* Behind a counter of store failures (metrics_store.c). */
     svc.st = metrics_store_wrap(store_open(&so, err, sizeof err));
     if (svc.st == NULL)

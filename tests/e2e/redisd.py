@@ -197,7 +197,18 @@ class RedisServer:
             self.proc.wait()
 
     def freeze(self):
+        """SIGSTOP, and wait until the server is stopped: kill() returns
+        before the signal takes effect."""
         os.kill(self.proc.pid, signal.SIGSTOP)
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline:
+            try:
+                with open("/proc/%d/stat" % self.proc.pid) as f:
+                    if f.read().rpartition(")")[2].split()[0] == "T":
+                        return
+            except (OSError, IndexError):
+                return
+            time.sleep(0.002)
 
     def thaw(self):
         os.kill(self.proc.pid, signal.SIGCONT)

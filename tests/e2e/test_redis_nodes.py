@@ -22,6 +22,8 @@ and stocks).
   /metrics counts the failures;
 - Redis' script cache emptied (SCRIPT FLUSH), and Redis restarted (and
   killed -9): the next requests succeed;
+- Redis away when a node starts: the node serves (503), and goes on by
+  itself once Redis is there;
 - a store call whose answer never comes (sent, then the connection goes
   silent: a relay between amsd and Redis holds it): 503 within the
   timeout, then a retry with the same request_id once Redis answers
@@ -568,6 +570,36 @@ def test_script_cache():
         r.close()
 
 
+def test_down_at_start():
+    """A node started while Redis is away serves (503 store_unavailable,
+    nothing changed) and goes on by itself once Redis is there."""
+    r = redisd.RedisServer()
+    try:
+        r.stop()
+        with node(r, "node A", {"1003.conf": flash_conf()}) as a:
+            tap.eq(a.healthz()[0], 200, "Redis away: the node starts and "
+                                        "answers /healthz")
+            x = call(a, "bind", "early", "bind-early")
+            tap.check((x.status, x.reason) == (503, "store_unavailable")
+                      and json.loads(x.body).get("outcome") == "none",
+                      "a request: 503 store_unavailable, outcome none",
+                      repr(x.body))
+            r.start()
+            y = H.wait_until(lambda: (lambda z: z if z.status == 200 else
+                                      None)(call(a, "bind", "early",
+                                                 "bind-early")), 5, 0.05)
+            tap.check(y is not None and y.cr == OK,
+                      "Redis started: the same request succeeds, without "
+                      "restarting amsd", repr(y and y.body))
+            z = call(a, "grab", "early", "grab-early")
+            tap.check((z.status, z.cr) == (200, OK), "and a grab too",
+                      repr(z.body))
+            tap.check("not reachable" in a.log(),
+                      "the log said Redis was not reachable at start")
+    finally:
+        r.close()
+
+
 def first_try(a, what, n, tag):
     """n bind+grab+status rounds for new users; returns the answers that
     were not ok at the first try."""
@@ -816,6 +848,8 @@ def main():
             test_fault_under_load(kind)
     with tap.section("Redis' script cache emptied, Redis restarted"):
         test_script_cache()
+    with tap.section("Redis away when the node starts"):
+        test_down_at_start()
     with tap.section("an answer from Redis that never comes"):
         test_unknown_outcome()
 

@@ -130,11 +130,37 @@ static int start_server(void)
     return -1;
 }
 
+/* SIGSTOP the server and wait until it is stopped: kill() returns
+ * before the signal takes effect, and a server still running for a
+ * moment would answer calls meant to hang. */
+static void freeze_server(void)
+{
+    char path[64], st[256];
+
+    kill(server, SIGSTOP);
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)server);
+    for (int i = 0; i < 500; i++) {
+        FILE *f = fopen(path, "r");
+        char *paren;
+        size_t n = f ? fread(st, 1, sizeof st - 1, f) : 0;
+
+        if (f != NULL)
+            fclose(f);
+        st[n] = '\0';
+        /* "PID (comm) STATE ...": the state follows the last ')'. */
+        paren = strrchr(st, ')');
+        if (paren != NULL && paren[1] == ' ' && paren[2] == 'T')
+            return;
+        usleep(2000);
+    }
+}
+
 static void stop_server(void)
 {
     if (server <= 0)
         return;
-    kill(server, SIGCONT);
+    /* SIGKILL ends a stopped process too; a SIGCONT first would let a
+     * frozen server answer what it was sent before it dies. */
     kill(server, SIGKILL);
     waitpid(server, NULL, 0);
     server = -1;
@@ -294,7 +320,7 @@ static void test_hang(store *s)
     int64_t t0, el;
     ams_status st;
 
-    kill(server, SIGSTOP);
+    freeze_server();
     t0 = mono_ms();
     st = store_counter_add(s, "hang.c", 1, 0, 10, 0, T, NULL);
     el = mono_ms() - t0;
@@ -447,7 +473,7 @@ static void test_async_hang(store *s)
 
     event_add(t, &every);
     ticks = 0;
-    kill(server, SIGSTOP);
+    freeze_server();
     jobs_init(jobs, 16, s, 0);
     t0 = mono_ms();
     is_int(run_jobs(jobs, 16, 5000), 16, "async, server hung: 16 calls end");
@@ -471,7 +497,7 @@ static void test_async_kill(store *s)
     static job jobs[16];
     int64_t t0;
 
-    kill(server, SIGSTOP); /* so the calls are surely in flight */
+    freeze_server(); /* so the calls are surely in flight */
     jobs_init(jobs, 16, s, 0);
     for (int i = 0; i < 16; i++) {
         coro *c = coro_new(pool, job_run, &jobs[i]);
@@ -563,6 +589,51 @@ static void test_async_auth(void)
     }
 }
 
+/* A worker opens its store lazily: a Redis that is away at start is like
+ * one that goes away later.  One that refuses still fails the open. */
+static void test_lazy(void)
+{
+    char u[128], err[512] = "";
+    store_options o = {.redis_timeout_ms = TIMEOUT_MS, .redis_lazy = 1};
+    store *s, *sa;
+    job j;
+    int64_t t0;
+
+    snprintf(u, sizeof u, "redis://:sekrit@127.0.0.1:%d", port);
+    o.uri = u;
+    s = store_open(&o, err, sizeof err);
+    ok(s == NULL, "lazy open with a password the server refuses: fails");
+    has_str(err, "AUTH", "  saying AUTH failed");
+    store_close(s);
+
+    stop_server();
+    snprintf(u, sizeof u, "redis://127.0.0.1:%d", port);
+    s = store_open(&o, err, sizeof err);
+    ok(s != NULL, "lazy open with nothing listening: a handle (%s)", err);
+    o.base = evb;
+    sa = store_open(&o, err, sizeof err);
+    ok(sa != NULL, "  and with an event loop (%s)", err);
+    if (s == NULL || sa == NULL) {
+        store_close(s);
+        store_close(sa);
+        start_server();
+        return;
+    }
+    t0 = mono_ms();
+    is_int(store_counter_add(s, "lz.c", 1, 0, 10, 0, T, NULL), AMS_ERR_STORE,
+           "its calls fail with AMS_ERR_STORE");
+    jobs_init(&j, 1, sa, 1);
+    run_jobs(&j, 1, 2000);
+    is_int(j.st, AMS_ERR_STORE, "  async ones too");
+    ok(mono_ms() - t0 < TIMEOUT_MS, "  at once (%lld ms)",
+       (long long)(mono_ms() - t0));
+    ok(start_server() == 0, "the server starts");
+    ok(until_ok(s, 2000) > 0, "the handle connects and works");
+    ok(until_ok_async(sa, 2000), "  the async one too");
+    store_close(s);
+    store_close(sa);
+}
+
 static void test_async(void)
 {
     char u[128], err[512];
@@ -584,6 +655,7 @@ static void test_async(void)
         store_close(s);
     }
     test_async_auth();
+    test_lazy();
     coro_pool_free(pool);
     event_base_free(evb);
 }
