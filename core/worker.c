@@ -351,6 +351,20 @@ static void teardown(worker *w)
 {
     struct event *evs[] = {w->ctl_ev,   w->term_ev,    w->int_ev,
                            w->sweep_ev, w->stop_timer, w->orphan_ev};
+    sigset_t stop;
+
+    /* From here the worker only leaves, and a stop signal that comes now
+     * (one sent to the whole process group after the master's stop
+     * message, the parent-death SIGTERM, a second stop) must not kill it
+     * halfway through teardown or through the exit-time checks after it
+     * (a sanitizer build's leak check runs at exit).  Blocked, not
+     * ignored: freeing term_ev and int_ev below puts back the disposition
+     * libevent found when they were added, SIG_DFL, over any SIG_IGN; a
+     * blocked signal stays pending and dies with the process. */
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    sigprocmask(SIG_BLOCK, &stop, NULL);
     for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
         if (evs[i] != NULL)
             event_free(evs[i]);
@@ -446,11 +460,6 @@ int worker_main(conf *c, int index, int listen_fd, int ctl_fd,
              (unsigned long long)w.gw.current->number, w.gw.current->nacts,
              w.gw.current->nplugins);
     event_base_dispatch(w.base);
-    /* A stop signal sent to the whole process group can arrive after the
-     * master's stop message; once the loop is left it must not kill us
-     * halfway through teardown. */
-    signal(SIGTERM, SIG_IGN);
-    signal(SIGINT, SIG_IGN);
     log_info("stopped");
     teardown(&w);
     return 0;
