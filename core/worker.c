@@ -57,8 +57,9 @@ static void send_simple(worker *w, const char *type, const char *key,
     cJSON_Delete(m);
 }
 
-/* Every reply has been written out (the gateway counts a request busy
- * until then), so the loop can end now. */
+/* Every reply has been written out and every request's coroutine has
+ * returned (gateway.h: busy, running), so the loop can end now and
+ * teardown() can free the coroutine pool. */
 static void finish_stop(worker *w)
 {
     event_base_loopbreak(w->base);
@@ -79,7 +80,8 @@ static void on_stop_timeout(evutil_socket_t fd, short what, void *arg)
     (void)what;
     /* Suspended requests still own their coroutine stacks and generation:
      * tearing down under them would be unsafe, so leave at once. */
-    log_warn("shutdown timeout: abandoning %zu request(s)", w->gw.busy);
+    log_warn("shutdown timeout: abandoning %zu request(s), %zu coroutine(s)",
+             w->gw.busy, w->gw.running);
     _exit(1);
 }
 
@@ -97,7 +99,7 @@ static void begin_stop(worker *w)
         evhttp_del_accept_socket(w->http, w->bound);
         w->bound = NULL;
     }
-    if (w->gw.busy == 0) {
+    if (w->gw.busy == 0 && w->gw.running == 0) {
         finish_stop(w);
         return;
     }
