@@ -34,10 +34,16 @@ typedef struct job {
     char ip[64];     /* copied: the connection may go before we answer */
 } job;
 
+static void maybe_idle(gateway *gw)
+{
+    if (gw->busy == 0 && gw->running == 0 && gw->idle_cb != NULL)
+        gw->idle_cb(gw->idle_ud);
+}
+
 static void job_done(gateway *gw)
 {
-    if (--gw->busy == 0 && gw->idle_cb != NULL)
-        gw->idle_cb(gw->idle_ud);
+    gw->busy--;
+    maybe_idle(gw);
 }
 
 typedef struct task {
@@ -323,10 +329,15 @@ static void answer_reason(const pipe_result *res, char out[64])
     cJSON_Delete(raw);
 }
 
-/* The coroutine body: everything a plugin runs happens here. */
+/* The coroutine body: everything a plugin runs happens here.  It counts
+ * in gw->running until it returns, not just until its reply: job_free()
+ * may still wait on the store after the reply (releasing the session
+ * lock), and a stop that freed the coroutine pool under it would crash
+ * the worker. */
 static void run_job(void *arg)
 {
     job *j = arg;
+    gateway *gw = j->gw;
     pipe_result res;
     char why[64];
 
@@ -338,6 +349,8 @@ static void run_job(void *arg)
         reply(j->gw, j->req, res.http_status, res.body);
     count(j->t0_ns, j->sr.act->id, j->sr.m, why);
     job_free(j);
+    gw->running--;
+    maybe_idle(gw);
 }
 
 static const char *str_member(const cJSON *o, const char *name,
@@ -475,5 +488,6 @@ void gateway_handle(struct evhttp_request *req, void *arg)
         count(t0, id, m, "overloaded");
         return;
     }
+    gw->running++;
     coro_resume(co);
 }

@@ -22,7 +22,8 @@ typedef struct gateway {
     gen *current;        /* one reference held by the gateway */
     coro_pool *pool;
     size_t busy;         /* requests not yet fully answered */
-    void (*idle_cb)(void *ud); /* called when busy drops to 0 */
+    size_t running;      /* their coroutines not yet returned (gateway.c) */
+    void (*idle_cb)(void *ud); /* called when both drop to 0 */
     void *idle_ud;
     gateway_conn *conns[GATEWAY_CONN_BUCKETS]; /* by evhttp_connection */
 } gateway;

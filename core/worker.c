@@ -57,8 +57,9 @@ static void send_simple(worker *w, const char *type, const char *key,
     cJSON_Delete(m);
 }
 
-/* Every reply has been written out (the gateway counts a request busy
- * until then), so the loop can end now. */
+/* Every reply has been written out and every request's coroutine has
+ * returned (gateway.h: busy, running), so the loop can end now and
+ * teardown() can free the coroutine pool. */
 static void finish_stop(worker *w)
 {
     event_base_loopbreak(w->base);
@@ -79,7 +80,8 @@ static void on_stop_timeout(evutil_socket_t fd, short what, void *arg)
     (void)what;
     /* Suspended requests still own their coroutine stacks and generation:
      * tearing down under them would be unsafe, so leave at once. */
-    log_warn("shutdown timeout: abandoning %zu request(s)", w->gw.busy);
+    log_warn("shutdown timeout: abandoning %zu request(s), %zu coroutine(s)",
+             w->gw.busy, w->gw.running);
     _exit(1);
 }
 
@@ -97,7 +99,7 @@ static void begin_stop(worker *w)
         evhttp_del_accept_socket(w->http, w->bound);
         w->bound = NULL;
     }
-    if (w->gw.busy == 0) {
+    if (w->gw.busy == 0 && w->gw.running == 0) {
         finish_stop(w);
         return;
     }
@@ -351,6 +353,20 @@ static void teardown(worker *w)
 {
     struct event *evs[] = {w->ctl_ev,   w->term_ev,    w->int_ev,
                            w->sweep_ev, w->stop_timer, w->orphan_ev};
+    sigset_t stop;
+
+    /* From here the worker only leaves, and a stop signal that comes now
+     * (one sent to the whole process group after the master's stop
+     * message, the parent-death SIGTERM, a second stop) must not kill it
+     * halfway through teardown or through the exit-time checks after it
+     * (a sanitizer build's leak check runs at exit).  Blocked, not
+     * ignored: freeing term_ev and int_ev below puts back the disposition
+     * libevent found when they were added, SIG_DFL, over any SIG_IGN; a
+     * blocked signal stays pending and dies with the process. */
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    sigprocmask(SIG_BLOCK, &stop, NULL);
     for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
         if (evs[i] != NULL)
             event_free(evs[i]);
@@ -450,11 +466,6 @@ int worker_main(conf *c, int index, int listen_fd, int ctl_fd,
              (unsigned long long)w.gw.current->number, w.gw.current->nacts,
              w.gw.current->nplugins);
     event_base_dispatch(w.base);
-    /* A stop signal sent to the whole process group can arrive after the
-     * master's stop message; once the loop is left it must not kill us
-     * halfway through teardown. */
-    signal(SIGTERM, SIG_IGN);
-    signal(SIGINT, SIG_IGN);
     log_info("stopped");
     teardown(&w);
     return 0;

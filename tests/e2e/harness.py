@@ -48,6 +48,31 @@ for _name in BUNDLED:
 
 START_TIMEOUT = 15.0
 _LIVE = set()  # Amsd instances not yet closed, for the exit handlers
+
+
+def _sanitized(path):
+    """True when the binary at path is a sanitizer build."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return False
+    return b"__asan_init" in data or b"__ubsan_handle" in data
+
+
+SHUTDOWN_TIMEOUT_MS = 10000  # shutdown_timeout_ms of every amsd here
+# How long amsd's processes may take to leave once told to (SIGTERM to the
+# master; the parent-death SIGTERM a worker gets when its master dies):
+# the workers' shutdown timeout, the 2 s more the master gives them before
+# its SIGKILL, then teardown; in a sanitizer build every process also runs
+# a leak check at exit, which takes seconds on a loaded 2-vCPU machine.
+# Waiting ends as soon as they are gone: only a hang costs the whole time.
+EXIT_TIMEOUT = (SHUTDOWN_TIMEOUT_MS / 1000 + 2 +
+                (20 if _sanitized(AMSD) else 5))
+# What the master logs when a worker does not leave cleanly on a stop.
+UNCLEAN_STOP = re.compile(r"worker \d+ (\(pid \d+\) (killed by signal|"
+                          r"exited with status)|did not stop in time)|"
+                          r"shutdown timeout: abandoning")
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
                    "Sanitizer:DEADLYSIGNAL", "LeakSanitizer has encountered",
                    "runtime error:", "WARNING: AddressSanitizer")
@@ -287,6 +312,7 @@ class Amsd:
         self.seen_pids = set()  # workers ever seen
         self.all_pids = set()   # masters and workers ever seen
         self.logs = []  # logs of earlier runs of this instance
+        self.unclean = []  # how the last stop (end()) went wrong
         self._conn = None
         os.makedirs(self.plugins_dir)
         os.makedirs(self.activities_dir)
@@ -321,9 +347,9 @@ class Amsd:
             'plugins = "%s";\n'
             'activities = "%s";\n'
             'log_level = "info";\n'
-            "shutdown_timeout_ms = 10000;\n"
+            "shutdown_timeout_ms = %d;\n"
             % (self.port, self.admin_port, self.workers, self.store,
-               self.plugins_dir, self.activities_dir))
+               self.plugins_dir, self.activities_dir, SHUTDOWN_TIMEOUT_MS))
         text += group("http", self.http)
         text += group("lmdb", self.lmdb)
         text += "testing = { clock_header = %s; };\n" % (
@@ -362,7 +388,7 @@ class Amsd:
         raise RuntimeError("amsd not healthy within %.0f s (last: %r):\n%s"
                            % (timeout, last, self.log()))
 
-    def stop(self, timeout=30):
+    def stop(self, timeout=EXIT_TIMEOUT):
         """SIGTERM the master, wait, return its exit code (None if it did
         not exit within timeout)."""
         if self.proc is None:
@@ -379,7 +405,12 @@ class Amsd:
         return rc
 
     def kill(self):
-        """SIGKILL the master and every worker it was seen with."""
+        """SIGKILL the master (a crash).  Its workers get SIGTERM from the
+        kernel (PR_SET_PDEATHSIG) and leave by themselves, as they would
+        in production; they are waited for, not killed: a SIGKILL during
+        their exit would cut their exit-time leak check short (an empty
+        sanitizer log, or one holding only LeakSanitizer's "Unable to get
+        registers from thread N.") and hide what it would have found."""
         if self.proc is None:
             return
         self.close_conn()
@@ -390,37 +421,38 @@ class Amsd:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 pass
-        self._kill_leftovers()
         self._finish_run()
 
-    def _kill_leftovers(self):
+    def _leftovers(self):
+        """Processes this master forked that are still alive: its
+        children, or its orphans."""
         master = self.proc.pid if self.proc else None
+        left = []
         for pid in sorted(self.seen_pids):
-            if not alive(pid):
-                continue
-            # Only what this master forked: its child, or an orphan of it.
-            if _ppid(pid) not in (master, 1):
+            if not alive(pid) or _ppid(pid) not in (master, 1):
                 continue
             try:
                 exe = os.readlink("/proc/%d/exe" % pid)
             except OSError:
                 continue
             if os.path.basename(exe).startswith(os.path.basename(AMSD)):
+                left.append(pid)
+        return left
+
+    def _finish_run(self):
+        if self.proc is not None and self.proc.poll() is not None:
+            # Orphans of a killed master are on their way out; one still
+            # here after EXIT_TIMEOUT hangs, and is killed so that nothing
+            # outlives the test (a failure: see close()).
+            wait_until(lambda: not self._leftovers(), EXIT_TIMEOUT)
+            for pid in self._leftovers():
+                self.unclean.append("pid %d still alive %.0f s after its "
+                                    "master (pid %d) exited: SIGKILL"
+                                    % (pid, EXIT_TIMEOUT, self.proc.pid))
                 try:
                     os.kill(pid, signal.SIGKILL)
                 except OSError:
                     pass
-
-    def _finish_run(self):
-        if self.proc is not None and self.proc.poll() is not None:
-            # Workers exit with the master; give orphans a moment, then
-            # make sure none is left.
-            deadline = time.monotonic() + 5
-            while time.monotonic() < deadline and any(
-                    alive(p) and _ppid(p) in (self.proc.pid, 1)
-                    for p in self.seen_pids):
-                time.sleep(0.05)
-            self._kill_leftovers()
             if self.log_file is not None:
                 self.log_file.close()
                 self.log_file = None
@@ -434,12 +466,36 @@ class Amsd:
         self.start()
         return self
 
+    def end(self):
+        """Stop amsd if it runs, as an operator would (SIGTERM), so that
+        every process goes through its whole exit path, a sanitizer
+        build's exit-time leak check included.  What goes wrong is kept
+        in unclean: an exit status but 0, a worker that dies or is
+        killed on the way, and a master that does not leave within
+        EXIT_TIMEOUT (then, only then, it is SIGKILLed)."""
+        if self.proc is None:
+            return
+        before = len(self.log())
+        rc = self.stop()
+        if rc is None:
+            self.unclean.append("the master (pid %d) did not exit within "
+                                "%.0f s of SIGTERM: SIGKILL"
+                                % (self.proc.pid, EXIT_TIMEOUT))
+            self.kill()
+            return
+        if rc != 0:
+            self.unclean.append("the master exited with %d" % rc)
+        self.unclean += [l for l in self.logs[-1][before:].splitlines()
+                         if UNCLEAN_STOP.search(l)]
+
     def close(self):
-        """Always safe: kills what is left, checks the log for sanitizer
-        reports (a test point), removes the temp dir."""
+        """Always safe: stops what is left (end()), checks that it
+        stopped cleanly and that the logs hold no sanitizer report (two
+        test points), removes the temp dir."""
         try:
-            if self.proc is not None:
-                self.kill()
+            self.end()
+            self.tap.check(not self.unclean, "%s: stops cleanly when told "
+                           "to" % self.name, *self.unclean)
             text = "\n".join(self.logs)
             found = [l for l in text.splitlines()
                      if any(m in l for m in SANITIZER_MARKS)]
@@ -554,24 +610,14 @@ class Amsd:
             return resp.status, None
 
 
-LSAN_NO_REGS = re.compile(r"^==\d+==Unable to get registers from thread "
-                          r"\d+\.$")
-
-
-def interrupted_lsan(lines):
-    """A log that is empty or holds nothing but LeakSanitizer's "Unable
-    to get registers from thread N." reports nothing: the process's
-    exit-time leak check was interrupted (LSan could not inspect a
-    thread, or the process was gone before it wrote a word).  Seen rarely,
-    under load, in the tests that freeze Redis; cause not found yet (see
-    the issue notes).  Same rule as scripts/tapcount.py."""
-    lines = [l for l in lines if l.strip()]
-    return all(LSAN_NO_REGS.match(l) for l in lines)
-
-
 def sanitizer_files(pids):
     """Sanitizer reports written to files (ASAN_OPTIONS / UBSAN_OPTIONS
-    log_path=PREFIX makes PREFIX.PID) by any of pids: their first lines."""
+    log_path=PREFIX makes PREFIX.PID) by any of pids: their first lines.
+    Every file counts, an empty one too: a sanitizer creates the file
+    only to write to it, so an empty one (or one holding only
+    LeakSanitizer's "Unable to get registers from thread N.") is an
+    exit-time leak check cut short by a SIGKILL, and the harness never
+    SIGKILLs a process on its way out (Amsd.end(), Amsd.kill())."""
     found = []
     for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):
         for opt in os.environ.get(var, "").replace(",", ":").split(":"):
@@ -582,15 +628,10 @@ def sanitizer_files(pids):
                 path = "%s.%d" % (prefix, pid)
                 try:
                     with open(path, errors="replace") as f:
-                        lines = f.read().splitlines()
+                        head = f.read().splitlines()[:15]
                 except OSError:
                     continue
-                head = lines[:15]
-                if interrupted_lsan(lines):
-                    print("# %s: interrupted leak check, not a report: %s"
-                          % (path, " ".join(head)), flush=True)
-                    continue
-                found.append("%s:" % path)
+                found.append("%s:%s" % (path, "" if head else " (empty)"))
                 found.extend("  " + l for l in head)
     return found
 
@@ -598,8 +639,7 @@ def sanitizer_files(pids):
 def _cleanup_all():
     for a in list(_LIVE):
         try:
-            if a.proc is not None:
-                a.kill()
+            a.end()
         finally:
             _LIVE.discard(a)
             shutil.rmtree(a.dir, ignore_errors=True)
