@@ -19,7 +19,6 @@ import hashlib
 import http.client
 import json
 import os
-import shutil
 import socket
 
 import harness as H

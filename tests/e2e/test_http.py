@@ -9,7 +9,6 @@ wire, and a full store answering 503.
 import json
 import random
 import socket
-import sys
 import threading
 import time
 

@@ -325,7 +325,7 @@ def test_concurrency(a, workers):
             tap.diag("the first import finished before the second was "
                      "answered (a fast disk?): 409 not checked; got %r"
                      % ((st, raw),))
-        served, t0, slowest = 0, time.monotonic(), 0.0
+        served, slowest = 0, 0.0
         for i in range(20):
             t = time.monotonic()
             if tag_of(a, "level", "alice") == "gold":
