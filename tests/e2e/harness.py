@@ -746,6 +746,36 @@ def wait_until(pred, timeout, interval=0.05):
     return v
 
 
+def run_threads(n, body, timeout):
+    """Run body(i) in n threads (i = 0..n-1) and wait for them, at most
+    timeout seconds in all; returns the errors: each exception a body
+    raised ("client i: ..."), and the number of threads still running at
+    the deadline."""
+    errors = []
+    lock = threading.Lock()
+
+    def run(i):
+        try:
+            body(i)
+        except Exception as e:  # noqa: BLE001 -- reported as a failure
+            with lock:
+                errors.append("client %d: %r" % (i, e))
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True)
+               for i in range(n)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + timeout
+    for t in threads:
+        t.join(max(0.1, deadline - time.monotonic()))
+    hung = sum(t.is_alive() for t in threads)
+    with lock:
+        if hung:
+            errors.append("%d clients still running after %d s"
+                          % (hung, timeout))
+        return list(errors)
+
+
 def iso_ms(text):
     """Milliseconds since the epoch of "YYYY-MM-DDTHH:MM:SS+00:00"."""
     import datetime

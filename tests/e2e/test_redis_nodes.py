@@ -116,32 +116,6 @@ def call(a, method, uid, rid, conn=None, aid=1003):
                   js.get("code"), js.get("reason"), raw)
 
 
-def clients(n, body, timeout=60):
-    """Run body(i) in n threads; returns the errors they raised."""
-    errors = []
-    lock = threading.Lock()
-
-    def run(i):
-        try:
-            body(i)
-        except Exception as e:  # noqa: BLE001 -- reported as a failure
-            with lock:
-                errors.append("client %d: %r" % (i, e))
-
-    threads = [threading.Thread(target=run, args=(i,), daemon=True)
-               for i in range(n)]
-    for t in threads:
-        t.start()
-    deadline = time.monotonic() + timeout
-    for t in threads:
-        t.join(max(0.1, deadline - time.monotonic()))
-    hung = sum(t.is_alive() for t in threads)
-    if hung:
-        errors.append("%d clients still running after %d s" % (hung,
-                                                               timeout))
-    return errors
-
-
 def bind_all(nodes, users, nconn=16, aid=1003):
     """Bind every user (spread over the nodes); returns the bad answers."""
     bad = []
@@ -157,7 +131,7 @@ def bind_all(nodes, users, nconn=16, aid=1003):
         finally:
             conn.close()
 
-    errors = clients(nconn, body)
+    errors = H.run_threads(nconn, body, 60)
     return bad + errors
 
 
@@ -248,7 +222,7 @@ def test_two_nodes(r):
                 cy.close()
 
         t = time.monotonic()
-        errors = clients(nconn, body, timeout=120)
+        errors = H.run_threads(nconn, body, 120)
         took = time.monotonic() - t
         tap.diag("2,000 binds + 2,000 grabs over 64 connections on two "
                  "nodes: %.1f s (%.0f requests/s)" % (took, 4000 / took))
@@ -331,7 +305,7 @@ def test_racers(r, nodes):
         finally:
             conn.close()
 
-    errors = clients(len(racers) * per_racer, body)
+    errors = H.run_threads(len(racers) * per_racer, body, 60)
     tap.check(not errors, "racing clients ran to the end", *errors[:10])
     by = collections.defaultdict(collections.Counter)
     for x in got:

@@ -167,7 +167,7 @@ def run_clients(a, n, body, barrier=False, timeout=180):
     connection of its own; record(x) appends x to a list shared by all, so
     the list is in completion order.  With barrier, every client connects
     first and they all start together.  Returns (records, errors)."""
-    records, errors = [], []
+    records = []
     lock = threading.Lock()
     bar = threading.Barrier(n) if barrier else None
 
@@ -182,25 +182,12 @@ def run_clients(a, n, body, barrier=False, timeout=180):
                 conn.connect()
                 bar.wait(60)
             body(i, conn, record)
-        except Exception as e:  # noqa: BLE001 -- reported as a failure
-            with lock:
-                errors.append("client %d: %r" % (i, e))
         finally:
             conn.close()
 
-    threads = [threading.Thread(target=run, args=(i,), daemon=True)
-               for i in range(n)]
-    for t in threads:
-        t.start()
-    deadline = time.monotonic() + timeout
-    for t in threads:
-        t.join(max(0.1, deadline - time.monotonic()))
-    hung = sum(t.is_alive() for t in threads)
+    errors = H.run_threads(n, run, timeout)
     with lock:
-        if hung:
-            errors.append("%d clients still running after %d s"
-                          % (hung, timeout))
-        return list(records), list(errors)
+        return list(records), errors
 
 
 def admin_post(a, path, body, content_type="text/csv"):
