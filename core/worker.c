@@ -311,9 +311,13 @@ static void on_orphans(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
-    if (svc_orphans() > 0 && !w->orphan_task && !w->stopping &&
-        gateway_task(&w->gw, release_orphans, w) == 0)
-        w->orphan_task = 1;
+    if (svc_orphans() == 0 || w->orphan_task || w->stopping)
+        return;
+    /* Set before: the task may run to its end inside gateway_task (a
+     * store that fails at once does not yield). */
+    w->orphan_task = 1;
+    if (gateway_task(&w->gw, release_orphans, w) != 0)
+        w->orphan_task = 0;
 }
 
 static int setup_http(worker *w, int listen_fd)
