@@ -6,6 +6,7 @@
 #include "gen.h"
 #include "log.h"
 #include "master.h"
+#include "services.h"
 #include "store.h"
 
 #include <getopt.h>
@@ -113,7 +114,7 @@ static int check(conf *c, errs *e)
 
     if (strncmp(c->store, "lmdb:", 5) != 0 || c->store[5] == '\0')
         errs_add(e, NULL, 0, "store: \"%s\" is not lmdb:DIR", c->store);
-    g = gen_build(c, 0, 1, e);
+    g = gen_build(c, &svc_gen_host, 0, 1, e);
     for (size_t i = 0; i < e->n; i++)
         fprintf(stderr, "%s\n", e->msgs[i]);
     if (g == NULL || e->nerrors > 0) {

@@ -262,7 +262,7 @@ void ck_params_example(ck *c)
 
 typedef void (*gen_fn)(const ams_entry *, const cJSON *, variants *);
 
-static void rejects(ck *c, gen_fn gen, const char *none)
+static void rejects(ck *c, gen_fn make, const char *none)
 {
     hx h;
     const plugin_entry *pe;
@@ -276,7 +276,7 @@ static void rejects(ck *c, gen_fn gen, const char *none)
             ck_fail(c, "out of memory");
         goto out;
     }
-    gen(pe->spec, base, vs);
+    make(pe->spec, base, vs);
     for (size_t i = 0; i < vs->n; i++) {
         instance *in;
         unsigned long calls = hx_plugin_calls;

@@ -42,8 +42,8 @@ static double disarm(void)
 
 void hx_tick(void)
 {
-    int64_t t = svc_mono_ms();
-    while (svc_mono_ms() == t)
+    int64_t t = clock_mono_ms();
+    while (clock_mono_ms() == t)
         ;
 }
 
@@ -162,7 +162,7 @@ int hx_open(hx *h, ck *c, const char *path, char *err, size_t errlen)
         path = c->o->path;
     stem_of(path, stem, sizeof stem);
     ck_doing(c, "loading %s with amsd's loader", path);
-    h->p = plugin_load(path, stem, &e);
+    h->p = plugin_load(path, stem, harness_host(), &e);
     if (h->p == NULL) {
         msgs = errs_join(&e);
         snprintf(err, errlen, "%s", msgs ? msgs : "cannot load");
@@ -171,7 +171,6 @@ int hx_open(hx *h, ck *c, const char *path, char *err, size_t errlen)
         return -1;
     }
     errs_free(&e);
-    *h->p->m->host = harness_host();
     h->st = open_store(err, errlen);
     if (h->st == NULL) {
         plugin_unload(h->p);
@@ -501,7 +500,7 @@ void hx_call(hx *h, instance *in, const hx_req *rq, int with_undo,
         if (ms > out->ms)
             out->ms = ms;
     }
-    out->clock_moved = svc_mono_ms() != r.mono_start_ms;
+    out->clock_moved = clock_mono_ms() != r.mono_start_ms;
     out->data = r.data ? cJSON_PrintUnformatted(r.data) : NULL;
     out->ngrants = r.grants ? cJSON_GetArraySize(r.grants) : 0;
     svc_req_end(&r);

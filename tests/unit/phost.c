@@ -103,7 +103,7 @@ plugin *phost_plugin(phost *h, const char *path)
 
     if (h->nplugins == PHOST_MAX)
         return NULL;
-    p = plugin_load(path, NULL, &e);
+    p = plugin_load(path, NULL, &services_host, &e);
     for (size_t i = 0; i < e.n; i++)
         printf("# %s\n", e.msgs[i]);
     errs_free(&e);

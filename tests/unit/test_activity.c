@@ -155,7 +155,7 @@ static gen *build_from(const char *plugins, const char *acts, int run_init,
     memset(&c, 0, sizeof c);
     c.plugins_dir = (char *)plugins;
     c.activities_dir = (char *)acts;
-    return gen_build(&c, 1, run_init, e);
+    return gen_build(&c, &svc_gen_host, 1, run_init, e);
 }
 
 static gen *build(const char *acts, int run_init, errs *e)

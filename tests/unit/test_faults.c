@@ -470,7 +470,7 @@ int main(void)
         store_options so = {.uri = "mem:init"};
         char err[256];
         fs.in = store_open(&so, err, sizeof err);
-        g = gen_build(&c, 1, 1, &e);
+        g = gen_build(&c, &svc_gen_host, 1, 1, &e);
         store_close(fs.in);
     }
     if (!ok(g != NULL, "the 1003 flash sale builds")) {

@@ -85,7 +85,7 @@ static void refused(const char *name, const char *expected, const char *frag,
 {
     errs e = {0};
     const char *path = so(name);
-    plugin *p = plugin_load(path, expected, &e);
+    plugin *p = plugin_load(path, expected, &services_host, &e);
 
     ok(p == NULL, "%s: refused", name);
     expect_msg(&e, path, frag, "%s: %s", name, what);
@@ -100,7 +100,7 @@ static void test_testplug(void)
 {
     errs e = {0};
     const char *path = so("testplug");
-    plugin *p = plugin_load(path, "testplug", &e);
+    plugin *p = plugin_load(path, "testplug", &services_host, &e);
     char want_sha[65];
     size_t n = 0;
 
@@ -196,7 +196,7 @@ static void test_testplug(void)
     errs_free(&e);
 
     /* expected_name NULL skips the file-name comparison. */
-    p = plugin_load(path, NULL, &e);
+    p = plugin_load(path, NULL, &services_host, &e);
     ok(p != NULL && e.n == 0, "testplug loads without an expected name");
     plugin_unload(p);
     errs_free(&e);
@@ -229,7 +229,7 @@ static void test_abi(void)
     refused("abi_needs_new", "abi_needs_new", frag,
             "needs-newer-minor names what it needs and what the host has");
 
-    p = plugin_load(so("abi_newer_ok"), "abi_newer_ok", &e);
+    p = plugin_load(so("abi_newer_ok"), "abi_newer_ok", &services_host, &e);
     if (!ok(p != NULL && e.n == 0, "abi_newer_ok (newer minor, min_minor "
             "ours) is accepted"))
         dump(&e);
@@ -244,7 +244,7 @@ static void test_abi(void)
     plugin_unload(p);
     errs_free(&e);
 
-    p = plugin_load(so("abi_old"), "abi_old", &e);
+    p = plugin_load(so("abi_old"), "abi_old", &services_host, &e);
     if (!ok(p != NULL && e.n == 0, "abi_old (shorter, older manifest) is "
             "accepted"))
         dump(&e);
@@ -265,7 +265,7 @@ static void test_bad_schema(void)
     void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     const ams_manifest *m = dl ? dlsym(dl, "ams_plugin_manifest") : NULL;
 
-    p = plugin_load(path, "bad_schema", &e);
+    p = plugin_load(path, "bad_schema", &services_host, &e);
     ok(p == NULL, "bad_schema: refused");
     expect_msg(&e, path, "version \"1.0\" is not MAJOR.MINOR.PATCH",
                "bad version \"1.0\"");
@@ -315,7 +315,7 @@ static void test_refusals(void)
             "not an amsd plugin: no exported ams_plugin_manifest",
             "a shared object without a manifest");
 
-    p = plugin_load(so("testplug"), "other", &e);
+    p = plugin_load(so("testplug"), "other", &services_host, &e);
     ok(p == NULL, "file-stem mismatch: refused");
     expect_msg(&e, so("testplug"), "manifest name \"testplug\" differs from "
                "the file name \"other.so\"", "names both the manifest and "
@@ -325,7 +325,7 @@ static void test_refusals(void)
     errs_free(&e);
 
     snprintf(path, sizeof path, "%s/does-not-exist.so", plugdir);
-    p = plugin_load(path, "does-not-exist", &e);
+    p = plugin_load(path, "does-not-exist", &services_host, &e);
     ok(p == NULL, "missing file: refused");
     expect_msg(&e, path, "cannot load: ", "missing file: \"cannot load\"");
     expect_msg(&e, path, "No such file or directory",
@@ -342,7 +342,7 @@ static void test_refusals(void)
             fclose(f);
         }
     }
-    p = plugin_load(path, "garbage", &e);
+    p = plugin_load(path, "garbage", &services_host, &e);
     ok(p == NULL, "a text file named .so: refused");
     expect_msg(&e, path, "cannot load: ", "  \"cannot load\" naming the file");
     plugin_unload(p);

@@ -48,4 +48,21 @@ int audit_read(const char *path, int64_t since, size_t limit, cJSON *arr,
 cJSON *audit_checksums(const char *config_sha, const char *plugins_dir,
                        const char *activities_dir);
 
+/* Records of the master's actions (admin requests, config-center
+ * versions): they need the master's state (mstate.h). */
+struct master;
+
+/* The files in force as the audit log records them: the checksums of
+ * the configuration and of the generation serving (audit_checksums()).
+ * Caller deletes; NULL when out of memory. */
+cJSON *audit_files_in_force(const struct master *m);
+
+/* Stamp rec's "ts" (its first member, audit.h) and append rec to the
+ * audit log, preparing the log once more when the first try fails (a
+ * reload may have moved it, its directory may be gone).  For actions
+ * that are not admin requests too (a config-center version loaded).
+ * Returns 0, or -1 when it could not be written (logged, naming the
+ * action that is not recorded). */
+int audit_record(struct master *m, cJSON *rec);
+
 #endif

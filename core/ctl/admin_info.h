@@ -11,7 +11,7 @@
 #ifndef AMS_CORE_ADMIN_INFO_H
 #define AMS_CORE_ADMIN_INFO_H
 
-#include "master.h"
+#include "mstate.h"
 
 #include <event2/http.h>
 #include <stddef.h>

@@ -35,13 +35,13 @@ struct plugin {
     size_t nentries;
 };
 
-/* The host's function table (services.c). */
-extern const ams_host services_host;
-
 /* Load and validate the plugin at path; expected_name is the file stem
- * (NULL: don't compare).  Problems go to e as "path: message".  Returns a
- * plugin the caller owns (plugin_unload), or NULL. */
-plugin *plugin_load(const char *path, const char *expected_name, errs *e);
+ * (NULL: don't compare).  host is the function table the plugin will call
+ * (the data layer's, services.c: the loader sits below the services it
+ * hands out, so it is given them).  Problems go to e as "path: message".
+ * Returns a plugin the caller owns (plugin_unload), or NULL. */
+plugin *plugin_load(const char *path, const char *expected_name,
+                    const ams_host *host, errs *e);
 void plugin_unload(plugin *p);
 
 /* Where plugin_load writes the private copy it loads (each load is a new

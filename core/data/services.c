@@ -28,24 +28,10 @@ svc_env svc;
 #define KEY_MAX 200
 #define DAY_MS 86400000LL
 
-int64_t svc_wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t svc_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void svc_seed(uint64_t seed)
 {
     if (seed == 0 && getrandom(&seed, sizeof seed, 0) != sizeof seed)
-        seed = (uint64_t)svc_wall_ms() ^ (uint64_t)svc_mono_ms() << 20;
+        seed = (uint64_t)clock_wall_ms() ^ (uint64_t)clock_mono_ms() << 20;
     svc.rng = seed;
 }
 
@@ -61,8 +47,8 @@ static uint64_t host_random_u64(ams_ctx *ctx)
 
 int svc_req_begin(svc_req *r, int64_t now_ms)
 {
-    r->mono_start_ms = svc_mono_ms();
-    r->clock_base_ms = now_ms >= 0 ? now_ms : svc_wall_ms();
+    r->mono_start_ms = clock_mono_ms();
+    r->clock_base_ms = now_ms >= 0 ? now_ms : clock_wall_ms();
     r->data = cJSON_CreateObject();
     return r->data ? 0 : -1;
 }
@@ -79,8 +65,8 @@ const store_journal *svc_req_journal(const svc_req *r, store_journal *buf)
 int64_t svc_now(ams_ctx *ctx)
 {
     if (ctx == NULL || ctx->req == NULL)
-        return svc_wall_ms();
-    return ctx->req->clock_base_ms + (svc_mono_ms() - ctx->req->mono_start_ms);
+        return clock_wall_ms();
+    return ctx->req->clock_base_ms + (clock_mono_ms() - ctx->req->mono_start_ms);
 }
 
 /* Keep p alive until the request ends; frees p and returns NULL if the
@@ -180,7 +166,7 @@ void svc_req_end(svc_req *r)
     r->grants = NULL;
     cJSON_Delete(r->notes);
     r->notes = NULL;
-    int64_t now = r->clock_base_ms + (svc_mono_ms() - r->mono_start_ms);
+    int64_t now = r->clock_base_ms + (clock_mono_ms() - r->mono_start_ms);
 
     while (r->locks != NULL) {
         svc_lock *l = r->locks;
@@ -489,7 +475,7 @@ int64_t svc_day(const activity *a, int64_t now_ms, int64_t *expire_at)
 
 int64_t svc_req_now(const svc_req *r)
 {
-    return r->clock_base_ms + (svc_mono_ms() - r->mono_start_ms);
+    return r->clock_base_ms + (clock_mono_ms() - r->mono_start_ms);
 }
 
 static int key_ok(const char *k)
@@ -1034,7 +1020,7 @@ ams_status svc_ledger_append(svc_req *r)
 {
     char key[STORE_KEY_MAX];
     store_journal jb;
-    int64_t now = r->clock_base_ms + (svc_mono_ms() - r->mono_start_ms);
+    int64_t now = r->clock_base_ms + (clock_mono_ms() - r->mono_start_ms);
 
     if (r->grants == NULL || cJSON_GetArraySize(r->grants) == 0)
         return AMS_OK;
@@ -1286,3 +1272,19 @@ const ams_host services_host = {
     .note_get = host_note_get,
     .tz_offset_min = host_tz_offset_min,
 };
+
+/* gen_host.init: an instance's init runs with a context of its own, which
+ * keeps what it set and logged for the loader's message. */
+static ams_status init_instance(instance *in, char *reason, size_t reason_len,
+                                char *log, size_t log_len)
+{
+    ams_ctx ctx = {.req = NULL, .inst = in};
+    ams_status st = in->entry->init(&ctx, &in->state);
+
+    snprintf(reason, reason_len, "%s", ctx.reason);
+    snprintf(log, log_len, "%s", ctx.init_log);
+    return st;
+}
+
+const gen_host svc_gen_host = {.table = &services_host,
+                               .init = init_instance};

@@ -6,7 +6,7 @@
 #ifndef AMS_CORE_METRICS_SCRAPE_H
 #define AMS_CORE_METRICS_SCRAPE_H
 
-#include "master.h"
+#include "mstate.h"
 
 #include <event2/http.h>
 #include <stdint.h>

@@ -24,6 +24,18 @@ typedef struct route {
     method *m;
 } route;
 
+/* What a generation needs from the layer that runs plugin code (the data
+ * layer's svc_gen_host, services.c): the loader sits below the services it
+ * hands to plugins, so it is given them instead of calling up. */
+typedef struct gen_host {
+    const ams_host *table; /* handed to every plugin loaded */
+    /* Run in's init (in->entry->init is not NULL) with an init context.
+     * reason receives the reason it set, log the last line it logged
+     * (both NUL-terminated, possibly empty).  Returns its status. */
+    ams_status (*init)(instance *in, char *reason, size_t reason_len,
+                       char *log, size_t log_len);
+} gen_host;
+
 typedef struct gen {
     uint64_t number;
     int refs;
@@ -36,15 +48,17 @@ typedef struct gen {
     size_t nroutes;
 } gen;
 
-/* Build a generation from c->plugins_dir and c->activities_dir.  When
- * run_init, each instance's init runs (as serving requires).  Every
+/* Build a generation from c->plugins_dir and c->activities_dir, its
+ * plugins calling host->table.  When run_init, each instance's init runs
+ * through host->init (as serving requires).  Every
  * problem goes to e.  Returns the generation (refs = 1, the caller's) or
  * NULL when there was any error. */
-gen *gen_build(const conf *c, uint64_t number, int run_init, errs *e);
+gen *gen_build(const conf *c, const gen_host *host, uint64_t number,
+               int run_init, errs *e);
 /* The same from explicit directories (a reload's snapshot). */
-gen *gen_build_at(const conf *c, const char *plugins_dir,
-                  const char *activities_dir, uint64_t number, int run_init,
-                  errs *e);
+gen *gen_build_at(const conf *c, const gen_host *host,
+                  const char *plugins_dir, const char *activities_dir,
+                  uint64_t number, int run_init, errs *e);
 /* Apply enable/disable overrides {"<id>": bool, ...} (may be NULL). */
 void gen_apply_enabled(gen *g, const cJSON *enabled);
 

@@ -283,7 +283,7 @@ static int describe_activities(gen *g, const cJSON *q, cJSON *reply)
     size_t limit = cJSON_IsNumber(lim) && lim->valuedouble >= 1
                        ? (size_t)lim->valuedouble
                        : DESCRIBE_LIMIT_DEFAULT;
-    int64_t now = svc_wall_ms();
+    int64_t now = clock_wall_ms();
     cJSON *arr = cJSON_AddArrayToObject(reply, "activities");
     activity **sorted;
     size_t i, used = 0;

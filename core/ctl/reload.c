@@ -3,10 +3,10 @@
  */
 #include "reload.h"
 
-#include "center.h"
 #include "ctl.h"
 #include "log.h"
 #include "pins.h"
+#include "supervise.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -258,7 +258,7 @@ static void finish(master *m)
         for (int i = 0; i < m->n; i++)
             if (m->w[i].pid != 0 && m->w[i].ready &&
                 m->w[i].generation != rl->n)
-                master_restart_worker(m, &m->w[i]);
+                supervise_restart(m, &m->w[i]);
     } else {
         const cJSON *it;
         m->reloads_failed++;
@@ -268,7 +268,8 @@ static void finish(master *m)
         cJSON_ArrayForEach(it, rl->errors) log_error("  %s", it->valuestring);
     }
     m->rl = NULL;
-    center_after_reload(m);
+    if (m->after_reload != NULL)
+        m->after_reload(m);
     if (rl->done != NULL)
         rl->done(m, rl->arg, ok, m->generation, rl->errors, rl->warnings);
     reload_free_one(rl);
@@ -360,7 +361,7 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
             log_warn("worker %d did not confirm generation %llu; "
                      "restarting it",
                      i, (unsigned long long)rl->n);
-            master_restart_worker(m, &m->w[i]);
+            supervise_restart(m, &m->w[i]);
         }
     }
     rl->nwaiting = 0;

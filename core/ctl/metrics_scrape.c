@@ -24,7 +24,8 @@
 #include "http.h"
 #include "log.h"
 #include "metrics_text.h"
-#include "services.h"
+#include "supervise.h"
+#include "clock.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,7 +100,7 @@ static void finish(master *m, scrape *sc)
         .reloads_ok = m->reloads_ok,
         .reloads_failed = m->reloads_failed,
         .worker_restarts = m->restarts,
-        .workers_ready = master_ready(m),
+        .workers_ready = supervise_ready(m),
         .workers_total = m->n,
         .workers_missing = m->n > sc->complete ? m->n - sc->complete : 0,
         .series_dropped = retired_dropped + retired.dropped,
@@ -182,7 +183,7 @@ static void on_answers(master *m, void *arg, const cJSON *answers,
     cJSON_ArrayForEach(a, answers) take_page(sc, a, next);
     cJSON_Delete(sc->from);
     sc->from = next;
-    left = sc->deadline_ms - svc_mono_ms();
+    left = sc->deadline_ms - clock_mono_ms();
     if (next->child == NULL || left <= 0 || ++sc->rounds >= ROUNDS_MAX) {
         if (next->child != NULL)
             log_warn("metrics: some workers' series did not all arrive "
@@ -221,7 +222,7 @@ static scrape *scrape_new(master *m, struct evhttp_request *req)
     }
     for (int i = 0; i < sc->nworkers; i++)
         metrics_table_init(&sc->partial[i], METRICS_SERIES_MAX);
-    sc->deadline_ms = svc_mono_ms() + METRICS_SCRAPE_TIMEOUT_MS;
+    sc->deadline_ms = clock_mono_ms() + METRICS_SCRAPE_TIMEOUT_MS;
     return sc;
 }
 

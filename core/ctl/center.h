@@ -24,7 +24,7 @@
 #ifndef AMS_CORE_CENTER_H
 #define AMS_CORE_CENTER_H
 
-#include "master.h"
+#include "mstate.h"
 
 #include <cjson/cJSON.h>
 

@@ -1,10 +1,16 @@
 /*
- * master.h -- the master process: listening sockets, worker supervision,
- * the admin plane.  It never loads a plugin, so a plugin bug cannot take
- * down the control plane.
+ * mstate.h -- the master's state: struct master and its worker slots,
+ * shared by every file of the control plane.  Only types live here; each
+ * file's functions are declared in its own header (master.h the loop,
+ * supervise.h the children, reload.h, center.h, admin.h, ...).
+ *
+ * The files below the loop never call up into it: where one must tell the
+ * loop or a sibling something (a worker's message arrived, a child must
+ * drop the master's state, a reload finished), it calls a hook the loop
+ * wired into struct master at setup.
  */
-#ifndef AMS_CORE_MASTER_H
-#define AMS_CORE_MASTER_H
+#ifndef AMS_CORE_MSTATE_H
+#define AMS_CORE_MSTATE_H
 
 #include "conf.h"
 
@@ -18,7 +24,7 @@ struct event_base;
 struct evhttp;
 
 typedef struct master master;
-typedef struct mhelper mhelper;
+typedef struct mhelper mhelper; /* supervise.c */
 
 typedef struct wslot {
     master *m;
@@ -64,47 +70,15 @@ struct master {
     struct reload *rl;    /* the reload in progress, or NULL */
     int hup_pending;      /* SIGHUP during a reload: one more after it */
     uint64_t reloads_ok, reloads_failed;
+
+    /* Hooks the loop (master.c) wires at setup. */
+    /* A worker's control message (msg owned by the caller). */
+    void (*on_worker_msg)(wslot *s, const cJSON *msg);
+    /* In a forked worker: free everything of the master's. */
+    void (*drop_in_child)(master *m);
+    /* A reload finished (ok or not) and its result is in place: the
+     * config center reports what the node now serves. */
+    void (*after_reload)(master *m);
 };
-
-/* Ask worker s to stop gracefully (it is then respawned). */
-void master_restart_worker(master *m, wslot *s);
-
-/* Run the master until stopped; returns the process exit status. */
-int master_run(conf *c);
-
-/* Number of workers ready to serve. */
-int master_ready(const master *m);
-
-/*
- * Helpers: a short-lived child the master forks for one admin job that
- * must not run in the master itself -- one that opens the store, say (a
- * store handle must not cross the fork of a later worker).  At most one
- * helper runs at a time.
- *
- * In the child, fn(m, fd, arg) runs with the master's memory as it was at
- * the fork and fd, the write end of a pipe; it writes its result there
- * and returns the exit status.  The child then _exit()s: nothing of the
- * master's is torn down there.  Its other inherited descriptors are closed
- * first and it dies with the master.
- *
- * In the master, done(m, arg, out, len, status, timed_out) runs from the
- * loop once the child has exited and the pipe is drained: out holds what
- * it wrote (NUL-terminated, at most MASTER_HELPER_OUT_MAX bytes; more is
- * an error, status then says SIGKILL), status is its wait status,
- * timed_out says the master killed it after timeout_ms.  When amsd stops,
- * a running helper is sent SIGTERM and done() still runs before the
- * master exits.
- *
- * Returns 0, or -1 with errno (EBUSY: a helper is already running).
- */
-#define MASTER_HELPER_OUT_MAX (1 << 20)
-
-typedef int (*master_helper_fn)(master *m, int fd, void *arg);
-typedef void (*master_helper_done)(master *m, void *arg, const char *out,
-                                   size_t len, int status, int timed_out);
-
-int master_helper_start(master *m, const char *name, int64_t timeout_ms,
-                        master_helper_fn fn, master_helper_done done,
-                        void *arg);
 
 #endif

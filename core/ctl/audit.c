@@ -8,6 +8,8 @@
 #include "audit.h"
 
 #include "digest.h"
+#include "log.h"
+#include "mstate.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -277,4 +279,33 @@ cJSON *audit_checksums(const char *config_sha, const char *plugins_dir,
     for (const cJSON *it = cache.files->child; it != NULL; it = it->next)
         cJSON_AddStringToObject(out, it->string, it->valuestring);
     return out;
+}
+
+/* ---- records of the master's actions ---- */
+
+cJSON *audit_files_in_force(const master *m)
+{
+    return audit_checksums(m->c->file_sha256, m->snap_plugins,
+                           m->snap_activities);
+}
+
+int audit_record(master *m, cJSON *rec)
+{
+    char err[512];
+
+    cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(rec, "ts"),
+                         (double)audit_now_ms());
+    if (audit_append(m->c->audit_log, rec) == 0)
+        return 0;
+    if (audit_prepare(m->c->audit_log, err, sizeof err) == 0 &&
+        audit_append(m->c->audit_log, rec) == 0)
+        return 0;
+    snprintf(err, sizeof err, "%s", strerror(errno));
+    log_error("audit_log: cannot append to %s: %s; the action %s %s "
+              "(status %d) is NOT recorded",
+              m->c->audit_log, err,
+              cJSON_GetStringValue(cJSON_GetObjectItem(rec, "verb")),
+              cJSON_GetStringValue(cJSON_GetObjectItem(rec, "path")),
+              (int)cJSON_GetNumberValue(cJSON_GetObjectItem(rec, "status")));
+    return -1;
 }

@@ -18,7 +18,7 @@
  */
 #include "center.h"
 
-#include "admin.h"
+#include "audit.h"
 #include "center_kv.h"
 #include "fileio.h"
 #include "gen.h"
@@ -205,7 +205,7 @@ static cJSON *cc_audit_begin(const center *cc, uint64_t n,
     /* At start there is no generation yet to sum up. */
     if (m->snap_activities[0] != '\0') {
         sums = cJSON_AddObjectToObject(rec, "checksums");
-        cJSON_AddItemToObject(sums, "before", admin_files_in_force(m));
+        cJSON_AddItemToObject(sums, "before", audit_files_in_force(m));
     }
     return rec;
 }
@@ -233,8 +233,8 @@ static void cc_audit_end(center *cc, cJSON *rec, int ok, const char *reason,
     cJSON_AddNumberToObject(rec, "config_version_after",
                             (double)m->config_version);
     if (sums != NULL)
-        cJSON_AddItemToObject(sums, "after", admin_files_in_force(m));
-    admin_audit_append(m, rec);
+        cJSON_AddItemToObject(sums, "after", audit_files_in_force(m));
+    audit_record(m, rec);
     cJSON_Delete(rec);
 }
 
@@ -271,7 +271,7 @@ static void cc_refuse(center *cc, uint64_t n, cJSON *errors, cJSON *rec,
     cc->reason = reason;
     cc->rejected = n;
     cc->skip = n;
-    cc->rejected_at = svc_wall_ms();
+    cc->rejected_at = clock_wall_ms();
     cc_refusal_log(cc, n, errors, rec, code);
     cJSON_Delete(errors);
     cc_report(cc);
@@ -372,7 +372,7 @@ static void cc_lost(center *cc, const redisAsyncContext *going,
         cc->backoff_ms == 0 ? CC_BACKOFF_MIN_MS : cc->backoff_ms * 2;
     if (cc->backoff_ms > CC_BACKOFF_MAX_MS)
         cc->backoff_ms = CC_BACKOFF_MAX_MS;
-    cc->next_connect = svc_mono_ms() + cc->backoff_ms;
+    cc->next_connect = clock_mono_ms() + cc->backoff_ms;
 }
 
 /* Both connections work: say so once. */
@@ -427,7 +427,7 @@ static center *cc_mine(redisAsyncContext *ac)
     if (cc->closing || ac != cc->cmd)
         return NULL;
     cc->pending--;
-    cc->pending_since = svc_mono_ms();
+    cc->pending_since = clock_mono_ms();
     return cc;
 }
 
@@ -449,7 +449,7 @@ static int cc_send(center *cc, redisCallbackFn *fn, int argc,
         redisAsyncCommandArgv(cc->cmd, fn, NULL, argc, argv, lens) != REDIS_OK)
         return -1;
     if (cc->pending++ == 0)
-        cc->pending_since = svc_mono_ms();
+        cc->pending_since = clock_mono_ms();
     return 0;
 }
 
@@ -550,7 +550,7 @@ static void cc_connect(center *cc)
 {
     char why[300] = "";
 
-    cc->connect_at = svc_mono_ms();
+    cc->connect_at = clock_mono_ms();
     cc->link = CC_CONNECTING;
     if ((cc->cmd = cc_open(cc, why, sizeof why)) == NULL ||
         (cc->sub = cc_open(cc, why, sizeof why)) == NULL ||
@@ -746,7 +746,7 @@ static void cc_on_pointer(redisAsyncContext *ac, void *reply, void *priv)
     if (r->type == REDIS_REPLY_STRING)
         n = strtoull(r->str, NULL, 10);
     cc->answered = 1;
-    cc->last_answer_wall = svc_wall_ms();
+    cc->last_answer_wall = clock_wall_ms();
     cc_maybe_up(cc);
     if (n != cc->latest && n != 0)
         log_info("config center: version %" PRIu64 " published", n);
@@ -778,7 +778,7 @@ static void cc_check(center *cc)
     }
     if (cc_send(cc, cc_on_pointer, 2, argv, NULL) == 0)
         cc->checking = 1;
-    cc->next_check = svc_mono_ms() + cc->m->c->cc_poll_ms;
+    cc->next_check = clock_mono_ms() + cc->m->c->cc_poll_ms;
     cc_report(cc);
 }
 
@@ -817,7 +817,7 @@ static void cc_report(center *cc)
 {
     const master *m = cc->m;
     char num[10][24], ttl[24], now_s[24], old_s[24];
-    int64_t now = svc_wall_ms();
+    int64_t now = clock_wall_ms();
     int64_t ttl_ms = cc_ms_or(CC_REPORT_TTL_MIN_MS, 10 * m->c->cc_poll_ms);
     const char *hset[32];
     int n = 0;
@@ -870,7 +870,7 @@ static void cc_on_tick(evutil_socket_t fd, short what, void *arg)
 {
     center *cc = arg;
     const master *m = cc->m;
-    int64_t now = svc_mono_ms(), timeout = m->c->cc_timeout_ms;
+    int64_t now = clock_mono_ms(), timeout = m->c->cc_timeout_ms;
     char why[128];
 
     (void)fd;
@@ -985,7 +985,7 @@ static int cc_boot_check(center *cc, const char *acts, errs *e)
     size_t len = 0;
     FILE *mem;
     pid_t pid;
-    int64_t deadline = svc_mono_ms() + CC_BOOT_CHECK_MS;
+    int64_t deadline = clock_mono_ms() + CC_BOOT_CHECK_MS;
 
     if (pipe2(fds, O_CLOEXEC) < 0 || (pid = fork()) < 0) {
         errs_add(e, NULL, 0, "cannot check the version: %s", strerror(errno));
@@ -999,7 +999,8 @@ static int cc_boot_check(center *cc, const char *acts, errs *e)
         close(fds[0]);
         log_role = "check";
         plugin_set_copy_dir(m->run_dir);
-        g = gen_build_at(m->c, m->c->plugins_dir, acts, 0, 1, &ce);
+        g = gen_build_at(m->c, &svc_gen_host, m->c->plugins_dir, acts, 0, 1,
+                         &ce);
         text = errs_join(&ce);
         if (text != NULL)
             fileio_write_all(fds[1], text, strlen(text));
@@ -1009,7 +1010,7 @@ static int cc_boot_check(center *cc, const char *acts, errs *e)
     mem = open_memstream(&out, &len);
     for (;;) {
         struct pollfd p = {fds[0], POLLIN, 0};
-        int64_t left = deadline - svc_mono_ms();
+        int64_t left = deadline - clock_mono_ms();
         ssize_t n;
 
         if (left <= 0) {
@@ -1234,7 +1235,7 @@ int center_open(master *m)
     ckv_key(cc->k_channel, c->cc_prefix, CKV_CHANNEL);
     ckv_key(cc->k_nodes, c->cc_prefix, CKV_NODES);
     ckv_node_key(cc->k_node, c->cc_prefix, c->cc_node);
-    cc->started_at = svc_wall_ms();
+    cc->started_at = clock_wall_ms();
     cc->link = CC_DOWN;
     m->center = cc;
     return 0;

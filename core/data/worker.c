@@ -164,7 +164,7 @@ static void on_prepare(worker *w, const cJSON *msg)
     }
     /* The generation is built with the settings it will serve with. */
     next = *w->c;
-    w->prepared = gen_build_at(&next, pl->valuestring, ac->valuestring, n, 1,
+    w->prepared = gen_build_at(&next, &svc_gen_host, pl->valuestring, ac->valuestring, n, 1,
                                &e);
     if (w->prepared == NULL) {
         text = errs_join(&e);
@@ -283,7 +283,7 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     (void)arg;
-    if (svc.st != NULL && store_sweep(svc.st, svc_wall_ms(), 1000, &removed) ==
+    if (svc.st != NULL && store_sweep(svc.st, clock_wall_ms(), 1000, &removed) ==
                               AMS_OK &&
         removed > 0)
         log_debug("sweep: removed %zu expired record(s)", removed);
@@ -297,7 +297,7 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
 static void release_orphans(void *arg)
 {
     worker *w = arg;
-    size_t n = svc_release_orphans(svc_wall_ms());
+    size_t n = svc_release_orphans(clock_wall_ms());
 
     if (n > 0)
         log_info("released %zu lock(s) left by requests the store cut off",
@@ -437,7 +437,7 @@ int worker_main(conf *c, int index, int listen_fd, int ctl_fd,
     if (svc.st == NULL)
         return fail(&w, err);
     plugin_set_copy_dir(ws->run_dir);
-    w.gw.current = gen_build_at(c, ws->plugins_dir, ws->activities_dir,
+    w.gw.current = gen_build_at(c, &svc_gen_host, ws->plugins_dir, ws->activities_dir,
                                 ws->generation, 1, &e);
     if (w.gw.current == NULL) {
         char *msg = errs_join(&e);

@@ -5,7 +5,7 @@
 
 #include "check.h"
 #include "log.h"
-#include "services.h"
+#include "clock.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -64,7 +64,8 @@ static char **list_dir(const char *dir, const char *suffix, size_t *n,
     return names;
 }
 
-static void load_plugins(gen *g, const char *dir, errs *e)
+static void load_plugins(gen *g, const char *dir, const ams_host *host,
+                         errs *e)
 {
     size_t n;
     char **names = list_dir(dir, ".so", &n, e);
@@ -76,7 +77,7 @@ static void load_plugins(gen *g, const char *dir, errs *e)
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
         snprintf(stem, sizeof stem, "%.*s", (int)(strlen(names[i]) - 3),
                  names[i]);
-        p = plugin_load(path, stem, e);
+        p = plugin_load(path, stem, host, e);
         if (p != NULL)
             g->plugins[g->nplugins++] = p;
     }
@@ -166,18 +167,17 @@ activity *gen_activity(const gen *g, int64_t id)
     return NULL;
 }
 
-static void init_instances(gen *g, errs *e)
+static void init_instances(gen *g, const gen_host *host, errs *e)
 {
     for (instance *in = g->instances; in != NULL; in = in->next_all) {
-        ams_ctx ctx = {.req = NULL, .inst = in};
         ams_status st;
-        char extra[300] = "";
+        char reason[64], log[256], extra[300] = "";
 
         if (in->entry->init == NULL)
             continue;
-        st = in->entry->init(&ctx, &in->state);
-        if (ctx.init_log[0] != '\0')
-            snprintf(extra, sizeof extra, ": %s", ctx.init_log);
+        st = host->init(in, reason, sizeof reason, log, sizeof log);
+        if (log[0] != '\0')
+            snprintf(extra, sizeof extra, ": %s", log);
         if (st == AMS_OK) {
             in->inited = 1;
             if (extra[0] != '\0')
@@ -186,16 +186,17 @@ static void init_instances(gen *g, errs *e)
         }
         errs_add(e, in->file, in->line, "%s: init failed (%s%s)%s", in->ref,
                  st == AMS_FAIL ? "reason: " : "status ",
-                 st == AMS_FAIL && ctx.reason[0] ? ctx.reason
+                 st == AMS_FAIL && reason[0] ? reason
                  : st == AMS_FAIL                ? "none"
                                                  : "error",
                  extra);
     }
 }
 
-gen *gen_build(const conf *c, uint64_t number, int run_init, errs *e)
+gen *gen_build(const conf *c, const gen_host *host, uint64_t number,
+               int run_init, errs *e)
 {
-    return gen_build_at(c, c->plugins_dir, c->activities_dir, number,
+    return gen_build_at(c, host, c->plugins_dir, c->activities_dir, number,
                         run_init, e);
 }
 
@@ -211,9 +212,9 @@ void gen_apply_enabled(gen *g, const cJSON *enabled)
     }
 }
 
-gen *gen_build_at(const conf *c, const char *plugins_dir,
-                  const char *activities_dir, uint64_t number, int run_init,
-                  errs *e)
+gen *gen_build_at(const conf *c, const gen_host *host,
+                  const char *plugins_dir, const char *activities_dir,
+                  uint64_t number, int run_init, errs *e)
 {
     gen *g = calloc(1, sizeof *g);
     size_t before = e->nerrors;
@@ -225,14 +226,14 @@ gen *gen_build_at(const conf *c, const char *plugins_dir,
     g->number = number;
     g->refs = 1;
     (void)c;
-    load_plugins(g, plugins_dir, e);
+    load_plugins(g, plugins_dir, host->table, e);
     load_activities(g, activities_dir, e);
     if (e->nerrors == before && build_routes(g) < 0)
         errs_add(e, NULL, 0, "out of memory");
     if (e->nerrors == before && run_init) {
-        init_instances(g, e);
+        init_instances(g, host, e);
         if (e->nerrors == before)
-            check_activities(g->acts, g->nacts, svc_wall_ms(), e);
+            check_activities(g->acts, g->nacts, clock_wall_ms(), e);
     }
     if (e->nerrors > before) {
         gen_unref(g);

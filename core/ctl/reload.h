@@ -14,7 +14,7 @@
 #ifndef AMS_CORE_RELOAD_H
 #define AMS_CORE_RELOAD_H
 
-#include "master.h"
+#include "mstate.h"
 
 #include <cjson/cJSON.h>
 

@@ -19,9 +19,10 @@
 #include "fileio.h"
 #include "http.h"
 #include "reload.h"
+#include "supervise.h"
 #include "log.h"
 #include "metrics_scrape.h"
-#include "services.h"
+#include "clock.h"
 #include "tags_import.h"
 
 #include <errno.h>
@@ -42,7 +43,7 @@ static void healthz(struct evhttp_request *req, master *m)
 {
     cJSON *b = cJSON_CreateObject();
     cJSON *w = cJSON_CreateObject();
-    int ready = master_ready(m);
+    int ready = supervise_ready(m);
     int ok = ready > 0 && !m->starting && !m->stopping;
 
     cJSON_AddStringToObject(b, "status",
@@ -121,7 +122,7 @@ static int import_child(master *m, int fd, void *arg)
     (void)arg;
     conf_store_options(c, &so);
     res = tags_import_run(&so, evhttp_request_get_input_buffer(job.req),
-                          svc_wall_ms(), job.ttl_ms);
+                          clock_wall_ms(), job.ttl_ms);
     text = res ? cJSON_PrintUnformatted(res) : NULL;
     cJSON_Delete(res);
     if (text == NULL) {
@@ -221,7 +222,7 @@ static void route_tags_import(struct evhttp_request *req, master *m)
     job.req = req;
     job.ttl_ms = ttl_ms;
     job.timeout_s = m->c->admin_import_timeout_s;
-    if (master_helper_start(m, "tags import", job.timeout_s * 1000,
+    if (supervise_helper_start(m, "tags import", job.timeout_s * 1000,
                             import_child, import_done, NULL) < 0) {
         int err = errno;
         job.req = NULL;
@@ -550,33 +551,6 @@ static cJSON *record_begin(struct evhttp_request *req, const master *m,
     return cJSON_IsObject(rec) ? rec : NULL;
 }
 
-cJSON *admin_files_in_force(const master *m)
-{
-    return audit_checksums(m->c->file_sha256, m->snap_plugins,
-                           m->snap_activities);
-}
-
-int admin_audit_append(master *m, cJSON *rec)
-{
-    char err[512];
-
-    cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(rec, "ts"),
-                         (double)audit_now_ms());
-    if (audit_append(m->c->audit_log, rec) == 0)
-        return 0;
-    if (audit_prepare(m->c->audit_log, err, sizeof err) == 0 &&
-        audit_append(m->c->audit_log, rec) == 0)
-        return 0;
-    snprintf(err, sizeof err, "%s", strerror(errno));
-    log_error("audit_log: cannot append to %s: %s; the action %s %s "
-              "(status %d) is NOT recorded",
-              m->c->audit_log, err,
-              cJSON_GetStringValue(cJSON_GetObjectItem(rec, "verb")),
-              cJSON_GetStringValue(cJSON_GetObjectItem(rec, "path")),
-              (int)cJSON_GetNumberValue(cJSON_GetObjectItem(rec, "status")));
-    return -1;
-}
-
 /* The second half, from the answer (late: it has already gone out, see
  * http_on_reply), then append.  -1 when the record could not be written
  * (logged). */
@@ -603,9 +577,9 @@ static int record_finish(admin_req *ar, int status, const cJSON *body,
     if (ar->changes) {
         cJSON *sums = cJSON_GetObjectItemCaseSensitive(rec, "checksums");
         if (sums != NULL)
-            cJSON_AddItemToObject(sums, "after", admin_files_in_force(m));
+            cJSON_AddItemToObject(sums, "after", audit_files_in_force(m));
     }
-    return admin_audit_append(m, rec);
+    return audit_record(m, rec);
 }
 
 /* The answer hook (http_on_reply): every admin answer names the
@@ -738,7 +712,7 @@ void admin_handle(struct evhttp_request *req, void *arg)
             /* A change: what was in force before goes in the record. */
             cJSON *sums = cJSON_AddObjectToObject(ar->rec, "checksums");
             ar->changes = 1;
-            cJSON_AddItemToObject(sums, "before", admin_files_in_force(m));
+            cJSON_AddItemToObject(sums, "before", audit_files_in_force(m));
         }
         r->fn(req, m, id);
     }

@@ -333,7 +333,8 @@ static int resolve_entries(plugin *p, errs *e)
     return e->nerrors > before ? -1 : 0;
 }
 
-plugin *plugin_load(const char *path, const char *expected_name, errs *e)
+plugin *plugin_load(const char *path, const char *expected_name,
+                    const ams_host *host, errs *e)
 {
     plugin *p = calloc(1, sizeof *p);
     const ams_manifest *m;
@@ -375,7 +376,7 @@ plugin *plugin_load(const char *path, const char *expected_name, errs *e)
     }
     if ((p->name = strdup(m->name)) == NULL || resolve_entries(p, e) < 0)
         goto fail;
-    *m->host = &services_host;
+    *m->host = host;
     return p;
 fail:
     plugin_unload(p);

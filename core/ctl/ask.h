@@ -7,7 +7,7 @@
 #ifndef AMS_CORE_ASK_H
 #define AMS_CORE_ASK_H
 
-#include "master.h"
+#include "mstate.h"
 
 #include <cjson/cJSON.h>
 

@@ -6,6 +6,8 @@
 #define AMS_CORE_SERVICES_H
 
 #include "activity.h"
+#include "clock.h"
+#include "gen.h"
 #include "store.h"
 
 #include <ams/ams.h>
@@ -23,6 +25,11 @@ typedef struct svc_env {
 } svc_env;
 
 extern svc_env svc;
+
+/* The host's function table, and what generations use to hand it to the
+ * plugins they load and to run their inits (gen.h). */
+extern const ams_host services_host;
+extern const gen_host svc_gen_host;
 
 /* Seed the host random source; seed 0 takes one from the OS. */
 void svc_seed(uint64_t seed);
@@ -89,8 +96,6 @@ void svc_req_end(svc_req *r);
 
 /* The host clock of a context (works for init contexts too). */
 int64_t svc_now(ams_ctx *ctx);
-int64_t svc_wall_ms(void);
-int64_t svc_mono_ms(void);
 
 /* Host-internal keys ("h" segment): the plugin namespace cannot reach
  * them.  uid NULL or "": activity-wide.  Returns -1 when out is too
