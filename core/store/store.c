@@ -1,11 +1,30 @@
 /*
- * store.c -- pick the backend a store URI names.
+ * store.c -- pick the backend a store URI names, from a table of
+ * {scheme, open}: a new backend is one file and one row here.
  */
 #include "store.h"
 
+#include "store_backend.h"
+
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
+
+typedef store *(*store_open_fn)(const char *arg, const store_options *opt,
+                                char *err, size_t errlen);
+
+static const struct backend {
+    const char *scheme;
+    store_open_fn open;
+    int whole_uri;    /* 1: open gets the URI, 0: what follows the scheme */
+    const char *needs; /* what an empty rest lacks (refused), or NULL */
+    const char *form; /* for messages */
+} backends[] = {
+    {"lmdb:", store_lmdb_open, 0, "a directory", "lmdb:DIR"},
+    {"mem:", store_mem_open, 0, NULL, "mem:[NAME]"},
+    {"redis://", store_redis_open, 1, NULL, "redis://HOST[:PORT][/DB]"},
+};
+
+#define NBACKENDS (sizeof backends / sizeof backends[0])
 
 store *store_open(const store_options *opt, char *err, size_t errlen)
 {
@@ -15,30 +34,23 @@ store *store_open(const store_options *opt, char *err, size_t errlen)
         snprintf(err, errlen, "store: empty URI");
         return NULL;
     }
-    if (strncmp(uri, "lmdb:", 5) == 0) {
-        if (uri[5] == '\0') {
-            snprintf(err, errlen, "store: \"%s\": lmdb: needs a directory",
-                     uri);
+    for (size_t i = 0; i < NBACKENDS; i++) {
+        const struct backend *b = &backends[i];
+        size_t n = strlen(b->scheme);
+
+        if (strncmp(uri, b->scheme, n) != 0)
+            continue;
+        if (b->needs != NULL && uri[n] == '\0') {
+            snprintf(err, errlen, "store: \"%s\": %.*s: needs %s", uri,
+                     (int)n - 1, b->scheme, b->needs);
             return NULL;
         }
-        return store_lmdb_open(uri + 5, opt, err, errlen);
+        return b->open(b->whole_uri ? uri : uri + n, opt, err, errlen);
     }
-    if (strncmp(uri, "mem:", 4) == 0)
-        return store_mem_open(uri + 4, opt, err, errlen);
-    if (strncmp(uri, "redis://", 8) == 0)
-        return store_redis_open(uri, opt, err, errlen);
     snprintf(err, errlen,
-             "store: \"%s\": unknown scheme (expected lmdb:DIR, "
-             "mem:[NAME] or redis://HOST[:PORT][/DB])",
-             uri);
+             "store: \"%s\": unknown scheme (expected %s, %s or %s)", uri,
+             backends[0].form, backends[1].form, backends[2].form);
     return NULL;
-}
-
-void store_board_free(store_board_entry *e, size_t n)
-{
-    for (size_t i = 0; i < n && e != NULL; i++)
-        free(e[i].member);
-    free(e);
 }
 
 void store_close(store *s)

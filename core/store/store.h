@@ -44,6 +44,7 @@
 #include <ams/ams.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 struct event_base;
 
@@ -57,7 +58,12 @@ typedef struct store_board_entry {
 } store_board_entry;
 
 /* Free what board_top returned. */
-void store_board_free(store_board_entry *e, size_t n);
+static inline void store_board_free(store_board_entry *e, size_t n)
+{
+    for (size_t i = 0; i < n && e != NULL; i++)
+        free(e[i].member);
+    free(e);
+}
 
 /* At most this many adds are recorded in one journal; one more is
  * refused (AMS_ERR, a caller bug: a request makes a handful). */
@@ -172,40 +178,6 @@ enum { STORE_SYNC_FULL = 0, STORE_SYNC_META = 1, STORE_SYNC_NONE = 2 };
  * message into err. The caller owns the handle: store_close() it. */
 store *store_open(const store_options *opt, char *err, size_t errlen);
 void store_close(store *s);
-
-/* Backends (one file each). */
-store *store_lmdb_open(const char *dir, const store_options *opt, char *err,
-                       size_t errlen);
-/* In memory and process-local: nothing is shared with other processes
- * and nothing outlives the handle; every open is a new, empty store (NAME
- * only labels log lines; opt is not used).  See store_mem.c. */
-store *store_mem_open(const char *name, const store_options *opt, char *err,
-                      size_t errlen);
-/* uri is the whole "redis://..." URI.  Connects (and loads the scripts)
- * before returning; a handle whose connection is lost later reconnects by
- * itself.  With opt->base, calls from inside a coroutine yield instead of
- * blocking (see store_redis.c). */
-store *store_redis_open(const char *uri, const store_options *opt, char *err,
-                        size_t errlen);
-
-/* Inspection of a mem: store, for the plugin conformance runner and
- * tests.  Only the mem: backend has it: on another backend's handle they
- * return 0 and NULL. */
-/* Number of successful mutations (writes/deletes of any family) since
- * open: the calls for which the LMDB backend would commit a write (a
- * board_set to the member's current score writes nothing); not reads,
- * not calls answering anything but AMS_OK, not sweeps.  For telling
- * whether a rule wrote to the store. */
-uint64_t store_mem_writes(store *s);
-/* A canonical text dump of every live record at now_ms (sorted by
- * family+key, one line each, bytes hex-escaped), malloc'd, caller frees;
- * NULL when out of memory.  Two dumps compare equal when the stores hold
- * the same data, so "do + undo leaves the store as it was" is a string
- * comparison.  Exact for counters (one at 0 dumps as absent: it reads
- * the same), tags and locks; values are dumped with their version, which
- * every successful cas changes, so a value's dump differs after any cas,
- * even one that put its old bytes back.  Format: see store_mem.c. */
-char *store_mem_dump(store *s, int64_t now_ms);
 
 /* Convenience wrappers (static inline so the vtable stays the one truth). */
 static inline ams_status store_counter_add(store *s, const char *k, int64_t d,

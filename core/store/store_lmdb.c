@@ -71,7 +71,7 @@
  * slot only pins old pages; mdb_reader_check() at open and in sweep frees
  * it.
  */
-#include "store.h"
+#include "store_backend.h"
 #include "store_enc.h"
 
 #include <errno.h>

@@ -86,7 +86,8 @@
  * (an undo must restore a tag's expiry too), and always differs once a
  * value was cas'ed.  Boards have no undo.
  */
-#include "store.h"
+#include "store_backend.h"
+#include "store_mem.h"
 #include "store_enc.h"
 
 #include <inttypes.h>

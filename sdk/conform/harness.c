@@ -6,6 +6,7 @@
 
 #include "log.h"
 #include "schema.h"
+#include "store_mem.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -7,7 +7,7 @@
  *   AMS_TEST_TMP    where the lmdb: store of the "other backend" checks
  *                   goes (default /tmp)
  */
-#include "store.h"
+#include "store_mem.h"
 #include "tap.h"
 
 #include <errno.h>

@@ -1,0 +1,133 @@
+/*
+ * store_redis.h -- what the two halves of the Redis backend share: the
+ * handle, the scripts (lua/NAME.lua, embedded at build time by lua/embed.py)
+ * and one call.  store_redis.c holds the operations and the record layout,
+ * store_redis_conn.c the connections and the way a call travels.  Only
+ * those two files include this.
+ */
+#ifndef AMS_CORE_STORE_REDIS_H
+#define AMS_CORE_STORE_REDIS_H
+
+#include "redis_uri.h"
+#include "store_backend.h"
+
+#include <hiredis/hiredis.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+struct event_base;
+struct redisAsyncContext;
+
+#define RD_RETRY_MS 100
+#define RD_LOG_BURST 10 /* fault lines a second */
+#define RD_TIMEOUT_DEFAULT_MS 1000
+#define RD_MEMBER_MAX 256              /* as store_lmdb.c */
+#define RD_KEY_MAX (5 + STORE_KEY_MAX) /* prefix + {caller key} */
+#define RD_ORDER STORE_ORDER_PREFIX    /* order key: score + time */
+
+/* The scripts, one per operation; rd_scripts[S_X] is lua/x.lua with its
+ * preludes (store_redis_lua.c, generated). */
+enum {
+    S_COUNTER_ADD,
+    S_COUNTER_GET,
+    S_LOCK_ACQUIRE,
+    S_LOCK_RELEASE,
+    S_LOCK_GET,
+    S_TAG_SET,
+    S_TAG_GET,
+    S_TAG_DEL,
+    S_VALUE_GET,
+    S_VALUE_CAS,
+    S_BOARD_SET,
+    S_BOARD_TOP,
+    S_BOARD_RANK,
+    S_JOURNAL_READ,
+    S_JOURNAL_CLOSE,
+    S_JOURNAL_GIVE_BACK,
+    S_COUNT
+};
+
+/* Answers: 0 OK, 1 conflict, 2 not found, 3 the named journal is closed,
+ * 4 the named journal is full (as a number, or the first element of an
+ * array). */
+extern const char *const rd_scripts[S_COUNT];
+
+typedef struct rd_store {
+    store base;
+    char *name;   /* "redis://HOST:PORT/DB" without credentials, for logs */
+    ruri uri;        /* host, port, db and credentials */
+    char dbtext[16]; /* db in decimal, for SELECT */
+    int64_t timeout_ms;
+    redisContext *c; /* NULL: not connected */
+    int64_t next_try_ms; /* monotonic: no connect attempt before */
+    /* The asynchronous path (evbase set): one pipelined connection. */
+    struct event_base *evbase;
+    struct redisAsyncContext *ac;  /* NULL: not connected */
+    int64_t next_async_ms;  /* monotonic: no connect attempt before */
+    int64_t log_since_ms;   /* rd_fail's rate limit */
+    int log_lines;
+    unsigned long log_dropped;
+    char sha[S_COUNT][41];
+} rd_store;
+
+/* The arguments of one call. */
+#define RD_MAXARG 8
+
+typedef struct rd_args {
+    int n;
+    const char *v[RD_MAXARG];
+    size_t len[RD_MAXARG];
+    char num[RD_MAXARG][24]; /* room for formatted numbers */
+} rd_args;
+
+static inline void arg_bytes(rd_args *a, const char *p, size_t len)
+{
+    a->v[a->n] = p != NULL ? p : "";
+    a->len[a->n] = len;
+    a->n++;
+}
+
+static inline void arg_str(rd_args *a, const char *s)
+{
+    arg_bytes(a, s, strlen(s));
+}
+
+static inline void arg_i64(rd_args *a, int64_t v)
+{
+    int n = snprintf(a->num[a->n], sizeof a->num[0], "%" PRId64, v);
+    arg_bytes(a, a->num[a->n], (size_t)n);
+}
+
+static inline void arg_u64(rd_args *a, uint64_t v)
+{
+    int n = snprintf(a->num[a->n], sizeof a->num[0], "%" PRIu64, v);
+    arg_bytes(a, a->num[a->n], (size_t)n);
+}
+
+/* Log a store fault (rate-limited, see store_redis_conn.c); returns
+ * AMS_ERR_STORE. */
+ams_status rd_fail(rd_store *rs, const char *op, const char *why);
+/* A caller bug, not a store fault: logged, AMS_ERR (as store_lmdb.c). */
+ams_status rd_bad(rd_store *rs, const char *op, const char *why);
+
+/* Run script with nkeys keys followed by the arguments: argc of them in
+ * argv[3..] (argv[0..2] are this function's to fill); *out the reply
+ * (freeReplyObject it) on AMS_OK.  One round trip, on the path the caller
+ * is on (a coroutine of a worker: asynchronous; otherwise blocking). */
+ams_status rd_evalv(rd_store *rs, const char *op, int script, int nkeys,
+                    int argc, const char **argv, size_t *lens,
+                    redisReply **out);
+/* rd_evalv with the keys and arguments in a. */
+ams_status rd_eval(rd_store *rs, const char *op, int script, int nkeys,
+                   const rd_args *a, redisReply **out);
+
+/* Hash the scripts and make the blocking connection (which checks the
+ * URI, password and database).  lazy: an unreachable server is not an
+ * error (calls fail until it is reached).  0, or -1 with the reason in
+ * why. */
+int rd_conn_start(rd_store *rs, int lazy, char *why, size_t whylen);
+/* Close both connections (not the handle). */
+void rd_conn_close(rd_store *rs);
+
+#endif
