@@ -91,6 +91,14 @@ size_t svc_release_orphans(int64_t now_ms);
 /* Start a request: now_ms < 0 means "use the system clock".  Returns -1
  * when memory is short. */
 int svc_req_begin(svc_req *r, int64_t now_ms);
+/* Keep p (malloc'd) alive until the request ends, then free it; frees p
+ * and returns NULL if the arena cannot grow.  svc_req.c */
+void *svc_arena_keep(svc_req *r, void *p);
+/* The host's random source (splitmix64 over svc.rng). */
+uint64_t svc_random_u64(void);
+/* 1 when k is a plugin key: 1..SVC_KEY_MAX printable bytes, no space. */
+int svc_key_ok(const char *k);
+#define SVC_KEY_MAX 200
 /* Release the request's locks and memory (not r itself). */
 void svc_req_end(svc_req *r);
 
