@@ -40,13 +40,9 @@ AMS_PLUGIN("board", "1.0.0", entries);
 AMS_INIT(board_top_init)
 {
     const char *board = ams_conf_str(ctx, "board", "");
-    size_t n = 0;
 
-    for (; board[n] != '\0'; n++)
-        if (board[n] < '!' || board[n] > '~')
-            return ams_fail(ctx, "bad_name");
     *state = NULL;
-    return n > 0 ? AMS_OK : ams_fail(ctx, "bad_name");
+    return ams_key_ok(board) ? AMS_OK : ams_fail(ctx, "bad_name");
 }
 
 AMS_ENTRY(board_top)

@@ -99,9 +99,8 @@ AMS_INIT(counter_init)
         return ams_fail(ctx, "bad_period");
     if (board == NULL)
         return AMS_OK;
-    for (const char *c = board; *c != '\0'; c++)
-        if (*c < '!' || *c > '~')
-            return ams_fail(ctx, "bad_board");
+    if (!ams_key_ok(board))
+        return ams_fail(ctx, "bad_board");
     /* A board ranks users; an activity-wide counter has no user to rank. */
     if (scope_of(ctx) != AMS_SCOPE_USER)
         return ams_fail(ctx, "board_needs_user_scope");

@@ -43,7 +43,6 @@ static const ams_entry entries[] = {
 AMS_PLUGIN("coupon", "1.0.0", entries);
 
 #define DAY_MS 86400000LL
-#define KEY_MAX 200
 
 typedef struct coupon {
     char *kind;
@@ -61,15 +60,6 @@ static void coupon_free(coupon *c)
     free(c->kind);
     free(c->key);
     free(c);
-}
-
-static int key_ok(const char *k)
-{
-    size_t n = 0;
-    for (; k[n] != '\0'; n++)
-        if (k[n] < '!' || k[n] > '~')
-            return 0;
-    return n >= 1 && n <= KEY_MAX;
 }
 
 static double num(const cJSON *o, const char *name, double def)
@@ -103,7 +93,7 @@ AMS_INIT(coupon_grant_init)
     c->stock = (int64_t)num(def, "stock", -1);
     c->count = ams_conf_int(ctx, "count", 1);
     cJSON_Delete(def);
-    if (!key_ok(c->key)) {
+    if (!ams_key_ok(c->key)) {
         coupon_free(c);
         return ams_fail(ctx, "bad_name");
     }

@@ -45,7 +45,6 @@ static const ams_entry entries[] = {
 
 AMS_PLUGIN("credit", "1.0.0", entries);
 
-#define KEY_MAX 200
 
 typedef struct credit {
     const char *key; /* the user counter (host-owned conf string) */
@@ -62,15 +61,6 @@ static void credit_free(credit *c)
     free(c);
 }
 
-static int key_ok(const char *k)
-{
-    size_t n = 0;
-    for (; k[n] != '\0'; n++)
-        if (k[n] < '!' || k[n] > '~')
-            return 0;
-    return n >= 1 && n <= KEY_MAX;
-}
-
 /* The budget's counter key and total; a reason on failure. */
 static const char *budget_parse(const char *text, credit *c)
 {
@@ -84,7 +74,7 @@ static const char *budget_parse(const char *text, credit *c)
     else if (asprintf(&c->budget_key, "budget.%s", name->valuestring) < 0) {
         c->budget_key = NULL;
         why = "no_memory";
-    } else if (!key_ok(c->budget_key))
+    } else if (!ams_key_ok(c->budget_key))
         why = "bad_key";
     else
         c->total = (int64_t)total->valuedouble;
@@ -102,7 +92,7 @@ AMS_INIT(credit_add_init)
         return AMS_ERR_NOMEM;
     c->key = ams_conf_str(ctx, "key", "");
     c->amount = ams_conf_int(ctx, "amount", 1);
-    if (!key_ok(c->key))
+    if (!ams_key_ok(c->key))
         why = "bad_key";
     else if (text != NULL)
         why = budget_parse(text, c);

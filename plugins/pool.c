@@ -62,7 +62,6 @@ static const ams_entry entries[] = {
 
 AMS_PLUGIN("pool", "1.0.0", entries);
 
-#define KEY_MAX 200
 
 typedef struct prize {
     char *name;
@@ -90,17 +89,6 @@ static void pool_free(pool *pl)
         free(pl->p[i].key);
     }
     free(pl);
-}
-
-/* Store keys are [!-~]{1,200}; checked at load so a bad name is a config
- * error, not a request-time fault. */
-static int key_ok(const char *k)
-{
-    size_t n = 0;
-    for (; k[n] != '\0'; n++)
-        if (k[n] < '!' || k[n] > '~')
-            return 0;
-    return n >= 1 && n <= KEY_MAX;
 }
 
 static double num(const cJSON *o, const char *name, double def)
@@ -133,7 +121,7 @@ static const char *prize_parse(const cJSON *j, const char *pool_name,
         p->key = NULL;
         return "no_memory";
     }
-    return key_ok(p->key) ? NULL : "bad_name";
+    return ams_key_ok(p->key) ? NULL : "bad_name";
 }
 
 AMS_INIT(pool_draw_init)

@@ -7,6 +7,7 @@
 #include "digest.h"
 #include "fileio.h"
 #include "pins.h"
+#include "text.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -36,14 +37,7 @@ void ckv_node_key(char *out, const char *prefix, const char *node)
 
 int ckv_prefix_ok(const char *s)
 {
-    size_t n = strlen(s);
-
-    if (n == 0 || n > CKV_PREFIX_MAX)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (s[i] <= ' ' || s[i] > '~')
-            return 0;
-    return 1;
+    return text_is_token(s, 1, CKV_PREFIX_MAX);
 }
 
 int ckv_node_ok(const char *s)

@@ -4,6 +4,7 @@
 #include "gen.h"
 
 #include "check.h"
+#include "hash.h"
 #include "log.h"
 #include "clock.h"
 
@@ -116,9 +117,8 @@ static void load_activities(gen *g, const char *dir, errs *e)
 
 static uint64_t route_hash(int64_t id, const char *name)
 {
-    uint64_t h = 1469598103934665603ULL ^ (uint64_t)id;
-    for (; *name; name++)
-        h = (h ^ (unsigned char)*name) * 1099511628211ULL;
+    uint64_t h = hash_fnv1a(HASH_FNV1A_INIT ^ (uint64_t)id, name,
+                            strlen(name));
     return h ^ (h >> 29);
 }
 

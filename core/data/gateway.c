@@ -13,6 +13,7 @@
 #include "metrics.h"
 #include "pipeline.h"
 #include "services.h"
+#include "text.h"
 
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>
@@ -258,11 +259,7 @@ static cJSON *parse_body(const char *start, size_t len, char *msg,
 /* A uid or request_id: printable ASCII without spaces, bounded. */
 static int id_ok(const char *s, int allow_empty)
 {
-    size_t n = 0;
-    for (; s[n]; n++)
-        if (s[n] < '!' || s[n] > '~')
-            return 0;
-    return (allow_empty || n > 0) && n <= GATEWAY_ID_MAX;
+    return text_is_token(s, allow_empty ? 0 : 1, GATEWAY_ID_MAX);
 }
 
 /* Validate the body; on error writes a message and returns -1. */

@@ -5,6 +5,7 @@
 #include "metrics.h"
 
 #include "answers.h"
+#include "hash.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,17 +62,10 @@ void metrics_table_free(metrics_table *t)
     metrics_table_init(t, t->max);
 }
 
-/* FNV-1a over the family byte and the key. */
+/* Over the family byte and the key. */
 static uint32_t hash_key(unsigned char f, const char *key, size_t len)
 {
-    uint32_t h = 2166136261u ^ f;
-
-    h *= 16777619u;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)key[i];
-        h *= 16777619u;
-    }
-    return h;
+    return (uint32_t)hash_fnv1a(hash_fnv1a(HASH_FNV1A_INIT, &f, 1), key, len);
 }
 
 /* Rebuild the index at twice the size: kept at most half full. */

@@ -98,7 +98,7 @@ void *svc_arena_keep(svc_req *r, void *p);
 uint64_t svc_random_u64(void);
 /* 1 when k is a plugin key: 1..SVC_KEY_MAX printable bytes, no space. */
 int svc_key_ok(const char *k);
-#define SVC_KEY_MAX 200
+#define SVC_KEY_MAX AMS_KEY_MAX
 /* Release the request's locks and memory (not r itself). */
 void svc_req_end(svc_req *r);
 

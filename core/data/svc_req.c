@@ -9,6 +9,7 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "text.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -177,13 +178,7 @@ int64_t svc_req_now(const svc_req *r)
 
 int svc_key_ok(const char *k)
 {
-    size_t n = 0;
-    if (k == NULL)
-        return 0;
-    for (; k[n] != '\0'; n++)
-        if (k[n] < '!' || k[n] > '~')
-            return 0;
-    return n >= 1 && n <= SVC_KEY_MAX;
+    return k != NULL && text_is_token(k, 1, SVC_KEY_MAX);
 }
 
 int svc_crowd_key(char *out, size_t outlen, const char *uid,

@@ -9,6 +9,7 @@
 
 #include "log.h"
 #include "services.h"
+#include "text.h"
 
 #include <event2/buffer.h>
 #include <stdarg.h>
@@ -140,12 +141,11 @@ static int check_uid(const field *f, char *why, size_t whylen)
     if (f->len > TAGS_IMPORT_UID_MAX)
         return fail(why, whylen, "uid: %zu bytes, at most %d", f->len,
                     TAGS_IMPORT_UID_MAX);
-    for (size_t i = 0; i < f->len; i++)
-        if (f->p[i] < '!' || f->p[i] > '~')
-            return fail(why, whylen,
-                        "uid: byte %zu is a space or not printable ASCII "
-                        "(uids are printable ASCII without spaces)",
-                        i + 1);
+    if (text_visible_span(f->p, f->len) < f->len)
+        return fail(why, whylen,
+                    "uid: byte %zu is a space or not printable ASCII "
+                    "(uids are printable ASCII without spaces)",
+                    text_visible_span(f->p, f->len) + 1);
     return 0;
 }
 

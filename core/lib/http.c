@@ -11,36 +11,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *status_text(int status)
-{
-    switch (status) {
-    case 200:
-        return "OK";
-    case 400:
-        return "Bad Request";
-    case 401:
-        return "Unauthorized";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 409:
-        return "Conflict";
-    case 413:
-        return "Payload Too Large";
-    case 422:
-        return "Unprocessable Entity";
-    case 500:
-        return "Internal Server Error";
-    case 503:
-        return "Service Unavailable";
-    default:
-        return "Unknown";
-    }
-}
-
 /* Pending hooks (http_on_reply): admin requests waiting for their
  * answer, a handful at most, so a list. */
 typedef struct reply_hook {
@@ -112,7 +82,7 @@ static void send_text(struct evhttp_request *req, int status,
     evbuffer_add(out, "\n", 1);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
                       "application/json");
-    evhttp_send_reply(req, status, status_text(status), NULL);
+    evhttp_send_reply(req, status, NULL, NULL); /* libevent's phrase */
 }
 
 void http_send_text(struct evhttp_request *req, int status, const char *text)
@@ -162,7 +132,7 @@ void http_send_raw(struct evhttp_request *req, int status,
     evbuffer_add(evhttp_request_get_output_buffer(req), data, len);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
                       content_type);
-    evhttp_send_reply(req, status, status_text(status), NULL);
+    evhttp_send_reply(req, status, NULL, NULL); /* libevent's phrase */
 }
 
 void http_send_error(struct evhttp_request *req, int status,

@@ -90,6 +90,8 @@
 #include "store_mem.h"
 #include "store_enc.h"
 
+#include "hash.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -165,12 +167,9 @@ static ams_status mm_bad(const mm_store *ms, const char *op, const char *why)
 
 static uint64_t mm_hash(int fam, const unsigned char *key, size_t klen)
 {
-    uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
+    unsigned char f = (unsigned char)fam;
 
-    h = (h ^ (unsigned char)fam) * 0x100000001b3ULL;
-    for (size_t i = 0; i < klen; i++)
-        h = (h ^ key[i]) * 0x100000001b3ULL;
-    return h;
+    return hash_fnv1a(hash_fnv1a(HASH_FNV1A_INIT, &f, 1), key, klen);
 }
 
 /* Byte order, a prefix first: LMDB's default key order. */

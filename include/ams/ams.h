@@ -419,6 +419,24 @@ extern const ams_host *ams_api __attribute__((visibility("hidden")));
         (ENTRIES),        &ams_api,                                            \
         NULL}
 
+/* Store keys and the names plugins make them from are 1..AMS_KEY_MAX
+ * bytes of visible ASCII ('!'..'~': no space, no control byte).  Check a
+ * configured name in init with ams_key_ok so that a bad one is a load
+ * error at its file:line, not a fault of every request. */
+#define AMS_KEY_MAX 200
+
+static inline int ams_key_ok(const char *k)
+{
+    size_t n = 0;
+
+    if (k == NULL)
+        return 0;
+    while (k[n] >= '!' && k[n] <= '~')
+        if (++n > AMS_KEY_MAX)
+            return 0;
+    return k[n] == '\0' && n > 0;
+}
+
 /* Fail with a reason: `return ams_fail(ctx, "too_low");` */
 static inline ams_status ams_fail(ams_ctx *ctx, const char *reason)
 {
