@@ -2,7 +2,7 @@
  * amsctl.c -- the config center's command line: publish a directory of
  * activity files as a new version, roll back, list the versions kept,
  * and show which version every node serves.  The layout in Redis is
- * center_kv.h's; the nodes' side is core/center.c.
+ * center_kv.h's; the nodes' side is core/ctl/center*.c.
  *
  * Exit status: 0 done (status: every node that reports serves the
  * latest version), 1 not converged (status: a node refused the latest,

@@ -137,9 +137,9 @@ def bind_all(nodes, users, nconn=16, aid=1003):
 
 # ------------------------------------------------------- the store itself
 #
-# Where the host keeps what these tests count (core/services.c
+# Where the host keeps what these tests count (core/data/svc_req.c
 # svc_host_key, the coupon plugin's "coupon.<kind>" counter, and the
-# record layout of core/store_redis.c): every record is a hash whose "d"
+# record layout of core/store/store_redis.c): every record is a hash whose "d"
 # field holds the value.
 
 def stock_used(r, aid=1003, kind="cash1000"):
