@@ -2,6 +2,11 @@
  * store_lmdb.c -- the embedded store backend: one LMDB environment per
  * node, shared by the worker processes through its memory map.
  *
+ * Why one file of this size: one backend, one file (DESIGN.md §6), its
+ * sections in the order of store.h's record families, like the other
+ * backends', so that they read side by side; a family's code is short,
+ * there are seven of them.
+ *
  * Layout: three named databases in one environment.
  *
  *   "data"    key:   family byte + caller key, so the families are

@@ -1,6 +1,11 @@
 /*
  * store_mem.c -- the in-memory store backend: URI "mem:" or "mem:NAME".
  *
+ * Why one file of this size: one backend, one file (DESIGN.md §6), its
+ * sections in the order of store.h's record families, like the other
+ * backends', so that they read side by side; a family's code is short,
+ * there are seven of them.
+ *
  * A fake store with no disk, for the plugin conformance runner and for
  * tests.  Its semantics are those of the LMDB backend (store_lmdb.c, the
  * reference), call for call: the same return codes, lazy expiry on now_ms,
