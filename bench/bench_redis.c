@@ -163,8 +163,7 @@ int main(int argc, char **argv)
     }
     printf("%ld counter adds per mode against %s\n", ops, uri);
     base_rate = blocking(ops);
-    printf("blocking, one at a time   %9.0f calls/s  (baseline)\n",
-           base_rate);
+    printf("blocking, one at a time   %9.0f calls/s  (baseline)\n", base_rate);
     for (int n = 1; n <= 256; n *= 4) {
         double r = pipelined(base, pool, n, ops);
         printf("async, %3d coroutines     %9.0f calls/s  %5.1fx\n", n, r,
@@ -174,11 +173,13 @@ int main(int argc, char **argv)
     {
         double b = blocking(ops), r, p = pipelined(base, pool, 64, ops);
         printf("journaled, blocking       %9.0f calls/s  %5.2fx of the "
-               "baseline\n", b, b / base_rate);
+               "baseline\n",
+               b, b / base_rate);
         journaled = 0;
         r = pipelined(base, pool, 64, ops);
         printf("journaled, 64 coroutines  %9.0f calls/s  %5.2fx of 64 "
-               "unjournaled (%.0f/s, measured again)\n", p, p / r, r);
+               "unjournaled (%.0f/s, measured again)\n",
+               p, p / r, r);
     }
     if (failed > 0) {
         printf("%ld calls FAILED\n", failed);

@@ -32,8 +32,15 @@ static void usage(FILE *f)
             "  -h, --help            this text\n");
 }
 
-enum { OPT_LISTEN = 256, OPT_ADMIN, OPT_WORKERS, OPT_STORE, OPT_PLUGINS,
-       OPT_ACTIVITIES, OPT_LOG };
+enum {
+    OPT_LISTEN = 256,
+    OPT_ADMIN,
+    OPT_WORKERS,
+    OPT_STORE,
+    OPT_PLUGINS,
+    OPT_ACTIVITIES,
+    OPT_LOG
+};
 
 typedef struct flags {
     const char *config;
@@ -68,8 +75,8 @@ static int parse_flags(int argc, char **argv, flags *f)
             f->test = 1;
             break;
         case 'v':
-            printf("amsd %s (plugin ABI %d.%d)\n", AMSD_VERSION,
-                   AMS_ABI_MAJOR, AMS_ABI_MINOR);
+            printf("amsd %s (plugin ABI %d.%d)\n", AMSD_VERSION, AMS_ABI_MAJOR,
+                   AMS_ABI_MINOR);
             exit(0);
         case 'h':
             usage(stdout);

@@ -64,8 +64,7 @@ static const ams_entry entries[] = {
     {"get", AMS_HANDLER, "counter_get", NULL, "counter_init", NULL,
      read_params, "{\"key\":\"points\"}", "reply the counter"},
     {"at_least", AMS_RULE, "counter_at_least", NULL, "counter_init", NULL,
-     at_least_params, "{\"key\":\"points\",\"min\":50}",
-     "counter >= min"},
+     at_least_params, "{\"key\":\"points\",\"min\":50}", "counter >= min"},
     {NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL}};
 
 AMS_PLUGIN("counter", "1.0.0", entries);
@@ -153,9 +152,8 @@ AMS_ENTRY(counter_add_undo)
 AMS_ENTRY(counter_below)
 {
     int64_t v = 0;
-    ams_status st = ams_api->counter_get(ctx, scope_of(ctx),
-                                         ams_conf_str(ctx, "key", ""),
-                                         period_of(ctx), &v);
+    ams_status st = ams_api->counter_get(
+        ctx, scope_of(ctx), ams_conf_str(ctx, "key", ""), period_of(ctx), &v);
     if (st != AMS_OK)
         return st;
     return v < ams_conf_int(ctx, "max", 0) ? AMS_OK
@@ -166,8 +164,8 @@ AMS_ENTRY(counter_get)
 {
     const char *key = ams_conf_str(ctx, "key", "");
     int64_t v = 0;
-    ams_status st = ams_api->counter_get(ctx, scope_of(ctx), key,
-                                         period_of(ctx), &v);
+    ams_status st =
+        ams_api->counter_get(ctx, scope_of(ctx), key, period_of(ctx), &v);
     if (st != AMS_OK)
         return st;
     return ams_api->reply_int(ctx, key, v);
@@ -176,9 +174,8 @@ AMS_ENTRY(counter_get)
 AMS_ENTRY(counter_at_least)
 {
     int64_t v = 0;
-    ams_status st = ams_api->counter_get(ctx, scope_of(ctx),
-                                         ams_conf_str(ctx, "key", ""),
-                                         period_of(ctx), &v);
+    ams_status st = ams_api->counter_get(
+        ctx, scope_of(ctx), ams_conf_str(ctx, "key", ""), period_of(ctx), &v);
     if (st != AMS_OK)
         return st;
     return v >= ams_conf_int(ctx, "min", 0) ? AMS_OK

@@ -45,7 +45,6 @@ static const ams_entry entries[] = {
 
 AMS_PLUGIN("credit", "1.0.0", entries);
 
-
 typedef struct credit {
     const char *key; /* the user counter (host-owned conf string) */
     int64_t amount;

@@ -52,13 +52,26 @@ AMS_ENTRY(param_compare)
         return ams_fail(ctx, "missing_param");
     ams_api->conf_number(ctx, "value", &want);
     switch (op) {
-    case 0: pass = have >= want; break;
-    case 1: pass = have > want; break;
-    case 2: pass = have <= want; break;
-    case 3: pass = have < want; break;
-    case 4: pass = have == want; break;
-    default: pass = have != want; break;
+    case 0:
+        pass = have >= want;
+        break;
+    case 1:
+        pass = have > want;
+        break;
+    case 2:
+        pass = have <= want;
+        break;
+    case 3:
+        pass = have < want;
+        break;
+    case 4:
+        pass = have == want;
+        break;
+    default:
+        pass = have != want;
+        break;
     }
-    return pass ? AMS_OK
-                : ams_fail(ctx, ams_conf_str(ctx, "reason", "below_threshold"));
+    return pass
+               ? AMS_OK
+               : ams_fail(ctx, ams_conf_str(ctx, "reason", "below_threshold"));
 }

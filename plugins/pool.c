@@ -62,7 +62,6 @@ static const ams_entry entries[] = {
 
 AMS_PLUGIN("pool", "1.0.0", entries);
 
-
 typedef struct prize {
     char *name;
     char *key; /* "pool.<pool>.<prize>", activity scope */

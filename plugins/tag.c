@@ -91,8 +91,8 @@ AMS_INIT(tag_match_init)
 {
     static const char *const ops[] = {"exists", "equals", "in", "range"};
     const char *op = ams_conf_str(ctx, "op", "exists");
-    match m = {scope_named(ams_conf_str(ctx, "scope", "crowd")), -1,
-               -INFINITY, INFINITY};
+    match m = {scope_named(ams_conf_str(ctx, "scope", "crowd")), -1, -INFINITY,
+               INFINITY};
     /* Which of value, values, min|max each op needs (bit 0, 1, 2). */
     static const unsigned needs[] = {0, 1, 2, 4};
     unsigned given = (unsigned)has(ctx, "value") |
@@ -154,8 +154,8 @@ AMS_ENTRY(tag_match)
             return AMS_OK;
         break;
     case OP_IN:
-        for (size_t i = 0; ams_api->conf_item(ctx, "values", i, &want) ==
-                           AMS_OK; i++)
+        for (size_t i = 0;
+             ams_api->conf_item(ctx, "values", i, &want) == AMS_OK; i++)
             if (strcmp(v, want) == 0)
                 return AMS_OK;
         break;
@@ -212,7 +212,8 @@ AMS_ENTRY(tag_set_undo)
     ams_status st = ams_api->note_get(ctx, &note);
 
     if (st != AMS_OK) {
-        ams_api->log(ctx, AMS_LOG_ERROR, "undo without a note of this request");
+        ams_api->log(ctx, AMS_LOG_ERROR,
+                     "undo without a note of this request");
         return AMS_ERR;
     }
     if (note[0] == '=')

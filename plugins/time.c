@@ -50,9 +50,9 @@ static const ams_entry entries[] = {
 AMS_PLUGIN("time", "1.0.0", entries);
 
 typedef struct window {
-    int from, to;      /* minutes since local midnight; to may be 1440 */
-    int64_t tz_ms;     /* offset added to UTC */
-    unsigned days;     /* bit 0 = Monday ... bit 6 = Sunday */
+    int from, to;  /* minutes since local midnight; to may be 1440 */
+    int64_t tz_ms; /* offset added to UTC */
+    unsigned days; /* bit 0 = Monday ... bit 6 = Sunday */
 } window;
 
 /* Minutes of "HH:MM" (exactly five characters), or -1.  max_hour is the

@@ -117,8 +117,8 @@ static int check_resource_params(parser *p, const ams_param *spec,
 
     for (size_t i = 0; spec != NULL && spec[i].name != NULL; i++) {
         const char *group = resource_group(spec[i].type);
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(params,
-                                                          spec[i].name);
+        const cJSON *v =
+            cJSON_GetObjectItemCaseSensitive(params, spec[i].name);
         const cJSON *decl;
 
         if (group == NULL || !cJSON_IsString(v))
@@ -128,8 +128,8 @@ static int check_resource_params(parser *p, const ams_param *spec,
             continue;
         snprintf(msg, sizeof msg,
                  "%s: \"%s\" is not a declared %.*s (resources.%s)",
-                 spec[i].name, v->valuestring,
-                 (int)strlen(group) - 1, group, group);
+                 spec[i].name, v->valuestring, (int)strlen(group) - 1, group,
+                 group);
         report_param(rc, spec[i].name, msg);
         bad++;
     }
@@ -158,8 +158,8 @@ static instance *parse_instance(parser *p, const config_setting_t *g,
                  key);
         return NULL;
     }
-    cfg_check_members(g, want == AMS_OPERATION ? allowed_op : allowed,
-                      p->file, key, p->e);
+    cfg_check_members(g, want == AMS_OPERATION ? allowed_op : allowed, p->file,
+                      key, p->e);
     if (cfg_str(g, "use", 1, &ref, p->file, p->e) <= 0)
         return NULL;
     dot = strchr(ref, '.');
@@ -210,8 +210,7 @@ static instance *parse_instance(parser *p, const config_setting_t *g,
     }
     rc = (report_ctx){p, params, ref, params ? cfg_line(params) : line};
     if (params != NULL && config_setting_type(params) != CONFIG_TYPE_GROUP) {
-        errs_add(p->e, p->file, rc.line, "%s: params: expected a group",
-                 ref);
+        errs_add(p->e, p->file, rc.line, "%s: params: expected a group", ref);
         return NULL;
     }
     if (schema_validate(en->spec->params, in->params, report_param, &rc) > 0)
@@ -233,8 +232,8 @@ static void rnode_free(rnode *n)
 
 /* A rule expression: { use = ...; params = ...; } or { all = (...); } or
  * { any = (...); } or { not = { ... }; }. */
-static rnode *parse_rule(parser *p, const config_setting_t *g,
-                         const char *key, activity *a, int depth)
+static rnode *parse_rule(parser *p, const config_setting_t *g, const char *key,
+                         activity *a, int depth)
 {
     const config_setting_t *all, *any, *neg, *use;
     rnode *n;
@@ -320,8 +319,8 @@ fail:
 
 static void parse_limits(parser *p, const config_setting_t *g, method *m)
 {
-    static const char *const allowed[] = {"user_total", "user_daily",
-                                          "total", "daily", NULL};
+    static const char *const allowed[] = {"user_total", "user_daily", "total",
+                                          "daily", NULL};
     if (g == NULL)
         return;
     if (!config_setting_is_group(g)) {
@@ -357,9 +356,8 @@ static int method_name_ok(const char *s)
 static int parse_method(parser *p, const config_setting_t *g, activity *a,
                         method *m)
 {
-    static const char *const allowed[] = {"name",       "login",   "limits",
-                                          "rule",       "operations",
-                                          "handler",    NULL};
+    static const char *const allowed[] = {
+        "name", "login", "limits", "rule", "operations", "handler", NULL};
     const config_setting_t *ops, *rule, *handler;
     const char *name = NULL;
     size_t before = p->e->nerrors;
@@ -400,8 +398,8 @@ static int parse_method(parser *p, const config_setting_t *g, activity *a,
                 const config_setting_t *og =
                     config_setting_get_elem(ops, (unsigned)i);
                 const config_setting_t *when;
-                instance *in = parse_instance(p, og, "operations",
-                                              AMS_OPERATION);
+                instance *in =
+                    parse_instance(p, og, "operations", AMS_OPERATION);
                 if (in == NULL)
                     continue;
                 in->act = a;
@@ -442,8 +440,8 @@ static void parse_window(parser *p, const config_setting_t *g, activity *a)
     int off_start = 0, off_end = 0, start_ok = 0, end_ok = 0;
 
     if (cfg_str(g, "start", 1, &start, p->file, p->e) > 0 &&
-        !(start_ok = activity_parse_time(start, &a->start_ms, &off_start) ==
-                     0))
+        !(start_ok =
+              activity_parse_time(start, &a->start_ms, &off_start) == 0))
         errs_add(p->e, p->file,
                  cfg_line(config_setting_get_member(g, "start")),
                  "start: \"%s\" is not YYYY-MM-DDTHH:MM:SS+HH:MM", start);
@@ -466,7 +464,7 @@ static void parse_window(parser *p, const config_setting_t *g, activity *a)
 static cJSON *parse_prize(parser *p, const config_setting_t *g, double *psum,
                           double *wsum, int64_t *stock_sum, int *nprob)
 {
-    static const char *const allowed[] = {"name", "stock", "weight",
+    static const char *const allowed[] = {"name",        "stock", "weight",
                                           "probability", "value", NULL};
     const config_setting_t *w, *pr;
     const char *name = NULL;
@@ -565,8 +563,7 @@ static cJSON *parse_pool(parser *p, const config_setting_t *g,
     /* Weights are relative: all zero means nothing can ever be drawn.
      * (Probabilities are absolute; all zero is just a pool that always
      * misses, and bad ones were reported above.) */
-    if (prizes && config_setting_length(prizes) > 0 && nprob == 0 &&
-        wsum == 0)
+    if (prizes && config_setting_length(prizes) > 0 && nprob == 0 && wsum == 0)
         errs_add(p->e, p->file, line,
                  "pool \"%s\": every prize has weight 0: none can be drawn",
                  name);
@@ -616,11 +613,9 @@ static cJSON *parse_budget(parser *p, const config_setting_t *g,
 }
 
 /* resources = { pools = (...); coupons = (...); budgets = (...); } */
-static void parse_resources(parser *p, const config_setting_t *g,
-                            activity *a)
+static void parse_resources(parser *p, const config_setting_t *g, activity *a)
 {
-    static const char *const allowed[] = {"pools", "coupons", "budgets",
-                                          NULL};
+    static const char *const allowed[] = {"pools", "coupons", "budgets", NULL};
     static const struct {
         const char *group;
         cJSON *(*parse)(parser *, const config_setting_t *, const char *);
@@ -639,8 +634,8 @@ static void parse_resources(parser *p, const config_setting_t *g,
     for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
         const config_setting_t *list =
             config_setting_get_member(g, kinds[k].group);
-        cJSON *dst = cJSON_GetObjectItemCaseSensitive(a->resources,
-                                                      kinds[k].group);
+        cJSON *dst =
+            cJSON_GetObjectItemCaseSensitive(a->resources, kinds[k].group);
         if (list == NULL)
             continue;
         if (config_setting_type(list) != CONFIG_TYPE_LIST) {
@@ -670,8 +665,8 @@ static void parse_resources(parser *p, const config_setting_t *g,
             }
             if (cJSON_GetObjectItemCaseSensitive(dst, name) != NULL) {
                 errs_add(p->e, p->file, cfg_line(r),
-                         "resources.%s: \"%s\" declared twice",
-                         kinds[k].group, name);
+                         "resources.%s: \"%s\" declared twice", kinds[k].group,
+                         name);
                 continue;
             }
             j = kinds[k].parse(p, r, name);

@@ -20,21 +20,21 @@ typedef struct activity activity;
 /* One use of an entry, with its own params and state. */
 typedef struct instance {
     const plugin_entry *entry;
-    char *ref;       /* "plugin.entry", for messages and metrics */
-    cJSON *params;   /* validated; never NULL (empty object) */
-    void *state;     /* from the entry's init */
+    char *ref;         /* "plugin.entry", for messages and metrics */
+    cJSON *params;     /* validated; never NULL (empty object) */
+    void *state;       /* from the entry's init */
     cJSON *json_cache; /* conf_json texts, by param name */
-    int inited;      /* init succeeded: destroy must run */
+    int inited;        /* init succeeded: destroy must run */
     activity *act;
-    struct method *m;  /* the method it serves (NULL for crowd rules) */
+    struct method *m;   /* the method it serves (NULL for crowd rules) */
     struct rnode *when; /* operations: run only when this passes */
-    int constant;      /* rules: -1 unknown, 0 never passes, 1 always */
+    int constant;       /* rules: -1 unknown, 0 never passes, 1 always */
     struct inst_use {
-        char *param;   /* the resource param it draws from */
+        char *param; /* the resource param it draws from */
         int64_t per_call;
-    } *uses;           /* declared by init (declare_use) */
+    } * uses; /* declared by init (declare_use) */
     size_t nuses;
-    char *file;      /* owned copy, for messages */
+    char *file; /* owned copy, for messages */
     int line;
     struct instance *next_all; /* every instance of a generation */
 } instance;
@@ -59,12 +59,12 @@ typedef struct limits {
 typedef struct method {
     char *name;
     activity *act;
-    int login;           /* an empty uid is rejected */
+    int login; /* an empty uid is rejected */
     limits lim;
-    rnode *rule;         /* NULL: no condition */
+    rnode *rule; /* NULL: no condition */
     instance **ops;
     size_t nops;
-    instance *handler;   /* NULL: the reply carries only ops' data */
+    instance *handler; /* NULL: the reply carries only ops' data */
     int line;
 } method;
 

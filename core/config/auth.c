@@ -73,34 +73,47 @@ int auth_table_add(auth_table *t, const char *name, const char *token,
     auth_token *grown;
 
     if (!name_ok(name))
-        errs_add(e, file, line, "admin_tokens: name \"%s\" must be 1..%d "
-                 "characters of a-z 0-9 _ . -", name, AUTH_NAME_MAX);
+        errs_add(e, file, line,
+                 "admin_tokens: name \"%s\" must be 1..%d "
+                 "characters of a-z 0-9 _ . -",
+                 name, AUTH_NAME_MAX);
     if (len < AUTH_TOKEN_MIN || len > AUTH_TOKEN_MAX)
-        errs_add(e, file, line, "admin_tokens: token of \"%s\" has %zu "
+        errs_add(e, file, line,
+                 "admin_tokens: token of \"%s\" has %zu "
                  "characters; use %d..%d (e.g. openssl rand -hex 32)",
                  name, len, AUTH_TOKEN_MIN, AUTH_TOKEN_MAX);
     else
         for (size_t i = 0; i < len; i++)
             if (!token_char(token[i])) {
-                errs_add(e, file, line, "admin_tokens: token of \"%s\": "
+                errs_add(e, file, line,
+                         "admin_tokens: token of \"%s\": "
                          "character %zu is not one of A-Z a-z 0-9 - . _ ~ "
-                         "+ / =", name, i + 1);
+                         "+ / =",
+                         name, i + 1);
                 break;
             }
     if (auth_role_parse(role, &r) < 0)
-        errs_add(e, file, line, "admin_tokens: role \"%s\" of \"%s\" is not "
-                 "one of viewer, operator, admin", role, name);
+        errs_add(e, file, line,
+                 "admin_tokens: role \"%s\" of \"%s\" is not "
+                 "one of viewer, operator, admin",
+                 role, name);
     if (auth_sha256(token, len, digest) < 0)
-        errs_add(e, file, line, "admin_tokens: cannot hash the token of "
-                 "\"%s\" (OpenSSL)", name);
+        errs_add(e, file, line,
+                 "admin_tokens: cannot hash the token of "
+                 "\"%s\" (OpenSSL)",
+                 name);
     for (size_t i = 0; e->nerrors == before && i < t->n; i++) {
         if (strcmp(t->v[i].name, name) == 0)
-            errs_add(e, file, line, "admin_tokens: name \"%s\" is already "
-                     "used at line %d", name, t->v[i].line);
+            errs_add(e, file, line,
+                     "admin_tokens: name \"%s\" is already "
+                     "used at line %d",
+                     name, t->v[i].line);
         else if (auth_equal(t->v[i].digest, digest, sizeof digest))
-            errs_add(e, file, line, "admin_tokens: the token of \"%s\" is "
+            errs_add(e, file, line,
+                     "admin_tokens: the token of \"%s\" is "
                      "also the token of \"%s\" (line %d): each caller needs "
-                     "a token of its own", name, t->v[i].name, t->v[i].line);
+                     "a token of its own",
+                     name, t->v[i].name, t->v[i].line);
     }
     if (e->nerrors > before)
         return -1;
@@ -164,15 +177,16 @@ static int hex_digest(const char *s, unsigned char out[32])
 
 int auth_table_from_json(auth_table *t, const cJSON *j)
 {
-    auth_table nt = {calloc((size_t)cJSON_GetArraySize(j) + 1,
-                            sizeof(auth_token)), 0};
+    auth_table nt = {
+        calloc((size_t)cJSON_GetArraySize(j) + 1, sizeof(auth_token)), 0};
     const cJSON *it;
 
     if (!cJSON_IsArray(j) || nt.v == NULL) {
         free(nt.v);
         return -1;
     }
-    cJSON_ArrayForEach(it, j) {
+    cJSON_ArrayForEach(it, j)
+    {
         const cJSON *name = cJSON_GetObjectItemCaseSensitive(it, "name");
         const cJSON *role = cJSON_GetObjectItemCaseSensitive(it, "role");
         const cJSON *sha = cJSON_GetObjectItemCaseSensitive(it, "sha256");
@@ -180,8 +194,8 @@ int auth_table_from_json(auth_table *t, const cJSON *j)
         auth_token *k = &nt.v[nt.n];
 
         if (!cJSON_IsString(name) || !cJSON_IsString(role) ||
-            !cJSON_IsString(sha) || auth_role_parse(role->valuestring,
-                                                    &k->role) < 0 ||
+            !cJSON_IsString(sha) ||
+            auth_role_parse(role->valuestring, &k->role) < 0 ||
             hex_digest(sha->valuestring, k->digest) < 0 ||
             (k->name = strdup(name->valuestring)) == NULL) {
             auth_table_free(&nt);

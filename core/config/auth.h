@@ -30,15 +30,15 @@ typedef enum admin_role {
 #define AUTH_NAME_MAX 64
 
 typedef struct auth_token {
-    char *name;                 /* who, in the audit log and messages */
-    admin_role role;            /* viewer, operator or admin */
-    unsigned char digest[32];   /* SHA-256 of the token; the token itself
-                                   is not kept */
-    int line;                   /* where it was configured */
+    char *name;               /* who, in the audit log and messages */
+    admin_role role;          /* viewer, operator or admin */
+    unsigned char digest[32]; /* SHA-256 of the token; the token itself
+                                 is not kept */
+    int line;                 /* where it was configured */
 } auth_token;
 
 typedef struct auth_table {
-    auth_token *v;              /* owned */
+    auth_token *v; /* owned */
     size_t n;
 } auth_table;
 

@@ -34,8 +34,8 @@ void cfg_check_members(const config_setting_t *g, const char *const *allowed,
             if (strcmp(*a, name) == 0)
                 known = 1;
         if (!known)
-            errs_add(e, file, cfg_line(m), "%s: unknown setting \"%s\"",
-                     where, name);
+            errs_add(e, file, cfg_line(m), "%s: unknown setting \"%s\"", where,
+                     name);
     }
 }
 
@@ -88,15 +88,14 @@ int cfg_int(const config_setting_t *g, const char *name, int required,
         return r;
     int t = config_setting_type(s);
     if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64) {
-        errs_add(e, file, cfg_line(s), "%s: expected an integer, got %s",
-                 name, type_name(t));
+        errs_add(e, file, cfg_line(s), "%s: expected an integer, got %s", name,
+                 type_name(t));
         return -1;
     }
     v = config_setting_get_int64(s);
     if (v < min || v > max) {
-        errs_add(e, file, cfg_line(s),
-                 "%s: %lld is out of range [%lld, %lld]", name, (long long)v,
-                 (long long)min, (long long)max);
+        errs_add(e, file, cfg_line(s), "%s: %lld is out of range [%lld, %lld]",
+                 name, (long long)v, (long long)min, (long long)max);
         return -1;
     }
     *out = v;

@@ -24,8 +24,7 @@ void cfg_check_members(const config_setting_t *g, const char *const *allowed,
  * (or reports "missing" and returns -1 when required).  Wrong type or out
  * of bounds: reports and returns -1.  Otherwise stores and returns 1. */
 int cfg_int(const config_setting_t *g, const char *name, int required,
-            int64_t min, int64_t max, int64_t *out, const char *file,
-            errs *e);
+            int64_t min, int64_t max, int64_t *out, const char *file, errs *e);
 int cfg_bool(const config_setting_t *g, const char *name, int required,
              int *out, const char *file, errs *e);
 /* *out points into the config tree: valid while the config lives. */

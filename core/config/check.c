@@ -79,7 +79,7 @@ static const cJSON *resource_of(const instance *in, const char *param,
 }
 
 typedef struct promise {
-    const cJSON *def;   /* the resource (identity) */
+    const cJSON *def; /* the resource (identity) */
     const char *kind, *name;
     double cap, sum;
     int uncapped;
@@ -111,11 +111,11 @@ static void check_promises(activity *a, errs *e)
             for (size_t u = 0; u < in->nuses; u++) {
                 const char *kind;
                 double cap, per = (double)in->uses[u].per_call;
-                const cJSON *def = resource_of(in, in->uses[u].param, &kind,
-                                               &cap);
+                const cJSON *def =
+                    resource_of(in, in->uses[u].param, &kind, &cap);
                 promise *pr;
-                const cJSON *nm = cJSON_GetObjectItemCaseSensitive(def,
-                                                                   "name");
+                const cJSON *nm =
+                    cJSON_GetObjectItemCaseSensitive(def, "name");
                 if (def == NULL || cap < 0)
                     continue;
                 if (per > cap)

@@ -120,8 +120,7 @@ static void read_addr(const config_setting_t *root, const char *name,
     if (cfg_str(root, name, 0, &v, file, e) <= 0)
         return;
     if (conf_split_addr(v, host, sizeof host, &port) < 0) {
-        errs_add(e, file,
-                 cfg_line(config_setting_get_member(root, name)),
+        errs_add(e, file, cfg_line(config_setting_get_member(root, name)),
                  "%s: \"%s\" is not HOST:PORT with a port in 1..65535", name,
                  v);
         return;
@@ -169,8 +168,7 @@ static void read_lmdb(const config_setting_t *g, conf *c, errs *e)
         else
             errs_add(e, c->file,
                      cfg_line(config_setting_get_member(g, "sync")),
-                     "lmdb.sync: \"%s\" is not one of full, meta, none",
-                     sync);
+                     "lmdb.sync: \"%s\" is not one of full, meta, none", sync);
     }
 }
 
@@ -193,8 +191,10 @@ static void read_credentials(const config_setting_t *g, const char *group,
         size_t n = 0;
 
         if (*pass != NULL) {
-            errs_add(e, cfile, line, "%s: password and password_file "
-                     "both given; keep one", group);
+            errs_add(e, cfile, line,
+                     "%s: password and password_file "
+                     "both given; keep one",
+                     group);
         } else if (f == NULL) {
             errs_add(e, cfile, line, "%s.password_file: %s: %s", group,
                      path ? path : file, strerror(errno));
@@ -226,9 +226,8 @@ static void read_credentials(const config_setting_t *g, const char *group,
  * the store URI and one here would be two truths: refused. */
 static void read_redis(const config_setting_t *g, conf *c, errs *e)
 {
-    static const char *const allowed[] = {"user", "password",
-                                          "password_file", "timeout_ms",
-                                          NULL};
+    static const char *const allowed[] = {"user", "password", "password_file",
+                                          "timeout_ms", NULL};
 
     if (g == NULL)
         return;
@@ -269,7 +268,8 @@ static void read_center(const config_setting_t *g, conf *c, errs *e)
             conf_set(&c->cc_redis, v);
         if (u.pass != NULL && (config_setting_get_member(g, "password") ||
                                config_setting_get_member(g, "password_file")))
-            errs_add(e, c->file, line, "config_center: a password in the "
+            errs_add(e, c->file, line,
+                     "config_center: a password in the "
                      "redis URI and password(_file) both given; keep one");
         ruri_free(&u);
     }
@@ -280,7 +280,8 @@ static void read_center(const config_setting_t *g, conf *c, errs *e)
             errs_add(e, c->file,
                      cfg_line(config_setting_get_member(g, "node")),
                      "config_center.node: \"%s\" is not 1..%d characters "
-                     "of A-Z a-z 0-9 . _ : @ -", v, CKV_NODE_MAX);
+                     "of A-Z a-z 0-9 . _ : @ -",
+                     v, CKV_NODE_MAX);
     }
     if (cfg_str(g, "prefix", 0, &v, c->file, e) > 0) {
         if (ckv_prefix_ok(v))
@@ -289,12 +290,13 @@ static void read_center(const config_setting_t *g, conf *c, errs *e)
             errs_add(e, c->file,
                      cfg_line(config_setting_get_member(g, "prefix")),
                      "config_center.prefix: \"%s\" is not 1..%d printable "
-                     "characters without spaces", v, CKV_PREFIX_MAX);
+                     "characters without spaces",
+                     v, CKV_PREFIX_MAX);
     }
     cfg_int(g, "poll_ms", 0, 100, 3600 * 1000, &c->cc_poll_ms, c->file, e);
     cfg_int(g, "timeout_ms", 0, 10, 60000, &c->cc_timeout_ms, c->file, e);
-    read_credentials(g, "config_center", &c->cc_user, &c->cc_password,
-                     c->file, e);
+    read_credentials(g, "config_center", &c->cc_user, &c->cc_password, c->file,
+                     e);
 }
 
 /* admin_tokens = ( { name = "ci"; token = "..."; role = "operator"; }, ... );
@@ -307,7 +309,8 @@ static void read_tokens(const config_setting_t *l, conf *c, errs *e)
     if (l == NULL)
         return;
     if (config_setting_type(l) != CONFIG_TYPE_LIST) {
-        errs_add(e, c->file, cfg_line(l), "admin_tokens: expected a list "
+        errs_add(e, c->file, cfg_line(l),
+                 "admin_tokens: expected a list "
                  "( { name = ...; token = ...; role = ...; }, ... )");
         return;
     }
@@ -317,7 +320,8 @@ static void read_tokens(const config_setting_t *l, conf *c, errs *e)
         int ok;
 
         if (!config_setting_is_group(g)) {
-            errs_add(e, c->file, cfg_line(g), "admin_tokens: expected "
+            errs_add(e, c->file, cfg_line(g),
+                     "admin_tokens: expected "
                      "groups { name = ...; token = ...; role = ...; }");
             continue;
         }
@@ -326,15 +330,14 @@ static void read_tokens(const config_setting_t *l, conf *c, errs *e)
         ok &= cfg_str(g, "token", 1, &token, c->file, e) > 0;
         ok &= cfg_str(g, "role", 1, &role, c->file, e) > 0;
         if (ok)
-            auth_table_add(&c->tokens, name, token, role, c->file,
-                           cfg_line(g), e);
+            auth_table_add(&c->tokens, name, token, role, c->file, cfg_line(g),
+                           e);
     }
 }
 
 static void read_testing(const config_setting_t *g, conf *c, errs *e)
 {
-    static const char *const allowed[] = {"clock_header", "random_seed",
-                                          NULL};
+    static const char *const allowed[] = {"clock_header", "random_seed", NULL};
     if (g == NULL)
         return;
     if (!config_setting_is_group(g)) {
@@ -348,15 +351,29 @@ static void read_testing(const config_setting_t *g, conf *c, errs *e)
 
 int conf_load(conf *c, const char *path, errs *e)
 {
-    static const char *const allowed[] = {
-        "listen",  "admin",       "workers",    "store",
-        "plugins", "activities",  "log_level",  "http",
-        "lmdb",    "shutdown_timeout_ms",       "coroutine_stack_kb",
-        "sweep_interval_ms",      "testing",    "session_lock_ms",
-        "idempotency_ttl_s",      "admin_max_body",
-        "admin_import_timeout_s", "admin_tokens",
-        "audit_log",              "run_dir",    "redis",
-        "config_center",          NULL};
+    static const char *const allowed[] = {"listen",
+                                          "admin",
+                                          "workers",
+                                          "store",
+                                          "plugins",
+                                          "activities",
+                                          "log_level",
+                                          "http",
+                                          "lmdb",
+                                          "shutdown_timeout_ms",
+                                          "coroutine_stack_kb",
+                                          "sweep_interval_ms",
+                                          "testing",
+                                          "session_lock_ms",
+                                          "idempotency_ttl_s",
+                                          "admin_max_body",
+                                          "admin_import_timeout_s",
+                                          "admin_tokens",
+                                          "audit_log",
+                                          "run_dir",
+                                          "redis",
+                                          "config_center",
+                                          NULL};
     config_t cf;
     const config_setting_t *root;
     size_t before = e->nerrors;
@@ -367,8 +384,8 @@ int conf_load(conf *c, const char *path, errs *e)
     conf_set(&c->file, path);
     /* Defaults are relative to the file too, like paths written in it. */
     {
-        char *p = resolve(path, c->plugins_dir), *a = resolve(path,
-                                                             c->activities_dir);
+        char *p = resolve(path, c->plugins_dir),
+             *a = resolve(path, c->activities_dir);
         char *st = resolve(path, c->store + 5), *uri = NULL;
         char *au = resolve(path, c->audit_log);
         if (p && a && st && au && asprintf(&uri, "lmdb:%s", st) >= 0) {
@@ -451,7 +468,8 @@ static void default_node(conf *c, int admin_port, errs *e)
     host[strcspn(host, ".")] = '\0'; /* the short name */
     snprintf(name, sizeof name, "%s:%d", host, admin_port);
     if (!ckv_node_ok(name))
-        errs_add(e, c->file, 0, "config_center.node: the default \"%s\" "
+        errs_add(e, c->file, 0,
+                 "config_center.node: the default \"%s\" "
                  "(host name and admin port) is not usable; set node",
                  name);
     else
@@ -552,8 +570,10 @@ void conf_apply_overrides(conf *c, const conf_overrides *o, errs *e)
     struct {
         const char *v;
         char **slot;
-    } strs[] = {{o->listen, &c->listen},      {o->admin, &c->admin},
-                {o->store, &c->store},        {o->plugins, &c->plugins_dir},
+    } strs[] = {{o->listen, &c->listen},
+                {o->admin, &c->admin},
+                {o->store, &c->store},
+                {o->plugins, &c->plugins_dir},
                 {o->activities, &c->activities_dir}};
 
     c->overrides = o;
@@ -572,8 +592,10 @@ void conf_apply_overrides(conf *c, const conf_overrides *o, errs *e)
     if (o->log_level != NULL) {
         int l = log_level_parse(o->log_level);
         if (l < 0)
-            errs_add(e, NULL, 0, "--log-level: \"%s\" is not one of error, "
-                     "warn, info, debug", o->log_level);
+            errs_add(e, NULL, 0,
+                     "--log-level: \"%s\" is not one of error, "
+                     "warn, info, debug",
+                     o->log_level);
         else
             c->log_level = l;
     }
@@ -600,18 +622,17 @@ void conf_restart_only_changes(const conf *old, const conf *nw, errs *e)
     const struct {
         const char *name;
         int64_t a, b;
-    } nums[] = {{"workers", old->workers, nw->workers},
-                {"lmdb.map_size_mb", old->lmdb_map_mb, nw->lmdb_map_mb},
-                {"lmdb.sync", old->lmdb_sync, nw->lmdb_sync},
-                {"coroutine_stack_kb", old->stack_kb, nw->stack_kb},
-                {"sweep_interval_ms", old->sweep_ms, nw->sweep_ms},
-                {"admin_max_body", old->admin_max_body, nw->admin_max_body},
-                {"testing.random_seed", old->random_seed, nw->random_seed},
-                {"redis.timeout_ms", old->redis_timeout_ms,
-                 nw->redis_timeout_ms},
-                {"config_center.poll_ms", old->cc_poll_ms, nw->cc_poll_ms},
-                {"config_center.timeout_ms", old->cc_timeout_ms,
-                 nw->cc_timeout_ms}};
+    } nums[] = {
+        {"workers", old->workers, nw->workers},
+        {"lmdb.map_size_mb", old->lmdb_map_mb, nw->lmdb_map_mb},
+        {"lmdb.sync", old->lmdb_sync, nw->lmdb_sync},
+        {"coroutine_stack_kb", old->stack_kb, nw->stack_kb},
+        {"sweep_interval_ms", old->sweep_ms, nw->sweep_ms},
+        {"admin_max_body", old->admin_max_body, nw->admin_max_body},
+        {"testing.random_seed", old->random_seed, nw->random_seed},
+        {"redis.timeout_ms", old->redis_timeout_ms, nw->redis_timeout_ms},
+        {"config_center.poll_ms", old->cc_poll_ms, nw->cc_poll_ms},
+        {"config_center.timeout_ms", old->cc_timeout_ms, nw->cc_timeout_ms}};
 
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
         if (str_differs(strs[i].a, strs[i].b))
@@ -629,8 +650,10 @@ void conf_restart_only_changes(const conf *old, const conf *nw, errs *e)
             {"config_center.password", old->cc_password, nw->cc_password}};
         for (size_t i = 0; i < sizeof secrets / sizeof secrets[0]; i++)
             if (str_differs(secrets[i].a, secrets[i].b))
-                errs_warn(e, nw->file, 0, "%s: changed; takes effect at "
-                          "the next restart, not on reload", secrets[i].name);
+                errs_warn(e, nw->file, 0,
+                          "%s: changed; takes effect at "
+                          "the next restart, not on reload",
+                          secrets[i].name);
     }
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++)
         if (nums[i].a != nums[i].b)
@@ -642,9 +665,10 @@ void conf_restart_only_changes(const conf *old, const conf *nw, errs *e)
 
 /* The reloadable numbers, by name, in one table for both directions. */
 #define RELOADABLE(X)                                                         \
-    X(log_level) X(max_body) X(max_headers) X(timeout_ms)                      \
-        X(shutdown_timeout_ms) X(session_lock_ms) X(idempotency_ttl_s)        \
-            X(clock_header) X(admin_import_timeout_s)
+    X(log_level)                                                              \
+    X(max_body) X(max_headers) X(timeout_ms) X(shutdown_timeout_ms)           \
+        X(session_lock_ms) X(idempotency_ttl_s) X(clock_header)               \
+            X(admin_import_timeout_s)
 
 cJSON *conf_reloadable_json(const conf *c)
 {
@@ -666,7 +690,7 @@ void conf_apply_reloadable(conf *c, const cJSON *j)
 {
     const cJSON *v;
 #define GET(f)                                                                \
-    if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(j, #f)))         \
+    if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(j, #f)))          \
         c->f = (__typeof__(c->f))v->valuedouble;
     RELOADABLE(GET)
 #undef GET
@@ -681,8 +705,6 @@ void conf_apply_reloadable(conf *c, const cJSON *j)
                   "memory); the previous tokens stay in force");
     if (cJSON_IsString(v = cJSON_GetObjectItemCaseSensitive(j, "audit_log")))
         conf_set(&c->audit_log, v->valuestring);
-    if (cJSON_IsString(v = cJSON_GetObjectItemCaseSensitive(j,
-                                                            "file_sha256")))
-        snprintf(c->file_sha256, sizeof c->file_sha256, "%s",
-                 v->valuestring);
+    if (cJSON_IsString(v = cJSON_GetObjectItemCaseSensitive(j, "file_sha256")))
+        snprintf(c->file_sha256, sizeof c->file_sha256, "%s", v->valuestring);
 }

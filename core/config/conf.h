@@ -14,24 +14,24 @@
 #include <stdint.h>
 
 typedef struct conf {
-    char *file;            /* config file path as given */
-    char *listen;          /* "HOST:PORT" of the data plane */
-    char *admin;           /* "HOST:PORT" of the admin plane */
-    int workers;           /* >= 1 after conf_finish() */
-    char *store;           /* store URI */
+    char *file;   /* config file path as given */
+    char *listen; /* "HOST:PORT" of the data plane */
+    char *admin;  /* "HOST:PORT" of the admin plane */
+    int workers;  /* >= 1 after conf_finish() */
+    char *store;  /* store URI */
     char *plugins_dir;
     char *activities_dir;
     int log_level;
-    int64_t max_body;      /* bytes */
-    int64_t admin_max_body;    /* bytes, admin plane (tag imports) */
+    int64_t max_body;               /* bytes */
+    int64_t admin_max_body;         /* bytes, admin plane (tag imports) */
     int64_t admin_import_timeout_s; /* a tag import is killed after it */
-    int64_t max_headers;   /* bytes */
-    int64_t timeout_ms;    /* read/write/idle timeout of a connection */
+    int64_t max_headers;            /* bytes */
+    int64_t timeout_ms; /* read/write/idle timeout of a connection */
     int64_t shutdown_timeout_ms;
     int64_t lmdb_map_mb;
-    int lmdb_sync;         /* STORE_SYNC_* */
-    char *redis_user;      /* redis.user: ACL user for AUTH, or NULL */
-    char *redis_password;  /* redis.password(_file), or NULL */
+    int lmdb_sync;            /* STORE_SYNC_* */
+    char *redis_user;         /* redis.user: ACL user for AUTH, or NULL */
+    char *redis_password;     /* redis.password(_file), or NULL */
     int64_t redis_timeout_ms; /* redis.timeout_ms */
     /* config_center { } (center.c): cc_redis NULL when there is none. */
     char *cc_redis;        /* URI as given: may hold a password, never log */
@@ -41,17 +41,17 @@ typedef struct conf {
     int64_t cc_timeout_ms; /* connect and command timeout */
     char *cc_user;         /* AUTH user and password, or NULL */
     char *cc_password;
-    int64_t stack_kb;      /* coroutine stack per request */
-    int64_t sweep_ms;      /* expired-record sweep interval */
+    int64_t stack_kb;          /* coroutine stack per request */
+    int64_t sweep_ms;          /* expired-record sweep interval */
     int64_t session_lock_ms;   /* per-user method lock TTL */
     int64_t idempotency_ttl_s; /* how long answers are kept for replay */
-    int clock_header;      /* testing: honour X-AMS-Now */
-    int64_t random_seed;   /* testing: 0 = seed from the OS */
-    char *run_dir;         /* snapshots and plugin copies; "" = temp dir */
-    auth_table tokens;     /* admin_tokens; none: loopback-only admin */
-    char *audit_log;       /* admin audit log (JSON lines) */
-    char file_sha256[65];  /* of the config file as read, hex ("" if
-                              unreadable) */
+    int clock_header;          /* testing: honour X-AMS-Now */
+    int64_t random_seed;       /* testing: 0 = seed from the OS */
+    char *run_dir;             /* snapshots and plugin copies; "" = temp dir */
+    auth_table tokens;         /* admin_tokens; none: loopback-only admin */
+    char *audit_log;           /* admin audit log (JSON lines) */
+    char file_sha256[65];      /* of the config file as read, hex ("" if
+                                  unreadable) */
     const struct conf_overrides *overrides; /* command-line flags, kept
                                                to apply again on reload */
 } conf;

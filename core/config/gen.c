@@ -28,8 +28,7 @@ static void free_names(char **names, size_t n)
 
 /* Names in dir ending with suffix, sorted so that load order (and so the
  * order of error messages) is stable.  Caller frees with free_names(). */
-static char **list_dir(const char *dir, const char *suffix, size_t *n,
-                       errs *e)
+static char **list_dir(const char *dir, const char *suffix, size_t *n, errs *e)
 {
     DIR *d = opendir(dir);
     struct dirent *de;
@@ -117,8 +116,8 @@ static void load_activities(gen *g, const char *dir, errs *e)
 
 static uint64_t route_hash(int64_t id, const char *name)
 {
-    uint64_t h = hash_fnv1a(HASH_FNV1A_INIT ^ (uint64_t)id, name,
-                            strlen(name));
+    uint64_t h =
+        hash_fnv1a(HASH_FNV1A_INIT ^ (uint64_t)id, name, strlen(name));
     return h ^ (h >> 29);
 }
 
@@ -187,8 +186,8 @@ static void init_instances(gen *g, const gen_host *host, errs *e)
         errs_add(e, in->file, in->line, "%s: init failed (%s%s)%s", in->ref,
                  st == AMS_FAIL ? "reason: " : "status ",
                  st == AMS_FAIL && reason[0] ? reason
-                 : st == AMS_FAIL                ? "none"
-                                                 : "error",
+                 : st == AMS_FAIL            ? "none"
+                                             : "error",
                  extra);
     }
 }
@@ -212,9 +211,9 @@ void gen_apply_enabled(gen *g, const cJSON *enabled)
     }
 }
 
-gen *gen_build_at(const conf *c, const gen_host *host,
-                  const char *plugins_dir, const char *activities_dir,
-                  uint64_t number, int run_init, errs *e)
+gen *gen_build_at(const conf *c, const gen_host *host, const char *plugins_dir,
+                  const char *activities_dir, uint64_t number, int run_init,
+                  errs *e)
 {
     gen *g = calloc(1, sizeof *g);
     size_t before = e->nerrors;

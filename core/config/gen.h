@@ -56,9 +56,9 @@ typedef struct gen {
 gen *gen_build(const conf *c, const gen_host *host, uint64_t number,
                int run_init, errs *e);
 /* The same from explicit directories (a reload's snapshot). */
-gen *gen_build_at(const conf *c, const gen_host *host,
-                  const char *plugins_dir, const char *activities_dir,
-                  uint64_t number, int run_init, errs *e);
+gen *gen_build_at(const conf *c, const gen_host *host, const char *plugins_dir,
+                  const char *activities_dir, uint64_t number, int run_init,
+                  errs *e);
 /* Apply enable/disable overrides {"<id>": bool, ...} (may be NULL). */
 void gen_apply_enabled(gen *g, const cJSON *enabled);
 

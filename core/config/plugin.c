@@ -19,7 +19,7 @@
 
 /* Size of the oldest manifest layout this host still reads: every field up
  * to and including `host` has existed since ABI 1.0. */
-#define MANIFEST_MIN_SIZE                                                      \
+#define MANIFEST_MIN_SIZE                                                     \
     (offsetof(ams_manifest, host) + sizeof(((ams_manifest *)0)->host))
 
 const char *plugin_kind_name(ams_kind k)
@@ -133,8 +133,10 @@ static size_t check_entry(const ams_entry *en, const ams_entry *all, size_t i,
     size_t before = e->nerrors;
 
     if (!plugin_name_ok(en->name))
-        errs_add(e, where, 0, "entry %zu: name \"%s\" must match "
-                 "[a-z][a-z0-9_]* (at most 63)", i, en->name);
+        errs_add(e, where, 0,
+                 "entry %zu: name \"%s\" must match "
+                 "[a-z][a-z0-9_]* (at most 63)",
+                 i, en->name);
     for (size_t j = 0; j < i; j++)
         if (strcmp(all[j].name, en->name) == 0)
             errs_add(e, where, 0, "entry \"%s\" declared twice", en->name);
@@ -152,8 +154,7 @@ static size_t check_entry(const ams_entry *en, const ams_entry *all, size_t i,
     return e->nerrors - before;
 }
 
-size_t plugin_check_manifest(const ams_manifest *m, const char *where,
-                             errs *e)
+size_t plugin_check_manifest(const ams_manifest *m, const char *where, errs *e)
 {
     size_t before = e->nerrors;
 
@@ -172,9 +173,10 @@ size_t plugin_check_manifest(const ams_manifest *m, const char *where,
         return e->nerrors - before;
     }
     if (m->size < MANIFEST_MIN_SIZE) {
-        errs_add(e, where, 0, "manifest size %u is smaller than any ABI %u "
-                 "manifest (%zu)", m->size, AMS_ABI_MAJOR,
-                 (size_t)MANIFEST_MIN_SIZE);
+        errs_add(e, where, 0,
+                 "manifest size %u is smaller than any ABI %u "
+                 "manifest (%zu)",
+                 m->size, AMS_ABI_MAJOR, (size_t)MANIFEST_MIN_SIZE);
         return e->nerrors - before;
     }
     if (m->min_minor > AMS_ABI_MINOR)
@@ -202,7 +204,8 @@ size_t plugin_check_manifest(const ams_manifest *m, const char *where,
     }
     for (size_t i = 0; m->entries[i].name != NULL; i++) {
         if (i >= 1024) {
-            errs_add(e, where, 0, "more than 1024 entries (missing {NULL} "
+            errs_add(e, where, 0,
+                     "more than 1024 entries (missing {NULL} "
                      "terminator?)");
             break;
         }
@@ -227,13 +230,12 @@ void plugin_set_copy_dir(const char *dir)
  * the descriptor number is reused.)  Returns the copy's path in out, or
  * -1 with the reason in err; the caller unlinks it after dlopen. */
 static int copy_for_load(const char *path, const char *stem, char *out,
-                         size_t outlen, char sha[65], char *err,
-                         size_t errlen)
+                         size_t outlen, char sha[65], char *err, size_t errlen)
 {
     unsigned char buf[65536], md[32];
     unsigned int mdlen = 0;
     ssize_t n;
-    const char *dir = copy_dir[0] ? copy_dir
+    const char *dir = copy_dir[0]        ? copy_dir
                       : getenv("TMPDIR") ? getenv("TMPDIR")
                                          : "/tmp";
     int in = open(path, O_RDONLY | O_CLOEXEC), fd = -1;
@@ -258,8 +260,7 @@ static int copy_for_load(const char *path, const char *stem, char *out,
         for (ssize_t off = 0; off < n;) {
             ssize_t w = write(fd, buf + off, (size_t)(n - off));
             if (w < 0) {
-                snprintf(err, errlen, "copy to %s: %s", out,
-                         strerror(errno));
+                snprintf(err, errlen, "copy to %s: %s", out, strerror(errno));
                 goto fail;
             }
             off += w;
@@ -327,8 +328,7 @@ static int resolve_entries(plugin *p, errs *e)
         *(void **)&pe->fn = resolve(p, s->name, "entry", s->symbol, e);
         *(void **)&pe->undo = resolve(p, s->name, "undo", s->undo, e);
         *(void **)&pe->init = resolve(p, s->name, "init", s->init, e);
-        *(void **)&pe->destroy =
-            resolve(p, s->name, "destroy", s->destroy, e);
+        *(void **)&pe->destroy = resolve(p, s->name, "destroy", s->destroy, e);
     }
     return e->nerrors > before ? -1 : 0;
 }

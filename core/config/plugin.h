@@ -20,7 +20,7 @@ typedef struct plugin_entry {
     const ams_entry *spec; /* in the plugin's memory */
     plugin *owner;
     ams_entry_fn fn;
-    ams_entry_fn undo;     /* NULL: no undo */
+    ams_entry_fn undo; /* NULL: no undo */
     ams_init_fn init;
     ams_destroy_fn destroy;
 } plugin_entry;

@@ -95,14 +95,14 @@ static int check_one(const ams_param *q, const cJSON *v,
         return 1;
     }
     if ((q->flags & AMS_P_MIN) && x < q->min) {
-        snprintf(msg, sizeof msg, "%s: %s %g is below the minimum %g",
-                 q->name, what, x, q->min);
+        snprintf(msg, sizeof msg, "%s: %s %g is below the minimum %g", q->name,
+                 what, x, q->min);
         report(ud, q->name, msg);
         return 1;
     }
     if ((q->flags & AMS_P_MAX) && x > q->max) {
-        snprintf(msg, sizeof msg, "%s: %s %g is above the maximum %g",
-                 q->name, what, x, q->max);
+        snprintf(msg, sizeof msg, "%s: %s %g is above the maximum %g", q->name,
+                 what, x, q->max);
         report(ud, q->name, msg);
         return 1;
     }
@@ -121,9 +121,8 @@ int schema_validate(const ams_param *spec, const cJSON *obj,
         return 1;
     }
     for (size_t i = 0; spec != NULL && spec[i].name != NULL; i++) {
-        const cJSON *v = obj ? cJSON_GetObjectItemCaseSensitive(obj,
-                                                                spec[i].name)
-                             : NULL;
+        const cJSON *v =
+            obj ? cJSON_GetObjectItemCaseSensitive(obj, spec[i].name) : NULL;
         if (v == NULL) {
             if (spec[i].flags & AMS_P_REQUIRED) {
                 snprintf(msg, sizeof msg, "%s: missing (required %s)",

@@ -14,8 +14,7 @@
 #include <libconfig.h>
 
 /* Called once per problem; field is the offending member, or NULL. */
-typedef void (*schema_report_fn)(void *ud, const char *field,
-                                 const char *msg);
+typedef void (*schema_report_fn)(void *ud, const char *field, const char *msg);
 
 /* Check obj (a JSON object; NULL means {}) against spec (NULL means no
  * params).  Unknown members, missing required ones, wrong types and

@@ -62,8 +62,7 @@ static void healthz(struct evhttp_request *req, master *m)
 
 static void method_not_allowed(struct evhttp_request *req, const char *allow)
 {
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
-                      allow);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
     http_send_error(req, 405, "method_not_allowed", NULL,
                     "%s is not allowed; use %s",
                     http_method_name(evhttp_request_get_command(req)), allow);
@@ -97,8 +96,8 @@ static struct import_job {
 } job;
 
 /* The query string: only ttl_s=SECONDS.  -1 with a message when bad. */
-static int import_query(struct evhttp_request *req, int64_t *ttl_ms,
-                        char *msg, size_t len)
+static int import_query(struct evhttp_request *req, int64_t *ttl_ms, char *msg,
+                        size_t len)
 {
     static const char *const names[] = {"ttl_s", NULL};
     static const int64_t min[] = {1}, max[] = {TTL_S_MAX};
@@ -223,14 +222,13 @@ static void route_tags_import(struct evhttp_request *req, master *m)
     job.ttl_ms = ttl_ms;
     job.timeout_s = m->c->admin_import_timeout_s;
     if (supervise_helper_start(m, "tags import", job.timeout_s * 1000,
-                            import_child, import_done, NULL) < 0) {
+                               import_child, import_done, NULL) < 0) {
         int err = errno;
         job.req = NULL;
         log_error("tags import: cannot start the import process: %s",
                   strerror(err));
         http_send_error(req, 500, "internal", NULL,
-                        "cannot start the import process: %s",
-                        strerror(err));
+                        "cannot start the import process: %s", strerror(err));
     }
 }
 
@@ -259,15 +257,14 @@ static void route_reload(struct evhttp_request *req, master *m)
         return;
     }
     if (m->starting || m->stopping) {
-        http_send_error(req, 503, m->stopping ? "stopping" : "starting",
-                        NULL, "amsd is %s",
-                        m->stopping ? "stopping" : "starting");
+        http_send_error(req, 503, m->stopping ? "stopping" : "starting", NULL,
+                        "amsd is %s", m->stopping ? "stopping" : "starting");
         return;
     }
     if (reload_start(m, "admin", reload_answer, req) < 0)
         http_send_error(req, errno == EBUSY ? 409 : 500,
-                        errno == EBUSY ? "reload_running" : "internal",
-                        NULL, "%s",
+                        errno == EBUSY ? "reload_running" : "internal", NULL,
+                        "%s",
                         errno == EBUSY ? "a reload is already running; "
                                          "retry when it is over"
                                        : strerror(errno));
@@ -315,8 +312,8 @@ static void toggle_done(master *m, void *arg, const cJSON *answers,
     free(t);
 }
 
-static void route_toggle(struct evhttp_request *req, master *m,
-                         int64_t id, int enabled)
+static void route_toggle(struct evhttp_request *req, master *m, int64_t id,
+                         int enabled)
 {
     toggle *t = calloc(1, sizeof *t);
     cJSON *q = cJSON_CreateObject();
@@ -367,7 +364,7 @@ static int match(const char *pattern, const char *path, int64_t *id)
 typedef struct admin_route {
     enum evhttp_cmd_type verb;
     const char *pattern;
-    admin_role role;    /* least role that may call it */
+    admin_role role; /* least role that may call it */
     void (*fn)(struct evhttp_request *req, master *m, int64_t id);
 } admin_route;
 
@@ -409,8 +406,7 @@ static const admin_route routes[] = {
      r_enable},
     {EVHTTP_REQ_POST, "/admin/activities/{id}/disable", ROLE_OPERATOR,
      r_disable},
-    {EVHTTP_REQ_GET, "/admin/activities", ROLE_VIEWER,
-     admin_info_activities},
+    {EVHTTP_REQ_GET, "/admin/activities", ROLE_VIEWER, admin_info_activities},
     {EVHTTP_REQ_GET, "/admin/activities/{id}", ROLE_VIEWER,
      admin_info_activities},
     {EVHTTP_REQ_GET, "/admin/plugins", ROLE_VIEWER, admin_info_plugins},
@@ -441,7 +437,8 @@ int admin_start(master *m)
 
     if (audit_prepare(m->c->audit_log, err, sizeof err) < 0) {
         log_error("audit_log: %s (the admin plane does not start when it "
-                  "cannot record what it does)", err);
+                  "cannot record what it does)",
+                  err);
         return -1;
     }
     if (m->c->tokens.n == 0)
@@ -471,8 +468,8 @@ static void peer_name(struct evhttp_request *req, char *out, size_t len)
 
 /* 0 with *c filled, or the status to refuse with (401, or 403 for a
  * peer that is not loopback when no token is configured) and why. */
-static int authenticate(struct evhttp_request *req, const master *m,
-                        caller *c, const char **why, int *bad_token)
+static int authenticate(struct evhttp_request *req, const master *m, caller *c,
+                        const char **why, int *bad_token)
 {
     const auth_table *t = &m->c->tokens;
     struct evhttp_connection *evcon = evhttp_request_get_connection(req);
@@ -489,10 +486,11 @@ static int authenticate(struct evhttp_request *req, const master *m,
         *c = (caller){"loopback", ROLE_ADMIN, "loopback"};
         return 0;
     }
-    switch (auth_check(t,
-                       evhttp_find_header(evhttp_request_get_input_headers(req),
-                                          "Authorization"),
-                       &tok)) {
+    switch (
+        auth_check(t,
+                   evhttp_find_header(evhttp_request_get_input_headers(req),
+                                      "Authorization"),
+                   &tok)) {
     case AUTH_OK:
         *c = (caller){tok->name, tok->role, "token"};
         return 0;
@@ -513,8 +511,7 @@ static int authenticate(struct evhttp_request *req, const master *m,
 /* The record's first half: everything known before the route runs.
  * "ts" comes first (audit.h) and is set when the answer is. */
 static cJSON *record_begin(struct evhttp_request *req, const master *m,
-                           const admin_route *r, int64_t id,
-                           const caller *c)
+                           const admin_route *r, int64_t id, const caller *c)
 {
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     const char *path = evhttp_uri_get_path(uri);
@@ -546,8 +543,7 @@ static cJSON *record_begin(struct evhttp_request *req, const master *m,
         cJSON_AddNumberToObject(rec, "id", (double)id);
     peer_name(req, peer, sizeof peer);
     cJSON_AddStringToObject(rec, "client", peer);
-    cJSON_AddNumberToObject(rec, "generation_before",
-                            (double)m->generation);
+    cJSON_AddNumberToObject(rec, "generation_before", (double)m->generation);
     return cJSON_IsObject(rec) ? rec : NULL;
 }
 
@@ -559,14 +555,14 @@ static int record_finish(admin_req *ar, int status, const cJSON *body,
 {
     master *m = ar->m;
     cJSON *rec = ar->rec;
-    const char *reason = cJSON_GetStringValue(
-        cJSON_GetObjectItemCaseSensitive(body, "reason"));
+    const char *reason =
+        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(body, "reason"));
     const char *message = cJSON_GetStringValue(
         cJSON_GetObjectItemCaseSensitive(body, "message"));
 
     cJSON_AddNumberToObject(rec, "status", status);
     cJSON_AddStringToObject(rec, "reason",
-                            reason    ? reason
+                            reason         ? reason
                             : status < 400 ? "ok"
                                            : "error");
     if (message != NULL && status >= 400)
@@ -586,8 +582,8 @@ static int record_finish(admin_req *ar, int status, const cJSON *body,
  * generation serving; an audited one goes out only once recorded, and
  * when it cannot be recorded the caller is told so with a 500 that still
  * carries the action's own answer. */
-static int admin_answered(struct evhttp_request *req, int status,
-                          cJSON **body, void *arg)
+static int admin_answered(struct evhttp_request *req, int status, cJSON **body,
+                          void *arg)
 {
     admin_req *ar = arg;
     master *m = ar->m;
@@ -607,8 +603,7 @@ static int admin_answered(struct evhttp_request *req, int status,
                                 "own answer is in \"result\"");
         cJSON_AddNumberToObject(w, "generation", (double)m->generation);
         cJSON_AddNumberToObject(w, "result_status", status);
-        cJSON_AddItemToObject(w, "result",
-                              *body ? *body : cJSON_CreateNull());
+        cJSON_AddItemToObject(w, "result", *body ? *body : cJSON_CreateNull());
         *body = w;
         status = 500;
     }
@@ -699,8 +694,8 @@ void admin_handle(struct evhttp_request *req, void *arg)
         cJSON *b = cJSON_CreateObject();
         char msg[256];
         snprintf(msg, sizeof msg, "%s %s needs the %s role; \"%s\" has %s",
-                 http_method_name(verb), r->pattern,
-                 auth_role_name(r->role), c.who, auth_role_name(c.role));
+                 http_method_name(verb), r->pattern, auth_role_name(r->role),
+                 c.who, auth_role_name(c.role));
         cJSON_AddNumberToObject(b, "code", 403);
         cJSON_AddStringToObject(b, "reason", "forbidden");
         cJSON_AddStringToObject(b, "message", msg);

@@ -33,7 +33,8 @@ int admin_query_ints(struct evhttp_request *req, const char *const *names,
         snprintf(msg, len, "query: malformed");
         return -1;
     }
-    TAILQ_FOREACH(p, &kv, next) {
+    TAILQ_FOREACH(p, &kv, next)
+    {
         size_t i;
         char *end;
         long long v;
@@ -41,9 +42,10 @@ int admin_query_ints(struct evhttp_request *req, const char *const *names,
         for (i = 0; names[i] != NULL && strcmp(names[i], p->key) != 0; i++)
             ;
         if (names[i] == NULL || (seen & (1u << i))) {
-            int k = snprintf(msg, len, "query: %s parameter \"%.64s\" "
-                             "(known:", names[i] ? "repeated" : "unknown",
-                             p->key);
+            int k = snprintf(msg, len,
+                             "query: %s parameter \"%.64s\" "
+                             "(known:",
+                             names[i] ? "repeated" : "unknown", p->key);
             for (size_t n = 0; names[n] != NULL && k > 0 && (size_t)k < len;
                  n++)
                 k += snprintf(msg + k, len - (size_t)k, " %s", names[n]);
@@ -72,7 +74,7 @@ int admin_query_ints(struct evhttp_request *req, const char *const *names,
 
 typedef struct info_job {
     struct evhttp_request *req;
-    int64_t id;  /* one activity; 0: a page of them (or plugins) */
+    int64_t id; /* one activity; 0: a page of them (or plugins) */
 } info_job;
 
 static int worker_of(const cJSON *a)
@@ -94,7 +96,8 @@ static const cJSON *pick(const cJSON *answers, const char *member, int *ok)
     const cJSON *it, *first = NULL;
 
     *ok = 0;
-    cJSON_ArrayForEach(it, answers) {
+    cJSON_ArrayForEach(it, answers)
+    {
         if (cJSON_HasObjectItem(it, "error") ||
             !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(it, member)))
             continue;
@@ -121,11 +124,13 @@ static void add_workers(cJSON *b, const cJSON *answers, const cJSON *first,
     if (differ) {
         cJSON *g = cJSON_AddObjectToObject(w, "generations");
         char k[16];
-        cJSON_ArrayForEach(it, answers) {
+        cJSON_ArrayForEach(it, answers)
+        {
             snprintf(k, sizeof k, "%d", worker_of(it));
             cJSON_AddNumberToObject(g, k, gen_of(it));
         }
-        cJSON_AddStringToObject(w, "note", "the workers serve different "
+        cJSON_AddStringToObject(w, "note",
+                                "the workers serve different "
                                 "generations (a reload is committing): "
                                 "definitions are those of the generation "
                                 "in \"described_generation\"");
@@ -137,7 +142,8 @@ static void add_counts(cJSON *dst, const cJSON *src)
 {
     const cJSON *it;
 
-    cJSON_ArrayForEach(it, src) {
+    cJSON_ArrayForEach(it, src)
+    {
         cJSON *have = cJSON_GetObjectItemCaseSensitive(dst, it->string);
         if (!cJSON_IsNumber(it))
             continue;
@@ -150,36 +156,38 @@ static void add_counts(cJSON *dst, const cJSON *src)
 
 /* live.requests of act (from the first answer) becomes the sum over
  * every worker that described the same activity. */
-static void sum_requests(cJSON *act, const cJSON *answers,
-                         const cJSON *first)
+static void sum_requests(cJSON *act, const cJSON *answers, const cJSON *first)
 {
     cJSON *live = cJSON_GetObjectItemCaseSensitive(act, "live");
     cJSON *req = cJSON_GetObjectItemCaseSensitive(live, "requests");
     cJSON *by = cJSON_GetObjectItemCaseSensitive(req, "by_reason");
     cJSON *total = cJSON_GetObjectItemCaseSensitive(req, "total");
-    double id = cJSON_GetNumberValue(
-        cJSON_GetObjectItemCaseSensitive(act, "id"));
+    double id =
+        cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(act, "id"));
     const cJSON *ans, *other;
 
     if (!cJSON_IsObject(by) || !cJSON_IsNumber(total))
         return;
-    cJSON_ArrayForEach(ans, answers) {
+    cJSON_ArrayForEach(ans, answers)
+    {
         if (ans == first || cJSON_HasObjectItem(ans, "error"))
             continue;
-        cJSON_ArrayForEach(other, cJSON_GetObjectItemCaseSensitive(
-                                      ans, "activities")) {
+        cJSON_ArrayForEach(other,
+                           cJSON_GetObjectItemCaseSensitive(ans, "activities"))
+        {
             const cJSON *oreq;
-            if (cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(
-                    other, "id")) != id)
+            if (cJSON_GetNumberValue(
+                    cJSON_GetObjectItemCaseSensitive(other, "id")) != id)
                 continue;
             oreq = cJSON_GetObjectItemCaseSensitive(
                 cJSON_GetObjectItemCaseSensitive(other, "live"), "requests");
-            add_counts(by, cJSON_GetObjectItemCaseSensitive(oreq,
-                                                            "by_reason"));
-            cJSON_SetNumberValue(total, total->valuedouble +
-                                            cJSON_GetNumberValue(
-                                                cJSON_GetObjectItemCaseSensitive(
-                                                    oreq, "total")));
+            add_counts(by,
+                       cJSON_GetObjectItemCaseSensitive(oreq, "by_reason"));
+            cJSON_SetNumberValue(
+                total,
+                total->valuedouble +
+                    cJSON_GetNumberValue(
+                        cJSON_GetObjectItemCaseSensitive(oreq, "total")));
             break;
         }
     }
@@ -189,7 +197,8 @@ static void no_answer(struct evhttp_request *req, int missing)
 {
     http_send_error(req, 503, "no_workers", NULL,
                     "no worker answered (%d did not in time or were not "
-                    "ready); retry", missing);
+                    "ready); retry",
+                    missing);
 }
 
 static void activities_done(master *m, void *arg, const cJSON *answers,
@@ -206,9 +215,8 @@ static void activities_done(master *m, void *arg, const cJSON *answers,
         free(j);
         return;
     }
-    acts = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(first,
-                                                            "activities"),
-                           1);
+    acts = cJSON_Duplicate(
+        cJSON_GetObjectItemCaseSensitive(first, "activities"), 1);
     cJSON_ArrayForEach(it, acts) sum_requests(it, answers, first);
     if (j->id > 0 && cJSON_GetArraySize(acts) == 0) {
         cJSON_Delete(acts);
@@ -226,14 +234,16 @@ static void activities_done(master *m, void *arg, const cJSON *answers,
                               cJSON_DetachItemFromArray(acts, 0));
         cJSON_Delete(acts);
     } else {
-        const cJSON *next = cJSON_GetObjectItemCaseSensitive(first,
-                                                             "next_offset");
-        cJSON_AddNumberToObject(b, "total", cJSON_GetNumberValue(
-                                   cJSON_GetObjectItemCaseSensitive(
-                                       first, "total")));
-        cJSON_AddNumberToObject(b, "offset", cJSON_GetNumberValue(
-                                   cJSON_GetObjectItemCaseSensitive(
-                                       first, "offset")));
+        const cJSON *next =
+            cJSON_GetObjectItemCaseSensitive(first, "next_offset");
+        cJSON_AddNumberToObject(
+            b, "total",
+            cJSON_GetNumberValue(
+                cJSON_GetObjectItemCaseSensitive(first, "total")));
+        cJSON_AddNumberToObject(
+            b, "offset",
+            cJSON_GetNumberValue(
+                cJSON_GetObjectItemCaseSensitive(first, "offset")));
         cJSON_AddNumberToObject(b, "count", cJSON_GetArraySize(acts));
         cJSON_AddItemToObject(b, "next_offset",
                               cJSON_IsNumber(next)
@@ -263,10 +273,10 @@ static void plugins_done(master *m, void *arg, const cJSON *answers,
     cJSON_AddNumberToObject(b, "code", 200);
     cJSON_AddStringToObject(b, "reason", "ok");
     add_workers(b, answers, first, ok, missing);
-    cJSON_AddItemToObject(b, "plugins",
-                          cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(
-                                              first, "plugins"),
-                                          1));
+    cJSON_AddItemToObject(
+        b, "plugins",
+        cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(first, "plugins"),
+                        1));
     http_send_json(j->req, 200, b);
     free(j);
 }
@@ -291,8 +301,7 @@ static void ask_describe(struct evhttp_request *req, master *m, cJSON *q,
     cJSON_Delete(q);
 }
 
-void admin_info_activities(struct evhttp_request *req, master *m,
-                           int64_t id)
+void admin_info_activities(struct evhttp_request *req, master *m, int64_t id)
 {
     static const char *const names[] = {"offset", "limit", NULL};
     static const int64_t min[] = {0, 1};

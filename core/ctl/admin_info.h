@@ -22,8 +22,7 @@
 
 /* GET /admin/activities[?offset=K&limit=L] (id 0) and
  * GET /admin/activities/{id}. */
-void admin_info_activities(struct evhttp_request *req, master *m,
-                           int64_t id);
+void admin_info_activities(struct evhttp_request *req, master *m, int64_t id);
 /* GET /admin/plugins. */
 void admin_info_plugins(struct evhttp_request *req, master *m, int64_t id);
 /* GET /admin/audit?since=MS[&limit=N]. */

@@ -52,8 +52,7 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
     ask *a = arg;
     (void)fd;
     (void)what;
-    log_warn("%d worker(s) did not answer within the time limit",
-             a->nwaiting);
+    log_warn("%d worker(s) did not answer within the time limit", a->nwaiting);
     complete(a);
 }
 

@@ -215,8 +215,8 @@ static void sum_dir(cJSON *out, const char *label, const char *dir,
             strcmp(de->d_name + l - sl, suffix) != 0)
             continue;
         if (n == cap) {
-            char **g = realloc(names, (cap = cap ? cap * 2 : 16) *
-                                          sizeof *names);
+            char **g =
+                realloc(names, (cap = cap ? cap * 2 : 16) * sizeof *names);
             if (g == NULL)
                 break;
             names = g;
@@ -238,10 +238,8 @@ static void sum_dir(cJSON *out, const char *label, const char *dir,
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
         snprintf(key, sizeof key, "%s/%s", label, names[i]);
         if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
-            cJSON_AddStringToObject(out, key,
-                                    digest_file(path, hex) == 0
-                                        ? hex
-                                        : "unreadable");
+            cJSON_AddStringToObject(
+                out, key, digest_file(path, hex) == 0 ? hex : "unreadable");
         free(names[i]);
     }
     free(names);

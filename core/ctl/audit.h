@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define AUDIT_READ_DEFAULT 1000  /* records GET /admin/audit returns */
+#define AUDIT_READ_DEFAULT 1000 /* records GET /admin/audit returns */
 #define AUDIT_READ_MAX 10000
 
 /* Make sure records can be appended to path: create its directory (and

@@ -111,8 +111,7 @@ cJSON *cc_errs_json(const center *cc, uint64_t n, const errs *e)
 
 /* The audit record of loading version v, begun before anything changes
  * (caller owns it; cc_audit_end finishes and frees it). */
-cJSON *cc_audit_begin(const center *cc, uint64_t n,
-                             const ckv_version *v)
+cJSON *cc_audit_begin(const center *cc, uint64_t n, const ckv_version *v)
 {
     const master *m = cc->m;
     cJSON *rec = cJSON_CreateObject(), *sums;
@@ -147,7 +146,7 @@ cJSON *cc_audit_begin(const center *cc, uint64_t n,
 /* Finish rec (consumed) with the outcome and append it.  errors: the
  * refusal's messages, or NULL. */
 void cc_audit_end(center *cc, cJSON *rec, int ok, const char *reason,
-                         const cJSON *errors)
+                  const cJSON *errors)
 {
     master *m = cc->m;
     cJSON *sums;
@@ -174,8 +173,8 @@ void cc_audit_end(center *cc, cJSON *rec, int ok, const char *reason,
 
 /* Version n is refused: log why (errors, an array of messages) and
  * audit it (rec consumed, or begun here when NULL). */
-void cc_refusal_log(center *cc, uint64_t n, const cJSON *errors,
-                           cJSON *rec, const char *code)
+void cc_refusal_log(center *cc, uint64_t n, const cJSON *errors, cJSON *rec,
+                    const char *code)
 {
     const cJSON *it;
     char buf[64];
@@ -189,7 +188,7 @@ void cc_refusal_log(center *cc, uint64_t n, const cJSON *errors,
 /* Version n is refused: cc_refusal_log(), and remember why (errors is
  * consumed): it is reported, and not tried again (center.h). */
 void cc_refuse(center *cc, uint64_t n, cJSON *errors, cJSON *rec,
-                      const char *code)
+               const char *code)
 {
     char *reason = calloc(1, CC_REASON_MAX);
     const cJSON *it;
@@ -737,4 +736,3 @@ void center_free(master *m)
     free(cc);
     m->center = NULL;
 }
-

@@ -326,4 +326,3 @@ void center_boot(master *m)
     }
     redisFree(rc);
 }
-

@@ -88,30 +88,27 @@ static inline struct timeval cc_tv(int64_t ms)
 /* center.c */
 void cc_on_sub(redisAsyncContext *ac, void *reply, void *priv);
 const char *cc_serving(const center *cc, char *buf, size_t len);
-cJSON *cc_audit_begin(const center *cc, uint64_t n,
-                             const ckv_version *v);
+cJSON *cc_audit_begin(const center *cc, uint64_t n, const ckv_version *v);
 void cc_audit_end(center *cc, cJSON *rec, int ok, const char *reason,
-                         const cJSON *errors);
+                  const cJSON *errors);
 cJSON *cc_errs_json(const center *cc, uint64_t n, const errs *e);
-void cc_refusal_log(center *cc, uint64_t n, const cJSON *errors,
-                           cJSON *rec, const char *code);
+void cc_refusal_log(center *cc, uint64_t n, const cJSON *errors, cJSON *rec,
+                    const char *code);
 void cc_refuse(center *cc, uint64_t n, cJSON *errors, cJSON *rec,
-                      const char *code);
+               const char *code);
 void cc_serve_loaded(center *cc, uint64_t n);
 int cc_stage(center *cc, const ckv_version *v, errs *e);
 
 /* center_link.c */
 void cc_bury(center *cc, redisAsyncContext *ac);
 void cc_connect(center *cc);
-int cc_failed(const redisReply *r, const char *what, char *why,
-                     size_t len);
+int cc_failed(const redisReply *r, const char *what, char *why, size_t len);
 void cc_free_dead(center *cc);
-void cc_lost(center *cc, const redisAsyncContext *going,
-                    const char *why);
+void cc_lost(center *cc, const redisAsyncContext *going, const char *why);
 void cc_maybe_up(center *cc);
 center *cc_mine(redisAsyncContext *ac);
 void cc_on_written(redisAsyncContext *ac, void *reply, void *priv);
-int cc_send(center *cc, redisCallbackFn *fn, int argc,
-                   const char **argv, const size_t *lens);
+int cc_send(center *cc, redisCallbackFn *fn, int argc, const char **argv,
+            const size_t *lens);
 
 #endif

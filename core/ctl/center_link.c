@@ -70,8 +70,7 @@ void cc_free_dead(center *cc)
 /* The pair is gone (going: a context hiredis frees itself, or NULL):
  * drop what is left, forget what was in flight, retry after the
  * back-off. */
-void cc_lost(center *cc, const redisAsyncContext *going,
-                    const char *why)
+void cc_lost(center *cc, const redisAsyncContext *going, const char *why)
 {
     char buf[64];
 
@@ -157,8 +156,7 @@ center *cc_mine(redisAsyncContext *ac)
 }
 
 /* An error reply r from Redis, or none at all: what to say. */
-int cc_failed(const redisReply *r, const char *what, char *why,
-                     size_t len)
+int cc_failed(const redisReply *r, const char *what, char *why, size_t len)
 {
     if (r != NULL && r->type != REDIS_REPLY_ERROR)
         return 0;
@@ -167,8 +165,8 @@ int cc_failed(const redisReply *r, const char *what, char *why,
 }
 
 /* Send a command on cmd, counted until its reply. */
-int cc_send(center *cc, redisCallbackFn *fn, int argc,
-                   const char **argv, const size_t *lens)
+int cc_send(center *cc, redisCallbackFn *fn, int argc, const char **argv,
+            const size_t *lens)
 {
     if (cc->cmd == NULL ||
         redisAsyncCommandArgv(cc->cmd, fn, NULL, argc, argv, lens) != REDIS_OK)
@@ -285,4 +283,3 @@ void cc_connect(center *cc)
         cc_lost(cc, NULL, why);
     }
 }
-

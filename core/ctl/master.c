@@ -187,8 +187,8 @@ static void begin_stop(master *m, int code)
     log_info("stopping %d worker(s)", supervise_ready(m));
     supervise_stop_all(m);
     tv.tv_sec = (time_t)((m->c->shutdown_timeout_ms + 2000) / 1000);
-    tv.tv_usec = (suseconds_t)((m->c->shutdown_timeout_ms + 2000) % 1000) *
-                 1000;
+    tv.tv_usec =
+        (suseconds_t)((m->c->shutdown_timeout_ms + 2000) % 1000) * 1000;
     m->kill_timer = evtimer_new(m->base, on_kill_timer, m);
     if (m->kill_timer != NULL)
         evtimer_add(m->kill_timer, &tv);

@@ -38,9 +38,9 @@
 
 /* The master's memory of each worker slot (one master per process). */
 typedef struct slot_memory {
-    pid_t pid;            /* the process last heard from, or 0 */
-    metrics_table last;   /* its series at its last complete answer */
-    uint64_t dropped;     /* the series it said it dropped */
+    pid_t pid;          /* the process last heard from, or 0 */
+    metrics_table last; /* its series at its last complete answer */
+    uint64_t dropped;   /* the series it said it dropped */
 } slot_memory;
 
 static slot_memory *slots;
@@ -50,11 +50,11 @@ static uint64_t retired_dropped;
 
 typedef struct scrape {
     struct evhttp_request *req;
-    metrics_table *partial;  /* per worker slot: pages so far */
-    uint64_t *dropped;       /* per worker slot, from its first page */
+    metrics_table *partial; /* per worker slot: pages so far */
+    uint64_t *dropped;      /* per worker slot, from its first page */
     int nworkers;
-    cJSON *from;             /* {"pid": next} still to ask */
-    int complete;            /* workers whose every page arrived */
+    cJSON *from;  /* {"pid": next} still to ask */
+    int complete; /* workers whose every page arrived */
     int64_t deadline_ms;
     int rounds;
 } scrape;
@@ -80,8 +80,7 @@ static void retire(int i)
 }
 
 /* Slot i's process pid answered completely with part (taken over). */
-static void remember(int i, pid_t pid, metrics_table *part,
-                     uint64_t dropped)
+static void remember(int i, pid_t pid, metrics_table *part, uint64_t dropped)
 {
     if (slots[i].pid != 0 && slots[i].pid != pid)
         retire(i);
@@ -119,7 +118,8 @@ static void finish(master *m, scrape *sc)
     mm.series_dropped += sum.dropped;
     text = metrics_text_write(&sum, &mm, &len);
     log_debug("metrics: %d of %d worker(s) answered in %d round(s); %zu "
-              "series", sc->complete, m->n, sc->rounds + 1, sum.n);
+              "series",
+              sc->complete, m->n, sc->rounds + 1, sum.n);
     if (text == NULL)
         http_send_error(sc->req, 500, "internal", NULL, "out of memory");
     else
@@ -154,8 +154,7 @@ static void take_page(scrape *sc, const cJSON *a, cJSON *next)
     i = w->valueint;
     bad = metrics_merge(&sc->partial[i], series);
     if (bad > 0)
-        log_warn("metrics: worker %d: %zu malformed series left out", i,
-                 bad);
+        log_warn("metrics: worker %d: %zu malformed series left out", i, bad);
     if (cJSON_IsNumber(dropped))
         sc->dropped[i] = (uint64_t)dropped->valuedouble;
     if (cJSON_IsNumber(more)) {
@@ -167,8 +166,7 @@ static void take_page(scrape *sc, const cJSON *a, cJSON *next)
     sc->complete++;
 }
 
-static void on_answers(master *m, void *arg, const cJSON *answers,
-                       int missing)
+static void on_answers(master *m, void *arg, const cJSON *answers, int missing)
 {
     scrape *sc = arg;
     cJSON *next = cJSON_CreateObject(), *q;

@@ -99,9 +99,8 @@ static const metrics_series **family(const metrics_table *t,
     return v;
 }
 
-static int write_counters(FILE *f, const metrics_table *t,
-                          metrics_family fam, const char *name,
-                          const char *help)
+static int write_counters(FILE *f, const metrics_table *t, metrics_family fam,
+                          const char *name, const char *help)
 {
     long n;
     const metrics_series **v = family(t, fam, &n);
@@ -189,8 +188,9 @@ static void write_master(FILE *f, const metrics_master *m)
     fprintf(f, "amsd_generation %llu\n", (unsigned long long)m->generation);
     header(f, "amsd_reloads_total", "counter",
            "Reloads since the master started, by result.");
-    fprintf(f, "amsd_reloads_total{result=\"ok\"} %llu\n"
-               "amsd_reloads_total{result=\"failed\"} %llu\n",
+    fprintf(f,
+            "amsd_reloads_total{result=\"ok\"} %llu\n"
+            "amsd_reloads_total{result=\"failed\"} %llu\n",
             (unsigned long long)m->reloads_ok,
             (unsigned long long)m->reloads_failed);
     header(f, "amsd_worker_restarts_total", "counter",
@@ -199,8 +199,9 @@ static void write_master(FILE *f, const metrics_master *m)
     fprintf(f, "amsd_worker_restarts_total %llu\n",
             (unsigned long long)m->worker_restarts);
     header(f, "amsd_workers", "gauge", "Worker processes, by state.");
-    fprintf(f, "amsd_workers{state=\"ready\"} %d\n"
-               "amsd_workers{state=\"total\"} %d\n",
+    fprintf(f,
+            "amsd_workers{state=\"ready\"} %d\n"
+            "amsd_workers{state=\"total\"} %d\n",
             m->workers_ready, m->workers_total);
     header(f, "amsd_metrics_workers_missing", "gauge",
            "Workers whose series are missing from this scrape (not ready, "

@@ -29,15 +29,15 @@ typedef struct mhelper mhelper; /* supervise.c */
 typedef struct wslot {
     master *m;
     int index;
-    pid_t pid;            /* 0: not running */
-    int ctl_fd;           /* master's end, -1 when closed */
+    pid_t pid;  /* 0: not running */
+    int ctl_fd; /* master's end, -1 when closed */
     struct event *ctl_ev;
     struct event *respawn_ev;
-    int ready;            /* serving its generation */
-    uint64_t generation;  /* the one it said it serves */
-    int64_t started_ms;   /* monotonic */
-    int64_t backoff_ms;   /* delay before the next respawn */
-    char *failure;        /* last "failed" message, owned */
+    int ready;           /* serving its generation */
+    uint64_t generation; /* the one it said it serves */
+    int64_t started_ms;  /* monotonic */
+    int64_t backoff_ms;  /* delay before the next respawn */
+    char *failure;       /* last "failed" message, owned */
 } wslot;
 
 struct master {
@@ -49,14 +49,14 @@ struct master {
     int n;
     struct event *sigs[5];
     struct event *kill_timer;
-    int starting;         /* not every worker has been ready yet */
+    int starting; /* not every worker has been ready yet */
     int stopping;
     int exit_code;
     uint64_t generation;
-    uint64_t restarts;    /* workers respawned after an unplanned exit */
-    mhelper *helper;      /* the running helper child, or NULL */
+    uint64_t restarts; /* workers respawned after an unplanned exit */
+    mhelper *helper;   /* the running helper child, or NULL */
     /* Generations (reload.c). */
-    char run_dir[1024];   /* snapshots and plugin copies (owned) */
+    char run_dir[1024]; /* snapshots and plugin copies (owned) */
     char snap_plugins[1200], snap_activities[1200]; /* current one */
     uint64_t snap_generation; /* the generation that snapshot is */
     /* Where the generation's activities come from: amsd.conf's directory,
@@ -66,9 +66,9 @@ struct master {
     char src_pins[1200];       /* plugin pins to verify, "" = none */
     uint64_t config_version;   /* the center's version serving, 0 = local */
     struct center *center;     /* NULL without config_center */
-    cJSON *enabled;       /* enable/disable overrides {"id": bool} */
-    struct reload *rl;    /* the reload in progress, or NULL */
-    int hup_pending;      /* SIGHUP during a reload: one more after it */
+    cJSON *enabled;            /* enable/disable overrides {"id": bool} */
+    struct reload *rl;         /* the reload in progress, or NULL */
+    int hup_pending;           /* SIGHUP during a reload: one more after it */
     uint64_t reloads_ok, reloads_failed;
 
     /* Hooks the loop (master.c) wires at setup. */

@@ -28,16 +28,16 @@
 struct reload {
     uint64_t n;
     char source[32];
-    int phase;                  /* 1: preparing, 2: committing */
+    int phase; /* 1: preparing, 2: committing */
     unsigned char waiting[MAX_WORKERS];
     int nwaiting;
     int failed;
-    conf next;                  /* amsd.conf as read for this reload */
-    char src_activities[1200];  /* what it builds from (reload_source): */
-    char src_pins[1200];        /* "" = amsd.conf's activities, no pins */
+    conf next;                 /* amsd.conf as read for this reload */
+    char src_activities[1200]; /* what it builds from (reload_source): */
+    char src_pins[1200];       /* "" = amsd.conf's activities, no pins */
     uint64_t src_version;
-    cJSON *settings;            /* what workers apply on commit */
-    cJSON *errors, *warnings;   /* arrays of strings */
+    cJSON *settings;          /* what workers apply on commit */
+    cJSON *errors, *warnings; /* arrays of strings */
     struct event *timer;
     reload_done_fn done;
     void *arg;
@@ -102,8 +102,7 @@ static int copy_dir(const char *src, const char *dst, const char *suffix,
         if (stat(from, &st) < 0 || !S_ISREG(st.st_mode))
             continue;
         if (copy_file(from, to) < 0) {
-            errs_add(e, from, 0, "cannot copy to %s: %s", to,
-                     strerror(errno));
+            errs_add(e, from, 0, "cannot copy to %s: %s", to, strerror(errno));
             rc = -1;
         }
     }
@@ -295,8 +294,8 @@ static void send_all(master *m, const char *type, const cJSON *extra)
         if (ctl_send(s->ctl_fd, msg) < 0) {
             if (rl->phase == 1) {
                 rl->failed = 1;
-                add_msg(rl->errors, "worker %d: cannot send %s: %s", i,
-                        type, strerror(errno));
+                add_msg(rl->errors, "worker %d: cannot send %s: %s", i, type,
+                        strerror(errno));
             }
             continue;
         }
@@ -323,11 +322,10 @@ static void end_prepare(master *m)
         return;
     }
     /* Decided: from now on a respawned worker starts on the new one. */
-    snprintf(m->snap_plugins, sizeof m->snap_plugins,
-             "%s/gen-%llu/plugins", m->run_dir, (unsigned long long)rl->n);
+    snprintf(m->snap_plugins, sizeof m->snap_plugins, "%s/gen-%llu/plugins",
+             m->run_dir, (unsigned long long)rl->n);
     snprintf(m->snap_activities, sizeof m->snap_activities,
-             "%s/gen-%llu/activities", m->run_dir,
-             (unsigned long long)rl->n);
+             "%s/gen-%llu/activities", m->run_dir, (unsigned long long)rl->n);
     m->snap_generation = rl->n;
     rl->phase = 2;
     send_all(m, "commit", NULL);
@@ -353,8 +351,8 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
         if (rl->phase == 1) {
             rl->failed = 1;
             add_msg(rl->errors,
-                    "worker %d did not prepare generation %llu within %d s",
-                    i, (unsigned long long)rl->n, RELOAD_TIMEOUT_S);
+                    "worker %d did not prepare generation %llu within %d s", i,
+                    (unsigned long long)rl->n, RELOAD_TIMEOUT_S);
         } else {
             /* Committing is decided: a worker that cannot confirm is
              * restarted onto the new generation. */
@@ -478,8 +476,7 @@ static int read_config(master *m, struct reload *rl, char *pl, char *ac,
     return rc;
 }
 
-int reload_start(master *m, const char *source, reload_done_fn done,
-                 void *arg)
+int reload_start(master *m, const char *source, reload_done_fn done, void *arg)
 {
     reload_source src = {m->src_activities[0] ? m->src_activities : NULL,
                          m->src_pins[0] ? m->src_pins : NULL,

@@ -55,11 +55,12 @@ void reload_on_exit(master *m, wslot *s, int status);
 /* Snapshot generation n of the given directories under m->run_dir; the
  * snapshot's directories go to plugins/activities.  Problems go to e. */
 int reload_snapshot(master *m, uint64_t n, const char *plugins_dir,
-                    const char *activities_dir, char *plugins, char *activities,
-                    size_t len, errs *e);
+                    const char *activities_dir, char *plugins,
+                    char *activities, size_t len, errs *e);
 /* reload_snapshot() of the activities directory act_dir (NULL: the
- * configured one) whose plugins must match pin_file (NULL: none): pins are checked against the snapshot's copies, the files the
- * workers will load, and a mismatch (named in plugins_dir) fails it. */
+ * configured one) whose plugins must match pin_file (NULL: none): pins are
+ * checked against the snapshot's copies, the files the workers will load, and
+ * a mismatch (named in plugins_dir) fails it. */
 int reload_snapshot_pinned(master *m, uint64_t n, const char *plugins_dir,
                            const char *act_dir, const char *pin_file,
                            char *plugins, char *activities, size_t len,

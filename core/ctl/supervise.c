@@ -36,9 +36,9 @@
 
 struct mhelper {
     char name[32];
-    pid_t pid;                /* 0 once reaped */
-    int status;               /* its wait status, once reaped */
-    int fd;                   /* read end of the result pipe; -1 at EOF */
+    pid_t pid;  /* 0 once reaped */
+    int status; /* its wait status, once reaped */
+    int fd;     /* read end of the result pipe; -1 at EOF */
     int timed_out;
     struct event *read_ev, *timer;
     struct evbuffer *out;
@@ -200,8 +200,8 @@ static void spare_connections(void)
         struct stat st;
         int fd = atoi(de->d_name);
 
-        if (fd <= 2 || fd == dirfd(d) || fd == null_fd ||
-            fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode) ||
+        if (fd <= 2 || fd == dirfd(d) || fd == null_fd || fstat(fd, &st) < 0 ||
+            !S_ISSOCK(st.st_mode) ||
             getsockname(fd, (struct sockaddr *)&ss, &len) < 0 ||
             (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
             continue;
@@ -348,8 +348,8 @@ static void on_helper_read(evutil_socket_t fd, short what, void *arg)
     (void)what;
     while ((n = evbuffer_read(h->out, fd, 65536)) > 0)
         if (evbuffer_get_length(h->out) > SUPERVISE_HELPER_OUT_MAX) {
-            log_error("%s (pid %d) wrote more than %d bytes: SIGKILL",
-                      h->name, (int)h->pid, SUPERVISE_HELPER_OUT_MAX);
+            log_error("%s (pid %d) wrote more than %d bytes: SIGKILL", h->name,
+                      (int)h->pid, SUPERVISE_HELPER_OUT_MAX);
             if (h->pid != 0)
                 kill(h->pid, SIGKILL);
             evbuffer_drain(h->out, evbuffer_get_length(h->out));
@@ -432,8 +432,8 @@ static void become_helper(master *m, mhelper *h, int fd, pid_t master_pid,
 }
 
 int supervise_helper_start(master *m, const char *name, int64_t timeout_ms,
-                        supervise_helper_fn fn, supervise_helper_done done,
-                        void *arg)
+                           supervise_helper_fn fn, supervise_helper_done done,
+                           void *arg)
 {
     mhelper *h;
     int fds[2] = {-1, -1};
@@ -457,8 +457,8 @@ int supervise_helper_start(master *m, const char *name, int64_t timeout_ms,
     if (h->out == NULL || h->timer == NULL || pipe2(fds, O_CLOEXEC) < 0)
         goto fail;
     h->fd = fds[0];
-    h->read_ev = event_new(m->base, fds[0], EV_READ | EV_PERSIST,
-                           on_helper_read, m);
+    h->read_ev =
+        event_new(m->base, fds[0], EV_READ | EV_PERSIST, on_helper_read, m);
     if (h->read_ev == NULL || fcntl(fds[0], F_SETFL, O_NONBLOCK) < 0)
         goto fail;
     sigfillset(&all);
@@ -480,13 +480,12 @@ int supervise_helper_start(master *m, const char *name, int64_t timeout_ms,
     evtimer_add(h->timer, &tv);
     log_info("%s started as pid %d", h->name, (int)pid);
     return 0;
-fail:
-    {
-        int err = errno;
-        if (fds[1] >= 0)
-            close(fds[1]);
-        helper_free(h); /* closes fds[0] */
-        errno = err;
-    }
+fail : {
+    int err = errno;
+    if (fds[1] >= 0)
+        close(fds[1]);
+    helper_free(h); /* closes fds[0] */
+    errno = err;
+}
     return -1;
 }

@@ -39,8 +39,7 @@ static void iso_time(int64_t ms, int off_min, char *out, size_t len)
 static void tz_name(int off_min, char *out, size_t len)
 {
     int a = off_min < 0 ? -off_min : off_min;
-    snprintf(out, len, "%c%02d:%02d", off_min < 0 ? '-' : '+', a / 60,
-             a % 60);
+    snprintf(out, len, "%c%02d:%02d", off_min < 0 ? '-' : '+', a / 60, a % 60);
 }
 
 /* A rule tree as the activity file writes it, with entry refs only. */
@@ -147,13 +146,14 @@ static cJSON *stock_json(const activity *a, int64_t now)
     int64_t v;
     int bad = 0;
 
-    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(res, "pools")) {
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(res, "pools"))
+    {
         const cJSON *pz;
         int64_t stock = 0, given = 0;
         cJSON *prizes = cJSON_CreateObject(), *pj;
 
-        cJSON_ArrayForEach(pz,
-                           cJSON_GetObjectItemCaseSensitive(it, "prizes")) {
+        cJSON_ArrayForEach(pz, cJSON_GetObjectItemCaseSensitive(it, "prizes"))
+        {
             const char *name = cJSON_GetStringValue(
                 cJSON_GetObjectItemCaseSensitive(pz, "name"));
             snprintf(key, sizeof key, "pool.%s.%s", it->string,
@@ -168,7 +168,8 @@ static cJSON *stock_json(const activity *a, int64_t now)
         cJSON_AddItemToObject(pj, "prizes", prizes);
         cJSON_AddItemToObject(pools, it->string, pj);
     }
-    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(res, "coupons")) {
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(res, "coupons"))
+    {
         if (!cJSON_HasObjectItem(it, "stock"))
             continue; /* unlimited: nothing is counted */
         snprintf(key, sizeof key, "coupon.%s", it->string);
@@ -176,7 +177,8 @@ static cJSON *stock_json(const activity *a, int64_t now)
         cJSON_AddItemToObject(coupons, it->string,
                               stock_item((int64_t)num(it, "stock"), v));
     }
-    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(res, "budgets")) {
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(res, "budgets"))
+    {
         cJSON *bj;
         snprintf(key, sizeof key, "budget.%s", it->string);
         bad |= counter(a->id, key, now, &v) < 0;
@@ -355,8 +357,8 @@ static cJSON *plugin_json(const plugin *p, uint64_t generation)
 
 int answer_describe(gen *current, const cJSON *q, cJSON *reply)
 {
-    const char *what = cJSON_GetStringValue(
-        cJSON_GetObjectItemCaseSensitive(q, "what"));
+    const char *what =
+        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(q, "what"));
 
     if (current == NULL) {
         cJSON_AddStringToObject(reply, "error", "no generation");
@@ -368,8 +370,8 @@ int answer_describe(gen *current, const cJSON *q, cJSON *reply)
     if (what != NULL && strcmp(what, "plugins") == 0) {
         cJSON *arr = cJSON_AddArrayToObject(reply, "plugins");
         for (size_t i = 0; i < current->nplugins; i++)
-            cJSON_AddItemToArray(arr, plugin_json(current->plugins[i],
-                                                  current->number));
+            cJSON_AddItemToArray(
+                arr, plugin_json(current->plugins[i], current->number));
         return 0;
     }
     cJSON_AddStringToObject(reply, "error",

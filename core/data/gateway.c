@@ -27,12 +27,12 @@
 typedef struct job {
     gateway *gw;
     struct evhttp_request *req;
-    gen *g;          /* pinned for the life of the request */
+    gen *g; /* pinned for the life of the request */
     cJSON *body;
     svc_req sr;
-    int64_t now_ms;  /* X-AMS-Now, or -1 */
-    int64_t t0_ns;   /* metrics: when gateway_handle took it */
-    char ip[64];     /* copied: the connection may go before we answer */
+    int64_t now_ms; /* X-AMS-Now, or -1 */
+    int64_t t0_ns;  /* metrics: when gateway_handle took it */
+    char ip[64];    /* copied: the connection may go before we answer */
 } job;
 
 static void maybe_idle(gateway *gw)
@@ -195,8 +195,7 @@ static void reply_error(gateway *gw, struct evhttp_request *req, int status,
 }
 
 /* "/v1/activities/123/draw" -> id, method.  0 on match. */
-static int parse_path(const char *path, int64_t *id, char *mname,
-                      size_t mlen)
+static int parse_path(const char *path, int64_t *id, char *mname, size_t mlen)
 {
     const char *p, *slash;
     int64_t v = 0;
@@ -278,8 +277,10 @@ static int check_body(const cJSON *b, char *msg, size_t len)
         return -1;
     }
     if (uid != NULL && !id_ok(uid->valuestring, 1)) {
-        snprintf(msg, len, "uid: at most %d printable characters without "
-                 "spaces", GATEWAY_ID_MAX);
+        snprintf(msg, len,
+                 "uid: at most %d printable characters without "
+                 "spaces",
+                 GATEWAY_ID_MAX);
         return -1;
     }
     if (rid == NULL) {
@@ -287,8 +288,10 @@ static int check_body(const cJSON *b, char *msg, size_t len)
         return -1;
     }
     if (!cJSON_IsString(rid) || !id_ok(rid->valuestring, 0)) {
-        snprintf(msg, len, "request_id: expected a string of 1..%d printable "
-                 "characters without spaces", GATEWAY_ID_MAX);
+        snprintf(msg, len,
+                 "request_id: expected a string of 1..%d printable "
+                 "characters without spaces",
+                 GATEWAY_ID_MAX);
         return -1;
     }
     if (params != NULL && !cJSON_IsObject(params)) {
@@ -319,8 +322,8 @@ static void count(int64_t t0_ns, int64_t aid, const method *m,
 static void answer_reason(const pipe_result *res, char out[64])
 {
     cJSON *raw = res->raw ? cJSON_Parse(res->raw) : NULL;
-    const cJSON *r = cJSON_GetObjectItemCaseSensitive(
-        res->raw ? raw : res->body, "reason");
+    const cJSON *r =
+        cJSON_GetObjectItemCaseSensitive(res->raw ? raw : res->body, "reason");
 
     snprintf(out, 64, "%s", cJSON_IsString(r) ? r->valuestring : "");
     cJSON_Delete(raw);
@@ -365,15 +368,13 @@ static int64_t test_clock(gateway *gw, struct evhttp_request *req)
 
     if (!gw->c->clock_header)
         return -1;
-    h = evhttp_find_header(evhttp_request_get_input_headers(req),
-                           "X-AMS-Now");
+    h = evhttp_find_header(evhttp_request_get_input_headers(req), "X-AMS-Now");
     if (h == NULL)
         return -1;
     v = strtoll(h, &end, 10);
     /* Bounded to year 9999 so clock arithmetic can never overflow. */
-    return (*end == '\0' && end != h && v >= 0 && v <= 253402300799999LL)
-               ? v
-               : -2;
+    return (*end == '\0' && end != h && v >= 0 && v <= 253402300799999LL) ? v
+                                                                          : -2;
 }
 
 static job *make_job(gateway *gw, struct evhttp_request *req, method *m,

@@ -19,10 +19,10 @@ typedef struct gateway_conn gateway_conn;
 
 typedef struct gateway {
     const conf *c;
-    gen *current;        /* one reference held by the gateway */
+    gen *current; /* one reference held by the gateway */
     coro_pool *pool;
-    size_t busy;         /* requests not yet fully answered */
-    size_t running;      /* their coroutines not yet returned (gateway.c) */
+    size_t busy;    /* requests not yet fully answered */
+    size_t running; /* their coroutines not yet returned (gateway.c) */
     void (*idle_cb)(void *ud); /* called when both drop to 0 */
     void *idle_ud;
     gateway_conn *conns[GATEWAY_CONN_BUCKETS]; /* by evhttp_connection */

@@ -15,8 +15,8 @@
 
 /* 0.5 ms .. 2.5 s: a store round trip to a slow plugin. */
 const int64_t metrics_bucket_ns[METRICS_BUCKETS] = {
-    500000,    1000000,   2500000,   5000000,    10000000,   25000000,
-    50000000,  100000000, 250000000, 500000000, 1000000000, 2500000000,
+    500000,   1000000,   2500000,   5000000,   10000000,   25000000,
+    50000000, 100000000, 250000000, 500000000, 1000000000, 2500000000,
 };
 const char *const metrics_bucket_le[METRICS_BUCKETS] = {
     "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025",
@@ -165,8 +165,8 @@ void metrics_table_add(metrics_table *dst, const metrics_table *src)
 
         for (size_t k = 0; k < shapes[s->family].nlabels; k++)
             labels[k] = metrics_label(s, k);
-        if ((d = metrics_table_get(dst, (metrics_family)s->family,
-                                   labels)) != NULL)
+        if ((d = metrics_table_get(dst, (metrics_family)s->family, labels)) !=
+            NULL)
             for (size_t k = 0; k < shapes[s->family].nvalues; k++)
                 d->v[k] += s->v[k];
     }
@@ -203,8 +203,7 @@ void metrics_count_request(int64_t activity_id, const char *mname,
                            const char *reason, int64_t elapsed_ns)
 {
     char id[24] = "";
-    const char *labels[3] = {id, mname ? mname : "",
-                             reason ? reason : ""};
+    const char *labels[3] = {id, mname ? mname : "", reason ? reason : ""};
     metrics_series *s;
 
     if (activity_id > 0)
@@ -303,8 +302,7 @@ static int merge_one(metrics_table *t, const cJSON *e)
 
     it = cJSON_IsArray(e) ? e->child : NULL;
     if (!cJSON_IsNumber(it) || it->valuedouble < 0 ||
-        it->valuedouble >= MF_COUNT ||
-        it->valuedouble != (double)it->valueint)
+        it->valuedouble >= MF_COUNT || it->valuedouble != (double)it->valueint)
         return -1;
     f = (metrics_family)it->valueint;
     nl = shapes[f].nlabels;

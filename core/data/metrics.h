@@ -27,9 +27,9 @@
 #include <stdint.h>
 
 typedef enum metrics_family {
-    MF_REQUESTS = 0,  /* activity, method, reason: [count] */
-    MF_LATENCY = 1,   /* activity, method: [count, sum_ns, buckets...] */
-    MF_ENTRY = 2,     /* entry, kind: [count, sum_ns] */
+    MF_REQUESTS = 0,     /* activity, method, reason: [count] */
+    MF_LATENCY = 1,      /* activity, method: [count, sum_ns, buckets...] */
+    MF_ENTRY = 2,        /* entry, kind: [count, sum_ns] */
     MF_STORE_ERRORS = 3, /* op: [count] */
     MF_COUNT
 } metrics_family;
@@ -46,19 +46,19 @@ extern const char *const metrics_bucket_le[METRICS_BUCKETS];
 typedef struct metrics_series {
     uint32_t hash;
     unsigned char family;
-    unsigned short keylen;  /* label values, each ending in NUL */
-    const char *key;        /* in the same allocation, after v */
-    uint64_t v[];           /* metrics_nvalues(family) values */
+    unsigned short keylen; /* label values, each ending in NUL */
+    const char *key;       /* in the same allocation, after v */
+    uint64_t v[];          /* metrics_nvalues(family) values */
 } metrics_series;
 
 typedef struct metrics_table {
-    metrics_series **all;   /* in creation order; owned */
+    metrics_series **all; /* in creation order; owned */
     size_t n, cap;
-    uint32_t *slots;        /* open addressing: index into all + 1 */
-    size_t nslots;          /* a power of two, or 0 */
-    size_t max;             /* cap on n */
-    uint64_t dropped;       /* gets that found no series and could not
-                               create one (over max, no memory) */
+    uint32_t *slots;  /* open addressing: index into all + 1 */
+    size_t nslots;    /* a power of two, or 0 */
+    size_t max;       /* cap on n */
+    uint64_t dropped; /* gets that found no series and could not
+                         create one (over max, no memory) */
 } metrics_table;
 
 /* Labels and values of a family. */

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 
 typedef struct counted {
-    store base;  /* first: a counted * is a store * */
+    store base; /* first: a counted * is a store * */
     store *in;
 } counted;
 
@@ -27,10 +27,9 @@ static ams_status seen(ams_status st, const char *op)
     return st;
 }
 
-static ams_status c_counter_add(store *s, const char *k, int64_t d,
-                                int64_t lo, int64_t hi, int64_t exp,
-                                int64_t now, int64_t *out,
-                                const store_journal *j)
+static ams_status c_counter_add(store *s, const char *k, int64_t d, int64_t lo,
+                                int64_t hi, int64_t exp, int64_t now,
+                                int64_t *out, const store_journal *j)
 {
     return seen(store_counter_add_j(IN(s), k, d, lo, hi, exp, now, out, j),
                 "counter_add");
@@ -54,14 +53,13 @@ static ams_status c_lock_release(store *s, const char *k, const char *tok,
     return seen(store_lock_release(IN(s), k, tok, now), "lock_release");
 }
 
-static ams_status c_lock_get(store *s, const char *k, int64_t now,
-                             char **tok)
+static ams_status c_lock_get(store *s, const char *k, int64_t now, char **tok)
 {
     return seen(store_lock_get(IN(s), k, now, tok), "lock_get");
 }
 
-static ams_status c_tag_set(store *s, const char *k, const char *v,
-                            size_t len, int64_t exp, int64_t now)
+static ams_status c_tag_set(store *s, const char *k, const char *v, size_t len,
+                            int64_t exp, int64_t now)
 {
     return seen(store_tag_set(IN(s), k, v, len, exp, now), "tag_set");
 }
@@ -77,8 +75,8 @@ static ams_status c_tag_del(store *s, const char *k, int64_t now)
     return seen(store_tag_del(IN(s), k, now), "tag_del");
 }
 
-static ams_status c_value_get(store *s, const char *k, int64_t now,
-                              char **v, size_t *len, uint64_t *ver)
+static ams_status c_value_get(store *s, const char *k, int64_t now, char **v,
+                              size_t *len, uint64_t *ver)
 {
     return seen(store_value_get(IN(s), k, now, v, len, ver), "value_get");
 }
@@ -106,9 +104,8 @@ static ams_status c_board_set(store *s, const char *k, const char *member,
                 "board_set");
 }
 
-static ams_status c_board_top(store *s, const char *k, size_t n,
-                              int64_t now, store_board_entry **out,
-                              size_t *count)
+static ams_status c_board_top(store *s, const char *k, size_t n, int64_t now,
+                              store_board_entry **out, size_t *count)
 {
     return seen(store_board_top(IN(s), k, n, now, out, count), "board_top");
 }
@@ -120,8 +117,7 @@ static ams_status c_board_rank(store *s, const char *k, const char *member,
                 "board_rank");
 }
 
-static ams_status c_sweep(store *s, int64_t now, size_t max,
-                          size_t *removed)
+static ams_status c_sweep(store *s, int64_t now, size_t max, size_t *removed)
 {
     return seen(store_sweep(IN(s), now, max, removed), "sweep");
 }

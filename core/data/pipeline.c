@@ -62,7 +62,7 @@ int pipeline_code(const char *reason)
 
 /* What the chain decided, before it becomes an answer. */
 typedef struct outcome {
-    int http_status;   /* 200 for every business outcome */
+    int http_status; /* 200 for every business outcome */
     char reason[64];
     cJSON *detail;     /* owned */
     char message[256]; /* non-200: what went wrong */
@@ -90,8 +90,8 @@ static void set_fault(outcome *o, ams_status st, const char *what,
     } else {
         o->http_status = 500;
         snprintf(o->reason, sizeof o->reason, "plugin_fault");
-        snprintf(o->message, sizeof o->message, "%s %s reported a fault",
-                 what, ref);
+        snprintf(o->message, sizeof o->message, "%s %s reported a fault", what,
+                 ref);
     }
 }
 
@@ -110,8 +110,7 @@ static void set_http(outcome *o, int status, const char *reason,
     snprintf(o->message, sizeof o->message, "%s", msg);
 }
 
-ams_status pipeline_eval(rnode *n, svc_req *r, instance **who,
-                         char reason[64])
+ams_status pipeline_eval(rnode *n, svc_req *r, instance **who, char reason[64])
 {
     ams_status st = AMS_OK;
 
@@ -181,7 +180,7 @@ static int check_rule(rnode *rule, const char *stage, svc_req *r, outcome *o)
 /* ---- limits ---- */
 
 typedef struct limit_slot {
-    const char *name;  /* as in the activity file */
+    const char *name; /* as in the activity file */
     int64_t max;
     int per_user, per_day;
     char key[STORE_KEY_MAX];
@@ -209,8 +208,9 @@ static size_t limit_slots(svc_req *r, limit_slot s[4])
         int64_t day;
         if (all[i].max <= 0)
             continue;
-        s[n] = (limit_slot){all[i].name, all[i].max, all[i].per_user,
-                            all[i].per_day, "", 0, 0};
+        s[n] = (limit_slot){
+            all[i].name, all[i].max, all[i].per_user, all[i].per_day, "",
+            0,           0};
         if (all[i].per_day) {
             day = svc_day(r->act, now, &s[n].expire);
             snprintf(name, sizeof name, "lim:%s@d%lld", r->m->name,
@@ -238,8 +238,8 @@ static int check_limits(svc_req *r, limit_slot *s, size_t n, outcome *o)
 {
     for (size_t i = 0; i < n; i++) {
         int64_t v = 0;
-        ams_status st = store_counter_get(svc.st, s[i].key, svc_req_now(r),
-                                          &v);
+        ams_status st =
+            store_counter_get(svc.st, s[i].key, svc_req_now(r), &v);
         if (st != AMS_OK && st != AMS_NOT_FOUND) {
             set_fault(o, st, "limit", s[i].name);
             return -1;
@@ -272,9 +272,9 @@ static int reserve_limits(svc_req *r, limit_slot *s, size_t n, outcome *o)
     store_journal jb;
 
     for (size_t i = 0; i < n; i++) {
-        ams_status st = store_counter_add_j(svc.st, s[i].key, 1, 0, s[i].max,
-                                            s[i].expire, svc_req_now(r), NULL,
-                                            svc_req_journal(r, &jb));
+        ams_status st =
+            store_counter_add_j(svc.st, s[i].key, 1, 0, s[i].max, s[i].expire,
+                                svc_req_now(r), NULL, svc_req_journal(r, &jb));
         if (st == AMS_OK) {
             s[i].reserved = 1;
             continue;
@@ -306,8 +306,8 @@ static void undo_ops(method *m, size_t k, uint64_t ran, svc_req *r)
             log_error("activity %lld method %s: undo of %s failed (%d); "
                       "uid=%s request_id=%s needs manual repair",
                       (long long)r->act->id, r->m->name, in->ref, (int)st,
-                      r->uid ? r->uid : "", r->request_id ? r->request_id
-                                                          : "");
+                      r->uid ? r->uid : "",
+                      r->request_id ? r->request_id : "");
     }
 }
 
@@ -396,8 +396,8 @@ static void run_method(svc_req *r, idem *d, outcome *o)
 
     if (check_rule(r->act->crowd, "crowd", r, o) < 0 ||
         check_limits(r, lim, nlim, o) < 0 ||
-        check_rule(r->m->rule, "rule", r, o) < 0 ||
-        idem_claim(r, d, o) < 0 || reserve_limits(r, lim, nlim, o) < 0)
+        check_rule(r->m->rule, "rule", r, o) < 0 || idem_claim(r, d, o) < 0 ||
+        reserve_limits(r, lim, nlim, o) < 0)
         return;
     if (run_ops(r, o) < 0 || run_handler(r, o) < 0) {
         release_limits(r, lim, nlim);
@@ -417,10 +417,10 @@ static void run_method(svc_req *r, idem *d, outcome *o)
 struct idem {
     char key[STORE_KEY_MAX];
     char hash[65];
-    uint64_t version;  /* of the record seen; 0 when none */
-    int claimed;       /* this request wrote the "p" record */
-    int64_t prev;      /* the attempt a "p" record seen names */
-    int64_t attempt;   /* this run's attempt */
+    uint64_t version; /* of the record seen; 0 when none */
+    int claimed;      /* this request wrote the "p" record */
+    int64_t prev;     /* the attempt a "p" record seen names */
+    int64_t attempt;  /* this run's attempt */
 };
 
 /* sha256 of method and params: a replay must ask the same thing. */
@@ -638,7 +638,8 @@ static int ledger_grants(svc_req *r, outcome *o, cJSON **mine)
         cJSON_Delete(ledger);
         ledger = NULL;
     }
-    cJSON_ArrayForEach(it, ledger) {
+    cJSON_ArrayForEach(it, ledger)
+    {
         const cJSON *q = cJSON_GetObjectItemCaseSensitive(it, "request_id"),
                     *m = cJSON_GetObjectItemCaseSensitive(it, "method");
         if (cJSON_IsString(q) && strcmp(q->valuestring, r->request_id) == 0 &&
@@ -705,7 +706,8 @@ static int resolve_interrupted(svc_req *r, outcome *o, pipe_result *res,
     text = cJSON_PrintUnformatted(res->body);
     if (text == NULL || idem_write(r, d, "d", 200, text) != AMS_OK)
         log_error("activity %lld: cannot record the recovered answer of "
-                  "request_id=%s", (long long)r->act->id, r->request_id);
+                  "request_id=%s",
+                  (long long)r->act->id, r->request_id);
     free(text);
     return 1;
 }
@@ -726,8 +728,8 @@ static void run_guarded(svc_req *r, outcome *o, pipe_result *res)
      * anonymous callers would make them busy for each other. */
     if (r->uid != NULL && r->uid[0] != '\0') {
         snprintf(name, sizeof name, "session:%s", r->m->name);
-        if (svc_host_key(lock_key, sizeof lock_key, r->act->id, r->uid,
-                         name) < 0) {
+        if (svc_host_key(lock_key, sizeof lock_key, r->act->id, r->uid, name) <
+            0) {
             set_http(o, 500, "internal", "session key too long");
             return;
         }
@@ -769,8 +771,7 @@ static void run_guarded(svc_req *r, outcome *o, pipe_result *res)
     /* Nothing claimed, nothing changed: nothing to record.  A store
      * fault after the claim leaves the "p" record for a retry to
      * resolve (the undo may have failed with the store). */
-    if (o->http_status != 200 &&
-        (!d.claimed || store_fault(o)))
+    if (o->http_status != 200 && (!d.claimed || store_fault(o)))
         return;
     text = cJSON_PrintUnformatted(res->body);
     /* Other faults are not replayed: the chain undid what it could, so

@@ -25,7 +25,6 @@
 
 svc_env svc;
 
-
 #define DAY_MS 86400000LL
 
 void svc_seed(uint64_t seed)
@@ -54,7 +53,8 @@ int64_t svc_now(ams_ctx *ctx)
 {
     if (ctx == NULL || ctx->req == NULL)
         return clock_wall_ms();
-    return ctx->req->clock_base_ms + (clock_mono_ms() - ctx->req->mono_start_ms);
+    return ctx->req->clock_base_ms +
+           (clock_mono_ms() - ctx->req->mono_start_ms);
 }
 
 static void host_log(ams_ctx *ctx, ams_log_level level, const char *fmt, ...)
@@ -90,8 +90,8 @@ static int64_t host_now_ms(ams_ctx *ctx)
 
 #define REQ_STR(field)                                                        \
     static const char *host_##field(ams_ctx *ctx)                             \
-    {                                                                          \
-        return ctx && ctx->req && ctx->req->field ? ctx->req->field : "";      \
+    {                                                                         \
+        return ctx && ctx->req && ctx->req->field ? ctx->req->field : "";     \
     }
 REQ_STR(uid)
 REQ_STR(request_id)
@@ -123,11 +123,12 @@ static const char *host_req_json(ams_ctx *ctx)
 /* Typed reads shared by the request and configured params. */
 static ams_status get_int(const cJSON *obj, const char *name, int64_t *out)
 {
-    const cJSON *v = obj && name ? cJSON_GetObjectItemCaseSensitive(obj, name)
-                                 : NULL;
+    const cJSON *v =
+        obj && name ? cJSON_GetObjectItemCaseSensitive(obj, name) : NULL;
     if (v == NULL)
         return AMS_NOT_FOUND;
-    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int64_t)v->valuedouble)
+    if (!cJSON_IsNumber(v) ||
+        v->valuedouble != (double)(int64_t)v->valuedouble)
         return AMS_ERR;
     if (out)
         *out = (int64_t)v->valuedouble;
@@ -136,8 +137,8 @@ static ams_status get_int(const cJSON *obj, const char *name, int64_t *out)
 
 static ams_status get_number(const cJSON *obj, const char *name, double *out)
 {
-    const cJSON *v = obj && name ? cJSON_GetObjectItemCaseSensitive(obj, name)
-                                 : NULL;
+    const cJSON *v =
+        obj && name ? cJSON_GetObjectItemCaseSensitive(obj, name) : NULL;
     if (v == NULL)
         return AMS_NOT_FOUND;
     if (!cJSON_IsNumber(v))
@@ -147,11 +148,10 @@ static ams_status get_number(const cJSON *obj, const char *name, double *out)
     return AMS_OK;
 }
 
-static ams_status get_str(const cJSON *obj, const char *name,
-                          const char **out)
+static ams_status get_str(const cJSON *obj, const char *name, const char **out)
 {
-    const cJSON *v = obj && name ? cJSON_GetObjectItemCaseSensitive(obj, name)
-                                 : NULL;
+    const cJSON *v =
+        obj && name ? cJSON_GetObjectItemCaseSensitive(obj, name) : NULL;
     if (v == NULL)
         return AMS_NOT_FOUND;
     if (!cJSON_IsString(v))
@@ -239,8 +239,8 @@ static ams_status host_conf_item(ams_ctx *c, const char *n, size_t i,
 static const char *host_conf_json(ams_ctx *c, const char *n)
 {
     instance *in = c ? c->inst : NULL;
-    const cJSON *v = in && n ? cJSON_GetObjectItemCaseSensitive(in->params, n)
-                             : NULL;
+    const cJSON *v =
+        in && n ? cJSON_GetObjectItemCaseSensitive(in->params, n) : NULL;
     const cJSON *cached;
     char *text;
 
@@ -278,8 +278,8 @@ static ams_status host_set_reason(ams_ctx *c, const char *reason)
             break;
     }
     if (n == 0 || n >= sizeof c->reason || reason[n] != '\0') {
-        host_log(c, AMS_LOG_WARN, "set_reason: \"%.80s\" is not [a-z0-9_]{1,63}",
-                 reason);
+        host_log(c, AMS_LOG_WARN,
+                 "set_reason: \"%.80s\" is not [a-z0-9_]{1,63}", reason);
         return AMS_ERR;
     }
     memcpy(c->reason, reason, n + 1);
@@ -345,13 +345,17 @@ static ams_status make_key(ams_ctx *c, const char *fn, ams_scope scope,
 
     *expire = 0;
     if (c == NULL || c->req == NULL) {
-        host_log(c, AMS_LOG_ERROR, "%s: the store is only available while "
-                 "serving a request", fn);
+        host_log(c, AMS_LOG_ERROR,
+                 "%s: the store is only available while "
+                 "serving a request",
+                 fn);
         return AMS_ERR;
     }
     if (!svc_key_ok(key)) {
-        host_log(c, AMS_LOG_ERROR, "%s: key must be 1..%d printable ASCII "
-                 "characters without spaces", fn, SVC_KEY_MAX);
+        host_log(c, AMS_LOG_ERROR,
+                 "%s: key must be 1..%d printable ASCII "
+                 "characters without spaces",
+                 fn, SVC_KEY_MAX);
         return AMS_ERR;
     }
     id = host_activity_id(c);
@@ -403,8 +407,8 @@ static ams_status host_counter_add(ams_ctx *c, ams_scope scope,
     char k[STORE_KEY_MAX];
     int64_t exp;
     store_journal jb;
-    ams_status st = make_key(c, "counter_add", scope, key, period, k,
-                             sizeof k, &exp);
+    ams_status st =
+        make_key(c, "counter_add", scope, key, period, k, sizeof k, &exp);
     if (st != AMS_OK)
         return st;
     if (lo > hi)
@@ -419,8 +423,8 @@ static ams_status host_counter_get(ams_ctx *c, ams_scope scope,
 {
     char k[STORE_KEY_MAX];
     int64_t exp, v = 0;
-    ams_status st = make_key(c, "counter_get", scope, key, period, k,
-                             sizeof k, &exp);
+    ams_status st =
+        make_key(c, "counter_get", scope, key, period, k, sizeof k, &exp);
     if (st != AMS_OK)
         return st;
     st = store_counter_get(svc.st, k, svc_now(c), &v);
@@ -433,15 +437,13 @@ static ams_status host_counter_get(ams_ctx *c, ams_scope scope,
     return st;
 }
 
-
-
 static ams_status host_lock(ams_ctx *c, ams_scope scope, const char *key,
                             int64_t ttl_ms, char token[AMS_TOKEN_LEN])
 {
     char k[STORE_KEY_MAX];
     int64_t exp;
-    ams_status st = make_key(c, "lock", scope, key, AMS_PERIOD_NONE, k,
-                             sizeof k, &exp);
+    ams_status st =
+        make_key(c, "lock", scope, key, AMS_PERIOD_NONE, k, sizeof k, &exp);
     if (st != AMS_OK)
         return st;
     if (ttl_ms <= 0 || token == NULL)
@@ -458,8 +460,8 @@ static ams_status host_unlock(ams_ctx *c, ams_scope scope, const char *key,
 {
     char k[STORE_KEY_MAX];
     int64_t exp;
-    ams_status st = make_key(c, "unlock", scope, key, AMS_PERIOD_NONE, k,
-                             sizeof k, &exp);
+    ams_status st =
+        make_key(c, "unlock", scope, key, AMS_PERIOD_NONE, k, sizeof k, &exp);
     if (st != AMS_OK)
         return st;
     if (token == NULL)
@@ -656,8 +658,10 @@ static ams_status host_declare_use(ams_ctx *c, const char *param,
 
     if (in == NULL || c->req != NULL || per_call < 0 ||
         host_resource_json(c, param) == NULL) {
-        host_log(c, AMS_LOG_ERROR, "declare_use(\"%s\"): only in init, for a "
-                 "param naming a declared resource", param ? param : "");
+        host_log(c, AMS_LOG_ERROR,
+                 "declare_use(\"%s\"): only in init, for a "
+                 "param naming a declared resource",
+                 param ? param : "");
         return AMS_ERR;
     }
     u = realloc(in->uses, (in->nuses + 1) * sizeof *u);
@@ -708,8 +712,8 @@ static ams_status host_grant(ams_ctx *c, const char *kind, const char *item,
     }
     cJSON_AddNumberToObject(g, "ts", (double)svc_now(c));
     cJSON_AddStringToObject(g, "method", r->m ? r->m->name : "");
-    cJSON_AddStringToObject(g, "request_id", r->request_id ? r->request_id
-                                                           : "");
+    cJSON_AddStringToObject(g, "request_id",
+                            r->request_id ? r->request_id : "");
     cJSON_AddStringToObject(g, "kind", kind);
     cJSON_AddStringToObject(g, "item", item);
     cJSON_AddNumberToObject(g, "amount", (double)amount);
@@ -804,8 +808,8 @@ static ams_status host_board_top(ams_ctx *c, const char *board, size_t n,
     return AMS_OK;
 }
 
-static ams_status host_board_rank(ams_ctx *c, const char *board,
-                                  int64_t *rank, int64_t *score)
+static ams_status host_board_rank(ams_ctx *c, const char *board, int64_t *rank,
+                                  int64_t *score)
 {
     char k[STORE_KEY_MAX];
     int64_t r = 0, s = 0;
@@ -873,8 +877,7 @@ ams_status svc_call(ams_entry_fn fn, ams_ctx *ctx)
     metrics_count_call(ctx ? ctx->inst : NULL, fn, metrics_now_ns() - t0);
 
     if (st < AMS_ERR_NOMEM || st > AMS_CONFLICT) {
-        host_log(ctx, AMS_LOG_ERROR, "returned an unknown status %d",
-                 (int)st);
+        host_log(ctx, AMS_LOG_ERROR, "returned an unknown status %d", (int)st);
         return AMS_ERR;
     }
     return st;
@@ -945,5 +948,4 @@ static ams_status init_instance(instance *in, char *reason, size_t reason_len,
     return st;
 }
 
-const gen_host svc_gen_host = {.table = &services_host,
-                               .init = init_instance};
+const gen_host svc_gen_host = {.table = &services_host, .init = init_instance};

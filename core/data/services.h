@@ -17,11 +17,11 @@ struct event_base;
 
 /* Process-wide environment of the services (one per worker process). */
 typedef struct svc_env {
-    store *st;                /* NULL: store calls fail with AMS_ERR_STORE */
-    struct event_base *base;  /* NULL: sleep_ms blocks (checker, tests) */
-    uint64_t rng;             /* splitmix64 state */
-    int64_t session_lock_ms;  /* TTL of the per-user method lock */
-    int64_t idem_ttl_ms;      /* how long answers are kept for replay */
+    store *st;               /* NULL: store calls fail with AMS_ERR_STORE */
+    struct event_base *base; /* NULL: sleep_ms blocks (checker, tests) */
+    uint64_t rng;            /* splitmix64 state */
+    int64_t session_lock_ms; /* TTL of the per-user method lock */
+    int64_t idem_ttl_ms;     /* how long answers are kept for replay */
 } svc_env;
 
 extern svc_env svc;
@@ -45,17 +45,17 @@ typedef struct svc_lock {
  * released by svc_req_end(). */
 typedef struct svc_req {
     const char *uid, *request_id, *client_ip;
-    const cJSON *params;     /* the request's "params" object or NULL */
-    char *params_json;       /* printed on demand */
+    const cJSON *params; /* the request's "params" object or NULL */
+    char *params_json;   /* printed on demand */
     activity *act;
     method *m;
-    int64_t clock_base_ms;   /* host clock at mono_start_ms */
+    int64_t clock_base_ms; /* host clock at mono_start_ms */
     int64_t mono_start_ms;
-    cJSON *data;             /* reply data object */
-    cJSON *grants;           /* grants recorded by operations (array) */
-    cJSON *notes;            /* note_set texts by instance */
-    svc_lock *locks;         /* still held; released at the end */
-    void **arena;            /* values handed to plugins */
+    cJSON *data;     /* reply data object */
+    cJSON *grants;   /* grants recorded by operations (array) */
+    cJSON *notes;    /* note_set texts by instance */
+    svc_lock *locks; /* still held; released at the end */
+    void **arena;    /* values handed to plugins */
     size_t narena, carena;
     /* This attempt's journal (store.h: Journals), set by the pipeline
      * once the request claimed its request_id: every counter add made for
@@ -70,9 +70,9 @@ typedef struct svc_req {
 const store_journal *svc_req_journal(const svc_req *r, store_journal *buf);
 
 struct ams_ctx {
-    svc_req *req;            /* NULL during init */
+    svc_req *req; /* NULL during init */
     instance *inst;
-    char reason[64];         /* set by set_reason */
+    char reason[64]; /* set by set_reason */
     /* During init: the last error or warning the plugin logged, kept to
      * go with "init failed" at the instance's file:line instead of being
      * printed without a place. */
@@ -114,8 +114,7 @@ int svc_host_key(char *out, size_t outlen, int64_t activity_id,
 /* The crowd-scope key of tag `name` of user `uid` (AMS_SCOPE_CROWD:
  * the user across activities), as plugins reach it with tag_get and the
  * admin tag import writes it.  Returns -1 when out is too small. */
-int svc_crowd_key(char *out, size_t outlen, const char *uid,
-                  const char *name);
+int svc_crowd_key(char *out, size_t outlen, const char *uid, const char *name);
 
 /* The day number of now_ms in the activity's time zone, and the end of
  * that day plus a grace day (when a per-day record may be swept). */

@@ -73,7 +73,6 @@ static struct {
 static unsigned orphan_next;
 static size_t orphan_count;
 
-
 static void orphan_add(const char *key, const char *token)
 {
     unsigned i = orphan_next++ % ORPHANS;
@@ -143,8 +142,7 @@ void svc_req_end(svc_req *r)
         svc_lock *l = r->locks;
         r->locks = l->next;
         if (svc.st != NULL &&
-            store_lock_release(svc.st, l->key, l->token, now) ==
-                AMS_ERR_STORE)
+            store_lock_release(svc.st, l->key, l->token, now) == AMS_ERR_STORE)
             orphan_add(l->key, l->token);
         free(l->key);
         free(l);
@@ -181,8 +179,7 @@ int svc_key_ok(const char *k)
     return k != NULL && text_is_token(k, 1, SVC_KEY_MAX);
 }
 
-int svc_crowd_key(char *out, size_t outlen, const char *uid,
-                  const char *name)
+int svc_crowd_key(char *out, size_t outlen, const char *uid, const char *name)
 {
     int n = snprintf(out, outlen, "{u%zu:%s}c:%s", strlen(uid), uid, name);
     return n < 0 || (size_t)n >= outlen ? -1 : 0;
@@ -287,10 +284,12 @@ ams_status svc_host_lock_reclaim(svc_req *r, const char *key, int64_t ttl_ms)
     st = AMS_CONFLICT;
     if (owner_dead(holder) || orphan_take(holder)) {
         log_warn("lock %s: its holder (pid %.8s) is gone or ended "
-                 "without releasing it; released", key, holder + 8);
+                 "without releasing it; released",
+                 key, holder + 8);
         st = store_lock_release(svc.st, key, holder, svc_req_now(r));
         if (st == AMS_ERR_STORE)
-            orphan_add(key, holder); /* still nobody's: the next try takes it */
+            orphan_add(key,
+                       holder); /* still nobody's: the next try takes it */
         else
             st = svc_host_lock(r, key, ttl_ms);
     }
@@ -303,8 +302,8 @@ int svc_host_key(char *out, size_t outlen, int64_t activity_id,
 {
     int n;
     if (uid != NULL && uid[0] != '\0')
-        n = snprintf(out, outlen, "{a%lld}hu%zu:%s:%s",
-                     (long long)activity_id, strlen(uid), uid, name);
+        n = snprintf(out, outlen, "{a%lld}hu%zu:%s:%s", (long long)activity_id,
+                     strlen(uid), uid, name);
     else
         n = snprintf(out, outlen, "{a%lld}hg:%s", (long long)activity_id,
                      name);

@@ -73,7 +73,8 @@ static int split(const char *line, size_t len, char *scratch, field *f,
                 if (i >= len)
                     return fail(why, whylen,
                                 "field %zu: the quoted field does not end "
-                                "on this line", *n + 1);
+                                "on this line",
+                                *n + 1);
                 if (line[i] == '"') {
                     if (i + 1 < len && line[i + 1] == '"') {
                         scratch[o++] = '"';
@@ -87,8 +88,7 @@ static int split(const char *line, size_t len, char *scratch, field *f,
             }
             if (i < len && line[i] != ',')
                 return fail(why, whylen,
-                            "field %zu: text after the closing quote",
-                            *n + 1);
+                            "field %zu: text after the closing quote", *n + 1);
         } else {
             while (i < len && line[i] != ',')
                 scratch[o++] = line[i++];
@@ -207,8 +207,7 @@ int tags_import_parse_line(const char *line, size_t len, tags_import_rec *r,
     if (blank(line, len))
         return 0;
     if (len > sizeof scratch)
-        return fail(why, whylen, "longer than %d bytes",
-                    TAGS_IMPORT_LINE_MAX);
+        return fail(why, whylen, "longer than %d bytes", TAGS_IMPORT_LINE_MAX);
     if (split(line, len, scratch, f, &n, why, whylen) < 0)
         return -1;
     if (n != NFIELDS)
@@ -253,15 +252,16 @@ static int write_rec(tags_import *t, const tags_import_rec *r)
         reject(t, "uid and tag make a key longer than the store allows");
         return 0;
     }
-    st = store_tag_set(t->st, key, r->value, strlen(r->value),
-                       t->expire_at_ms, t->now_ms);
+    st = store_tag_set(t->st, key, r->value, strlen(r->value), t->expire_at_ms,
+                       t->now_ms);
     if (st != AMS_OK) {
         if (asprintf(&t->store_error,
                      "line %llu: the store failed (%s); the lines after it "
                      "were not read",
                      (unsigned long long)t->line,
-                     st == AMS_ERR_STORE ? "see the log" : "unexpected "
-                                                          "status") < 0)
+                     st == AMS_ERR_STORE ? "see the log"
+                                         : "unexpected "
+                                           "status") < 0)
             t->store_error = NULL;
         log_error("tags import: store failed at line %llu",
                   (unsigned long long)t->line);

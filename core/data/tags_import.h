@@ -27,7 +27,7 @@
 
 struct evbuffer;
 
-#define TAGS_IMPORT_UID_MAX 128    /* the gateway's uid rule */
+#define TAGS_IMPORT_UID_MAX 128 /* the gateway's uid rule */
 #define TAGS_IMPORT_TAG_MAX 100
 #define TAGS_IMPORT_VALUE_MAX 1000
 #define TAGS_IMPORT_LINE_MAX 4096  /* longer lines are rejected unread */
@@ -42,17 +42,17 @@ typedef struct tags_import_rec {
 
 /* One import in progress.  Fields are read-only to callers. */
 typedef struct tags_import {
-    store *st;                /* not owned */
-    int64_t now_ms;           /* the store clock of every write */
-    int64_t expire_at_ms;     /* of every tag written; 0: never */
-    uint64_t line;            /* lines started so far (1-based number) */
+    store *st;            /* not owned */
+    int64_t now_ms;       /* the store clock of every write */
+    int64_t expire_at_ms; /* of every tag written; 0: never */
+    uint64_t line;        /* lines started so far (1-based number) */
     uint64_t loaded, rejected;
     char *errors[TAGS_IMPORT_ERRORS_MAX]; /* the first reasons, owned */
     size_t nerrors;
-    char *store_error;        /* owned; set once the store failed */
-    int seen_record;          /* a non-blank line was seen (header check) */
-    int overlong;             /* the current line passed LINE_MAX */
-    size_t blen;              /* bytes of the current line in buf */
+    char *store_error; /* owned; set once the store failed */
+    int seen_record;   /* a non-blank line was seen (header check) */
+    int overlong;      /* the current line passed LINE_MAX */
+    size_t blen;       /* bytes of the current line in buf */
     char buf[TAGS_IMPORT_LINE_MAX + 1]; /* + its CR */
 } tags_import;
 

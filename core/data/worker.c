@@ -36,9 +36,9 @@ typedef struct worker {
     struct evhttp_bound_socket *bound;
     struct event *ctl_ev, *term_ev, *int_ev, *sweep_ev, *stop_timer;
     struct event *orphan_ev;
-    int orphan_task;         /* release_orphans is running */
+    int orphan_task; /* release_orphans is running */
     gateway gw;
-    gen *prepared;           /* built by prepare, waiting for commit */
+    gen *prepared; /* built by prepare, waiting for commit */
     cJSON *prepared_settings;
     int stopping;
 } worker;
@@ -164,8 +164,8 @@ static void on_prepare(worker *w, const cJSON *msg)
     }
     /* The generation is built with the settings it will serve with. */
     next = *w->c;
-    w->prepared = gen_build_at(&next, &svc_gen_host, pl->valuestring, ac->valuestring, n, 1,
-                               &e);
+    w->prepared = gen_build_at(&next, &svc_gen_host, pl->valuestring,
+                               ac->valuestring, n, 1, &e);
     if (w->prepared == NULL) {
         text = errs_join(&e);
         reply_gen(w, "prepare_failed", n, text ? text : "out of memory");
@@ -234,10 +234,9 @@ static void on_ask(worker *w, const cJSON *msg)
     else
         fn(w->gw.current, msg, reply);
     cJSON_AddStringToObject(reply, "type", "answer");
-    cJSON_AddItemToObject(reply, "ask",
-                          cJSON_Duplicate(
-                              cJSON_GetObjectItemCaseSensitive(msg, "ask"),
-                              1));
+    cJSON_AddItemToObject(
+        reply, "ask",
+        cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(msg, "ask"), 1));
     if (ctl_send(w->ctl_fd, reply) < 0)
         log_warn("control channel: answer: %s", strerror(errno));
     cJSON_Delete(reply);
@@ -283,8 +282,8 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     (void)arg;
-    if (svc.st != NULL && store_sweep(svc.st, clock_wall_ms(), 1000, &removed) ==
-                              AMS_OK &&
+    if (svc.st != NULL &&
+        store_sweep(svc.st, clock_wall_ms(), 1000, &removed) == AMS_OK &&
         removed > 0)
         log_debug("sweep: removed %zu expired record(s)", removed);
 }
@@ -300,8 +299,7 @@ static void release_orphans(void *arg)
     size_t n = svc_release_orphans(clock_wall_ms());
 
     if (n > 0)
-        log_info("released %zu lock(s) left by requests the store cut off",
-                 n);
+        log_info("released %zu lock(s) left by requests the store cut off", n);
     w->orphan_task = 0;
 }
 
@@ -333,11 +331,10 @@ static int setup_http(worker *w, int listen_fd)
     evhttp_set_max_body_size(w->http, (ev_ssize_t)w->c->max_body);
     evhttp_set_max_headers_size(w->http, (ev_ssize_t)w->c->max_headers);
     /* Accept every verb so the gateway can answer 405 with a message. */
-    evhttp_set_allowed_methods(w->http,
-                               EVHTTP_REQ_GET | EVHTTP_REQ_POST |
-                                   EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
-                                   EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
-                                   EVHTTP_REQ_PATCH);
+    evhttp_set_allowed_methods(
+        w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+                     EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
+                     EVHTTP_REQ_PATCH);
     evhttp_set_gencb(w->http, gateway_handle, &w->gw);
     w->bound = evhttp_accept_socket_with_handle(w->http, listen_fd);
     return w->bound ? 0 : -1;
@@ -345,8 +342,7 @@ static int setup_http(worker *w, int listen_fd)
 
 static struct event *add_timer(worker *w, int64_t ms, event_callback_fn cb)
 {
-    struct timeval tv = {(time_t)(ms / 1000),
-                         (suseconds_t)(ms % 1000) * 1000};
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
     struct event *ev = event_new(w->base, -1, EV_PERSIST, cb, w);
     if (ev != NULL)
         event_add(ev, &tv);
@@ -416,8 +412,7 @@ int worker_main(conf *c, int index, int listen_fd, int ctl_fd,
     log_role = role;
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     signal(SIGPIPE, SIG_IGN);
-    svc_seed(c->random_seed ? (uint64_t)c->random_seed + (uint64_t)index
-                            : 0);
+    svc_seed(c->random_seed ? (uint64_t)c->random_seed + (uint64_t)index : 0);
 
     w.base = event_base_new();
     w.gw.pool = coro_pool_new((size_t)c->stack_kb * 1024, 256);
@@ -437,8 +432,8 @@ int worker_main(conf *c, int index, int listen_fd, int ctl_fd,
     if (svc.st == NULL)
         return fail(&w, err);
     plugin_set_copy_dir(ws->run_dir);
-    w.gw.current = gen_build_at(c, &svc_gen_host, ws->plugins_dir, ws->activities_dir,
-                                ws->generation, 1, &e);
+    w.gw.current = gen_build_at(c, &svc_gen_host, ws->plugins_dir,
+                                ws->activities_dir, ws->generation, 1, &e);
     if (w.gw.current == NULL) {
         char *msg = errs_join(&e);
         int rc = fail(&w, msg ? msg : "generation failed to load");
@@ -464,8 +459,7 @@ int worker_main(conf *c, int index, int listen_fd, int ctl_fd,
     if (getppid() == 1)
         return fail(&w, "master exited during start");
 
-    send_simple(&w, "ready", "generation", NULL,
-                (double)w.gw.current->number);
+    send_simple(&w, "ready", "generation", NULL, (double)w.gw.current->number);
     log_info("serving generation %llu (%zu activities, %zu plugins)",
              (unsigned long long)w.gw.current->number, w.gw.current->nacts,
              w.gw.current->nplugins);

@@ -12,10 +12,10 @@
 /* What a worker starts serving: the master's current generation. */
 typedef struct worker_start {
     uint64_t generation;
-    const char *plugins_dir;     /* the generation's snapshot */
+    const char *plugins_dir; /* the generation's snapshot */
     const char *activities_dir;
-    const cJSON *enabled;        /* enable/disable overrides, or NULL */
-    const char *run_dir;         /* where plugin copies are written */
+    const cJSON *enabled; /* enable/disable overrides, or NULL */
+    const char *run_dir;  /* where plugin copies are written */
 } worker_start;
 
 /* Run worker `index` until told to stop; returns the process exit status

@@ -204,8 +204,8 @@ coro_pool *coro_pool_new(size_t stack_size, size_t max_free)
     coro_pool *p;
     long pg = sysconf(_SC_PAGESIZE);
     size_t page = pg > 0 ? (size_t)pg : 4096;
-    size_t hdr = (sizeof(coro) + CORO_HDR_ALIGN - 1) &
-                 ~(size_t)(CORO_HDR_ALIGN - 1);
+    size_t hdr =
+        (sizeof(coro) + CORO_HDR_ALIGN - 1) & ~(size_t)(CORO_HDR_ALIGN - 1);
     size_t body;
 
     if (stack_size == 0)
@@ -243,9 +243,9 @@ static coro *stack_map(coro_pool *p)
     char *base;
     coro *c;
 
-    base = mmap(NULL, p->map_size, PROT_READ | PROT_WRITE,
-                MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1,
-                0);
+    base =
+        mmap(NULL, p->map_size, PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
     if (base == MAP_FAILED)
         return NULL;
     if (mprotect(base, p->page, PROT_NONE) != 0) {

@@ -11,9 +11,9 @@
 #include <stddef.h>
 
 typedef struct errs {
-    char **msgs;     /* owned; each "file:line: message" or "warning: ..." */
+    char **msgs; /* owned; each "file:line: message" or "warning: ..." */
     size_t n, cap;
-    size_t nerrors;  /* messages that are errors (the rest are warnings) */
+    size_t nerrors; /* messages that are errors (the rest are warnings) */
     int oom;
 } errs;
 

@@ -73,8 +73,7 @@ int http_on_reply(struct evhttp_request *req, http_reply_fn fn, void *arg)
     return 0;
 }
 
-static void send_text(struct evhttp_request *req, int status,
-                      const char *text)
+static void send_text(struct evhttp_request *req, int status, const char *text)
 {
     struct evbuffer *out = evhttp_request_get_output_buffer(req);
 
@@ -110,8 +109,9 @@ void http_send_json(struct evhttp_request *req, int status, cJSON *body)
     text = body ? cJSON_PrintUnformatted(body) : NULL;
     cJSON_Delete(body);
     if (text == NULL) {
-        send_text(req, 500, "{\"code\":500,\"reason\":\"internal\","
-                            "\"message\":\"out of memory\"}");
+        send_text(req, 500,
+                  "{\"code\":500,\"reason\":\"internal\","
+                  "\"message\":\"out of memory\"}");
         return;
     }
     send_text(req, status, text);

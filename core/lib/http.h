@@ -24,7 +24,8 @@ void http_send_raw(struct evhttp_request *req, int status,
  * and "request_id" when known (may be NULL). */
 void http_send_error(struct evhttp_request *req, int status,
                      const char *reason, const char *request_id,
-                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+                     const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
 const char *http_method_name(enum evhttp_cmd_type t);
 

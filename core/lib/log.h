@@ -7,8 +7,8 @@
 #include <ams/ams.h>
 #include <stdarg.h>
 
-extern int log_level;         /* AMS_LOG_*; messages above it are dropped */
-extern const char *log_role;  /* "master", "worker 1", "check" */
+extern int log_level;        /* AMS_LOG_*; messages above it are dropped */
+extern const char *log_role; /* "master", "worker 1", "check" */
 
 void log_msg(ams_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -15,9 +15,9 @@ typedef store *(*store_open_fn)(const char *arg, const store_options *opt,
 static const struct backend {
     const char *scheme;
     store_open_fn open;
-    int whole_uri;    /* 1: open gets the URI, 0: what follows the scheme */
+    int whole_uri;     /* 1: open gets the URI, 0: what follows the scheme */
     const char *needs; /* what an empty rest lacks (refused), or NULL */
-    const char *form; /* for messages */
+    const char *form;  /* for messages */
 } backends[] = {
     {"lmdb:", store_lmdb_open, 0, "a directory", "lmdb:DIR"},
     {"mem:", store_mem_open, 0, NULL, "mem:[NAME]"},

@@ -53,7 +53,7 @@ struct event_base;
 typedef struct store store;
 
 typedef struct store_board_entry {
-    char *member;  /* malloc'd */
+    char *member; /* malloc'd */
     int64_t score;
 } store_board_entry;
 
@@ -119,8 +119,7 @@ typedef struct store_ops {
      * absent), all in one atomic step; *undone (may be NULL) receives how
      * many adds this call gave back.  AMS_OK. */
     ams_status (*journal_close)(store *s, const store_journal *j,
-                                int give_back, int64_t now_ms,
-                                size_t *undone);
+                                int give_back, int64_t now_ms, size_t *undone);
 
     /* Leaderboards: key names a board; members ranked by score
      * descending, ties by the time (now_ms) the member reached its score,
@@ -140,8 +139,7 @@ typedef struct store_ops {
     ams_status (*board_rank)(store *s, const char *key, const char *member,
                              int64_t now_ms, int64_t *rank, int64_t *score);
 
-    ams_status (*sweep)(store *s, int64_t now_ms, size_t max,
-                        size_t *removed);
+    ams_status (*sweep)(store *s, int64_t now_ms, size_t max, size_t *removed);
     void (*close)(store *s);
 } store_ops;
 
@@ -151,15 +149,15 @@ struct store {
 };
 
 typedef struct store_options {
-    const char *uri;        /* "lmdb:DIR", "mem:[NAME]",
-                               "redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]" */
-    size_t lmdb_map_size;   /* bytes; 0: default (1 GiB) */
-    int lmdb_sync;          /* STORE_SYNC_* */
+    const char *uri;          /* "lmdb:DIR", "mem:[NAME]",
+                                 "redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]" */
+    size_t lmdb_map_size;     /* bytes; 0: default (1 GiB) */
+    int lmdb_sync;            /* STORE_SYNC_* */
     int64_t redis_timeout_ms; /* connect and command timeout; 0: default
                                  (1000) */
-    const char *redis_user;     /* AUTH user and password when the URI has
-                                   none (a URI that has one and these too
-                                   is refused); NULL: none */
+    const char *redis_user;   /* AUTH user and password when the URI has
+                                 none (a URI that has one and these too
+                                 is refused); NULL: none */
     const char *redis_password;
     /* 1: open even when the server cannot be reached now (a server that
      * refuses, e.g. a wrong password, still fails the open); calls fail
@@ -181,9 +179,8 @@ void store_close(store *s);
 
 /* Convenience wrappers (static inline so the vtable stays the one truth). */
 static inline ams_status store_counter_add(store *s, const char *k, int64_t d,
-                                           int64_t lo, int64_t hi,
-                                           int64_t exp, int64_t now,
-                                           int64_t *out)
+                                           int64_t lo, int64_t hi, int64_t exp,
+                                           int64_t now, int64_t *out)
 {
     return s->ops->counter_add(s, k, d, lo, hi, exp, now, out, NULL);
 }
@@ -217,14 +214,13 @@ static inline ams_status store_lock_release(store *s, const char *k,
 {
     return s->ops->lock_release(s, k, tok, now);
 }
-static inline ams_status store_lock_get(store *s, const char *k,
-                                        int64_t now, char **tok)
+static inline ams_status store_lock_get(store *s, const char *k, int64_t now,
+                                        char **tok)
 {
     return s->ops->lock_get(s, k, now, tok);
 }
-static inline ams_status store_tag_set(store *s, const char *k,
-                                       const char *v, size_t len, int64_t exp,
-                                       int64_t now)
+static inline ams_status store_tag_set(store *s, const char *k, const char *v,
+                                       size_t len, int64_t exp, int64_t now)
 {
     return s->ops->tag_set(s, k, v, len, exp, now);
 }

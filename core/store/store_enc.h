@@ -106,7 +106,7 @@ static inline long store_jrn_count(const unsigned char *b, size_t len)
     int rc;
 
     if (len < 1 || (b[0] != STORE_JRN_OPEN && b[0] != STORE_JRN_CLOSED &&
-                     b[0] != STORE_JRN_GIVEN_BACK))
+                    b[0] != STORE_JRN_GIVEN_BACK))
         return -1;
     while ((rc = store_jrn_next(b, len, &pos, &delta, &key, &klen)) == 1)
         n++;

@@ -105,11 +105,11 @@ enum {
 
 /* Board entries: id + kind + (order: score + time) + member. */
 #define LM_MEMBER_MAX 256
-#define LM_BID 8                     /* id */
-#define LM_BPRE (LM_BID + 1)         /* id + kind */
+#define LM_BID 8                               /* id */
+#define LM_BPRE (LM_BID + 1)                   /* id + kind */
 #define LM_BORD (LM_BPRE + STORE_ORDER_PREFIX) /* order key w/o member */
 #define LM_BKEY_MAX (LM_BORD + LM_MEMBER_MAX)
-#define LM_BVAL 16                   /* member entry: score + time */
+#define LM_BVAL 16 /* member entry: score + time */
 enum { BK_MEMBER = 'm', BK_ORDER = 'o' };
 
 typedef struct lm_store {
@@ -143,7 +143,6 @@ typedef struct lm_call {
 static const store_ops lm_ops;
 
 /* ---- encoding ---- */
-
 
 /* Flipping the sign bit makes memcmp order of the big-endian bytes equal
  * to signed order, which LMDB's default key comparison relies on. */
@@ -224,9 +223,8 @@ static ams_status lm_load(lm_call *c, int64_t now_ms)
 /* Load the record of key in family fam into c, inside the transaction
  * txn that c shares with the call that opened it (one atomic step over
  * two records: a journaled add).  Nothing to finish. */
-static ams_status lm_at(lm_call *c, lm_store *ls, MDB_txn *txn,
-                        const char *op, int fam, const char *key,
-                        int64_t now_ms)
+static ams_status lm_at(lm_call *c, lm_store *ls, MDB_txn *txn, const char *op,
+                        int fam, const char *key, int64_t now_ms)
 {
     size_t klen = key != NULL ? strlen(key) : 0;
 
@@ -397,8 +395,8 @@ static ams_status lm_jrn_at(lm_call *jc, const lm_call *c,
                             const store_journal *j, int64_t now_ms,
                             int *closed)
 {
-    ams_status st = lm_at(jc, c->ls, c->txn, c->op, FAM_JOURNAL, j->key,
-                          now_ms);
+    ams_status st =
+        lm_at(jc, c->ls, c->txn, c->op, FAM_JOURNAL, j->key, now_ms);
 
     *closed = 0;
     if (st != AMS_OK || !jc->live)
@@ -427,8 +425,8 @@ static ams_status lm_journal_close(store *s, const store_journal *j,
     char kbuf[STORE_KEY_MAX + 1];
     int64_t delta, v, back;
     int state = 0; /* absent */
-    ams_status st = lm_begin(&jc, s, "journal_close", FAM_JOURNAL, j->key,
-                             now_ms, 0);
+    ams_status st =
+        lm_begin(&jc, s, "journal_close", FAM_JOURNAL, j->key, now_ms, 0);
 
     if (undone != NULL)
         *undone = 0;
@@ -462,7 +460,8 @@ static ams_status lm_journal_close(store *s, const store_journal *j,
             st = lm_counter_value(&cc, &v);
         /* An expired counter stays absent: its period is over, there is
          * nothing left to give back to. */
-        if (st != AMS_OK || !cc.live || __builtin_sub_overflow(v, delta, &back))
+        if (st != AMS_OK || !cc.live ||
+            __builtin_sub_overflow(v, delta, &back))
             continue;
         store_put_u64(b, (uint64_t)back);
         if ((st = lm_put(&cc, cc.expire_at_ms, 0, b, sizeof b)) == AMS_OK)
@@ -533,8 +532,8 @@ static ams_status lm_counter_add(store *s, const char *key, int64_t delta,
     }
     if (st == AMS_OK) {
         store_put_u64(b, (uint64_t)next);
-        st = lm_put(&c, c.live ? c.expire_at_ms : expire_at_ms, 0, b,
-                    sizeof b);
+        st =
+            lm_put(&c, c.live ? c.expire_at_ms : expire_at_ms, 0, b, sizeof b);
     }
     if (st == AMS_OK && jb != NULL)
         st = lm_put(&jc, jc.live ? jc.expire_at_ms : j->expire_at_ms, 0, jb,
@@ -733,9 +732,8 @@ static ams_status lm_value_cas(store *s, const char *key, uint64_t expect,
     st = lm_begin(&c, s, "value_cas", FAM_VALUE, key, now_ms, 0);
     if (st != AMS_OK)
         return st;
-    if (j != NULL && ((st = lm_jrn_at(&jc, &c, j, now_ms, &closed)) !=
-                          AMS_OK ||
-                      closed))
+    if (j != NULL &&
+        ((st = lm_jrn_at(&jc, &c, j, now_ms, &closed)) != AMS_OK || closed))
         return lm_end(&c, st != AMS_OK ? st : AMS_ERR_STORE);
     cur = c.live ? c.version : 0;
     if (cur != expect)
@@ -770,8 +768,8 @@ static size_t lm_order_key(unsigned char *out, uint64_t id, int64_t score,
 {
     store_put_u64(out, id);
     out[LM_BID] = BK_ORDER;
-    return LM_BPRE + store_order_key(out + LM_BPRE, score, time_ms, member,
-                                     mlen);
+    return LM_BPRE +
+           store_order_key(out + LM_BPRE, score, time_ms, member, mlen);
 }
 
 static int lm_member_ok(const char *member, size_t *mlen)
@@ -901,7 +899,8 @@ static ams_status lm_board_set(store *s, const char *key, const char *member,
     st = lm_begin(&c, s, "board_set", FAM_BOARD, key, now_ms, 0);
     if (st != AMS_OK)
         return st;
-    st = c.live ? lm_board_id(&c, &id) : lm_board_create(&c, expire_at_ms, &id);
+    st =
+        c.live ? lm_board_id(&c, &id) : lm_board_create(&c, expire_at_ms, &id);
     if (st == AMS_OK)
         st = lm_member_set(&c, id, member, mlen, score, now_ms);
     return lm_end(&c, st);
@@ -925,8 +924,7 @@ static int lm_order_first(MDB_cursor *cur, uint64_t id, unsigned char *pre,
 }
 
 /* The next order entry of the board whose prefix is pre. */
-static int lm_order_next(MDB_cursor *cur, const unsigned char *pre,
-                         MDB_val *k)
+static int lm_order_next(MDB_cursor *cur, const unsigned char *pre, MDB_val *k)
 {
     MDB_val v;
     int rc = mdb_cursor_get(cur, k, &v, MDB_NEXT);
@@ -1044,7 +1042,8 @@ static ams_status lm_rank_count(lm_call *c, uint64_t id, const char *member,
     if (rc != 0)
         return lm_fail(c->op, rc);
     rc = lm_order_first(cur, id, pre, &k);
-    while (rc == 0 && !(k.mv_size == olen && memcmp(k.mv_data, ok, olen) == 0)) {
+    while (rc == 0 &&
+           !(k.mv_size == olen && memcmp(k.mv_data, ok, olen) == 0)) {
         r++;
         rc = lm_order_next(cur, pre, &k);
     }
@@ -1094,9 +1093,9 @@ static ams_status lm_board_rank(store *s, const char *key, const char *member,
             st = lm_corrupt(c.op);
         else {
             sc = (int64_t)store_get_u64(v.mv_data);
-            st = lm_rank_count(&c, id, member, mlen, sc,
-                               (int64_t)store_get_u64((unsigned char *)v.mv_data + 8),
-                               &r);
+            st = lm_rank_count(
+                &c, id, member, mlen, sc,
+                (int64_t)store_get_u64((unsigned char *)v.mv_data + 8), &r);
         }
     }
     st = lm_end(&c, st);
@@ -1143,9 +1142,9 @@ static int lm_board_drain(lm_store *ls, MDB_txn *txn, uint64_t id,
     for (;;) {
         k = (MDB_val){sizeof pre, pre};
         rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-        if (rc == MDB_NOTFOUND || (rc == 0 && (k.mv_size < LM_BPRE ||
-                                               memcmp(k.mv_data, pre,
-                                                      sizeof pre) != 0))) {
+        if (rc == MDB_NOTFOUND ||
+            (rc == 0 && (k.mv_size < LM_BPRE ||
+                         memcmp(k.mv_data, pre, sizeof pre) != 0))) {
             *done = 1;
             rc = 0;
             break;
@@ -1209,8 +1208,8 @@ static int lm_sweep_one(lm_store *ls, MDB_txn *txn, const unsigned char *idx,
     if (idx[8] == FAM_RETIRED && dk.mv_size == 1 + LM_BID) {
         int done;
 
-        rc = lm_board_drain(ls, txn, store_get_u64(idx + 9), budget, removed, used,
-                            &done);
+        rc = lm_board_drain(ls, txn, store_get_u64(idx + 9), budget, removed,
+                            used, &done);
         if (rc != 0 || !done)
             return rc; /* the next sweep goes on with it */
         /* Not a record of the caller's: its members were what counted. */

@@ -147,7 +147,7 @@ typedef struct mm_rec {
 
 typedef struct mm_store {
     store base;
-    char *label; /* "mem" or "mem:NAME", for log lines */
+    char *label;  /* "mem" or "mem:NAME", for log lines */
     mm_rec **tab; /* nb buckets, a power of two */
     size_t nb, n;
     mm_rec **heap; /* expiry heap */
@@ -178,8 +178,7 @@ static uint64_t mm_hash(int fam, const unsigned char *key, size_t klen)
 }
 
 /* Byte order, a prefix first: LMDB's default key order. */
-static int mm_bytes_cmp(const void *a, size_t alen, const void *b,
-                        size_t blen)
+static int mm_bytes_cmp(const void *a, size_t alen, const void *b, size_t blen)
 {
     int c = memcmp(a, b, alen < blen ? alen : blen);
 
@@ -478,8 +477,7 @@ static mm_rec *mm_make(mm_call *c, int64_t expire_at_ms)
  * (mm_put is the counted one): a journal is written by the call it
  * journals. */
 static ams_status mm_store_body(mm_call *c, int64_t expire_at_ms,
-                                uint64_t version, const void *body,
-                                size_t len)
+                                uint64_t version, const void *body, size_t len)
 {
     char *copy = malloc(len + 1);
     mm_rec *r;
@@ -536,8 +534,7 @@ static ams_status mm_jrn_begin(mm_call *c, store *s, const char *op,
     if (st != AMS_OK || !c->live)
         return st;
     if (store_jrn_count((const unsigned char *)c->r->body, c->r->len) < 0) {
-        fprintf(stderr, "store: %s: %s: corrupt journal\n", c->ms->label,
-                op);
+        fprintf(stderr, "store: %s: %s: corrupt journal\n", c->ms->label, op);
         return AMS_ERR_STORE;
     }
     *closed = c->r->body[0] != STORE_JRN_OPEN;
@@ -564,8 +561,8 @@ static ams_status mm_jrn_append(mm_call *jc, const store_journal *j,
     else
         b[0] = STORE_JRN_OPEN;
     store_jrn_entry(b + old, delta, key, klen);
-    st = mm_store_body(jc, jc->live ? jc->r->expire_at_ms : j->expire_at_ms,
-                       0, b, old + STORE_JRN_ENTRY_HDR + klen);
+    st = mm_store_body(jc, jc->live ? jc->r->expire_at_ms : j->expire_at_ms, 0,
+                       b, old + STORE_JRN_ENTRY_HDR + klen);
     free(b);
     return st;
 }
@@ -581,8 +578,8 @@ static ams_status mm_journal_close(store *s, const store_journal *j,
     const unsigned char *key;
     unsigned char *body = NULL, shut;
     int64_t delta;
-    ams_status st = mm_begin(&jc, s, "journal_close", FAM_JOURNAL, j->key,
-                             now_ms);
+    ams_status st =
+        mm_begin(&jc, s, "journal_close", FAM_JOURNAL, j->key, now_ms);
 
     if (undone != NULL)
         *undone = 0;
@@ -909,8 +906,8 @@ static size_t mm_name_find(const mm_board *b, const char *name, size_t len,
     *found = 0;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        int c = mm_bytes_cmp(name, len, b->byname[mid]->name,
-                             b->byname[mid]->len);
+        int c =
+            mm_bytes_cmp(name, len, b->byname[mid]->name, b->byname[mid]->len);
         if (c == 0) {
             *found = 1;
             return mid;
@@ -1111,9 +1108,8 @@ static ams_status mm_board_rank(store *s, const char *key, const char *member,
         return AMS_NOT_FOUND;
     m = b->byname[at];
     if (rank != NULL)
-        *rank = (int64_t)mm_ord_find(b, m->score, m->time_ms, m->name,
-                                     m->len) +
-                1;
+        *rank =
+            (int64_t)mm_ord_find(b, m->score, m->time_ms, m->name, m->len) + 1;
     if (score != NULL)
         *score = m->score;
     return AMS_OK;
@@ -1202,7 +1198,7 @@ static void mm_dump_rec(FILE *f, const mm_rec *r)
     static const struct {
         int fam;
         const char *name;
-    } names[] = {{FAM_BOARD, "board"}, {FAM_COUNTER, "counter"},
+    } names[] = {{FAM_BOARD, "board"},     {FAM_COUNTER, "counter"},
                  {FAM_JOURNAL, "journal"}, {FAM_LOCK, "lock"},
                  {FAM_TAG, "tag"},         {FAM_VALUE, "value"}};
     const char *name = "?";
@@ -1267,7 +1263,8 @@ char *store_mem_dump(store *s, int64_t now_ms)
         return NULL;
     for (size_t i = 0; i < ms->nb; i++)
         for (mm_rec *r = ms->tab[i]; r != NULL; r = r->next)
-            if (mm_live(r, now_ms) && !(r->fam == FAM_COUNTER && r->count == 0))
+            if (mm_live(r, now_ms) &&
+                !(r->fam == FAM_COUNTER && r->count == 0))
                 all[n++] = r;
     qsort(all, n, sizeof *all, mm_dump_cmp);
     f = open_memstream(&buf, &size);

@@ -185,9 +185,11 @@ static ams_status rd_code(int code)
 static ams_status rd_journal_refused(rd_store *rs, const char *op, int code)
 {
     if (code == 3) {
-        fprintf(stderr, "store: %s: %s: write refused: its journal is "
+        fprintf(stderr,
+                "store: %s: %s: write refused: its journal is "
                 "closed (the request's attempt was rolled back by a "
-                "retry)\n", rs->name, op);
+                "retry)\n",
+                rs->name, op);
         return AMS_ERR_STORE;
     }
     if (code == 4)
@@ -600,12 +602,12 @@ static ams_status rd_journal_close(store *s, const store_journal *j,
             *undone = (size_t)v;
         return AMS_OK;
     }
-    return rd_fail(rs, op, "the journal kept changing while it was given "
-                           "back");
+    return rd_fail(rs, op,
+                   "the journal kept changing while it was given "
+                   "back");
 }
 
 /* ---- leaderboards (layout: see the top of the file) ---- */
-
 
 static int rd_member_ok(const char *member, size_t *mlen)
 {
@@ -801,7 +803,8 @@ store *store_redis_open(const char *uri, const store_options *opt, char *err,
 
     rd_display(uri, shown, sizeof shown);
     if (strncmp(uri, "redis://", 8) != 0) {
-        snprintf(err, errlen, "store: \"%s\": bad URI: expected redis://", shown);
+        snprintf(err, errlen, "store: \"%s\": bad URI: expected redis://",
+                 shown);
         return NULL;
     }
     rs = calloc(1, sizeof *rs);
@@ -814,8 +817,7 @@ store *store_redis_open(const char *uri, const store_options *opt, char *err,
                                                : RD_TIMEOUT_DEFAULT_MS;
     rs->evbase = opt->base;
     bad = NULL;
-    if (ruri_parse(uri, &rs->uri, &bad) == 0 &&
-        opt->redis_password != NULL) {
+    if (ruri_parse(uri, &rs->uri, &bad) == 0 && opt->redis_password != NULL) {
         /* From amsd.conf's redis { }: only when the URI has none. */
         if (rs->uri.pass != NULL)
             bad = "a password in the URI and in the redis settings too";

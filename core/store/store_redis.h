@@ -55,17 +55,17 @@ extern const char *const rd_scripts[S_COUNT];
 
 typedef struct rd_store {
     store base;
-    char *name;   /* "redis://HOST:PORT/DB" without credentials, for logs */
+    char *name;      /* "redis://HOST:PORT/DB" without credentials, for logs */
     ruri uri;        /* host, port, db and credentials */
     char dbtext[16]; /* db in decimal, for SELECT */
     int64_t timeout_ms;
-    redisContext *c; /* NULL: not connected */
+    redisContext *c;     /* NULL: not connected */
     int64_t next_try_ms; /* monotonic: no connect attempt before */
     /* The asynchronous path (evbase set): one pipelined connection. */
     struct event_base *evbase;
-    struct redisAsyncContext *ac;  /* NULL: not connected */
-    int64_t next_async_ms;  /* monotonic: no connect attempt before */
-    int64_t log_since_ms;   /* rd_fail's rate limit */
+    struct redisAsyncContext *ac; /* NULL: not connected */
+    int64_t next_async_ms;        /* monotonic: no connect attempt before */
+    int64_t log_since_ms;         /* rd_fail's rate limit */
     int log_lines;
     unsigned long log_dropped;
     char sha[S_COUNT][41];

@@ -415,9 +415,9 @@ static void rd_async_drop(rd_store *rs)
 }
 
 /* An asynchronous connection, made if there is none (not again within
- * RD_RETRY_MS of a failed attempt).  The handshake is queued at once: hiredis sends it, and
- * the calls queued after it, when the connect completes, so a call on a
- * fresh connection costs no extra round trip. */
+ * RD_RETRY_MS of a failed attempt).  The handshake is queued at once: hiredis
+ * sends it, and the calls queued after it, when the connect completes, so a
+ * call on a fresh connection costs no extra round trip. */
 static ams_status rd_async_ready(rd_store *rs, const char *op)
 {
     redisAsyncContext *ac;
@@ -448,8 +448,8 @@ static ams_status rd_async_ready(rd_store *rs, const char *op)
     for (int i = 0; i < 2; i++) {
         rd_cmd hc;
         if (rd_handshake(rs, i, &hc) &&
-            redisAsyncCommandArgv(ac, rd_async_handshake, rs, hc.argc,
-                                  hc.argv, hc.lens) != REDIS_OK) {
+            redisAsyncCommandArgv(ac, rd_async_handshake, rs, hc.argc, hc.argv,
+                                  hc.lens) != REDIS_OK) {
             redisAsyncFree(ac);
             return rd_fail(rs, op, "cannot queue the handshake");
         }
@@ -502,8 +502,8 @@ static ams_status rd_command_async(rd_store *rs, const char *op, int argc,
         free(w);
         return rd_fail(rs, op, "out of memory");
     }
-    if (redisAsyncCommandArgv(rs->ac, rd_async_reply, w, argc, argv,
-                              lens) != REDIS_OK) {
+    if (redisAsyncCommandArgv(rs->ac, rd_async_reply, w, argc, argv, lens) !=
+        REDIS_OK) {
         event_free(w->ev);
         free(w);
         return rd_fail(rs, op, "cannot queue the command");
@@ -575,9 +575,9 @@ static ams_status rd_command(rd_store *rs, const char *op, int argc,
     return rd_command_sync(rs, op, argc, argv, lens, out);
 }
 
-ams_status rd_evalv(rd_store *rs, const char *op, int script,
-                           int nkeys, int argc, const char **argv,
-                           size_t *lens, redisReply **out)
+ams_status rd_evalv(rd_store *rs, const char *op, int script, int nkeys,
+                    int argc, const char **argv, size_t *lens,
+                    redisReply **out)
 {
     char nk[12];
     redisReply *r = NULL;
@@ -597,8 +597,10 @@ ams_status rd_evalv(rd_store *rs, const char *op, int script,
         /* The server lost its scripts (restart, SCRIPT FLUSH); the
          * script did not run.  EVAL with the body runs it and caches it
          * again under the same sha, in the same single round trip. */
-        fprintf(stderr, "store: %s: %s: script gone (NOSCRIPT), sending "
-                "it again\n", rs->name, op);
+        fprintf(stderr,
+                "store: %s: %s: script gone (NOSCRIPT), sending "
+                "it again\n",
+                rs->name, op);
         freeReplyObject(r);
         r = NULL;
         argv[0] = "EVAL";
@@ -619,7 +621,7 @@ ams_status rd_evalv(rd_store *rs, const char *op, int script,
 }
 
 ams_status rd_eval(rd_store *rs, const char *op, int script, int nkeys,
-                          const rd_args *a, redisReply **out)
+                   const rd_args *a, redisReply **out)
 {
     const char *argv[3 + RD_MAXARG];
     size_t lens[3 + RD_MAXARG];
@@ -630,7 +632,6 @@ ams_status rd_eval(rd_store *rs, const char *op, int script, int nkeys,
     }
     return rd_evalv(rs, op, script, nkeys, a->n, argv, lens, out);
 }
-
 
 /* ---- start and end ---- */
 
@@ -649,8 +650,10 @@ int rd_conn_start(rd_store *rs, int lazy, char *why, size_t whylen)
     if (rc == -1 && lazy) {
         /* Not reachable (yet): serve anyway; every call answers
          * AMS_ERR_STORE at once until a connect succeeds (rd_ready). */
-        fprintf(stderr, "store: %s: not reachable (%s); serving anyway: "
-                "store calls fail until it is\n", rs->name, why);
+        fprintf(stderr,
+                "store: %s: not reachable (%s); serving anyway: "
+                "store calls fail until it is\n",
+                rs->name, why);
         rs->next_try_ms = clock_mono_ms() + RD_RETRY_MS;
         return 0;
     }

@@ -72,12 +72,12 @@ extern "C" {
  * are outcomes, negative values are faults. */
 typedef enum ams_status {
     AMS_OK = 0,
-    AMS_FAIL = 1,      /* business "no": the rule does not pass, the
-                          operation declines; set a reason with ams_fail() */
-    AMS_NOT_FOUND = 2, /* the key or field does not exist */
-    AMS_CONFLICT = 3,  /* a counter bound would be crossed, a version does
-                          not match, a lock is held by someone else */
-    AMS_ERR = -1,      /* a fault: bad argument, plugin bug; answered 500 */
+    AMS_FAIL = 1,       /* business "no": the rule does not pass, the
+                           operation declines; set a reason with ams_fail() */
+    AMS_NOT_FOUND = 2,  /* the key or field does not exist */
+    AMS_CONFLICT = 3,   /* a counter bound would be crossed, a version does
+                           not match, a lock is held by someone else */
+    AMS_ERR = -1,       /* a fault: bad argument, plugin bug; answered 500 */
     AMS_ERR_STORE = -2, /* the store is unavailable; answered 503 */
     AMS_ERR_NOMEM = -3,
 } ams_status;
@@ -92,9 +92,9 @@ typedef enum ams_kind {
  * file).  The host validates them against the schema before any plugin
  * code runs. */
 typedef enum ams_type {
-    AMS_T_INT = 1,     /* 64-bit integer; min/max bound the value */
-    AMS_T_NUMBER = 2,  /* double; min/max bound the value */
-    AMS_T_STRING = 3,  /* min/max bound the length in bytes */
+    AMS_T_INT = 1,    /* 64-bit integer; min/max bound the value */
+    AMS_T_NUMBER = 2, /* double; min/max bound the value */
+    AMS_T_STRING = 3, /* min/max bound the length in bytes */
     AMS_T_BOOL = 4,
     AMS_T_STRINGS = 5, /* list of strings; min/max bound the count */
     AMS_T_JSON = 6,    /* any value, handed over as JSON text (lists of
@@ -102,9 +102,9 @@ typedef enum ams_type {
     /* A string naming a resource the activity declares (its `resources`
      * group); the host checks the name exists and is of this kind, and
      * hands the definition over with resource_json(). */
-    AMS_T_POOL = 7,    /* a prize pool */
-    AMS_T_COUPON = 8,  /* a coupon kind */
-    AMS_T_BUDGET = 9,  /* a budget */
+    AMS_T_POOL = 7,   /* a prize pool */
+    AMS_T_COUPON = 8, /* a coupon kind */
+    AMS_T_BUDGET = 9, /* a budget */
 } ams_type;
 
 /* ams_param.flags */
@@ -159,11 +159,11 @@ typedef void (*ams_destroy_fn)(void *state);
 typedef struct ams_entry {
     const char *name; /* referenced as `plugin.name`; NULL ends the list */
     ams_kind kind;
-    const char *symbol;  /* exported ams_entry_fn */
-    const char *undo;    /* operations: exported ams_entry_fn that undoes
-                            a successful call, or NULL */
-    const char *init;    /* exported ams_init_fn, or NULL */
-    const char *destroy; /* exported ams_destroy_fn, or NULL */
+    const char *symbol;      /* exported ams_entry_fn */
+    const char *undo;        /* operations: exported ams_entry_fn that undoes
+                                a successful call, or NULL */
+    const char *init;        /* exported ams_init_fn, or NULL */
+    const char *destroy;     /* exported ams_destroy_fn, or NULL */
     const ams_param *params; /* schema, ended by {NULL}; NULL: no params */
     const char *example;     /* JSON object of params that must validate
                                 (used by the conformance runner), or NULL */
@@ -178,8 +178,8 @@ typedef struct ams_manifest {
     uint16_t abi_minor; /* AMS_ABI_MINOR the plugin was built against */
     uint16_t min_minor; /* lowest host minor the plugin works with */
     uint16_t reserved;
-    uint32_t size;      /* sizeof(ams_manifest) as the plugin saw it */
-    const char *name;   /* [a-z][a-z0-9_]*, equal to the file's stem */
+    uint32_t size;       /* sizeof(ams_manifest) as the plugin saw it */
+    const char *name;    /* [a-z][a-z0-9_]*, equal to the file's stem */
     const char *version; /* MAJOR.MINOR.PATCH */
     const ams_entry *entries;
     /* The host stores its table here before anything else is called. */
@@ -360,7 +360,7 @@ struct ams_host {
 
 /* True when the host table has `field`. */
 #define AMS_HOST_HAS(host, field)                                             \
-    ((host) != NULL &&                                                         \
+    ((host) != NULL &&                                                        \
      (host)->size >= offsetof(ams_host, field) + sizeof((host)->field))
 
 /* ---- Writing a plugin ----
@@ -381,13 +381,13 @@ struct ams_host {
  *   AMS_INIT(my_init) { *state = ...; return AMS_OK; }   (ctx, state)
  *   AMS_DESTROY(my_destroy) { free(state); }             (state) */
 #define AMS_ENTRY(fn)                                                         \
-    AMS_EXPORT ams_status fn(ams_ctx *ctx);                                    \
+    AMS_EXPORT ams_status fn(ams_ctx *ctx);                                   \
     AMS_EXPORT ams_status fn(ams_ctx *ctx)
 #define AMS_INIT(fn)                                                          \
-    AMS_EXPORT ams_status fn(ams_ctx *ctx, void **state);                      \
+    AMS_EXPORT ams_status fn(ams_ctx *ctx, void **state);                     \
     AMS_EXPORT ams_status fn(ams_ctx *ctx, void **state)
 #define AMS_DESTROY(fn)                                                       \
-    AMS_EXPORT void fn(void *state);                                           \
+    AMS_EXPORT void fn(void *state);                                          \
     AMS_EXPORT void fn(void *state)
 
 /* The plugin's copy of the host table; set by the host at load. */
@@ -395,28 +395,44 @@ extern const ams_host *ams_api __attribute__((visibility("hidden")));
 
 /* Like AMS_PLUGIN, for a plugin that works with hosts down to minor
  * MIN_MINOR: it must check AMS_HOST_HAS before calling anything newer. */
-#define AMS_PLUGIN_MIN(NAME, VERSION, ENTRIES, MIN_MINOR)                       \
-    const ams_host *ams_api __attribute__((visibility("hidden")));             \
-    AMS_EXPORT const ams_manifest ams_plugin_manifest = {                      \
-        AMS_MAGIC,        AMS_ABI_MAJOR,                                       \
-        AMS_ABI_MINOR,    (MIN_MINOR),                                         \
-        0,                sizeof(ams_manifest),                                \
-        (NAME),           (VERSION),                                           \
-        (ENTRIES),        &ams_api,                                            \
+#define AMS_PLUGIN_MIN(NAME, VERSION, ENTRIES, MIN_MINOR)                     \
+    const ams_host *ams_api __attribute__((visibility("hidden")));            \
+    AMS_EXPORT const ams_manifest ams_plugin_manifest = {                     \
+        AMS_MAGIC,                                                            \
+        AMS_ABI_MAJOR,                                                        \
+        AMS_ABI_MINOR,                                                        \
+        (MIN_MINOR),                                                          \
+        0,                                                                    \
+        sizeof(ams_manifest),                                                 \
+        (NAME),                                                               \
+        (VERSION),                                                            \
+        (ENTRIES),                                                            \
+        &ams_api,                                                             \
         NULL}
 
 /* Ends an ams_param or ams_entry array. */
-#define AMS_PARAMS_END {NULL, 0, 0, 0, 0, NULL}
-#define AMS_ENTRIES_END {NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL}
+#define AMS_PARAMS_END                                                        \
+    {                                                                         \
+        NULL, 0, 0, 0, 0, NULL                                                \
+    }
+#define AMS_ENTRIES_END                                                       \
+    {                                                                         \
+        NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL                     \
+    }
 
-#define AMS_PLUGIN(NAME, VERSION, ENTRIES)                                     \
-    const ams_host *ams_api __attribute__((visibility("hidden")));             \
-    AMS_EXPORT const ams_manifest ams_plugin_manifest = {                      \
-        AMS_MAGIC,        AMS_ABI_MAJOR,                                       \
-        AMS_ABI_MINOR,    AMS_ABI_MINOR,                                       \
-        0,                sizeof(ams_manifest),                                \
-        (NAME),           (VERSION),                                           \
-        (ENTRIES),        &ams_api,                                            \
+#define AMS_PLUGIN(NAME, VERSION, ENTRIES)                                    \
+    const ams_host *ams_api __attribute__((visibility("hidden")));            \
+    AMS_EXPORT const ams_manifest ams_plugin_manifest = {                     \
+        AMS_MAGIC,                                                            \
+        AMS_ABI_MAJOR,                                                        \
+        AMS_ABI_MINOR,                                                        \
+        AMS_ABI_MINOR,                                                        \
+        0,                                                                    \
+        sizeof(ams_manifest),                                                 \
+        (NAME),                                                               \
+        (VERSION),                                                            \
+        (ENTRIES),                                                            \
+        &ams_api,                                                             \
         NULL}
 
 /* Store keys and the names plugins make them from are 1..AMS_KEY_MAX
@@ -445,8 +461,7 @@ static inline ams_status ams_fail(ams_ctx *ctx, const char *reason)
 }
 
 /* A configured int, or def when absent. */
-static inline int64_t ams_conf_int(ams_ctx *ctx, const char *name,
-                                   int64_t def)
+static inline int64_t ams_conf_int(ams_ctx *ctx, const char *name, int64_t def)
 {
     int64_t v;
     return ams_api->conf_int(ctx, name, &v) == AMS_OK ? v : def;
@@ -476,14 +491,12 @@ static inline int ams_conf_bool(ams_ctx *ctx, const char *name, int def)
 }
 
 /* Request params with a default for absent or mistyped fields. */
-static inline int64_t ams_req_int(ams_ctx *ctx, const char *name,
-                                  int64_t def)
+static inline int64_t ams_req_int(ams_ctx *ctx, const char *name, int64_t def)
 {
     int64_t v;
     return ams_api->req_int(ctx, name, &v) == AMS_OK ? v : def;
 }
-static inline double ams_req_number(ams_ctx *ctx, const char *name,
-                                    double def)
+static inline double ams_req_number(ams_ctx *ctx, const char *name, double def)
 {
     double v;
     return ams_api->req_number(ctx, name, &v) == AMS_OK ? v : def;
@@ -503,7 +516,7 @@ static inline ams_status ams_need_int(ams_ctx *ctx, const char *name,
                                       int64_t *out, const char *reason)
 {
     return ams_api->req_int(ctx, name, out) == AMS_OK ? AMS_OK
-                                                       : ams_fail(ctx, reason);
+                                                      : ams_fail(ctx, reason);
 }
 static inline ams_status ams_need_number(ams_ctx *ctx, const char *name,
                                          double *out, const char *reason)
@@ -516,7 +529,7 @@ static inline ams_status ams_need_str(ams_ctx *ctx, const char *name,
                                       const char **out, const char *reason)
 {
     return ams_api->req_str(ctx, name, out) == AMS_OK ? AMS_OK
-                                                       : ams_fail(ctx, reason);
+                                                      : ams_fail(ctx, reason);
 }
 
 #ifdef __cplusplus

@@ -16,12 +16,18 @@ static const struct {
     const char *uid;
     int64_t now;
 } points[] = {
-    {"u1001", HX_T_MON_EARLY},          {"u1001", HX_T_FRI},
-    {"u1002", HX_T_MON_LATE},           {"u1002", HX_T_SAT_NIGHT},
-    {"conform-user-3", HX_T_MON_EARLY}, {"conform-user-3", HX_T_MON_LATE},
-    {"u666", HX_T_FRI},                 {"u666", HX_T_SAT_NIGHT},
-    {"u1001", HX_T_MON_LATE},           {"u1002", HX_T_FRI},
-    {"conform-user-3", HX_T_SAT_NIGHT}, {"u666", HX_T_MON_EARLY},
+    {"u1001", HX_T_MON_EARLY},
+    {"u1001", HX_T_FRI},
+    {"u1002", HX_T_MON_LATE},
+    {"u1002", HX_T_SAT_NIGHT},
+    {"conform-user-3", HX_T_MON_EARLY},
+    {"conform-user-3", HX_T_MON_LATE},
+    {"u666", HX_T_FRI},
+    {"u666", HX_T_SAT_NIGHT},
+    {"u1001", HX_T_MON_LATE},
+    {"u1002", HX_T_FRI},
+    {"conform-user-3", HX_T_SAT_NIGHT},
+    {"u666", HX_T_MON_EARLY},
 };
 #define NPOINTS (sizeof points / sizeof points[0])
 
@@ -110,9 +116,9 @@ void ck_rule_pure(ck *c)
         goto out;
     nreq = rule_requests(&h, in, req, reqs);
     for (size_t i = 0; i < NPOINTS * nreq; i++) {
-        hx_req rq = {points[i % NPOINTS].uid, "conform-pure",
-                     reqs[i / NPOINTS], points[i % NPOINTS].now, 100 + i,
-                     NULL};
+        hx_req rq = {
+            points[i % NPOINTS].uid, "conform-pure", reqs[i / NPOINTS],
+            points[i % NPOINTS].now, 100 + i,        NULL};
         const char *uid = rq.uid;
         int64_t now = rq.now_ms;
         uint64_t w0 = hx_writes(&h);
@@ -125,10 +131,11 @@ void ck_rule_pure(ck *c)
             char first[300] = "";
             after = hx_dump(&h, now);
             hx_dump_diff(c, before, after, first, sizeof first);
-            ck_fail(c, "wrote to the store (%llu write%s%s%s) when called "
-                       "for uid \"%s\" at %s with request params %s: a "
-                       "rule must only read; move the write into an "
-                       "operation",
+            ck_fail(c,
+                    "wrote to the store (%llu write%s%s%s) when called "
+                    "for uid \"%s\" at %s with request params %s: a "
+                    "rule must only read; move the write into an "
+                    "operation",
                     (unsigned long long)(hx_writes(&h) - w0),
                     hx_writes(&h) - w0 == 1 ? "" : "s", first[0] ? ": " : "",
                     first, uid, clock_text(now), hx_brief(rq.params));
@@ -159,9 +166,8 @@ void ck_rule_deterministic(ck *c)
         goto out;
     nreq = rule_requests(&h, in, req, reqs);
     for (size_t i = 0; i < NPOINTS * nreq; i++) {
-        hx_req rq = {points[i % NPOINTS].uid, "conform-det",
-                     reqs[i / NPOINTS], points[i % NPOINTS].now, 1000 + i,
-                     NULL};
+        hx_req rq = {points[i % NPOINTS].uid, "conform-det", reqs[i / NPOINTS],
+                     points[i % NPOINTS].now, 1000 + i,      NULL};
         hx_out a, b;
         int same;
 
@@ -188,13 +194,14 @@ void ck_rule_deterministic(ck *c)
                     verdict_text(&a, v1, sizeof v1), a.data ? a.data : "");
             ck_note(c, "second: %s, reply data %.200s",
                     verdict_text(&b, v2, sizeof v2), b.data ? b.data : "");
-            ck_fail(c, "the same input gave two verdicts, %s then %s (uid "
-                       "\"%s\", %s, request params %s, the same store, "
-                       "clock and random seed): a rule may depend only on "
-                       "the request, its params, the store and the host's "
-                       "clock and random source (ams_api->now_ms, "
-                       "random_u64), never on rand(), time() or state it "
-                       "changes",
+            ck_fail(c,
+                    "the same input gave two verdicts, %s then %s (uid "
+                    "\"%s\", %s, request params %s, the same store, "
+                    "clock and random seed): a rule may depend only on "
+                    "the request, its params, the store and the host's "
+                    "clock and random source (ams_api->now_ms, "
+                    "random_u64), never on rand(), time() or state it "
+                    "changes",
                     v1, v2, rq.uid, clock_text(rq.now_ms),
                     hx_brief(rq.params));
             hx_out_free(&a);
@@ -204,8 +211,9 @@ void ck_rule_deterministic(ck *c)
         hx_out_free(&a);
         hx_out_free(&b);
     }
-    ck_pass(c, "%zu inputs evaluated twice each (fresh store, same clock "
-               "and seed): same verdicts",
+    ck_pass(c,
+            "%zu inputs evaluated twice each (fresh store, same clock "
+            "and seed): same verdicts",
             NPOINTS * nreq);
 out:
     cJSON_Delete(reqs[1]);
@@ -218,12 +226,11 @@ out:
 void ck_op_undo(ck *c)
 {
     static const struct {
-        const char *keep;  /* a successful call kept before, or NULL */
-        const char *uid;   /* the do+undo */
+        const char *keep; /* a successful call kept before, or NULL */
+        const char *uid;  /* the do+undo */
         int fresh;
-    } rounds[] = {{NULL, "u1001", 1},
-                  {"u1002", "u1003", 1},
-                  {NULL, "u1002", 0}};
+    } rounds[] = {
+        {NULL, "u1001", 1}, {"u1002", "u1003", 1}, {NULL, "u1002", 0}};
     hx h;
     cJSON *req;
     instance *in = setup(c, &h, &req);
@@ -243,8 +250,8 @@ void ck_op_undo(ck *c)
         if (rounds[i].fresh)
             hx_reset_store(&h);
         if (rounds[i].keep != NULL) {
-            hx_req keep = {rounds[i].keep, "conform-keep", req, now, 40 + i,
-                           NULL};
+            hx_req keep = {
+                rounds[i].keep, "conform-keep", req, now, 40 + i, NULL};
             hx_call(&h, in, &keep, 0, &o);
             hx_out_free(&o);
         }
@@ -259,19 +266,20 @@ void ck_op_undo(ck *c)
         done++;
         after = hx_dump(&h, now);
         if (o.undo_st != AMS_OK) {
-            ck_fail(c, "the undo answered %s after a successful call for uid "
-                       "\"%s\": an undo must not fail (it runs when a later "
-                       "operation failed, with nobody to retry it)",
+            ck_fail(c,
+                    "the undo answered %s after a successful call for uid "
+                    "\"%s\": an undo must not fail (it runs when a later "
+                    "operation failed, with nobody to retry it)",
                     hx_status_name(o.undo_st), rounds[i].uid);
         } else if ((rb = hx_dump_restorable(before)) == NULL ||
                    (ra = hx_dump_restorable(after)) == NULL) {
             ck_fail(c, "out of memory");
-        } else if ((diff = hx_dump_diff(c, rb, ra, first,
-                                        sizeof first)) > 0) {
-            ck_fail(c, "after do + undo for uid \"%s\" the store differs "
-                       "from before in %zu line%s (- before, + after; "
-                       "first: %s): the undo must give back exactly what "
-                       "the call took",
+        } else if ((diff = hx_dump_diff(c, rb, ra, first, sizeof first)) > 0) {
+            ck_fail(c,
+                    "after do + undo for uid \"%s\" the store differs "
+                    "from before in %zu line%s (- before, + after; "
+                    "first: %s): the undo must give back exactly what "
+                    "the call took",
                     rounds[i].uid, diff, diff == 1 ? "" : "s", first);
         } else if (strcmp(before, after) != 0) {
             loose++;
@@ -286,9 +294,10 @@ void ck_op_undo(ck *c)
             goto out;
     }
     if (done == 0)
-        ck_fail(c, "the operation never succeeded (last answer: %s), so its "
-                   "undo could not be checked: pass request params that make "
-                   "it succeed with --request FILE",
+        ck_fail(c,
+                "the operation never succeeded (last answer: %s), so its "
+                "undo could not be checked: pass request params that make "
+                "it succeed with --request FILE",
                 last);
     else
         ck_pass(c, "%zu do + undo round%s left the store as it was%s", done,
@@ -328,9 +337,10 @@ void ck_op_idempotent(ck *c)
     hx_reset_store(&h);
     http = hx_pipeline(&h, in, &rq, &b1, &rep1);
     if (http != 200) {
-        ck_fail(c, "the first call was answered HTTP %d (%.300s): a fault is "
-                   "not recorded, so a retry runs the operation again; it "
-                   "must not fault on the example request",
+        ck_fail(c,
+                "the first call was answered HTTP %d (%.300s): a fault is "
+                "not recorded, so a retry runs the operation again; it "
+                "must not fault on the example request",
                 http, b1 ? b1 : "");
         goto out;
     }
@@ -350,13 +360,15 @@ void ck_op_idempotent(ck *c)
     } else if (strcmp(d1, d2) != 0) {
         char first[300] = "";
         size_t n = hx_dump_diff(c, d1, d2, first, sizeof first);
-        ck_fail(c, "replaying the request changed %zu store line%s (first: "
-                   "%s): effects outside the recorded request",
+        ck_fail(c,
+                "replaying the request changed %zu store line%s (first: "
+                "%s): effects outside the recorded request",
                 n, n == 1 ? "" : "s", first);
     } else {
-        ck_pass(c, "the same request twice: the second answer was the first "
-                   "one replayed (reason %s), no plugin code ran, the store "
-                   "did not change",
+        ck_pass(c,
+                "the same request twice: the second answer was the first "
+                "one replayed (reason %s), no plugin code ran, the store "
+                "did not change",
                 reason_of(b1, reason, sizeof reason));
     }
 out:
@@ -394,8 +406,9 @@ void ck_op_bounds(ck *c)
         snprintf(rid, sizeof rid, "conform-bound-%d", i);
         http = hx_pipeline(&h, in, &rq, &body, &rep);
         if (http != 200) {
-            ck_fail(c, "call %d of %d (uid \"%s\") was answered HTTP %d: "
-                       "%.300s",
+            ck_fail(c,
+                    "call %d of %d (uid \"%s\") was answered HTTP %d: "
+                    "%.300s",
                     i + 1, CALLS, uid, http, body ? body : "");
             free(body);
             goto out;
@@ -405,8 +418,7 @@ void ck_op_bounds(ck *c)
         free(body);
     }
     for (const ams_param *q = in->entry->spec->params; q && q->name; q++) {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(in->params,
-                                                          q->name);
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(in->params, q->name);
         int64_t stock = hx_stock(q->type), per = 1;
         size_t used;
 
@@ -418,9 +430,10 @@ void ck_op_bounds(ck *c)
                 per = in->uses[k].per_call;
         nres++;
         if (ok * per > stock) {
-            ck_fail(c, "%lld of %d calls succeeded, taking %lld unit%s each "
-                       "(declare_use) from %s \"%s\" whose stock is %lld: it "
-                       "oversells by %lld",
+            ck_fail(c,
+                    "%lld of %d calls succeeded, taking %lld unit%s each "
+                    "(declare_use) from %s \"%s\" whose stock is %lld: it "
+                    "oversells by %lld",
                     (long long)ok, CALLS, (long long)per, per == 1 ? "" : "s",
                     q->type == AMS_T_POOL     ? "pool"
                     : q->type == AMS_T_COUPON ? "coupon kind"
@@ -435,13 +448,15 @@ void ck_op_bounds(ck *c)
                  (long long)stock);
     }
     if (nres == 0)
-        ck_pass(c, "%d calls (100 users once, one user 100 times), %lld "
-                   "succeeded, none faulted (no resource params: nothing "
-                   "else to bound)",
+        ck_pass(c,
+                "%d calls (100 users once, one user 100 times), %lld "
+                "succeeded, none faulted (no resource params: nothing "
+                "else to bound)",
                 CALLS, (long long)ok);
     else
-        ck_pass(c, "%d calls (100 users once, one user 100 times), %lld "
-                   "succeeded, none faulted, within the stock%s",
+        ck_pass(c,
+                "%d calls (100 users once, one user 100 times), %lld "
+                "succeeded, none faulted, within the stock%s",
                 CALLS, (long long)ok, line);
 out:
     cJSON_Delete(req);
@@ -593,10 +608,11 @@ void ck_robust(ck *c)
     try_one(&rr, "", req, NULL);
     try_one(&rr, uid128, req, NULL);
     try_one(&rr, "\xff\xfe-bad-utf8-uid", req, NULL);
-    ck_pass(c, "%zu calls (absent, empty, 1 MiB, invalid UTF-8, 900-deep, "
-               "mistyped request fields%s%s%s; uids \"\", 128 chars, bad "
-               "UTF-8): none crashed or overran the %lld ms budget; slowest "
-               "%.1f ms; %zu answered a fault (acceptable)",
+    ck_pass(c,
+            "%zu calls (absent, empty, 1 MiB, invalid UTF-8, 900-deep, "
+            "mistyped request fields%s%s%s; uids \"\", 128 chars, bad "
+            "UTF-8): none crashed or overran the %lld ms budget; slowest "
+            "%.1f ms; %zu answered a fault (acceptable)",
             rr.calls, fields[0] ? " [" : "", fields, fields[0] ? "]" : "",
             (long long)c->o->budget_ms, rr.slowest, rr.faults);
 out:

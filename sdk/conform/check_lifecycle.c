@@ -142,23 +142,27 @@ void ck_lifecycle_repeat(ck *c)
             return;
     f1 = count_fds();
     m2 = heap_used();
-    ck_note(c, "heap in use (%s): %lld after warm-up, %lld after %d cycles, "
-               "%lld after %d",
+    ck_note(c,
+            "heap in use (%s): %lld after warm-up, %lld after %d cycles, "
+            "%lld after %d",
             HEAP_METHOD, m0, m1, half, m2, n);
     if (f1 > f0) {
-        ck_fail(c, "%ld more open file descriptors after %d load/init/call/"
-                   "destroy/unload cycles (%ld -> %ld): something the plugin "
-                   "opens is not closed by destroy",
+        ck_fail(c,
+                "%ld more open file descriptors after %d load/init/call/"
+                "destroy/unload cycles (%ld -> %ld): something the plugin "
+                "opens is not closed by destroy",
                 f1 - f0, n, f0, f1);
     } else if (m2 - m0 > heap_slack() && m2 > m1) {
-        ck_fail(c, "the heap grew by %lld bytes over %d load/init/call/"
-                   "destroy/unload cycles (about %lld per cycle, still "
-                   "growing in the second half): memory allocated by init "
-                   "or a call is not freed by destroy",
+        ck_fail(c,
+                "the heap grew by %lld bytes over %d load/init/call/"
+                "destroy/unload cycles (about %lld per cycle, still "
+                "growing in the second half): memory allocated by init "
+                "or a call is not freed by destroy",
                 m2 - m0, n, (m2 - m0) / n);
     } else {
-        ck_pass(c, "%d load/init/call/destroy/unload cycles: descriptors "
-                   "%ld -> %ld, heap %+lld bytes (%s)",
+        ck_pass(c,
+                "%d load/init/call/destroy/unload cycles: descriptors "
+                "%ld -> %ld, heap %+lld bytes (%s)",
                 n, f0, f1, m2 - m0, HEAP_METHOD);
     }
 }
@@ -236,8 +240,9 @@ void ck_lifecycle_reload(ck *c)
         ask(&b, ib[i], 31 + i, &rb[i]);
         if (!steady) {
             /* rule.E.deterministic tells why; only a fault counts here */
-            ck_note(c, "%s answers differently to the same request even in "
-                       "one copy: answers not compared",
+            ck_note(c,
+                    "%s answers differently to the same request even in "
+                    "one copy: answers not compared",
                     ia[i]->ref);
             if (rb[i].st < 0 && ra[i].st >= 0) {
                 ck_fail(c, "%s faults (%s) in the second copy", ib[i]->ref,
@@ -247,9 +252,10 @@ void ck_lifecycle_reload(ck *c)
             continue;
         }
         if (!same(&ra[i], &rb[i])) {
-            ck_fail(c, "%s answers %s (%s) in the first copy and %s (%s) in "
-                       "the second, for the same request, store and seed: "
-                       "does it keep state in globals?",
+            ck_fail(c,
+                    "%s answers %s (%s) in the first copy and %s (%s) in "
+                    "the second, for the same request, store and seed: "
+                    "does it keep state in globals?",
                     ia[i]->ref, hx_status_name(ra[i].st), ra[i].reason,
                     hx_status_name(rb[i].st), rb[i].reason);
             goto out;
@@ -260,8 +266,9 @@ void ck_lifecycle_reload(ck *c)
     for (size_t i = 0; i < nb; i++) {
         ask(&b, ib[i], 31 + i, &rb2);
         if (!same(&rb[i], &rb2) && (rb2.st < 0 || same(&ra[i], &rb[i]))) {
-            ck_fail(c, "after the first copy was destroyed and unloaded, %s "
-                       "in the second answers %s (%s) instead of %s (%s)",
+            ck_fail(c,
+                    "after the first copy was destroyed and unloaded, %s "
+                    "in the second answers %s (%s) instead of %s (%s)",
                     ib[i]->ref, hx_status_name(rb2.st), rb2.reason,
                     hx_status_name(rb[i].st), rb[i].reason);
             free(rb2.data);
@@ -271,9 +278,10 @@ void ck_lifecycle_reload(ck *c)
         free(rb2.data);
     }
     hx_close(&b);
-    ck_pass(c, "two copies loaded side by side, %zu instance%s each, the "
-               "same answers; the second kept working after the first was "
-               "destroyed and unloaded",
+    ck_pass(c,
+            "two copies loaded side by side, %zu instance%s each, the "
+            "same answers; the second kept working after the first was "
+            "destroyed and unloaded",
             na, na == 1 ? "" : "s");
     goto free_answers;
 out:

@@ -19,7 +19,7 @@
 #include <string.h>
 
 /* Every field up to and including `host` has existed since ABI 1.0. */
-#define MANIFEST_MIN_SIZE                                                      \
+#define MANIFEST_MIN_SIZE                                                     \
     (offsetof(ams_manifest, host) + sizeof(((ams_manifest *)0)->host))
 
 typedef struct opened {
@@ -177,14 +177,16 @@ void ck_manifest_abi(ck *c)
         return;
     }
     if (m->size < MANIFEST_MIN_SIZE) {
-        ck_fail(c, "manifest size %u is smaller than any ABI %u manifest "
-                   "(%zu): rebuild with AMS_PLUGIN",
+        ck_fail(c,
+                "manifest size %u is smaller than any ABI %u manifest "
+                "(%zu): rebuild with AMS_PLUGIN",
                 m->size, AMS_ABI_MAJOR, (size_t)MANIFEST_MIN_SIZE);
         return;
     }
     if (m->min_minor > m->abi_minor) {
-        ck_fail(c, "min_minor %u is newer than abi_minor %u: a plugin cannot "
-                   "need more than the header it was built with",
+        ck_fail(c,
+                "min_minor %u is newer than abi_minor %u: a plugin cannot "
+                "need more than the header it was built with",
                 m->min_minor, m->abi_minor);
         return;
     }
@@ -200,14 +202,16 @@ void ck_manifest_abi(ck *c)
         return;
     }
     if (m->abi_minor > AMS_ABI_MINOR)
-        ck_pass(c, "built against ABI %u.%u but needs only %u.%u: loads on "
-                   "this %u.%u host (functions newer than %u.%u must be "
-                   "checked with AMS_HOST_HAS)",
+        ck_pass(c,
+                "built against ABI %u.%u but needs only %u.%u: loads on "
+                "this %u.%u host (functions newer than %u.%u must be "
+                "checked with AMS_HOST_HAS)",
                 m->abi_major, m->abi_minor, AMS_ABI_MAJOR, m->min_minor,
                 AMS_ABI_MAJOR, AMS_ABI_MINOR, AMS_ABI_MAJOR, AMS_ABI_MINOR);
     else if (m->abi_minor < host_minor() || m->size < sizeof(ams_manifest))
-        ck_pass(c, "built against ABI %u.%u (manifest of %u bytes): an older "
-                   "minor, read up to its size on this %u.%u host",
+        ck_pass(c,
+                "built against ABI %u.%u (manifest of %u bytes): an older "
+                "minor, read up to its size on this %u.%u host",
                 m->abi_major, m->abi_minor, m->size, AMS_ABI_MAJOR,
                 AMS_ABI_MINOR);
     else
@@ -225,13 +229,15 @@ void ck_manifest_name(ck *c)
         return;
     name = op.m->name;
     if (!plugin_name_ok(name))
-        ck_fail(c, "name \"%s\" must match [a-z][a-z0-9_]* (at most 63 "
-                   "characters)",
+        ck_fail(c,
+                "name \"%s\" must match [a-z][a-z0-9_]* (at most 63 "
+                "characters)",
                 name ? name : "(null)");
     else if (strcmp(name, c->o->stem) != 0)
-        ck_fail(c, "name \"%s\" differs from the file name \"%s.so\": amsd "
-                   "loads NAME.so and requires the manifest's name to be "
-                   "NAME; rename the file or the plugin",
+        ck_fail(c,
+                "name \"%s\" differs from the file name \"%s.so\": amsd "
+                "loads NAME.so and requires the manifest's name to be "
+                "NAME; rename the file or the plugin",
                 name, c->o->stem);
     else
         ck_pass(c, "\"%s\", equal to the file's stem", name);
@@ -244,16 +250,16 @@ void ck_manifest_version(ck *c)
     if (open_plugin(c, &op) < 0 || !need_layout(c, op.m))
         return;
     if (!plugin_version_ok(op.m->version))
-        ck_fail(c, "version \"%s\" is not MAJOR.MINOR.PATCH (with an "
-                   "optional -suffix)",
+        ck_fail(c,
+                "version \"%s\" is not MAJOR.MINOR.PATCH (with an "
+                "optional -suffix)",
                 op.m->version ? op.m->version : "(null)");
     else
         ck_pass(c, "\"%s\"", op.m->version);
 }
 
 /* Messages of errs without the "where: " prefix, joined by "; ". */
-static void join_msgs(const errs *e, const char *where, char *out,
-                      size_t len)
+static void join_msgs(const errs *e, const char *where, char *out, size_t len)
 {
     size_t used = 0, wl = strlen(where);
 
@@ -262,8 +268,8 @@ static void join_msgs(const errs *e, const char *where, char *out,
         const char *m = e->msgs[i];
         if (strncmp(m, where, wl) == 0 && strncmp(m + wl, ": ", 2) == 0)
             m += wl + 2;
-        used += (size_t)snprintf(out + used, len - used, "%s%s",
-                                 i ? "; " : "", m);
+        used +=
+            (size_t)snprintf(out + used, len - used, "%s%s", i ? "; " : "", m);
     }
 }
 
@@ -338,8 +344,9 @@ void ck_manifest_entries(ck *c)
         join_msgs(&e, "manifest", msg, sizeof msg);
         ck_fail(c, "%s", msg);
     } else {
-        ck_pass(c, "%zu entr%s: names, kinds, symbols named, undo only on "
-                   "operations, examples are JSON objects",
+        ck_pass(c,
+                "%zu entr%s: names, kinds, symbols named, undo only on "
+                "operations, examples are JSON objects",
                 n, n == 1 ? "y" : "ies");
     }
     errs_free(&e);
@@ -378,9 +385,10 @@ void ck_manifest_schema(ck *c)
                          "entry \"%s\": parameter \"%s\": a length or count "
                          "cannot be below 0 (min %g)",
                          en->name, q->name, q->min);
-            if (q->type == AMS_T_INT &&
-                (((q->flags & AMS_P_MIN) && q->min != (double)(int64_t)q->min) ||
-                 ((q->flags & AMS_P_MAX) && q->max != (double)(int64_t)q->max)))
+            if (q->type == AMS_T_INT && (((q->flags & AMS_P_MIN) &&
+                                          q->min != (double)(int64_t)q->min) ||
+                                         ((q->flags & AMS_P_MAX) &&
+                                          q->max != (double)(int64_t)q->max)))
                 errs_add(&e, "manifest", 0,
                          "entry \"%s\": parameter \"%s\": integer bounds "
                          "must be integers",
@@ -412,7 +420,8 @@ static const char *symbol_problem(const opened *op, void *addr, int want_func,
         return buf;
     }
     if (info.dli_fbase != self.dli_fbase) {
-        snprintf(buf, len, "resolves to %s in %s, not to a definition in "
+        snprintf(buf, len,
+                 "resolves to %s in %s, not to a definition in "
                  "the plugin",
                  info.dli_sname ? info.dli_sname : "a symbol",
                  info.dli_fname ? info.dli_fname : "another object");
@@ -448,12 +457,14 @@ void ck_manifest_symbols(ck *c)
     if ((pr = symbol_problem(&op, (void *)op.m, 0, buf, sizeof buf)) != NULL)
         errs_add(&e, "m", 0, "ams_plugin_manifest %s", pr);
     if (op.m->host == NULL)
-        errs_add(&e, "m", 0, "the manifest has no host slot (use "
+        errs_add(&e, "m", 0,
+                 "the manifest has no host slot (use "
                  "AMS_PLUGIN)");
     else if ((pr = symbol_problem(&op, (void *)op.m->host, 0, buf,
                                   sizeof buf)) != NULL &&
              strstr(pr, "not a definition") != NULL)
-        errs_add(&e, "m", 0, "the manifest's host slot is not a variable of "
+        errs_add(&e, "m", 0,
+                 "the manifest's host slot is not a variable of "
                  "the plugin (use AMS_PLUGIN)");
     for (size_t i = 0; op.m->entries && op.m->entries[i].name && i < 1024;
          i++) {
@@ -484,8 +495,9 @@ void ck_manifest_symbols(ck *c)
         join_msgs(&e, "m", msg, sizeof msg);
         ck_fail(c, "%s", msg);
     } else {
-        ck_pass(c, "%zu function%s exported by the plugin itself, the "
-                   "manifest a data object",
+        ck_pass(c,
+                "%zu function%s exported by the plugin itself, the "
+                "manifest a data object",
                 nsym, nsym == 1 ? "" : "s");
     }
     errs_free(&e);

@@ -90,8 +90,7 @@ static void gen_missing(const ams_entry *e, const cJSON *base, variants *vs)
     }
 }
 
-static void gen_mistyped(const ams_entry *e, const cJSON *base,
-                         variants *vs)
+static void gen_mistyped(const ams_entry *e, const cJSON *base, variants *vs)
 {
     char what[240];
     cJSON *p;
@@ -133,8 +132,8 @@ static void gen_mistyped(const ams_entry *e, const cJSON *base,
                 continue;
             snprintf(what, sizeof what, "\"%s\" = %s (not a %s)", q->name,
                      hx_brief(bad[i]),
-                     q->type == AMS_T_STRINGS ? "list of strings"
-                     : q->type == AMS_T_INT   ? "integer"
+                     q->type == AMS_T_STRINGS  ? "list of strings"
+                     : q->type == AMS_T_INT    ? "integer"
                      : q->type == AMS_T_NUMBER ? "number"
                      : q->type == AMS_T_BOOL   ? "bool"
                                                : "string");
@@ -145,8 +144,8 @@ static void gen_mistyped(const ams_entry *e, const cJSON *base,
             snprintf(what, sizeof what,
                      "\"%s\" naming a resource the activity does not declare",
                      q->name);
-            add(vs, with(base, q->name,
-                         cJSON_CreateString("conform_undeclared")),
+            add(vs,
+                with(base, q->name, cJSON_CreateString("conform_undeclared")),
                 what);
         }
     }
@@ -192,15 +191,15 @@ static void gen_bounds(const ams_entry *e, const cJSON *base, variants *vs)
                                                          : "length";
         if (q->flags & AMS_P_MIN) {
             cJSON *v = outside(q, q->min - 1);
-            snprintf(what, sizeof what, "\"%s\" with %s %g (min %g)",
-                     q->name, measure, q->min - 1, q->min);
+            snprintf(what, sizeof what, "\"%s\" with %s %g (min %g)", q->name,
+                     measure, q->min - 1, q->min);
             if (v != NULL)
                 add(vs, with(base, q->name, v), what);
         }
         if (q->flags & AMS_P_MAX) {
             cJSON *v = outside(q, q->max + 1);
-            snprintf(what, sizeof what, "\"%s\" with %s %g (max %g)",
-                     q->name, measure, q->max + 1, q->max);
+            snprintf(what, sizeof what, "\"%s\" with %s %g (max %g)", q->name,
+                     measure, q->max + 1, q->max);
             if (v != NULL)
                 add(vs, with(base, q->name, v), what);
         }
@@ -308,8 +307,9 @@ static void rejects(ck *c, gen_fn make, const char *none)
     else if (vs->n == 0)
         ck_pass(c, "%s", none);
     else
-        ck_pass(c, "%zu invalid variant%s, each refused by the host before "
-                   "any plugin code ran",
+        ck_pass(c,
+                "%zu invalid variant%s, each refused by the host before "
+                "any plugin code ran",
                 vs->n, vs->n == 1 ? "" : "s");
 out:
     for (size_t i = 0; vs != NULL && i < vs->n; i++)
@@ -358,8 +358,9 @@ void ck_params_optional(ck *c)
         tried++;
         rc = hx_instance(&h, pe, p, &in, why, sizeof why);
         if (rc == HX_REJECTED) {
-            ck_fail(c, "without the optional \"%s\" the params are rejected: "
-                       "%s",
+            ck_fail(c,
+                    "without the optional \"%s\" the params are rejected: "
+                    "%s",
                     q->name, why);
             cJSON_Delete(p);
             goto out;
@@ -378,8 +379,9 @@ void ck_params_optional(ck *c)
     if (tried == 0)
         ck_pass(c, "the example sets no optional params");
     else
-        ck_pass(c, "%zu optional param%s left out one at a time: init and a "
-                   "call ran without crashing (%zu init%s refused cleanly)",
+        ck_pass(c,
+                "%zu optional param%s left out one at a time: init and a "
+                "call ran without crashing (%zu init%s refused cleanly)",
                 tried, tried == 1 ? "" : "s", refused,
                 refused == 1 ? "" : "s");
 out:

@@ -101,7 +101,7 @@ static double mono_s(void)
 static void child_main(const conform_opts *o, const char *entry, ck_fn fn,
                        ck_shared *sh, int logfd)
 {
-    static const int fatal[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT,
+    static const int fatal[] = {SIGSEGV, SIGBUS,  SIGFPE,  SIGILL, SIGABRT,
                                 SIGALRM, SIGTERM, SIGPIPE, SIGSYS};
     struct sigaction sa;
     ck c = {o, entry, sh};
@@ -152,8 +152,8 @@ static char *log_tail(int fd)
     return buf;
 }
 
-static void describe_death(const conform_opts *o, const ck_shared *sh,
-                           int wst, int killed, ck_result *r)
+static void describe_death(const conform_opts *o, const ck_shared *sh, int wst,
+                           int killed, ck_result *r)
 {
     const char *doing = sh->doing[0] ? sh->doing : "starting";
 
@@ -191,8 +191,7 @@ static char *join_detail(const char *notes, const char *log)
     return out;
 }
 
-void ck_run(const conform_opts *o, const char *entry, ck_fn fn,
-            ck_result *r)
+void ck_run(const conform_opts *o, const char *entry, ck_fn fn, ck_result *r)
 {
     ck_shared *sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE,
                          MAP_SHARED | MAP_ANONYMOUS, -1, 0);

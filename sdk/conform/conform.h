@@ -18,13 +18,13 @@
 #include <stdint.h>
 
 typedef struct conform_opts {
-    const char *path;        /* the plugin file */
-    char stem[256];          /* its file name without directory and .so */
-    const cJSON *params;     /* --params: {"entry" or "plugin.entry": {...}} */
-    const cJSON *requests;   /* --request: same keys, request params */
-    int64_t budget_ms;       /* per plugin call */
+    const char *path;      /* the plugin file */
+    char stem[256];        /* its file name without directory and .so */
+    const cJSON *params;   /* --params: {"entry" or "plugin.entry": {...}} */
+    const cJSON *requests; /* --request: same keys, request params */
+    int64_t budget_ms;     /* per plugin call */
     int64_t check_timeout_ms; /* per check, whatever it does */
-    int cycles;              /* lifecycle.repeat */
+    int cycles;               /* lifecycle.repeat */
     int verbose;
 } conform_opts;
 
@@ -35,46 +35,49 @@ typedef enum ck_status { CK_PASS = 0, CK_FAIL = 1, CK_SKIP = 2 } ck_status;
 #define CK_DOING_MAX 512
 #define CK_DATA_MAX (256 * 1024)
 typedef struct ck_shared {
-    volatile int done;            /* the check returned a verdict */
-    int status;                   /* ck_status */
-    char msg[CK_MSG_MAX];         /* one line */
-    char detail[CK_MSG_MAX];      /* more lines, for logs and JUnit */
-    char doing[CK_DOING_MAX];     /* what the child was doing last */
-    char data[CK_DATA_MAX];       /* check-specific output (the probe) */
+    volatile int done;        /* the check returned a verdict */
+    int status;               /* ck_status */
+    char msg[CK_MSG_MAX];     /* one line */
+    char detail[CK_MSG_MAX];  /* more lines, for logs and JUnit */
+    char doing[CK_DOING_MAX]; /* what the child was doing last */
+    char data[CK_DATA_MAX];   /* check-specific output (the probe) */
 } ck_shared;
 
 /* One check as a child sees it. */
 typedef struct ck {
     const conform_opts *o;
-    const char *entry;   /* per-entry checks: the entry's name */
+    const char *entry; /* per-entry checks: the entry's name */
     ck_shared *sh;
 } ck;
 
 typedef void (*ck_fn)(ck *c);
 
 /* Verdicts: the first verdict a check gives stands. */
-void ck_pass(ck *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void ck_fail(ck *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void ck_pass(ck *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void ck_fail(ck *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* A line of detail under the verdict (shown on failure, in JUnit). */
-void ck_note(ck *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void ck_note(ck *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* What the child is doing now: named when it crashes or times out. */
-void ck_doing(ck *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void ck_doing(ck *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* ---- child.c: running a check in a child ---- */
 
 typedef struct ck_result {
     ck_status status;
     char msg[CK_MSG_MAX];
-    char *detail;     /* malloc'd, may be NULL: notes and the log tail */
-    char *data;       /* malloc'd copy of ck_shared.data, or NULL */
+    char *detail; /* malloc'd, may be NULL: notes and the log tail */
+    char *data;   /* malloc'd copy of ck_shared.data, or NULL */
     double seconds;
 } ck_result;
 
 /* Run fn in a child (for entry, may be NULL) and wait for its verdict,
  * killing it after o->check_timeout_ms.  Fills r (free with
  * ck_result_free). */
-void ck_run(const conform_opts *o, const char *entry, ck_fn fn,
-            ck_result *r);
+void ck_run(const conform_opts *o, const char *entry, ck_fn fn, ck_result *r);
 void ck_result_free(ck_result *r);
 
 /* "SIGSEGV" and the like. */
@@ -117,8 +120,8 @@ typedef struct report_check {
 } report_check;
 
 typedef struct report_suite {
-    char plugin[256];   /* the file as given */
-    char name[128];     /* manifest name, or the stem */
+    char plugin[256]; /* the file as given */
+    char name[128];   /* manifest name, or the stem */
     report_check *checks;
     size_t n;
     double seconds;

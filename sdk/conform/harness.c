@@ -23,8 +23,8 @@ static struct timespec call_t0;
 static void arm(hx *h)
 {
     int64_t ms = h->c->o->budget_ms;
-    struct itimerval it = {{0, 0}, {(time_t)(ms / 1000),
-                                    (suseconds_t)(ms % 1000) * 1000}};
+    struct itimerval it = {
+        {0, 0}, {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000}};
     clock_gettime(CLOCK_MONOTONIC, &call_t0);
     setitimer(ITIMER_REAL, &it, NULL);
 }
@@ -259,8 +259,8 @@ static const cJSON *lookup(const cJSON *map, const plugin *p,
     return v ? v : cJSON_GetObjectItemCaseSensitive(map, e->name);
 }
 
-cJSON *hx_example(const conform_opts *o, const plugin *p,
-                  const ams_entry *e, char *why, size_t whylen)
+cJSON *hx_example(const conform_opts *o, const plugin *p, const ams_entry *e,
+                  char *why, size_t whylen)
 {
     const cJSON *given = lookup(o->params, p, e);
     cJSON *v;
@@ -378,8 +378,8 @@ static int check_resources(hx *h, const ams_param *spec, const cJSON *params,
 
     for (size_t i = 0; spec && spec[i].name; i++) {
         const char *g = group_of(spec[i].type);
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(params,
-                                                          spec[i].name);
+        const cJSON *v =
+            cJSON_GetObjectItemCaseSensitive(params, spec[i].name);
         char msg[300];
 
         if (g == NULL || !cJSON_IsString(v))
@@ -468,8 +468,7 @@ static void req_init(hx *h, svc_req *r, const hx_req *rq, method *m)
         svc_seed(rq->seed);
 }
 
-void hx_call(hx *h, instance *in, const hx_req *rq, int with_undo,
-             hx_out *out)
+void hx_call(hx *h, instance *in, const hx_req *rq, int with_undo, hx_out *out)
 {
     svc_req r;
     ams_ctx ctx;
@@ -492,8 +491,7 @@ void hx_call(hx *h, instance *in, const hx_req *rq, int with_undo,
         memset(&ctx, 0, sizeof ctx);
         ctx.req = &r;
         ctx.inst = in;
-        ck_doing(h->c, "calling %s's undo for uid \"%.40s\"", in->ref,
-                 r.uid);
+        ck_doing(h->c, "calling %s's undo for uid \"%.40s\"", in->ref, r.uid);
         hx_plugin_calls++;
         arm(h);
         out->undo_st = svc_call(in->entry->undo, &ctx);
@@ -613,8 +611,8 @@ static size_t diff_one(ck *c, const char *a, const char *b, char sign,
     return count;
 }
 
-size_t hx_dump_diff(ck *c, const char *before, const char *after,
-                    char *first, size_t firstlen)
+size_t hx_dump_diff(ck *c, const char *before, const char *after, char *first,
+                    size_t firstlen)
 {
     size_t n = diff_one(c, before, after, '-', 0, first, firstlen);
     return n + diff_one(c, after, before, '+', n, first, firstlen);
@@ -669,8 +667,9 @@ char *hx_dump_restorable(const char *dump)
 void hx_learn_request(hx *h, instance *in, cJSON **req)
 {
     static const char *const kinds[] = {"string", "integer"};
-    hx_req rq = {"u1001", "conform-learn", *req, HX_T_MON_LATE, 3,
-                 "(learning which request fields it reads)"};
+    hx_req rq = {"u1001", "conform-learn",
+                 *req,    HX_T_MON_LATE,
+                 3,       "(learning which request fields it reads)"};
     hx_out o;
     size_t nf;
 

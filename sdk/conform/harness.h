@@ -47,7 +47,7 @@ typedef struct hx {
     plugin *p;
     store *st;
     activity *act;
-    instance *insts;   /* every instance made (next_all) */
+    instance *insts; /* every instance made (next_all) */
     /* The method hx_pipeline() runs. */
     method meth;
     instance *meth_ops[1];
@@ -68,12 +68,11 @@ const plugin_entry *hx_entry(hx *h, const char *name);
 /* The params the checks use for an entry: --params, else the manifest's
  * example, else {} when no param is required.  Caller owns the result;
  * NULL with the reason in why. */
-cJSON *hx_example(const conform_opts *o, const plugin *p,
-                  const ams_entry *e, char *why, size_t whylen);
+cJSON *hx_example(const conform_opts *o, const plugin *p, const ams_entry *e,
+                  char *why, size_t whylen);
 /* The request params the checks send to an entry: --request, else {}.
  * Caller owns. */
-cJSON *hx_request(const conform_opts *o, const plugin *p,
-                  const ams_entry *e);
+cJSON *hx_request(const conform_opts *o, const plugin *p, const ams_entry *e);
 
 /* Declare (once) the resources that params name, per HX_* above. */
 void hx_declare(hx *h, const ams_entry *e, const cJSON *params);
@@ -103,21 +102,21 @@ int hx_read_req_json(void);
 typedef struct hx_req {
     const char *uid;
     const char *request_id;
-    const cJSON *params;  /* request params, may be NULL */
+    const cJSON *params; /* request params, may be NULL */
     int64_t now_ms;
-    uint64_t seed;        /* for the host random source; 0: leave it */
-    const char *what;     /* how to describe params in messages, or NULL */
+    uint64_t seed;    /* for the host random source; 0: leave it */
+    const char *what; /* how to describe params in messages, or NULL */
 } hx_req;
 
 typedef struct hx_out {
     ams_status st;
     char reason[64];
-    char *data;          /* reply data as JSON text (owned) */
+    char *data; /* reply data as JSON text (owned) */
     int ngrants;
-    ams_status undo_st;  /* with_undo and st == AMS_OK */
-    double ms;           /* slowest plugin call */
-    int clock_moved;     /* the host clock passed a millisecond during the
-                            call: time-derived replies may differ */
+    ams_status undo_st; /* with_undo and st == AMS_OK */
+    double ms;          /* slowest plugin call */
+    int clock_moved;    /* the host clock passed a millisecond during the
+                           call: time-derived replies may differ */
 } hx_out;
 
 /* Call in's entry (and its undo right after, in the same request, when
@@ -141,8 +140,8 @@ uint64_t hx_writes(hx *h);
 /* The first lines that differ between two dumps, as "- before" and
  * "+ after" notes on c, the first of them also in first (may be NULL).
  * Returns the number of differing lines. */
-size_t hx_dump_diff(ck *c, const char *before, const char *after,
-                    char *first, size_t firstlen);
+size_t hx_dump_diff(ck *c, const char *before, const char *after, char *first,
+                    size_t firstlen);
 
 /* A dump reduced to what an undo written against ABI 1.0 can restore:
  * leaderboards left out (no way to take a user off a board), tags

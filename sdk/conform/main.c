@@ -66,10 +66,12 @@ static const char usage_text[] =
     "checks (E is an entry's name; a check whose prerequisite failed is\n"
     "reported as skipped and does not count as passed):\n"
     "  load                 dlopen works and the file exports\n"
-    "                       ams_plugin_manifest; without it nothing else runs\n"
+    "                       ams_plugin_manifest; without it nothing else "
+    "runs\n"
     "  manifest.magic       the manifest starts with AMS_MAGIC\n"
     "  manifest.abi         same ABI major as this host; min_minor <= the\n"
-    "                       host's minor (a plugin built for a newer minor is\n"
+    "                       host's minor (a plugin built for a newer minor "
+    "is\n"
     "                       refused unless its min_minor says it only needs\n"
     "                       this host's functions); the manifest's size\n"
     "  manifest.name        [a-z][a-z0-9_]*, equal to the file's stem\n"
@@ -99,7 +101,8 @@ static const char usage_text[] =
     "                       store's count of writes unchanged\n"
     "  rule.E.deterministic the same input twice (fresh store, same clock,\n"
     "                       same random seed) gives the same verdict, reason\n"
-    "                       and reply: rand(), time() or self-modifying state\n"
+    "                       and reply: rand(), time() or self-modifying "
+    "state\n"
     "                       are caught; the host's random_u64 is seeded, so\n"
     "                       rules that draw from it pass\n"
     "  op.E.undo            (operations with an undo) do then undo, in one\n"
@@ -110,20 +113,25 @@ static const char usage_text[] =
     "                       to restore them: leaderboards, a tag's expiry,\n"
     "                       a value's version\n"
     "  op.E.idempotent      does not grant twice for the same request: the\n"
-    "                       operation runs as the only one of a method in the\n"
+    "                       operation runs as the only one of a method in "
+    "the\n"
     "                       real chain (pipeline_run), then the identical\n"
-    "                       request (same uid, request_id, params) again; the\n"
-    "                       second answer must be the first one replayed from\n"
+    "                       request (same uid, request_id, params) again; "
+    "the\n"
+    "                       second answer must be the first one replayed "
+    "from\n"
     "                       the idempotency record, with no plugin code run\n"
     "                       and no store record changed -- the plugin's\n"
     "                       effects all happen inside the recorded request\n"
     "  op.E.bounds          respects counter bounds: 200 calls in the chain\n"
     "                       (100 users once, one user 100 times); none may\n"
-    "                       fault; for each resource param, successes x units\n"
+    "                       fault; for each resource param, successes x "
+    "units\n"
     "                       per call (declare_use, at least 1) must not pass\n"
     "                       the resource's stock.  An entry without resource\n"
     "                       params is only checked for faults\n"
-    "  robust.E             no request crashes the entry or overruns the call\n"
+    "  robust.E             no request crashes the entry or overruns the "
+    "call\n"
     "                       budget: params absent, {}, each field it reads\n"
     "                       (found by watching req_int/req_number/req_str)\n"
     "                       missing, a 1 MiB string, invalid UTF-8, empty,\n"
@@ -138,7 +146,8 @@ static const char usage_text[] =
     "                       allocator statistics in sanitizer builds)\n"
     "  lifecycle.reload     a second copy loaded beside the first (as a hot\n"
     "                       reload does): both init and answer alike; the\n"
-    "                       second keeps working after the first is destroyed\n"
+    "                       second keeps working after the first is "
+    "destroyed\n"
     "                       and unloaded\n"
     "\n"
     "Every plugin call runs under the budget: one that overruns it fails its\n"
@@ -150,7 +159,7 @@ static const char usage_text[] =
 
 typedef struct planned {
     char name[160];
-    char entry[128];  /* "" for plugin-wide checks */
+    char entry[128]; /* "" for plugin-wide checks */
     ck_fn fn;
     char needs[2][160];
 } planned;
@@ -190,9 +199,9 @@ static void add_entry(plan *pl, const char *e, int kind, int undo)
     snprintf(ex, sizeof ex, "params.%s.example", e);
     add(pl, ex, e, ck_params_example, "manifest.loader", NULL);
 #define ADD(fmt, fn)                                                          \
-    do {                                                                       \
-        snprintf(name, sizeof name, fmt, e);                                   \
-        add(pl, name, e, fn, ex, NULL);                                        \
+    do {                                                                      \
+        snprintf(name, sizeof name, fmt, e);                                  \
+        add(pl, name, e, fn, ex, NULL);                                       \
     } while (0)
     ADD("params.%s.missing", ck_params_missing);
     ADD("params.%s.mistyped", ck_params_mistyped);
@@ -267,8 +276,7 @@ static void plan_plugin(plan *pl)
         const cJSON *kind = cJSON_GetObjectItemCaseSensitive(it, "kind");
         const cJSON *undo = cJSON_GetObjectItemCaseSensitive(it, "undo");
         if (cJSON_IsString(en) && cJSON_IsNumber(kind))
-            add_entry(pl, en->valuestring, kind->valueint,
-                      cJSON_IsTrue(undo));
+            add_entry(pl, en->valuestring, kind->valueint, cJSON_IsTrue(undo));
     }
     if (cJSON_GetArraySize(entries) > 0) {
         add(pl, "lifecycle.repeat", NULL, ck_lifecycle_repeat,
@@ -314,8 +322,7 @@ static void print_check(out_state *os, const report_suite *s,
     os->seq++;
     if (os->tap) {
         if (c->r.status == CK_SKIP)
-            printf("ok %zu - %s: %s # SKIP %s\n", os->seq, s->name, name,
-                   msg);
+            printf("ok %zu - %s: %s # SKIP %s\n", os->seq, s->name, name, msg);
         else
             printf("%s %zu - %s: %s: %s\n",
                    c->r.status == CK_PASS ? "ok" : "not ok", os->seq, s->name,
@@ -506,8 +513,8 @@ int main(int argc, char **argv)
             base.budget_ms = number_arg("--budget", optarg, 1, 600000);
             break;
         case 'T':
-            base.check_timeout_ms = number_arg("--timeout", optarg, 100,
-                                               3600000);
+            base.check_timeout_ms =
+                number_arg("--timeout", optarg, 100, 3600000);
             break;
         case 'c':
             base.cycles = (int)number_arg("--cycles", optarg, 2, 100000);

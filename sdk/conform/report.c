@@ -127,8 +127,9 @@ int report_junit(const char *path, const report_suite *s, size_t n)
         fprintf(f, "    <properties>\n      <property name=\"plugin\" "
                    "value=\"");
         xml_text(f, su->plugin, 1);
-        fprintf(f, "\"/>\n      <property name=\"abi\" value=\"%d.%d\"/>\n"
-                   "    </properties>\n",
+        fprintf(f,
+                "\"/>\n      <property name=\"abi\" value=\"%d.%d\"/>\n"
+                "    </properties>\n",
                 AMS_ABI_MAJOR, AMS_ABI_MINOR);
         for (size_t k = 0; k < su->n; k++) {
             const report_check *c = &su->checks[k];
@@ -159,8 +160,9 @@ int report_junit(const char *path, const report_suite *s, size_t n)
             }
             fprintf(f, "    </testcase>\n");
         }
-        fprintf(f, "    <system-out>%zu passed, %zu failed, %zu skipped"
-                   "</system-out>\n",
+        fprintf(f,
+                "    <system-out>%zu passed, %zu failed, %zu skipped"
+                "</system-out>\n",
                 su->n - fl - sk, fl, sk);
         fprintf(f, "  </testsuite>\n");
     }

@@ -20,10 +20,10 @@
 
 /* ---- the manifest: what amsd checks before running anything ---- */
 
-static const ams_param min_amount_params[] = {
-    {"min", AMS_T_INT, AMS_P_REQUIRED | AMS_P_MIN, 0, 0,
-     "the lowest passing amount"},
-    {NULL, 0, 0, 0, 0, NULL}};
+static const ams_param min_amount_params[] = {{"min", AMS_T_INT,
+                                               AMS_P_REQUIRED | AMS_P_MIN, 0,
+                                               0, "the lowest passing amount"},
+                                              {NULL, 0, 0, 0, 0, NULL}};
 
 static const ams_param stamp_params[] = {
     {"max", AMS_T_INT, AMS_P_REQUIRED | AMS_P_MIN | AMS_P_MAX, 1, 1000,
@@ -79,8 +79,7 @@ AMS_ENTRY(my_stamp)
  * what my_stamp took, and never fail on the bounds being restored. */
 AMS_ENTRY(my_stamp_undo)
 {
-    return ams_api->counter_add(ctx, AMS_SCOPE_USER, "stamps",
-                                AMS_PERIOD_NONE,
+    return ams_api->counter_add(ctx, AMS_SCOPE_USER, "stamps", AMS_PERIOD_NONE,
                                 -ams_conf_int(ctx, "count", 1), INT64_MIN,
                                 INT64_MAX, NULL);
 }

@@ -29,7 +29,6 @@ AMS_ENTRY(bu_stamp)
 AMS_ENTRY(bu_stamp_undo)
 {
     /* The bug: -1 instead of -amount. */
-    return ams_api->counter_add(ctx, AMS_SCOPE_USER, "stamps",
-                                AMS_PERIOD_NONE, -1, INT64_MIN, INT64_MAX,
-                                NULL);
+    return ams_api->counter_add(ctx, AMS_SCOPE_USER, "stamps", AMS_PERIOD_NONE,
+                                -1, INT64_MIN, INT64_MAX, NULL);
 }

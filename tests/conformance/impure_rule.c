@@ -15,9 +15,9 @@ AMS_PLUGIN("impure_rule", "1.0.0", entries);
 AMS_ENTRY(ir_first_visit)
 {
     int64_t visits = 0;
-    ams_status st = ams_api->counter_add(ctx, AMS_SCOPE_USER, "visits",
-                                         AMS_PERIOD_NONE, 1, 0, INT64_MAX,
-                                         &visits);
+    ams_status st =
+        ams_api->counter_add(ctx, AMS_SCOPE_USER, "visits", AMS_PERIOD_NONE, 1,
+                             0, INT64_MAX, &visits);
     if (st != AMS_OK)
         return st;
     return visits == 1 ? AMS_OK : ams_fail(ctx, "visited_before");

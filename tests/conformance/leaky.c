@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const ams_param params[] = {
-    {"word", AMS_T_STRING, AMS_P_REQUIRED | AMS_P_MIN | AMS_P_MAX, 1, 100,
-     "the word to look for"},
-    {NULL, 0, 0, 0, 0, NULL}};
+static const ams_param params[] = {{"word", AMS_T_STRING,
+                                    AMS_P_REQUIRED | AMS_P_MIN | AMS_P_MAX, 1,
+                                    100, "the word to look for"},
+                                   {NULL, 0, 0, 0, 0, NULL}};
 static const ams_entry entries[] = {
     {"says", AMS_RULE, "lk_says", NULL, "lk_init", "lk_destroy", params,
      "{\"word\":\"please\"}", "the request's text contains the word"},

@@ -10,8 +10,12 @@ static const ams_entry entries[] = {
 const ams_host *ams_api;
 
 AMS_EXPORT const ams_manifest ams_plugin_manifest = {
-    AMS_MAGIC, AMS_ABI_MAJOR + 1, 0, 0, 0, sizeof(ams_manifest),
-    "wrong_abi", "1.0.0", entries, &ams_api, NULL};
+    AMS_MAGIC,   AMS_ABI_MAJOR + 1,
+    0,           0,
+    0,           sizeof(ams_manifest),
+    "wrong_abi", "1.0.0",
+    entries,     &ams_api,
+    NULL};
 
 AMS_ENTRY(wa_pass)
 {

@@ -12,8 +12,16 @@ const ams_host *ams_api;
 
 AMS_EXPORT const ams_manifest ams_plugin_manifest = {
     0x314d5341u, /* "ASM1": bytes swapped */
-    AMS_ABI_MAJOR, AMS_ABI_MINOR, AMS_ABI_MINOR, 0, sizeof(ams_manifest),
-    "wrong_magic", "1.0.0", entries, &ams_api, NULL};
+    AMS_ABI_MAJOR,
+    AMS_ABI_MINOR,
+    AMS_ABI_MINOR,
+    0,
+    sizeof(ams_manifest),
+    "wrong_magic",
+    "1.0.0",
+    entries,
+    &ams_api,
+    NULL};
 
 AMS_ENTRY(wm_pass)
 {

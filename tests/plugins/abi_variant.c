@@ -42,8 +42,8 @@ const ams_host *ams_api;
 #endif
 
 AMS_EXPORT const ams_manifest ams_plugin_manifest = {
-    AMS_MAGIC, MAJOR, MINOR, MIN_MINOR, 0, SIZE, NAME, "1.0.0", entries,
-    &ams_api, NULL};
+    AMS_MAGIC, MAJOR,   MINOR,   MIN_MINOR, 0,   SIZE,
+    NAME,      "1.0.0", entries, &ams_api,  NULL};
 
 AMS_ENTRY(v_pass)
 {

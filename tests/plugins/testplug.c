@@ -55,15 +55,13 @@ static const ams_param stateful_params[] = {
     {NULL, 0, 0, 0, 0, NULL}};
 
 static const ams_param fill_params[] = {
-    {"kb", AMS_T_INT, AMS_P_REQUIRED | AMS_P_MIN | AMS_P_MAX, 1, 65536,
-     NULL},
+    {"kb", AMS_T_INT, AMS_P_REQUIRED | AMS_P_MIN | AMS_P_MAX, 1, 65536, NULL},
     {NULL, 0, 0, 0, 0, NULL}};
 
-static const ams_param grant_params[] = {
-    {"kind", AMS_T_STRING, 0, 0, 0, NULL},
-    {"item", AMS_T_STRING, 0, 0, 0, NULL},
-    {"amount", AMS_T_INT, 0, 0, 0, NULL},
-    {NULL, 0, 0, 0, 0, NULL}};
+static const ams_param grant_params[] = {{"kind", AMS_T_STRING, 0, 0, 0, NULL},
+                                         {"item", AMS_T_STRING, 0, 0, 0, NULL},
+                                         {"amount", AMS_T_INT, 0, 0, 0, NULL},
+                                         {NULL, 0, 0, 0, 0, NULL}};
 
 static const ams_param crowd_tag_params[] = {
     {"tag", AMS_T_STRING, AMS_P_REQUIRED | AMS_P_MIN | AMS_P_MAX, 1, 100,
@@ -71,8 +69,8 @@ static const ams_param crowd_tag_params[] = {
     {NULL, 0, 0, 0, 0, NULL}};
 
 static const ams_entry entries[] = {
-    {"grant", AMS_OPERATION, "tp_grant", NULL, NULL, NULL, grant_params,
-     "{}", NULL},
+    {"grant", AMS_OPERATION, "tp_grant", NULL, NULL, NULL, grant_params, "{}",
+     NULL},
     {"ledger", AMS_HANDLER, "tp_ledger", NULL, NULL, NULL, NULL, NULL, NULL},
     {"fill", AMS_OPERATION, "tp_fill", NULL, NULL, NULL, fill_params,
      "{\"kb\":1}", NULL},
@@ -102,15 +100,15 @@ AMS_ENTRY(tp_flag)
         char key[80];
         strcpy(key, "calls.");
         strncat(key, name, sizeof key - 7);
-        ams_api->counter_add(ctx, AMS_SCOPE_ACTIVITY, key, AMS_PERIOD_NONE,
-                             1, 0, 1000000, NULL);
+        ams_api->counter_add(ctx, AMS_SCOPE_ACTIVITY, key, AMS_PERIOD_NONE, 1,
+                             0, 1000000, NULL);
     }
     if (ams_api->conf_bool(ctx, "pass", &pass) != AMS_OK) {
         const char *j = ams_api->req_json(ctx);
         pass = strstr(j, "\"pass\":true") != NULL;
     }
-    return pass ? AMS_OK : ams_fail(ctx, ams_conf_str(ctx, "reason",
-                                                      "flag_off"));
+    return pass ? AMS_OK
+                : ams_fail(ctx, ams_conf_str(ctx, "reason", "flag_off"));
 }
 
 static ams_status count(ams_ctx *ctx, int64_t delta)
