@@ -16,7 +16,7 @@ typedef struct counted {
 
 /* A new store operation must be passed through here too, or calling it
  * on a worker's store would jump to NULL. */
-_Static_assert(sizeof(store_ops) == 17 * sizeof(void *),
+_Static_assert(sizeof(store_ops) == 20 * sizeof(void *),
                "store_ops changed: pass the new operation through in "
                "metrics_store.c");
 
@@ -122,6 +122,26 @@ static ams_status c_sweep(store *s, int64_t now, size_t max, size_t *removed)
     return seen(store_sweep(IN(s), now, max, removed), "sweep");
 }
 
+static ams_status c_commit(store *s, const store_wset *sets, size_t n,
+                           store_wres *res)
+{
+    return seen(store_commit(IN(s), sets, n, res), "commit");
+}
+
+static ams_status c_read_many(store *s, const store_rkey *k, size_t n,
+                              int64_t now, store_rval *out)
+{
+    return seen(store_read_many(IN(s), k, n, now, out), "read_many");
+}
+
+static ams_status c_list_range(store *s, const char *k, size_t from,
+                               size_t max, int64_t now, store_item **out,
+                               size_t *count)
+{
+    return seen(store_list_range(IN(s), k, from, max, now, out, count),
+                "list_range");
+}
+
 static void c_close(store *s)
 {
     store_close(IN(s));
@@ -146,6 +166,9 @@ static const store_ops counted_ops = {
     .board_rank = c_board_rank,
     .sweep = c_sweep,
     .close = c_close,
+    .commit = c_commit,
+    .read_many = c_read_many,
+    .list_range = c_list_range,
 };
 
 store *metrics_store_wrap(store *inner)

@@ -5,7 +5,8 @@
  *
  * Keys arrive fully namespaced by the host (see services.c); a backend
  * treats them as opaque byte strings of at most STORE_KEY_MAX bytes.  The
- * four families (counter, lock, tag, value) live in separate key spaces:
+ * families (counter, lock, tag, value, board, journal, list) live in
+ * separate key spaces:
  * the same key string used as a counter and as a tag names two records.
  *
  * Time is passed in (now_ms) rather than read from the system clock so
@@ -76,6 +77,109 @@ typedef struct store_journal {
     int64_t expire_at_ms;
 } store_journal;
 
+/*
+ * Write sets.  A request's writes, collected while its chain ran, are
+ * applied together in one atomic step at its end: all of a set or none
+ * of it (DESIGN.md §5).  The ops of a set are validated in order, each
+ * against the store as the ops before it in the same set (and the sets
+ * before it in the same commit call) left it:
+ *
+ *   ADD       f = the live value (absent or expired: 0); lo <= f+delta <=
+ *             hi, without overflow; with STORE_WF_EXACT also f == expect.
+ *             A counter it creates gets expire_at_ms.
+ *   CAS       v = the live version (absent or expired: 0); v == version.
+ *             Applied as value_cas: bytes val/len, a new version (never
+ *             one handed out before), expire_at_ms.  version 0 means
+ *             "only if absent": how a request's idempotency record makes
+ *             two attempts of one request_id commit at most once.
+ *   TAG_SET   blind: tag_set of val/len with expire_at_ms.
+ *   TAG_DEL   blind: an absent tag is fine.
+ *   APPEND    blind: one entry val/len at the end of the list key (a
+ *             family of its own; a list it creates gets expire_at_ms).
+ *   BOARD_SET blind: board_set of member val/len, score delta.
+ *
+ * A set that does not validate writes nothing: res.st = AMS_CONFLICT,
+ * res.at = the op, res.fresh = the value (ADD) or version (CAS) found,
+ * so that the caller can run its request again against fresh state.
+ * Only validation decides; nothing is half applied.
+ */
+typedef enum store_wkind {
+    STORE_W_ADD = 1,
+    STORE_W_CAS,
+    STORE_W_TAG_SET,
+    STORE_W_TAG_DEL,
+    STORE_W_APPEND,
+    STORE_W_BOARD_SET,
+} store_wkind;
+
+#define STORE_WF_EXACT 0x1u /* ADD: the value before it must be expect */
+
+typedef struct store_wop {
+    uint8_t kind;  /* store_wkind */
+    uint8_t flags; /* STORE_WF_* */
+    const char *key;
+    int64_t delta, lo, hi, expect; /* ADD; BOARD_SET: delta is the score */
+    int64_t expire_at_ms;
+    uint64_t version; /* CAS: the expected one, 0 = absent */
+    const void *val;  /* CAS, TAG_SET, APPEND, BOARD_SET (the member) */
+    size_t len;
+} store_wop;
+
+typedef struct store_wset {
+    const store_wop *op;
+    size_t n;
+    int64_t now_ms;
+} store_wset;
+
+typedef struct store_wres {
+    ams_status st; /* AMS_OK: applied; AMS_CONFLICT: op[at] did not
+                      validate, nothing applied; AMS_ERR_STORE: the store
+                      failed (see unknown); AMS_ERR: a bad op */
+    int unknown;   /* with AMS_ERR_STORE: 1 when the set may have been
+                      applied (a reply lost after the send), 0 when it was
+                      certainly not */
+    size_t at;
+    int64_t fresh;
+} store_wres;
+
+/* Reads in one step: a prefetch of what a request will read. */
+enum { STORE_F_COUNTER = 'c', STORE_F_TAG = 't', STORE_F_VALUE = 'v' };
+
+typedef struct store_rkey {
+    uint8_t fam; /* STORE_F_* */
+    const char *key;
+} store_rkey;
+
+typedef struct store_rval {
+    ams_status st;    /* AMS_OK or AMS_NOT_FOUND (counters: always OK, 0
+                         when absent) */
+    int64_t num;      /* counter */
+    char *val;        /* tag or value bytes, malloc'd (caller frees) */
+    size_t len;
+    uint64_t version; /* value */
+} store_rval;
+
+/* One entry of a list (APPEND). */
+typedef struct store_item {
+    char *val; /* malloc'd */
+    size_t len;
+} store_item;
+
+static inline void store_items_free(store_item *it, size_t n)
+{
+    for (size_t i = 0; i < n && it != NULL; i++)
+        free(it[i].val);
+    free(it);
+}
+
+static inline void store_rvals_free(store_rval *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].val);
+        v[i].val = NULL;
+    }
+}
+
 typedef struct store_ops {
     const char *name;
 
@@ -141,6 +245,26 @@ typedef struct store_ops {
 
     ams_status (*sweep)(store *s, int64_t now_ms, size_t max, size_t *removed);
     void (*close)(store *s);
+
+    /* Apply each of the n sets atomically and independently of the
+     * others (see Write sets; LMDB: all in one write transaction, one
+     * fsync), res[i] saying what became of sets[i].  Returns AMS_OK when
+     * every set was decided (applied or conflicting), else the failure
+     * of them all (AMS_ERR_STORE, each res[i] saying whether it may have
+     * been applied). */
+    ams_status (*commit)(store *s, const store_wset *sets, size_t n,
+                         store_wres *res);
+    /* Read n records at now_ms in one step (LMDB: one read transaction;
+     * Redis: one round trip) into out[0..n-1] (their val malloc'd: free
+     * with store_rvals_free).  AMS_OK, or the failure of them all. */
+    ams_status (*read_many)(store *s, const store_rkey *k, size_t n,
+                            int64_t now_ms, store_rval *out);
+    /* Entries from..from+max-1 of list key, oldest first, into *out
+     * (malloc'd array of *count, free with store_items_free).  An absent
+     * or expired list has none. */
+    ams_status (*list_range)(store *s, const char *key, size_t from,
+                             size_t max, int64_t now_ms, store_item **out,
+                             size_t *count);
 } store_ops;
 
 /* Every backend's handle starts with this. */
@@ -270,6 +394,24 @@ static inline ams_status store_board_rank(store *s, const char *k,
                                           int64_t *rank, int64_t *score)
 {
     return s->ops->board_rank(s, k, member, now, rank, score);
+}
+static inline ams_status store_commit(store *s, const store_wset *sets,
+                                      size_t n, store_wres *res)
+{
+    return s->ops->commit(s, sets, n, res);
+}
+static inline ams_status store_read_many(store *s, const store_rkey *k,
+                                         size_t n, int64_t now,
+                                         store_rval *out)
+{
+    return s->ops->read_many(s, k, n, now, out);
+}
+static inline ams_status store_list_range(store *s, const char *key,
+                                          size_t from, size_t max,
+                                          int64_t now, store_item **out,
+                                          size_t *count)
+{
+    return s->ops->list_range(s, key, from, max, now, out, count);
 }
 static inline ams_status store_sweep(store *s, int64_t now, size_t max,
                                      size_t *removed)
