@@ -6,7 +6,7 @@
  *   AMS_TEST_STORE  the store URI to test (e.g. "redis://127.0.0.1:6390",
  *                   "mem:"); default "lmdb:" + a fresh directory under
  *                   AMS_TEST_TMP
- *   AMS_TEST_TMP    where temporary directories go (default /tmp)
+ *   AMS_TEST_TMP    where temporary directories go (default /tmp/ams-test)
  *
  * Keys carry a per-run prefix so a shared, long-lived backend never sees
  * a previous run's records.  Checks that only hold for a store of our own
@@ -20,17 +20,14 @@
  * handle and is shared between processes: a process-local backend
  * (mem:) reports those parts as TAP "# SKIP" lines instead.
  */
+#include "fixture.h"
 #include "store.h"
 #include "tap.h"
 
-#include <dirent.h>
-#include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -45,7 +42,7 @@
 #define LOCK_TRIES 300
 #define BOARD_CHILDREN 4
 #define BOARD_MEMBERS 200
-#define TMP_PREFIX "test_store."
+#define TMP_PREFIX "test_store"
 
 static char tmpdir[PATH_MAX]; /* ours, removed at the end */
 static char uri[PATH_MAX + 64];
@@ -71,81 +68,12 @@ static const char *k(const char *name)
     return run_key("", "", name);
 }
 
-static store *open_uri(const char *u, size_t map_size, int sync)
-{
-    store_options o = {.uri = u, .lmdb_map_size = map_size, .lmdb_sync = sync};
-    char err[512] = "";
-    store *s = store_open(&o, err, sizeof err);
-
-    if (s == NULL)
-        printf("# store_open(%s): %s\n", u, err);
-    return s;
-}
-
-/* ---- temporary directories ---- */
-
-static int rm_one(const char *path, const struct stat *st, int flag,
-                  struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
-static void rm_rf(const char *path)
-{
-    nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static void mkdirs(const char *dir)
-{
-    char p[PATH_MAX];
-
-    snprintf(p, sizeof p, "%s", dir);
-    for (char *c = p + 1; *c != '\0'; c++) {
-        if (*c == '/') {
-            *c = '\0';
-            mkdir(p, 0700);
-            *c = '/';
-        }
-    }
-    mkdir(p, 0700);
-}
-
-/* Leftovers of runs that were killed before cleaning up.  Only our own
- * prefix: AMS_TEST_TMP may be a shared directory. */
-static void remove_stale(const char *base)
-{
-    char path[PATH_MAX];
-    struct dirent *e;
-    DIR *d = opendir(base);
-
-    if (d == NULL)
-        return;
-    while ((e = readdir(d)) != NULL) {
-        if (strncmp(e->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) != 0)
-            continue;
-        snprintf(path, sizeof path, "%s/%s", base, e->d_name);
-        rm_rf(path);
-    }
-    closedir(d);
-}
-
 static int setup(void)
 {
-    const char *base = getenv("AMS_TEST_TMP");
     const char *want = getenv("AMS_TEST_STORE");
 
-    if (base != NULL && *base != '\0') {
-        mkdirs(base);
-        remove_stale(base);
-    } else {
-        base = "/tmp";
-    }
-    snprintf(tmpdir, sizeof tmpdir, "%s/" TMP_PREFIX "XXXXXX", base);
-    if (mkdtemp(tmpdir) == NULL) {
-        printf("Bail out! mkdtemp %s: %s\n", tmpdir, strerror(errno));
+    if (fx_mkdtemp(tmpdir, sizeof tmpdir, TMP_PREFIX) != 0)
         return -1;
-    }
     if (want != NULL && *want != '\0')
         snprintf(uri, sizeof uri, "%s", want);
     else
@@ -964,7 +892,7 @@ static store *test_persistence(store *s)
     store_board_set(s, k("p.b"), "u", 7, NEVER, T);
     store_board_set(s, k("p.b"), "w", 9, NEVER, T);
     store_close(s);
-    s = open_uri(uri, 0, STORE_SYNC_FULL);
+    s = fx_store_open(uri, 0, STORE_SYNC_FULL);
     ok(s != NULL, "reopen the store");
     if (s == NULL)
         return NULL;
@@ -1058,7 +986,7 @@ static void run_child(int report, int go, child_fn fn, int i)
     char c;
     /* STORE_SYNC_NONE: thousands of commits, and fsync is not what is
      * being tested here (committed data is in the shared map anyway). */
-    store *s = open_uri(uri, 0, STORE_SYNC_NONE);
+    store *s = fx_store_open(uri, 0, STORE_SYNC_NONE);
 
     if (read(go, &c, 1) != 0 || s == NULL)
         t.err++;
@@ -1311,7 +1239,7 @@ static void test_killed_writer(store *s)
         fflush(stdout);
         pid = fork();
         if (pid == 0) {
-            store *cs = open_uri(uri, 0, STORE_SYNC_NONE);
+            store *cs = fx_store_open(uri, 0, STORE_SYNC_NONE);
             int64_t got;
 
             if (cs == NULL || write(fds[1], "r", 1) != 1)
@@ -1396,7 +1324,7 @@ static void test_lmdb_map_full(void)
 
     memset(big, 'x', sizeof big);
     snprintf(u, sizeof u, "lmdb:%s/small", tmpdir);
-    s = open_uri(u, 256 * 1024, STORE_SYNC_NONE);
+    s = fx_store_open(u, 256 * 1024, STORE_SYNC_NONE);
     ok(s != NULL, "open a 256 KiB store");
     if (s == NULL)
         return;
@@ -1409,7 +1337,7 @@ static void test_lmdb_map_full(void)
     is_int(store_tag_get(s, "big0", T, NULL, NULL), AMS_OK,
            "what was committed is still readable");
     store_close(s);
-    s = open_uri(u, 16 * 1024 * 1024, STORE_SYNC_NONE);
+    s = fx_store_open(u, 16 * 1024 * 1024, STORE_SYNC_NONE);
     ok(s != NULL, "reopen with a larger map");
     if (s != NULL)
         is_int(store_tag_set(s, name, big, sizeof big, NEVER, T), AMS_OK,
@@ -1425,7 +1353,7 @@ int main(void)
     alarm(100);
     if (setup() != 0)
         return 1;
-    s = open_uri(uri, 0, STORE_SYNC_FULL);
+    s = fx_store_open(uri, 0, STORE_SYNC_FULL);
     if (!ok(s != NULL, "open %s", uri))
         return tap_done();
     test_bad_args(s);
@@ -1475,6 +1403,6 @@ int main(void)
         test_lmdb_open();
         test_lmdb_map_full();
     }
-    rm_rf(tmpdir);
+    fx_rm_rf(tmpdir);
     return tap_done();
 }
