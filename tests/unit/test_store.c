@@ -1,18 +1,18 @@
 /*
  * test_store.c -- the store semantics every backend must keep (store.h),
- * checked only through store.h's public functions so the same file runs
- * unchanged against each backend.
+ * checked only through store.h's public functions so the same suite runs
+ * unchanged against each backend.  This file has the suite's main and
+ * the checks not yet in a file of their own (test_store_<family>.c, see
+ * store_suite.h).
  *
  *   AMS_TEST_STORE  the store URI to test (e.g. "redis://127.0.0.1:6390",
  *                   "mem:"); default "lmdb:" + a fresh directory under
  *                   AMS_TEST_TMP
  *   AMS_TEST_TMP    where temporary directories go (default /tmp/ams-test)
  *
- * Keys carry a per-run prefix so a shared, long-lived backend never sees
- * a previous run's records.  Checks that only hold for a store of our own
- * (map size, directory errors) run for lmdb: only; exact sweep counts are
- * checked for lmdb: and mem:, the stores that expire nothing by
- * themselves.
+ * Checks that only hold for a store of our own (map size, directory
+ * errors) run for lmdb: only; exact sweep counts are checked for lmdb:
+ * and mem:, the stores that expire nothing by themselves.
  *
  * Concurrency is tested with real processes: each child opens the store
  * itself, as amsd's workers do, and reports through a pipe.  That, and
@@ -20,71 +20,22 @@
  * handle and is shared between processes: a process-local backend
  * (mem:) reports those parts as TAP "# SKIP" lines instead.
  */
-#include "fixture.h"
-#include "store.h"
-#include "tap.h"
+#include "store_suite.h"
 
-#include <limits.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#define T 1000000LL             /* the clock of the functional tests */
-#define T_SWEEP 1000000000000LL /* after everything the tests above left */
-#define NEVER 0                 /* expire_at_ms: no expiry */
-
-#define NCHILD 8
 #define ADDS_PER_CHILD 500
 #define RACE_HI 1000 /* the counter bound: a quarter of the adds pass */
 #define LOCK_TRIES 300
 #define BOARD_CHILDREN 4
 #define BOARD_MEMBERS 200
-#define TMP_PREFIX "test_store"
-
-static char tmpdir[PATH_MAX]; /* ours, removed at the end */
-static char uri[PATH_MAX + 64];
-static int is_lmdb;
-static int is_local; /* mem: lives and dies with its handle */
-static char key_prefix[64];
-
-/* The run's key for name, its prefix between open and close; one of 16
- * rotating static buffers. */
-static const char *run_key(const char *open, const char *close,
-                           const char *name)
-{
-    static char ring[16][STORE_KEY_MAX + 1];
-    static unsigned i;
-    char *b = ring[i++ % 16];
-
-    snprintf(b, STORE_KEY_MAX + 1, "%s%s%s%s", open, key_prefix, close, name);
-    return b;
-}
-
-static const char *k(const char *name)
-{
-    return run_key("", "", name);
-}
-
-static int setup(void)
-{
-    const char *want = getenv("AMS_TEST_STORE");
-
-    if (fx_mkdtemp(tmpdir, sizeof tmpdir, TMP_PREFIX) != 0)
-        return -1;
-    if (want != NULL && *want != '\0')
-        snprintf(uri, sizeof uri, "%s", want);
-    else
-        snprintf(uri, sizeof uri, "lmdb:%s/db", tmpdir);
-    is_lmdb = strncmp(uri, "lmdb:", 5) == 0;
-    is_local = strncmp(uri, "mem:", 4) == 0;
-    snprintf(key_prefix, sizeof key_prefix, "t%ld.%ld.", (long)getpid(),
-             (long)time(NULL));
-    printf("# store %s\n", uri);
-    return 0;
-}
 
 static void on_alarm(int sig)
 {
@@ -103,16 +54,16 @@ static void skip(const char *what, const char *why)
     ok(1, "%s # SKIP %s", what, why);
 }
 
-/* ---- functional tests ---- */
+/* ---- keys, and the families side by side ---- */
 
 static void test_bad_args(store *s)
 {
     char key[STORE_KEY_MAX + 2];
-    size_t n = strlen(key_prefix);
+    size_t n = strlen(suite.key_prefix);
 
     is_int(store_counter_add(s, "", 1, 0, 10, NEVER, T, NULL), AMS_ERR,
            "empty key is a bad argument");
-    memcpy(key, key_prefix, n);
+    memcpy(key, suite.key_prefix, n);
     memset(key + n, 'x', STORE_KEY_MAX + 1 - n);
     key[STORE_KEY_MAX + 1] = '\0';
     is_int(store_tag_set(s, key, "v", 1, NEVER, T), AMS_ERR,
@@ -531,54 +482,6 @@ static void test_key_spaces(store *s)
            "lock still held by its token");
 }
 
-/* ---- leaderboards ---- */
-
-/* The board's first n as "member=score,...", or "status N" when the call
- * fails (one of 4 rotating static buffers). */
-static const char *top_str(store *s, const char *key, size_t n, int64_t now)
-{
-    static char ring[4][8192];
-    static unsigned r;
-    char *buf = ring[r++ % 4];
-    store_board_entry *e = (store_board_entry *)1;
-    size_t cnt = 99, off = 0;
-    ams_status st = store_board_top(s, key, n, now, &e, &cnt);
-
-    buf[0] = '\0';
-    if (st != AMS_OK) {
-        snprintf(buf, 8192, "status %d", (int)st);
-        return buf;
-    }
-    if (cnt == 0 && e != NULL) {
-        snprintf(buf, 8192, "empty top, but *out not NULL");
-        return buf;
-    }
-    for (size_t i = 0; i < cnt && off < 8192; i++)
-        off += (size_t)snprintf(buf + off, 8192 - off, "%s%s=%" PRId64,
-                                i ? "," : "", e[i].member, e[i].score);
-    store_board_free(e, cnt);
-    return buf;
-}
-
-/* "rank:score", or "status N" when the call does not answer AMS_OK. */
-static const char *rank_str(store *s, const char *key, const char *member,
-                            int64_t now)
-{
-    static char ring[4][64];
-    static unsigned r;
-    char *buf = ring[r++ % 4];
-    int64_t rank = -1, score = -1;
-    ams_status st = store_board_rank(s, key, member, now, &rank, &score);
-
-    if (st != AMS_OK)
-        snprintf(buf, 64, "status %d", (int)st);
-    else
-        snprintf(buf, 64, "%" PRId64 ":%" PRId64, rank, score);
-    return buf;
-}
-
-#define NF_STR "status 2" /* AMS_NOT_FOUND */
-
 static void test_board_basics(store *s)
 {
     const char *b = k("bd");
@@ -745,17 +648,6 @@ static void test_board_ttl(store *s)
            "a board without expiry stays");
 }
 
-/* ---- sweep ---- */
-
-static void check_removed(size_t got, size_t want, const char *what)
-{
-    /* A backend that expires by itself may have removed them first. */
-    if (is_lmdb || is_local)
-        is_int(got, want, "%s", what);
-    else
-        ok(got <= want, "%s (at most %zu)", what, want);
-}
-
 static void sweep_fixture(store *s, int64_t t0)
 {
     char name[32];
@@ -892,7 +784,7 @@ static store *test_persistence(store *s)
     store_board_set(s, k("p.b"), "u", 7, NEVER, T);
     store_board_set(s, k("p.b"), "w", 9, NEVER, T);
     store_close(s);
-    s = fx_store_open(uri, 0, STORE_SYNC_FULL);
+    s = fx_store_open(suite.uri, 0, STORE_SYNC_FULL);
     ok(s != NULL, "reopen the store");
     if (s == NULL)
         return NULL;
@@ -910,15 +802,6 @@ static store *test_persistence(store *s)
     is_str(top_str(s, k("p.b"), 10, T), "w=9,u=7", "board persisted");
     return s;
 }
-
-/* ---- concurrency: real processes, each with its own handle ---- */
-
-typedef struct tally {
-    int ok, conflict, violation, err;
-    int undone, refused; /* journals */
-} tally;
-
-typedef void (*child_fn)(store *s, int i, tally *t);
 
 static void child_counter(store *s, int i, tally *t)
 {
@@ -976,68 +859,6 @@ static void child_lock(store *s, int i, tally *t)
         if (store_lock_release(s, k("race.lock"), tok, T) != AMS_OK)
             t->err++;
     }
-}
-
-/* Open the store, wait for the start signal (EOF on go: the parent closes
- * it once every child exists, so they really race), run fn, report. */
-static void run_child(int report, int go, child_fn fn, int i)
-{
-    tally t = {0, 0, 0, 0, 0, 0};
-    char c;
-    /* STORE_SYNC_NONE: thousands of commits, and fsync is not what is
-     * being tested here (committed data is in the shared map anyway). */
-    store *s = fx_store_open(uri, 0, STORE_SYNC_NONE);
-
-    if (read(go, &c, 1) != 0 || s == NULL)
-        t.err++;
-    else
-        fn(s, i, &t);
-    store_close(s);
-    _exit(write(report, &t, sizeof t) == (ssize_t)sizeof t ? 0 : 1);
-}
-
-/* Run fn in nchild processes at once; sum their tallies.  Returns the
- * number of children that did not exit cleanly. */
-static int run_children(int nchild, child_fn fn, tally *sum)
-{
-    int rep[2], go[2], bad = 0, status;
-    tally t;
-
-    memset(sum, 0, sizeof *sum);
-    if (pipe(rep) != 0)
-        return nchild;
-    if (pipe(go) != 0) {
-        close(rep[0]);
-        close(rep[1]);
-        return nchild;
-    }
-    fflush(stdout);
-    for (int i = 0; i < nchild; i++) {
-        pid_t pid = fork();
-        if (pid == 0) {
-            close(rep[0]);
-            close(go[1]);
-            run_child(rep[1], go[0], fn, i);
-        }
-        if (pid < 0)
-            bad++;
-    }
-    close(rep[1]);
-    close(go[0]);
-    close(go[1]); /* start */
-    while (read(rep[0], &t, sizeof t) == (ssize_t)sizeof t) {
-        sum->ok += t.ok;
-        sum->conflict += t.conflict;
-        sum->violation += t.violation;
-        sum->err += t.err;
-        sum->undone += t.undone;
-        sum->refused += t.refused;
-    }
-    close(rep[0]);
-    while (wait(&status) > 0)
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-            bad++;
-    return bad;
 }
 
 static void test_counter_race(store *s)
@@ -1239,7 +1060,7 @@ static void test_killed_writer(store *s)
         fflush(stdout);
         pid = fork();
         if (pid == 0) {
-            store *cs = fx_store_open(uri, 0, STORE_SYNC_NONE);
+            store *cs = fx_store_open(suite.uri, 0, STORE_SYNC_NONE);
             int64_t got;
 
             if (cs == NULL || write(fds[1], "r", 1) != 1)
@@ -1289,7 +1110,7 @@ static void test_lmdb_open(void)
     store *s;
     FILE *f;
 
-    snprintf(u, sizeof u, "lmdb:%s/a/b/c", tmpdir);
+    snprintf(u, sizeof u, "lmdb:%s/a/b/c", suite.tmpdir);
     s = store_open(&o, err, sizeof err);
     ok(s != NULL, "open creates missing parent directories");
     if (s != NULL)
@@ -1297,7 +1118,7 @@ static void test_lmdb_open(void)
                "and the store works");
     store_close(s);
 
-    snprintf(path, sizeof path, "%s/file", tmpdir);
+    snprintf(path, sizeof path, "%s/file", suite.tmpdir);
     f = fopen(path, "w");
     if (f != NULL)
         fclose(f);
@@ -1323,7 +1144,7 @@ static void test_lmdb_map_full(void)
     int i;
 
     memset(big, 'x', sizeof big);
-    snprintf(u, sizeof u, "lmdb:%s/small", tmpdir);
+    snprintf(u, sizeof u, "lmdb:%s/small", suite.tmpdir);
     s = fx_store_open(u, 256 * 1024, STORE_SYNC_NONE);
     ok(s != NULL, "open a 256 KiB store");
     if (s == NULL)
@@ -1351,11 +1172,15 @@ int main(void)
 
     signal(SIGALRM, on_alarm);
     alarm(100);
-    if (setup() != 0)
+    if (suite_setup() != 0)
         return 1;
-    s = fx_store_open(uri, 0, STORE_SYNC_FULL);
-    if (!ok(s != NULL, "open %s", uri))
+    s = fx_store_open(suite.uri, 0, STORE_SYNC_FULL);
+    if (!ok(s != NULL, "open %s", suite.uri))
         return tap_done();
+    /* The families in turn, then the checks that need what they all left
+     * in the store: the sweep drains it (the boards' sweep after the
+     * others', on a later clock), the races and the killed writers run
+     * on a store that holds it. */
     test_bad_args(s);
     test_counter_bounds(s);
     test_counter_overflow(s);
@@ -1377,7 +1202,7 @@ int main(void)
     test_board_ttl(s);
     test_sweep(s);
     test_board_sweep(s);
-    if (is_local) {
+    if (suite.is_local) {
         static const char why[] = "mem: is process-local";
         skip("persistence across close and reopen", why);
         skip("processes racing on one counter", why);
@@ -1399,10 +1224,10 @@ int main(void)
         test_killed_writer(s);
         store_close(s);
     }
-    if (is_lmdb) {
+    if (suite.is_lmdb) {
         test_lmdb_open();
         test_lmdb_map_full();
     }
-    fx_rm_rf(tmpdir);
+    fx_rm_rf(suite.tmpdir);
     return tap_done();
 }
