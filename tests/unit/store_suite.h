@@ -82,4 +82,10 @@ typedef void (*child_fn)(store *s, int i, tally *t);
  * children that did not exit cleanly. */
 int run_children(int nchild, child_fn fn, tally *sum);
 
+/* ---- the record families, in the order main runs them ---- */
+
+/* test_store_counter.c */
+void counter_tests(store *s);
+void counter_race(store *s);
+
 #endif
