@@ -87,5 +87,8 @@ int run_children(int nchild, child_fn fn, tally *sum);
 /* test_store_counter.c */
 void counter_tests(store *s);
 void counter_race(store *s);
+/* test_store_lock.c */
+void lock_tests(store *s);
+void lock_race(store *s);
 
 #endif

@@ -22,7 +22,6 @@
  */
 #include "store_suite.h"
 
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +30,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define LOCK_TRIES 300
 #define BOARD_CHILDREN 4
 #define BOARD_MEMBERS 200
 
@@ -69,39 +67,6 @@ static void test_bad_args(store *s)
     key[STORE_KEY_MAX] = '\0';
     is_int(store_tag_set(s, key, "v", 1, NEVER, T), AMS_OK,
            "key of STORE_KEY_MAX bytes is fine");
-}
-
-static void test_locks(store *s)
-{
-    const char *l = k("lock");
-
-    is_int(store_lock_acquire(s, l, "A", T + 100, T), AMS_OK, "A acquires");
-    is_int(store_lock_acquire(s, l, "B", T + 100, T + 10), AMS_CONFLICT,
-           "B conflicts while A holds");
-    is_int(store_lock_acquire(s, l, "A", T + 200, T + 20), AMS_OK,
-           "A re-acquires with its token (refresh)");
-    is_int(store_lock_acquire(s, l, "B", T + 300, T + 150), AMS_CONFLICT,
-           "refresh extended the expiry");
-    is_int(store_lock_release(s, l, "B", T + 150), AMS_CONFLICT,
-           "release by the wrong token fails");
-    is_int(store_lock_acquire(s, l, "B", T + 300, T + 150), AMS_CONFLICT,
-           "and did not release it");
-    is_int(store_lock_release(s, l, "A", T + 150), AMS_OK,
-           "release by the right token");
-    is_int(store_lock_release(s, l, "A", T + 150), AMS_CONFLICT,
-           "release of a free lock conflicts");
-    is_int(store_lock_acquire(s, l, "B", T + 300, T + 160), AMS_OK,
-           "B acquires the released lock");
-    is_int(store_lock_acquire(s, l, "A", T + 400, T + 300), AMS_OK,
-           "an expired lock is free for another token");
-    is_int(store_lock_release(s, l, "B", T + 310), AMS_CONFLICT,
-           "the expired holder cannot release the new holder's lock");
-    is_int(store_lock_release(s, l, "A", T + 400), AMS_CONFLICT,
-           "releasing one's own expired lock conflicts");
-    is_int(store_lock_acquire(s, l, "B", NEVER, T + 400), AMS_OK,
-           "lock without expiry");
-    is_int(store_lock_release(s, l, "B", T + 1000000000), AMS_OK,
-           "is still held much later and released");
 }
 
 static void test_tags(store *s)
@@ -727,49 +692,6 @@ static store *test_persistence(store *s)
     return s;
 }
 
-/* While holding the lock, push a [0,1] guard counter to 1 and back: a
- * second holder at the same moment would find it at 1 and conflict. */
-static void hold_lock(store *s, tally *t)
-{
-    ams_status st =
-        store_counter_add(s, k("race.guard"), 1, 0, 1, NEVER, T, NULL);
-
-    t->ok++;
-    if (st == AMS_CONFLICT) {
-        t->violation++;
-        return;
-    }
-    if (st != AMS_OK)
-        t->err++;
-    sched_yield(); /* give another process the chance to break in */
-    if (store_counter_add(s, k("race.guard"), -1, 0, 1, NEVER, T, NULL) !=
-        AMS_OK)
-        t->err++;
-}
-
-static void child_lock(store *s, int i, tally *t)
-{
-    char tok[32];
-
-    snprintf(tok, sizeof tok, "child-%d", i);
-    for (int n = 0; n < LOCK_TRIES; n++) {
-        ams_status st =
-            store_lock_acquire(s, k("race.lock"), tok, T + 1000000, T);
-        if (st == AMS_CONFLICT) {
-            t->conflict++;
-            sched_yield();
-            continue;
-        }
-        if (st != AMS_OK) {
-            t->err++;
-            continue;
-        }
-        hold_lock(s, t);
-        if (store_lock_release(s, k("race.lock"), tok, T) != AMS_OK)
-            t->err++;
-    }
-}
-
 /* Adders write through their own journals while another process closes
  * them all with give back: an add either lands before the close (and is
  * given back, exactly once) or is refused; none lands after. */
@@ -836,21 +758,6 @@ static void test_journal_race(store *s)
     is_int(t.undone, t.ok, "exactly the adds that landed were given back");
     is_int(ctr(s, kj("race.jc"), T), 0, "the counter is back at 0: no add "
                                         "landed after the close");
-}
-
-static void test_lock_race(store *s)
-{
-    tally t;
-    int64_t v = -1;
-
-    is_int(run_children(NCHILD, child_lock, &t), 0,
-           "%d processes racing for one lock exit cleanly", NCHILD);
-    is_int(t.err, 0, "no store errors");
-    ok(t.ok > 0, "the lock was taken (%d times)", t.ok);
-    ok(t.conflict > 0, "and contended (%d conflicts)", t.conflict);
-    is_int(t.violation, 0, "never two holders at once");
-    store_counter_get(s, k("race.guard"), T, &v);
-    is_int(v, 0, "guard counter is back to 0");
 }
 
 /* Each child puts BOARD_MEMBERS members of its own on one board, each
@@ -1078,7 +985,7 @@ int main(void)
      * on a store that holds it. */
     test_bad_args(s);
     counter_tests(s);
-    test_locks(s);
+    lock_tests(s);
     test_tags(s);
     test_tag_ttl(s);
     test_values(s);
@@ -1111,7 +1018,7 @@ int main(void)
     }
     if (s != NULL) {
         counter_race(s);
-        test_lock_race(s);
+        lock_race(s);
         test_board_race(s);
         test_journal_race(s);
         test_killed_writer(s);
