@@ -90,5 +90,7 @@ void counter_race(store *s);
 /* test_store_lock.c */
 void lock_tests(store *s);
 void lock_race(store *s);
+/* test_store_tag.c */
+void tag_tests(store *s);
 
 #endif
