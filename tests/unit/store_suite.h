@@ -92,5 +92,7 @@ void lock_tests(store *s);
 void lock_race(store *s);
 /* test_store_tag.c */
 void tag_tests(store *s);
+/* test_store_value.c */
+void value_tests(store *s);
 
 #endif
