@@ -94,5 +94,8 @@ void lock_race(store *s);
 void tag_tests(store *s);
 /* test_store_value.c */
 void value_tests(store *s);
+/* test_store_journal.c */
+void journal_tests(store *s);
+void journal_race(store *s);
 
 #endif
