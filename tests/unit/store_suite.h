@@ -97,5 +97,10 @@ void value_tests(store *s);
 /* test_store_journal.c */
 void journal_tests(store *s);
 void journal_race(store *s);
+/* test_store_board.c; board_sweep_tests after the sweep of the other
+ * families, on a clock past all it left */
+void board_tests(store *s);
+void board_sweep_tests(store *s);
+void board_race(store *s);
 
 #endif

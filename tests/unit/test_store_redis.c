@@ -3,8 +3,9 @@
  * connection errors, a server that lost its scripts (SCRIPT FLUSH, a
  * restart), a server that stops, hangs or restarts under an open handle
  * (calls fail with AMS_ERR_STORE within the timeout, then the same handle
- * reconnects by itself).  The store semantics are test_store.c's, run
- * against Redis by run_store_redis.py.
+ * reconnects by itself).  The store semantics are the store suite's
+ * (test_store.c and test_store_*.c), run against Redis by
+ * run_store_redis.py.
  *
  * And the asynchronous path (a store opened with an event loop, called
  * from coroutines as amsd's workers do): calls yield instead of blocking
