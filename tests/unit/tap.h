@@ -2,6 +2,10 @@
  * tap.h -- a tiny TAP producer for the C unit tests.  Each check prints
  * "ok N - what" or "not ok N - what"; tap_done() prints the plan and
  * returns the exit status.  The test runner counts these lines.
+ *
+ * A test program may make its checks from several files (test_store and
+ * its record families): the counters are one pair per program, defined
+ * in tap.c, which every unit test links.
  */
 #ifndef AMS_TESTS_TAP_H
 #define AMS_TESTS_TAP_H
@@ -11,7 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static int tap_n, tap_failed;
+extern int tap_n, tap_failed;
 
 static inline int tap_ok(int cond, const char *file, int line,
                          const char *fmt, ...)

@@ -13,6 +13,7 @@
  * which a generation would refuse, so the generations here load from
  * directories of symlinks to only the plugins they need.
  */
+#include "fixture.h"
 #include "gen.h"
 #include "log.h"
 #include "pipeline.h"
@@ -21,10 +22,8 @@
 #include "tap.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdlib.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 static char tmpdir[1024];
@@ -36,64 +35,6 @@ static char bundled[PATH_MAX];    /* every bundled plugin (build tree) */
 #define NOW 1780272000000LL /* 2026-06-01T00:00:00Z */
 
 /* ---- helpers ---- */
-
-static int rm_one(const char *path, const struct stat *st, int flag,
-                  struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
-static void rm_rf(const char *path)
-{
-    nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static void mkdirs(const char *path)
-{
-    char buf[PATH_MAX];
-
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            mkdir(buf, 0700);
-            *p = '/';
-        }
-    mkdir(buf, 0700);
-}
-
-/* A fresh, empty tmpdir/name; one of 4 static buffers. */
-static const char *fresh_dir(const char *name)
-{
-    static char ring[4][PATH_MAX];
-    static unsigned i;
-    char *d = ring[i++ % 4];
-
-    snprintf(d, PATH_MAX, "%s/%s", tmpdir, name);
-    rm_rf(d);
-    mkdirs(d);
-    return d;
-}
-
-/* Write text to dir/name; returns the path (one of 8 static buffers). */
-static const char *put(const char *dir, const char *name, const char *text)
-{
-    static char ring[8][PATH_MAX];
-    static unsigned i;
-    char *path = ring[i++ % 8];
-    FILE *f;
-
-    snprintf(path, PATH_MAX, "%s/%s", dir, name);
-    f = fopen(path, "w");
-    if (f == NULL) {
-        printf("# cannot write %s: %s\n", path, strerror(errno));
-        return path;
-    }
-    fputs(text, f);
-    fclose(f);
-    return path;
-}
 
 /* 1-based line of the first occurrence of marker in text (0: absent). */
 static int line_of(const char *text, const char *marker)
@@ -110,57 +51,10 @@ static int line_of(const char *text, const char *marker)
     return line;
 }
 
-static void dump(const errs *e)
-{
-    for (size_t i = 0; i < e->n; i++)
-        printf("#   [%zu] %s\n", i, e->msgs[i]);
-}
-
-/* The message that starts with "file:line: " and contains frag. */
-static const char *find_at(const errs *e, const char *file, int line,
-                           const char *frag)
-{
-    char prefix[PATH_MAX + 32];
-
-    if (line > 0)
-        snprintf(prefix, sizeof prefix, "%s:%d: ", file, line);
-    else
-        snprintf(prefix, sizeof prefix, "%s: ", file);
-    for (size_t i = 0; i < e->n; i++)
-        if (strncmp(e->msgs[i], prefix, strlen(prefix)) == 0 &&
-            strstr(e->msgs[i], frag) != NULL)
-            return e->msgs[i];
-    return NULL;
-}
-
-static void missing(const errs *e, const char *file, int line,
-                    const char *frag)
-{
-    printf("#   no message \"%s:%d: ...%s...\" among:\n", file, line, frag);
-    dump(e);
-}
-
-#define expect_at(e, file, line, frag)                                        \
-    do {                                                                       \
-        if (!ok(find_at((e), (file), (line), (frag)) != NULL,                  \
-                "line %d: %s", (line), (frag)))                                \
-            missing((e), (file), (line), (frag));                              \
-    } while (0)
-
-static gen *build_from(const char *plugins, const char *acts, int run_init,
-                       errs *e)
-{
-    conf c;
-
-    memset(&c, 0, sizeof c);
-    c.plugins_dir = (char *)plugins;
-    c.activities_dir = (char *)acts;
-    return gen_build(&c, &svc_gen_host, 1, run_init, e);
-}
-
+/* A generation of acts with testplug.so as its only plugin. */
 static gen *build(const char *acts, int run_init, errs *e)
 {
-    return build_from(plugdir, acts, run_init, e);
+    return fx_gen_build(plugdir, acts, run_init, e);
 }
 
 static void link_plugin(const char *from_dir, const char *name,
@@ -227,8 +121,8 @@ static const char good_text[] =
 
 static void test_good(void)
 {
-    const char *dir = fresh_dir("acts-good");
-    const char *path = put(dir, "a.conf", good_text);
+    const char *dir = fx_fresh_dir(tmpdir, "acts-good");
+    const char *path = fx_put(dir, "a.conf", good_text);
     char other[PATH_MAX];
     errs e = {0};
     gen *g;
@@ -236,17 +130,18 @@ static void test_good(void)
     method *take, *show, *take2;
 
     snprintf(other, sizeof other, "%s",
-             put(dir, "b.conf", "activities = ( { id = 103; name = \"b\"; "
-                                "start = \"2026-01-01T00:00:00+08:00\"; "
-                                "end = \"2030-12-01T00:00:00Z\"; "
-                                "methods = ( { name = \"take\"; "
-                                "handler = { use = \"testplug.echo\"; }; } "
-                                "); } );\n"));
-    put(dir, "notes.txt", "not an activity file: ignored\n");
+             fx_put(dir, "b.conf",
+                    "activities = ( { id = 103; name = \"b\"; "
+                    "start = \"2026-01-01T00:00:00+08:00\"; "
+                    "end = \"2030-12-01T00:00:00Z\"; "
+                    "methods = ( { name = \"take\"; "
+                    "handler = { use = \"testplug.echo\"; }; } "
+                    "); } );\n"));
+    fx_put(dir, "notes.txt", "not an activity file: ignored\n");
     g = build(dir, 1, &e);
     if (!ok(g != NULL && e.n == 0, "a good directory builds with no "
             "messages")) {
-        dump(&e);
+        fx_dump_errs(&e);
         errs_free(&e);
         gen_unref(g);
         return;
@@ -375,7 +270,7 @@ out:
 /* Many activities: every route resolves to its own method. */
 static void test_many_routes(void)
 {
-    const char *dir = fresh_dir("acts-many");
+    const char *dir = fx_fresh_dir(tmpdir, "acts-many");
     size_t cap = 64 * 1024, len = 0;
     char *text = malloc(cap);
     errs e = {0};
@@ -393,11 +288,11 @@ static void test_many_routes(void)
             "\"testplug.echo\"; }; } ); }\n",
             i ? "," : "", 1000 + i * 7, i);
     snprintf(text + len, cap - len, ");\n");
-    put(dir, "many.conf", text);
+    fx_put(dir, "many.conf", text);
     free(text);
     g = build(dir, 1, &e);
     if (!ok(g != NULL, "40 activities with 3 methods each build")) {
-        dump(&e);
+        fx_dump_errs(&e);
         errs_free(&e);
         return;
     }
@@ -468,61 +363,63 @@ static const char broken_text[] =
 
 static void test_broken(void)
 {
-    const char *dir = fresh_dir("acts-broken");
-    const char *path = put(dir, "broken.conf", broken_text);
+    const char *dir = fx_fresh_dir(tmpdir, "acts-broken");
+    const char *path = fx_put(dir, "broken.conf", broken_text);
     errs e = {0};
     gen *g = build(dir, 1, &e);
 #define L(marker) line_of(broken_text, marker)
 
     ok(g == NULL, "a broken file: no generation");
-    expect_at(&e, path, L("colour"), "activity: unknown setting \"colour\"");
-    expect_at(&e, path, L("2026-13-01"),
-              "start: \"2026-13-01T00:00:00+08:00\" is not "
-              "YYYY-MM-DDTHH:MM:SS+HH:MM");
-    expect_at(&e, path, L("+25:00"),
-              "timezone: \"+25:00\" is not +HH:MM, -HH:MM or Z");
-    expect_at(&e, path, L("nope.x"),
-              "operations: use: unknown plugin \"nope\" (in \"nope.x\")");
-    expect_at(&e, path, L("testplug.nope"),
-              "operations: use: plugin \"testplug\" has no entry \"nope\"");
-    expect_at(&e, path, L("rule = { use = \"testplug.count\""),
-              "rule: use: \"testplug.count\" is a");
-    expect_at(&e, path, L("rule = { use = \"testplug.count\""),
-              "operation, a rule is needed here");
-    expect_at(&e, path, L("params = { key = \"k\"; }"),
-              "testplug.count: params.max: missing (required integer)");
-    expect_at(&e, path, L("value = 5000"),
-              "testplug.stateful: params.value: value 5000 is above the "
-              "maximum 1000");
-    expect_at(&e, path, L("{ name = \"f\"; }"),
-              "method \"f\": has no operations and no handler");
+    fx_expect_at(&e, path, L("colour"),
+                 "activity: unknown setting \"colour\"");
+    fx_expect_at(&e, path, L("2026-13-01"),
+                 "start: \"2026-13-01T00:00:00+08:00\" is not "
+                 "YYYY-MM-DDTHH:MM:SS+HH:MM");
+    fx_expect_at(&e, path, L("+25:00"),
+                 "timezone: \"+25:00\" is not +HH:MM, -HH:MM or Z");
+    fx_expect_at(&e, path, L("nope.x"),
+                 "operations: use: unknown plugin \"nope\" (in \"nope.x\")");
+    fx_expect_at(&e, path, L("testplug.nope"),
+                 "operations: use: plugin \"testplug\" has no entry \"nope\"");
+    fx_expect_at(&e, path, L("rule = { use = \"testplug.count\""),
+                 "rule: use: \"testplug.count\" is a");
+    fx_expect_at(&e, path, L("rule = { use = \"testplug.count\""),
+                 "operation, a rule is needed here");
+    fx_expect_at(&e, path, L("params = { key = \"k\"; }"),
+                 "testplug.count: params.max: missing (required integer)");
+    fx_expect_at(&e, path, L("value = 5000"),
+                 "testplug.stateful: params.value: value 5000 is above the "
+                 "maximum 1000");
+    fx_expect_at(&e, path, L("{ name = \"f\"; }"),
+                 "method \"f\": has no operations and no handler");
     {
         char frag[128];
         snprintf(frag, sizeof frag, "method \"a\" defined twice in activity "
                  "201 (first at line %d)", L("{ name = \"a\"; operations"));
-        expect_at(&e, path, L("{ name = \"a\"; handler"), frag);
+        fx_expect_at(&e, path, L("{ name = \"a\"; handler"), frag);
     }
-    expect_at(&e, path, L("rule = { all = "),
-              "rule: a rule has exactly one of use, all, any, not (found 2)");
-    expect_at(&e, path, L("{ name = \"h\""),
-              "operations: expected a list ( {...}, {...} )");
-    expect_at(&e, path, L("loud = true"),
-              "testplug.echo: params.loud: unknown parameter");
-    expect_at(&e, path, L("{ name = \"j\""),
-              "handler: use: \"testplug.fail\" is a");
-    expect_at(&e, path, L("{ name = \"j\""),
-              "operation, a handler is needed here");
-    expect_at(&e, path, L("Bad-Name"),
-              "method name \"Bad-Name\" must match [a-z][a-z0-9_]*");
-    expect_at(&e, path, L("end = \"2026-01-01T00:00:00Z\""),
-              "end: 2026-01-01T00:00:00Z is not after start "
-              "2026-02-01T00:00:00Z");
-    expect_at(&e, path, L("{ name = \"no id\""), "id: missing (required)");
-    expect_at(&e, path, L("methods = ();"),
-              "methods: expected a non-empty list");
+    fx_expect_at(
+        &e, path, L("rule = { all = "),
+        "rule: a rule has exactly one of use, all, any, not (found 2)");
+    fx_expect_at(&e, path, L("{ name = \"h\""),
+                 "operations: expected a list ( {...}, {...} )");
+    fx_expect_at(&e, path, L("loud = true"),
+                 "testplug.echo: params.loud: unknown parameter");
+    fx_expect_at(&e, path, L("{ name = \"j\""),
+                 "handler: use: \"testplug.fail\" is a");
+    fx_expect_at(&e, path, L("{ name = \"j\""),
+                 "operation, a handler is needed here");
+    fx_expect_at(&e, path, L("Bad-Name"),
+                 "method name \"Bad-Name\" must match [a-z][a-z0-9_]*");
+    fx_expect_at(&e, path, L("end = \"2026-01-01T00:00:00Z\""),
+                 "end: 2026-01-01T00:00:00Z is not after start "
+                 "2026-02-01T00:00:00Z");
+    fx_expect_at(&e, path, L("{ name = \"no id\""), "id: missing (required)");
+    fx_expect_at(&e, path, L("methods = ();"),
+                 "methods: expected a non-empty list");
     if (!ok(e.nerrors == 18 && e.n == 18, "exactly these 18 errors, "
             "nothing else (%zu)", e.nerrors))
-        dump(&e);
+        fx_dump_errs(&e);
     gen_unref(g);
     errs_free(&e);
 #undef L
@@ -559,70 +456,74 @@ static const char shape_text[] =
 
 static void test_shapes(void)
 {
-    const char *dir = fresh_dir("acts-shape");
-    const char *path = put(dir, "shape.conf", shape_text);
+    const char *dir = fx_fresh_dir(tmpdir, "acts-shape");
+    const char *path = fx_put(dir, "shape.conf", shape_text);
     errs e = {0};
     gen *g = build(dir, 1, &e);
 #define L(marker) line_of(shape_text, marker)
 
     ok(g == NULL, "shape mistakes: no generation");
-    expect_at(&e, path, L("\"testplug\"; }"),
-              "operations: use: \"testplug\" is not \"plugin.entry\"");
-    expect_at(&e, path, L("\".count\""),
-              "operations: use: \".count\" is not \"plugin.entry\"");
-    expect_at(&e, path, L("{ params = { key"), "use: missing (required)");
-    expect_at(&e, path, L("params = 5"),
-              "testplug.count: params: expected a group");
-    expect_at(&e, path, L("rule = \"testplug.flag\""),
-              "rule: expected a group with one of use, all, any, not");
-    expect_at(&e, path, L("all = ()"), "all: expected a non-empty list");
-    expect_at(&e, path, L("extra = 1"), "rule: unknown setting \"extra\"");
-    expect_at(&e, path, L("rule = { };"),
-              "rule: a rule has exactly one of use, all, any, not (found 0)");
-    expect_at(&e, path, L("colour = 1"), "rule: unknown setting \"colour\"");
-    expect_at(&e, path, L("( \"testplug.count\" )"),
-              "operations: expected a group { use = \"plugin.entry\"");
-    expect_at(&e, path, L("tags = [ \"a\""),
-              "testplug.stateful: params.tags: count 4 is above the "
-              "maximum 3");
-    expect_at(&e, path, L("tags = [ \"a\""),
-              "testplug.stateful: params.ratio: value 2 is above the "
-              "maximum 1");
-    expect_at(&e, path, L("\"not a group\""), "methods: expected groups");
-    expect_at(&e, path, L("activity = 1"),
-              "file: unknown setting \"activity\"");
+    fx_expect_at(&e, path, L("\"testplug\"; }"),
+                 "operations: use: \"testplug\" is not \"plugin.entry\"");
+    fx_expect_at(&e, path, L("\".count\""),
+                 "operations: use: \".count\" is not \"plugin.entry\"");
+    fx_expect_at(&e, path, L("{ params = { key"), "use: missing (required)");
+    fx_expect_at(&e, path, L("params = 5"),
+                 "testplug.count: params: expected a group");
+    fx_expect_at(&e, path, L("rule = \"testplug.flag\""),
+                 "rule: expected a group with one of use, all, any, not");
+    fx_expect_at(&e, path, L("all = ()"), "all: expected a non-empty list");
+    fx_expect_at(&e, path, L("extra = 1"), "rule: unknown setting \"extra\"");
+    fx_expect_at(
+        &e, path, L("rule = { };"),
+        "rule: a rule has exactly one of use, all, any, not (found 0)");
+    fx_expect_at(&e, path, L("colour = 1"),
+                 "rule: unknown setting \"colour\"");
+    fx_expect_at(&e, path, L("( \"testplug.count\" )"),
+                 "operations: expected a group { use = \"plugin.entry\"");
+    fx_expect_at(&e, path, L("tags = [ \"a\""),
+                 "testplug.stateful: params.tags: count 4 is above the "
+                 "maximum 3");
+    fx_expect_at(&e, path, L("tags = [ \"a\""),
+                 "testplug.stateful: params.ratio: value 2 is above the "
+                 "maximum 1");
+    fx_expect_at(&e, path, L("\"not a group\""), "methods: expected groups");
+    fx_expect_at(&e, path, L("activity = 1"),
+                 "file: unknown setting \"activity\"");
     if (!ok(e.nerrors == 14 && e.n == 14, "exactly these 14 errors (%zu)",
             e.nerrors))
-        dump(&e);
+        fx_dump_errs(&e);
     gen_unref(g);
     errs_free(&e);
 #undef L
 
     /* File-level shape. */
-    dir = fresh_dir("acts-shape2");
-    path = put(dir, "a.conf", "activities = { id = 1; };\n");
+    dir = fx_fresh_dir(tmpdir, "acts-shape2");
+    path = fx_put(dir, "a.conf", "activities = { id = 1; };\n");
     g = build(dir, 1, &e);
     ok(g == NULL, "activities as a group: refused");
-    expect_at(&e, path, 1, "activities: expected a list: activities = ( "
-              "{...} );");
+    fx_expect_at(&e, path, 1,
+                 "activities: expected a list: activities = ( "
+                 "{...} );");
     gen_unref(g);
     errs_free(&e);
 
-    dir = fresh_dir("acts-shape3");
-    path = put(dir, "a.conf", "# nothing\n");
+    dir = fx_fresh_dir(tmpdir, "acts-shape3");
+    path = fx_put(dir, "a.conf", "# nothing\n");
     g = build(dir, 1, &e);
     ok(g == NULL, "a file without activities: refused");
-    expect_at(&e, path, 0, "activities: expected a list");
+    fx_expect_at(&e, path, 0, "activities: expected a list");
     gen_unref(g);
     errs_free(&e);
 
-    dir = fresh_dir("acts-shape4");
-    path = put(dir, "a.conf", "activities = (\n"
-                              "  { id = 1; name = \"x\" " WINDOW "\n"
-                              "    methods = ( } );\n");
+    dir = fx_fresh_dir(tmpdir, "acts-shape4");
+    path = fx_put(dir, "a.conf",
+                  "activities = (\n"
+                  "  { id = 1; name = \"x\" " WINDOW "\n"
+                  "    methods = ( } );\n");
     g = build(dir, 1, &e);
     ok(g == NULL, "a syntax error: refused");
-    expect_at(&e, path, 4, "syntax error");
+    fx_expect_at(&e, path, 4, "syntax error");
     is_int(e.nerrors, 1, "  one error");
     gen_unref(g);
     errs_free(&e);
@@ -630,7 +531,7 @@ static void test_shapes(void)
 
 static void test_dup_ids(void)
 {
-    const char *dir = fresh_dir("acts-dup");
+    const char *dir = fx_fresh_dir(tmpdir, "acts-dup");
     char a[PATH_MAX], b[PATH_MAX], frag[PATH_MAX + 128];
     static const char a_text[] =
         "activities = (\n"
@@ -654,25 +555,25 @@ static void test_dup_ids(void)
     errs e = {0};
     gen *g;
 
-    snprintf(a, sizeof a, "%s", put(dir, "a.conf", a_text));
-    snprintf(b, sizeof b, "%s", put(dir, "b.conf", b_text));
+    snprintf(a, sizeof a, "%s", fx_put(dir, "a.conf", a_text));
+    snprintf(b, sizeof b, "%s", fx_put(dir, "b.conf", b_text));
     g = build(dir, 1, &e);
     ok(g == NULL, "duplicate activity ids: refused");
     snprintf(frag, sizeof frag, "id: activity 300 is already defined at %s:%d",
              a, line_of(a_text, "{ id = 300"));
-    expect_at(&e, b, line_of(b_text, "{ id = 300"), frag);
+    fx_expect_at(&e, b, line_of(b_text, "{ id = 300"), frag);
     snprintf(frag, sizeof frag, "id: activity 301 is already defined at %s:%d",
              b, line_of(b_text, "{ id = 301; name = \"fine\""));
-    expect_at(&e, b, line_of(b_text, "twice here"), frag);
+    fx_expect_at(&e, b, line_of(b_text, "twice here"), frag);
     if (!ok(e.nerrors == 2, "two errors (%zu)", e.nerrors))
-        dump(&e);
+        fx_dump_errs(&e);
     gen_unref(g);
     errs_free(&e);
 }
 
 static void test_init_failure(void)
 {
-    const char *dir = fresh_dir("acts-init");
+    const char *dir = fx_fresh_dir(tmpdir, "acts-init");
     static const char text[] =
         "activities = (\n"
         "  { id = 400; name = \"init\"; " WINDOW
@@ -685,15 +586,15 @@ static void test_init_failure(void)
         "params = { value = 3; }; }; }\n"
         "    ); }\n"
         ");\n";
-    const char *path = put(dir, "init.conf", text);
+    const char *path = fx_put(dir, "init.conf", text);
     errs e = {0};
     gen *g = build(dir, 1, &e);
 
     ok(g == NULL, "an init failure: no generation");
-    expect_at(&e, path, line_of(text, "fail_init"),
-              "testplug.stateful: init failed (reason: asked_to_fail)");
+    fx_expect_at(&e, path, line_of(text, "fail_init"),
+                 "testplug.stateful: init failed (reason: asked_to_fail)");
     if (!ok(e.nerrors == 1, "  only that error (%zu)", e.nerrors))
-        dump(&e);
+        fx_dump_errs(&e);
     /* The instances that did init were destroyed: LeakSanitizer checks. */
     gen_unref(g);
     errs_free(&e);
@@ -717,7 +618,7 @@ static void test_depth(void)
         gen *g;
 
         snprintf(name, sizeof name, "acts-depth%d", nots);
-        dir = fresh_dir(name);
+        dir = fx_fresh_dir(tmpdir, name);
         len += (size_t)snprintf(text + len, sizeof text - len,
                                 "activities = ( { id = 1; name = \"d\"; "
                                 WINDOW "methods = ( { name = \"m\"; handler "
@@ -731,11 +632,11 @@ static void test_depth(void)
         for (int i = 0; i < nots; i++)
             len += (size_t)snprintf(text + len, sizeof text - len, "; }");
         snprintf(text + len, sizeof text - len, "; } ); } );\n");
-        put(dir, "depth.conf", text);
+        fx_put(dir, "depth.conf", text);
         g = build(dir, 0, &e);
         if (nots == 32) {
             if (!ok(g != NULL, "32 nested nots build"))
-                dump(&e);
+                fx_dump_errs(&e);
         } else {
             ok(g == NULL, "33 nested nots are refused");
             ok(e.n >= 1 && strstr(e.msgs[0], "rules nest deeper than 32"),
@@ -751,21 +652,23 @@ static void test_depth(void)
 /* A malformed end is one mistake: it must not also be "not after start". */
 static void test_bad_end_once(void)
 {
-    const char *dir = fresh_dir("acts-end");
-    const char *path = put(dir, "end.conf",
-                           "activities = ( { id = 1; name = \"e\";\n"
-                           "  start = \"2026-01-01T00:00:00Z\";\n"
-                           "  end = \"tomorrow\";\n"
-                           "  methods = ( { name = \"m\"; handler = { use = "
-                           "\"testplug.echo\"; }; } ); } );\n");
+    const char *dir = fx_fresh_dir(tmpdir, "acts-end");
+    const char *path =
+        fx_put(dir, "end.conf",
+               "activities = ( { id = 1; name = \"e\";\n"
+               "  start = \"2026-01-01T00:00:00Z\";\n"
+               "  end = \"tomorrow\";\n"
+               "  methods = ( { name = \"m\"; handler = { use = "
+               "\"testplug.echo\"; }; } ); } );\n");
     errs e = {0};
     gen *g = build(dir, 0, &e);
 
     ok(g == NULL, "a malformed end: refused");
-    expect_at(&e, path, 3, "end: \"tomorrow\" is not "
-              "YYYY-MM-DDTHH:MM:SS+HH:MM");
+    fx_expect_at(&e, path, 3,
+                 "end: \"tomorrow\" is not "
+                 "YYYY-MM-DDTHH:MM:SS+HH:MM");
     if (e.nerrors != 1)
-        dump(&e);
+        fx_dump_errs(&e);
     ok(e.nerrors == 1, "%s", "a malformed end is reported once, not also as "
          "\"not after start\"");
     gen_unref(g);
@@ -839,10 +742,10 @@ static void test_demo(void)
         return;
     }
     snprintf(acts, sizeof acts, "%s/conf/activities", src);
-    g = build_from(bundled, acts, 1, &e);
+    g = fx_gen_build(bundled, acts, 1, &e);
     if (!ok(g != NULL && e.n == 0, "conf/activities builds with the "
             "bundled plugins, no messages"))
-        dump(&e);
+        fx_dump_errs(&e);
     if (g != NULL) {
         ok(gen_route(g, 9001, "earn") != NULL &&
                gen_route(g, 9001, "balance") != NULL,
@@ -969,11 +872,7 @@ static ams_status eval(const char *mname, instance **who, char reason[64])
         printf("# test bug: no rule for 500/%s\n", mname);
         return AMS_ERR;
     }
-    memset(&r, 0, sizeof r);
-    r.uid = "u1";
-    r.request_id = "req-1";
-    r.act = m->act;
-    r.m = m;
+    fx_req(&r, m, "u1", "req-1");
     svc_req_begin(&r, NOW);
     st = pipeline_eval(m->rule, &r, who, reason);
     svc_req_end(&r);
@@ -1069,78 +968,26 @@ static void test_rule_trees(void)
     ok(strcmp(leaf_name(who), "p1") == 0, "%s", "not(any(p1 passes, p2)) blames p1, the leaf that passed");
 }
 
-/* The answer of one pipeline run, unpacked. */
-typedef struct run_out {
-    struct {
-        int http_status;
-        int code;
-        char reason[64];
-        char message[256];
-    } res;
-    char detail[256];
-    char data[512];
-} run_out;
-
-static void copy_json(char *dst, size_t len, const cJSON *v, const char *none)
-{
-    char *j = v ? cJSON_PrintUnformatted(v) : NULL;
-    snprintf(dst, len, "%s", j ? j : none);
-    free(j);
-}
-
+/* Run id/mname for uid at now.  A fresh request_id each run: the same
+ * one would be a replay. */
 static void run(int64_t id, const char *mname, const char *uid, int64_t now,
-                run_out *o)
+                fx_answer *o)
 {
     static int seq;
     char rid[32];
-    method *m = gen_route(rules_gen, id, mname);
-    svc_req r;
-    pipe_result res;
-    cJSON *b;
-    const cJSON *v;
 
-    memset(o, 0, sizeof *o);
-    if (m == NULL) {
-        printf("# test bug: no method %lld/%s\n", (long long)id, mname);
-        o->res.http_status = -1;
-        return;
-    }
-    /* A fresh request_id each run: the same one would be a replay. */
     snprintf(rid, sizeof rid, "req-run-%d", ++seq);
-    memset(&r, 0, sizeof r);
-    r.uid = uid;
-    r.request_id = rid;
-    r.act = m->act;
-    r.m = m;
-    svc_req_begin(&r, now);
-    pipeline_run(&r, &res);
-    o->res.http_status = res.http_status;
-    b = res.body ? res.body : cJSON_Parse(res.raw ? res.raw : "{}");
-    v = cJSON_GetObjectItemCaseSensitive(b, "code");
-    o->res.code = cJSON_IsNumber(v) ? v->valueint : -99;
-    v = cJSON_GetObjectItemCaseSensitive(b, "reason");
-    snprintf(o->res.reason, sizeof o->res.reason, "%s",
-             cJSON_IsString(v) ? v->valuestring : "");
-    v = cJSON_GetObjectItemCaseSensitive(b, "message");
-    snprintf(o->res.message, sizeof o->res.message, "%s",
-             cJSON_IsString(v) ? v->valuestring : "");
-    copy_json(o->detail, sizeof o->detail,
-              cJSON_GetObjectItemCaseSensitive(b, "detail"), "");
-    copy_json(o->data, sizeof o->data,
-              cJSON_GetObjectItemCaseSensitive(b, "data"), "(null)");
-    cJSON_Delete(b);
-    free(res.raw);
-    svc_req_end(&r);
+    fx_run(rules_gen, id, mname, uid, rid, now, o);
 }
 
 static void test_pipeline(void)
 {
-    run_out o;
+    fx_answer o;
 
     run(600, "buy_ok", "u1", NOW, &o);
-    is_int(o.res.http_status, 200, "buy_ok: 200");
-    is_int(o.res.code, 0, "buy_ok: code 0");
-    is_str(o.res.reason, "ok", "buy_ok: reason ok");
+    is_int(o.http_status, 200, "buy_ok: 200");
+    is_int(o.code, 0, "buy_ok: code 0");
+    is_str(o.reason, "ok", "buy_ok: reason ok");
     is_str(o.detail, "", "buy_ok: no detail");
     has_str(o.data, "\"count\":1", "buy_ok: data has the operation's reply");
     has_str(o.data, "\"uid\":\"u1\"", "buy_ok: and the handler's");
@@ -1148,26 +995,25 @@ static void test_pipeline(void)
     is_int(counter(600, "calls.crowd600"), 1, "the crowd rule ran once");
 
     run(600, "buy_ok", "u2", NOW, &o);
-    is_int(o.res.code, 1008, "buy_ok again: stock 1 is gone: code 1008");
-    is_str(o.res.reason, "sold_out", "  reason sold_out");
+    is_int(o.code, 1008, "buy_ok again: stock 1 is gone: code 1008");
+    is_str(o.reason, "sold_out", "  reason sold_out");
     is_str(o.detail, "{\"operation\":\"testplug.count\",\"index\":0}",
            "  detail names the operation and its index");
     is_str(o.data, "{}", "  no data reaches the client");
     is_int(counter(600, "s_ok"), 1, "  the counter stays 1");
 
     run(600, "buy_ok", "", NOW, &o);
-    is_int(o.res.code, 1004, "login = true without a uid: 1004");
-    is_str(o.res.reason, "login_required", "  login_required");
+    is_int(o.code, 1004, "login = true without a uid: 1004");
+    is_str(o.reason, "login_required", "  login_required");
 
     /* count, count, fail: both counts are undone.  Run twice: if the
      * first run's counts were not undone, the second would stop at
      * operation 0 (max 1) instead of reaching the fail at index 2. */
     for (int i = 1; i <= 2; i++) {
         run(600, "buy_fail", "u1", NOW, &o);
-        is_int(o.res.http_status, 200, "buy_fail #%d: 200", i);
-        is_int(o.res.code, 1008, "buy_fail #%d: code 1008", i);
-        is_str(o.res.reason, "sold_out", "buy_fail #%d: the fail's reason",
-               i);
+        is_int(o.http_status, 200, "buy_fail #%d: 200", i);
+        is_int(o.code, 1008, "buy_fail #%d: code 1008", i);
+        is_str(o.reason, "sold_out", "buy_fail #%d: the fail's reason", i);
         is_str(o.detail, "{\"operation\":\"testplug.fail\",\"index\":2}",
                "buy_fail #%d: detail names testplug.fail at index 2", i);
         is_str(o.data, "{}", "buy_fail #%d: the counts' replies are "
@@ -1177,53 +1023,55 @@ static void test_pipeline(void)
     }
 
     run(600, "own_reason", "u1", NOW, &o);
-    is_int(o.res.code, 1099, "a plugin's own reason: code 1099");
-    is_str(o.res.reason, "no_luck", "  reason no_luck");
+    is_int(o.code, 1099, "a plugin's own reason: code 1099");
+    is_str(o.reason, "no_luck", "  reason no_luck");
     is_int(counter(600, "s_c"), 0, "  the count was undone");
 
     run(600, "boom", "u1", NOW, &o);
-    is_int(o.res.http_status, 500, "a faulting first operation: 500");
-    is_int(o.res.code, 500, "  code 500 (the HTTP status)");
-    is_str(o.res.reason, "plugin_fault", "  reason plugin_fault");
-    has_str(o.res.message, "operation testplug.fault reported a fault",
+    is_int(o.http_status, 500, "a faulting first operation: 500");
+    is_int(o.code, 500, "  code 500 (the HTTP status)");
+    is_str(o.reason, "plugin_fault", "  reason plugin_fault");
+    has_str(o.message, "operation testplug.fault reported a fault",
             "  the message names the operation");
 
     for (int i = 1; i <= 2; i++) {
         run(600, "boom_late", "u1", NOW, &o);
-        is_int(o.res.http_status, 500, "boom_late #%d: 500", i);
-        has_str(o.res.message, "testplug.fault", "boom_late #%d: names the "
-                "fault", i);
+        is_int(o.http_status, 500, "boom_late #%d: 500", i);
+        has_str(o.message, "testplug.fault",
+                "boom_late #%d: names the "
+                "fault",
+                i);
         is_int(counter(600, "s_d"), 0, "boom_late #%d: the count before "
                "the fault was undone", i);
     }
 
     run(600, "rule_no", "u1", NOW, &o);
-    is_int(o.res.code, 1005, "a failing rule: 1005");
-    is_str(o.res.reason, "not_eligible", "  not_eligible");
+    is_int(o.code, 1005, "a failing rule: 1005");
+    is_str(o.reason, "not_eligible", "  not_eligible");
     is_str(o.detail, "{\"stage\":\"rule\",\"rule\":\"testplug.flag\","
                      "\"reason\":\"too_poor\"}",
            "  detail: stage, rule, its reason");
     is_int(counter(600, "s_e"), 0, "  no operation ran");
 
     run(601, "m", "u1", NOW, &o);
-    is_int(o.res.code, 1005, "a failing crowd: 1005");
+    is_int(o.code, 1005, "a failing crowd: 1005");
     is_str(o.detail, "{\"stage\":\"crowd\",\"rule\":\"testplug.flag\","
                      "\"reason\":\"not_vip\"}",
            "  detail: stage crowd");
     is_int(counter(601, "s_f"), 0, "  no operation ran");
 
     run(602, "m", "u1", NOW, &o);
-    is_int(o.res.code, 1003, "a disabled activity: 1003");
-    is_str(o.res.reason, "disabled", "  disabled");
+    is_int(o.code, 1003, "a disabled activity: 1003");
+    is_str(o.reason, "disabled", "  disabled");
 
     run(600, "boom", "u1", 1767225600000LL - 1, &o);
-    is_int(o.res.code, 1001, "before start: 1001 not_started");
+    is_int(o.code, 1001, "before start: 1001 not_started");
     run(600, "boom", "u1", 1796083200000LL, &o);
-    is_int(o.res.code, 1002, "at end (exclusive): 1002 ended");
+    is_int(o.code, 1002, "at end (exclusive): 1002 ended");
     run(600, "rule_no", "u1", 1796083200000LL - 1, &o);
-    is_int(o.res.code, 1005, "just before end: it runs");
+    is_int(o.code, 1005, "just before end: it runs");
     run(600, "rule_no", "u1", 1767225600000LL, &o);
-    is_int(o.res.code, 1005, "at start (inclusive): it runs");
+    is_int(o.code, 1005, "at start (inclusive): it runs");
 
     is_int(pipeline_code("ok"), 0, "code of ok");
     is_int(pipeline_code("duplicate"), 1010, "code of duplicate");
@@ -1232,32 +1080,25 @@ static void test_pipeline(void)
 
 static void test_with_store(void)
 {
-    const char *dir = fresh_dir("acts-rules");
-    char storedir[PATH_MAX], uri[PATH_MAX + 8], err[512] = "";
-    store_options so;
+    const char *dir = fx_fresh_dir(tmpdir, "acts-rules");
+    char storedir[PATH_MAX], uri[PATH_MAX + 8];
     errs e = {0};
 
     snprintf(storedir, sizeof storedir, "%s/store", tmpdir);
-    rm_rf(storedir);
+    fx_rm_rf(storedir);
     snprintf(uri, sizeof uri, "lmdb:%s", storedir);
-    memset(&so, 0, sizeof so);
-    so.uri = uri;
-    so.lmdb_map_size = 64u << 20;
-    so.lmdb_sync = STORE_SYNC_NONE;
-    svc.st = store_open(&so, err, sizeof err);
+    svc.st = fx_store_open(uri, 64u << 20, STORE_SYNC_NONE);
     svc.session_lock_ms = 10000;
     svc.idem_ttl_ms = 86400000;
-    if (!ok(svc.st != NULL, "store opens")) {
-        printf("#   %s\n", err);
+    if (!ok(svc.st != NULL, "store opens"))
         return;
-    }
-    put(dir, "rules.conf", rules_text);
+    fx_put(dir, "rules.conf", rules_text);
     rules_gen = build(dir, 1, &e);
     if (ok(rules_gen != NULL, "the rule-tree activities build")) {
         test_rule_trees();
         test_pipeline();
     } else {
-        dump(&e);
+        fx_dump_errs(&e);
     }
     gen_unref(rules_gen);
     rules_gen = NULL;
@@ -1269,19 +1110,17 @@ static void test_with_store(void)
 int main(void)
 {
     const char *tp = getenv("AMS_TEST_PLUGINS");
-    const char *t = getenv("AMS_TEST_TMP");
 
     if (tp == NULL || *tp == '\0') {
         printf("1..0 # SKIP AMS_TEST_PLUGINS is not set\n");
         return 0;
     }
     snprintf(testplugs, sizeof testplugs, "%s", tp);
-    snprintf(tmpdir, sizeof tmpdir, "%s/activity",
-             t && *t ? t : "/tmp/ams-test");
-    mkdirs(tmpdir);
+    fx_scratch(tmpdir, sizeof tmpdir, "activity");
     snprintf(bundled, sizeof bundled, "%s/../../plugins", testplugs);
-    snprintf(plugdir, sizeof plugdir, "%s", fresh_dir("plugins"));
-    snprintf(bundledir, sizeof bundledir, "%s", fresh_dir("plugins-bundled"));
+    snprintf(plugdir, sizeof plugdir, "%s", fx_fresh_dir(tmpdir, "plugins"));
+    snprintf(bundledir, sizeof bundledir, "%s",
+             fx_fresh_dir(tmpdir, "plugins-bundled"));
     link_plugin(testplugs, "testplug", plugdir);
     link_plugin(bundled, "counter", bundledir);
     link_plugin(bundled, "param", bundledir);

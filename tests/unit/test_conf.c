@@ -6,104 +6,38 @@
  *   AMS_TEST_TMP  scratch directory for the config files written here
  */
 #include "conf.h"
+#include "fixture.h"
 #include "store.h"
 #include "tap.h"
 
 #include <ams/ams.h>
-#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 static char tmpdir[1024];
 
-static void mkdirs(const char *path)
-{
-    char buf[PATH_MAX];
-
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            mkdir(buf, 0700);
-            *p = '/';
-        }
-    mkdir(buf, 0700);
-}
-
-/* Write text to tmpdir/name; returns the path (one of 8 static buffers). */
-static const char *put(const char *name, const char *text)
-{
-    static char ring[8][PATH_MAX];
-    static unsigned i;
-    char *path = ring[i++ % 8];
-    FILE *f;
-
-    snprintf(path, PATH_MAX, "%s/%s", tmpdir, name);
-    f = fopen(path, "w");
-    if (f == NULL) {
-        printf("# cannot write %s: %s\n", path, strerror(errno));
-        return path;
-    }
-    fputs(text, f);
-    fclose(f);
-    return path;
-}
-
-static void dump(const errs *e)
-{
-    for (size_t i = 0; i < e->n; i++)
-        printf("#   [%zu] %s\n", i, e->msgs[i]);
-}
-
-/* The message that starts with "file:line: " and contains frag, or NULL. */
-static const char *find_at(const errs *e, const char *file, int line,
-                           const char *frag)
-{
-    char prefix[PATH_MAX + 32];
-
-    if (line > 0)
-        snprintf(prefix, sizeof prefix, "%s:%d: ", file, line);
-    else
-        snprintf(prefix, sizeof prefix, "%s: ", file);
-    for (size_t i = 0; i < e->n; i++)
-        if (strncmp(e->msgs[i], prefix, strlen(prefix)) == 0 &&
-            strstr(e->msgs[i], frag) != NULL)
-            return e->msgs[i];
-    return NULL;
-}
-
-#define expect_at(e, file, line, frag)                                        \
-    do {                                                                       \
-        if (!ok(find_at((e), (file), (line), (frag)) != NULL,                  \
-                "reported at line %d: %s", (line), (frag))) {                  \
-            printf("#   no message \"%s:%d: ...%s...\" among:\n",              \
-                   (file), (line), (frag));                                    \
-            dump(e);                                                           \
-        }                                                                      \
-    } while (0)
-
 static void test_good_file(void)
 {
-    const char *path = put("good.conf",
-                           "# every setting, none at its default\n"
-                           "listen = \"0.0.0.0:9000\";\n"
-                           "admin = \"[::1]:9001\";\n"
-                           "workers = 3;\n"
-                           "store = \"lmdb:data/store\";\n"
-                           "plugins = \"plug\";\n"
-                           "activities = \"/srv/acts\";\n"
-                           "log_level = \"debug\";\n"
-                           "shutdown_timeout_ms = 500;\n"
-                           "coroutine_stack_kb = 64;\n"
-                           "sweep_interval_ms = 1000;\n"
-                           "http = { max_body = 1024; max_headers = 2048;\n"
-                           "         timeout_ms = 250; };\n"
-                           "lmdb = { map_size_mb = 16; sync = \"none\"; };\n"
-                           "testing = { clock_header = true; "
-                           "random_seed = 7; };\n");
+    const char *path =
+        fx_put(tmpdir, "good.conf",
+               "# every setting, none at its default\n"
+               "listen = \"0.0.0.0:9000\";\n"
+               "admin = \"[::1]:9001\";\n"
+               "workers = 3;\n"
+               "store = \"lmdb:data/store\";\n"
+               "plugins = \"plug\";\n"
+               "activities = \"/srv/acts\";\n"
+               "log_level = \"debug\";\n"
+               "shutdown_timeout_ms = 500;\n"
+               "coroutine_stack_kb = 64;\n"
+               "sweep_interval_ms = 1000;\n"
+               "http = { max_body = 1024; max_headers = 2048;\n"
+               "         timeout_ms = 250; };\n"
+               "lmdb = { map_size_mb = 16; sync = \"none\"; };\n"
+               "testing = { clock_header = true; "
+               "random_seed = 7; };\n");
     char want[PATH_MAX + 32];
     errs e = {0};
     conf c;
@@ -111,7 +45,7 @@ static void test_good_file(void)
 
     is_int(rc, 0, "good file: conf_load returns 0");
     if (!ok(e.n == 0, "good file: no messages"))
-        dump(&e);
+        fx_dump_errs(&e);
     is_str(c.file, path, "file is kept as given");
     is_str(c.listen, "0.0.0.0:9000", "listen");
     is_str(c.admin, "[::1]:9001", "admin (IPv6 in brackets)");
@@ -136,8 +70,9 @@ static void test_good_file(void)
     errs_free(&e);
 
     /* The other sync modes and an absolute lmdb path. */
-    path = put("sync.conf", "store = \"lmdb:/var/lib/amsd\";\n"
-                            "lmdb = { sync = \"meta\"; };\n");
+    path = fx_put(tmpdir, "sync.conf",
+                  "store = \"lmdb:/var/lib/amsd\";\n"
+                  "lmdb = { sync = \"meta\"; };\n");
     rc = conf_load(&c, path, &e);
     is_int(rc, 0, "sync meta: loads");
     is_int(c.lmdb_sync, STORE_SYNC_META, "lmdb.sync meta");
@@ -148,7 +83,7 @@ static void test_good_file(void)
 
 static void test_defaults(void)
 {
-    const char *path = put("empty.conf", "# nothing set\n");
+    const char *path = fx_put(tmpdir, "empty.conf", "# nothing set\n");
     errs e = {0};
     conf c;
 
@@ -181,44 +116,47 @@ static void test_defaults(void)
 
 static void test_all_errors_reported(void)
 {
-    const char *path = put("bad.conf",
-                           "# several mistakes, all reported\n" /* 1 */
-                           "worker = 2;\n"                      /* 2 */
-                           "workers = \"two\";\n"               /* 3 */
-                           "listen = \"nope\";\n"               /* 4 */
-                           "admin = \"127.0.0.1:70000\";\n"     /* 5 */
-                           "log_level = \"loud\";\n"            /* 6 */
-                           "http = {\n"                         /* 7 */
-                           "  max_bdy = 10;\n"                  /* 8 */
-                           "  timeout_ms = 5;\n"                /* 9 */
-                           "};\n"                               /* 10 */
-                           "lmdb = { sync = \"fast\"; };\n"     /* 11 */
-                           "coroutine_stack_kb = 1.5;\n"        /* 12 */
-                           "testing = { clock_header = 1; };\n" /* 13 */
+    const char *path = fx_put(tmpdir, "bad.conf",
+                              "# several mistakes, all reported\n" /* 1 */
+                              "worker = 2;\n"                      /* 2 */
+                              "workers = \"two\";\n"               /* 3 */
+                              "listen = \"nope\";\n"               /* 4 */
+                              "admin = \"127.0.0.1:70000\";\n"     /* 5 */
+                              "log_level = \"loud\";\n"            /* 6 */
+                              "http = {\n"                         /* 7 */
+                              "  max_bdy = 10;\n"                  /* 8 */
+                              "  timeout_ms = 5;\n"                /* 9 */
+                              "};\n"                               /* 10 */
+                              "lmdb = { sync = \"fast\"; };\n"     /* 11 */
+                              "coroutine_stack_kb = 1.5;\n"        /* 12 */
+                              "testing = { clock_header = 1; };\n" /* 13 */
     );
     errs e = {0};
     conf c;
     int rc = conf_load(&c, path, &e);
 
     is_int(rc, -1, "broken file: conf_load returns -1");
-    expect_at(&e, path, 2, "amsd.conf: unknown setting \"worker\"");
-    expect_at(&e, path, 3, "workers: expected an integer, got a string");
-    expect_at(&e, path, 4,
-              "listen: \"nope\" is not HOST:PORT with a port in 1..65535");
-    expect_at(&e, path, 5, "admin: \"127.0.0.1:70000\" is not HOST:PORT");
-    expect_at(&e, path, 6, "log_level: \"loud\" is not one of error, warn, "
-              "info, debug");
-    expect_at(&e, path, 8, "http: unknown setting \"max_bdy\"");
-    expect_at(&e, path, 9, "timeout_ms: 5 is out of range [100, 3600000]");
-    expect_at(&e, path, 11, "lmdb.sync: \"fast\" is not one of full, meta, "
-              "none");
-    expect_at(&e, path, 12,
-              "coroutine_stack_kb: expected an integer, got a number");
-    expect_at(&e, path, 13, "clock_header: expected true or false, got an "
-              "integer");
+    fx_expect_at(&e, path, 2, "amsd.conf: unknown setting \"worker\"");
+    fx_expect_at(&e, path, 3, "workers: expected an integer, got a string");
+    fx_expect_at(&e, path, 4,
+                 "listen: \"nope\" is not HOST:PORT with a port in 1..65535");
+    fx_expect_at(&e, path, 5, "admin: \"127.0.0.1:70000\" is not HOST:PORT");
+    fx_expect_at(&e, path, 6,
+                 "log_level: \"loud\" is not one of error, warn, "
+                 "info, debug");
+    fx_expect_at(&e, path, 8, "http: unknown setting \"max_bdy\"");
+    fx_expect_at(&e, path, 9, "timeout_ms: 5 is out of range [100, 3600000]");
+    fx_expect_at(&e, path, 11,
+                 "lmdb.sync: \"fast\" is not one of full, meta, "
+                 "none");
+    fx_expect_at(&e, path, 12,
+                 "coroutine_stack_kb: expected an integer, got a number");
+    fx_expect_at(&e, path, 13,
+                 "clock_header: expected true or false, got an "
+                 "integer");
     if (!ok(e.nerrors == 10 && e.n == 10, "exactly the 10 mistakes are "
             "reported (got %zu)", e.nerrors))
-        dump(&e);
+        fx_dump_errs(&e);
     is_str(c.listen, "127.0.0.1:8080", "a refused listen keeps the default");
     is_int(c.workers, 0, "a refused workers keeps the default");
     conf_free(&c);
@@ -264,11 +202,11 @@ static void test_ranges(void)
 
         snprintf(name, sizeof name, "range%zu.conf", i);
         snprintf(text, sizeof text, "# case %zu\n%s", i, cases[i].text);
-        path = put(name, text);
+        path = fx_put(tmpdir, name, text);
         rc = conf_load(&c, path, &e);
         is_int(rc, -1, "%.*s refused", (int)strcspn(cases[i].text, "\n"),
                cases[i].text);
-        expect_at(&e, path, 2, cases[i].msg);
+        fx_expect_at(&e, path, 2, cases[i].msg);
         is_int(e.nerrors, 1, "  one error only");
         conf_free(&c);
         errs_free(&e);
@@ -282,20 +220,22 @@ static void test_syntax_errors(void)
     const char *path;
     char buf[PATH_MAX + 64];
 
-    path = put("syntax1.conf", "workers = 2;\n"
-                               "listen = = \"127.0.0.1:1\";\n"
-                               "admin = \"127.0.0.1:2\";\n");
+    path = fx_put(tmpdir, "syntax1.conf",
+                  "workers = 2;\n"
+                  "listen = = \"127.0.0.1:1\";\n"
+                  "admin = \"127.0.0.1:2\";\n");
     is_int(conf_load(&c, path, &e), -1, "syntax error: refused");
-    expect_at(&e, path, 2, "syntax error");
+    fx_expect_at(&e, path, 2, "syntax error");
     is_int(e.nerrors, 1, "syntax error: one message");
     conf_free(&c);
     errs_free(&e);
 
     /* An unbalanced brace is noticed at the end of the file; the line
      * must be inside the file, at or after the opening brace. */
-    path = put("syntax2.conf", "workers = 2;\n"
-                               "http = {\n"
-                               "  max_body = 10;\n");
+    path = fx_put(tmpdir, "syntax2.conf",
+                  "workers = 2;\n"
+                  "http = {\n"
+                  "  max_body = 10;\n");
     is_int(conf_load(&c, path, &e), -1, "unbalanced brace: refused");
     {
         int line = 0;
@@ -305,14 +245,14 @@ static void test_syntax_errors(void)
         if (!ok(line >= 2 && line <= 4,
                 "unbalanced brace: reported at a line of the file (%d)",
                 line))
-            dump(&e);
+            fx_dump_errs(&e);
     }
     conf_free(&c);
     errs_free(&e);
 
     snprintf(buf, sizeof buf, "%s/does-not-exist.conf", tmpdir);
     is_int(conf_load(&c, buf, &e), -1, "missing file: refused");
-    expect_at(&e, buf, 0, "cannot open: No such file or directory");
+    fx_expect_at(&e, buf, 0, "cannot open: No such file or directory");
     conf_free(&c);
     errs_free(&e);
 }
@@ -377,14 +317,15 @@ static void test_section_types(void)
 
         snprintf(name, sizeof name, "section%zu.conf", i);
         snprintf(text, sizeof text, "# case %zu\n%s", i, cases[i]);
-        path = put(name, text);
+        path = fx_put(tmpdir, name, text);
         rc = conf_load(&c, path, &e);
         if (rc != -1 || e.nerrors != 1)
-            dump(&e);
+            fx_dump_errs(&e);
         snprintf(text, sizeof text, "section given as %s is refused",
                  cases[i]);
         text[strcspn(text, "\n")] = '\0';
-        ok(rc == -1 && find_at(&e, path, 2, "expected a group") != NULL, "%s", text);
+        ok(rc == -1 && fx_find_at(&e, path, 2, "expected a group") != NULL,
+           "%s", text);
         conf_free(&c);
         errs_free(&e);
     }
@@ -453,17 +394,18 @@ static void test_split_addr(void)
  * at its line, and carried to the master by a reload. */
 static void test_admin_tokens(void)
 {
-    const char *path = put("tokens.conf",
-                           "# three callers\n"                          /* 1 */
-                           "admin_tokens = (\n"                         /* 2 */
-                           "  { name = \"dash\"; role = \"viewer\";\n"  /* 3 */
-                           "    token = \"viewer-token-0123456789\"; },\n"
-                           "  { name = \"ci\"; role = \"operator\";\n"  /* 5 */
-                           "    token = \"operator-token-0123456789\"; },\n"
-                           "  { name = \"root\"; role = \"admin\";\n"   /* 7 */
-                           "    token = \"admin-token-0123456789\"; }\n"
-                           ");\n"
-                           "audit_log = \"logs/audit.jsonl\";\n");
+    const char *path =
+        fx_put(tmpdir, "tokens.conf",
+               "# three callers\n"                         /* 1 */
+               "admin_tokens = (\n"                        /* 2 */
+               "  { name = \"dash\"; role = \"viewer\";\n" /* 3 */
+               "    token = \"viewer-token-0123456789\"; },\n"
+               "  { name = \"ci\"; role = \"operator\";\n" /* 5 */
+               "    token = \"operator-token-0123456789\"; },\n"
+               "  { name = \"root\"; role = \"admin\";\n" /* 7 */
+               "    token = \"admin-token-0123456789\"; }\n"
+               ");\n"
+               "audit_log = \"logs/audit.jsonl\";\n");
     char want[PATH_MAX + 32];
     const auth_token *who = NULL;
     errs e = {0};
@@ -472,7 +414,7 @@ static void test_admin_tokens(void)
 
     is_int(conf_load(&c, path, &e), 0, "tokens: the file loads");
     if (!ok(e.n == 0, "tokens: no messages"))
-        dump(&e);
+        fx_dump_errs(&e);
     is_int(c.tokens.n, 3, "three tokens");
     is_str(c.tokens.n > 1 ? c.tokens.v[1].name : NULL, "ci",
            "  in file order, by name");
@@ -505,7 +447,7 @@ static void test_admin_tokens(void)
     conf_free(&c);
     errs_free(&e);
 
-    path = put("notokens.conf", "# defaults\n");
+    path = fx_put(tmpdir, "notokens.conf", "# defaults\n");
     is_int(conf_load(&c, path, &e), 0, "no tokens: loads");
     is_int(c.tokens.n, 0, "no tokens: an empty table (loopback only)");
     snprintf(want, sizeof want, "%s/var/audit.log", tmpdir);
@@ -514,7 +456,7 @@ static void test_admin_tokens(void)
     conf_free(&c);
     errs_free(&e);
 
-    path = put("badtokens.conf",
+    path = fx_put(tmpdir, "badtokens.conf",
                "admin_tokens = (\n"                                        /* 1 */
                "  { name = \"a\"; token = \"short\"; role = \"viewer\"; },\n" /* 2 */
                "  { name = \"b\"; token = \"bbbbbbbbbbbbbbbbbb\"; role = \"boss\"; },\n"
@@ -527,27 +469,30 @@ static void test_admin_tokens(void)
                "  \"h\" );\n"                                             /* 9 */
                "audit_log = 5;\n");                                       /* 10 */
     is_int(conf_load(&c, path, &e), -1, "bad tokens: refused");
-    expect_at(&e, path, 2, "token of \"a\" has 5 characters; use 16..256");
-    expect_at(&e, path, 3, "role \"boss\" of \"b\" is not one of viewer, "
-              "operator, admin");
-    expect_at(&e, path, 4, "role: missing (required)");
-    expect_at(&e, path, 5, "admin_tokens: unknown setting \"colour\"");
-    expect_at(&e, path, 7, "name \"e\" is already used at line 6");
-    expect_at(&e, path, 8, "the token of \"g\" is also the token of \"e\" "
-              "(line 6)");
-    expect_at(&e, path, 9, "admin_tokens: expected groups");
-    expect_at(&e, path, 10, "audit_log: expected a string, got an integer");
+    fx_expect_at(&e, path, 2, "token of \"a\" has 5 characters; use 16..256");
+    fx_expect_at(&e, path, 3,
+                 "role \"boss\" of \"b\" is not one of viewer, "
+                 "operator, admin");
+    fx_expect_at(&e, path, 4, "role: missing (required)");
+    fx_expect_at(&e, path, 5, "admin_tokens: unknown setting \"colour\"");
+    fx_expect_at(&e, path, 7, "name \"e\" is already used at line 6");
+    fx_expect_at(&e, path, 8,
+                 "the token of \"g\" is also the token of \"e\" "
+                 "(line 6)");
+    fx_expect_at(&e, path, 9, "admin_tokens: expected groups");
+    fx_expect_at(&e, path, 10, "audit_log: expected a string, got an integer");
     if (!ok(e.nerrors == 8, "exactly the 8 mistakes are reported (got %zu)",
             e.nerrors))
-        dump(&e);
+        fx_dump_errs(&e);
     is_int(c.tokens.n, 2, "the good entries are kept (d: only its unknown "
            "member is wrong)");
     conf_free(&c);
     errs_free(&e);
 
-    path = put("tokenlist.conf", "# not a list\nadmin_tokens = \"x\";\n");
+    path = fx_put(tmpdir, "tokenlist.conf",
+                  "# not a list\nadmin_tokens = \"x\";\n");
     is_int(conf_load(&c, path, &e), -1, "admin_tokens as a string: refused");
-    expect_at(&e, path, 2, "admin_tokens: expected a list");
+    fx_expect_at(&e, path, 2, "admin_tokens: expected a list");
     conf_free(&c);
     errs_free(&e);
 }
@@ -559,12 +504,12 @@ static void test_redis(void)
     conf c;
     store_options so;
 
-    path = put("redis.conf",
-               "store = \"redis://127.0.0.1:6390/2\";\n"
-               "redis = { user = \"amsd\"; password = \"s3cret\"; "
-               "timeout_ms = 250; };\n");
+    path = fx_put(tmpdir, "redis.conf",
+                  "store = \"redis://127.0.0.1:6390/2\";\n"
+                  "redis = { user = \"amsd\"; password = \"s3cret\"; "
+                  "timeout_ms = 250; };\n");
     is_int(conf_load(&c, path, &e), 0, "redis settings load");
-    dump(&e);
+    fx_dump_errs(&e);
     is_str(c.store, "redis://127.0.0.1:6390/2", "a redis URI is kept "
            "verbatim");
     conf_store_options(&c, &so);
@@ -577,9 +522,9 @@ static void test_redis(void)
     errs_free(&e);
 
     /* The secret in a file of its own: its first line, no newline. */
-    put("redis.secret", "from-file\nsecond line ignored\n");
-    path = put("redisfile.conf",
-               "redis = { password_file = \"redis.secret\"; };\n");
+    fx_put(tmpdir, "redis.secret", "from-file\nsecond line ignored\n");
+    path = fx_put(tmpdir, "redisfile.conf",
+                  "redis = { password_file = \"redis.secret\"; };\n");
     is_int(conf_load(&c, path, &e), 0, "redis.password_file loads");
     is_str(c.redis_password, "from-file", "password_file: first line, "
            "relative to the config file");
@@ -587,29 +532,29 @@ static void test_redis(void)
     conf_free(&c);
     errs_free(&e);
 
-    path = put("redisbad.conf",
-               "# every mistake reported\n"                         /* 1 */
-               "redis = { password = \"a\";\n"                    /* 2 */
-               "  password_file = \"redis.secret\";\n"            /* 3 */
-               "  timeout_ms = 5; pasword = \"x\"; };\n");        /* 4 */
+    path = fx_put(tmpdir, "redisbad.conf",
+                  "# every mistake reported\n"                /* 1 */
+                  "redis = { password = \"a\";\n"             /* 2 */
+                  "  password_file = \"redis.secret\";\n"     /* 3 */
+                  "  timeout_ms = 5; pasword = \"x\"; };\n"); /* 4 */
     is_int(conf_load(&c, path, &e), -1, "bad redis group refused");
-    expect_at(&e, path, 3, "password and password_file both given");
-    expect_at(&e, path, 4, "timeout_ms");
-    expect_at(&e, path, 4, "pasword");
+    fx_expect_at(&e, path, 3, "password and password_file both given");
+    fx_expect_at(&e, path, 4, "timeout_ms");
+    fx_expect_at(&e, path, 4, "pasword");
     conf_free(&c);
     errs_free(&e);
 
-    path = put("redisnofile.conf",
-               "\nredis = { user = \"u\"; password_file = \"nope\"; };\n");
+    path = fx_put(tmpdir, "redisnofile.conf",
+                  "\nredis = { user = \"u\"; password_file = \"nope\"; };\n");
     is_int(conf_load(&c, path, &e), -1, "missing password file refused");
-    expect_at(&e, path, 2, "redis.password_file:");
-    expect_at(&e, path, 2, "No such file");
+    fx_expect_at(&e, path, 2, "redis.password_file:");
+    fx_expect_at(&e, path, 2, "No such file");
     conf_free(&c);
     errs_free(&e);
 
-    path = put("redisuser.conf", "redis = {\n user = \"u\"; };\n");
+    path = fx_put(tmpdir, "redisuser.conf", "redis = {\n user = \"u\"; };\n");
     is_int(conf_load(&c, path, &e), -1, "a user without a password refused");
-    expect_at(&e, path, 2, "redis.user: given without a password");
+    fx_expect_at(&e, path, 2, "redis.user: given without a password");
     conf_free(&c);
     errs_free(&e);
 }
@@ -621,14 +566,14 @@ static void test_config_center(void)
     errs e = {0}, w = {0};
     conf c, c2;
 
-    path = put("cc.conf",
-               "admin = \"127.0.0.1:9101\";\n"
-               "config_center = { redis = \"redis://10.0.0.5:6380/3\";\n"
-               "  node = \"edge-1.dc2\"; prefix = \"acme:cc:\";\n"
-               "  poll_ms = 250; timeout_ms = 300; user = \"amsd\";\n"
-               "  password = \"pw\"; };\n");
+    path = fx_put(tmpdir, "cc.conf",
+                  "admin = \"127.0.0.1:9101\";\n"
+                  "config_center = { redis = \"redis://10.0.0.5:6380/3\";\n"
+                  "  node = \"edge-1.dc2\"; prefix = \"acme:cc:\";\n"
+                  "  poll_ms = 250; timeout_ms = 300; user = \"amsd\";\n"
+                  "  password = \"pw\"; };\n");
     is_int(conf_load(&c, path, &e), 0, "config_center loads");
-    dump(&e);
+    fx_dump_errs(&e);
     is_str(c.cc_redis, "redis://10.0.0.5:6380/3", "config_center.redis");
     is_str(c.cc_node, "edge-1.dc2", "config_center.node");
     is_str(c.cc_prefix, "acme:cc:", "config_center.prefix");
@@ -641,10 +586,10 @@ static void test_config_center(void)
 
     /* A reload that changes the URI: warned, the URI never echoed (it
      * may hold a password). */
-    path = put("cc2.conf",
-               "admin = \"127.0.0.1:9101\";\n"
-               "config_center = { redis = \"redis://:hush@10.0.0.6\"; "
-               "poll_ms = 500; };\n");
+    path = fx_put(tmpdir, "cc2.conf",
+                  "admin = \"127.0.0.1:9101\";\n"
+                  "config_center = { redis = \"redis://:hush@10.0.0.6\"; "
+                  "poll_ms = 500; };\n");
     is_int(conf_load(&c2, path, &e), 0, "a password in the URI loads");
     conf_finish(&c2, &e);
     conf_restart_only_changes(&c, &c2, &w);
@@ -657,7 +602,7 @@ static void test_config_center(void)
         ok(warned == 1 && leaked == 0, "a changed URI is warned about "
            "without its password");
         if (!(warned == 1 && leaked == 0))
-            dump(&w);
+            fx_dump_errs(&w);
     }
     /* Defaults: prefix, polling, and the node named after the host and
      * the admin port. */
@@ -673,7 +618,7 @@ static void test_config_center(void)
     errs_free(&e);
     errs_free(&w);
 
-    path = put("ccnone.conf", "workers = 1;\n");
+    path = fx_put(tmpdir, "ccnone.conf", "workers = 1;\n");
     conf_load(&c, path, &e);
     conf_finish(&c, &e);
     ok(c.cc_redis == NULL && c.cc_node == NULL,
@@ -681,77 +626,77 @@ static void test_config_center(void)
     conf_free(&c);
     errs_free(&e);
 
-    put("cc.secret", "from-file\n");
-    path = put("ccfile.conf",
-               "config_center = { redis = \"redis://h\";\n"
-               "  password_file = \"cc.secret\"; };\n");
+    fx_put(tmpdir, "cc.secret", "from-file\n");
+    path = fx_put(tmpdir, "ccfile.conf",
+                  "config_center = { redis = \"redis://h\";\n"
+                  "  password_file = \"cc.secret\"; };\n");
     is_int(conf_load(&c, path, &e), 0, "config_center.password_file loads");
     is_str(c.cc_password, "from-file", "password_file: its first line");
     conf_free(&c);
     errs_free(&e);
 
-    path = put("ccbad.conf",
-               "# every mistake reported\n"                               /* 1 */
-               "config_center = { redis = \"http://h\";\n"              /* 2 */
-               "  node = \"bad name\";\n"                               /* 3 */
-               "  prefix = \"has space\";\n"                            /* 4 */
-               "  poll_ms = 5; timeout_ms = 0; polms = 1; };\n");         /* 5 */
+    path = fx_put(tmpdir, "ccbad.conf",
+                  "# every mistake reported\n"                       /* 1 */
+                  "config_center = { redis = \"http://h\";\n"        /* 2 */
+                  "  node = \"bad name\";\n"                         /* 3 */
+                  "  prefix = \"has space\";\n"                      /* 4 */
+                  "  poll_ms = 5; timeout_ms = 0; polms = 1; };\n"); /* 5 */
     is_int(conf_load(&c, path, &e), -1, "bad config_center refused");
-    expect_at(&e, path, 2, "config_center.redis: not a redis:// URI");
-    expect_at(&e, path, 3, "config_center.node: \"bad name\"");
-    expect_at(&e, path, 4, "config_center.prefix");
-    expect_at(&e, path, 5, "poll_ms");
-    expect_at(&e, path, 5, "timeout_ms");
-    expect_at(&e, path, 5, "polms");
+    fx_expect_at(&e, path, 2, "config_center.redis: not a redis:// URI");
+    fx_expect_at(&e, path, 3, "config_center.node: \"bad name\"");
+    fx_expect_at(&e, path, 4, "config_center.prefix");
+    fx_expect_at(&e, path, 5, "poll_ms");
+    fx_expect_at(&e, path, 5, "timeout_ms");
+    fx_expect_at(&e, path, 5, "polms");
     conf_free(&c);
     errs_free(&e);
 
-    path = put("ccbad2.conf",
-               "config_center = {\n"                                      /* 1 */
-               "  redis = \"redis://:pw@h:99999\";\n"                   /* 2 */
-               "  user = \"u\"; };\n"                                   /* 3 */
-               "config_center2 = 1;\n");                                 /* 4 */
+    path = fx_put(tmpdir, "ccbad2.conf",
+                  "config_center = {\n"                  /* 1 */
+                  "  redis = \"redis://:pw@h:99999\";\n" /* 2 */
+                  "  user = \"u\"; };\n"                 /* 3 */
+                  "config_center2 = 1;\n");              /* 4 */
     is_int(conf_load(&c, path, &e), -1, "more bad config_center refused");
-    expect_at(&e, path, 2, "the port is not 1..65535");
-    expect_at(&e, path, 3, "config_center.user: given without a password");
-    expect_at(&e, path, 4, "config_center2");
+    fx_expect_at(&e, path, 2, "the port is not 1..65535");
+    fx_expect_at(&e, path, 3, "config_center.user: given without a password");
+    fx_expect_at(&e, path, 4, "config_center2");
     for (size_t i = 0; i < e.n; i++)
         ok(strstr(e.msgs[i], ":pw@") == NULL, "no message echoes the URI "
            "(%zu)", i);
     conf_free(&c);
     errs_free(&e);
 
-    path = put("ccbad3.conf",
-               "config_center = { redis = \"redis://:pw@h\";\n"         /* 1 */
-               "  password = \"again\"; };\n"                           /* 2 */
-               "\n");
+    path = fx_put(tmpdir, "ccbad3.conf",
+                  "config_center = { redis = \"redis://:pw@h\";\n" /* 1 */
+                  "  password = \"again\"; };\n"                   /* 2 */
+                  "\n");
     is_int(conf_load(&c, path, &e), -1, "two passwords refused");
-    expect_at(&e, path, 1, "a password in the redis URI and "
-              "password(_file) both given");
+    fx_expect_at(&e, path, 1,
+                 "a password in the redis URI and "
+                 "password(_file) both given");
     conf_free(&c);
     errs_free(&e);
 
-    path = put("ccbad4.conf", "config_center = \"redis://h\";\n"
-                              "config_center = { };\n");
+    path = fx_put(tmpdir, "ccbad4.conf",
+                  "config_center = \"redis://h\";\n"
+                  "config_center = { };\n");
     conf_load(&c, path, &e);
     ok(e.nerrors > 0, "config_center given as a string, or twice: refused");
     conf_free(&c);
     errs_free(&e);
 
-    path = put("ccbad5.conf", "config_center = { node = \"n\"; };\n");
+    path =
+        fx_put(tmpdir, "ccbad5.conf", "config_center = { node = \"n\"; };\n");
     is_int(conf_load(&c, path, &e), -1, "config_center without redis "
            "refused");
-    expect_at(&e, path, 1, "redis");
+    fx_expect_at(&e, path, 1, "redis");
     conf_free(&c);
     errs_free(&e);
 }
 
 int main(void)
 {
-    const char *t = getenv("AMS_TEST_TMP");
-
-    snprintf(tmpdir, sizeof tmpdir, "%s/conf", t && *t ? t : "/tmp/ams-test");
-    mkdirs(tmpdir);
+    fx_scratch(tmpdir, sizeof tmpdir, "conf");
 
     test_good_file();
     test_defaults();

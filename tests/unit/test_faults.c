@@ -23,18 +23,15 @@
  *   AMS_SOURCE        source tree (for conf/activities)
  *   AMS_TEST_TMP      scratch directory
  */
-#include "conf.h"
+#include "fixture.h"
 #include "gen.h"
-#include "pipeline.h"
 #include "services.h"
 #include "store.h"
 #include "tap.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #define NOW 1800000000000LL /* 2027-01-15: inside 1003's window */
@@ -186,47 +183,11 @@ static const store_ops fops = {
 
 static gen *g;
 
-typedef struct answer {
-    int status;
-    char reason[64], outcome[16];
-    int grants; /* entries in data.grants */
-} answer;
-
+/* A request to the flash sale (1003) as a worker runs it. */
 static void call(const char *mname, const char *uid, const char *rid,
-                 int64_t now, answer *a)
+                 int64_t now, fx_answer *a)
 {
-    method *m = gen_route(g, 1003, mname);
-    svc_req r;
-    pipe_result res;
-    cJSON *b;
-    const cJSON *v;
-
-    memset(a, 0, sizeof *a);
-    if (m == NULL) {
-        a->status = -1;
-        return;
-    }
-    memset(&r, 0, sizeof r);
-    r.uid = uid;
-    r.request_id = rid;
-    r.act = m->act;
-    r.m = m;
-    svc_req_begin(&r, now);
-    pipeline_run(&r, &res);
-    svc_req_end(&r); /* releases the session lock: a store call too */
-    a->status = res.http_status;
-    b = res.body ? res.body : cJSON_Parse(res.raw ? res.raw : "{}");
-    v = cJSON_GetObjectItemCaseSensitive(b, "reason");
-    snprintf(a->reason, sizeof a->reason, "%s",
-             cJSON_IsString(v) ? v->valuestring : "");
-    v = cJSON_GetObjectItemCaseSensitive(b, "outcome");
-    snprintf(a->outcome, sizeof a->outcome, "%s",
-             cJSON_IsString(v) ? v->valuestring : "");
-    v = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(b, "data"), "grants");
-    a->grants = cJSON_GetArraySize(v);
-    cJSON_Delete(b);
-    free(res.raw);
+    fx_run(g, 1003, mname, uid, rid, now, a);
 }
 
 /* What the books say, read past the wrapper. */
@@ -262,19 +223,18 @@ static void read_books(const char *uid, books *bk)
  * Returns the calls the first attempt made. */
 static int scenario(int n, int mode, int n2, int mode2, int *bad)
 {
-    char err[256], uid[48];
-    store_options so = {.uri = "mem:faults"};
-    answer a1, a2, a2f, a3, a4;
+    char uid[48];
+    fx_answer a1, a2, a2f, a3, a4;
     books before, after1, after2;
     int calls, fine = 1;
 
-    fs.in = store_open(&so, err, sizeof err);
+    fs.in = fx_store_open("mem:faults", 0, STORE_SYNC_FULL);
     fs.calls = 0;
     fs.fail_at = 0;
     snprintf(uid, sizeof uid, "user-%d-%d-%d-%d", n, mode, n2, mode2);
     call("bind", uid, "B", NOW, &a1);
-    if (a1.status != 200 || strcmp(a1.reason, "ok") != 0) {
-        printf("#   bind failed: %d %s\n", a1.status, a1.reason);
+    if (a1.http_status != 200 || strcmp(a1.reason, "ok") != 0) {
+        printf("#   bind failed: %d %s\n", a1.http_status, a1.reason);
         *bad = 1;
     }
     read_books(uid, &before);
@@ -287,15 +247,15 @@ static int scenario(int n, int mode, int n2, int mode2, int *bad)
     read_books(uid, &after1);
 
     /* The first answer agrees with the books. */
-    if (a1.status == 200 && strcmp(a1.reason, "ok") == 0)
+    if (a1.http_status == 200 && strcmp(a1.reason, "ok") == 0)
         fine &= after1.ledger == 1 && after1.stock_taken == 1 &&
                 a1.grants == 1;
-    else if (a1.status == 503 && strcmp(a1.outcome, "none") == 0)
+    else if (a1.http_status == 503 && strcmp(a1.outcome, "none") == 0)
         fine &= after1.ledger == 0 &&
                 after1.stock_taken == before.stock_taken &&
                 after1.limit_used == before.limit_used;
     else
-        fine &= a1.status == 503 && strcmp(a1.outcome, "unknown") == 0 &&
+        fine &= a1.http_status == 503 && strcmp(a1.outcome, "unknown") == 0 &&
                 strcmp(a1.reason, "store_unavailable") == 0;
     /* Never a grant without its stock. */
     fine &= after1.ledger <= after1.stock_taken;
@@ -311,8 +271,8 @@ static int scenario(int n, int mode, int n2, int mode2, int *bad)
     fs.fail_at = 0;
     a2f = a2;
     if (n2 > 0)
-        fine &= (a2.status == 200 && strcmp(a2.reason, "ok") == 0) ||
-                (a2.status == 503 &&
+        fine &= (a2.http_status == 200 && strcmp(a2.reason, "ok") == 0) ||
+                (a2.http_status == 503 &&
                  strcmp(a2.reason, "store_unavailable") == 0);
     if (n2 > 0)
         call("grab", uid, "R", NOW + 20, &a2);
@@ -323,30 +283,29 @@ static int scenario(int n, int mode, int n2, int mode2, int *bad)
      * the way -- one grant answered and in the ledger, one unit of stock
      * and one of the user's limit taken, none left taken by an attempt
      * that did not finish. */
-    fine &= a2.status == 200 && strcmp(a2.reason, "ok") == 0 &&
+    fine &= a2.http_status == 200 && strcmp(a2.reason, "ok") == 0 &&
             a2.grants == 1;
     fine &= after2.ledger == 1 && after2.stock_taken == 1 &&
             after2.limit_used == 1;
     /* ... and it is stable: later retries replay it. */
-    fine &= a3.status == 200 && strcmp(a3.reason, "ok") == 0 &&
-            a3.grants == 1 && a4.status == 200 && a4.grants == 1;
+    fine &= a3.http_status == 200 && strcmp(a3.reason, "ok") == 0 &&
+            a3.grants == 1 && a4.http_status == 200 && a4.grants == 1;
     if (n > 0 && !fine) {
         printf("#   fault at call %d (%s), then %d (%s): first %d %s "
                "outcome=%s grants=%d (stock %lld, limit %lld, ledger %d); "
                "retry %d %s outcome=%s, retry %d %s grants=%d, again %d %s "
                "(stock %lld, limit %lld, ledger %d)\n",
                n, mode == F_BEFORE ? "before" : "after", n2,
-               mode2 == F_BEFORE ? "before" : "after", a1.status, a1.reason,
-               a1.outcome, a1.grants, (long long)after1.stock_taken,
-               (long long)after1.limit_used, after1.ledger, a2f.status,
-               a2f.reason, a2f.outcome, a2.status,
-               a2.reason, a2.grants, a3.status, a3.reason,
-               (long long)after2.stock_taken, (long long)after2.limit_used,
-               after2.ledger);
+               mode2 == F_BEFORE ? "before" : "after", a1.http_status,
+               a1.reason, a1.outcome, a1.grants, (long long)after1.stock_taken,
+               (long long)after1.limit_used, after1.ledger, a2f.http_status,
+               a2f.reason, a2f.outcome, a2.http_status, a2.reason, a2.grants,
+               a3.http_status, a3.reason, (long long)after2.stock_taken,
+               (long long)after2.limit_used, after2.ledger);
         *bad = 1;
     }
-    if (n == 0 && !(a1.status == 200 && strcmp(a1.reason, "ok") == 0)) {
-        printf("#   a clean grab answered %d %s\n", a1.status, a1.reason);
+    if (n == 0 && !(a1.http_status == 200 && strcmp(a1.reason, "ok") == 0)) {
+        printf("#   a clean grab answered %d %s\n", a1.http_status, a1.reason);
         *bad = 1;
     }
     store_close(fs.in);
@@ -385,11 +344,9 @@ static int test_every_call(void)
     }
     /* Both kinds of 503 do happen (so the checks above were reached). */
     for (int n = 1; n <= total; n++) {
-        answer a;
-        store_options so = {.uri = "mem:kinds"};
-        char err[256];
+        fx_answer a;
 
-        fs.in = store_open(&so, err, sizeof err);
+        fs.in = fx_store_open("mem:kinds", 0, STORE_SYNC_FULL);
         fs.fail_at = 0;
         call("bind", "k", "B", NOW, &a);
         fs.calls = 0;
@@ -411,11 +368,10 @@ static int test_every_call(void)
  * second), not before. */
 static void test_orphans(int total)
 {
-    store_options so = {.uri = "mem:orphans"};
-    char err[256], key[STORE_KEY_MAX], *holder = NULL;
-    answer a;
+    char key[STORE_KEY_MAX], *holder = NULL;
+    fx_answer a;
 
-    fs.in = store_open(&so, err, sizeof err);
+    fs.in = fx_store_open("mem:orphans", 0, STORE_SYNC_FULL);
     fs.fail_at = 0;
     svc_release_orphans(NOW); /* forget the scenarios' (their stores are
                                  gone: nothing to release there) */
@@ -427,10 +383,12 @@ static void test_orphans(int total)
     call("grab", "o", "R", NOW, &a);
     fs.fail_at = 0;
     svc_host_key(key, sizeof key, 1003, "o", "session:grab");
-    ok(a.status == 200 && store_lock_get(fs.in, key, NOW, &holder) == AMS_OK &&
+    ok(a.http_status == 200 &&
+           store_lock_get(fs.in, key, NOW, &holder) == AMS_OK &&
            svc_orphans() == 1,
        "a grab whose lock release failed: ok, the lock still held, one "
-       "orphan (%zu)", svc_orphans());
+       "orphan (%zu)",
+       svc_orphans());
     free(holder);
     fs.calls = 0;
     fs.fail_at = 1;
@@ -448,7 +406,6 @@ int main(void)
 {
     const char *tp = getenv("AMS_TEST_PLUGINS"), *src = getenv("AMS_SOURCE");
     char plugins[PATH_MAX], acts[PATH_MAX];
-    conf c;
     errs e = {0};
 
     if (tp == NULL || src == NULL) {
@@ -457,25 +414,17 @@ int main(void)
     }
     snprintf(plugins, sizeof plugins, "%s/../../plugins", tp);
     snprintf(acts, sizeof acts, "%s/conf/activities", src);
-    memset(&c, 0, sizeof c);
-    c.plugins_dir = plugins;
-    c.activities_dir = acts;
     fs.base.ops = &fops;
     svc.st = &fs.base;
     svc.session_lock_ms = 1000;
     svc.idem_ttl_ms = 86400000;
     svc_seed(1);
-    {
-        /* Plugin init may touch the store: give it a healthy one. */
-        store_options so = {.uri = "mem:init"};
-        char err[256];
-        fs.in = store_open(&so, err, sizeof err);
-        g = gen_build(&c, &svc_gen_host, 1, 1, &e);
-        store_close(fs.in);
-    }
+    /* Plugin init may touch the store: give it a healthy one. */
+    fs.in = fx_store_open("mem:init", 0, STORE_SYNC_FULL);
+    g = fx_gen_build(plugins, acts, 1, &e);
+    store_close(fs.in);
     if (!ok(g != NULL, "the 1003 flash sale builds")) {
-        for (size_t i = 0; i < e.n; i++)
-            printf("#   %s\n", e.msgs[i]);
+        fx_dump_errs(&e);
         return tap_done();
     }
     test_orphans(test_every_call());

@@ -1,18 +1,19 @@
 /*
  * test_store.c -- the store semantics every backend must keep (store.h),
- * checked only through store.h's public functions so the same file runs
- * unchanged against each backend.
+ * checked only through store.h's public functions so the same suite runs
+ * unchanged against each backend.  This file has the suite's main and
+ * the checks of the store as a whole (keys, the families side by side,
+ * the sweep, persistence, killed writers, what only LMDB has); each
+ * record family's checks are in test_store_<family>.c (store_suite.h).
  *
  *   AMS_TEST_STORE  the store URI to test (e.g. "redis://127.0.0.1:6390",
  *                   "mem:"); default "lmdb:" + a fresh directory under
  *                   AMS_TEST_TMP
- *   AMS_TEST_TMP    where temporary directories go (default /tmp)
+ *   AMS_TEST_TMP    where temporary directories go (default /tmp/ams-test)
  *
- * Keys carry a per-run prefix so a shared, long-lived backend never sees
- * a previous run's records.  Checks that only hold for a store of our own
- * (map size, directory errors) run for lmdb: only; exact sweep counts are
- * checked for lmdb: and mem:, the stores that expire nothing by
- * themselves.
+ * Checks that only hold for a store of our own (map size, directory
+ * errors) run for lmdb: only; exact sweep counts are checked for lmdb:
+ * and mem:, the stores that expire nothing by themselves.
  *
  * Concurrency is tested with real processes: each child opens the store
  * itself, as amsd's workers do, and reports through a pipe.  That, and
@@ -20,143 +21,14 @@
  * handle and is shared between processes: a process-local backend
  * (mem:) reports those parts as TAP "# SKIP" lines instead.
  */
-#include "store.h"
-#include "tap.h"
+#include "store_suite.h"
 
-#include <dirent.h>
-#include <errno.h>
-#include <ftw.h>
-#include <limits.h>
-#include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
-#include <sys/stat.h>
+#include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
-
-#define T 1000000LL             /* the clock of the functional tests */
-#define T_SWEEP 1000000000000LL /* after everything the tests above left */
-#define NEVER 0                 /* expire_at_ms: no expiry */
-
-#define NCHILD 8
-#define ADDS_PER_CHILD 500
-#define RACE_HI 1000 /* the counter bound: a quarter of the adds pass */
-#define LOCK_TRIES 300
-#define BOARD_CHILDREN 4
-#define BOARD_MEMBERS 200
-#define TMP_PREFIX "test_store."
-
-static char tmpdir[PATH_MAX]; /* ours, removed at the end */
-static char uri[PATH_MAX + 64];
-static int is_lmdb;
-static int is_local; /* mem: lives and dies with its handle */
-static char key_prefix[64];
-
-/* The run's key for name, its prefix between open and close; one of 16
- * rotating static buffers. */
-static const char *run_key(const char *open, const char *close,
-                           const char *name)
-{
-    static char ring[16][STORE_KEY_MAX + 1];
-    static unsigned i;
-    char *b = ring[i++ % 16];
-
-    snprintf(b, STORE_KEY_MAX + 1, "%s%s%s%s", open, key_prefix, close, name);
-    return b;
-}
-
-static const char *k(const char *name)
-{
-    return run_key("", "", name);
-}
-
-static store *open_uri(const char *u, size_t map_size, int sync)
-{
-    store_options o = {.uri = u, .lmdb_map_size = map_size, .lmdb_sync = sync};
-    char err[512] = "";
-    store *s = store_open(&o, err, sizeof err);
-
-    if (s == NULL)
-        printf("# store_open(%s): %s\n", u, err);
-    return s;
-}
-
-/* ---- temporary directories ---- */
-
-static int rm_one(const char *path, const struct stat *st, int flag,
-                  struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
-static void rm_rf(const char *path)
-{
-    nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static void mkdirs(const char *dir)
-{
-    char p[PATH_MAX];
-
-    snprintf(p, sizeof p, "%s", dir);
-    for (char *c = p + 1; *c != '\0'; c++) {
-        if (*c == '/') {
-            *c = '\0';
-            mkdir(p, 0700);
-            *c = '/';
-        }
-    }
-    mkdir(p, 0700);
-}
-
-/* Leftovers of runs that were killed before cleaning up.  Only our own
- * prefix: AMS_TEST_TMP may be a shared directory. */
-static void remove_stale(const char *base)
-{
-    char path[PATH_MAX];
-    struct dirent *e;
-    DIR *d = opendir(base);
-
-    if (d == NULL)
-        return;
-    while ((e = readdir(d)) != NULL) {
-        if (strncmp(e->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) != 0)
-            continue;
-        snprintf(path, sizeof path, "%s/%s", base, e->d_name);
-        rm_rf(path);
-    }
-    closedir(d);
-}
-
-static int setup(void)
-{
-    const char *base = getenv("AMS_TEST_TMP");
-    const char *want = getenv("AMS_TEST_STORE");
-
-    if (base != NULL && *base != '\0') {
-        mkdirs(base);
-        remove_stale(base);
-    } else {
-        base = "/tmp";
-    }
-    snprintf(tmpdir, sizeof tmpdir, "%s/" TMP_PREFIX "XXXXXX", base);
-    if (mkdtemp(tmpdir) == NULL) {
-        printf("Bail out! mkdtemp %s: %s\n", tmpdir, strerror(errno));
-        return -1;
-    }
-    if (want != NULL && *want != '\0')
-        snprintf(uri, sizeof uri, "%s", want);
-    else
-        snprintf(uri, sizeof uri, "lmdb:%s/db", tmpdir);
-    is_lmdb = strncmp(uri, "lmdb:", 5) == 0;
-    is_local = strncmp(uri, "mem:", 4) == 0;
-    snprintf(key_prefix, sizeof key_prefix, "t%ld.%ld.", (long)getpid(),
-             (long)time(NULL));
-    printf("# store %s\n", uri);
-    return 0;
-}
 
 static void on_alarm(int sig)
 {
@@ -175,16 +47,16 @@ static void skip(const char *what, const char *why)
     ok(1, "%s # SKIP %s", what, why);
 }
 
-/* ---- functional tests ---- */
+/* ---- keys, and the families side by side ---- */
 
 static void test_bad_args(store *s)
 {
     char key[STORE_KEY_MAX + 2];
-    size_t n = strlen(key_prefix);
+    size_t n = strlen(suite.key_prefix);
 
     is_int(store_counter_add(s, "", 1, 0, 10, NEVER, T, NULL), AMS_ERR,
            "empty key is a bad argument");
-    memcpy(key, key_prefix, n);
+    memcpy(key, suite.key_prefix, n);
     memset(key + n, 'x', STORE_KEY_MAX + 1 - n);
     key[STORE_KEY_MAX + 1] = '\0';
     is_int(store_tag_set(s, key, "v", 1, NEVER, T), AMS_ERR,
@@ -192,385 +64,6 @@ static void test_bad_args(store *s)
     key[STORE_KEY_MAX] = '\0';
     is_int(store_tag_set(s, key, "v", 1, NEVER, T), AMS_OK,
            "key of STORE_KEY_MAX bytes is fine");
-}
-
-static void test_counter_bounds(store *s)
-{
-    const char *c = k("ctr");
-    int64_t v = -1;
-
-    is_int(store_counter_get(s, c, T, &v), AMS_OK, "get absent counter: OK");
-    is_int(v, 0, "absent counter reads 0");
-    is_int(store_counter_add(s, c, 5, 0, 10, NEVER, T, &v), AMS_OK,
-           "add 5 within [0,10]");
-    is_int(v, 5, "out is the new value");
-    is_int(store_counter_add(s, c, 5, 0, 10, NEVER, T, &v), AMS_OK,
-           "add up to the upper bound");
-    is_int(v, 10, "value is 10");
-    is_int(store_counter_add(s, c, 1, 0, 10, NEVER, T, &v), AMS_CONFLICT,
-           "add crossing the upper bound conflicts");
-    is_int(v, 10, "out is the unchanged value on conflict");
-    is_int(store_counter_add(s, c, -11, 0, 10, NEVER, T, &v), AMS_CONFLICT,
-           "add crossing the lower bound conflicts");
-    is_int(v, 10, "out unchanged after lower-bound conflict");
-    v = -1;
-    store_counter_get(s, c, T, &v);
-    is_int(v, 10, "failed adds changed nothing");
-    is_int(store_counter_add(s, c, -10, 0, 10, NEVER, T, NULL), AMS_OK,
-           "add down to the lower bound, out NULL");
-    store_counter_get(s, c, T, &v);
-    is_int(v, 0, "value is 0");
-}
-
-static void test_counter_overflow(store *s)
-{
-    const char *hi = k("ctr.max"), *lo = k("ctr.min");
-    int64_t v = 0;
-
-    is_int(store_counter_add(s, hi, INT64_MAX, INT64_MIN, INT64_MAX, NEVER, T,
-                             &v),
-           AMS_OK, "add INT64_MAX");
-    is_int(store_counter_add(s, hi, 1, INT64_MIN, INT64_MAX, NEVER, T, &v),
-           AMS_CONFLICT, "overflow past INT64_MAX conflicts");
-    is_int(v, INT64_MAX, "value unchanged by the overflowing add");
-    is_int(store_counter_add(s, lo, INT64_MIN, INT64_MIN, INT64_MAX, NEVER, T,
-                             &v),
-           AMS_OK, "add INT64_MIN");
-    is_int(store_counter_add(s, lo, -1, INT64_MIN, INT64_MAX, NEVER, T, &v),
-           AMS_CONFLICT, "overflow past INT64_MIN conflicts");
-    is_int(v, INT64_MIN, "value unchanged by the underflowing add");
-}
-
-static void test_counter_expiry(store *s)
-{
-    const char *c = k("ctr.ttl");
-    int64_t v = -1;
-
-    store_counter_add(s, c, 3, 0, 100, T + 100, T, &v);
-    is_int(store_counter_add(s, c, 1, 0, 100, T + 500, T + 50, &v), AMS_OK,
-           "add to a live counter");
-    is_int(v, 4, "counts on");
-    store_counter_get(s, c, T + 99, &v);
-    is_int(v, 4, "live until its expiry");
-    store_counter_get(s, c, T + 100, &v);
-    is_int(v, 0,
-           "expired at expire_at_ms: the creating add's expiry holds, "
-           "later adds don't extend it");
-    is_int(store_counter_add(s, c, -1, 0, 100, T + 300, T + 150, &v),
-           AMS_CONFLICT, "an expired counter is 0 for the bounds");
-    is_int(v, 0, "out is 0");
-    is_int(store_counter_add(s, c, 2, 0, 100, T + 300, T + 150, &v), AMS_OK,
-           "add over an expired counter starts from 0");
-    is_int(v, 2, "value 2");
-    store_counter_get(s, c, T + 299, &v);
-    is_int(v, 2, "re-created counter has the new expiry");
-    store_counter_get(s, c, T + 300, &v);
-    is_int(v, 0, "and expires at it");
-}
-
-static void test_locks(store *s)
-{
-    const char *l = k("lock");
-
-    is_int(store_lock_acquire(s, l, "A", T + 100, T), AMS_OK, "A acquires");
-    is_int(store_lock_acquire(s, l, "B", T + 100, T + 10), AMS_CONFLICT,
-           "B conflicts while A holds");
-    is_int(store_lock_acquire(s, l, "A", T + 200, T + 20), AMS_OK,
-           "A re-acquires with its token (refresh)");
-    is_int(store_lock_acquire(s, l, "B", T + 300, T + 150), AMS_CONFLICT,
-           "refresh extended the expiry");
-    is_int(store_lock_release(s, l, "B", T + 150), AMS_CONFLICT,
-           "release by the wrong token fails");
-    is_int(store_lock_acquire(s, l, "B", T + 300, T + 150), AMS_CONFLICT,
-           "and did not release it");
-    is_int(store_lock_release(s, l, "A", T + 150), AMS_OK,
-           "release by the right token");
-    is_int(store_lock_release(s, l, "A", T + 150), AMS_CONFLICT,
-           "release of a free lock conflicts");
-    is_int(store_lock_acquire(s, l, "B", T + 300, T + 160), AMS_OK,
-           "B acquires the released lock");
-    is_int(store_lock_acquire(s, l, "A", T + 400, T + 300), AMS_OK,
-           "an expired lock is free for another token");
-    is_int(store_lock_release(s, l, "B", T + 310), AMS_CONFLICT,
-           "the expired holder cannot release the new holder's lock");
-    is_int(store_lock_release(s, l, "A", T + 400), AMS_CONFLICT,
-           "releasing one's own expired lock conflicts");
-    is_int(store_lock_acquire(s, l, "B", NEVER, T + 400), AMS_OK,
-           "lock without expiry");
-    is_int(store_lock_release(s, l, "B", T + 1000000000), AMS_OK,
-           "is still held much later and released");
-}
-
-static void test_tags(store *s)
-{
-    const char *t = k("tag");
-    char *v = (char *)1;
-    size_t len = 99;
-
-    is_int(store_tag_get(s, t, T, &v, &len), AMS_NOT_FOUND, "absent tag");
-    ok(v == NULL && len == 0, "absent tag: NULL, 0");
-    is_int(store_tag_set(s, t, "gold", 4, NEVER, T), AMS_OK, "set");
-    is_int(store_tag_get(s, t, T, &v, &len), AMS_OK, "get");
-    is_str(v, "gold", "value");
-    is_int(len, 4, "length");
-    free(v);
-    store_tag_set(s, t, "silver", 6, NEVER, T);
-    store_tag_get(s, t, T, &v, &len);
-    is_str(v, "silver", "overwrite");
-    is_int(len, 6, "overwrite length (NUL not counted)");
-    free(v);
-    store_tag_set(s, t, "a\0b", 3, NEVER, T);
-    store_tag_get(s, t, T, &v, &len);
-    ok(len == 3 && memcmp(v, "a\0b", 4) == 0,
-       "bytes with a NUL inside survive, NUL-terminated");
-    free(v);
-    store_tag_set(s, t, "", 0, NEVER, T);
-    is_int(store_tag_get(s, t, T, &v, &len), AMS_OK, "empty value is a value");
-    is_str(v, "", "empty string");
-    free(v);
-    is_int(store_tag_del(s, t, T), AMS_OK, "del");
-    is_int(store_tag_get(s, t, T, &v, &len), AMS_NOT_FOUND, "gone after del");
-    is_int(store_tag_del(s, t, T), AMS_NOT_FOUND, "del of absent tag");
-}
-
-static void test_tag_ttl(store *s)
-{
-    const char *t = k("tag.ttl");
-    char *v = NULL;
-    size_t len;
-
-    store_tag_set(s, t, "x", 1, T + 100, T);
-    is_int(store_tag_get(s, t, T + 99, &v, &len), AMS_OK,
-           "tag live before expiry");
-    free(v);
-    is_int(store_tag_get(s, t, T + 100, &v, &len), AMS_NOT_FOUND,
-           "tag expired at expire_at_ms");
-    is_int(store_tag_del(s, t, T + 100), AMS_NOT_FOUND,
-           "del of an expired tag: not found");
-    store_tag_set(s, t, "y", 1, NEVER, T + 200);
-    is_int(store_tag_get(s, t, T + 100000000, &v, &len), AMS_OK,
-           "set over an expired tag: no expiry now");
-    is_str(v, "y", "new value");
-    free(v);
-}
-
-static void test_values(store *s)
-{
-    const char *key = k("val");
-    char *v = (char *)1;
-    size_t len = 9;
-    uint64_t ver = 9;
-
-    is_int(store_value_get(s, key, T, &v, &len, &ver), AMS_NOT_FOUND,
-           "absent value");
-    ok(v == NULL && len == 0 && ver == 0, "absent: NULL, 0, version 0");
-    is_int(store_value_cas(s, key, 1, "x", 1, NEVER, T, &ver), AMS_CONFLICT,
-           "cas expecting 1 on an absent value conflicts");
-    is_int(ver, 0, "and reports version 0");
-    uint64_t v1, v2;
-
-    is_int(store_value_cas(s, key, 0, "v1", 2, NEVER, T, &ver), AMS_OK,
-           "cas from 0 creates");
-    v1 = ver;
-    ok(v1 > 0, "a created value has a version > 0");
-    is_int(store_value_get(s, key, T, &v, &len, &ver), AMS_OK, "get");
-    is_str(v, "v1", "value");
-    ok(len == 2 && ver == v1, "length 2, the version cas reported");
-    free(v);
-    is_int(store_value_cas(s, key, 0, "x", 1, NEVER, T, &ver), AMS_CONFLICT,
-           "cas with a stale version conflicts");
-    is_int(ver, v1, "and reports the current version");
-    is_int(store_value_cas(s, key, v1, "v2", 2, NEVER, T, &ver), AMS_OK,
-           "cas with the current version");
-    v2 = ver;
-    ok(v2 > v1, "the version grows (%llu > %llu)", (unsigned long long)v2,
-       (unsigned long long)v1);
-    is_int(store_value_cas(s, key, v1, "v3", 2, NEVER, T, NULL), AMS_CONFLICT,
-           "the old version no longer matches (version out NULL)");
-    store_value_get(s, key, T, &v, &len, &ver);
-    is_str(v, "v2", "a conflicting cas changed nothing");
-    free(v);
-}
-
-static void test_value_ttl(store *s)
-{
-    const char *key = k("val.ttl");
-    char *v = NULL;
-    size_t len;
-    uint64_t ver = 0, va, vb;
-
-    store_value_cas(s, key, 0, "a", 1, T + 100, T, &ver);
-    va = ver;
-    store_value_cas(s, key, va, "b", 1, T + 100, T, &ver);
-    vb = ver;
-    is_int(store_value_get(s, key, T + 99, &v, &len, &ver), AMS_OK,
-           "value live before expiry");
-    ok(ver == vb && vb > va && v != NULL && strcmp(v, "b") == 0,
-       "second version, \"b\"");
-    free(v);
-    is_int(store_value_get(s, key, T + 100, &v, &len, &ver), AMS_NOT_FOUND,
-           "value expired at expire_at_ms");
-    is_int(ver, 0, "an expired value has version 0");
-    is_int(store_value_cas(s, key, vb, "c", 1, NEVER, T + 100, &ver),
-           AMS_CONFLICT, "the expired version no longer matches");
-    is_int(store_value_cas(s, key, 0, "c", 1, NEVER, T + 100, &ver), AMS_OK,
-           "cas from 0 re-creates it");
-    ok(ver > vb, "with a version never used before (%llu > %llu)",
-       (unsigned long long)ver, (unsigned long long)vb);
-    is_int(store_value_cas(s, key, va, "d", 1, NEVER, T + 100, NULL),
-           AMS_CONFLICT, "a holder of an old version cannot overwrite it");
-}
-
-/* ---- journals (store.h: Journals) ---- */
-
-/* A key under the run's hash tag: a journal and the counters it records
- * must share one Redis Cluster slot, as the host's keys of one activity
- * do. */
-static const char *kj(const char *name)
-{
-    return run_key("{", "}", name);
-}
-
-static int64_t ctr(store *s, const char *key, int64_t now)
-{
-    int64_t v = -999;
-    if (store_counter_get(s, key, now, &v) != AMS_OK)
-        return -999;
-    return v;
-}
-
-static void test_journal_basics(store *s)
-{
-    store_journal j = {kj("jrn.1"), T + 100000};
-    const char *a = kj("jrn.a"), *b = kj("jrn.b"), *v = kj("jrn.v");
-    int64_t out = 0;
-    size_t undone = 99;
-
-    is_int(store_counter_add_j(s, a, 1, 0, 100, NEVER, T, &out, &j), AMS_OK,
-           "journaled add");
-    is_int(out, 1, "it counts like any add");
-    is_int(store_counter_add_j(s, b, 2, 0, 100, NEVER, T, NULL, &j), AMS_OK,
-           "a second counter in the same journal");
-    is_int(store_counter_add_j(s, a, 500, 0, 100, NEVER, T, NULL, &j),
-           AMS_CONFLICT, "a journaled add past its bound conflicts");
-    is_int(store_counter_add_j(s, b, -1, 0, 100, NEVER, T, NULL, &j), AMS_OK,
-           "a journaled add going down (an undo)");
-    is_int(store_counter_add(s, a, 10, 0, 100, NEVER, T, NULL), AMS_OK,
-           "someone else's add, not journaled");
-    is_int(store_counter_add_j(s, a, 0, 0, 100, NEVER, T, NULL, &j), AMS_OK,
-           "a journaled add of 0");
-    is_int(ctr(s, a, T), 11, "a = 1 + 10");
-    is_int(ctr(s, b, T), 1, "b = 2 - 1");
-
-    is_int(store_journal_close(s, &j, 0, T + 1, &undone), AMS_OK,
-           "close (fence only)");
-    is_int(undone, 0, "fencing gives nothing back");
-    is_int(ctr(s, a, T + 1), 11, "a unchanged by the fence");
-    is_int(store_counter_add_j(s, a, 1, 0, 100, NEVER, T + 2, &out, &j),
-           AMS_ERR_STORE, "a journaled add after the fence is refused");
-    is_int(ctr(s, a, T + 2), 11, "and did not count");
-    is_int(store_value_cas_j(s, v, 0, "x", 1, NEVER, T + 2, NULL, &j),
-           AMS_ERR_STORE, "a value write fenced by it is refused");
-    is_int(store_value_get(s, v, T + 2, NULL, NULL, NULL), AMS_NOT_FOUND,
-           "and wrote nothing");
-    is_int(store_counter_add(s, a, 1, 0, 100, NEVER, T + 2, NULL), AMS_OK,
-           "an add without the journal still works");
-
-    is_int(store_journal_close(s, &j, 1, T + 3, &undone), AMS_OK,
-           "give back");
-    is_int(undone, 4, "every applied journaled add given back (4; not the "
-                      "one that conflicted)");
-    is_int(ctr(s, a, T + 3), 11, "a: its 1 and 0 given back, the others' "
-                                 "10 + 1 stay");
-    is_int(ctr(s, b, T + 3), 0, "b: 2 - 1 given back");
-    is_int(store_journal_close(s, &j, 1, T + 4, &undone), AMS_OK,
-           "give back again");
-    is_int(undone, 0, "gives back nothing twice");
-    is_int(ctr(s, a, T + 4), 11, "a unchanged");
-    is_int(store_journal_close(s, &j, 0, T + 4, &undone), AMS_OK,
-           "closing a given-back journal is fine");
-    is_int(store_counter_add_j(s, a, 1, 0, 100, NEVER, T + 5, NULL, &j),
-           AMS_ERR_STORE, "and it still refuses writes");
-}
-
-static void test_journal_absent(store *s)
-{
-    store_journal j1 = {kj("jrn.abs1"), T + 100000},
-                  j2 = {kj("jrn.abs2"), T + 100000},
-                  j3 = {kj("jrn.open"), T + 100000};
-    const char *c = kj("jrn.c");
-    size_t undone = 99;
-
-    is_int(store_journal_close(s, &j1, 0, T, &undone), AMS_OK,
-           "closing an absent journal");
-    is_int(store_counter_add_j(s, c, 1, 0, 100, NEVER, T, NULL, &j1),
-           AMS_ERR_STORE, "makes it refuse a write that comes later");
-    is_int(store_journal_close(s, &j2, 1, T, &undone), AMS_OK,
-           "giving back an absent journal");
-    is_int(undone, 0, "gives back nothing");
-    is_int(store_counter_add_j(s, c, 1, 0, 100, NEVER, T, NULL, &j2),
-           AMS_ERR_STORE, "and refuses a later write too");
-    is_int(ctr(s, c, T), 0, "nothing counted");
-    is_int(store_counter_add_j(s, c, 3, 0, 100, NEVER, T, NULL, &j3), AMS_OK,
-           "an add into an open journal");
-    is_int(store_journal_close(s, &j3, 1, T, &undone), AMS_OK,
-           "given back straight from open");
-    is_int(undone, 1, "one add given back");
-    is_int(ctr(s, c, T), 0, "the counter is back at 0");
-    is_int(store_value_cas_j(s, kj("jrn.v2"), 0, "x", 1, NEVER, T, NULL,
-                             &j3),
-           AMS_ERR_STORE, "a value write fenced by it is refused");
-}
-
-static void test_journal_expiry(store *s)
-{
-    store_journal j = {kj("jrn.e1"), T + 100000},
-                  jshort = {kj("jrn.e2"), T + 100},
-                  jlong = {kj("jrn.e2"), T + 100000};
-    const char *c = kj("jrn.ce"), *d = kj("jrn.cd");
-    size_t undone = 99;
-
-    is_int(store_counter_add_j(s, c, 5, 0, 100, T + 50, T, NULL, &j), AMS_OK,
-           "journaled add to a counter that expires at T+50");
-    is_int(store_journal_close(s, &j, 1, T + 60, &undone), AMS_OK,
-           "give back after the counter expired");
-    is_int(undone, 0, "nothing to give back to");
-    is_int(ctr(s, c, T + 60), 0, "the expired counter stays absent (not -5)");
-    is_int(store_counter_add(s, c, 1, 0, 100, T + 500, T + 60, NULL), AMS_OK,
-           "a new add creates it afresh");
-    is_int(ctr(s, c, T + 60), 1, "from 0");
-
-    is_int(store_counter_add_j(s, d, 1, 0, 100, NEVER, T, NULL, &jshort),
-           AMS_OK, "journaled add, journal expiring at T+100");
-    is_int(store_counter_add_j(s, d, 1, 0, 100, NEVER, T + 200, NULL, &jlong),
-           AMS_OK, "after its expiry a write naming it starts it anew");
-    is_int(store_journal_close(s, &jlong, 1, T + 200, &undone), AMS_OK,
-           "give back");
-    is_int(undone, 1, "only the add of the new journal");
-    is_int(ctr(s, d, T + 200), 1, "the first add stays");
-}
-
-static void test_journal_limits(store *s)
-{
-    store_journal j = {kj("jrn.full"), T + 100000};
-    const char *c = kj("jrn.cf");
-    int fine = 0;
-    size_t undone = 0;
-
-    for (int i = 0; i < STORE_JOURNAL_MAX; i++)
-        fine += store_counter_add_j(s, c, 1, 0, 1000, NEVER, T, NULL, &j) ==
-                AMS_OK;
-    is_int(fine, STORE_JOURNAL_MAX, "%d journaled adds", STORE_JOURNAL_MAX);
-    is_int(store_counter_add_j(s, c, 1, 0, 1000, NEVER, T, NULL, &j), AMS_ERR,
-           "one more is refused as a caller error");
-    is_int(ctr(s, c, T), STORE_JOURNAL_MAX, "and did not count");
-    is_int(store_value_cas_j(s, kj("jrn.vf"), 0, "x", 1, NEVER, T, NULL, &j),
-           AMS_OK, "a value write fenced by a full, open journal is fine");
-    is_int(store_journal_close(s, &j, 1, T, &undone), AMS_OK, "give back");
-    is_int(undone, STORE_JOURNAL_MAX, "all %d given back", STORE_JOURNAL_MAX);
-    is_int(ctr(s, c, T), 0, "counter back at 0");
-    is_int(store_value_get(s, kj("jrn.vf"), T, NULL, NULL, NULL), AMS_OK,
-           "the value write stays (journals give back counters only)");
 }
 
 static void test_key_spaces(store *s)
@@ -601,231 +94,6 @@ static void test_key_spaces(store *s)
     is_int(n, 7, "deleting the tag leaves the counter");
     is_int(store_lock_release(s, key, "L", T), AMS_OK,
            "lock still held by its token");
-}
-
-/* ---- leaderboards ---- */
-
-/* The board's first n as "member=score,...", or "status N" when the call
- * fails (one of 4 rotating static buffers). */
-static const char *top_str(store *s, const char *key, size_t n, int64_t now)
-{
-    static char ring[4][8192];
-    static unsigned r;
-    char *buf = ring[r++ % 4];
-    store_board_entry *e = (store_board_entry *)1;
-    size_t cnt = 99, off = 0;
-    ams_status st = store_board_top(s, key, n, now, &e, &cnt);
-
-    buf[0] = '\0';
-    if (st != AMS_OK) {
-        snprintf(buf, 8192, "status %d", (int)st);
-        return buf;
-    }
-    if (cnt == 0 && e != NULL) {
-        snprintf(buf, 8192, "empty top, but *out not NULL");
-        return buf;
-    }
-    for (size_t i = 0; i < cnt && off < 8192; i++)
-        off += (size_t)snprintf(buf + off, 8192 - off, "%s%s=%" PRId64,
-                                i ? "," : "", e[i].member, e[i].score);
-    store_board_free(e, cnt);
-    return buf;
-}
-
-/* "rank:score", or "status N" when the call does not answer AMS_OK. */
-static const char *rank_str(store *s, const char *key, const char *member,
-                            int64_t now)
-{
-    static char ring[4][64];
-    static unsigned r;
-    char *buf = ring[r++ % 4];
-    int64_t rank = -1, score = -1;
-    ams_status st = store_board_rank(s, key, member, now, &rank, &score);
-
-    if (st != AMS_OK)
-        snprintf(buf, 64, "status %d", (int)st);
-    else
-        snprintf(buf, 64, "%" PRId64 ":%" PRId64, rank, score);
-    return buf;
-}
-
-#define NF_STR "status 2" /* AMS_NOT_FOUND */
-
-static void test_board_basics(store *s)
-{
-    const char *b = k("bd");
-    char member[129];
-
-    is_str(top_str(s, b, 10, T), "", "top of an absent board: OK, empty");
-    is_str(rank_str(s, b, "a", T), NF_STR, "rank on an absent board");
-    is_int(store_board_set(s, b, "a", 10, NEVER, T), AMS_OK, "set a=10");
-    store_board_set(s, b, "b", 30, NEVER, T);
-    store_board_set(s, b, "c", 20, NEVER, T);
-    is_str(top_str(s, b, 10, T), "b=30,c=20,a=10", "top: score descending");
-    is_str(top_str(s, b, 2, T), "b=30,c=20", "top 2 of 3");
-    is_str(top_str(s, b, 3, T), "b=30,c=20,a=10", "top 3 of 3");
-    is_str(top_str(s, b, SIZE_MAX, T), "b=30,c=20,a=10",
-           "top SIZE_MAX: n far beyond the board");
-    is_str(top_str(s, b, 0, T), "", "top 0: OK, empty");
-    is_str(rank_str(s, b, "b", T), "1:30", "rank of the best");
-    is_str(rank_str(s, b, "c", T), "2:20", "rank of the second");
-    is_str(rank_str(s, b, "a", T), "3:10", "rank of the last");
-    is_str(rank_str(s, b, "zz", T), NF_STR, "rank of an absent member");
-    is_int(store_board_rank(s, b, "a", T, NULL, NULL), AMS_OK,
-           "rank with NULL outputs");
-    is_int(store_board_set(s, b, "", 1, NEVER, T), AMS_ERR,
-           "empty member is a bad argument");
-    is_int(store_board_set(s, "", "a", 1, NEVER, T), AMS_ERR,
-           "empty board key is a bad argument");
-    memset(member, 'u', 128);
-    member[128] = '\0';
-    is_int(store_board_set(s, b, member, 25, NEVER, T), AMS_OK,
-           "a member of 128 bytes");
-    is_str(rank_str(s, b, member, T), "2:25", "ranks");
-    member[127] = '\0';
-    is_str(rank_str(s, b, member, T), NF_STR,
-           "its 127-byte prefix is another member");
-}
-
-static void test_board_order(store *s)
-{
-    const char *b = k("bo"), *m = k("bo.bytes");
-
-    store_board_set(s, b, "x", 5, NEVER, T + 2);
-    store_board_set(s, b, "y", 5, NEVER, T + 1);
-    store_board_set(s, b, "z", 5, NEVER, T + 1);
-    store_board_set(s, b, "w", 5, NEVER, T + 3);
-    is_str(top_str(s, b, 10, T + 3), "y=5,z=5,x=5,w=5",
-           "ties: earlier time first, then member bytes");
-    is_int(store_board_set(s, b, "z", 5, NEVER, T + 10), AMS_OK,
-           "re-set z to the same score later");
-    is_str(top_str(s, b, 10, T + 10), "y=5,z=5,x=5,w=5",
-           "same score: z keeps its tie position");
-    is_str(rank_str(s, b, "z", T + 10), "2:5", "z still ranks 2");
-    store_board_set(s, b, "y", 4, NEVER, T + 11);
-    is_str(top_str(s, b, 10, T + 11), "z=5,x=5,w=5,y=4",
-           "lowering y moves it down");
-    store_board_set(s, b, "w", 6, NEVER, T + 12);
-    is_str(top_str(s, b, 10, T + 12), "w=6,z=5,x=5,y=4",
-           "raising w moves it up");
-    store_board_set(s, b, "y", 5, NEVER, T + 13);
-    is_str(top_str(s, b, 10, T + 13), "w=6,z=5,x=5,y=5",
-           "y back at 5 ranks after the 5s reached before it");
-    store_board_set(s, b, "x", 7, NEVER, T + 14);
-    store_board_set(s, b, "x", 5, NEVER, T + 15);
-    is_str(top_str(s, b, 10, T + 15), "w=6,z=5,y=5,x=5",
-           "x up and back to 5: its time is when it got back");
-    is_str(rank_str(s, b, "x", T + 15), "4:5", "rank follows");
-    is_str(rank_str(s, b, "w", T + 15), "1:6", "rank of the new best");
-
-    store_board_set(s, m, "ma", 1, NEVER, T);
-    store_board_set(s, m, "\xc3\xa9", 1, NEVER, T);
-    store_board_set(s, m, "m1", 1, NEVER, T);
-    store_board_set(s, m, "m", 1, NEVER, T);
-    store_board_set(s, m, "M", 1, NEVER, T);
-    is_str(top_str(s, m, 10, T), "M=1,m=1,m1=1,ma=1,\xc3\xa9=1",
-           "same score and time: unsigned byte order, prefix first");
-    is_str(rank_str(s, m, "m1", T), "3:1", "rank among byte-ordered ties");
-}
-
-static void test_board_extremes(store *s)
-{
-    static const struct {
-        const char *m;
-        int64_t score;
-    } in[] = {
-        {"zero", 0},       {"min", INT64_MIN},      {"neg1", -1},
-        {"max", INT64_MAX}, {"minp1", INT64_MIN + 1}, {"one", 1},
-        {"negbig", -1000000}, {"maxm1", INT64_MAX - 1}, {"posbig", 1000000},
-    };
-    const char *b = k("bx");
-
-    for (size_t i = 0; i < sizeof in / sizeof in[0]; i++)
-        store_board_set(s, b, in[i].m, in[i].score, NEVER, T);
-    is_str(top_str(s, b, 100, T),
-           "max=9223372036854775807,maxm1=9223372036854775806,"
-           "posbig=1000000,one=1,zero=0,neg1=-1,negbig=-1000000,"
-           "minp1=-9223372036854775807,min=-9223372036854775808",
-           "negative and extreme scores order over the whole int64 range");
-    is_str(rank_str(s, b, "min", T), "9:-9223372036854775808",
-           "INT64_MIN ranks last, score intact");
-    is_str(rank_str(s, b, "max", T), "1:9223372036854775807",
-           "INT64_MAX ranks first, score intact");
-    store_board_set(s, b, "min", INT64_MAX, NEVER, T + 1);
-    is_str(rank_str(s, b, "min", T + 1), "2:9223372036854775807",
-           "INT64_MIN -> INT64_MAX: second, behind the earlier max");
-    is_str(top_str(s, b, 2, T + 1),
-           "max=9223372036854775807,min=9223372036854775807",
-           "the top follows");
-    store_board_set(s, b, "t.neg", 3, NEVER, -5);
-    store_board_set(s, b, "t.pos", 3, NEVER, 5);
-    store_board_set(s, b, "t.zero", 3, NEVER, 0);
-    is_str(rank_str(s, b, "t.neg", T + 1), "5:3", "negative time ties first");
-    is_str(rank_str(s, b, "t.pos", T + 1), "7:3", "positive time last");
-}
-
-static void test_board_names(store *s)
-{
-    const char *a = k("nb"), *a1 = k("nb1"), *a2 = k("nb.1");
-    char *v = NULL;
-    size_t len;
-    int64_t c = 0;
-
-    store_board_set(s, a, "u", 1, NEVER, T);
-    store_board_set(s, a1, "u", 2, NEVER, T);
-    store_board_set(s, a1, "v", 3, NEVER, T);
-    store_board_set(s, a2, "w", 4, NEVER, T);
-    is_str(top_str(s, a, 10, T), "u=1", "board \"nb\" has only its member");
-    is_str(top_str(s, a1, 10, T), "v=3,u=2",
-           "board \"nb1\" has only its members");
-    is_str(top_str(s, a2, 10, T), "w=4", "board \"nb.1\" has only its own");
-    is_str(rank_str(s, a, "u", T), "1:1", "u on nb");
-    is_str(rank_str(s, a, "v", T), NF_STR, "nb1's member is not on nb");
-    is_str(rank_str(s, a1, "w", T), NF_STR, "nb.1's member is not on nb1");
-    store_tag_set(s, a, "tag", 3, NEVER, T);
-    store_counter_add(s, a, 9, 0, 100, NEVER, T, NULL);
-    is_str(top_str(s, a, 10, T), "u=1",
-           "a tag and a counter of the same key leave the board alone");
-    store_tag_get(s, a, T, &v, &len);
-    is_str(v, "tag", "and the board leaves the tag alone");
-    free(v);
-    store_counter_get(s, a, T, &c);
-    is_int(c, 9, "and the counter");
-}
-
-static void test_board_ttl(store *s)
-{
-    const char *b = k("bt"), *f = k("bt.forever");
-
-    store_board_set(s, b, "a", 1, T + 100, T);
-    is_int(store_board_set(s, b, "b", 2, T + 500, T + 50), AMS_OK,
-           "set on a live board");
-    is_str(top_str(s, b, 10, T + 99), "b=2,a=1",
-           "live until its expiry");
-    is_str(top_str(s, b, 10, T + 100), "",
-           "expired at expire_at_ms: the creating set's expiry holds");
-    is_str(rank_str(s, b, "a", T + 100), NF_STR, "rank on an expired board");
-    is_int(store_board_set(s, b, "c", 3, T + 300, T + 150), AMS_OK,
-           "set over an expired board creates a new one");
-    is_str(top_str(s, b, 10, T + 150), "c=3",
-           "the old members do not come back");
-    is_str(rank_str(s, b, "a", T + 150), NF_STR, "nor rank");
-    is_str(top_str(s, b, 10, T + 299), "c=3", "with the new expiry");
-    is_str(top_str(s, b, 10, T + 300), "", "and expires at it");
-    store_board_set(s, f, "a", 1, NEVER, T);
-    is_str(top_str(s, f, 10, T + 1000000000), "a=1",
-           "a board without expiry stays");
-}
-
-/* ---- sweep ---- */
-
-static void check_removed(size_t got, size_t want, const char *what)
-{
-    /* A backend that expires by itself may have removed them first. */
-    if (is_lmdb || is_local)
-        is_int(got, want, "%s", what);
-    else
-        ok(got <= want, "%s (at most %zu)", what, want);
 }
 
 static void sweep_fixture(store *s, int64_t t0)
@@ -895,58 +163,6 @@ static void test_sweep(store *s)
     free(v);
 }
 
-/* Boards go with their members, a bounded batch at a time; runs after
- * test_sweep, on a clock past all it left. */
-static void test_board_sweep(store *s)
-{
-    const int64_t t1 = T_SWEEP + 100000;
-    const char *x = k("bs.x"), *y = k("bs.y"), *z = k("bs.z");
-    char name[32];
-    size_t n = 1;
-
-    while (n > 0 && store_sweep(s, t1, 1000, &n) == AMS_OK)
-        ;
-    for (int i = 0; i < 5; i++) {
-        snprintf(name, sizeof name, "m%d", i);
-        if (i < 3)
-            store_board_set(s, x, name, i, t1 + 100, t1);
-        if (i < 2)
-            store_board_set(s, y, name, i, NEVER, t1);
-        store_board_set(s, z, name, i, t1 + 100, t1);
-    }
-    store_board_set(s, x, "new", 7, t1 + 1000, t1 + 100);
-    is_str(top_str(s, x, 10, t1 + 100), "new=7",
-           "x re-created after its expiry, before any sweep");
-    /* The old x (3 members) and z (a board and 5 members). */
-    is_int(store_sweep(s, t1 + 200, 4, &n), AMS_OK, "sweep a batch of 4");
-    check_removed(n, 4, "removed 4");
-    store_sweep(s, t1 + 200, 4, &n);
-    check_removed(n, 4, "the next batch of 4 stops inside a board");
-    store_sweep(s, t1 + 200, 100, &n);
-    check_removed(n, 1, "the next removes the last member");
-    store_sweep(s, t1 + 200, 100, &n);
-    is_int(n, 0, "then nothing is left");
-    is_str(top_str(s, z, 10, t1 + 200), "", "z is gone");
-    is_str(rank_str(s, z, "m4", t1 + 200), NF_STR, "its members too");
-    is_str(top_str(s, y, 10, t1 + 200), "m1=1,m0=0",
-           "a board without expiry survives");
-    is_str(top_str(s, x, 10, t1 + 200), "new=7", "the new x survives");
-    is_int(store_board_set(s, z, "fresh", 1, NEVER, t1 + 200), AMS_OK,
-           "a new board under a swept board's key");
-    is_str(top_str(s, z, 10, t1 + 200), "fresh=1", "holds only its member");
-    store_board_set(s, x, "new2", 8, NEVER, t1 + 200);
-    store_board_set(s, x, "new3", 9, NEVER, t1 + 200);
-    for (int i = 0; i < 4; i++) {
-        store_sweep(s, t1 + 1000, 1, &n);
-        check_removed(n, 1, "sweep x one record at a time");
-    }
-    store_sweep(s, t1 + 1000, 1, &n);
-    is_int(n, 0, "x took 4 (its board and 3 members), then nothing left");
-    is_str(top_str(s, x, 10, t1 + 1000), "", "x is gone");
-    is_str(top_str(s, z, 10, t1 + 1000), "fresh=1",
-           "the fresh z stays");
-}
-
 /* Closing and reopening the store keeps everything.  The store is opened
  * with the default (full) sync mode.  Returns the reopened handle. */
 static store *test_persistence(store *s)
@@ -964,7 +180,7 @@ static store *test_persistence(store *s)
     store_board_set(s, k("p.b"), "u", 7, NEVER, T);
     store_board_set(s, k("p.b"), "w", 9, NEVER, T);
     store_close(s);
-    s = open_uri(uri, 0, STORE_SYNC_FULL);
+    s = fx_store_open(suite.uri, 0, STORE_SYNC_FULL);
     ok(s != NULL, "reopen the store");
     if (s == NULL)
         return NULL;
@@ -981,315 +197,6 @@ static store *test_persistence(store *s)
            "lock persisted");
     is_str(top_str(s, k("p.b"), 10, T), "w=9,u=7", "board persisted");
     return s;
-}
-
-/* ---- concurrency: real processes, each with its own handle ---- */
-
-typedef struct tally {
-    int ok, conflict, violation, err;
-    int undone, refused; /* journals */
-} tally;
-
-typedef void (*child_fn)(store *s, int i, tally *t);
-
-static void child_counter(store *s, int i, tally *t)
-{
-    (void)i;
-    for (int n = 0; n < ADDS_PER_CHILD; n++) {
-        ams_status st =
-            store_counter_add(s, k("race.ctr"), 1, 0, RACE_HI, NEVER, T, NULL);
-        if (st == AMS_OK)
-            t->ok++;
-        else if (st == AMS_CONFLICT)
-            t->conflict++;
-        else
-            t->err++;
-    }
-}
-
-/* While holding the lock, push a [0,1] guard counter to 1 and back: a
- * second holder at the same moment would find it at 1 and conflict. */
-static void hold_lock(store *s, tally *t)
-{
-    ams_status st =
-        store_counter_add(s, k("race.guard"), 1, 0, 1, NEVER, T, NULL);
-
-    t->ok++;
-    if (st == AMS_CONFLICT) {
-        t->violation++;
-        return;
-    }
-    if (st != AMS_OK)
-        t->err++;
-    sched_yield(); /* give another process the chance to break in */
-    if (store_counter_add(s, k("race.guard"), -1, 0, 1, NEVER, T, NULL) !=
-        AMS_OK)
-        t->err++;
-}
-
-static void child_lock(store *s, int i, tally *t)
-{
-    char tok[32];
-
-    snprintf(tok, sizeof tok, "child-%d", i);
-    for (int n = 0; n < LOCK_TRIES; n++) {
-        ams_status st =
-            store_lock_acquire(s, k("race.lock"), tok, T + 1000000, T);
-        if (st == AMS_CONFLICT) {
-            t->conflict++;
-            sched_yield();
-            continue;
-        }
-        if (st != AMS_OK) {
-            t->err++;
-            continue;
-        }
-        hold_lock(s, t);
-        if (store_lock_release(s, k("race.lock"), tok, T) != AMS_OK)
-            t->err++;
-    }
-}
-
-/* Open the store, wait for the start signal (EOF on go: the parent closes
- * it once every child exists, so they really race), run fn, report. */
-static void run_child(int report, int go, child_fn fn, int i)
-{
-    tally t = {0, 0, 0, 0, 0, 0};
-    char c;
-    /* STORE_SYNC_NONE: thousands of commits, and fsync is not what is
-     * being tested here (committed data is in the shared map anyway). */
-    store *s = open_uri(uri, 0, STORE_SYNC_NONE);
-
-    if (read(go, &c, 1) != 0 || s == NULL)
-        t.err++;
-    else
-        fn(s, i, &t);
-    store_close(s);
-    _exit(write(report, &t, sizeof t) == (ssize_t)sizeof t ? 0 : 1);
-}
-
-/* Run fn in nchild processes at once; sum their tallies.  Returns the
- * number of children that did not exit cleanly. */
-static int run_children(int nchild, child_fn fn, tally *sum)
-{
-    int rep[2], go[2], bad = 0, status;
-    tally t;
-
-    memset(sum, 0, sizeof *sum);
-    if (pipe(rep) != 0)
-        return nchild;
-    if (pipe(go) != 0) {
-        close(rep[0]);
-        close(rep[1]);
-        return nchild;
-    }
-    fflush(stdout);
-    for (int i = 0; i < nchild; i++) {
-        pid_t pid = fork();
-        if (pid == 0) {
-            close(rep[0]);
-            close(go[1]);
-            run_child(rep[1], go[0], fn, i);
-        }
-        if (pid < 0)
-            bad++;
-    }
-    close(rep[1]);
-    close(go[0]);
-    close(go[1]); /* start */
-    while (read(rep[0], &t, sizeof t) == (ssize_t)sizeof t) {
-        sum->ok += t.ok;
-        sum->conflict += t.conflict;
-        sum->violation += t.violation;
-        sum->err += t.err;
-        sum->undone += t.undone;
-        sum->refused += t.refused;
-    }
-    close(rep[0]);
-    while (wait(&status) > 0)
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-            bad++;
-    return bad;
-}
-
-static void test_counter_race(store *s)
-{
-    tally t;
-    int64_t v = 0;
-
-    is_int(run_children(NCHILD, child_counter, &t), 0,
-           "%d processes adding to one counter exit cleanly", NCHILD);
-    is_int(t.err, 0, "no store errors");
-    is_int(t.ok, RACE_HI, "exactly %d adds succeed", RACE_HI);
-    is_int(t.conflict, NCHILD * ADDS_PER_CHILD - RACE_HI, "the rest conflict");
-    store_counter_get(s, k("race.ctr"), T, &v);
-    is_int(v, RACE_HI, "final value is exactly the bound");
-}
-
-/* Adders write through their own journals while another process closes
- * them all with give back: an add either lands before the close (and is
- * given back, exactly once) or is refused; none lands after. */
-#define JRN_ADDERS 6
-
-static void child_journal(store *s, int i, tally *t)
-{
-    char name[32], key[STORE_KEY_MAX + 1];
-    store_journal j = {key, T + 100000};
-    struct timespec pause = {0, 300 * 1000};
-
-    if (i == 0) { /* the closer */
-        struct timespec wait = {0, 5 * 1000 * 1000};
-        nanosleep(&wait, NULL);
-        for (int c = 1; c <= JRN_ADDERS; c++) {
-            size_t undone = 0;
-            snprintf(name, sizeof name, "race.j%d", c);
-            snprintf(key, sizeof key, "%s", kj(name));
-            if (store_journal_close(s, &j, 1, T, &undone) != AMS_OK)
-                t->err++;
-            t->undone += (int)undone;
-        }
-        return;
-    }
-    snprintf(name, sizeof name, "race.j%d", i);
-    snprintf(key, sizeof key, "%s", kj(name)); /* kj's buffers rotate */
-    for (int n = 0; n < STORE_JOURNAL_MAX - 4; n++) {
-        ams_status st = store_counter_add_j(s, kj("race.jc"), 1, 0, INT64_MAX,
-                                            NEVER, T, NULL, &j);
-        if (st == AMS_ERR_STORE) {
-            t->refused++;
-            return;
-        }
-        if (st == AMS_OK)
-            t->ok++;
-        else
-            t->err++;
-        nanosleep(&pause, NULL);
-    }
-    /* Out of adds before the close: wait for the fence (a fenced value
-     * write records nothing), for at most 10 s. */
-    for (int n = 0; n < 10000; n++) {
-        ams_status st = store_value_cas_j(s, kj("race.jv"), 1, "x", 1, NEVER,
-                                          T, NULL, &j);
-        if (st == AMS_ERR_STORE) {
-            t->refused++;
-            return;
-        }
-        nanosleep(&pause, NULL);
-    }
-    t->err++;
-}
-
-static void test_journal_race(store *s)
-{
-    tally t;
-
-    is_int(run_children(1 + JRN_ADDERS, child_journal, &t), 0,
-           "%d processes adding through journals while one closes them "
-           "exit cleanly", JRN_ADDERS);
-    is_int(t.err, 0, "no store errors");
-    is_int(t.refused, JRN_ADDERS, "every adder was fenced out");
-    ok(t.ok > 0, "adds landed before the close (%d)", t.ok);
-    is_int(t.undone, t.ok, "exactly the adds that landed were given back");
-    is_int(ctr(s, kj("race.jc"), T), 0, "the counter is back at 0: no add "
-                                        "landed after the close");
-}
-
-static void test_lock_race(store *s)
-{
-    tally t;
-    int64_t v = -1;
-
-    is_int(run_children(NCHILD, child_lock, &t), 0,
-           "%d processes racing for one lock exit cleanly", NCHILD);
-    is_int(t.err, 0, "no store errors");
-    ok(t.ok > 0, "the lock was taken (%d times)", t.ok);
-    ok(t.conflict > 0, "and contended (%d conflicts)", t.conflict);
-    is_int(t.violation, 0, "never two holders at once");
-    store_counter_get(s, k("race.guard"), T, &v);
-    is_int(v, 0, "guard counter is back to 0");
-}
-
-/* Each child puts BOARD_MEMBERS members of its own on one board, each
- * first at a score it then replaces; the final score and time follow
- * from (child, member), so the parent knows the whole expected order. */
-static int64_t race_score(int child, int m)
-{
-    return (int64_t)((child * BOARD_MEMBERS + m) * 37 % 50) - 25;
-}
-
-static void child_board(store *s, int i, tally *t)
-{
-    char member[32];
-
-    for (int m = 0; m < BOARD_MEMBERS; m++) {
-        snprintf(member, sizeof member, "c%d.m%03d", i, m);
-        if (store_board_set(s, k("race.board"), member, 1000 + m, NEVER,
-                            T + m) != AMS_OK ||
-            store_board_set(s, k("race.board"), member, race_score(i, m),
-                            NEVER, T + 1000 + m) != AMS_OK ||
-            store_board_rank(s, k("race.board"), member, T + 1000 + m, NULL,
-                             NULL) != AMS_OK)
-            t->err++;
-        else
-            t->ok++;
-    }
-}
-
-typedef struct race_entry {
-    char member[32];
-    int64_t score, time;
-} race_entry;
-
-static int race_cmp(const void *a, const void *b)
-{
-    const race_entry *x = a, *y = b;
-
-    if (x->score != y->score)
-        return x->score > y->score ? -1 : 1;
-    if (x->time != y->time)
-        return x->time < y->time ? -1 : 1;
-    return strcmp(x->member, y->member);
-}
-
-static void test_board_race(store *s)
-{
-    enum { N = BOARD_CHILDREN * BOARD_MEMBERS };
-    static race_entry want[N];
-    store_board_entry *got = NULL;
-    size_t cnt = 0;
-    int bad_top = 0, bad_rank = 0;
-    tally t;
-
-    for (int i = 0; i < BOARD_CHILDREN; i++)
-        for (int m = 0; m < BOARD_MEMBERS; m++) {
-            race_entry *e = &want[i * BOARD_MEMBERS + m];
-            snprintf(e->member, sizeof e->member, "c%d.m%03d", i, m);
-            e->score = race_score(i, m);
-            e->time = T + 1000 + m;
-        }
-    qsort(want, N, sizeof want[0], race_cmp);
-    is_int(run_children(BOARD_CHILDREN, child_board, &t), 0,
-           "%d processes setting scores on one board exit cleanly",
-           BOARD_CHILDREN);
-    is_int(t.err, 0, "no store errors");
-    is_int(t.ok, N, "every member set and ranked");
-    is_int(store_board_top(s, k("race.board"), N + 10, T + 2000, &got, &cnt),
-           AMS_OK, "top of the raced board");
-    is_int(cnt, N, "all %d members present", N);
-    for (size_t i = 0; i < cnt && i < N; i++)
-        if (strcmp(got[i].member, want[i].member) != 0 ||
-            got[i].score != want[i].score)
-            bad_top++;
-    is_int(bad_top, 0, "in the expected order, with their final scores");
-    store_board_free(got, cnt);
-    for (int i = 0; i < N; i++) {
-        int64_t rank = 0, score = 0;
-        if (store_board_rank(s, k("race.board"), want[i].member, T + 2000,
-                             &rank, &score) != AMS_OK ||
-            rank != i + 1 || score != want[i].score)
-            bad_rank++;
-    }
-    is_int(bad_rank, 0, "every member's rank matches its place");
 }
 
 /* Kill writers at random points, most likely inside a write transaction
@@ -1311,7 +218,7 @@ static void test_killed_writer(store *s)
         fflush(stdout);
         pid = fork();
         if (pid == 0) {
-            store *cs = open_uri(uri, 0, STORE_SYNC_NONE);
+            store *cs = fx_store_open(suite.uri, 0, STORE_SYNC_NONE);
             int64_t got;
 
             if (cs == NULL || write(fds[1], "r", 1) != 1)
@@ -1361,7 +268,7 @@ static void test_lmdb_open(void)
     store *s;
     FILE *f;
 
-    snprintf(u, sizeof u, "lmdb:%s/a/b/c", tmpdir);
+    snprintf(u, sizeof u, "lmdb:%s/a/b/c", suite.tmpdir);
     s = store_open(&o, err, sizeof err);
     ok(s != NULL, "open creates missing parent directories");
     if (s != NULL)
@@ -1369,7 +276,7 @@ static void test_lmdb_open(void)
                "and the store works");
     store_close(s);
 
-    snprintf(path, sizeof path, "%s/file", tmpdir);
+    snprintf(path, sizeof path, "%s/file", suite.tmpdir);
     f = fopen(path, "w");
     if (f != NULL)
         fclose(f);
@@ -1395,8 +302,8 @@ static void test_lmdb_map_full(void)
     int i;
 
     memset(big, 'x', sizeof big);
-    snprintf(u, sizeof u, "lmdb:%s/small", tmpdir);
-    s = open_uri(u, 256 * 1024, STORE_SYNC_NONE);
+    snprintf(u, sizeof u, "lmdb:%s/small", suite.tmpdir);
+    s = fx_store_open(u, 256 * 1024, STORE_SYNC_NONE);
     ok(s != NULL, "open a 256 KiB store");
     if (s == NULL)
         return;
@@ -1409,7 +316,7 @@ static void test_lmdb_map_full(void)
     is_int(store_tag_get(s, "big0", T, NULL, NULL), AMS_OK,
            "what was committed is still readable");
     store_close(s);
-    s = open_uri(u, 16 * 1024 * 1024, STORE_SYNC_NONE);
+    s = fx_store_open(u, 16 * 1024 * 1024, STORE_SYNC_NONE);
     ok(s != NULL, "reopen with a larger map");
     if (s != NULL)
         is_int(store_tag_set(s, name, big, sizeof big, NEVER, T), AMS_OK,
@@ -1423,33 +330,26 @@ int main(void)
 
     signal(SIGALRM, on_alarm);
     alarm(100);
-    if (setup() != 0)
+    if (suite_setup() != 0)
         return 1;
-    s = open_uri(uri, 0, STORE_SYNC_FULL);
-    if (!ok(s != NULL, "open %s", uri))
+    s = fx_store_open(suite.uri, 0, STORE_SYNC_FULL);
+    if (!ok(s != NULL, "open %s", suite.uri))
         return tap_done();
+    /* The families in turn, then the checks that need what they all left
+     * in the store: the sweep drains it (the boards' sweep after the
+     * others', on a later clock), the races and the killed writers run
+     * on a store that holds it. */
     test_bad_args(s);
-    test_counter_bounds(s);
-    test_counter_overflow(s);
-    test_counter_expiry(s);
-    test_locks(s);
-    test_tags(s);
-    test_tag_ttl(s);
-    test_values(s);
-    test_value_ttl(s);
-    test_journal_basics(s);
-    test_journal_absent(s);
-    test_journal_expiry(s);
-    test_journal_limits(s);
+    counter_tests(s);
+    lock_tests(s);
+    tag_tests(s);
+    value_tests(s);
+    journal_tests(s);
     test_key_spaces(s);
-    test_board_basics(s);
-    test_board_order(s);
-    test_board_extremes(s);
-    test_board_names(s);
-    test_board_ttl(s);
+    board_tests(s);
     test_sweep(s);
-    test_board_sweep(s);
-    if (is_local) {
+    board_sweep_tests(s);
+    if (suite.is_local) {
         static const char why[] = "mem: is process-local";
         skip("persistence across close and reopen", why);
         skip("processes racing on one counter", why);
@@ -1464,17 +364,17 @@ int main(void)
         s = test_persistence(s);
     }
     if (s != NULL) {
-        test_counter_race(s);
-        test_lock_race(s);
-        test_board_race(s);
-        test_journal_race(s);
+        counter_race(s);
+        lock_race(s);
+        board_race(s);
+        journal_race(s);
         test_killed_writer(s);
         store_close(s);
     }
-    if (is_lmdb) {
+    if (suite.is_lmdb) {
         test_lmdb_open();
         test_lmdb_map_full();
     }
-    rm_rf(tmpdir);
+    fx_rm_rf(suite.tmpdir);
     return tap_done();
 }

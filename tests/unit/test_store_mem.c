@@ -7,6 +7,7 @@
  *   AMS_TEST_TMP    where the lmdb: store of the "other backend" checks
  *                   goes (default /tmp)
  */
+#include "fixture.h"
 #include "store_mem.h"
 #include "tap.h"
 
@@ -18,17 +19,6 @@
 
 #define T 1000000LL
 #define NEVER 0
-
-static store *open_uri(const char *u)
-{
-    store_options o = {.uri = u};
-    char err[512] = "";
-    store *s = store_open(&o, err, sizeof err);
-
-    if (s == NULL)
-        printf("# store_open(%s): %s\n", u, err);
-    return s;
-}
 
 /* The dump, kept in one of 8 rotating buffers ("(null)" when it failed),
  * so checks can compare two of them without freeing. */
@@ -45,8 +35,9 @@ static const char *dump(store *s, int64_t now)
 
 static void test_open(void)
 {
-    store *a = open_uri("mem:"), *b = open_uri("mem:same"),
-          *c = open_uri("mem:same");
+    store *a = fx_store_open("mem:", 0, STORE_SYNC_FULL),
+          *b = fx_store_open("mem:same", 0, STORE_SYNC_FULL),
+          *c = fx_store_open("mem:same", 0, STORE_SYNC_FULL);
     int64_t v = -1;
 
     ok(a != NULL && b != NULL && c != NULL, "open mem: and mem:NAME twice");
@@ -219,7 +210,8 @@ static void test_dump(store *s)
 
 static void test_dump_format(void)
 {
-    store *a = open_uri("mem:a"), *b = open_uri("mem:b");
+    store *a = fx_store_open("mem:a", 0, STORE_SYNC_FULL),
+          *b = fx_store_open("mem:b", 0, STORE_SYNC_FULL);
     static const char *keys[] = {"k3", "k1", "k2", "k10", "k"};
     char want[1024];
     uint64_t ver = 0;
@@ -278,7 +270,7 @@ static void test_other_backend(void)
         return;
     }
     snprintf(u, sizeof u, "lmdb:%s", dir);
-    s = open_uri(u);
+    s = fx_store_open(u, 0, STORE_SYNC_FULL);
     if (ok(s != NULL, "open an lmdb: store")) {
         store_tag_set(s, "t", "x", 1, NEVER, T);
         is_int(store_mem_writes(s), 0, "store_mem_writes on lmdb: is 0");
@@ -301,12 +293,12 @@ int main(void)
     store *s;
 
     test_open();
-    s = open_uri("mem:writes");
+    s = fx_store_open("mem:writes", 0, STORE_SYNC_FULL);
     if (ok(s != NULL, "open mem:writes")) {
         test_writes(s);
         store_close(s);
     }
-    s = open_uri("mem:dump");
+    s = fx_store_open("mem:dump", 0, STORE_SYNC_FULL);
     if (ok(s != NULL, "open mem:dump")) {
         test_dump(s);
         store_close(s);

@@ -3,8 +3,9 @@
  * connection errors, a server that lost its scripts (SCRIPT FLUSH, a
  * restart), a server that stops, hangs or restarts under an open handle
  * (calls fail with AMS_ERR_STORE within the timeout, then the same handle
- * reconnects by itself).  The store semantics are test_store.c's, run
- * against Redis by run_store_redis.py.
+ * reconnects by itself).  The store semantics are the store suite's
+ * (test_store.c and test_store_*.c), run against Redis by
+ * run_store_redis.py.
  *
  * And the asynchronous path (a store opened with an event loop, called
  * from coroutines as amsd's workers do): calls yield instead of blocking
@@ -16,19 +17,15 @@
  * directory under AMS_TEST_TMP, so it can stop and restart it.
  */
 #include "coro.h"
+#include "fixture.h"
 #include "store.h"
 #include "tap.h"
 
-#include <arpa/inet.h>
-#include <errno.h>
 #include <event2/event.h>
 #include <hiredis/hiredis.h>
 #include <limits.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -46,21 +43,6 @@ static int64_t mono_ms(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int free_port(void)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    socklen_t len = sizeof a;
-    int fd = socket(AF_INET, SOCK_STREAM, 0), p = -1;
-
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        p = ntohs(a.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return p;
 }
 
 /* A raw hiredis connection to our server; NULL when it does not answer. */
@@ -196,7 +178,7 @@ static void test_open_errors(void)
         has_str(err, bad[i].uri, "  the message names the URI");
         store_close(s);
     }
-    snprintf(u, sizeof u, "redis://127.0.0.1:%d", free_port());
+    snprintf(u, sizeof u, "redis://127.0.0.1:%d", fx_free_port());
     s = open_uri(u, err, sizeof err);
     ok(s == NULL, "open with nothing listening fails");
     has_str(err, "refused", "  connection refused");
@@ -662,22 +644,14 @@ static void test_async(void)
 
 int main(void)
 {
-    const char *base = getenv("AMS_TEST_TMP");
     char err[512], u[128];
     store *s;
 
     alarm(60);
-    if (base != NULL && *base != '\0')
-        mkdir(base, 0700);
-    else
-        base = "/tmp";
-    snprintf(tmpdir, sizeof tmpdir, "%s/test_store_redis.XXXXXX", base);
-    if (mkdtemp(tmpdir) == NULL) {
-        printf("Bail out! mkdtemp %s: %s\n", tmpdir, strerror(errno));
+    if (fx_mkdtemp(tmpdir, sizeof tmpdir, "test_store_redis") != 0)
         return 1;
-    }
     for (int i = 0; i < 5 && server < 0; i++)
-        if ((port = free_port()) <= 0 || start_server() != 0)
+        if ((port = fx_free_port()) <= 0 || start_server() != 0)
             server = -1;
     if (!ok(server > 0, "redis-server runs on port %d", port))
         return tap_done();
@@ -693,11 +667,6 @@ int main(void)
     }
     test_async();
     stop_server();
-    {
-        char path[PATH_MAX + 16];
-        snprintf(path, sizeof path, "%s/redis.log", tmpdir);
-        unlink(path);
-        rmdir(tmpdir);
-    }
+    fx_rm_rf(tmpdir);
     return tap_done();
 }
