@@ -33,8 +33,7 @@ phost *phost_open(const char *name)
         return NULL;
     if (tmp != NULL)
         mkdir(tmp, 0700);
-    snprintf(h->dir, sizeof h->dir, "%s/%s.XXXXXX", tmp ? tmp : "/tmp",
-             name);
+    snprintf(h->dir, sizeof h->dir, "%s/%s.XXXXXX", tmp ? tmp : "/tmp", name);
     if (mkdtemp(h->dir) == NULL) {
         free(h);
         return NULL;
@@ -91,8 +90,7 @@ const char *phost_bundled(const char *name)
 {
     static char path[1024];
     const char *dir = getenv("AMS_PLUGINS");
-    snprintf(path, sizeof path, "%s/%s.so", dir ? dir : "build/plugins",
-             name);
+    snprintf(path, sizeof path, "%s/%s.so", dir ? dir : "build/plugins", name);
     return path;
 }
 
@@ -128,8 +126,8 @@ activity *phost_activity(phost *h, int64_t id, int tz_min,
     a->tz_offset_min = tz_min;
     a->name = strdup("test");
     a->file = strdup("phost");
-    a->resources = resources_json ? cJSON_Parse(resources_json)
-                                  : cJSON_CreateObject();
+    a->resources =
+        resources_json ? cJSON_Parse(resources_json) : cJSON_CreateObject();
     if (a->resources == NULL)
         a->resources = cJSON_CreateObject();
     for (size_t i = 0; i < 3; i++)
@@ -164,8 +162,8 @@ static int check_resources(const ams_param *spec, const cJSON *params,
                         : spec[i].type == AMS_T_COUPON ? "coupons"
                         : spec[i].type == AMS_T_BUDGET ? "budgets"
                                                        : NULL;
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(params,
-                                                          spec[i].name);
+        const cJSON *v =
+            cJSON_GetObjectItemCaseSensitive(params, spec[i].name);
         if (g == NULL || !cJSON_IsString(v))
             continue;
         if (cJSON_GetObjectItemCaseSensitive(
@@ -181,9 +179,8 @@ static int check_resources(const ams_param *spec, const cJSON *params,
     return bad;
 }
 
-instance *phost_instance(phost *h, activity *act, plugin *p,
-                         const char *entry, const char *params_json,
-                         char *err, size_t errlen)
+instance *phost_instance(phost *h, activity *act, plugin *p, const char *entry,
+                         const char *params_json, char *err, size_t errlen)
 {
     const plugin_entry *en = plugin_find_entry(p, entry);
     instance *in;
@@ -230,8 +227,7 @@ instance *phost_instance(phost *h, activity *act, plugin *p,
 }
 
 ams_status phost_run(phost *h, instance *in, int undo, const char *uid,
-                     const char *params_json, int64_t now_ms,
-                     phost_call *out)
+                     const char *params_json, int64_t now_ms, phost_call *out)
 {
     svc_req r;
     cJSON *params = params_json ? cJSON_Parse(params_json) : NULL;

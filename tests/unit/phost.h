@@ -32,23 +32,21 @@ activity *phost_activity(phost *h, int64_t id, int tz_min,
 
 /* An instance of p.entry in act with params (JSON object text or NULL),
  * validated and initialised.  On failure NULL, with the problems in err. */
-instance *phost_instance(phost *h, activity *act, plugin *p,
-                         const char *entry, const char *params_json,
-                         char *err, size_t errlen);
+instance *phost_instance(phost *h, activity *act, plugin *p, const char *entry,
+                         const char *params_json, char *err, size_t errlen);
 
 typedef struct phost_call {
     ams_status st;
     char reason[64];
-    char *data;    /* reply data as JSON text (owned) */
-    char *grants;  /* grants as a JSON array text, or NULL (owned) */
+    char *data;   /* reply data as JSON text (owned) */
+    char *grants; /* grants as a JSON array text, or NULL (owned) */
 } phost_call;
 
 /* Call in's entry (undo when undo is set) for user uid at host time
  * now_ms with request params (JSON text or NULL).  Grants of a successful
  * call go to the user's ledger, as the pipeline does. */
 ams_status phost_run(phost *h, instance *in, int undo, const char *uid,
-                     const char *params_json, int64_t now_ms,
-                     phost_call *out);
+                     const char *params_json, int64_t now_ms, phost_call *out);
 void phost_call_free(phost_call *c);
 
 /* The raw store, for checks the host API does not offer. */

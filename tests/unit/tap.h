@@ -17,11 +17,10 @@
 
 extern int tap_n, tap_failed;
 
-static inline int tap_ok(int cond, const char *file, int line,
-                         const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static inline int tap_ok(int cond, const char *file, int line,
-                         const char *fmt, ...)
+static inline int tap_ok(int cond, const char *file, int line, const char *fmt,
+                         ...) __attribute__((format(printf, 4, 5)));
+static inline int tap_ok(int cond, const char *file, int line, const char *fmt,
+                         ...)
 {
     va_list ap;
     tap_n++;
@@ -41,27 +40,27 @@ static inline int tap_ok(int cond, const char *file, int line,
 #define ok(cond, ...) tap_ok(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
 
 #define is_int(got, want, ...)                                                \
-    do {                                                                       \
-        long long g_ = (long long)(got), w_ = (long long)(want);               \
-        if (!ok(g_ == w_, __VA_ARGS__))                                        \
-            printf("#   got %lld, want %lld\n", g_, w_);                       \
+    do {                                                                      \
+        long long g_ = (long long)(got), w_ = (long long)(want);              \
+        if (!ok(g_ == w_, __VA_ARGS__))                                       \
+            printf("#   got %lld, want %lld\n", g_, w_);                      \
     } while (0)
 
 #define is_str(got, want, ...)                                                \
-    do {                                                                       \
-        const char *g_ = (got), *w_ = (want);                                  \
-        if (!ok(g_ && w_ && strcmp(g_, w_) == 0, __VA_ARGS__))                 \
-            printf("#   got \"%s\", want \"%s\"\n", g_ ? g_ : "(null)",        \
-                   w_ ? w_ : "(null)");                                        \
+    do {                                                                      \
+        const char *g_ = (got), *w_ = (want);                                 \
+        if (!ok(g_ && w_ && strcmp(g_, w_) == 0, __VA_ARGS__))                \
+            printf("#   got \"%s\", want \"%s\"\n", g_ ? g_ : "(null)",       \
+                   w_ ? w_ : "(null)");                                       \
     } while (0)
 
 /* got contains want */
 #define has_str(got, want, ...)                                               \
-    do {                                                                       \
-        const char *g_ = (got), *w_ = (want);                                  \
-        if (!ok(g_ && w_ && strstr(g_, w_) != NULL, __VA_ARGS__))              \
-            printf("#   \"%s\" does not contain \"%s\"\n",                     \
-                   g_ ? g_ : "(null)", w_);                                    \
+    do {                                                                      \
+        const char *g_ = (got), *w_ = (want);                                 \
+        if (!ok(g_ && w_ && strstr(g_, w_) != NULL, __VA_ARGS__))             \
+            printf("#   \"%s\" does not contain \"%s\"\n",                    \
+                   g_ ? g_ : "(null)", w_);                                   \
     } while (0)
 
 static inline int tap_done(void)

@@ -27,10 +27,10 @@
 #include <unistd.h>
 
 static char tmpdir[1024];
-static char testplugs[1024]; /* AMS_TEST_PLUGINS */
-static char plugdir[PATH_MAX];    /* testplug.so only */
-static char bundledir[PATH_MAX];  /* counter.so, param.so */
-static char bundled[PATH_MAX];    /* every bundled plugin (build tree) */
+static char testplugs[1024];     /* AMS_TEST_PLUGINS */
+static char plugdir[PATH_MAX];   /* testplug.so only */
+static char bundledir[PATH_MAX]; /* counter.so, param.so */
+static char bundled[PATH_MAX];   /* every bundled plugin (build tree) */
 
 #define NOW 1780272000000LL /* 2026-06-01T00:00:00Z */
 
@@ -70,12 +70,13 @@ static void link_plugin(const char *from_dir, const char *name,
 
 /* Leaves of the rule-tree tests: testplug.flag counting its calls. */
 #define PASS(n)                                                               \
-    "{ use = \"testplug.flag\"; params = { pass = true; name = \"" n "\"; }; }"
+    "{ use = \"testplug.flag\"; params = { pass = true; name = \"" n "\"; "   \
+                                                                     "}; }"
 #define FAIL(n, r)                                                            \
     "{ use = \"testplug.flag\"; params = { pass = false; name = \"" n         \
     "\"; reason = \"" r "\"; }; }"
 #define COUNT(k, max)                                                         \
-    "{ use = \"testplug.count\"; params = { key = \"" k "\"; max = " #max    \
+    "{ use = \"testplug.count\"; params = { key = \"" k "\"; max = " #max     \
     "; }; }"
 #define WINDOW                                                                \
     "start = \"2026-01-01T00:00:00Z\"; end = \"2026-12-01T00:00:00Z\";\n"
@@ -140,7 +141,7 @@ static void test_good(void)
     fx_put(dir, "notes.txt", "not an activity file: ignored\n");
     g = build(dir, 1, &e);
     if (!ok(g != NULL && e.n == 0, "a good directory builds with no "
-            "messages")) {
+                                   "messages")) {
         fx_dump_errs(&e);
         errs_free(&e);
         gen_unref(g);
@@ -151,8 +152,7 @@ static void test_good(void)
     is_int(g->nplugins, 1, "one plugin loaded");
     is_str(g->plugins[0]->name, "testplug", "  testplug");
     is_int(g->nacts, 3, "three activities from two .conf files");
-    ok(g->acts[0]->id == 101 && g->acts[1]->id == 102 &&
-           g->acts[2]->id == 103,
+    ok(g->acts[0]->id == 101 && g->acts[1]->id == 102 && g->acts[2]->id == 103,
        "files load in name order, activities in file order");
 
     a = gen_activity(g, 101);
@@ -174,7 +174,8 @@ static void test_good(void)
            gen_activity(g, 103)->tz_offset_min == 480,
        "timezone defaults to start's (+08:00)");
     is_str(a->file, path, "activity file");
-    is_int(a->line, line_of(good_text, "  {\n    id = 101"), "activity "
+    is_int(a->line, line_of(good_text, "  {\n    id = 101"),
+           "activity "
            "line: its opening brace");
     is_int(a->nmethods, 2, "two methods");
     ok(a->crowd != NULL && a->crowd->kind == RN_LEAF, "crowd is a leaf");
@@ -234,8 +235,9 @@ static void test_good(void)
         instance *h = show->handler;
         char *j = cJSON_PrintUnformatted(h->params);
         is_str(h->ref, "testplug.stateful", "handler ref");
-        is_str(j, "{\"value\":7,\"tags\":[\"a\",\"b\"],\"ratio\":0.5,"
-                  "\"table\":[{\"p\":1}]}",
+        is_str(j,
+               "{\"value\":7,\"tags\":[\"a\",\"b\"],\"ratio\":0.5,"
+               "\"table\":[{\"p\":1}]}",
                "handler params of every type, as JSON");
         free(j);
         ok(h->inited && h->state != NULL && *(int64_t *)h->state == 7,
@@ -259,8 +261,7 @@ out:
     ok(g != NULL && e.n == 0, "builds without init");
     if (g != NULL) {
         method *m = gen_route(g, 101, "show");
-        ok(m && m->handler && !m->handler->inited &&
-               m->handler->state == NULL,
+        ok(m && m->handler && !m->handler->inited && m->handler->state == NULL,
            "  init did not run");
     }
     gen_unref(g);
@@ -342,24 +343,31 @@ static const char broken_text[] =
     "      { name = \"f\"; },\n"
     "      { name = \"a\"; handler = { use = \"testplug.echo\"; }; },\n"
     "      { name = \"g\"; handler = { use = \"testplug.echo\"; };\n"
-    "        rule = { all = ( " PASS("x") " ); any = ( " PASS("y") " ); }; },\n"
-    "      { name = \"h\"; operations = { use = \"testplug.count\"; params = "
-    "{ key = \"k\"; max = 1; }; }; },\n"
-    "      { name = \"i\"; handler = { use = \"testplug.echo\"; params = { "
-    "loud = true; }; }; },\n"
-    "      { name = \"j\"; handler = { use = \"testplug.fail\"; params = { "
-    "reason = \"r\"; }; }; },\n"
-    "      { name = \"Bad-Name\"; handler = { use = \"testplug.echo\"; }; }\n"
-    "    );\n"
-    "  },\n"
-    "  { id = 202; name = \"backwards\"; start = \"2026-02-01T00:00:00Z\";\n"
-    "    end = \"2026-01-01T00:00:00Z\";\n"
-    "    methods = ( { name = \"m\"; handler = { use = \"testplug.echo\"; }; "
-    "} ); },\n"
-    "  { name = \"no id\"; start = \"2026-02-01T00:00:00Z\";\n"
-    "    end = \"2026-03-01T00:00:00Z\"; methods = ();\n"
-    "  }\n"
-    ");\n";
+    "        rule = { all = ( " PASS("x") " ); any = ( " PASS(
+        "y") " ); }; },\n"
+             "      { name = \"h\"; operations = { use = \"testplug.count\"; "
+             "params = "
+             "{ key = \"k\"; max = 1; }; }; },\n"
+             "      { name = \"i\"; handler = { use = \"testplug.echo\"; "
+             "params = { "
+             "loud = true; }; }; },\n"
+             "      { name = \"j\"; handler = { use = \"testplug.fail\"; "
+             "params = { "
+             "reason = \"r\"; }; }; },\n"
+             "      { name = \"Bad-Name\"; handler = { use = "
+             "\"testplug.echo\"; }; }\n"
+             "    );\n"
+             "  },\n"
+             "  { id = 202; name = \"backwards\"; start = "
+             "\"2026-02-01T00:00:00Z\";\n"
+             "    end = \"2026-01-01T00:00:00Z\";\n"
+             "    methods = ( { name = \"m\"; handler = { use = "
+             "\"testplug.echo\"; }; "
+             "} ); },\n"
+             "  { name = \"no id\"; start = \"2026-02-01T00:00:00Z\";\n"
+             "    end = \"2026-03-01T00:00:00Z\"; methods = ();\n"
+             "  }\n"
+             ");\n";
 
 static void test_broken(void)
 {
@@ -394,8 +402,10 @@ static void test_broken(void)
                  "method \"f\": has no operations and no handler");
     {
         char frag[128];
-        snprintf(frag, sizeof frag, "method \"a\" defined twice in activity "
-                 "201 (first at line %d)", L("{ name = \"a\"; operations"));
+        snprintf(frag, sizeof frag,
+                 "method \"a\" defined twice in activity "
+                 "201 (first at line %d)",
+                 L("{ name = \"a\"; operations"));
         fx_expect_at(&e, path, L("{ name = \"a\"; handler"), frag);
     }
     fx_expect_at(
@@ -417,8 +427,10 @@ static void test_broken(void)
     fx_expect_at(&e, path, L("{ name = \"no id\""), "id: missing (required)");
     fx_expect_at(&e, path, L("methods = ();"),
                  "methods: expected a non-empty list");
-    if (!ok(e.nerrors == 18 && e.n == 18, "exactly these 18 errors, "
-            "nothing else (%zu)", e.nerrors))
+    if (!ok(e.nerrors == 18 && e.n == 18,
+            "exactly these 18 errors, "
+            "nothing else (%zu)",
+            e.nerrors))
         fx_dump_errs(&e);
     gen_unref(g);
     errs_free(&e);
@@ -428,8 +440,7 @@ static void test_broken(void)
 /* Mistakes in the shape of the file and its rules. */
 static const char shape_text[] =
     "activities = (\n"
-    "  { id = 301; name = \"shapes\"; " WINDOW
-    "    methods = (\n"
+    "  { id = 301; name = \"shapes\"; " WINDOW "    methods = (\n"
     "      { name = \"a\"; operations = ( { use = \"testplug\"; } ); },\n"
     "      { name = \"b\"; operations = ( { use = \".count\"; } ); },\n"
     "      { name = \"c\"; operations = ( { params = { key = \"k\"; }; } ); "
@@ -441,18 +452,21 @@ static const char shape_text[] =
     "      { name = \"f\"; handler = { use = \"testplug.echo\"; };\n"
     "        rule = { all = (); }; },\n"
     "      { name = \"g\"; handler = { use = \"testplug.echo\"; };\n"
-    "        rule = { not = " PASS("n") "; extra = 1; }; },\n"
-    "      { name = \"h\"; handler = { use = \"testplug.echo\"; };\n"
-    "        rule = { }; },\n"
-    "      { name = \"i\"; handler = { use = \"testplug.echo\"; };\n"
-    "        rule = { use = \"testplug.flag\"; colour = 1; }; },\n"
-    "      { name = \"j\"; operations = ( \"testplug.count\" ); },\n"
-    "      { name = \"k\"; handler = { use = \"testplug.stateful\"; params = "
-    "{ value = 1; tags = [ \"a\", \"b\", \"c\", \"d\" ]; ratio = 2; }; }; "
-    "},\n"
-    "      \"not a group\" ); }\n"
-    ");\n"
-    "activity = 1;\n";
+    "        rule = { not = " PASS(
+        "n") "; extra = 1; }; },\n"
+             "      { name = \"h\"; handler = { use = \"testplug.echo\"; };\n"
+             "        rule = { }; },\n"
+             "      { name = \"i\"; handler = { use = \"testplug.echo\"; };\n"
+             "        rule = { use = \"testplug.flag\"; colour = 1; }; },\n"
+             "      { name = \"j\"; operations = ( \"testplug.count\" ); },\n"
+             "      { name = \"k\"; handler = { use = \"testplug.stateful\"; "
+             "params = "
+             "{ value = 1; tags = [ \"a\", \"b\", \"c\", \"d\" ]; ratio = 2; "
+             "}; }; "
+             "},\n"
+             "      \"not a group\" ); }\n"
+             ");\n"
+             "activity = 1;\n";
 
 static void test_shapes(void)
 {
@@ -576,8 +590,7 @@ static void test_init_failure(void)
     const char *dir = fx_fresh_dir(tmpdir, "acts-init");
     static const char text[] =
         "activities = (\n"
-        "  { id = 400; name = \"init\"; " WINDOW
-        "    methods = (\n"
+        "  { id = 400; name = \"init\"; " WINDOW "    methods = (\n"
         "      { name = \"ok1\"; handler = { use = \"testplug.stateful\"; "
         "params = { value = 1; }; }; },\n"
         "      { name = \"bad\"; handler = { use = \"testplug.stateful\"; "
@@ -601,7 +614,7 @@ static void test_init_failure(void)
 
     g = build(dir, 0, &e);
     ok(g != NULL && e.n == 0, "without init (checking the files only) it "
-       "builds");
+                              "builds");
     gen_unref(g);
     errs_free(&e);
 }
@@ -619,14 +632,14 @@ static void test_depth(void)
 
         snprintf(name, sizeof name, "acts-depth%d", nots);
         dir = fx_fresh_dir(tmpdir, name);
-        len += (size_t)snprintf(text + len, sizeof text - len,
-                                "activities = ( { id = 1; name = \"d\"; "
-                                WINDOW "methods = ( { name = \"m\"; handler "
-                                "= { use = \"testplug.echo\"; };\n"
-                                "rule = ");
+        len +=
+            (size_t)snprintf(text + len, sizeof text - len,
+                             "activities = ( { id = 1; name = \"d\"; " WINDOW
+                             "methods = ( { name = \"m\"; handler "
+                             "= { use = \"testplug.echo\"; };\n"
+                             "rule = ");
         for (int i = 0; i < nots; i++)
-            len += (size_t)snprintf(text + len, sizeof text - len,
-                                    "{ not = ");
+            len += (size_t)snprintf(text + len, sizeof text - len, "{ not = ");
         len += (size_t)snprintf(text + len, sizeof text - len, "%s",
                                 PASS("leaf"));
         for (int i = 0; i < nots; i++)
@@ -669,8 +682,9 @@ static void test_bad_end_once(void)
                  "YYYY-MM-DDTHH:MM:SS+HH:MM");
     if (e.nerrors != 1)
         fx_dump_errs(&e);
-    ok(e.nerrors == 1, "%s", "a malformed end is reported once, not also as "
-         "\"not after start\"");
+    ok(e.nerrors == 1, "%s",
+       "a malformed end is reported once, not also as "
+       "\"not after start\"");
     gen_unref(g);
     errs_free(&e);
 }
@@ -723,7 +737,7 @@ static void test_time_parsing(void)
         ok(activity_parse_tz("+08:60", &off) == -1, "tz +08:60 refused");
         ok(activity_parse_tz("08:00", &off) == -1, "tz without sign refused");
         ok(activity_parse_tz("+0800", &off) == -1, "tz without colon "
-           "refused");
+                                                   "refused");
         ok(activity_parse_tz("", &off) == -1, "empty tz refused");
     }
 }
@@ -744,7 +758,7 @@ static void test_demo(void)
     snprintf(acts, sizeof acts, "%s/conf/activities", src);
     g = fx_gen_build(bundled, acts, 1, &e);
     if (!ok(g != NULL && e.n == 0, "conf/activities builds with the "
-            "bundled plugins, no messages"))
+                                   "bundled plugins, no messages"))
         fx_dump_errs(&e);
     if (g != NULL) {
         ok(gen_route(g, 9001, "earn") != NULL &&
@@ -764,69 +778,85 @@ static void test_demo(void)
 
 static const char rules_text[] =
     "activities = (\n"
-    "  { id = 500; name = \"rules\"; " WINDOW
-    "    methods = (\n"
+    "  { id = 500; name = \"rules\"; " WINDOW "    methods = (\n"
     "      { name = \"all_short\"; handler = { use = \"testplug.echo\"; };\n"
-    "        rule = { all = ( " PASS("a1") ", " FAIL("b1", "r_b1") ", "
-    PASS("c1") " ); }; },\n"
-    "      { name = \"any_short\"; handler = { use = \"testplug.echo\"; };\n"
-    "        rule = { any = ( " FAIL("a2", "r_a2") ", " PASS("b2") ", "
-    PASS("c2") " ); }; },\n"
-    "      { name = \"any_none\"; handler = { use = \"testplug.echo\"; };\n"
-    "        rule = { any = ( " FAIL("a3", "first") ", " FAIL("b3", "second")
-    " ); }; },\n"
-    "      { name = \"not_fail\"; handler = { use = \"testplug.echo\"; };\n"
-    "        rule = { not = " FAIL("n1", "r_n1") "; }; },\n"
-    "      { name = \"not_pass\"; handler = { use = \"testplug.echo\"; };\n"
-    "        rule = { not = " PASS("n2") "; }; },\n"
-    "      { name = \"deep\"; handler = { use = \"testplug.echo\"; };\n"
-    "        rule = { all = (\n"
-    "          { any = ( " FAIL("d1", "r_d1") ",\n"
-    "                    { not = { not = " PASS("d2") "; }; },\n"
-    "                    " PASS("d3") " ); },\n"
-    "          { not = { all = ( " PASS("d4") ",\n"
-    "                            { any = ( " FAIL("d5", "r_d5") ", "
-    FAIL("d6", "r_d6") " ); } ); }; },\n"
-    "          { all = ( " PASS("d7") ", { all = ( " PASS("d8") ", { not = "
-    FAIL("d9", "r_d9") "; } ); } ); }\n"
-    "        ); }; },\n"
-    "      { name = \"deep_fail\"; handler = { use = \"testplug.echo\"; };\n"
-    "        rule = { all = ( " PASS("e1") ",\n"
-    "                         { any = ( " FAIL("e2", "r_e2") ", { not = "
-    PASS("e3") "; } ); },\n"
-    "                         " PASS("e4") " ); }; },\n"
-    "      { name = \"not_any\"; handler = { use = \"testplug.echo\"; };\n"
-    "        rule = { not = { any = ( " PASS("p1") ", " FAIL("p2", "r_p2")
-    " ); }; }; }\n"
-    "    ); },\n"
-    "  { id = 600; name = \"ops\"; " WINDOW
-    "    crowd = " PASS("crowd600") ";\n"
-    "    methods = (\n"
-    "      { name = \"buy_ok\"; login = true; operations = ( "
-    COUNT("s_ok", 1) " );\n"
-    "        handler = { use = \"testplug.echo\"; }; },\n"
-    "      { name = \"buy_fail\"; operations = ( " COUNT("s_a", 1) ", "
-    COUNT("s_b", 1) ",\n"
-    "          { use = \"testplug.fail\"; params = { reason = \"sold_out\"; "
-    "}; } ); },\n"
-    "      { name = \"own_reason\"; operations = ( " COUNT("s_c", 1) ",\n"
-    "          { use = \"testplug.fail\"; params = { reason = \"no_luck\"; }; "
-    "} ); },\n"
-    "      { name = \"boom\"; operations = ( { use = \"testplug.fault\"; } ); "
-    "},\n"
-    "      { name = \"boom_late\"; operations = ( " COUNT("s_d", 1) ",\n"
-    "          { use = \"testplug.fault\"; } ); },\n"
-    "      { name = \"rule_no\"; rule = " FAIL("rn", "too_poor") ";\n"
-    "        operations = ( " COUNT("s_e", 5) " ); }\n"
-    "    ); },\n"
-    "  { id = 601; name = \"crowd\"; " WINDOW
-    "    crowd = " FAIL("cr", "not_vip") ";\n"
-    "    methods = ( { name = \"m\"; operations = ( " COUNT("s_f", 5)
-    " ); } ); },\n"
-    "  { id = 602; name = \"off\"; enabled = false; " WINDOW
-    "    methods = ( { name = \"m\"; operations = ( " COUNT("s_g", 5)
-    " ); } ); }\n"
-    ");\n";
+    "        rule = { all = ( " PASS("a1") ", " FAIL("b1", "r_b1") ", " PASS(
+        "c1") " ); }; },\n"
+              "      { name = \"any_short\"; handler = { use = "
+              "\"testplug.echo\"; };\n"
+              "        rule = { any = ( " FAIL("a2", "r_a2") ", " PASS(
+                  "b2") ", " PASS("c2") " ); }; },\n"
+                                        "      { name = \"any_none\"; handler "
+                                        "= { use = \"testplug.echo\"; };\n"
+                                        "        rule = { any = ( " FAIL("a3", "first") ", " FAIL(
+                                            "b3", "second") " ); }; },\n"
+                                                            "      { name = "
+                                                            "\"not_fail\"; "
+                                                            "handler = { use "
+                                                            "= "
+                                                            "\"testplug."
+                                                            "echo\"; };\n"
+                                                            "        rule = { "
+                                                            "not = " FAIL("n1",
+                                                                          "r_"
+                                                                          "n1") "; }; },\n"
+                                                                                "      { name = \"not_pass\"; handler = { use = \"testplug.echo\"; };\n"
+                                                                                "        rule = { not = " PASS("n2") "; }; },\n"
+                                                                                                                     "      { name = \"deep\"; handler = { use = \"testplug.echo\"; };\n"
+                                                                                                                     "        rule = { all = (\n"
+                                                                                                                     "          { any = ( " FAIL("d1", "r_d1") ",\n"
+                                                                                                                                                               "                    { not = { not = " PASS("d2") "; }; },\n"
+                                                                                                                                                                                                                 "                    " PASS("d3") " ); },\n"
+                                                                                                                                                                                                                                                   "          { not = { all = ( " PASS("d4") ",\n"
+                                                                                                                                                                                                                                                                                             "                            { any = ( " FAIL("d5",
+                                                                                                                                                                                                                                                                                                                                           "r_d5") ", " FAIL("d6",
+                                                                                                                                                                                                                                                                                                                                                             "r_d6") " ); } ); }; },\n"
+                                                                                                                                                                                                                                                                                                                                                                     "          { all = ( " PASS("d7") ", { all = ( " PASS("d8") ", { not = " FAIL("d9",
+                                                                                                                                                                                                                                                                                                                                                                                                                                                   "r_d9") "; } ); } ); }\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                           "        ); }; },\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                           "      { name = \"deep_fail\"; handler = { use = \"testplug.echo\"; };\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                           "        rule = { all = ( " PASS(
+                                                                                                                                                                                                                                                                                                                                                                                                                                                               "e1") ",\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                     "                         { any = ( " FAIL("e2", "r_e2") ", { not = " PASS("e3") "; } ); },\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                      "                         " PASS("e4") " ); }; },\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                             "      { name = \"not_any\"; handler = { use = \"testplug.echo\"; };\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                             "        rule = { not = { any = ( " PASS("p1") ", " FAIL(
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                 "p2", "r_p2") " ); }; }; }\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                               "    ); },\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                               "  { id = 600; name = \"ops\"; " WINDOW
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                               "    crowd = " PASS("crowd600") ";\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                               "    methods = (\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                               "      { name = \"buy_ok\"; login = true; operations = ( " COUNT("s_ok",
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                1) " );\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   "        handler = { use = \"testplug.echo\"; }; },\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   "      { name = \"buy_fail\"; operations = ( " COUNT("s_a", 1) ", " COUNT(
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                       "s_b",
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                       1) ",\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                          "          { use = \"testplug.fail\"; params = { reason = \"sold_out\"; "
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                          "}; } ); },\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                          "      { name = \"own_reason\"; operations = ( " COUNT("s_c", 1) ",\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                           "          { use = \"testplug.fail\"; params = { reason = \"no_luck\"; }; "
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                           "} ); },\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                           "      { name = \"boom\"; operations = ( { use = \"testplug.fault\"; } ); "
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                           "},\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                           "      { name = \"boom_late\"; operations = ( " COUNT(
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                               "s_d", 1) ",\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                         "          { use = \"testplug.fault\"; } ); },\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                         "      { name = \"rule_no\"; rule = " FAIL(
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                             "rn",
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                             "too_poor") ";\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                         "        operations = ( " COUNT("s_e", 5) " ); }\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   "    ); },\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   "  { id = 601; name = \"crowd\"; " WINDOW "    crowd = " FAIL(
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                       "cr",
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                       "not_vip") ";\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                  "    methods = ( { name = \"m\"; operations = ( " COUNT("s_f",
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                          5) " ); } ); },\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                             "  { id = 602; name = \"off\"; enabled = false; " WINDOW
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                             "    methods = ( { name = \"m\"; operations = ( " COUNT(
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                 "s_g",
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                 5) " ); } ); }\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                    ");\n";
 
 static gen *rules_gen;
 
@@ -854,9 +884,8 @@ static int64_t calls(const char *leaf)
 /* The `name` param of a testplug.flag leaf. */
 static const char *leaf_name(const instance *in)
 {
-    const cJSON *n = in ? cJSON_GetObjectItemCaseSensitive(in->params,
-                                                           "name")
-                        : NULL;
+    const cJSON *n =
+        in ? cJSON_GetObjectItemCaseSensitive(in->params, "name") : NULL;
     return cJSON_IsString(n) ? n->valuestring : "(none)";
 }
 
@@ -887,14 +916,14 @@ static void calls_are(const char *what, const char *const *called,
 
     for (; called && *called; called++)
         if (calls(*called) != 1) {
-            printf("#   %s: leaf %s ran %lld times, want 1\n", what,
-                   *called, (long long)calls(*called));
+            printf("#   %s: leaf %s ran %lld times, want 1\n", what, *called,
+                   (long long)calls(*called));
             good = 0;
         }
     for (; skipped && *skipped; skipped++)
         if (calls(*skipped) != 0) {
-            printf("#   %s: leaf %s ran %lld times, want 0\n", what,
-                   *skipped, (long long)calls(*skipped));
+            printf("#   %s: leaf %s ran %lld times, want 0\n", what, *skipped,
+                   (long long)calls(*skipped));
             good = 0;
         }
     ok(good, "%s: the right leaves ran, each once", what);
@@ -965,7 +994,8 @@ static void test_rule_trees(void)
               (const char *const[]){"p2", NULL});
     if (strcmp(leaf_name(who), "p1") != 0)
         printf("#   blamed %s, which never ran\n", leaf_name(who));
-    ok(strcmp(leaf_name(who), "p1") == 0, "%s", "not(any(p1 passes, p2)) blames p1, the leaf that passed");
+    ok(strcmp(leaf_name(who), "p1") == 0, "%s",
+       "not(any(p1 passes, p2)) blames p1, the leaf that passed");
 }
 
 /* Run id/mname for uid at now.  A fresh request_id each run: the same
@@ -1016,8 +1046,10 @@ static void test_pipeline(void)
         is_str(o.reason, "sold_out", "buy_fail #%d: the fail's reason", i);
         is_str(o.detail, "{\"operation\":\"testplug.fail\",\"index\":2}",
                "buy_fail #%d: detail names testplug.fail at index 2", i);
-        is_str(o.data, "{}", "buy_fail #%d: the counts' replies are "
-               "dropped", i);
+        is_str(o.data, "{}",
+               "buy_fail #%d: the counts' replies are "
+               "dropped",
+               i);
         ok(counter(600, "s_a") == 0 && counter(600, "s_b") == 0,
            "buy_fail #%d: both counts were undone (compensation)", i);
     }
@@ -1041,22 +1073,26 @@ static void test_pipeline(void)
                 "boom_late #%d: names the "
                 "fault",
                 i);
-        is_int(counter(600, "s_d"), 0, "boom_late #%d: the count before "
-               "the fault was undone", i);
+        is_int(counter(600, "s_d"), 0,
+               "boom_late #%d: the count before "
+               "the fault was undone",
+               i);
     }
 
     run(600, "rule_no", "u1", NOW, &o);
     is_int(o.code, 1005, "a failing rule: 1005");
     is_str(o.reason, "not_eligible", "  not_eligible");
-    is_str(o.detail, "{\"stage\":\"rule\",\"rule\":\"testplug.flag\","
-                     "\"reason\":\"too_poor\"}",
+    is_str(o.detail,
+           "{\"stage\":\"rule\",\"rule\":\"testplug.flag\","
+           "\"reason\":\"too_poor\"}",
            "  detail: stage, rule, its reason");
     is_int(counter(600, "s_e"), 0, "  no operation ran");
 
     run(601, "m", "u1", NOW, &o);
     is_int(o.code, 1005, "a failing crowd: 1005");
-    is_str(o.detail, "{\"stage\":\"crowd\",\"rule\":\"testplug.flag\","
-                     "\"reason\":\"not_vip\"}",
+    is_str(o.detail,
+           "{\"stage\":\"crowd\",\"rule\":\"testplug.flag\","
+           "\"reason\":\"not_vip\"}",
            "  detail: stage crowd");
     is_int(counter(601, "s_f"), 0, "  no operation ran");
 

@@ -124,8 +124,8 @@ static void test_equal_timing(void)
     if (!ok(first * 4 > last && last * 4 > first,
             "auth_equal takes as long for a difference in the first byte "
             "as in the last (within 4x)"))
-        printf("#   first byte %lld ns, last byte %lld ns\n",
-               (long long)first, (long long)last);
+        printf("#   first byte %lld ns, last byte %lld ns\n", (long long)first,
+               (long long)last);
     free(a);
     free(b);
 }
@@ -156,8 +156,8 @@ static void refused(auth_table *t, const char *name, const char *token,
     snprintf(prefix, sizeof prefix, F ":%d: ", line);
     is_int(rc, -1, "refused: %s", frag);
     is_int(t->n, before, "  nothing added");
-    if (!ok(e.nerrors >= 1 && strncmp(e.msgs[0], prefix, strlen(prefix)) ==
-                                   0 &&
+    if (!ok(e.nerrors >= 1 &&
+                strncmp(e.msgs[0], prefix, strlen(prefix)) == 0 &&
                 strstr(e.msgs[0], frag) != NULL,
             "  reported at " F ":%d", line))
         dump(&e);
@@ -191,8 +191,8 @@ static void test_table_errors(void)
     {
         /* Every mistake of one entry at once. */
         errs e = {0};
-        is_int(auth_table_add(&t, "Bad Name", "short", "boss", F, 20, &e),
-               -1, "an entry with three mistakes is refused");
+        is_int(auth_table_add(&t, "Bad Name", "short", "boss", F, 20, &e), -1,
+               "an entry with three mistakes is refused");
         if (!ok(e.nerrors == 3, "  all three are reported"))
             dump(&e);
         errs_free(&e);
@@ -268,8 +268,10 @@ static void test_json(void)
                "  which accepts the same tokens");
         is_int(who ? (long long)who->line : -1, 3, "  with their lines");
     }
-    bad = cJSON_Parse("[{\"name\":\"x\",\"role\":\"viewer\",\"sha256\":\"00\"}]");
-    is_int(auth_table_from_json(&back, bad), -1, "a malformed digest is "
+    bad = cJSON_Parse(
+        "[{\"name\":\"x\",\"role\":\"viewer\",\"sha256\":\"00\"}]");
+    is_int(auth_table_from_json(&back, bad), -1,
+           "a malformed digest is "
            "refused");
     is_int(back.n, 3, "  and the table is left as it was");
     cJSON_Delete(bad);

@@ -103,13 +103,18 @@ static void test_defaults(void)
 
     /* conf_finish fills "auto" values and checks addresses. */
     is_int(conf_finish(&c, &e), 0, "conf_finish on defaults");
-    ok(c.workers >= 1 && c.workers <= 256, "workers 0 becomes the core "
-       "count (%d)", c.workers);
+    ok(c.workers >= 1 && c.workers <= 256,
+       "workers 0 becomes the core "
+       "count (%d)",
+       c.workers);
     conf_set(&c.listen, "nowhere");
-    is_int(conf_finish(&c, &e), -1, "conf_finish refuses a bad listen "
+    is_int(conf_finish(&c, &e), -1,
+           "conf_finish refuses a bad listen "
            "(set by a flag)");
-    has_str(e.n ? e.msgs[e.n - 1] : NULL, "listen: \"nowhere\" is not "
-            "HOST:PORT", "conf_finish names the setting and the value");
+    has_str(e.n ? e.msgs[e.n - 1] : NULL,
+            "listen: \"nowhere\" is not "
+            "HOST:PORT",
+            "conf_finish names the setting and the value");
     conf_free(&c);
     errs_free(&e);
 }
@@ -154,8 +159,10 @@ static void test_all_errors_reported(void)
     fx_expect_at(&e, path, 13,
                  "clock_header: expected true or false, got an "
                  "integer");
-    if (!ok(e.nerrors == 10 && e.n == 10, "exactly the 10 mistakes are "
-            "reported (got %zu)", e.nerrors))
+    if (!ok(e.nerrors == 10 && e.n == 10,
+            "exactly the 10 mistakes are "
+            "reported (got %zu)",
+            e.nerrors))
         fx_dump_errs(&e);
     is_str(c.listen, "127.0.0.1:8080", "a refused listen keeps the default");
     is_int(c.workers, 0, "a refused workers keeps the default");
@@ -243,8 +250,7 @@ static void test_syntax_errors(void)
         if (e.n == 1)
             sscanf(e.msgs[0], buf, &line);
         if (!ok(line >= 2 && line <= 4,
-                "unbalanced brace: reported at a line of the file (%d)",
-                line))
+                "unbalanced brace: reported at a line of the file (%d)", line))
             fx_dump_errs(&e);
     }
     conf_free(&c);
@@ -298,16 +304,18 @@ static void test_directory_as_file(void)
         printf("#   child exited with status %d (libconfig exit()ed)\n",
                WIFEXITED(status) ? WEXITSTATUS(status) : -1);
     ok(WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
-             strncmp(buf, "rc=-1 ", 6) == 0 && strstr(buf, tmpdir) != NULL, "%s", "a directory as the config file is an error naming it, not an "
-         "exit(2) from inside libconfig");
+           strncmp(buf, "rc=-1 ", 6) == 0 && strstr(buf, tmpdir) != NULL,
+       "%s",
+       "a directory as the config file is an error naming it, not an "
+       "exit(2) from inside libconfig");
 }
 
 /* A section that is not a group is a wrong type, like any other. */
 static void test_section_types(void)
 {
-    static const char *const cases[] = {
-        "http = 5;\n", "lmdb = \"fast\";\n", "testing = true;\n",
-        "http = ( 1, 2 );\n"};
+    static const char *const cases[] = {"http = 5;\n", "lmdb = \"fast\";\n",
+                                        "testing = true;\n",
+                                        "http = ( 1, 2 );\n"};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char name[32], text[64];
         const char *path;
@@ -367,10 +375,9 @@ static void test_split_addr(void)
         if (cases[i].rc == 0) {
             if (ok(rc == 0 && strcmp(host, cases[i].host) == 0 &&
                        port == cases[i].port,
-                   "split \"%s\" -> \"%s\" %d", cases[i].addr,
-                   cases[i].host, cases[i].port) == 0)
-                printf("#   got rc %d host \"%s\" port %d\n", rc, host,
-                       port);
+                   "split \"%s\" -> \"%s\" %d", cases[i].addr, cases[i].host,
+                   cases[i].port) == 0)
+                printf("#   got rc %d host \"%s\" port %d\n", rc, host, port);
         } else {
             is_int(rc, -1, "split \"%s\" refused", cases[i].addr);
         }
@@ -418,8 +425,8 @@ static void test_admin_tokens(void)
     is_int(c.tokens.n, 3, "three tokens");
     is_str(c.tokens.n > 1 ? c.tokens.v[1].name : NULL, "ci",
            "  in file order, by name");
-    is_int(c.tokens.n > 1 ? (long long)c.tokens.v[1].role : -1,
-           ROLE_OPERATOR, "  with their roles");
+    is_int(c.tokens.n > 1 ? (long long)c.tokens.v[1].role : -1, ROLE_OPERATOR,
+           "  with their roles");
     is_int(auth_check(&c.tokens, "Bearer admin-token-0123456789", &who),
            AUTH_OK, "  the admin token is accepted");
     is_str(who ? who->name : NULL, "root", "  as root");
@@ -433,7 +440,7 @@ static void test_admin_tokens(void)
     j = conf_reloadable_json(&c);
     conf_apply_reloadable(&d, j);
     ok(auth_table_equal(&c.tokens, &d.tokens), "reload: the tokens carry "
-       "over");
+                                               "over");
     is_str(d.audit_log, c.audit_log, "reload: audit_log carries over");
     is_str(d.file_sha256, c.file_sha256, "reload: the digest carries over");
     {
@@ -451,23 +458,29 @@ static void test_admin_tokens(void)
     is_int(conf_load(&c, path, &e), 0, "no tokens: loads");
     is_int(c.tokens.n, 0, "no tokens: an empty table (loopback only)");
     snprintf(want, sizeof want, "%s/var/audit.log", tmpdir);
-    is_str(c.audit_log, want, "default audit_log: var/audit.log next to "
+    is_str(c.audit_log, want,
+           "default audit_log: var/audit.log next to "
            "the file");
     conf_free(&c);
     errs_free(&e);
 
-    path = fx_put(tmpdir, "badtokens.conf",
-               "admin_tokens = (\n"                                        /* 1 */
-               "  { name = \"a\"; token = \"short\"; role = \"viewer\"; },\n" /* 2 */
-               "  { name = \"b\"; token = \"bbbbbbbbbbbbbbbbbb\"; role = \"boss\"; },\n"
-               "  { name = \"c\"; token = \"cccccccccccccccccc\"; },\n"      /* 4 */
-               "  { name = \"d\"; token = \"dddddddddddddddddd\"; role = \"viewer\"; "
-               "colour = \"red\"; },\n"                                  /* 5 */
-               "  { name = \"e\"; token = \"eeeeeeeeeeeeeeeeee\"; role = \"admin\"; },\n"
-               "  { name = \"e\"; token = \"ffffffffffffffffff\"; role = \"admin\"; },\n"
-               "  { name = \"g\"; token = \"eeeeeeeeeeeeeeeeee\"; role = \"viewer\"; },\n"
-               "  \"h\" );\n"                                             /* 9 */
-               "audit_log = 5;\n");                                       /* 10 */
+    path = fx_put(
+        tmpdir, "badtokens.conf",
+        "admin_tokens = (\n"                                           /* 1 */
+        "  { name = \"a\"; token = \"short\"; role = \"viewer\"; },\n" /* 2 */
+        "  { name = \"b\"; token = \"bbbbbbbbbbbbbbbbbb\"; role = \"boss\"; "
+        "},\n"
+        "  { name = \"c\"; token = \"cccccccccccccccccc\"; },\n" /* 4 */
+        "  { name = \"d\"; token = \"dddddddddddddddddd\"; role = \"viewer\"; "
+        "colour = \"red\"; },\n" /* 5 */
+        "  { name = \"e\"; token = \"eeeeeeeeeeeeeeeeee\"; role = \"admin\"; "
+        "},\n"
+        "  { name = \"e\"; token = \"ffffffffffffffffff\"; role = \"admin\"; "
+        "},\n"
+        "  { name = \"g\"; token = \"eeeeeeeeeeeeeeeeee\"; role = \"viewer\"; "
+        "},\n"
+        "  \"h\" );\n"       /* 9 */
+        "audit_log = 5;\n"); /* 10 */
     is_int(conf_load(&c, path, &e), -1, "bad tokens: refused");
     fx_expect_at(&e, path, 2, "token of \"a\" has 5 characters; use 16..256");
     fx_expect_at(&e, path, 3,
@@ -484,7 +497,8 @@ static void test_admin_tokens(void)
     if (!ok(e.nerrors == 8, "exactly the 8 mistakes are reported (got %zu)",
             e.nerrors))
         fx_dump_errs(&e);
-    is_int(c.tokens.n, 2, "the good entries are kept (d: only its unknown "
+    is_int(c.tokens.n, 2,
+           "the good entries are kept (d: only its unknown "
            "member is wrong)");
     conf_free(&c);
     errs_free(&e);
@@ -510,13 +524,16 @@ static void test_redis(void)
                   "timeout_ms = 250; };\n");
     is_int(conf_load(&c, path, &e), 0, "redis settings load");
     fx_dump_errs(&e);
-    is_str(c.store, "redis://127.0.0.1:6390/2", "a redis URI is kept "
+    is_str(c.store, "redis://127.0.0.1:6390/2",
+           "a redis URI is kept "
            "verbatim");
     conf_store_options(&c, &so);
     is_str(so.redis_user, "amsd", "redis.user reaches the store options");
-    is_str(so.redis_password, "s3cret", "redis.password reaches the store "
+    is_str(so.redis_password, "s3cret",
+           "redis.password reaches the store "
            "options");
-    is_int(so.redis_timeout_ms, 250, "redis.timeout_ms reaches the store "
+    is_int(so.redis_timeout_ms, 250,
+           "redis.timeout_ms reaches the store "
            "options");
     conf_free(&c);
     errs_free(&e);
@@ -526,7 +543,8 @@ static void test_redis(void)
     path = fx_put(tmpdir, "redisfile.conf",
                   "redis = { password_file = \"redis.secret\"; };\n");
     is_int(conf_load(&c, path, &e), 0, "redis.password_file loads");
-    is_str(c.redis_password, "from-file", "password_file: first line, "
+    is_str(c.redis_password, "from-file",
+           "password_file: first line, "
            "relative to the config file");
     is_int(c.redis_timeout_ms, 1000, "default redis.timeout_ms 1000");
     conf_free(&c);
@@ -600,7 +618,7 @@ static void test_config_center(void)
             leaked += strstr(w.msgs[i], "hush") != NULL;
         }
         ok(warned == 1 && leaked == 0, "a changed URI is warned about "
-           "without its password");
+                                       "without its password");
         if (!(warned == 1 && leaked == 0))
             fx_dump_errs(&w);
     }
@@ -661,8 +679,10 @@ static void test_config_center(void)
     fx_expect_at(&e, path, 3, "config_center.user: given without a password");
     fx_expect_at(&e, path, 4, "config_center2");
     for (size_t i = 0; i < e.n; i++)
-        ok(strstr(e.msgs[i], ":pw@") == NULL, "no message echoes the URI "
-           "(%zu)", i);
+        ok(strstr(e.msgs[i], ":pw@") == NULL,
+           "no message echoes the URI "
+           "(%zu)",
+           i);
     conf_free(&c);
     errs_free(&e);
 
@@ -687,7 +707,8 @@ static void test_config_center(void)
 
     path =
         fx_put(tmpdir, "ccbad5.conf", "config_center = { node = \"n\"; };\n");
-    is_int(conf_load(&c, path, &e), -1, "config_center without redis "
+    is_int(conf_load(&c, path, &e), -1,
+           "config_center without redis "
            "refused");
     fx_expect_at(&e, path, 1, "redis");
     conf_free(&c);

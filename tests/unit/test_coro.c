@@ -407,8 +407,8 @@ static void expect_abort(void (*fn)(void), const char *msg, const char *what)
     char out[4096];
     int st = run_child(fn, out, sizeof out);
 
-    ok(st != -1 && WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT,
-       "%s aborts", what);
+    ok(st != -1 && WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT, "%s aborts",
+       what);
     has_str(out, msg, "%s says so", what);
 }
 
@@ -422,7 +422,8 @@ static void test_misuse(void)
                  "coro_pool_free() with a live coroutine");
 }
 
-/* ---- many at once -------------------------------------------------------- */
+/* ---- many at once --------------------------------------------------------
+ */
 
 #define MANY 1000
 #define MANY_YIELDS 10
@@ -487,8 +488,8 @@ static void test_many(void)
         if (!a[i].order_ok)
             order = 0;
     }
-    is_int(resumes, (long)MANY * (MANY_YIELDS + 1),
-           "each resumed %d times", MANY_YIELDS + 1);
+    is_int(resumes, (long)MANY * (MANY_YIELDS + 1), "each resumed %d times",
+           MANY_YIELDS + 1);
     ok(sums, "every per-coroutine sum is right");
     ok(order, "every step ran in round-robin order");
     is_int(coro_pool_live(p), 0, "none live at the end");
@@ -531,8 +532,8 @@ static void bench(void)
     ns = ((double)(t1.tv_sec - t0.tv_sec) * 1e9 +
           (double)(t1.tv_nsec - t0.tv_nsec)) /
          (double)n;
-    printf("# resume+yield round trip: %.0f ns (%ld iterations, %s)\n", ns,
-           n, how);
+    printf("# resume+yield round trip: %.0f ns (%ld iterations, %s)\n", ns, n,
+           how);
     coro_pool_free(p);
 }
 

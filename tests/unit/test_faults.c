@@ -54,19 +54,19 @@ static fstore fs;
  * a backend that fails hands nothing back, so what the call made is freed
  * (cleanup). */
 #define FAULT_THEN(expr, cleanup)                                             \
-    do {                                                                       \
-        if (++fs.calls != fs.fail_at)                                          \
-            return (expr);                                                     \
-        if (fs.mode == F_AFTER && (expr) == AMS_OK) {                          \
-            cleanup;                                                           \
-        }                                                                      \
-        return AMS_ERR_STORE;                                                  \
+    do {                                                                      \
+        if (++fs.calls != fs.fail_at)                                         \
+            return (expr);                                                    \
+        if (fs.mode == F_AFTER && (expr) == AMS_OK) {                         \
+            cleanup;                                                          \
+        }                                                                     \
+        return AMS_ERR_STORE;                                                 \
     } while (0)
 #define FAULT(expr) FAULT_THEN(expr, (void)0)
 
-static ams_status f_counter_add(store *s, const char *k, int64_t d,
-                                int64_t lo, int64_t hi, int64_t e, int64_t n,
-                                int64_t *out, const store_journal *j)
+static ams_status f_counter_add(store *s, const char *k, int64_t d, int64_t lo,
+                                int64_t hi, int64_t e, int64_t n, int64_t *out,
+                                const store_journal *j)
 {
     (void)s;
     FAULT(store_counter_add_j(fs.in, k, d, lo, hi, e, n, out, j));
@@ -94,8 +94,8 @@ static ams_status f_lock_get(store *s, const char *k, int64_t n, char **t)
     (void)s;
     FAULT_THEN(store_lock_get(fs.in, k, n, t), free(*t));
 }
-static ams_status f_tag_set(store *s, const char *k, const char *v,
-                            size_t len, int64_t e, int64_t n)
+static ams_status f_tag_set(store *s, const char *k, const char *v, size_t len,
+                            int64_t e, int64_t n)
 {
     (void)s;
     FAULT(store_tag_set(fs.in, k, v, len, e, n));
@@ -203,7 +203,8 @@ static void read_books(const char *uid, books *bk)
     cJSON *arr, *it;
 
     memset(bk, 0, sizeof *bk);
-    store_counter_get(fs.in, "{a1003}g:coupon.cash1000", NOW, &bk->stock_taken);
+    store_counter_get(fs.in, "{a1003}g:coupon.cash1000", NOW,
+                      &bk->stock_taken);
     svc_host_key(key, sizeof key, 1003, uid, "lim:grab");
     store_counter_get(fs.in, key, NOW, &bk->limit_used);
     svc_host_key(key, sizeof key, 1003, uid, "ledger");
@@ -211,7 +212,8 @@ static void read_books(const char *uid, books *bk)
         return;
     arr = cJSON_ParseWithLength(text, len);
     free(text);
-    cJSON_ArrayForEach(it, arr) {
+    cJSON_ArrayForEach(it, arr)
+    {
         const cJSON *q = cJSON_GetObjectItemCaseSensitive(it, "request_id");
         bk->ledger += cJSON_IsString(q) && strcmp(q->valuestring, "R") == 0;
     }
@@ -248,8 +250,8 @@ static int scenario(int n, int mode, int n2, int mode2, int *bad)
 
     /* The first answer agrees with the books. */
     if (a1.http_status == 200 && strcmp(a1.reason, "ok") == 0)
-        fine &= after1.ledger == 1 && after1.stock_taken == 1 &&
-                a1.grants == 1;
+        fine &=
+            after1.ledger == 1 && after1.stock_taken == 1 && a1.grants == 1;
     else if (a1.http_status == 503 && strcmp(a1.outcome, "none") == 0)
         fine &= after1.ledger == 0 &&
                 after1.stock_taken == before.stock_taken &&
@@ -324,7 +326,8 @@ static int test_every_call(void)
         bad = 0;
         for (int n = 1; n <= total; n++)
             scenario(n, mode, 0, F_BEFORE, &bad);
-        ok(!bad, "a fault %s call n, for each n in 1..%d: the answer "
+        ok(!bad,
+           "a fault %s call n, for each n in 1..%d: the answer "
            "agrees with the books, and a retry with the same request_id "
            "completes the grab exactly once",
            mode == F_BEFORE ? "before" : "after", total);
@@ -337,7 +340,8 @@ static int test_every_call(void)
         for (int n = 1; n <= total; n++)
             for (int n2 = 1; n2 <= total + 6; n2++)
                 scenario(n, F_AFTER, n2, mode2, &bad);
-        ok(!bad, "a lost answer at call n of the grab, then a fault %s call "
+        ok(!bad,
+           "a lost answer at call n of the grab, then a fault %s call "
            "m of its retry, for each n in 1..%d and m in 1..%d: the next "
            "retry still completes it exactly once",
            mode2 == F_BEFORE ? "before" : "after", total, total + 6);
@@ -358,8 +362,10 @@ static int test_every_call(void)
         none_seen += strcmp(a.outcome, "none") == 0;
         store_close(fs.in);
     }
-    ok(unknown_seen > 0 && none_seen > 0, "faults give outcome none (%d "
-       "calls) and unknown (%d calls)", none_seen, unknown_seen);
+    ok(unknown_seen > 0 && none_seen > 0,
+       "faults give outcome none (%d "
+       "calls) and unknown (%d calls)",
+       none_seen, unknown_seen);
     return total;
 }
 

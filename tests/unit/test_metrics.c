@@ -31,10 +31,14 @@ static double value_of(const char *text, const char *prefix)
 
 static char *write_text(const metrics_table *t)
 {
-    metrics_master m = {.generation = 7, .reloads_ok = 2,
-                        .reloads_failed = 1, .worker_restarts = 3,
-                        .workers_ready = 2, .workers_total = 2,
-                        .workers_missing = 0, .series_dropped = 5};
+    metrics_master m = {.generation = 7,
+                        .reloads_ok = 2,
+                        .reloads_failed = 1,
+                        .worker_restarts = 3,
+                        .workers_ready = 2,
+                        .workers_total = 2,
+                        .workers_missing = 0,
+                        .series_dropped = 5};
     return metrics_text_write(t, &m, NULL);
 }
 
@@ -52,10 +56,8 @@ static void test_table(void)
     ok(metrics_table_get(&t, MF_REQUESTS, other) != a,
        "other labels, another series");
     is_str(metrics_label(a, 2), "ok", "labels are kept in order");
-    ok(metrics_table_get(&t, MF_STORE_ERRORS, one) != NULL,
-       "another family");
-    ok(metrics_table_get(&t, MF_STORE_ERRORS, (const char *[]){"y"}) ==
-           NULL,
+    ok(metrics_table_get(&t, MF_STORE_ERRORS, one) != NULL, "another family");
+    ok(metrics_table_get(&t, MF_STORE_ERRORS, (const char *[]){"y"}) == NULL,
        "past the cap: no series");
     is_int(t.dropped, 1, "and the drop is counted");
     is_int(t.n, 3, "the table holds its cap");
@@ -75,8 +77,8 @@ static void test_table(void)
             char id[16];
             const char *l[] = {id, "m", "ok"};
             snprintf(id, sizeof id, "%d", i);
-            found += metrics_table_get(&t, MF_REQUESTS, l)->v[0] ==
-                     (uint64_t)i;
+            found +=
+                metrics_table_get(&t, MF_REQUESTS, l)->v[0] == (uint64_t)i;
         }
         is_int(found, 5000, "5000 series: each found with its value");
         is_int(t.n, 5000, "and none created twice");
@@ -103,8 +105,7 @@ static int ship(const metrics_table *src, metrics_table *dst, size_t budget)
         ok(strlen(text) <= budget || cJSON_GetArraySize(arr) == 1,
            "page %d: %zu bytes within the budget %zu", pages, strlen(text),
            budget);
-        is_int(metrics_merge(dst, back), 0, "page %d merges cleanly",
-               pages);
+        is_int(metrics_merge(dst, back), 0, "page %d merges cleanly", pages);
         free(text);
         cJSON_Delete(arr);
         cJSON_Delete(back);
@@ -121,10 +122,10 @@ static void fill_worker(metrics_table *t, uint64_t k)
 
     metrics_table_get(t, MF_REQUESTS, L_REQ)->v[0] += 10 * k;
     s = metrics_table_get(t, MF_LATENCY, lat);
-    s->v[0] += 3 * k;         /* count */
+    s->v[0] += 3 * k;          /* count */
     s->v[1] += 1500000000 * k; /* 1.5 s per worker unit */
-    s->v[2 + 0] += 1 * k;     /* <= 0.5 ms */
-    s->v[2 + 4] += 1 * k;     /* <= 10 ms */
+    s->v[2 + 0] += 1 * k;      /* <= 0.5 ms */
+    s->v[2 + 4] += 1 * k;      /* <= 10 ms */
     /* one above 2.5 s: only in +Inf */
     s = metrics_table_get(t, MF_ENTRY, ent);
     s->v[0] += 4 * k;
@@ -165,8 +166,8 @@ static void test_sum_across_workers(void)
                      "amsd_request_duration_seconds_bucket{activity="
                      "\"700\",method=\"take\",le=\"%s\"} %s\n",
                      want[i][0], want[i][1]);
-            has_str(text, line, "bucket le=%s is cumulative: %s",
-                    want[i][0], want[i][1]);
+            has_str(text, line, "bucket le=%s is cumulative: %s", want[i][0],
+                    want[i][1]);
         }
     }
     is_int(value_of(text, "amsd_plugin_entry_duration_seconds_count{entry="
@@ -184,8 +185,9 @@ static void test_sum_across_workers(void)
         metrics_table_add(&direct, &w2);
         metrics_table_add(&direct, &w1);
         again = write_text(&direct);
-        is_str(again, text, "summing tables directly: the same text, "
-                            "whatever the order");
+        is_str(again, text,
+               "summing tables directly: the same text, "
+               "whatever the order");
         free(again);
         metrics_table_free(&direct);
     }
@@ -224,10 +226,10 @@ static void test_paging(void)
 static void test_escaping(void)
 {
     metrics_table sum;
-    cJSON *page = cJSON_Parse(
-        "[[0,\"a\\\\b\",\"q\\\"uote\",\"line\\nfeed\",5],"
-        "[1,\"x\\\\\",\"\\\"\",1,1000,1,0,0,0,0,0,0,0,0,0,0,0],"
-        "[2,\"caf\\u00e9.\\u4e2d\",\"rule\",1,1]]");
+    cJSON *page =
+        cJSON_Parse("[[0,\"a\\\\b\",\"q\\\"uote\",\"line\\nfeed\",5],"
+                    "[1,\"x\\\\\",\"\\\"\",1,1000,1,0,0,0,0,0,0,0,0,0,0,0],"
+                    "[2,\"caf\\u00e9.\\u4e2d\",\"rule\",1,1]]");
     char *text;
 
     metrics_table_init(&sum, 10);
@@ -253,15 +255,15 @@ static void test_escaping(void)
 static void test_malformed(void)
 {
     metrics_table sum;
-    cJSON *page = cJSON_Parse(
-        "[[0,\"a\",\"b\",\"c\",1],"  /* good */
-        "[0,\"a\",\"b\",1],"         /* a label short */
-        "[0,\"a\",\"b\",\"c\",1,2]," /* a value too many */
-        "[9,\"a\"],"                 /* no such family */
-        "[0.5,\"a\",\"b\",\"c\",1]," /* family not an integer */
-        "[3,\"op\",-1],"             /* negative */
-        "[3,7,1],"                   /* label not a string */
-        "\"x\",[]]");
+    cJSON *page =
+        cJSON_Parse("[[0,\"a\",\"b\",\"c\",1],"  /* good */
+                    "[0,\"a\",\"b\",1],"         /* a label short */
+                    "[0,\"a\",\"b\",\"c\",1,2]," /* a value too many */
+                    "[9,\"a\"],"                 /* no such family */
+                    "[0.5,\"a\",\"b\",\"c\",1]," /* family not an integer */
+                    "[3,\"op\",-1],"             /* negative */
+                    "[3,7,1],"                   /* label not a string */
+                    "\"x\",[]]");
     char *text;
 
     metrics_table_init(&sum, 10);
@@ -295,8 +297,7 @@ static void test_master_lines(void)
         char line[160];
         snprintf(line, sizeof line, "# HELP %s ", fams[i][0]);
         has_str(text, line, "%s has HELP", fams[i][0]);
-        snprintf(line, sizeof line, "# TYPE %s %s\n", fams[i][0],
-                 fams[i][1]);
+        snprintf(line, sizeof line, "# TYPE %s %s\n", fams[i][0], fams[i][1]);
         has_str(text, line, "%s is a %s", fams[i][0], fams[i][1]);
     }
     is_int(value_of(text, "amsd_generation"), 7, "generation");
@@ -306,8 +307,7 @@ static void test_master_lines(void)
            "reloads failed");
     is_int(value_of(text, "amsd_worker_restarts_total"), 3, "restarts");
     is_int(value_of(text, "amsd_workers{state=\"ready\"}"), 2, "ready");
-    is_int(value_of(text, "amsd_metrics_series_dropped_total"), 5,
-           "dropped");
+    is_int(value_of(text, "amsd_metrics_series_dropped_total"), 5, "dropped");
     ok(text[strlen(text) - 1] == '\n', "the text ends with a line feed");
     free(text);
     metrics_table_free(&empty);
@@ -315,8 +315,7 @@ static void test_master_lines(void)
 
 /* ---- counting in this process (the worker's table) ---- */
 
-static const metrics_series *find(metrics_family f,
-                                  const char *const *labels)
+static const metrics_series *find(metrics_family f, const char *const *labels)
 {
     metrics_table *t = metrics_worker_table();
     size_t before = t->n;
@@ -344,8 +343,8 @@ static void test_counting(void)
     plugin_entry pe = {.spec = &spec, .fn = rule_fn, .undo = undo_fn};
     instance in = {.entry = &pe, .ref = "plug.op"};
 
-    metrics_count_request(42, "go", "ok", 500000);     /* on the bound */
-    metrics_count_request(42, "go", "ok", 500001);     /* just above */
+    metrics_count_request(42, "go", "ok", 500000);       /* on the bound */
+    metrics_count_request(42, "go", "ok", 500001);       /* just above */
     metrics_count_request(42, "go", "busy", 3000000000); /* over 2.5 s */
     metrics_count_request(0, "", "not_found", 1000);
     s = find(MF_REQUESTS, L_REQ);
@@ -392,8 +391,7 @@ static ams_status f_add(store *s, const char *k, int64_t d, int64_t lo,
     return fail_status;
 }
 
-static ams_status f_get(store *s, const char *k, int64_t now,
-                        int64_t *out)
+static ams_status f_get(store *s, const char *k, int64_t now, int64_t *out)
 {
     (void)s, (void)k, (void)now, (void)out;
     return fail_status;

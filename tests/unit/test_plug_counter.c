@@ -190,8 +190,9 @@ static void test_refusals(void)
     refused("at_least", "{\"key\":\"k\"}", "min");
     refused("at_least", "{\"key\":\"k\",\"min\":1.5}", "min");
     refused("at_least", "{\"key\":\"k\",\"min\":1,\"max\":2}", "max");
-    refused("add", "{\"key\":\"k\",\"max\":1,\"board\":\"top\","
-                   "\"scope\":\"activity\"}",
+    refused("add",
+            "{\"key\":\"k\",\"max\":1,\"board\":\"top\","
+            "\"scope\":\"activity\"}",
             "board_needs_user_scope");
     refused("add", "{\"key\":\"k\",\"max\":1,\"board\":\"my board\"}",
             "bad_board");
@@ -203,8 +204,7 @@ static void test_refusals(void)
     for (int i = 0; i < 4; i++) {
         const plugin_entry *en = plugin_find_entry(p, names[i]);
         ok(en && en->spec->example && mk(names[i], en->spec->example),
-           "counter.%s: the manifest's example validates and inits",
-           names[i]);
+           "counter.%s: the manifest's example validates and inits", names[i]);
     }
 }
 

@@ -82,11 +82,13 @@ static void test_refusals(void)
     refused("match", "{\"tag\":\"t\",\"op\":\"in\"}", "missing_param");
     refused("match", "{\"tag\":\"t\",\"op\":\"range\"}", "missing_param");
     refused("match", "{\"tag\":\"t\",\"value\":\"x\"}", "unused_param");
-    refused("match", "{\"tag\":\"t\",\"op\":\"equals\",\"value\":\"x\","
-                     "\"values\":[\"x\"]}",
+    refused("match",
+            "{\"tag\":\"t\",\"op\":\"equals\",\"value\":\"x\","
+            "\"values\":[\"x\"]}",
             "unused_param");
-    refused("match", "{\"tag\":\"t\",\"op\":\"in\",\"values\":[\"x\"],"
-                     "\"min\":1}",
+    refused("match",
+            "{\"tag\":\"t\",\"op\":\"in\",\"values\":[\"x\"],"
+            "\"min\":1}",
             "unused_param");
     refused("match", "{\"scope\":\"user\"}", "tag");
     refused("match", "{\"tag\":\"t\",\"min\":\"1\",\"op\":\"range\"}", "min");
@@ -113,8 +115,8 @@ static void test_scopes(void)
     instance *user = mk("match", "{\"tag\":\"level\",\"scope\":\"user\"}");
     instance *actv = mk("match", "{\"tag\":\"level\",\"scope\":\"activity\"}");
     instance *crowd2 = mk_in(act2, "match", "{\"tag\":\"level\"}");
-    instance *user2 = mk_in(act2, "match",
-                            "{\"tag\":\"level\",\"scope\":\"user\"}");
+    instance *user2 =
+        mk_in(act2, "match", "{\"tag\":\"level\",\"scope\":\"user\"}");
 
     is_str(run(crowd, "u1"), "tag_missing", "no tag yet");
     put(act, "crowd", "u1", "level", "gold");
@@ -241,7 +243,8 @@ static void test_undo(void)
     instance *eq = mk("match", "{\"tag\":\"level\",\"op\":\"equals\","
                                "\"value\":\"gold\"}");
     instance *newtag = mk("set", "{\"tag\":\"fresh\",\"scope\":\"activity\"}");
-    instance *fresh = mk("match", "{\"tag\":\"fresh\",\"scope\":\"activity\"}");
+    instance *fresh =
+        mk("match", "{\"tag\":\"fresh\",\"scope\":\"activity\"}");
     instance *bare = mk("set", "{\"tag\":\"e\",\"value\":\"\"}");
     instance *ebare = mk("match", "{\"tag\":\"e\",\"scope\":\"user\","
                                   "\"op\":\"equals\",\"value\":\"\"}");
@@ -249,8 +252,8 @@ static void test_undo(void)
     phost_call c;
 
     /* u1's crowd level is gold (test_scopes). */
-    ok(set && set_and_undo(set, AMS_SCOPE_CROWD, "level", "u1", mid,
-                           sizeof mid),
+    ok(set &&
+           set_and_undo(set, AMS_SCOPE_CROWD, "level", "u1", mid, sizeof mid),
        "set + undo over an old value");
     is_str(mid, "bronze", "  the set took effect");
     is_str(run(eq, "u1"), "ok", "  undo restored gold");

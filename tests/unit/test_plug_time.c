@@ -28,8 +28,8 @@ static int64_t at(int d, int hh, int mm)
 static instance *window(const char *params)
 {
     char err[512];
-    instance *in = phost_instance(h, act, p, "window", params, err,
-                                  sizeof err);
+    instance *in =
+        phost_instance(h, act, p, "window", params, err, sizeof err);
     if (in == NULL)
         printf("# %s: %s\n", params, err);
     return in;
@@ -57,8 +57,8 @@ static const char *run(instance *in, int64_t now)
 static void refused(const char *params, const char *reason)
 {
     char err[512];
-    instance *in = phost_instance(h, act, p, "window", params, err,
-                                  sizeof err);
+    instance *in =
+        phost_instance(h, act, p, "window", params, err, sizeof err);
     ok(in == NULL, "refused: %s", params);
     if (reason != NULL)
         has_str(err, reason, "  ... with %s", reason);
@@ -144,7 +144,8 @@ static void test_days(void)
     in = window("{\"from\":\"22:00\",\"to\":\"02:00\",\"days\":[\"fri\"]}");
     is_str(run(in, at(1, 23, 0)), "ok", "fri night: Friday 23:00");
     is_str(run(in, at(2, 1, 0)), "ok", "fri night: Saturday 01:00");
-    is_str(run(in, at(2, 23, 0)), "outside_hours", "fri night: Saturday 23:00");
+    is_str(run(in, at(2, 23, 0)), "outside_hours",
+           "fri night: Saturday 23:00");
     is_str(run(in, at(1, 1, 0)), "outside_hours",
            "fri night: Friday 01:00 (Thursday's night)");
 }
@@ -167,7 +168,8 @@ static void test_tz(void)
     is_str(run(in, at(0, 16, 0) - SEC), "outside_hours",
            "+08: Thu 15:59:59 UTC is still Thursday");
     is_str(run(in, at(0, 16, 0)), "ok", "+08: Thu 16:00 UTC is Friday");
-    is_str(run(in, at(1, 16, 0)), "outside_hours", "+08: Fri 16:00 UTC is Sat");
+    is_str(run(in, at(1, 16, 0)), "outside_hours",
+           "+08: Fri 16:00 UTC is Sat");
 
     in = window("{\"from\":\"00:00\",\"to\":\"24:00\",\"days\":[\"fri\"],"
                 "\"tz\":\"-05:00\"}");

@@ -127,10 +127,12 @@ static void test_params(void)
     is_str(run(in, "u1", "{\"code\":\"~!{}:@\"}"), "ok", "punctuation");
 
     /* The longest field and value still make a valid host key. */
-    in = mk_in(act, "{\"field\":\"ffffffffffffffffffffffffffffffffffffffff\"}");
+    in =
+        mk_in(act, "{\"field\":\"ffffffffffffffffffffffffffffffffffffffff\"}");
     snprintf(req, sizeof req,
              "{\"ffffffffffffffffffffffffffffffffffffffff\":\"%s\"}", v);
-    is_str(run(in, "u1", req), "ok", "40-character field, 150-character value");
+    is_str(run(in, "u1", req), "ok",
+           "40-character field, 150-character value");
 }
 
 static void test_undo(void)

@@ -57,9 +57,9 @@ static void missing_msg(const errs *e, const char *prefix, const char *frag)
 }
 
 #define expect_msg(e, prefix, frag, ...)                                      \
-    do {                                                                       \
-        if (!ok(has_msg((e), (prefix), (frag)), __VA_ARGS__))                  \
-            missing_msg((e), (prefix), (frag));                                \
+    do {                                                                      \
+        if (!ok(has_msg((e), (prefix), (frag)), __VA_ARGS__))                 \
+            missing_msg((e), (prefix), (frag));                               \
     } while (0)
 
 static const char *const hex = "0123456789abcdef";
@@ -136,23 +136,22 @@ static void test_testplug(void)
     const plugin_entry *fail = plugin_find_entry(p, "fail");
 
     if (ok(flag && count && stateful && fail, "find flag, count, stateful, "
-           "fail")) {
+                                              "fail")) {
         is_str(count->spec->name, "count", "find returns the named entry");
         ok((void *)flag->fn == dlsym(p->dl, "tp_flag"), "flag: fn is tp_flag");
         is_int(flag->spec->kind, AMS_RULE, "flag is a rule");
-        ok(flag->undo == NULL && flag->init == NULL &&
-               flag->destroy == NULL,
+        ok(flag->undo == NULL && flag->init == NULL && flag->destroy == NULL,
            "flag: no undo, init, destroy");
-        ok((void *)count->fn == dlsym(p->dl, "tp_count"), "count: fn is tp_count");
-        ok(count->undo != NULL && (void *)count->undo == dlsym(p->dl,
-                                                       "tp_count_undo"),
+        ok((void *)count->fn == dlsym(p->dl, "tp_count"),
+           "count: fn is tp_count");
+        ok(count->undo != NULL &&
+               (void *)count->undo == dlsym(p->dl, "tp_count_undo"),
            "count: undo is tp_count_undo");
         is_int(count->spec->kind, AMS_OPERATION, "count is an operation");
         ok(count->init == NULL && count->destroy == NULL,
            "count: no init/destroy");
         ok(stateful->init != NULL &&
-               (void *)stateful->init == dlsym(p->dl,
-                                                     "tp_stateful_init"),
+               (void *)stateful->init == dlsym(p->dl, "tp_stateful_init"),
            "stateful: init is tp_stateful_init");
         ok(stateful->destroy != NULL &&
                (void *)stateful->destroy ==
@@ -178,7 +177,8 @@ static void test_testplug(void)
         in.params = cJSON_Parse("{\"reason\":\"sold_out\"}");
         st = fail->fn(&ctx);
         is_int(st, AMS_FAIL, "calling fail through its pointer: AMS_FAIL");
-        is_str(ctx.reason, "sold_out", "  with the configured reason, set "
+        is_str(ctx.reason, "sold_out",
+               "  with the configured reason, set "
                "through the host table");
         cJSON_Delete(in.params);
 
@@ -231,7 +231,7 @@ static void test_abi(void)
 
     p = plugin_load(so("abi_newer_ok"), "abi_newer_ok", &services_host, &e);
     if (!ok(p != NULL && e.n == 0, "abi_newer_ok (newer minor, min_minor "
-            "ours) is accepted"))
+                                   "ours) is accepted"))
         dump(&e);
     if (p != NULL) {
         is_int(p->m->abi_minor, AMS_ABI_MINOR + 1, "  built against %d.%d",
@@ -246,11 +246,13 @@ static void test_abi(void)
 
     p = plugin_load(so("abi_old"), "abi_old", &services_host, &e);
     if (!ok(p != NULL && e.n == 0, "abi_old (shorter, older manifest) is "
-            "accepted"))
+                                   "accepted"))
         dump(&e);
     if (p != NULL) {
-        ok(p->m->size < sizeof(ams_manifest), "  its manifest is shorter "
-           "(%u < %zu)", p->m->size, sizeof(ams_manifest));
+        ok(p->m->size < sizeof(ams_manifest),
+           "  its manifest is shorter "
+           "(%u < %zu)",
+           p->m->size, sizeof(ams_manifest));
         ok(plugin_find_entry(p, "pass") != NULL, "  its entry is found");
     }
     plugin_unload(p);
@@ -269,17 +271,25 @@ static void test_bad_schema(void)
     ok(p == NULL, "bad_schema: refused");
     expect_msg(&e, path, "version \"1.0\" is not MAJOR.MINOR.PATCH",
                "bad version \"1.0\"");
-    expect_msg(&e, path, "entry \"r\": only operations have an undo (this "
-               "is a rule)", "undo on a rule");
+    expect_msg(&e, path,
+               "entry \"r\": only operations have an undo (this "
+               "is a rule)",
+               "undo on a rule");
     expect_msg(&e, path, "entry \"r\": parameter \"lo_hi\": min 10 > max 1",
                "min > max");
-    expect_msg(&e, path, "entry \"r\": parameter \"flag\": a bool has no "
-               "bounds", "bounds on a bool");
-    expect_msg(&e, path, "entry \"r\": parameter \"Bad-Name\": name must "
-               "match [a-z][a-z0-9_]*", "bad param name");
+    expect_msg(&e, path,
+               "entry \"r\": parameter \"flag\": a bool has no "
+               "bounds",
+               "bounds on a bool");
+    expect_msg(&e, path,
+               "entry \"r\": parameter \"Bad-Name\": name must "
+               "match [a-z][a-z0-9_]*",
+               "bad param name");
     expect_msg(&e, path, "entry \"r\" declared twice", "duplicate entry");
-    if (!ok(e.nerrors == 6, "bad_schema: every problem reported, each once "
-            "(%zu)", e.nerrors))
+    if (!ok(e.nerrors == 6,
+            "bad_schema: every problem reported, each once "
+            "(%zu)",
+            e.nerrors))
         dump(&e);
     /* A refused plugin never gets the host table. */
     ok(m != NULL && *m->host == NULL, "bad_schema: host slot never set");
@@ -298,8 +308,7 @@ static void test_refusals(void)
     {
         const char *ms = so("missing_symbol");
         void *dl = dlopen(ms, RTLD_NOW | RTLD_LOCAL);
-        const ams_manifest *m =
-            dl ? dlsym(dl, "ams_plugin_manifest") : NULL;
+        const ams_manifest *m = dl ? dlsym(dl, "ams_plugin_manifest") : NULL;
 
         refused("missing_symbol", "missing_symbol",
                 "entry \"r\": entry symbol \"ms_not_there\" is not exported",
@@ -317,8 +326,10 @@ static void test_refusals(void)
 
     p = plugin_load(so("testplug"), "other", &services_host, &e);
     ok(p == NULL, "file-stem mismatch: refused");
-    expect_msg(&e, so("testplug"), "manifest name \"testplug\" differs from "
-               "the file name \"other.so\"", "names both the manifest and "
+    expect_msg(&e, so("testplug"),
+               "manifest name \"testplug\" differs from "
+               "the file name \"other.so\"",
+               "names both the manifest and "
                "file names");
     is_int(e.nerrors, 1, "file-stem mismatch: one error");
     plugin_unload(p);
@@ -366,10 +377,17 @@ static const ams_host *host_slot;
 
 static ams_manifest base(void)
 {
-    ams_manifest m = {AMS_MAGIC,          AMS_ABI_MAJOR, AMS_ABI_MINOR,
-                      AMS_ABI_MINOR,      0,             sizeof(ams_manifest),
-                      "hand",             "1.0.0",       good_entries,
-                      &host_slot,         NULL};
+    ams_manifest m = {AMS_MAGIC,
+                      AMS_ABI_MAJOR,
+                      AMS_ABI_MINOR,
+                      AMS_ABI_MINOR,
+                      0,
+                      sizeof(ams_manifest),
+                      "hand",
+                      "1.0.0",
+                      good_entries,
+                      &host_slot,
+                      NULL};
     return m;
 }
 
@@ -381,15 +399,15 @@ static size_t check(const ams_manifest *m, errs *e)
 }
 
 #define check_one(m, frag, what)                                              \
-    do {                                                                       \
-        errs e_ = {0};                                                         \
-        size_t n_ = check(&(m), &e_);                                          \
-        if (!ok(n_ == 1 && e_.nerrors == 1 && has_msg(&e_, "hand.so", frag),   \
-                "%s: one error \"%s\"", what, frag)) {                         \
-            printf("#   returned %zu\n", n_);                                  \
-            dump(&e_);                                                         \
-        }                                                                      \
-        errs_free(&e_);                                                        \
+    do {                                                                      \
+        errs e_ = {0};                                                        \
+        size_t n_ = check(&(m), &e_);                                         \
+        if (!ok(n_ == 1 && e_.nerrors == 1 && has_msg(&e_, "hand.so", frag),  \
+                "%s: one error \"%s\"", what, frag)) {                        \
+            printf("#   returned %zu\n", n_);                                 \
+            dump(&e_);                                                        \
+        }                                                                     \
+        errs_free(&e_);                                                       \
     } while (0)
 
 static void test_check_manifest(void)
@@ -408,7 +426,7 @@ static void test_check_manifest(void)
     m.entries = NULL;
     n = plugin_check_manifest(&m, "hand.so", &e);
     ok(n == 1 && e.nerrors == 2, "returns the errors it added, not the "
-       "list's total");
+                                 "list's total");
     errs_free(&e);
 
     m = base();
@@ -447,8 +465,10 @@ static void test_check_manifest(void)
             {NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL}};
         m = base();
         m.entries = undo_h;
-        check_one(m, "entry \"h\": only operations have an undo (this is a "
-                  "handler)", "undo on a handler");
+        check_one(m,
+                  "entry \"h\": only operations have an undo (this is a "
+                  "handler)",
+                  "undo on a handler");
     }
     {
         static const ams_entry names[] = {
@@ -473,21 +493,29 @@ static void test_check_manifest(void)
         m.entries = es;
         n = check(&m, &e);
         ok(n == 4, "four parameter problems: four errors (%zu)", n);
-        expect_msg(&e, "hand.so", "entry \"e\": parameter \"t\": unknown "
-                   "type 42", "unknown param type");
-        expect_msg(&e, "hand.so", "entry \"e\": parameter \"f\": unknown "
-                   "flags 0x8", "unknown param flags");
-        expect_msg(&e, "hand.so", "entry \"e\": parameter \"j\": a JSON "
-                   "value has no bounds", "bounds on a JSON param");
-        expect_msg(&e, "hand.so", "entry \"e\": parameter \"t\" declared "
-                   "twice", "duplicate param");
+        expect_msg(&e, "hand.so",
+                   "entry \"e\": parameter \"t\": unknown "
+                   "type 42",
+                   "unknown param type");
+        expect_msg(&e, "hand.so",
+                   "entry \"e\": parameter \"f\": unknown "
+                   "flags 0x8",
+                   "unknown param flags");
+        expect_msg(&e, "hand.so",
+                   "entry \"e\": parameter \"j\": a JSON "
+                   "value has no bounds",
+                   "bounds on a JSON param");
+        expect_msg(&e, "hand.so",
+                   "entry \"e\": parameter \"t\" declared "
+                   "twice",
+                   "duplicate param");
     }
 
     /* Manifest-level fields. */
     m = base();
     m.magic = 0x12345678;
-    m.name = NULL;     /* would be an error, but nothing after a bad */
-    m.entries = NULL;  /* magic can be trusted */
+    m.name = NULL;    /* would be an error, but nothing after a bad */
+    m.entries = NULL; /* magic can be trusted */
     check_one(m, "wrong magic 0x12345678", "bad magic stops the check");
     m = base();
     m.abi_major = 0;
@@ -521,11 +549,11 @@ static void test_check_manifest(void)
             const char *v;
             int good;
         } versions[] = {
-            {"1.0.0", 1},   {"10.20.30", 1}, {"1.2.3-rc.1", 1},
-            {"1.2.3-A-b", 1}, {"1.0", 0},    {"1", 0},
-            {"1.0.0.0", 0}, {"v1.0.0", 0},
-            {"1.0.0-rc_1", 0}, {"1..0", 0},  {"", 0},
-            {"1.0.x", 0},   {"1.0.0 ", 0},
+            {"1.0.0", 1},     {"10.20.30", 1}, {"1.2.3-rc.1", 1},
+            {"1.2.3-A-b", 1}, {"1.0", 0},      {"1", 0},
+            {"1.0.0.0", 0},   {"v1.0.0", 0},   {"1.0.0-rc_1", 0},
+            {"1..0", 0},      {"", 0},         {"1.0.x", 0},
+            {"1.0.0 ", 0},
         };
         for (size_t i = 0; i < sizeof versions / sizeof versions[0]; i++) {
             m = base();
@@ -534,7 +562,8 @@ static void test_check_manifest(void)
             if (versions[i].good)
                 ok(n == 0, "version \"%s\" accepted", versions[i].v);
             else
-                ok(n == 1 && has_msg(&e, "hand.so", "is not "
+                ok(n == 1 && has_msg(&e, "hand.so",
+                                     "is not "
                                      "MAJOR.MINOR.PATCH"),
                    "version \"%s\" refused", versions[i].v);
         }
@@ -566,7 +595,8 @@ static void test_names(void)
     ok(!plugin_name_ok("a.b"), "dot refused");
     ok(!plugin_name_ok("aB"), "upper case refused");
     is_str(plugin_kind_name(AMS_RULE), "rule", "kind name rule");
-    is_str(plugin_kind_name(AMS_OPERATION), "operation", "kind name "
+    is_str(plugin_kind_name(AMS_OPERATION), "operation",
+           "kind name "
            "operation");
     is_str(plugin_kind_name(AMS_HANDLER), "handler", "kind name handler");
     is_str(plugin_kind_name((ams_kind)9), "unknown", "kind name 9");

@@ -16,14 +16,14 @@ static const ams_param spec[] = {
     {"b", AMS_T_BOOL, 0, 0, 0, NULL},
     {"l", AMS_T_STRINGS, AMS_P_MIN | AMS_P_MAX, 1, 3, NULL},
     {"j", AMS_T_JSON, 0, 0, 0, NULL},
-    {"big", AMS_T_INT, 0, 0, 0, NULL},        /* unbounded */
+    {"big", AMS_T_INT, 0, 0, 0, NULL},           /* unbounded */
     {"lo", AMS_T_NUMBER, AMS_P_MIN, 0, 0, NULL}, /* lower bound only */
     {"hi", AMS_T_INT, AMS_P_MAX, 0, 100, NULL},  /* upper bound only */
     {NULL, 0, 0, 0, 0, NULL}};
 
 /* No required params. */
-static const ams_param optional_spec[] = {
-    {"opt", AMS_T_STRING, 0, 0, 0, NULL}, {NULL, 0, 0, 0, 0, NULL}};
+static const ams_param optional_spec[] = {{"opt", AMS_T_STRING, 0, 0, 0, NULL},
+                                          {NULL, 0, 0, 0, 0, NULL}};
 
 #define MAXREP 16
 
@@ -184,10 +184,11 @@ static void test_unknown_and_shape(void)
 
     /* Every problem of one object is reported, each once. */
     bad = run(spec,
-              "{\"x\":\"y\",\"s\":\"toolong\",\"b\":0,\"zz\":1,\"yy\":2}",
-              &r);
-    if (!ok(bad == 6 && r.n == 6, "six problems in one object: all "
-            "reported (returned %d)", bad))
+              "{\"x\":\"y\",\"s\":\"toolong\",\"b\":0,\"zz\":1,\"yy\":2}", &r);
+    if (!ok(bad == 6 && r.n == 6,
+            "six problems in one object: all "
+            "reported (returned %d)",
+            bad))
         dump(&r);
     is_str(r.msg[0], "n: missing (required integer)", "  missing n first");
     is_str(r.msg[1], "x: expected a number", "  then x");

@@ -119,7 +119,7 @@ static void test_periods(void)
     int64_t v = -1;
     /* UTC+8: a new day starts at 16:00 UTC. */
     int64_t before = T0 + 15 * HOUR + 59 * 60000; /* 23:59 in UTC+8 */
-    int64_t after = T0 + 16 * HOUR + 60000;        /* 00:01 next day */
+    int64_t after = T0 + 16 * HOUR + 60000;       /* 00:01 next day */
 
     begin(&f, 10, 8 * 60, "u", before, NULL);
     is_int(H->counter_add(&f.ctx, AMS_SCOPE_USER, "daily", AMS_PERIOD_DAY, 3,
@@ -203,8 +203,8 @@ static void test_values_and_tags(void)
            AMS_OK, "cas from version 0");
     is_int(H->value_cas(&f.ctx, AMS_SCOPE_USER, "doc", 0, "two", 3, 0, NULL),
            AMS_CONFLICT, "stale version conflicts");
-    is_int(H->value_get(&f.ctx, AMS_SCOPE_USER, "doc", &v, &len, &ver),
-           AMS_OK, "value read back");
+    is_int(H->value_get(&f.ctx, AMS_SCOPE_USER, "doc", &v, &len, &ver), AMS_OK,
+           "value read back");
     ok(len == 3 && memcmp(v, "one", 3) == 0, "value is the first write");
     is_int(H->tag_set(&f.ctx, AMS_SCOPE_USER, "t", "x", 1000), AMS_OK,
            "tag with TTL");
@@ -256,7 +256,8 @@ static void test_params_and_reply(void)
     is_str(out, "{\"a\":2,\"s\":\"v\"}", "a key set twice keeps the last");
     free(out);
     is_int(H->activity_id(&f.ctx), 40, "activity_id");
-    is_int(H->now_ms(&f.ctx) - T0 < 1000, 1, "now_ms follows the request clock");
+    is_int(H->now_ms(&f.ctx) - T0 < 1000, 1,
+           "now_ms follows the request clock");
     end(&f);
 }
 

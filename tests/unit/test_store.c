@@ -355,8 +355,7 @@ int main(void)
         skip("processes racing on one counter", why);
         skip("processes racing for one lock", why);
         skip("processes racing on one board", why);
-        skip("processes adding through journals while one closes them",
-             why);
+        skip("processes adding through journals while one closes them", why);
         skip("writers killed mid-write", why);
         store_close(s);
         s = NULL;

@@ -92,7 +92,8 @@ static void test_writes(store *s)
     free(v);
     is_int(store_tag_del(s, "t", T), AMS_OK, "tag_del");
     is_int(store_mem_writes(s), 4, "counts");
-    is_int(store_tag_del(s, "t", T), AMS_NOT_FOUND, "tag_del of an absent tag");
+    is_int(store_tag_del(s, "t", T), AMS_NOT_FOUND,
+           "tag_del of an absent tag");
     is_int(store_mem_writes(s), 4, "does not count");
 
     store_lock_acquire(s, "l", "A", NEVER, T);

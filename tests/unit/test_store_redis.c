@@ -285,8 +285,7 @@ static void test_restart(store *s)
     ok(mono_ms() - t0 < TIMEOUT_MS, "  fast (%lld ms)",
        (long long)(mono_ms() - t0));
     ok(start_server() == 0, "start the server again, empty, no scripts");
-    ok(until_ok(s, 2000) > 0,
-       "the same handle reconnects and works again");
+    ok(until_ok(s, 2000) > 0, "the same handle reconnects and works again");
     is_int(store_counter_add(s, "rc.c", 2, 0, 10, 0, T, &v), AMS_OK,
            "counter_add after the restart");
     is_int(v, 2, "  on the new server");
@@ -321,7 +320,7 @@ static coro_pool *pool;
 /* One coroutine's call and what became of it. */
 typedef struct job {
     store *s;
-    int kind;          /* 0: counter_add +1 on "as.c", 1: tag_set */
+    int kind; /* 0: counter_add +1 on "as.c", 1: tag_set */
     ams_status st;
     int64_t v;
     int64_t started, ended;
@@ -415,24 +414,32 @@ static void test_async_pipeline(store *s)
 
     store_counter_add(s, "as.c", 0, 0, 1000000, 0, T, NULL);
     jobs_init(jobs, NJOBS, s, 0);
-    is_int(run_jobs(jobs, NJOBS, 5000), NJOBS, "async: %d coroutines' "
-           "calls all end", NJOBS);
+    is_int(run_jobs(jobs, NJOBS, 5000), NJOBS,
+           "async: %d coroutines' "
+           "calls all end",
+           NJOBS);
     is_int(count_st(jobs, NJOBS, AMS_OK), NJOBS, "  all AMS_OK");
-    is_int(most_running, NJOBS, "  all %d were waiting at once: a call "
-           "yields, it does not block the loop", NJOBS);
+    is_int(most_running, NJOBS,
+           "  all %d were waiting at once: a call "
+           "yields, it does not block the loop",
+           NJOBS);
     for (int i = 0; i < NJOBS; i++) {
         if (jobs[i].v < 1 || jobs[i].v > NJOBS || seen[jobs[i].v])
             distinct = 0;
         else
             seen[jobs[i].v] = 1;
     }
-    ok(distinct, "  each add saw its own result, 1..%d: one atomic add "
-       "each", NJOBS);
+    ok(distinct,
+       "  each add saw its own result, 1..%d: one atomic add "
+       "each",
+       NJOBS);
     {
         int64_t v = 0;
         store_counter_get(s, "as.c", T, &v);
-        is_int(v, NJOBS, "  the counter holds %d (read on the blocking "
-               "path, outside any coroutine)", NJOBS);
+        is_int(v, NJOBS,
+               "  the counter holds %d (read on the blocking "
+               "path, outside any coroutine)",
+               NJOBS);
     }
 }
 
@@ -459,16 +466,17 @@ static void test_async_hang(store *s)
     jobs_init(jobs, 16, s, 0);
     t0 = mono_ms();
     is_int(run_jobs(jobs, 16, 5000), 16, "async, server hung: 16 calls end");
-    is_int(count_st(jobs, 16, AMS_ERR_STORE), 16,
-           "  all with AMS_ERR_STORE");
+    is_int(count_st(jobs, 16, AMS_ERR_STORE), 16, "  all with AMS_ERR_STORE");
     for (int i = 0; i < 16; i++)
         if (jobs[i].ended - t0 > last)
             last = jobs[i].ended - t0;
     ok(last >= TIMEOUT_MS - 50 && last < TIMEOUT_MS + 300,
        "  all within one %d ms timeout, not one each (last after %lld ms)",
        TIMEOUT_MS, (long long)last);
-    ok(ticks >= TIMEOUT_MS / 20 / 2, "  the loop kept running meanwhile "
-       "(%d ticks of 20 ms)", ticks);
+    ok(ticks >= TIMEOUT_MS / 20 / 2,
+       "  the loop kept running meanwhile "
+       "(%d ticks of 20 ms)",
+       ticks);
     event_free(t);
     kill(server, SIGCONT);
     ok(until_ok_async(s, 2000), "server resumed: async calls work again");
@@ -494,13 +502,16 @@ static void test_async_kill(store *s)
         event_base_loop(evb, EVLOOP_ONCE | EVLOOP_NONBLOCK);
         usleep(200);
     }
-    is_int(count_st(jobs, 16, AMS_ERR_STORE), 16, "server killed: every "
+    is_int(count_st(jobs, 16, AMS_ERR_STORE), 16,
+           "server killed: every "
            "call in flight ends with AMS_ERR_STORE");
-    ok(mono_ms() - t0 < TIMEOUT_MS, "  at once, not after the timeout "
-       "(%lld ms)", (long long)(mono_ms() - t0));
+    ok(mono_ms() - t0 < TIMEOUT_MS,
+       "  at once, not after the timeout "
+       "(%lld ms)",
+       (long long)(mono_ms() - t0));
     ok(start_server() == 0, "start the server again");
     ok(until_ok_async(s, 2000), "  the async connection comes back by "
-       "itself");
+                                "itself");
 }
 
 static void test_async_idle_close(store *s)
@@ -509,7 +520,8 @@ static void test_async_idle_close(store *s)
 
     /* Redis' "timeout" setting closes idle clients; CLIENT KILL does the
      * same to every client at once. */
-    ok(raw_cmd("CLIENT KILL TYPE normal SKIPME yes"), "async: the server "
+    ok(raw_cmd("CLIENT KILL TYPE normal SKIPME yes"),
+       "async: the server "
        "closes the connection (an idle timeout)");
     usleep(50000);
     event_base_loop(evb, EVLOOP_ONCE | EVLOOP_NONBLOCK); /* notice it */
@@ -525,7 +537,8 @@ static void test_async_script_flush(store *s)
     ok(raw_cmd("SCRIPT FLUSH"), "async: SCRIPT FLUSH");
     jobs_init(&j, 1, s, 0);
     run_jobs(&j, 1, 2000);
-    is_int(j.st, AMS_OK, "  the next call sends the script again and "
+    is_int(j.st, AMS_OK,
+           "  the next call sends the script again and "
            "succeeds");
 }
 
@@ -541,7 +554,7 @@ static void test_async_auth(void)
     o.uri = u;
     o.base = evb;
     ok(raw_cmd("CONFIG SET requirepass pa55"), "the server now wants a "
-       "password");
+                                               "password");
     s = store_open(&o, err, sizeof err);
     ok(s != NULL, "open with the password from the settings (%s)", err);
     if (s != NULL) {

@@ -44,8 +44,8 @@ static int rm_one(const char *path, const struct stat *st, int flag,
 static store *new_store(size_t map_size)
 {
     char uri[PATH_MAX + 32], err[512] = "";
-    store_options o = {.uri = uri, .lmdb_map_size = map_size,
-                       .lmdb_sync = STORE_SYNC_NONE};
+    store_options o = {
+        .uri = uri, .lmdb_map_size = map_size, .lmdb_sync = STORE_SYNC_NONE};
     store *s;
 
     snprintf(uri, sizeof uri, "lmdb:%s/db%d", tmpdir, nstores++);
@@ -56,8 +56,7 @@ static store *new_store(size_t map_size)
 }
 
 /* The crowd tag (uid, tag) at now, or NULL when absent; caller frees. */
-static char *crowd_tag(store *s, const char *uid, const char *tag,
-                       int64_t now)
+static char *crowd_tag(store *s, const char *uid, const char *tag, int64_t now)
 {
     char key[STORE_KEY_MAX], *v = NULL;
     size_t len;
@@ -101,8 +100,8 @@ static void accepts(const char *line, const char *uid, const char *tag,
     if (strcmp(r.uid, uid) != 0 || strcmp(r.tag, tag) != 0 ||
         strcmp(r.value, value) != 0) {
         ok(0, "%s: fields", what);
-        printf("#   got (%s|%s|%s), want (%s|%s|%s)\n", r.uid, r.tag,
-               r.value, uid, tag, value);
+        printf("#   got (%s|%s|%s), want (%s|%s|%s)\n", r.uid, r.tag, r.value,
+               uid, tag, value);
         return;
     }
     ok(1, "%s: fields", what);
@@ -124,9 +123,9 @@ static const char *joined_errors(const cJSON *res)
     size_t o = 0;
 
     buf[0] = '\0';
-    cJSON_ArrayForEach(e, cJSON_GetObjectItem(res, "errors"))
-        o += (size_t)snprintf(buf + o, o < sizeof buf ? sizeof buf - o : 0,
-                              "%s%s", o ? "|" : "", e->valuestring);
+    cJSON_ArrayForEach(e, cJSON_GetObjectItem(res, "errors")) o +=
+        (size_t)snprintf(buf + o, o < sizeof buf ? sizeof buf - o : 0, "%s%s",
+                         o ? "|" : "", e->valuestring);
     return buf;
 }
 
@@ -148,8 +147,9 @@ static void test_parse_good(void)
     accepts("alice,vip,", "alice", "vip", "", "empty value");
     accepts("a-b_c.9,x.y-z_0,v", "a-b_c.9", "x.y-z_0", "v",
             "uid punctuation, tag of every allowed kind");
-    accepts("!~#$%&'()*+-./:;<=>?@[]^_`{|}0,t,v", "!~#$%&'()*+-./:;<=>?@[]^_`{|}0",
-            "t", "v", "uid: any printable ASCII");
+    accepts("!~#$%&'()*+-./:;<=>?@[]^_`{|}0,t,v",
+            "!~#$%&'()*+-./:;<=>?@[]^_`{|}0", "t", "v",
+            "uid: any printable ASCII");
     accepts("alice,vip,with spaces and \"quotes\" inside", "alice", "vip",
             "with spaces and \"quotes\" inside",
             "value with spaces and inner quotes");
@@ -262,16 +262,16 @@ static cJSON *run_str(const char *text, size_t step)
 }
 
 static const char MIXED[] =
-    "uid,tag,value\r\n"            /* 1: header, skipped */
-    "alice,vip,gold\r\n"           /* 2 */
-    "\r\n"                         /* 3: blank */
-    "bob,vip,\n"                   /* 4: empty value, LF only */
-    "carol,VIP,x\n"                /* 5: bad tag */
-    "   \n"                        /* 6: blank */
-    "dave,vip\r\n"                 /* 7: two fields */
-    "uid,tag,value\n"              /* 8: not the first line: a record */
-    "e ve,vip,x\n"                 /* 9: bad uid */
-    "frank,vip,\"a,b\"";           /* 10: no newline at the end */
+    "uid,tag,value\r\n"  /* 1: header, skipped */
+    "alice,vip,gold\r\n" /* 2 */
+    "\r\n"               /* 3: blank */
+    "bob,vip,\n"         /* 4: empty value, LF only */
+    "carol,VIP,x\n"      /* 5: bad tag */
+    "   \n"              /* 6: blank */
+    "dave,vip\r\n"       /* 7: two fields */
+    "uid,tag,value\n"    /* 8: not the first line: a record */
+    "e ve,vip,x\n"       /* 9: bad uid */
+    "frank,vip,\"a,b\""; /* 10: no newline at the end */
 
 static void test_stream(void)
 {
@@ -325,13 +325,18 @@ static void test_stream_edges(void)
        "UTF-8 byte-order mark before the header: skipped");
     cJSON_Delete(res);
 
-    res = run_str("\xEF\xBB\xBF" "alice,vip,1\n", 0);
+    res = run_str("\xEF\xBB\xBF"
+                  "alice,vip,1\n",
+                  0);
     ok(num(res, "loaded") == 1 && num(res, "rejected") == 0,
        "byte-order mark before the first record: skipped");
     cJSON_Delete(res);
 
-    res = run_str("alice,vip,1\r\n\xEF\xBB\xBF" "bob,vip,1\n", 0);
-    is_str(joined_errors(res), "line 2: uid: byte 1 is a space or not "
+    res = run_str("alice,vip,1\r\n\xEF\xBB\xBF"
+                  "bob,vip,1\n",
+                  0);
+    is_str(joined_errors(res),
+           "line 2: uid: byte 1 is a space or not "
            "printable ASCII (uids are printable ASCII without spaces)",
            "a byte-order mark after line 1 is part of the uid");
     cJSON_Delete(res);
@@ -355,8 +360,7 @@ static void test_stream_edges(void)
         is_str(joined_errors(res), "line 1: longer than 4096 bytes",
                "a line over 4096 bytes (pieces of %zu): rejected", step);
         is_int(num(res, "loaded"), 1,
-               "a line over 4096 bytes (pieces of %zu): the next loads",
-               step);
+               "a line over 4096 bytes (pieces of %zu): the next loads", step);
         cJSON_Delete(res);
     }
     /* The same at the very end, without a newline. */
@@ -483,24 +487,22 @@ static void test_store_writes(void)
     /* The runner: an evbuffer of many chains, lines split across them. */
     {
         struct evbuffer *b = evbuffer_new();
-        static const char *parts[] = {"uid,tag,val", "ue\nerin,vi",
-                                      "p,1\nfre", "d,vip,2", "\n", "gus,",
+        static const char *parts[] = {"uid,tag,val", "ue\nerin,vi", "p,1\nfre",
+                                      "d,vip,2",     "\n",          "gus,",
                                       "vip,3"};
         store_options o = {.lmdb_sync = STORE_SYNC_NONE};
         char uri[PATH_MAX + 32];
         size_t total = 0;
 
         for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
-            evbuffer_add_reference(b, parts[i], strlen(parts[i]), NULL,
-                                   NULL);
+            evbuffer_add_reference(b, parts[i], strlen(parts[i]), NULL, NULL);
             total += strlen(parts[i]);
         }
         store_close(s); /* the runner opens the store itself */
         snprintf(uri, sizeof uri, "lmdb:%s/db%d", tmpdir, nstores - 1);
         o.uri = uri;
         res = tags_import_run(&o, b, NOW, 5000);
-        ok(res != NULL && num(res, "loaded") == 3 &&
-               num(res, "rejected") == 0,
+        ok(res != NULL && num(res, "loaded") == 3 && num(res, "rejected") == 0,
            "tags_import_run: a body in 7 chains, 3 loaded");
         cJSON_Delete(res);
         is_int(evbuffer_get_length(b), total, "the body is read, not drained");
