@@ -664,11 +664,18 @@ void conf_restart_only_changes(const conf *old, const conf *nw, errs *e)
 }
 
 /* The reloadable numbers, by name, in one table for both directions. */
+// clang-format off: it cannot settle on a layout for this list
 #define RELOADABLE(X)                                                         \
     X(log_level)                                                              \
-    X(max_body) X(max_headers) X(timeout_ms) X(shutdown_timeout_ms)           \
-        X(session_lock_ms) X(idempotency_ttl_s) X(clock_header)               \
-            X(admin_import_timeout_s)
+    X(max_body)                                                               \
+    X(max_headers)                                                            \
+    X(timeout_ms)                                                             \
+    X(shutdown_timeout_ms)                                                    \
+    X(session_lock_ms)                                                        \
+    X(idempotency_ttl_s)                                                      \
+    X(clock_header)                                                           \
+    X(admin_import_timeout_s)
+// clang-format on
 
 cJSON *conf_reloadable_json(const conf *c)
 {

@@ -151,10 +151,10 @@ typedef struct store_rkey {
 } store_rkey;
 
 typedef struct store_rval {
-    ams_status st;    /* AMS_OK or AMS_NOT_FOUND (counters: always OK, 0
-                         when absent) */
-    int64_t num;      /* counter */
-    char *val;        /* tag or value bytes, malloc'd (caller frees) */
+    ams_status st; /* AMS_OK or AMS_NOT_FOUND (counters: always OK, 0
+                      when absent) */
+    int64_t num;   /* counter */
+    char *val;     /* tag or value bytes, malloc'd (caller frees) */
     size_t len;
     uint64_t version; /* value */
 } store_rval;
@@ -407,9 +407,8 @@ static inline ams_status store_read_many(store *s, const store_rkey *k,
     return s->ops->read_many(s, k, n, now, out);
 }
 static inline ams_status store_list_range(store *s, const char *key,
-                                          size_t from, size_t max,
-                                          int64_t now, store_item **out,
-                                          size_t *count)
+                                          size_t from, size_t max, int64_t now,
+                                          store_item **out, size_t *count)
 {
     return s->ops->list_range(s, key, from, max, now, out, count);
 }
