@@ -82,11 +82,12 @@ class Reaper:
 
 
 def terminate_on_signals():
-    """Turn SIGTERM and SIGHUP into KeyboardInterrupt, like SIGINT, so
-    that the same finally blocks clean up whichever stops us."""
+    """Turn SIGINT, SIGTERM and SIGHUP into KeyboardInterrupt, so that the
+    same finally blocks clean up whichever stops us.  SIGINT is set too:
+    started in the background by a shell, we inherit it ignored."""
     def raise_interrupt(signum, frame):
         raise KeyboardInterrupt("signal %d" % signum)
-    for s in (signal.SIGTERM, signal.SIGHUP):
+    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(s, raise_interrupt)
 
 
