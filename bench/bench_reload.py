@@ -27,10 +27,11 @@ stops by itself.
                      issue 12 asks to be fast: work that grows with what
                      changed, not with N).
   --under-load S     also measure, with wrk (-t1 -c64), the latency of
-                     1<id>/balance-style requests (the first activity's
-                     read-only method) for S seconds without a reload and
-                     S seconds with one reload in the middle, and print
-                     the extra p99.9 and max latency the reload caused.
+                     the first activity's read-only method while one
+                     reload (after an edit) runs, from 1 s before it to
+                     1 s after it, then for as long (at least S seconds)
+                     without a reload, and print the extra p99.9 and max
+                     latency the reload caused.
 
 bench/side_by_side.py runs the 10,000-activity case of issue 12 through
 reload_run() below (simple template, one file per activity, edits, under
@@ -40,7 +41,6 @@ import argparse
 import os
 import statistics
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -60,7 +60,8 @@ RICH = """  {
     };
     methods = (
       { name = "grab"; login = true; limits = { user_total = 1; };
-        operations = ( { use = "coupon.grant"; params = { coupon = "c"; }; } ); },
+        operations = ( { use = "coupon.grant";
+                         params = { coupon = "c"; }; } ); },
       { name = "draw"; login = true; limits = { user_daily = 3; };
         rule = { use = "param.compare";
                  params = { field = "amount"; op = "ge"; value = 1.0; }; };
@@ -80,7 +81,8 @@ SIMPLE = """  {
         rule = { use = "param.compare";
                  params = { field = "amount"; op = "ge"; value = 100.0; }; };
         operations = ( { use = "counter.add";
-                         params = { key = "points"; delta = 10; max = 100; }; } ); },
+                         params = { key = "points"; delta = 10;
+                                    max = 100; }; } ); },
       { name = "balance"; login = true;
         handler = { use = "counter.get"; params = { key = "points"; }; }; }
     );
@@ -160,26 +162,25 @@ def reload_run(reaper, n, reloads, template="rich", layout="one",
         res["reload_ms"] = times
         if under_load:
             path = "/v1/activities/%d/%s" % (FIRST_ID, READ_METHOD[template])
-            # Long enough to hold the whole reload with a margin on each
-            # side, however slow the reload is.
-            secs = int(max(under_load, 2 + 2 * max(times) / 1000.0)) + 1
-            res["load_s"] = secs
+            # Load, 1 s to settle, one reload after an edit, 1 s more (and
+            # at least under_load seconds in all), then stop wrk (SIGINT:
+            # it reports what it did): the run holds the whole reload
+            # however long it takes under load.  Then as long a run
+            # without a reload, the baseline.
+            t0 = time.monotonic()
+            p = benchlib.wrk_start(reaper, d, amsd.port, path, conns, 3600)
+            try:
+                time.sleep(1.0)
+                edit_one(acts, n, template, layout, reloads + 1)
+                res["reload_loaded_ms"] = reload(amsd)
+                end = max(t0 + under_load, time.monotonic() + 1.0)
+                time.sleep(end - time.monotonic())
+            finally:
+                benchlib.wrk_stop(p)
+            res["during"] = benchlib.wrk_result(reaper, p)
+            res["load_s"] = secs = int(time.monotonic() - t0 + 0.5)
             res["base"] = benchlib.wrk(reaper, d, amsd.port, path, conns,
                                        secs)
-            got = {}
-
-            def load():
-                got["during"] = benchlib.wrk(reaper, d, amsd.port, path,
-                                             conns, secs)
-            t = threading.Thread(target=load, daemon=True)
-            t.start()
-            time.sleep(1.0)  # let the load settle first
-            edit_one(acts, n, template, layout, reloads + 1)
-            res["reload_loaded_ms"] = reload(amsd)
-            t.join(secs + 180)
-            if "during" not in got:
-                raise RuntimeError("wrk under reload gave no result")
-            res["during"] = got["during"]
         amsd.close()
         return res
     finally:

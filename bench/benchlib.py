@@ -97,8 +97,10 @@ class Amsd:
     store:  "lmdb:full", "lmdb:none", "lmdb:meta" (a private LMDB store
             in the dir, that lmdb.sync) or a "redis://..." URI;
     activities: the activity directory to serve.
-    An operator token is generated and configured, so the admin plane
-    runs as in production (bearer tokens, not the loopback default)."""
+    An admin token is generated and configured, so the admin plane runs
+    as in production (bearer tokens, not the loopback default).  run_dir
+    is in the temp dir too, so even a SIGKILLed amsd leaves nothing
+    elsewhere."""
 
     def __init__(self, reaper, store, activities, workers=2,
                  log_level="warn", map_size_mb=4096, extra_conf=""):
@@ -120,11 +122,12 @@ class Amsd:
             f.write('listen = "127.0.0.1:%d";\nadmin = "127.0.0.1:%d";\n'
                     'workers = %d;\nstore = "%s";\nplugins = "%s";\n'
                     'activities = "%s";\nlog_level = "%s";\n'
-                    'audit_log = "%s/audit.log";\n'
+                    'audit_log = "%s/audit.log";\nrun_dir = "%s/run";\n'
                     'admin_tokens = ( { name = "bench"; token = "%s"; '
                     'role = "admin"; } );\n'
                     % (self.port, self.admin, workers, uri, PLUGINS,
-                       activities, log_level, self.dir, self.token))
+                       activities, log_level, self.dir, self.dir,
+                       self.token))
             if sync:
                 f.write('lmdb = { sync = "%s"; map_size_mb = %d; };\n'
                         % (sync, map_size_mb))
@@ -277,12 +280,9 @@ end
 """
 
 
-def wrk(reaper, workdir, port, path, conns, duration, threads=1):
-    """One wrk run against http://127.0.0.1:port/path: a dict with rps,
-    p50/p99/p999/max (ms), requests, ok (answers with "code":0), non2xx,
-    other (2xx without code 0), socket errors and a sample body of each
-    kind that was not ok.  wrk's --timeout is 30 s, so slow answers are
-    measured, not dropped as timeouts."""
+def wrk_start(reaper, workdir, port, path, conns, duration, threads=1):
+    """Start one wrk run against http://127.0.0.1:port/path (see wrk());
+    stop it early with wrk_stop()."""
     script = os.path.join(workdir, "sbs.lua")
     if not os.path.exists(script):
         with open(script, "w") as f:
@@ -293,8 +293,31 @@ def wrk(reaper, workdir, port, path, conns, duration, threads=1):
                       "http://127.0.0.1:%d%s" % (port, path), "--", path,
                       base], stdout=subprocess.PIPE,
                      stderr=subprocess.STDOUT)
+    p.sbs_duration = duration
+    return p
+
+
+def wrk_stop(p):
+    """SIGINT: wrk stops sending, and reports (done() included) on what
+    it did until then."""
+    if p.poll() is None:
+        p.send_signal(signal.SIGINT)
+
+
+def wrk(reaper, workdir, port, path, conns, duration, threads=1):
+    """One wrk run against http://127.0.0.1:port/path: a dict with rps,
+    p50/p99/p999/max (ms), requests, ok (answers with "code":0), non2xx,
+    other (2xx without code 0), socket errors and a sample body of each
+    kind that was not ok.  wrk's --timeout is 30 s, so slow answers are
+    measured, not dropped as timeouts."""
+    return wrk_result(reaper, wrk_start(reaper, workdir, port, path, conns,
+                                        duration, threads))
+
+
+def wrk_result(reaper, p):
+    """Wait for a wrk started by wrk_start() and parse what it printed."""
     try:
-        out, _ = p.communicate(timeout=duration + 120)
+        out, _ = p.communicate(timeout=p.sbs_duration + 120)
     finally:
         reaper.stop(p)
     text = out.decode(errors="replace")

@@ -128,6 +128,13 @@ BENCH_ACTIVITY = """\
 NGINX_MODULES = "/usr/lib/nginx/modules"
 
 
+def which(tool):
+    """The tool's path; /usr/sbin too (nginx is there, and a non-root
+    user's PATH often lacks it)."""
+    path = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
+    return shutil.which(tool, path=path)
+
+
 def missing_tools(a):
     """[(what, Debian package)] of what this run needs and lacks."""
     need = [("wrk", "wrk"), ("nginx", "nginx"),
@@ -135,7 +142,7 @@ def missing_tools(a):
             ("redis-benchmark", "redis-tools")]
     if any(s in ("full", "none") for s in a.stores) or a.reload_activities:
         need.append(("mdb_dump", "lmdb-utils"))
-    out = [(t, p) for t, p in need if shutil.which(t) is None]
+    out = [(t, p) for t, p in need if which(t) is None]
     for mod, pkg in (("ndk_http_module.so", "libnginx-mod-http-ndk"),
                      ("ngx_http_lua_module.so", "libnginx-mod-http-lua")):
         if not os.path.exists(os.path.join(a.nginx_modules, mod)):
@@ -284,9 +291,10 @@ class Nginx:
         # -e: the error log before the conf is read, instead of the
         # compiled-in /var/log/nginx/error.log (root only).
         log = open(os.path.join(self.p, "logs", "stderr.log"), "ab")
-        self.proc = reaper.popen(["nginx", "-p", self.p, "-c", conf, "-e",
-                                  os.path.join(self.p, "logs", "error.log")],
-                                 stdout=log, stderr=log)
+        self.proc = reaper.popen(
+            [which("nginx"), "-p", self.p, "-c", conf, "-e",
+             os.path.join(self.p, "logs", "error.log")],
+            stdout=log, stderr=log)
         log.close()
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -702,7 +710,10 @@ def main():
     benchlib.terminate_on_signals()
     reaper = benchlib.Reaper()
     try:
-        return run(a, conns_list, reaper)
+        return Bench(a, conns_list, reaper).run()
+    except RuntimeError as e:  # a server would not start, a tool failed
+        print("side_by_side: %s" % e, file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("\ninterrupted: stopping everything", file=sys.stderr)
         return 130
@@ -710,128 +721,152 @@ def main():
         reaper.close()
 
 
-def run(a, conns_list, reaper):
-    work = reaper.tempdir("sbs-")
-    acts = os.path.join(work, "activities")
-    shutil.copytree(os.path.join(benchlib.ROOT, "conf", "activities"), acts)
-    with open(os.path.join(acts, "zz-side-by-side.conf"), "w") as f:
-        f.write(BENCH_ACTIVITIES % ",\n".join([
-            BENCH_ACTIVITY % {"id": GRAB, "stock": BIG_STOCK,
-                              "name": "bench grab (1003 without its rule)"},
-            BENCH_ACTIVITY % {"id": SOLD_OUT, "stock": 1,
-                              "name": "bench sold out"}]))
+class Bench:
+    """One side-by-side run: the servers and what was measured."""
 
-    print("side_by_side: %d round(s) x conns %s x %d s per run; amsd "
-          "stores %s; wrk -t1; %d cores" % (a.rounds, conns_list,
-                                            a.duration, a.stores,
-                                            os.cpu_count()), flush=True)
-    static = Nginx(reaper, a.nginx_modules, lua=False)
-    lua = Nginx(reaper, a.nginx_modules, lua=True)
-    bench_redis = Redis(reaper)
-    store_redis = Redis(reaper) if "redis" in a.stores else None
-    for peer in (static, lua):  # warm both peers up once
-        benchlib.wrk(reaper, work, peer.port, "/v1/activities/%d/grab"
-                     % GRAB, 64, max(1, a.warmup))
+    def __init__(self, a, conns_list, reaper):
+        self.a, self.conns_list, self.reaper = a, conns_list, reaper
+        self.results = {}     # (workload key, conns) -> [result per round]
+        self.cmds = {}        # (workload key, conns) -> [Redis cmds/request]
+        self.mismatches = []  # books that did not balance
+        self.problems = []    # unexpected answers, errors
+        self.books_checked = 0
+        self.amsds = {}       # store -> AmsdUnderTest, this round
+        self.work = reaper.tempdir("sbs-")
+        self.acts = os.path.join(self.work, "activities")
+        shutil.copytree(os.path.join(benchlib.ROOT, "conf", "activities"),
+                        self.acts)
+        with open(os.path.join(self.acts, "zz-side-by-side.conf"), "w") as f:
+            f.write(BENCH_ACTIVITIES % ",\n".join([
+                BENCH_ACTIVITY % {"id": GRAB, "stock": BIG_STOCK,
+                                  "name": "bench grab (1003 without its "
+                                          "rule)"},
+                BENCH_ACTIVITY % {"id": SOLD_OUT, "stock": 1,
+                                  "name": "bench sold out"}]))
+        self.static = Nginx(reaper, a.nginx_modules, lua=False)
+        self.lua = Nginx(reaper, a.nginx_modules, lua=True)
+        self.bench_redis = Redis(reaper)
+        self.store_redis = Redis(reaper) if "redis" in a.stores else None
+        for peer in (self.static, self.lua):  # warm the peers up once
+            benchlib.wrk(reaper, self.work, peer.port,
+                         "/v1/activities/%d/grab" % GRAB, 64,
+                         max(1, a.warmup))
 
-    workloads = plan(a.stores)
-    results = {}      # (key, conns) -> [result per round]
-    cmds = {}         # (key, conns) -> [redis commands per request]
-    mismatches, problems = [], []
-    for rnd in range(1, a.rounds + 1):
-        amsds = {}
-        try:
-            for s in a.stores:
-                m = AmsdUnderTest(reaper, s, acts, store_redis)
-                amsds[s] = m
-                benchlib.wrk(reaper, work, m.amsd.port,
-                             "/v1/activities/%d/grab" % GRAB, 64,
-                             max(1, a.warmup))
-                st, ans = m.amsd.post("/v1/activities/%d/grab" % SOLD_OUT,
-                                      {"uid": "seed", "request_id": "seed"})
-                if ans.get("code") != 0:
-                    problems.append("round %d %s: the seed grab of %d "
-                                    "answered %s" % (rnd, s, SOLD_OUT, ans))
-                m.snapshot()
-            for conns in conns_list:
-                for w in workloads:
-                    r, extra = drive(a, reaper, work, rnd, conns, w,
-                                     static, lua, bench_redis, amsds,
-                                     store_redis, results, cmds,
-                                     mismatches, problems)
-                    print(run_line(rnd, conns, w, r, extra), flush=True)
-        finally:
-            for m in amsds.values():
-                m.close()
+    def wrk(self, port, path, conns):
+        return benchlib.wrk(self.reaper, self.work, port, path, conns,
+                            self.a.duration)
 
-    reload_res = None
-    if a.reload_activities:
+    def run(self):
+        a = self.a
+        print("side_by_side: %d round(s) x conns %s x %d s per run; amsd "
+              "stores %s; wrk -t1; %d cores"
+              % (a.rounds, self.conns_list, a.duration, a.stores,
+                 os.cpu_count()), flush=True)
+        workloads = plan(a.stores)
+        for rnd in range(1, a.rounds + 1):
+            try:
+                self.start_amsds(rnd)
+                for conns in self.conns_list:
+                    for w in workloads:
+                        r, extra = self.drive(rnd, conns, w)
+                        print(run_line(rnd, conns, w, r, extra), flush=True)
+            finally:
+                for m in self.amsds.values():
+                    m.close()
+                self.amsds = {}
+        reload_res = self.reload_run() if a.reload_activities else None
+        report(self, workloads, reload_res)
+        return 1 if self.mismatches or self.problems else 0
+
+    def start_amsds(self, rnd):
+        """Every store's amsd, afresh on an empty store: warmed up, 1904's
+        one coupon taken, the books read."""
+        for s in self.a.stores:
+            m = AmsdUnderTest(self.reaper, s, self.acts, self.store_redis)
+            self.amsds[s] = m
+            benchlib.wrk(self.reaper, self.work, m.amsd.port,
+                         "/v1/activities/%d/grab" % GRAB, 64,
+                         max(1, self.a.warmup))
+            _, ans = m.amsd.post("/v1/activities/%d/grab" % SOLD_OUT,
+                                 {"uid": "seed", "request_id": "seed"})
+            if ans.get("code") != 0:
+                self.problems.append("round %d %s: the seed grab of %d "
+                                     "answered %s" % (rnd, s, SOLD_OUT, ans))
+            m.snapshot()
+
+    def drive(self, rnd, conns, w):
+        """One run of one workload: recorded; returns (result, extra text
+        for its line)."""
+        extra = ""
+        where = "round %d c%d %s: " % (rnd, conns, w.label)
+        if w.who == "incr":
+            r = redis_benchmark(self.bench_redis.port, conns,
+                                self.a.duration)
+        elif w.who in ("static", "lua"):
+            peer = self.static if w.who == "static" else self.lua
+            if w.who == "lua":
+                peer.get("/bench/reset")
+            r = self.wrk(peer.port, w.path, conns)
+            if w.who == "lua":
+                taken = int(peer.get("/bench/books")[1])
+                self.books_checked += 1
+                extra = "  books: stock taken %d, wrk code-0 %d" % (taken,
+                                                                   r["ok"])
+                if not 0 <= taken - r["ok"] <= conns:
+                    self.mismatches.append(where + "stock taken %d vs %d "
+                                           "code-0 answers" % (taken,
+                                                               r["ok"]))
+                    extra += "\n  BOOKS MISMATCH: stock taken != code-0"
+        else:
+            m = self.amsds[w.who]
+            redis = self.store_redis if w.who == "redis" else None
+            c0 = redis.commands() if redis else None
+            r = self.wrk(m.amsd.port, w.path, conns)
+            if redis:
+                per = (redis.commands() - c0) / max(1, r["requests"])
+                self.cmds.setdefault((w.key, conns), []).append(per)
+                extra += "  redis cmds/req %.1f" % per
+            if w.act is not None:
+                m.settle()
+                after = m.books()
+                line, bad = check_books(w, m.last, after, r, conns)
+                m.last = after
+                self.books_checked += 1
+                extra += "\n  " + line
+                for b in bad:
+                    self.mismatches.append(where + b)
+                    extra += "\n  BOOKS MISMATCH: " + b
+            if m.amsd.proc.poll() is not None:
+                self.problems.append(where + "amsd exited: " +
+                                     m.amsd.log_tail())
+        for p in answer_problems(w, r) if w.who != "incr" else []:
+            self.problems.append(where + p)
+            extra += "\n  PROBLEM: " + p
+        self.results.setdefault((w.key, conns), []).append(r)
+        return r, extra
+
+    def reload_run(self):
+        a = self.a
         print("reload run: %d activities (one file each), %d reloads after "
-              "editing one file, then %d s of load with one reload"
-              % (a.reload_activities, a.reload_count, a.duration),
-              flush=True)
+              "editing one file, then load with one reload"
+              % (a.reload_activities, a.reload_count), flush=True)
         try:
-            reload_res = bench_reload.reload_run(
-                reaper, a.reload_activities, a.reload_count,
+            res = bench_reload.reload_run(
+                self.reaper, a.reload_activities, a.reload_count,
                 template="simple", layout="files", edit=True,
                 under_load=a.duration)
         except RuntimeError as e:
-            problems.append("reload run: %s" % e)
-
-    report(a, conns_list, workloads, results, cmds, mismatches, problems,
-           reload_res)
-    return 1 if mismatches or problems else 0
-
-
-def drive(a, reaper, work, rnd, conns, w, static, lua, bench_redis, amsds,
-          store_redis, results, cmds, mismatches, problems):
-    """One run of one workload; records it and returns (result, extra
-    text for its line)."""
-    extra = ""
-    if w.who == "incr":
-        r = redis_benchmark(bench_redis.port, conns, a.duration)
-    elif w.who in ("static", "lua"):
-        peer = static if w.who == "static" else lua
-        if w.who == "lua":
-            peer.get("/bench/reset")
-        r = benchlib.wrk(reaper, work, peer.port, w.path, conns, a.duration)
-        if w.who == "lua":
-            taken = int(peer.get("/bench/books")[1])
-            lost = taken - r["ok"]
-            extra = "  books: stock taken %d, wrk code-0 %d" % (taken,
-                                                               r["ok"])
-            if lost < 0 or lost > conns:
-                bad = ("round %d c%d %s: stock taken %d vs %d code-0 "
-                       "answers" % (rnd, conns, w.label, taken, r["ok"]))
-                mismatches.append(bad)
-                extra += "\n  BOOKS MISMATCH: " + bad
-    else:
-        m = amsds[w.who]
-        c0 = store_redis.commands() if w.who == "redis" else None
-        r = benchlib.wrk(reaper, work, m.amsd.port, w.path, conns,
-                         a.duration)
-        if c0 is not None:
-            per = (store_redis.commands() - c0) / max(1, r["requests"])
-            cmds.setdefault((w.key, conns), []).append(per)
-            extra += "  redis cmds/req %.1f" % per
-        if w.act is not None:
-            m.settle()
-            after = m.books()
-            line, bad = check_books(w, m.last, after, r, conns)
-            m.last = after
-            extra += "\n  " + line
-            for b in bad:
-                msg = "round %d c%d %s: %s" % (rnd, conns, w.label, b)
-                mismatches.append(msg)
-                extra += "\n  BOOKS MISMATCH: " + b
-        if m.amsd.proc.poll() is not None:
-            problems.append("round %d: amsd %s exited: %s"
-                            % (rnd, w.who, m.amsd.log_tail()))
-    for p in answer_problems(w, r) if w.who != "incr" else []:
-        msg = "round %d c%d %s: %s" % (rnd, conns, w.label, p)
-        problems.append(msg)
-        extra += "\n  PROBLEM: " + p
-    results.setdefault((w.key, conns), []).append(r)
-    return r, extra
+            self.problems.append("reload run: %s" % e)
+            return None
+        for name, what in (("during", "during"), ("base", "without")):
+            r = res[name]
+            if r["non2xx"] or r["other"] or r["errors"]:
+                self.problems.append(
+                    "reload run, load %s the reload: %d non-2xx, %d other, "
+                    "%d socket errors; samples %s"
+                    % (what, r["non2xx"], r["other"], r["errors"],
+                       r["samples"]))
+        return res
 
 
 # ---- the report --------------------------------------------------------
@@ -857,8 +892,8 @@ def med(rs, k):
     return statistics.median(v) if v else None
 
 
-def report(a, conns_list, workloads, results, cmds, mismatches, problems,
-           reload_res):
+def report(b, workloads, reload_res):
+    a, conns_list, results = b.a, b.conns_list, b.results
     print()
     print("== medians over %d round(s), %d s per run, wrk -t1 ==" %
           (a.rounds, a.duration))
@@ -900,7 +935,7 @@ def report(a, conns_list, workloads, results, cmds, mismatches, problems,
                   "%s" % (c, fmt_ms(p), P99_TARGETS[c],
                           "" if p <= P99_TARGETS[c] else "  MISSED"))
     for c in conns_list:
-        v = cmds.get(("grab:redis", c))
+        v = b.cmds.get(("grab:redis", c))
         if v:
             print("amsd grab Redis: %.1f Redis commands per request at c%d "
                   "(target <= 8)" % (statistics.median(v), c))
@@ -912,17 +947,19 @@ def report(a, conns_list, workloads, results, cmds, mismatches, problems,
         print("targets: reload after editing one of 10,000 activities "
               "< 100 ms; no request waits > 50 ms longer during a reload")
     print()
-    if mismatches:
-        print("== BOOKS MISMATCH (%d) ==" % len(mismatches))
-        for m in mismatches:
+    if b.mismatches:
+        print("== BOOKS MISMATCH (%d of %d runs checked) ==" %
+              (len(b.mismatches), b.books_checked))
+        for m in b.mismatches:
             print("  " + m)
     else:
-        print("books: every amsd run balanced (coupons given == store "
-              "counter == ledger entries == amsd ok answers; wrk code-0 "
-              "short only by requests in flight at its stop)")
-    if problems:
-        print("== PROBLEMS (%d) ==" % len(problems))
-        for p in problems:
+        print("books: all %d runs checked balanced (amsd: coupons given == "
+              "store counter == ledger entries == amsd ok answers; wrk "
+              "code-0 short only by requests in flight at its stop)"
+              % b.books_checked)
+    if b.problems:
+        print("== PROBLEMS (%d) ==" % len(b.problems))
+        for p in b.problems:
             print("  " + p[:2000])
 
 
