@@ -44,8 +44,9 @@ request (a random base per run + a per-thread counter), and counts
 non-2xx answers and answers with "code":0 in response(); its done() prints
 p50 / p99 / p99.9 / max.  Rounds are interleaved: every workload once,
 then every workload again, so slow drifts of the machine hit all alike.
-amsd is started afresh on an empty store at each round (1 s warm-up, not
-measured); the peers stay up (the Lua peer's dicts are reset per run).
+amsd is started afresh on an empty store at each round (--warmup seconds
+of grabs, not measured); the peers stay up (the Lua peer's dicts are
+reset per run).
 
 The books, after every amsd run: the coupons given (admin API GET
 /admin/activities/{id}, live.stock), the stock counter read from the
