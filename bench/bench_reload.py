@@ -196,6 +196,10 @@ def describe(res):
                 statistics.median(t), max(t), len(t))]
     if "during" in res:
         b, w = res["base"], res["during"]
+        if b["requests"] == 0 or w["requests"] == 0:
+            return lines + ["       under load: a wrk run got no answer at "
+                            "all (requests %d without, %d with reload)"
+                            % (b["requests"], w["requests"])]
         lines.append(
             "       under load (%d s, -c64): reload %.1f ms; without "
             "reload p99 %.1f p99.9 %.1f max %.1f ms, %.0f req/s; with "

@@ -228,8 +228,8 @@ function setup(thread)
 end
 
 function init(args)
-  path, base = args[1], args[2]
-  n, ok, non2xx, other = 0, 0, 0, 0
+  path, base, want = args[1], args[2], args[3]
+  n, ok, non2xx, other, wanted = 0, 0, 0, 0, 0
   sample_non2xx, sample_other = "", ""
   hdrs = { ["Content-Type"] = "application/json" }
 end
@@ -242,6 +242,9 @@ function request()
 end
 
 function response(status, headers, body)
+  if want and body and string.find(body, want, 1, true) then
+    wanted = wanted + 1
+  end
   if status < 200 or status > 299 then
     non2xx = non2xx + 1
     if sample_non2xx == "" then
@@ -258,7 +261,7 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-  local s = { ok = 0, non2xx = 0, other = 0 }
+  local s = { ok = 0, non2xx = 0, other = 0, wanted = 0 }
   local s1, s2 = "", ""
   for _, t in ipairs(threads) do
     for k in pairs(s) do s[k] = s[k] + (t:get(k) or 0) end
@@ -267,10 +270,10 @@ function done(summary, latency, requests)
   end
   local e = summary.errors
   io.write(string.format(
-    "SBS requests=%d duration_us=%d ok=%d non2xx=%d other=%d " ..
+    "SBS requests=%d duration_us=%d ok=%d non2xx=%d other=%d wanted=%d " ..
     "connect=%d read=%d write=%d status=%d timeout=%d " ..
     "p50=%d p99=%d p999=%d max=%d\n",
-    summary.requests, summary.duration, s.ok, s.non2xx, s.other,
+    summary.requests, summary.duration, s.ok, s.non2xx, s.other, s.wanted,
     e.connect, e.read, e.write, e.status, e.timeout,
     latency:percentile(50), latency:percentile(99),
     latency:percentile(99.9), latency.max))
@@ -280,7 +283,8 @@ end
 """
 
 
-def wrk_start(reaper, workdir, port, path, conns, duration, threads=1):
+def wrk_start(reaper, workdir, port, path, conns, duration, threads=1,
+              want=None):
     """Start one wrk run against http://127.0.0.1:port/path (see wrk());
     stop it early with wrk_stop()."""
     script = os.path.join(workdir, "sbs.lua")
@@ -291,7 +295,8 @@ def wrk_start(reaper, workdir, port, path, conns, duration, threads=1):
     p = reaper.popen(["wrk", "-t%d" % threads, "-c%d" % conns,
                       "-d%ds" % duration, "--timeout", "30s", "-s", script,
                       "http://127.0.0.1:%d%s" % (port, path), "--", path,
-                      base], stdout=subprocess.PIPE,
+                      base] + ([want] if want else []),
+                     stdout=subprocess.PIPE,
                      stderr=subprocess.STDOUT)
     p.sbs_duration = duration
     return p
@@ -304,14 +309,16 @@ def wrk_stop(p):
         p.send_signal(signal.SIGINT)
 
 
-def wrk(reaper, workdir, port, path, conns, duration, threads=1):
+def wrk(reaper, workdir, port, path, conns, duration, threads=1,
+        want=None):
     """One wrk run against http://127.0.0.1:port/path: a dict with rps,
     p50/p99/p999/max (ms), requests, ok (answers with "code":0), non2xx,
-    other (2xx without code 0), socket errors and a sample body of each
-    kind that was not ok.  wrk's --timeout is 30 s, so slow answers are
-    measured, not dropped as timeouts."""
+    other (2xx without code 0), wanted (answers whose body holds the
+    string want), socket errors and a sample body of each kind that was
+    not ok.  wrk's --timeout is 30 s, so slow answers are measured, not
+    dropped as timeouts."""
     return wrk_result(reaper, wrk_start(reaper, workdir, port, path, conns,
-                                        duration, threads))
+                                        duration, threads, want))
 
 
 def wrk_result(reaper, p):
@@ -336,7 +343,9 @@ def wrk_result(reaper, p):
     secs = res["duration_us"] / 1e6
     res["rps"] = res["requests"] / secs if secs > 0 else 0.0
     for k in ("p50", "p99", "p999", "max"):
-        res[k] = res[k] / 1000.0  # us -> ms
+        # us -> ms; no answer at all in the run (every request slower than
+        # it): no latency, rather than wrk's zeros.
+        res[k] = res[k] / 1000.0 if res["requests"] else None
     res["errors"] = sum(res[k] for k in ("connect", "read", "write",
                                          "timeout"))
     return res
