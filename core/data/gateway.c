@@ -321,10 +321,15 @@ static void count(int64_t t0_ns, int64_t aid, const method *m,
 /* Metrics: the reason an answer carries (a replayed one is read back). */
 static void answer_reason(const pipe_result *res, char out[64])
 {
-    cJSON *raw = res->raw ? cJSON_Parse(res->raw) : NULL;
-    const cJSON *r =
-        cJSON_GetObjectItemCaseSensitive(res->raw ? raw : res->body, "reason");
+    cJSON *raw;
+    const cJSON *r;
 
+    if (res->reason[0] != '\0') {
+        snprintf(out, 64, "%s", res->reason);
+        return;
+    }
+    raw = res->raw ? cJSON_Parse(res->raw) : NULL;
+    r = cJSON_GetObjectItemCaseSensitive(res->raw ? raw : res->body, "reason");
     snprintf(out, 64, "%s", cJSON_IsString(r) ? r->valuestring : "");
     cJSON_Delete(raw);
 }

@@ -399,6 +399,25 @@ static ams_status make_key(ams_ctx *c, const char *fn, ams_scope scope,
     return AMS_OK;
 }
 
+/* The request's write set, or NULL when calls go to the store itself. */
+static svc_ws *ws_of(const ams_ctx *c)
+{
+    return c != NULL && c->req != NULL ? c->req->ws : NULL;
+}
+
+/* An entry declared read-only that tries to write: refused, so that the
+ * declaration (no session lock, nothing committed) can be trusted. */
+static int writes_refused(ams_ctx *c, const char *fn)
+{
+    if (c == NULL || c->inst == NULL || !c->inst->entry->readonly)
+        return 0;
+    host_log(c, AMS_LOG_ERROR,
+             "%s: the entry is declared read-only (AMS_EF_READONLY) and "
+             "may not write",
+             fn);
+    return 1;
+}
+
 static ams_status host_counter_add(ams_ctx *c, ams_scope scope,
                                    const char *key, ams_period period,
                                    int64_t delta, int64_t lo, int64_t hi,
@@ -411,8 +430,13 @@ static ams_status host_counter_add(ams_ctx *c, ams_scope scope,
         make_key(c, "counter_add", scope, key, period, k, sizeof k, &exp);
     if (st != AMS_OK)
         return st;
-    if (lo > hi)
+    if (lo > hi || writes_refused(c, "counter_add"))
         return AMS_ERR;
+    if (ws_of(c) != NULL)
+        /* Exact for what only its user contends for: the value told to
+         * the plugin is then the one committed. */
+        return ws_counter_add(ws_of(c), k, delta, lo, hi, exp, svc_now(c), out,
+                              out != NULL && scope != AMS_SCOPE_ACTIVITY);
     return store_counter_add_j(svc.st, k, delta, lo, hi, exp, svc_now(c), out,
                                svc_req_journal(c->req, &jb));
 }
@@ -427,7 +451,8 @@ static ams_status host_counter_get(ams_ctx *c, ams_scope scope,
         make_key(c, "counter_get", scope, key, period, k, sizeof k, &exp);
     if (st != AMS_OK)
         return st;
-    st = store_counter_get(svc.st, k, svc_now(c), &v);
+    st = ws_of(c) != NULL ? ws_counter_get(ws_of(c), k, svc_now(c), &v)
+                          : store_counter_get(svc.st, k, svc_now(c), &v);
     if (st == AMS_NOT_FOUND) {
         v = 0;
         st = AMS_OK;
@@ -446,7 +471,7 @@ static ams_status host_lock(ams_ctx *c, ams_scope scope, const char *key,
         make_key(c, "lock", scope, key, AMS_PERIOD_NONE, k, sizeof k, &exp);
     if (st != AMS_OK)
         return st;
-    if (ttl_ms <= 0 || token == NULL)
+    if (ttl_ms <= 0 || token == NULL || writes_refused(c, "lock"))
         return AMS_ERR;
     token[0] = '\0'; /* defined on failure: "" holds no lock */
     st = svc_host_lock(c->req, k, ttl_ms);
@@ -495,8 +520,11 @@ static ams_status host_tag_set(ams_ctx *c, ams_scope scope, const char *name,
                              sizeof k, &exp);
     if (st != AMS_OK)
         return st;
-    if (value == NULL)
+    if (value == NULL || writes_refused(c, "tag_set"))
         return AMS_ERR;
+    if (ws_of(c) != NULL)
+        return ws_tag_set(ws_of(c), k, value, strlen(value),
+                          ttl_to_expire(c, ttl_ms), svc_now(c));
     return store_tag_set(svc.st, k, value, strlen(value),
                          ttl_to_expire(c, ttl_ms), svc_now(c));
 }
@@ -511,7 +539,8 @@ static ams_status host_tag_get(ams_ctx *c, ams_scope scope, const char *name,
                              sizeof k, &exp);
     if (st != AMS_OK)
         return st;
-    st = store_tag_get(svc.st, k, svc_now(c), &v, &len);
+    st = ws_of(c) != NULL ? ws_tag_get(ws_of(c), k, svc_now(c), &v, &len)
+                          : store_tag_get(svc.st, k, svc_now(c), &v, &len);
     if (st != AMS_OK)
         return st;
     if (svc_arena_keep(c->req, v) == NULL)
@@ -529,6 +558,10 @@ static ams_status host_tag_del(ams_ctx *c, ams_scope scope, const char *name)
                              sizeof k, &exp);
     if (st != AMS_OK)
         return st;
+    if (writes_refused(c, "tag_del"))
+        return AMS_ERR;
+    if (ws_of(c) != NULL)
+        return ws_tag_del(ws_of(c), k, svc_now(c));
     return store_tag_del(svc.st, k, svc_now(c));
 }
 
@@ -544,7 +577,9 @@ static ams_status host_value_get(ams_ctx *c, ams_scope scope, const char *key,
                              sizeof k, &exp);
     if (st != AMS_OK)
         return st;
-    st = store_value_get(svc.st, k, svc_now(c), &v, &l, &ver);
+    st = ws_of(c) != NULL
+             ? ws_value_get(ws_of(c), k, svc_now(c), &v, &l, &ver)
+             : store_value_get(svc.st, k, svc_now(c), &v, &l, &ver);
     if (version)
         *version = st == AMS_OK ? ver : 0;
     if (st != AMS_OK)
@@ -569,8 +604,11 @@ static ams_status host_value_cas(ams_ctx *c, ams_scope scope, const char *key,
                              sizeof k, &exp);
     if (st != AMS_OK)
         return st;
-    if (val == NULL && len > 0)
+    if ((val == NULL && len > 0) || writes_refused(c, "value_cas"))
         return AMS_ERR;
+    if (ws_of(c) != NULL)
+        return ws_value_cas(ws_of(c), k, expect, val ? val : "", len,
+                            ttl_to_expire(c, ttl_ms), svc_now(c), version);
     return store_value_cas_j(svc.st, k, expect, val ? val : "", len,
                              ttl_to_expire(c, ttl_ms), svc_now(c), version,
                              svc_req_journal(c->req, &jb));
@@ -725,27 +763,19 @@ static ams_status host_grant(ams_ctx *c, const char *kind, const char *item,
 
 static ams_status host_ledger_json(ams_ctx *c, const char **out)
 {
-    char key[STORE_KEY_MAX], *v = NULL;
-    size_t len = 0;
-    uint64_t ver;
+    cJSON *arr;
+    char *text;
     ams_status st;
 
     if (c == NULL || c->req == NULL || out == NULL)
         return AMS_ERR;
-    if (svc.st == NULL)
-        return AMS_ERR_STORE;
-    if (svc_ledger_key(key, sizeof key, c->req) < 0)
-        return AMS_ERR;
-    st = store_value_get(svc.st, key, svc_now(c), &v, &len, &ver);
-    if (st == AMS_NOT_FOUND) {
-        *out = "[]";
-        return AMS_OK;
-    }
-    if (st != AMS_OK)
+    if ((st = svc_ledger_read(c->req, &arr)) != AMS_OK)
         return st;
-    if (svc_arena_keep(c->req, v) == NULL)
+    text = cJSON_PrintUnformatted(arr);
+    cJSON_Delete(arr);
+    if (text == NULL || svc_arena_keep(c->req, text) == NULL)
         return AMS_ERR_NOMEM;
-    *out = v;
+    *out = text;
     return AMS_OK;
 }
 
@@ -766,8 +796,10 @@ static ams_status host_board_set(ams_ctx *c, const char *board, int64_t score)
 
     if (st != AMS_OK)
         return st;
-    if (host_uid(c)[0] == '\0')
+    if (host_uid(c)[0] == '\0' || writes_refused(c, "board_set"))
         return AMS_ERR;
+    if (ws_of(c) != NULL)
+        return ws_board_set(ws_of(c), k, host_uid(c), score, 0);
     return store_board_set(svc.st, k, host_uid(c), score, 0, svc_now(c));
 }
 

@@ -8,6 +8,7 @@
 #include "worker.h"
 
 #include "answers.h"
+#include "commitq.h"
 #include "ctl.h"
 #include "gateway.h"
 #include "gen.h"
@@ -15,6 +16,7 @@
 #include "metrics.h"
 #include "plugin.h"
 #include "services.h"
+#include "soldout.h"
 #include "store.h"
 
 #include <errno.h>
@@ -211,6 +213,7 @@ static void on_commit(worker *w, const cJSON *msg)
     }
     apply_settings(w, w->prepared_settings);
     w->gw.current = w->prepared;
+    soldout_clear(); /* a reload may have raised a stock */
     w->prepared = NULL;
     drop_prepared(w);
     log_info("serving generation %llu (%zu activities, %zu plugins)",
@@ -427,8 +430,13 @@ int worker_main(conf *c, int index, int listen_fd, int ctl_fd,
      * serve, answering store_unavailable, until it is back.  One that
      * refuses (a wrong password or db) still stops the start. */
     so.redis_lazy = 1;
-    /* Behind a counter of store failures (metrics_store.c). */
-    svc.st = metrics_store_wrap(store_open(&so, err, sizeof err));
+    /* Behind a counter of store failures (metrics_store.c); LMDB's commits
+     * through a committer thread, so that requests reaching their commit
+     * together share one transaction and one fsync (commitq.h). */
+    svc.st = store_open(&so, err, sizeof err);
+    if (svc.st != NULL && strncmp(so.uri, "lmdb:", 5) == 0)
+        svc.st = commitq_wrap(svc.st, w.base);
+    svc.st = metrics_store_wrap(svc.st);
     if (svc.st == NULL)
         return fail(&w, err);
     plugin_set_copy_dir(ws->run_dir);

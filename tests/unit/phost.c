@@ -253,7 +253,7 @@ ams_status phost_run(phost *h, instance *in, int undo, const char *uid,
     if (r.grants != NULL)
         out->grants = cJSON_PrintUnformatted(r.grants);
     if (out->st == AMS_OK && r.grants != NULL)
-        svc_ledger_append(&r);
+        svc_ledger_stage(&r);
     svc_req_end(&r);
     cJSON_Delete(params);
     return out->st;
