@@ -15,6 +15,7 @@
 
 #include "coro.h"
 #include "log.h"
+#include "metrics.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -156,6 +157,12 @@ static void on_finished(evutil_socket_t fd, short what, void *arg)
     j = q->finished;
     q->finished = NULL;
     pthread_mutex_unlock(&q->mu);
+    {
+        static uint64_t seen;
+        uint64_t b = __atomic_load_n(&batches, __ATOMIC_RELAXED);
+        metrics_count_commit("batch", b - seen);
+        seen = b;
+    }
     for (; j != NULL; j = next) {
         next = j->next; /* the job lives on the coroutine's stack */
         j->done = 1;

@@ -36,6 +36,7 @@
 #include "pipeline.h"
 
 #include "log.h"
+#include "metrics.h"
 
 #include <openssl/evp.h>
 #include <stdint.h>
@@ -750,6 +751,7 @@ static int commit_run(svc_req *r, idem *d, outcome *o, pipe_result *res,
         ws_learn(r->ws, &wr);
     }
     if (st == AMS_OK) {
+        metrics_count_commit("committed", 1);
         res->http_status = 200;
         res->raw = text;
         snprintf(res->reason, sizeof res->reason, "%s", o->reason);
@@ -763,6 +765,8 @@ static int commit_run(svc_req *r, idem *d, outcome *o, pipe_result *res,
         idem_replay(r, d, o, res);
         return 1;
     }
+    if (st == AMS_CONFLICT)
+        metrics_count_commit("conflict", 1);
     if (st == AMS_CONFLICT && !last) {
         rerun_reset(r, o);
         return 0;
@@ -773,6 +777,7 @@ static int commit_run(svc_req *r, idem *d, outcome *o, pipe_result *res,
                  "contended after %d runs; answered busy",
                  (long long)r->act->id, r->m->name, r->uid ? r->uid : "",
                  r->request_id, PIPE_RERUNS);
+        metrics_count_commit("busy", 1);
         set_outcome(o, "busy");
         return 1;
     }

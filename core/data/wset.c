@@ -10,6 +10,7 @@
 #include "wset.h"
 
 #include "clock.h"
+#include "metrics.h"
 #include "soldout.h"
 
 #include <stdlib.h>
@@ -275,6 +276,7 @@ ams_status ws_counter_add(svc_ws *ws, const char *key, int64_t delta,
     /* A stock this worker saw full a moment ago: no read, no commit. */
     if (delta > 0 && !e->loaded &&
         soldout_get(key, hi, clock_mono_ms(), &known)) {
+        metrics_count_commit("sold_out_memory", 1);
         if (out != NULL)
             *out = known;
         return AMS_CONFLICT;
