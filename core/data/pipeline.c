@@ -732,6 +732,22 @@ static void rerun_reset(svc_req *r, outcome *o)
     ws_reset(r->ws);
 }
 
+/* A commit that failed: the message names the method's operations, whose
+ * writes it carried (the store failed on the set as a whole). */
+static void commit_fault(svc_req *r, outcome *o, ams_status st)
+{
+    char ops[160] = "";
+    size_t n = 0;
+
+    for (size_t i = 0; i < r->m->nops && n < sizeof ops; i++)
+        n += (size_t)snprintf(ops + n, sizeof ops - n, "%s%s", i ? ", " : ": ",
+                              r->m->ops[i]->ref);
+    set_fault(o, st, "the commit of", r->m->name);
+    if (ops[0] != '\0' && strlen(o->message) > 1)
+        snprintf(o->message + strlen(o->message) - 1,
+                 sizeof o->message - strlen(o->message) + 1, "%s)", ops);
+}
+
 /* Stage the answer and its records in the write set and commit.  Returns
  * 1 when the request is answered (res or o), 0 to run it again. */
 static int commit_run(svc_req *r, idem *d, outcome *o, pipe_result *res,
@@ -781,7 +797,7 @@ static int commit_run(svc_req *r, idem *d, outcome *o, pipe_result *res,
         set_outcome(o, "busy");
         return 1;
     }
-    set_fault(o, st, "commit", r->m->name);
+    commit_fault(r, o, st);
     o->unknown = st == AMS_ERR_STORE && wr.unknown;
     return 1;
 }

@@ -409,7 +409,8 @@ static svc_ws *ws_of(const ams_ctx *c)
  * declaration (no session lock, nothing committed) can be trusted. */
 static int writes_refused(ams_ctx *c, const char *fn)
 {
-    if (c == NULL || c->inst == NULL || !c->inst->entry->readonly)
+    if (c == NULL || c->inst == NULL || c->inst->entry == NULL ||
+        !c->inst->entry->readonly)
         return 0;
     host_log(c, AMS_LOG_ERROR,
              "%s: the entry is declared read-only (AMS_EF_READONLY) and "

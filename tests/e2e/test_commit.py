@@ -96,7 +96,8 @@ def metric(a, name, **labels):
 
 def given(a, aid):
     _, js, _ = a.post(aid, "given", {"request_id": "given-%f" % time.time()})
-    return ((js or {}).get("data") or {}).get("value")
+    data = (js or {}).get("data") or {}
+    return data.get("coupon.c10", data.get("coupon.big"))
 
 
 def ledger_of(a, aid, uid):
