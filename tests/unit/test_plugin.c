@@ -351,6 +351,57 @@ static void test_entry_flags(void)
     errs_free(&e);
 }
 
+/* Which bundled entries are read-only.  Every entry of every bundled
+ * plugin is listed, so a new entry (or a changed flag) is a decision made
+ * here and in docs/bundled-plugins.md, not an accident. */
+static void test_bundled_flags(void)
+{
+    static const struct {
+        const char *plugin;
+        const char *entries; /* "name=1 name=0 ...": 1 read-only */
+    } bundled[] = {
+        {"board", "top=1"},
+        {"chance", "roll=1"},
+        {"counter", "add=0 below=1 get=1 at_least=1"},
+        {"coupon", "grant=0"},
+        {"credit", "add=0"},
+        {"param", "compare=1"},
+        {"pool", "draw=0"},
+        {"status", "show=1"},
+        {"tag", "match=1 set=0"},
+        {"time", "window=1"},
+        {"uid", "allow=1 deny=1"},
+        {"unique", "claim=0"},
+    };
+    const char *dir = getenv("AMS_PLUGINS");
+
+    if (!ok(dir != NULL && *dir != '\0',
+            "AMS_PLUGINS names the bundled plugins' directory"))
+        return;
+    for (size_t i = 0; i < sizeof bundled / sizeof bundled[0]; i++) {
+        char path[PATH_MAX], got[256] = "";
+        errs e = {0};
+        plugin *p;
+
+        snprintf(path, sizeof path, "%s/%s.so", dir, bundled[i].plugin);
+        p = plugin_load(path, bundled[i].plugin, &services_host, &e);
+        if (!ok(p != NULL, "bundled %s loads", bundled[i].plugin)) {
+            dump(&e);
+            errs_free(&e);
+            continue;
+        }
+        for (size_t k = 0; k < p->nentries; k++) {
+            size_t used = strlen(got);
+            snprintf(got + used, sizeof got - used, "%s%s=%d", k ? " " : "",
+                     p->entries[k].spec->name, p->entries[k].readonly);
+        }
+        is_str(got, bundled[i].entries, "  %s: the read-only entries",
+               bundled[i].plugin);
+        plugin_unload(p);
+        errs_free(&e);
+    }
+}
+
 static void test_bad_schema(void)
 {
     errs e = {0};
@@ -769,6 +820,7 @@ int main(void)
     test_testplug();
     test_abi();
     test_entry_flags();
+    test_bundled_flags();
     test_bad_schema();
     test_refusals();
     test_check_manifest();
