@@ -61,6 +61,11 @@ CASES = [
         "lifecycle.repeat": ["heap grew", "per cycle", "destroy"]}),
     ("crashy", ["--request", "REQUEST"], {
         "robust.code_ok": ["crashed with SIGSEGV", "crashy.code_ok"]}),
+    ("lying_reader", [], {
+        "readonly.peek": ["declared read-only", "AMS_EF_READONLY",
+                          "called tag_set", "last_seen", "operation"],
+        "readonly.sneaky": ["declared read-only", "called tag_del",
+                            "no record changed"]}),
     ("hangs", ["--budget", "300"], {
         "robust.short_name": ["timed out after 300 ms", "invalid UTF-8",
                               "hangs.short_name"]}),
@@ -76,6 +81,13 @@ ABI_CASES = [
                            "manifest.loader": [f"needs ABI {NEXT}"]}),
     ("abi_newer_ok", [], {}),   # newer minor, needs only ours: works
     ("abi_old", [], {}),        # an older, shorter manifest: works
+    ("abi_minor0", [], {}),     # the minor 0 layout (no entry_flags): works
+    ("flagged", [], {}),        # honest read-only entries pass readonly.E
+    ("bad_flags", [], {
+        "manifest.entries": ["entry \"r\": unknown entry flag 0x6",
+                             f"this host (ABI {HOST}) knows only 0x1",
+                             "entry \"op\": AMS_EF_READONLY on an operation"],
+        "manifest.loader": ["unknown entry flag 0x6", "on an operation"]}),
 ]
 
 
