@@ -63,6 +63,15 @@ const plugin_entry *plugin_find_entry(const plugin *p, const char *name);
 size_t plugin_check_manifest(const ams_manifest *m, const char *where,
                              errs *e);
 
+/* The manifest's entry flags (one per entry, manifest order), or NULL
+ * when it has none: entry_flags is NULL, or the manifest predates the
+ * field (minor 0: its size does not cover it, so what lies past its end
+ * is not the plugin's statement).  m must have passed the layout checks
+ * (magic, major, size). */
+const uint32_t *plugin_entry_flags(const ams_manifest *m);
+/* The AMS_EF_* bits this host knows. */
+#define PLUGIN_EF_KNOWN AMS_EF_READONLY
+
 const char *plugin_kind_name(ams_kind k);
 /* "a rule", "an operation", "a handler" */
 const char *plugin_kind_article(ams_kind k);
