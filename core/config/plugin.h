@@ -23,6 +23,10 @@ typedef struct plugin_entry {
     ams_entry_fn undo; /* NULL: no undo */
     ams_init_fn init;
     ams_destroy_fn destroy;
+    /* Declared read-only (AMS_EF_READONLY): it never writes to the
+     * store, so a method made only of such entries takes no session
+     * lock and commits nothing. */
+    int readonly;
 } plugin_entry;
 
 struct plugin {

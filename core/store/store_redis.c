@@ -561,6 +561,14 @@ static ams_status rd_journal_close(store *s, const store_journal *j,
 
     if (undone != NULL)
         *undone = 0;
+    /* Give back only what a closed journal holds: close it first, so that
+     * no add still on its way can change it between the read of its
+     * entries and their give-back (adds that keep arriving would
+     * otherwise make every try see another journal).  The retries below
+     * then only cover a journal that expired and was made anew. */
+    if (give_back &&
+        (st = store_journal_close(s, j, 0, now_ms, NULL)) != AMS_OK)
+        return st;
     for (int tries = 0; tries < 3; tries++) {
         rd_args a = {0};
         redisReply *r, *rb = NULL;
