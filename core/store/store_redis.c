@@ -1095,9 +1095,13 @@ static ams_status rd_commit(store *s, const store_wset *sets, size_t n,
         w[i].call.sent = calls[j].sent;
         rd_wresult(rs, &sets[i], &w[i], &res[i]);
     }
+    /* Decided: applied, conflicting or refused (a bad op, AMS_ERR); a
+     * store failure of any set is the call's. */
     for (size_t i = 0; i < n; i++) {
-        if (res[i].st == AMS_ERR_STORE || ret == AMS_OK)
-            ret = res[i].st == AMS_CONFLICT ? ret : res[i].st;
+        ams_status st = res[i].st;
+        if (st != AMS_OK && st != AMS_CONFLICT && st != AMS_ERR &&
+            (ret == AMS_OK || st == AMS_ERR_STORE))
+            ret = st;
         rd_wfree(&w[i]);
     }
     free(w);
