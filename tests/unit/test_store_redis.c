@@ -12,6 +12,13 @@
  * the loop, many are pipelined over one connection, and every fault
  * above ends all waiting calls at once with AMS_ERR_STORE.
  *
+ * And what only Redis has of write sets (store.h; the semantics are the
+ * store suite's, test_store_commit.c): exact int64 sums in the script,
+ * what a commit and a prefetch cost in commands (INFO commandstats), the
+ * server's refusals and faults mapped to res.unknown, sets of one call
+ * pipelined from a coroutine, and a cluster refusing a set that spans
+ * slots (a second, cluster-mode server).
+ *
  * This test runs its own redis-server (AMS_TEST_REDIS_SERVER, default
  * "redis-server" on PATH) on a free loopback port, in a temporary
  * directory under AMS_TEST_TMP, so it can stop and restart it.
@@ -46,11 +53,12 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* A raw hiredis connection to our server; NULL when it does not answer. */
-static redisContext *raw(void)
+/* A raw hiredis connection to the server on port p (the caller's:
+ * redisFree it); NULL when it does not answer. */
+static redisContext *raw_at(int p)
 {
     struct timeval tv = {1, 0};
-    redisContext *c = redisConnectWithTimeout("127.0.0.1", port, tv);
+    redisContext *c = redisConnectWithTimeout("127.0.0.1", p, tv);
 
     if (c != NULL && c->err) {
         redisFree(c);
@@ -59,11 +67,17 @@ static redisContext *raw(void)
     return c;
 }
 
-/* Run a command on a raw connection; 1 when it answered
- * anything but an error. */
-static int raw_cmd(const char *cmd)
+/* The same to our server. */
+static redisContext *raw(void)
 {
-    redisContext *c = raw();
+    return raw_at(port);
+}
+
+/* Run a command on a raw connection to port p; 1 when it answered
+ * anything but an error. */
+static int raw_cmd_at(int p, const char *cmd)
+{
+    redisContext *c = raw_at(p);
     redisReply *r = c ? redisCommand(c, cmd) : NULL;
     int done = r != NULL && r->type != REDIS_REPLY_ERROR;
 
@@ -74,43 +88,76 @@ static int raw_cmd(const char *cmd)
     return done;
 }
 
-/* Start the server on port; 0 once it answers PING. */
-static int start_server(void)
+static int raw_cmd(const char *cmd)
+{
+    return raw_cmd_at(port, cmd);
+}
+
+/* Fork a redis-server on port p (cluster: as a Redis Cluster node),
+ * logging into tmpdir; its pid (the caller's to kill and reap), or -1. */
+static pid_t spawn_redis(int p, int cluster)
 {
     const char *bin = getenv("AMS_TEST_REDIS_SERVER");
-    char p[16];
+    char ps[16], nodes[32];
+    pid_t pid;
 
     if (bin == NULL || *bin == '\0')
         bin = "redis-server";
-    snprintf(p, sizeof p, "%d", port);
+    snprintf(ps, sizeof ps, "%d", p);
+    snprintf(nodes, sizeof nodes, "nodes-%d.conf", p);
     fflush(stdout);
-    server = fork();
-    if (server == 0) {
-        char log[PATH_MAX + 16];
+    pid = fork();
+    if (pid == 0) {
+        char log[PATH_MAX + 32];
         FILE *f;
 
-        snprintf(log, sizeof log, "%s/redis.log", tmpdir);
+        snprintf(log, sizeof log, "%s/redis%s.log", tmpdir,
+                 cluster ? "-cluster" : "");
         f = freopen(log, "a", stdout);
         (void)f;
         dup2(STDOUT_FILENO, STDERR_FILENO);
-        execlp(bin, bin, "--port", p, "--bind", "127.0.0.1", "--save", "",
-               "--appendonly", "no", "--daemonize", "no", "--dir", tmpdir,
-               (char *)NULL);
+        if (cluster)
+            execlp(bin, bin, "--port", ps, "--bind", "127.0.0.1", "--save", "",
+                   "--appendonly", "no", "--daemonize", "no", "--dir", tmpdir,
+                   "--cluster-enabled", "yes", "--cluster-config-file", nodes,
+                   (char *)NULL);
+        else
+            execlp(bin, bin, "--port", ps, "--bind", "127.0.0.1", "--save", "",
+                   "--appendonly", "no", "--daemonize", "no", "--dir", tmpdir,
+                   (char *)NULL);
         _exit(127);
     }
-    if (server < 0)
-        return -1;
+    return pid;
+}
+
+/* Wait until the server pid on port p answers PING: 0, or -1 when it
+ * exited (it is reaped) or did not answer within 5 s. */
+static int wait_ping(pid_t pid, int p)
+{
     for (int i = 0; i < 250; i++) {
         int status;
-        if (raw_cmd("PING"))
+        if (raw_cmd_at(p, "PING"))
             return 0;
-        if (waitpid(server, &status, WNOHANG) == server) {
-            server = -1;
+        if (waitpid(pid, &status, WNOHANG) == pid)
             return -1;
-        }
         usleep(20000);
     }
     return -1;
+}
+
+/* Start the server on port; 0 once it answers PING. */
+static int start_server(void)
+{
+    server = spawn_redis(port, 0);
+    if (server < 0)
+        return -1;
+    if (wait_ping(server, port) != 0) {
+        kill(server, SIGKILL);
+        waitpid(server, NULL, 0);
+        server = -1;
+        return -1;
+    }
+    return 0;
 }
 
 /* SIGSTOP the server and wait until it is stopped: kill() returns
@@ -650,6 +697,8 @@ static void test_commit_refused(store *s)
         {"CONFIG SET maxmemory 1", "CONFIG SET maxmemory 0", "OOM"},
         {"CONFIG SET min-replicas-to-write 1",
          "CONFIG SET min-replicas-to-write 0", "NOREPLICAS"},
+        /* A replica of a master that is not there: read-only. */
+        {"REPLICAOF 127.0.0.1 1", "REPLICAOF NO ONE", "READONLY"},
     };
     store_wop op[] = {w_cas("{r}rf.idem", 0, "d", 0),
                       w_add("{r}rf.c", 1, 0, 10, 0)};
@@ -804,11 +853,118 @@ static void test_commit_faults(store *s)
     stop_server();
     r = commit1(s, op, 1, T);
     is_int(r.st, AMS_ERR_STORE, "server gone: AMS_ERR_STORE");
+    is_int(r.unknown, 1,
+           "  sent on a connection found dead only by the reply: it may "
+           "have run (the safe answer)");
     r = commit1(s, op, 1, T);
     ok(r.st == AMS_ERR_STORE && r.unknown == 0,
        "  not connected: certainly not applied");
     ok(start_server() == 0, "start the server again");
     ok(until_ok(s, 2000) > 0, "  the handle works again");
+}
+
+/* Another client's script running past the busy threshold: the server
+ * answers BUSY without running ours (unknown = 0). */
+static void test_commit_busy(store *s)
+{
+    store_wop op[] = {w_add("{busy}bz.c", 1, 0, 10, 0)};
+    redisContext *c = raw();
+    redisReply *r = NULL;
+    store_wres res;
+    int done = 0;
+
+    ok(raw_cmd("CONFIG SET busy-reply-threshold 50"),
+       "a busy threshold of 50 ms");
+    if (c == NULL ||
+        redisAppendCommand(c, "EVAL %s 0", "while true do end") != REDIS_OK) {
+        ok(0, "  a raw connection for a script that spins");
+        return;
+    }
+    while (!done && redisBufferWrite(c, &done) == REDIS_OK)
+        ;
+    usleep(150000);
+    res = commit1(s, op, 1, T);
+    ok(res.st == AMS_ERR_STORE && res.unknown == 0,
+       "commit while another script spins: AMS_ERR_STORE, certainly not "
+       "applied (%d, %d)",
+       res.st, res.unknown);
+    ok(raw_cmd("SCRIPT KILL"), "  SCRIPT KILL");
+    if (redisGetReply(c, (void **)&r) == REDIS_OK && r != NULL)
+        freeReplyObject(r);
+    redisFree(c);
+    raw_cmd("CONFIG SET busy-reply-threshold 5000");
+    is_int(cget(s, "{busy}bz.c", T), 0, "  nothing was written");
+    is_int(commit1(s, op, 1, T).st, AMS_OK, "  then it applies");
+}
+
+/* A one-node Redis Cluster refuses a set whose keys span slots
+ * (CROSSSLOT): a caller bug, AMS_ERR, logged, nothing written; read_many
+ * sends one script per slot, which it takes. */
+static void test_commit_cluster(void)
+{
+    store_wop span[] = {w_add("{s1}cl.c", 1, 0, 10, 0),
+                        w_bytes(STORE_W_TAG_SET, "{s2}cl.t", "x", 0)};
+    store_wop one[] = {w_add("{s1}cl.c", 2, 0, 10, 0),
+                       w_bytes(STORE_W_TAG_SET, "{s1}cl.t", "y", 0)};
+    store_wset sets[] = {{span, 2, T}, {one, 2, T}};
+    store_rkey rk[] = {{STORE_F_COUNTER, "{s1}cl.c"},
+                       {STORE_F_TAG, "{s2}cl.t"},
+                       {STORE_F_TAG, "{s1}cl.t"},
+                       {STORE_F_TAG, "cl.untagged"}};
+    store_rval rv[4];
+    store_wres res[2];
+    char u[64], err[512], *v = NULL;
+    int cp = -1, up = 0;
+    pid_t pid = -1;
+    store *s = NULL;
+
+    for (int i = 0; i < 5 && pid < 0; i++) {
+        if ((cp = fx_free_port()) <= 0 || (pid = spawn_redis(cp, 1)) < 0)
+            continue;
+        if (wait_ping(pid, cp) != 0) {
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+            pid = -1;
+        }
+    }
+    if (!ok(pid > 0, "a Redis Cluster node on port %d", cp))
+        return;
+    if (raw_cmd_at(cp, "CLUSTER ADDSLOTSRANGE 0 16383"))
+        for (int i = 0; i < 500 && !up; i++) {
+            redisContext *c = raw_at(cp);
+            redisReply *r = c ? redisCommand(c, "CLUSTER INFO") : NULL;
+            up = r != NULL && r->type == REDIS_REPLY_STRING &&
+                 strstr(r->str, "cluster_state:ok") != NULL;
+            if (r != NULL)
+                freeReplyObject(r);
+            if (c != NULL)
+                redisFree(c);
+            if (!up)
+                usleep(20000);
+        }
+    snprintf(u, sizeof u, "redis://127.0.0.1:%d", cp);
+    if (ok(up, "  owning every slot") &&
+        ok((s = open_uri(u, err, sizeof err)) != NULL, "  open %s", u)) {
+        is_int(store_commit(s, sets, 2, res), AMS_OK,
+               "cluster: a call with a set spanning two slots: decided");
+        ok(res[0].st == AMS_ERR && res[0].unknown == 0,
+           "  that set: AMS_ERR (CROSSSLOT), certainly not applied");
+        is_int(res[1].st, AMS_OK, "  the set in one slot applied");
+        is_int(cget(s, "{s1}cl.c", T), 2, "  the counter has only its add");
+        is_int(store_tag_get(s, "{s2}cl.t", T, &v, NULL), AMS_NOT_FOUND,
+               "  the spanning set's tag was not written");
+        store_tag_set(s, "{s2}cl.t", "z", 1, 0, T);
+        is_int(store_read_many(s, rk, 4, T, rv), AMS_OK,
+               "read_many of keys in 3 slots: one script per slot");
+        ok(rv[0].num == 2 && rv[1].len == 1 && rv[1].val[0] == 'z' &&
+               rv[2].len == 1 && rv[2].val[0] == 'y' &&
+               rv[3].st == AMS_NOT_FOUND,
+           "  every record read");
+        store_rvals_free(rv, 4);
+    }
+    store_close(s);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
 }
 
 static void test_commit(store *s)
@@ -819,6 +975,7 @@ static void test_commit(store *s)
     test_commit_batch(s);
     test_commit_wrong_type(s);
     test_commit_refused(s);
+    test_commit_busy(s);
     test_read_many(s);
     test_commit_counts(s);
     test_commit_faults(s);
@@ -1254,6 +1411,7 @@ int main(void)
         store_close(s);
     }
     test_async();
+    test_commit_cluster();
     stop_server();
     fx_rm_rf(tmpdir);
     return tap_done();
