@@ -1113,7 +1113,8 @@ static ams_status rd_commit(store *s, const store_wset *sets, size_t n,
 /* ---- reads in one round trip: lua/read_many.lua, once per slot ---- */
 
 /* The Redis Cluster hash slot of key k (CRC16/XMODEM of its hash tag,
- * or of all of it), as the server computes it. */
+ * or of all of it), as the server computes it: read_many groups its
+ * keys by it, one script per slot, so that a cluster takes every one. */
 static unsigned rd_slot(const char *k, size_t len)
 {
     const char *open = memchr(k, '{', len), *close;
@@ -1135,7 +1136,9 @@ static unsigned rd_slot(const char *k, size_t len)
     return crc & 16383;
 }
 
-/* One key's answer (two elements of its slot's reply: d and n) into v. */
+/* One key's answer (two elements of its slot's reply: d and n) into v;
+ * v->val is malloc'd, the caller's.  AMS_ERR_STORE for an answer that is
+ * not a record's. */
 static ams_status rd_rval(uint8_t fam, const redisReply *d,
                           const redisReply *n, store_rval *v)
 {
@@ -1173,7 +1176,7 @@ static ams_status rd_read_many(store *s, const store_rkey *k, size_t n,
     if (n == 0)
         return AMS_OK;
     kb = malloc(n * sizeof *kb);
-    klen = calloc(6 * n, sizeof *klen);
+    klen = calloc(5 * n, sizeof *klen); /* klen, grp, pos, gn, goff */
     slot = calloc(2 * n, sizeof *slot);
     argv = calloc(5 * n, sizeof *argv);
     lens = calloc(5 * n, sizeof *lens);
