@@ -595,7 +595,9 @@ static int64_t rnd64(void)
 
     switch (rand() % 4) {
     case 0:
-        return near[rand() % 10] + (rand() % 5) - 2;
+        /* Near a limit, wrapping around it (unsigned: no overflow). */
+        return (int64_t)((uint64_t)near[rand() % 10] + (uint64_t)(rand() % 5) -
+                         2u);
     case 1:
         return (int64_t)(x % 4000000000u) - 2000000000;
     default:
