@@ -45,12 +45,15 @@ enum {
     S_JOURNAL_READ,
     S_JOURNAL_CLOSE,
     S_JOURNAL_GIVE_BACK,
+    S_COMMIT,
+    S_READ_MANY,
+    S_LIST_RANGE,
     S_COUNT
 };
 
 /* Answers: 0 OK, 1 conflict, 2 not found, 3 the named journal is closed,
  * 4 the named journal is full (as a number, or the first element of an
- * array). */
+ * array); commit, read_many and list_range: see their scripts. */
 extern const char *const rd_scripts[S_COUNT];
 
 typedef struct rd_store {
@@ -118,6 +121,31 @@ ams_status rd_bad(rd_store *rs, const char *op, const char *why);
 ams_status rd_evalv(rd_store *rs, const char *op, int script, int nkeys,
                     int argc, const char **argv, size_t *lens,
                     redisReply **out);
+/* One script call of a batch (rd_evalv_many). */
+typedef struct rd_call {
+    int script; /* S_* */
+    int nkeys;
+    int argc;          /* keys and arguments, in argv[3 .. 3 + argc) */
+    const char **argv; /* 3 + argc of them; argv[0..2] are rd_evalv_many's
+                          to fill */
+    size_t *lens;
+    /* Out.  reply: the answer, which may be an error reply, owned by the
+     * caller (freeReplyObject it), or NULL when none came; then sent: 1
+     * when the call may have run (it went out and no answer came back),
+     * 0 when it certainly did not (not connected, never written). */
+    redisReply *reply;
+    int sent;
+    char nk[12]; /* nkeys in decimal, for argv[2] */
+} rd_call;
+
+/* Run n scripts in ONE round trip (pipelined on the path the caller is
+ * on, as rd_evalv), in order: calls[i].reply each.  NOSCRIPT is handled
+ * as rd_evalv does (one more round trip for those).  AMS_OK when every
+ * call has a reply (error replies included: the caller decides), else
+ * AMS_ERR_STORE (logged) with the replies that came; either way the
+ * caller frees every non-NULL reply. */
+ams_status rd_evalv_many(rd_store *rs, const char *op, rd_call *calls,
+                         size_t n);
 /* rd_evalv with the keys and arguments in a. */
 ams_status rd_eval(rd_store *rs, const char *op, int script, int nkeys,
                    const rd_args *a, redisReply **out);
