@@ -121,7 +121,7 @@ static const char *w_req_json(ams_ctx *c)
  * in the store's count of writes. */
 
 static unsigned long nwrite_calls;
-static char first_write[32];
+static char first_write[300]; /* the first call, with the key it named */
 
 void hx_write_calls_reset(void)
 {
@@ -139,44 +139,45 @@ const char *hx_first_write_call(void)
     return first_write;
 }
 
-static void note_write(const char *fn)
+static void note_write(const char *fn, const char *key)
 {
     if (nwrite_calls++ == 0)
-        snprintf(first_write, sizeof first_write, "%s", fn);
+        snprintf(first_write, sizeof first_write, "%s(\"%.200s\")", fn,
+                 key ? key : "");
 }
 
 static ams_status w_counter_add(ams_ctx *c, ams_scope sc, const char *k,
                                 ams_period p, int64_t d, int64_t lo,
                                 int64_t hi, int64_t *o)
 {
-    note_write("counter_add");
+    note_write("counter_add", k);
     return services_host.counter_add(c, sc, k, p, d, lo, hi, o);
 }
 
 static ams_status w_lock(ams_ctx *c, ams_scope sc, const char *k, int64_t ttl,
                          char token[AMS_TOKEN_LEN])
 {
-    note_write("lock");
+    note_write("lock", k);
     return services_host.lock(c, sc, k, ttl, token);
 }
 
 static ams_status w_unlock(ams_ctx *c, ams_scope sc, const char *k,
                            const char *token)
 {
-    note_write("unlock");
+    note_write("unlock", k);
     return services_host.unlock(c, sc, k, token);
 }
 
 static ams_status w_tag_set(ams_ctx *c, ams_scope sc, const char *n,
                             const char *v, int64_t ttl)
 {
-    note_write("tag_set");
+    note_write("tag_set", n);
     return services_host.tag_set(c, sc, n, v, ttl);
 }
 
 static ams_status w_tag_del(ams_ctx *c, ams_scope sc, const char *n)
 {
-    note_write("tag_del");
+    note_write("tag_del", n);
     return services_host.tag_del(c, sc, n);
 }
 
@@ -184,20 +185,20 @@ static ams_status w_value_cas(ams_ctx *c, ams_scope sc, const char *k,
                               uint64_t expect, const char *v, size_t len,
                               int64_t ttl, uint64_t *version)
 {
-    note_write("value_cas");
+    note_write("value_cas", k);
     return services_host.value_cas(c, sc, k, expect, v, len, ttl, version);
 }
 
 static ams_status w_board_set(ams_ctx *c, const char *b, int64_t score)
 {
-    note_write("board_set");
+    note_write("board_set", b);
     return services_host.board_set(c, b, score);
 }
 
 static ams_status w_grant(ams_ctx *c, const char *kind, const char *item,
                           int64_t amount, const char *extra)
 {
-    note_write("grant");
+    note_write("grant", kind);
     return services_host.grant(c, kind, item, amount, extra);
 }
 
