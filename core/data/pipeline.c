@@ -35,10 +35,10 @@
  */
 #include "pipeline.h"
 
+#include "digest.h"
 #include "log.h"
 #include "metrics.h"
 
-#include <openssl/evp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -397,7 +397,7 @@ static void run_method(svc_req *r, outcome *o)
  * under its number (attempt_journal); resolve_interrupted settles it. */
 typedef struct idem {
     char key[STORE_KEY_MAX];
-    char hash[65];
+    char hash[65];    /* "" until idem_hash() needs it */
     uint64_t version; /* of the record seen; 0 when none */
     int64_t prev;     /* the attempt a "p" record seen names */
     int64_t attempt;  /* this run's attempt */
@@ -406,22 +406,22 @@ typedef struct idem {
 /* sha256 of method and params: a replay must ask the same thing. */
 static void request_hash(const svc_req *r, char out[65])
 {
-    unsigned char md[32];
-    unsigned int len = 0;
     char *params = r->params ? cJSON_PrintUnformatted(r->params) : NULL;
-    EVP_MD_CTX *c = EVP_MD_CTX_new();
 
-    out[0] = '\0';
-    if (c != NULL && EVP_DigestInit_ex(c, EVP_sha256(), NULL)) {
-        EVP_DigestUpdate(c, r->m->name, strlen(r->m->name) + 1);
-        if (params != NULL)
-            EVP_DigestUpdate(c, params, strlen(params));
-        if (EVP_DigestFinal_ex(c, md, &len) && len == 32)
-            for (int i = 0; i < 32; i++)
-                snprintf(out + 2 * i, 3, "%02x", md[i]);
-    }
-    EVP_MD_CTX_free(c);
+    digest_sha256_hex(r->m->name, strlen(r->m->name) + 1, params,
+                      params ? strlen(params) : 0, out);
     free(params);
+}
+
+/* d->hash, computed on first use.  Only a record that exists (compared
+ * with it) or one that is written carries the hash, and most requests
+ * have neither (a new request_id refused, a read-only method): hashing
+ * every request up front cost more than the rest of a refusal. */
+static const char *idem_hash(const svc_req *r, idem *d)
+{
+    if (d->hash[0] == '\0')
+        request_hash(r, d->hash);
+    return d->hash;
 }
 
 static int idem_write(svc_req *r, idem *d, const char *state, int status,
@@ -433,7 +433,7 @@ static int idem_write(svc_req *r, idem *d, const char *state, int status,
     int64_t now = svc_req_now(r);
 
     cJSON_AddStringToObject(rec, "s", state);
-    cJSON_AddStringToObject(rec, "h", d->hash);
+    cJSON_AddStringToObject(rec, "h", idem_hash(r, d));
     if (strcmp(state, "p") == 0)
         cJSON_AddNumberToObject(rec, "a", (double)d->attempt);
     if (answer != NULL) {
@@ -470,7 +470,6 @@ static int idem_lookup(svc_req *r, idem *d, outcome *o, pipe_result *res)
     const cJSON *s, *h, *b, *stc;
     ams_status st;
 
-    request_hash(r, d->hash);
     snprintf(name, sizeof name, "idem:%s", r->request_id);
     if (svc_host_key(d->key, sizeof d->key, r->act->id, r->uid, name) < 0) {
         set_http(o, 400, "bad_request", "request_id: too long");
@@ -499,7 +498,7 @@ static int idem_lookup(svc_req *r, idem *d, outcome *o, pipe_result *res)
                   (long long)r->act->id, d->key);
         return 0;
     }
-    if (strcmp(h->valuestring, d->hash) != 0) {
+    if (strcmp(h->valuestring, idem_hash(r, d)) != 0) {
         set_http(o, 409, "request_id_reused",
                  "request_id was already used with another method or other "
                  "params; use a new request_id");
@@ -540,7 +539,7 @@ static ams_status idem_stage(svc_req *r, idem *d, const char *answer_text)
     ams_status st;
 
     cJSON_AddStringToObject(rec, "s", "d");
-    cJSON_AddStringToObject(rec, "h", d->hash);
+    cJSON_AddStringToObject(rec, "h", idem_hash(r, d));
     cJSON_AddNumberToObject(rec, "st", 200);
     cJSON_AddStringToObject(rec, "b", answer_text);
     text = cJSON_PrintUnformatted(rec);
