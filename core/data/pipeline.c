@@ -36,6 +36,7 @@
 #include "pipeline.h"
 
 #include "digest.h"
+#include "json.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -406,7 +407,7 @@ typedef struct idem {
 /* sha256 of method and params: a replay must ask the same thing. */
 static void request_hash(const svc_req *r, char out[65])
 {
-    char *params = r->params ? cJSON_PrintUnformatted(r->params) : NULL;
+    char *params = r->params ? json_print(r->params) : NULL;
 
     digest_sha256_hex(r->m->name, strlen(r->m->name) + 1, params,
                       params ? strlen(params) : 0, out);
@@ -440,7 +441,7 @@ static int idem_write(svc_req *r, idem *d, const char *state, int status,
         cJSON_AddNumberToObject(rec, "st", status);
         cJSON_AddStringToObject(rec, "b", answer);
     }
-    text = cJSON_PrintUnformatted(rec);
+    text = json_print(rec);
     cJSON_Delete(rec);
     if (text == NULL)
         return AMS_ERR_NOMEM;
@@ -542,7 +543,7 @@ static ams_status idem_stage(svc_req *r, idem *d, const char *answer_text)
     cJSON_AddStringToObject(rec, "h", idem_hash(r, d));
     cJSON_AddNumberToObject(rec, "st", 200);
     cJSON_AddStringToObject(rec, "b", answer_text);
-    text = cJSON_PrintUnformatted(rec);
+    text = json_print(rec);
     cJSON_Delete(rec);
     if (text == NULL)
         return AMS_ERR_NOMEM;
@@ -676,7 +677,7 @@ static int resolve_interrupted(svc_req *r, outcome *o, pipe_result *res,
     r->grants = mine;
     res->body = answer(r, o);
     res->http_status = 200;
-    text = cJSON_PrintUnformatted(res->body);
+    text = json_print(res->body);
     if (text == NULL || idem_write(r, d, "d", 200, text) != AMS_OK)
         log_error("activity %lld: cannot record the recovered answer of "
                   "request_id=%s",
@@ -754,7 +755,7 @@ static int commit_run(svc_req *r, idem *d, outcome *o, pipe_result *res,
 {
     ams_status st = svc_ledger_stage(r); /* before answer() takes grants */
     cJSON *body = st == AMS_OK ? answer(r, o) : NULL;
-    char *text = body ? cJSON_PrintUnformatted(body) : NULL;
+    char *text = body ? json_print(body) : NULL;
     store_wres wr;
 
     cJSON_Delete(body);

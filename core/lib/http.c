@@ -3,6 +3,8 @@
  */
 #include "http.h"
 
+#include "json.h"
+
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>
 #include <stdarg.h>
@@ -73,15 +75,22 @@ int http_on_reply(struct evhttp_request *req, http_reply_fn fn, void *arg)
     return 0;
 }
 
-static void send_text(struct evhttp_request *req, int status, const char *text)
+/* Send len bytes of JSON text and a newline as the answer. */
+static void send_json_text(struct evhttp_request *req, int status,
+                           const char *text, size_t len)
 {
     struct evbuffer *out = evhttp_request_get_output_buffer(req);
 
-    evbuffer_add(out, text, strlen(text));
+    evbuffer_add(out, text, len);
     evbuffer_add(out, "\n", 1);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
                       "application/json");
     evhttp_send_reply(req, status, NULL, NULL); /* libevent's phrase */
+}
+
+static void send_text(struct evhttp_request *req, int status, const char *text)
+{
+    send_json_text(req, status, text, strlen(text));
 }
 
 void http_send_text(struct evhttp_request *req, int status, const char *text)
@@ -102,20 +111,24 @@ void http_send_text(struct evhttp_request *req, int status, const char *text)
 
 void http_send_json(struct evhttp_request *req, int status, cJSON *body)
 {
-    char *text;
+    /* Most answers fit: printed here and copied once, into the reply. */
+    char storage[2048];
+    jbuf text;
 
     if (hooks != NULL)
         status = run_hook(req, status, &body);
-    text = body ? cJSON_PrintUnformatted(body) : NULL;
+    jbuf_init(&text, storage, sizeof storage);
+    json_put_item(&text, body); /* fails on NULL */
     cJSON_Delete(body);
-    if (text == NULL) {
+    if (text.failed) {
+        jbuf_free(&text);
         send_text(req, 500,
                   "{\"code\":500,\"reason\":\"internal\","
                   "\"message\":\"out of memory\"}");
         return;
     }
-    send_text(req, status, text);
-    free(text);
+    send_json_text(req, status, text.p, text.len);
+    jbuf_free(&text);
 }
 
 void http_send_raw(struct evhttp_request *req, int status,
