@@ -7,6 +7,7 @@
 #include "coro.h"
 #include "tap.h"
 
+#include <fenv.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdint.h>
@@ -148,6 +149,43 @@ static void test_pingpong(void)
         ok(args[i].fresult == f, "coroutine %c kept its double locals",
            args[i].name);
     }
+    coro_pool_free(p);
+}
+
+/* ---- floating-point control state -------------------------------------- */
+
+/* The rounding mode lives in the MXCSR and x87 control word, which a
+ * switch keeps per context (as swapcontext did): a coroutine that sets
+ * one does not change the loop's, nor the loop the coroutine's. */
+static int fenv_inside_before, fenv_inside_after;
+
+static void fn_round(void *arg)
+{
+    (void)arg;
+    fesetround(FE_UPWARD);
+    fenv_inside_before = fegetround();
+    coro_yield();
+    fenv_inside_after = fegetround();
+}
+
+static void test_fenv(void)
+{
+    coro_pool *p = coro_pool_new(0, 1);
+    coro *c;
+    int outside;
+
+    fesetround(FE_TONEAREST);
+    c = coro_new(p, fn_round, NULL);
+    coro_resume(c);
+    outside = fegetround();
+    fesetround(FE_DOWNWARD);
+    coro_resume(c);
+    is_int(fenv_inside_before, FE_UPWARD, "a coroutine sets its rounding");
+    is_int(outside, FE_TONEAREST, "  the loop's is not changed by it");
+    is_int(fenv_inside_after, FE_UPWARD,
+           "  nor the coroutine's by the loop's, across a yield");
+    is_int(fegetround(), FE_DOWNWARD, "  and the loop keeps its own");
+    fesetround(FE_TONEAREST);
     coro_pool_free(p);
 }
 
@@ -513,6 +551,9 @@ static void bench(void)
 #ifdef TEST_ASAN
     const long n = 100000;
     const char *how = "getcontext/setcontext, ASan build";
+#elif defined(__x86_64__)
+    const long n = 1000000;
+    const char *how = "ams_coro_switch";
 #else
     const long n = 1000000;
     const char *how = "swapcontext";
@@ -541,6 +582,7 @@ int main(void)
 {
     test_basic();
     test_pingpong();
+    test_fenv();
     test_recycling();
     test_depth();
     test_guard();
