@@ -347,7 +347,7 @@ static void answer_reason(const pipe_result *res, char out[64])
     const cJSON *r;
 
     if (res->reason[0] != '\0') {
-        snprintf(out, 64, "%s", res->reason);
+        text_copy(out, 64, res->reason);
         return;
     }
     raw = res->raw ? cJSON_Parse(res->raw) : NULL;
@@ -424,7 +424,7 @@ static job *make_job(gateway *gw, struct evhttp_request *req, method *m,
     j->sr.params = cJSON_GetObjectItemCaseSensitive(body, "params");
     evhttp_connection_get_peer(evhttp_request_get_connection(req), &host,
                                &port);
-    snprintf(j->ip, sizeof j->ip, "%s", host ? host : "");
+    text_copy(j->ip, sizeof j->ip, host ? host : "");
     j->sr.client_ip = j->ip;
     j->sr.act = m->act;
     j->sr.m = m;
@@ -468,13 +468,22 @@ void gateway_handle(struct evhttp_request *req, void *arg)
     }
     m = gen_route(gw->current, id, name);
     if (m == NULL) {
-        if (gen_activity(gw->current, id) == NULL)
-            snprintf(msg, sizeof msg, "unknown activity %lld", (long long)id);
-        else
-            snprintf(msg, sizeof msg, "activity %lld has no method \"%s\"",
-                     (long long)id, name);
+        /* gen_activity walks every activity: once, not twice.  The message
+         * is built without snprintf, as unknown ids are what a scan or a
+         * stale client sends most. */
+        int known = gen_activity(gw->current, id) != NULL;
+        tbuf b = TBUF(msg, sizeof msg);
+
+        tbuf_str(&b, known ? "activity " : "unknown activity ");
+        tbuf_int(&b, (long long)id);
+        if (known) {
+            tbuf_str(&b, " has no method \"");
+            tbuf_str(&b, name);
+            tbuf_str(&b, "\"");
+        }
+        tbuf_end(&b);
         reply_error(gw, req, 404, "not_found", NULL, msg);
-        count(t0, gen_activity(gw->current, id) ? id : 0, NULL, "not_found");
+        count(t0, known ? id : 0, NULL, "not_found");
         return;
     }
     len = evbuffer_get_length(in);

@@ -6,6 +6,7 @@
 
 #include "answers.h"
 #include "hash.h"
+#include "text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -205,8 +206,11 @@ void metrics_count_request(int64_t activity_id, const char *mname,
     const char *labels[3] = {id, mname ? mname : "", reason ? reason : ""};
     metrics_series *s;
 
-    if (activity_id > 0)
-        snprintf(id, sizeof id, "%lld", (long long)activity_id);
+    if (activity_id > 0) { /* "%lld", without snprintf: per request */
+        tbuf b = TBUF(id, sizeof id);
+        tbuf_int(&b, (long long)activity_id);
+        tbuf_end(&b);
+    }
     if ((s = metrics_table_get(&worker, MF_REQUESTS, labels)) != NULL)
         s->v[0]++;
     if ((s = metrics_table_get(&worker, MF_LATENCY, labels)) == NULL)

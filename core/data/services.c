@@ -12,6 +12,7 @@
 #include "json.h"
 #include "log.h"
 #include "metrics.h"
+#include "text.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -342,7 +343,7 @@ static ams_status make_key(ams_ctx *c, const char *fn, ams_scope scope,
 {
     const char *uid;
     int64_t id, now;
-    int n;
+    tbuf b = TBUF(out, outlen);
 
     *expire = 0;
     if (c == NULL || c->req == NULL) {
@@ -365,18 +366,29 @@ static ams_status make_key(ams_ctx *c, const char *fn, ams_scope scope,
         host_log(c, AMS_LOG_ERROR, "%s: user scope needs a uid", fn);
         return AMS_ERR;
     }
+    /* Built with tbuf (text.h): snprintf cost more than the store call
+     * the key is for. */
     switch (scope) {
-    case AMS_SCOPE_ACTIVITY:
-        n = snprintf(out, outlen, "{a%lld}g:%s", (long long)id, key);
+    case AMS_SCOPE_ACTIVITY: /* "{a<id>}g:<key>" */
+        tbuf_mem(&b, "{a", 2);
+        tbuf_int(&b, (long long)id);
+        tbuf_mem(&b, "}g:", 3);
+        tbuf_str(&b, key);
         break;
-    case AMS_SCOPE_USER:
-        n = snprintf(out, outlen, "{a%lld}u%zu:%s:%s", (long long)id,
-                     strlen(uid), uid, key);
+    case AMS_SCOPE_USER: /* "{a<id>}u<len(uid)>:<uid>:<key>" */
+        tbuf_mem(&b, "{a", 2);
+        tbuf_int(&b, (long long)id);
+        tbuf_mem(&b, "}u", 2);
+        tbuf_int(&b, (long long)strlen(uid));
+        tbuf_mem(&b, ":", 1);
+        tbuf_str(&b, uid);
+        tbuf_mem(&b, ":", 1);
+        tbuf_str(&b, key);
         break;
     case AMS_SCOPE_CROWD:
         if (svc_crowd_key(out, outlen, uid, key) < 0)
             return AMS_ERR;
-        n = (int)strlen(out);
+        b.n = strlen(out);
         break;
     default:
         host_log(c, AMS_LOG_ERROR, "%s: unknown scope %d", fn, (int)scope);
@@ -385,13 +397,13 @@ static ams_status make_key(ams_ctx *c, const char *fn, ams_scope scope,
     if (period == AMS_PERIOD_DAY) {
         now = svc_now(c);
         int64_t day = svc_day(c->inst ? c->inst->act : NULL, now, expire);
-        n += snprintf(out + n, outlen - (size_t)(n < (int)outlen ? n : 0),
-                      "@d%lld", (long long)day);
+        tbuf_mem(&b, "@d", 2);
+        tbuf_int(&b, (long long)day);
     } else if (period != AMS_PERIOD_NONE) {
         host_log(c, AMS_LOG_ERROR, "%s: unknown period %d", fn, (int)period);
         return AMS_ERR;
     }
-    if (n < 0 || (size_t)n >= outlen)
+    if (tbuf_end(&b) < 0)
         return AMS_ERR;
     if (svc.st == NULL) {
         host_log(c, AMS_LOG_ERROR, "%s: store unavailable", fn);

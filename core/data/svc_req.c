@@ -183,10 +183,22 @@ int svc_key_ok(const char *k)
     return k != NULL && text_is_token(k, 1, SVC_KEY_MAX);
 }
 
+/* The key texts below are built with tbuf (text.h): each request builds
+ * several, and snprintf cost more than the store read they name. */
+
+/* "{u<len(uid)>:<uid>}c:<name>" */
 int svc_crowd_key(char *out, size_t outlen, const char *uid, const char *name)
 {
-    int n = snprintf(out, outlen, "{u%zu:%s}c:%s", strlen(uid), uid, name);
-    return n < 0 || (size_t)n >= outlen ? -1 : 0;
+    tbuf b = TBUF(out, outlen);
+    size_t ulen = strlen(uid);
+
+    tbuf_mem(&b, "{u", 2);
+    tbuf_int(&b, (long long)ulen);
+    tbuf_mem(&b, ":", 1);
+    tbuf_mem(&b, uid, ulen);
+    tbuf_mem(&b, "}c:", 3);
+    tbuf_str(&b, name);
+    return tbuf_end(&b);
 }
 
 /* This process's node: a hash of the boot id and the pid namespace, so
@@ -304,14 +316,23 @@ ams_status svc_host_lock_reclaim(svc_req *r, const char *key, int64_t ttl_ms)
 int svc_host_key(char *out, size_t outlen, int64_t activity_id,
                  const char *uid, const char *name)
 {
-    int n;
-    if (uid != NULL && uid[0] != '\0')
-        n = snprintf(out, outlen, "{a%lld}hu%zu:%s:%s", (long long)activity_id,
-                     strlen(uid), uid, name);
-    else
-        n = snprintf(out, outlen, "{a%lld}hg:%s", (long long)activity_id,
-                     name);
-    return n < 0 || (size_t)n >= outlen ? -1 : 0;
+    tbuf b = TBUF(out, outlen);
+
+    /* "{a<id>}hu<len(uid)>:<uid>:<name>", or "{a<id>}hg:<name>" */
+    tbuf_mem(&b, "{a", 2);
+    tbuf_int(&b, (long long)activity_id);
+    if (uid != NULL && uid[0] != '\0') {
+        size_t ulen = strlen(uid);
+        tbuf_mem(&b, "}hu", 3);
+        tbuf_int(&b, (long long)ulen);
+        tbuf_mem(&b, ":", 1);
+        tbuf_mem(&b, uid, ulen);
+        tbuf_mem(&b, ":", 1);
+    } else {
+        tbuf_mem(&b, "}hg:", 4);
+    }
+    tbuf_str(&b, name);
+    return tbuf_end(&b);
 }
 
 int svc_ledger_key(char *out, size_t outlen, const svc_req *r)
