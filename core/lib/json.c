@@ -172,8 +172,18 @@ static int same_double(double a, double b)
     return fabs(a - b) <= max * DBL_EPSILON;
 }
 
-static void put_number(jbuf *b, double d)
+/* cJSON 1.7.16 and later print a number equal to its valueint with "%d"
+ * (so -0 as "0"); 1.7.15 and before always go through "%1.15g". */
+#if CJSON_VERSION_MAJOR > 1 ||                                                \
+    (CJSON_VERSION_MAJOR == 1 &&                                              \
+     (CJSON_VERSION_MINOR > 7 ||                                              \
+      (CJSON_VERSION_MINOR == 7 && CJSON_VERSION_PATCH >= 16)))
+#define CJSON_PRINTS_VALUEINT 1
+#endif
+
+static void put_number(jbuf *b, const cJSON *item)
 {
+    double d = item->valuedouble;
     char tmp[32];
     int n;
     char dp;
@@ -182,6 +192,12 @@ static void put_number(jbuf *b, double d)
         json_put(b, "null", 4);
         return;
     }
+#ifdef CJSON_PRINTS_VALUEINT
+    if (d == (double)item->valueint) {
+        json_put_int(b, item->valueint);
+        return;
+    }
+#endif
     /* An integer below 1e15 is what "%1.15g" prints of it, digit for
      * digit, and reads back exactly: cJSON's second try never happens.
      * (-0 is left to printf: it prints "-0".) */
@@ -224,7 +240,7 @@ void json_put_item(jbuf *b, const cJSON *item)
         json_put(b, "true", 4);
         return;
     case cJSON_Number:
-        put_number(b, item->valuedouble);
+        put_number(b, item);
         return;
     case cJSON_Raw:
         if (item->valuestring == NULL)
