@@ -43,6 +43,7 @@ AMS_PLUGIN_FLAGS("status", "1.0.0", entries, flags);
 /* One stock counter: what is shown, the counter key, the stock. */
 typedef struct stock {
     char *name;
+    char *json; /* name as a JSON string, quoted and escaped, made once */
     char *key;
     int64_t stock; /* < 0: unlimited */
 } stock;
@@ -59,10 +60,12 @@ static void status_free(status *s)
         return;
     for (size_t i = 0; i < s->nprizes; i++) {
         free(s->prizes[i].name);
+        free(s->prizes[i].json);
         free(s->prizes[i].key);
     }
     free(s->prizes);
     free(s->coupon.name);
+    free(s->coupon.json);
     free(s->coupon.key);
     free(s);
 }
@@ -73,13 +76,19 @@ static double num(const cJSON *o, const char *name, double def)
     return cJSON_IsNumber(v) ? v->valuedouble : def;
 }
 
-/* s->name = name, s->key = key_prefix + name; -1 when out of memory. */
+/* s->name = name, s->json = name as JSON text, s->key = key_prefix +
+ * name; -1 when out of memory. */
 static int stock_set(stock *s, const char *key_prefix, const char *name,
                      int64_t n)
 {
+    cJSON *str = cJSON_CreateString(name);
+
     s->stock = n;
     s->name = strdup(name);
-    if (s->name == NULL || asprintf(&s->key, "%s%s", key_prefix, name) < 0) {
+    s->json = str ? cJSON_PrintUnformatted(str) : NULL;
+    cJSON_Delete(str);
+    if (s->name == NULL || s->json == NULL ||
+        asprintf(&s->key, "%s%s", key_prefix, name) < 0) {
         s->key = NULL;
         return -1;
     }
@@ -171,54 +180,95 @@ static ams_status remaining(ams_ctx *ctx, const stock *s, int64_t *left)
     return st;
 }
 
-/* Reply key with obj (consumed). */
-static ams_status reply_obj(ams_ctx *ctx, const char *key, cJSON *obj)
+/* The objects below are small and of a fixed shape: their text is put
+ * together from the names escaped once at init and the counts, instead
+ * of a cJSON tree printed on every request (cJSON prints each number with
+ * sprintf and reads it back with sscanf).  The host parses the text as it
+ * would parse cJSON's: the answer is the same. */
+typedef struct text {
+    char *p;
+    size_t len, cap;
+} text;
+
+/* Append n bytes; -1 when out of memory (t->p is then freed). */
+static int put(text *t, const char *s, size_t n)
 {
-    char *text = obj ? cJSON_PrintUnformatted(obj) : NULL;
-    ams_status st = text ? ams_api->reply_json(ctx, key, text) : AMS_ERR_NOMEM;
-    free(text);
-    cJSON_Delete(obj);
+    if (t->len + n + 1 > t->cap) {
+        size_t cap = (t->len + n + 1) * 2;
+        char *p = realloc(t->p, cap);
+        if (p == NULL) {
+            free(t->p);
+            t->p = NULL;
+            return -1;
+        }
+        t->p = p;
+        t->cap = cap;
+    }
+    memcpy(t->p + t->len, s, n);
+    t->len += n;
+    t->p[t->len] = '\0';
+    return 0;
+}
+
+static int put_str(text *t, const char *s)
+{
+    return put(t, s, strlen(s));
+}
+
+static int put_int(text *t, int64_t v)
+{
+    char buf[24];
+    int n = snprintf(buf, sizeof buf, "%lld", (long long)v);
+
+    return put(t, buf, (size_t)n);
+}
+
+/* Reply key with the text t built (freed here); a failed build is out
+ * of memory. */
+static ams_status reply_text(ams_ctx *ctx, const char *key, text *t, int rc)
+{
+    ams_status st =
+        rc == 0 && t->p ? ams_api->reply_json(ctx, key, t->p) : AMS_ERR_NOMEM;
+
+    free(t->p);
     return st;
 }
 
 static ams_status show_pool(ams_ctx *ctx, const status *s)
 {
-    cJSON *obj = cJSON_CreateObject();
+    text t = {NULL, 0, 0};
+    int rc = put(&t, "{", 1);
 
-    for (size_t i = 0; obj != NULL && i < s->nprizes; i++) {
+    for (size_t i = 0; rc == 0 && i < s->nprizes; i++) {
         int64_t left;
         ams_status st = remaining(ctx, &s->prizes[i], &left);
         if (st != AMS_OK) {
-            cJSON_Delete(obj);
+            free(t.p);
             return st;
         }
-        if (cJSON_AddNumberToObject(obj, s->prizes[i].name, (double)left) ==
-            NULL) {
-            cJSON_Delete(obj);
-            return AMS_ERR_NOMEM;
-        }
+        rc = (i > 0 ? put(&t, ",", 1) : 0) || put_str(&t, s->prizes[i].json) ||
+             put(&t, ":", 1) || put_int(&t, left);
     }
-    return reply_obj(ctx, "pool", obj);
+    rc = rc || put(&t, "}", 1);
+    return reply_text(ctx, "pool", &t, rc);
 }
 
 static ams_status show_coupon(ams_ctx *ctx, const status *s)
 {
-    cJSON *obj = cJSON_CreateObject();
+    text t = {NULL, 0, 0};
     int64_t left = 0;
     ams_status st = AMS_OK;
+    int rc;
 
     if (s->coupon.stock >= 0)
         st = remaining(ctx, &s->coupon, &left);
-    if (st != AMS_OK || obj == NULL) {
-        cJSON_Delete(obj);
-        return st != AMS_OK ? st : AMS_ERR_NOMEM;
-    }
-    cJSON_AddStringToObject(obj, "kind", s->coupon.name);
-    if (s->coupon.stock >= 0)
-        cJSON_AddNumberToObject(obj, "remaining", (double)left);
-    else
-        cJSON_AddNullToObject(obj, "remaining");
-    return reply_obj(ctx, "coupon", obj);
+    if (st != AMS_OK)
+        return st;
+    rc = put_str(&t, "{\"kind\":") || put_str(&t, s->coupon.json) ||
+         put_str(&t, ",\"remaining\":") ||
+         (s->coupon.stock >= 0 ? put_int(&t, left) : put_str(&t, "null")) ||
+         put(&t, "}", 1);
+    return reply_text(ctx, "coupon", &t, rc);
 }
 
 AMS_ENTRY(status_show)

@@ -19,7 +19,9 @@ static const char *RES =
     "\"prizes\":[{\"name\":\"phone\",\"stock\":1,\"weight\":1,"
     "\"value\":5000},{\"name\":\"pen\",\"stock\":12,\"weight\":1,"
     "\"value\":5}]},"
-    "\"empty\":{\"name\":\"empty\",\"prizes\":[]}},"
+    "\"empty\":{\"name\":\"empty\",\"prizes\":[]},"
+    "\"odd\":{\"name\":\"odd\",\"stock\":3,\"prizes\":[{\"name\":"
+    "\"say\\\"hi\\\"\\\\\",\"stock\":3,\"weight\":1,\"value\":1}]}},"
     "\"coupons\":{\"c20\":{\"name\":\"c20\",\"value\":20,\"expire_days\":30,"
     "\"stock\":100},"
     "\"free\":{\"name\":\"free\",\"value\":1,\"expire_days\":7}}}";
@@ -94,6 +96,17 @@ static void test_show(activity *a)
     is_str(s, "{\"kind\":\"c20\",\"remaining\":100}", "100 coupons left");
     free(s);
     phost_call_free(&c);
+
+    /* A prize name that needs escaping is escaped in the answer. */
+    {
+        instance *odd = inst(a, STATUS, "show", "{\"pool\":\"odd\"}");
+        st = odd ? phost_run(H, odd, 0, "alice", NULL, T0, &c) : AMS_ERR;
+        is_int(st, AMS_OK, "status of a pool with an odd prize name");
+        s = field(&c, "pool");
+        is_str(s, "{\"say\\\"hi\\\"\\\\\":3}", "  its name escaped");
+        free(s);
+        phost_call_free(&c);
+    }
 
     /* alice draws three times and takes 2 coupons; bob draws once. */
     for (int i = 0; i < 3; i++) {
