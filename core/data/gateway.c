@@ -352,7 +352,7 @@ static void answer_reason(const pipe_result *res, char out[64])
     }
     raw = res->raw ? cJSON_Parse(res->raw) : NULL;
     r = cJSON_GetObjectItemCaseSensitive(res->raw ? raw : res->body, "reason");
-    snprintf(out, 64, "%s", cJSON_IsString(r) ? r->valuestring : "");
+    text_copy(out, 64, cJSON_IsString(r) ? r->valuestring : "");
     cJSON_Delete(raw);
 }
 
