@@ -37,6 +37,7 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "prefetch.h"
 
 #include <openssl/evp.h>
 #include <stdint.h>
@@ -476,8 +477,8 @@ static int idem_lookup(svc_req *r, idem *d, outcome *o, pipe_result *res)
         set_http(o, 400, "bad_request", "request_id: too long");
         return -1;
     }
-    st = store_value_get(svc.st, d->key, svc_req_now(r), &text, &len,
-                         &d->version);
+    /* Through the write set: read ahead with the rest (prefetch.h). */
+    st = ws_value_get(r->ws, d->key, svc_req_now(r), &text, &len, &d->version);
     if (st == AMS_NOT_FOUND) {
         d->version = 0;
         return 0;
@@ -560,6 +561,7 @@ static void idem_replay(svc_req *r, idem *d, outcome *o, pipe_result *res)
     idem again = {.attempt = 1};
 
     (void)d;
+    ws_reset(r->ws); /* read the record as the winner left it */
     if (idem_lookup(r, &again, o, res) >= 0)
         set_outcome(o, "busy"); /* not done after all: let it retry */
 }
@@ -806,16 +808,22 @@ static int commit_run(svc_req *r, idem *d, outcome *o, pipe_result *res,
 static void run_guarded(svc_req *r, outcome *o, pipe_result *res)
 {
     idem d = {.attempt = 1};
-    int found = idem_lookup(r, &d, o, res);
     int has_uid = r->uid != NULL && r->uid[0] != '\0';
+    int found;
     ams_status st;
 
-    if (found < 0)
-        return;
     if ((r->ws = ws_new(svc.st)) == NULL) {
         set_http(o, 503, "overloaded", "out of memory");
         return;
     }
+    /* What this method is known to read, in one store read. */
+    if (prefetch_fill(r->ws, svc.st, r->act->id, r->m->name, r->uid,
+                      r->request_id, svc_req_now(r), &st) < 0) {
+        set_fault(o, st, "request", r->m->name);
+        return;
+    }
+    if ((found = idem_lookup(r, &d, o, res)) < 0)
+        return;
     /* The session lock is per user: a request without a uid (a method
      * without login) has no user to protect, and one lock shared by all
      * anonymous callers would make them busy for each other.  A method
@@ -843,6 +851,9 @@ static void run_guarded(svc_req *r, outcome *o, pipe_result *res)
     }
     for (int run = 1;; run++) {
         run_method(r, o);
+        if (run == 1)
+            prefetch_learn(r->ws, r->act->id, r->m->name, r->uid,
+                           r->request_id);
         if (o->http_status != 200 || strcmp(o->reason, "ok") != 0) {
             /* Refusals and faults: nothing was written, nothing is
              * recorded; a retry simply runs again. */

@@ -22,6 +22,7 @@ typedef struct ws_ent {
     uint8_t fam; /* STORE_F_* */
     char *key;   /* owned */
     int loaded;  /* the store's record was read */
+    int missed;  /* ... by a read of its own (not read ahead) */
     /* The store's record as read. */
     int present;
     int64_t num; /* counter value */
@@ -212,6 +213,7 @@ static ams_status load(svc_ws *ws, ws_ent *e, int64_t now_ms)
     if (st != AMS_OK && st != AMS_NOT_FOUND)
         return st;
     e->loaded = 1;
+    e->missed = 1;
     e->present = e->fam == STORE_F_COUNTER || st == AMS_OK;
     e->num = st == AMS_OK ? num : 0;
     e->val = st == AMS_OK ? val : NULL;
@@ -485,6 +487,42 @@ ams_status ws_append(svc_ws *ws, const char *key, const char *val, size_t len,
     o->len = len;
     o->expire_at_ms = expire_at_ms;
     return AMS_OK;
+}
+
+void ws_prefill(svc_ws *ws, const store_rkey *k, store_rval *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        ws_ent *e = entry(ws, k[i].fam, k[i].key);
+        int ok = v[i].st == AMS_OK;
+
+        if (e == NULL || e->loaded) {
+            free(v[i].val);
+            v[i].val = NULL;
+            continue;
+        }
+        e->loaded = 1;
+        e->present = k[i].fam == STORE_F_COUNTER || ok;
+        e->num = ok ? v[i].num : 0;
+        e->val = ok ? v[i].val : NULL;
+        e->len = ok ? v[i].len : 0;
+        e->version = ok ? v[i].version : 0;
+        if (!ok)
+            free(v[i].val);
+        v[i].val = NULL;
+    }
+}
+
+size_t ws_misses(const svc_ws *ws, store_rkey *out, size_t max)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < ws->nent && n < max; i++)
+        if (ws->ent[i]->missed) {
+            out[n].fam = ws->ent[i]->fam;
+            out[n].key = ws->ent[i]->key;
+            n++;
+        }
+    return n;
 }
 
 ams_status ws_commit(svc_ws *ws, int64_t now_ms, store_wres *res)
