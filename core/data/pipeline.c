@@ -731,6 +731,7 @@ static void rerun_reset(svc_req *r, outcome *o)
     r->grants = NULL;
     cJSON_Delete(r->notes);
     r->notes = NULL;
+    svc_req_release_locks(r); /* its run takes them again */
     ws_reset(r->ws);
 }
 

@@ -108,6 +108,8 @@ int svc_key_ok(const char *k);
 #define SVC_KEY_MAX AMS_KEY_MAX
 /* Release the request's locks and memory (not r itself). */
 void svc_req_end(svc_req *r);
+/* Release the plugin locks the request holds (before it runs again). */
+void svc_req_release_locks(svc_req *r);
 
 /* The host clock of a context (works for init contexts too). */
 int64_t svc_now(ams_ctx *ctx);

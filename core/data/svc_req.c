@@ -130,12 +130,8 @@ size_t svc_release_orphans(int64_t now_ms)
     return released;
 }
 
-void svc_req_end(svc_req *r)
+void svc_req_release_locks(svc_req *r)
 {
-    cJSON_Delete(r->grants);
-    r->grants = NULL;
-    cJSON_Delete(r->notes);
-    r->notes = NULL;
     int64_t now = r->clock_base_ms + (clock_mono_ms() - r->mono_start_ms);
 
     while (r->locks != NULL) {
@@ -147,6 +143,15 @@ void svc_req_end(svc_req *r)
         free(l->key);
         free(l);
     }
+}
+
+void svc_req_end(svc_req *r)
+{
+    cJSON_Delete(r->grants);
+    r->grants = NULL;
+    cJSON_Delete(r->notes);
+    r->notes = NULL;
+    svc_req_release_locks(r);
     for (size_t i = 0; i < r->narena; i++)
         free(r->arena[i]);
     free(r->arena);

@@ -835,6 +835,70 @@ def held_answer(u, what, pattern, skip, r, relay, a, ran):
               "limit is counted once)" % name, repr(nxt.body))
 
 
+# ------------------------------------- 5. what a request costs in Redis
+
+# Commands that change data (INFO commandstats names, lower case).
+WRITES = {"hset", "hincrby", "hdel", "del", "unlink", "set", "rpush",
+          "lpush", "pexpire", "expire", "persist", "zadd", "zrem", "incr",
+          "incrby", "hsetnx", "lset", "ltrim"}
+
+
+def commandstats(r):
+    """{command: calls} since the last CONFIG RESETSTAT."""
+    out = {}
+    for line in r.cmd("INFO", "commandstats").splitlines():
+        if line.startswith("cmdstat_"):
+            name, rest = line[len("cmdstat_"):].split(":", 1)
+            out[name] = int(rest.split("calls=")[1].split(",")[0])
+    out.pop("config", None)
+    out.pop("info", None)
+    return out
+
+
+def test_costs():
+    """Round trips and commands of a grab, once its method is learned; a
+    read-only method and a refusal send no write command at all."""
+    r = redisd.RedisServer()
+    try:
+        with node(r, "node C", {"1003.conf": flash_conf(stock=100000)},
+                  workers=1) as a:
+            for i in range(3):  # the method learns what it reads
+                call(a, "bind", "w%d" % i, "bind-w%d" % i)
+                call(a, "grab", "w%d" % i, "grab-w%d" % i)
+            n = 20
+            for i in range(n):
+                call(a, "bind", "c%d" % i, "bind-c%d" % i)
+            r.cmd("CONFIG", "RESETSTAT")
+            got = [call(a, "grab", "c%d" % i, "grab-c%d" % i)
+                   for i in range(n)]
+            stats = commandstats(r)
+            tap.check(all(x.cr == OK for x in got), "%d grabs: ok" % n)
+            rtt = stats.get("evalsha", 0) / n
+            total = sum(stats.values()) / n
+            tap.check(rtt <= 2, "a grab is %.1f round trips (one read "
+                      "ahead, one commit): at most 2" % rtt, repr(stats))
+            tap.diag("a grab costs %.1f Redis commands: %r" % (total, stats))
+            r.cmd("CONFIG", "RESETSTAT")
+            for i in range(n):
+                call(a, "grab", "stranger%d" % i, "grab-s%d" % i)
+                call(a, "grab", "c%d" % i, "again-c%d" % i)  # limit_reached
+            refusals = commandstats(r)
+            r.cmd("CONFIG", "RESETSTAT")
+            for i in range(n):
+                call(a, "status", "c%d" % i, "status-c%d" % i)
+            status = commandstats(r)
+            wrote = {k: v for k, v in list(refusals.items()) +
+                     list(status.items()) if k in WRITES}
+            tap.eq(wrote, {}, "%d not_eligible, %d limit_reached and %d "
+                   "status answers: no write command" % (n, n, n))
+            tap.eq(refusals.get("evalsha", 0), 2 * n,
+                   "a refusal is one round trip (the read ahead)")
+            tap.diag("a status costs %.1f round trips (its ledger read "
+                     "too): %r" % (status.get("evalsha", 0) / n, status))
+    finally:
+        r.close()
+
+
 # ------------------------------------------------------------------ main
 
 def main():
@@ -853,6 +917,8 @@ def main():
         test_down_at_start()
     with tap.section("an answer from Redis that never comes"):
         test_unknown_outcome()
+    with tap.section("what a request costs in Redis"):
+        test_costs()
 
 
 tap.run(main)
