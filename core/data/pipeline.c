@@ -849,6 +849,9 @@ static void run_guarded(svc_req *r, outcome *o, pipe_result *res)
         }
         if (resolve_interrupted(r, o, res, &d))
             return;
+        /* It gave back what the cut-off attempt had counted: what was
+         * read ahead is stale. */
+        ws_reset(r->ws);
     }
     for (int run = 1;; run++) {
         run_method(r, o);
