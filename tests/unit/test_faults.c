@@ -648,7 +648,6 @@ int main(void)
     snprintf(acts, sizeof acts, "%s/conf/activities", src);
     fs.base.ops = &fops;
     svc.st = &fs.base;
-    svc.session_lock_ms = 1000;
     svc.idem_ttl_ms = 86400000;
     svc_seed(1);
     /* Plugin init may touch the store: give it a healthy one. */
