@@ -249,9 +249,10 @@ typedef struct store_ops {
     /* Apply each of the n sets atomically and independently of the
      * others (see Write sets; LMDB: all in one write transaction, one
      * fsync), res[i] saying what became of sets[i].  Returns AMS_OK when
-     * every set was decided (applied or conflicting), else the failure
-     * of them all (AMS_ERR_STORE, each res[i] saying whether it may have
-     * been applied). */
+     * every set was decided (applied, conflicting, or refused for a bad
+     * op: res[i].st AMS_ERR, nothing of it applied, the other sets
+     * unaffected), else the failure of them all (AMS_ERR_STORE, each
+     * res[i] saying whether it may have been applied). */
     ams_status (*commit)(store *s, const store_wset *sets, size_t n,
                          store_wres *res);
     /* Read n records at now_ms in one step (LMDB: one read transaction;
