@@ -5,7 +5,8 @@
  * when LMDB fails before its commit (map full), and the layout of lists
  * (store_lmdb.c: Lists): keys that are prefixes of others, the last list
  * in the file, generations, and sweeps that drain a list in batches and
- * count each entry once.  The semantics shared by every backend are
+ * count each entry once; committers killed mid-batch leave every set
+ * whole or absent.  The semantics shared by every backend are
  * test_store_commit.c's.
  *
  *   AMS_TEST_TMP    where the stores go (default /tmp/ams-test)
@@ -14,9 +15,12 @@
 #include "store_lmdb.h"
 #include "tap.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define T 1000000LL
 #define NEVER 0
@@ -301,6 +305,93 @@ static void test_list_sweep(void)
     store_close(s);
 }
 
+#define KILL_BATCH 16
+
+/* A committer's loop, until it is killed: batches of sets that each add
+ * 1 to a counter, create a record of their own (CAS-if-absent) and
+ * append its number to a list. */
+static void commit_forever(store *s, int child)
+{
+    static char key[KILL_BATCH][48], num[KILL_BATCH][48];
+    store_wop op[KILL_BATCH][3];
+    store_wset w[KILL_BATCH];
+    store_wres r[KILL_BATCH];
+
+    for (long i = 0;; i += KILL_BATCH) {
+        for (int j = 0; j < KILL_BATCH; j++) {
+            snprintf(key[j], sizeof key[j], "rec.%d.%ld", child, i + j);
+            snprintf(num[j], sizeof num[j], "%d.%ld", child, i + j);
+            op[j][0] = w_add("kill.n", 1, 0, INT64_MAX);
+            op[j][1] = w_cas(key[j], 0, "x");
+            op[j][2] = w_append("kill.l", num[j], NEVER);
+            w[j] = (store_wset){op[j], 3, T};
+        }
+        store_commit(s, w, KILL_BATCH, r);
+    }
+}
+
+/* Kill committers at random points, most likely inside a batch's write
+ * transaction: what they committed must be whole sets. */
+static void test_killed_committer(void)
+{
+    char dir[4200], uri[4300];
+    store *s;
+    store_item *it = NULL;
+    size_t n = 0, missing = 0;
+    int64_t count = -1;
+    int killed = 0;
+
+    snprintf(dir, sizeof dir, "%s", fx_fresh_dir(base, "killed"));
+    snprintf(uri, sizeof uri, "lmdb:%s", dir);
+    for (int round = 0; round < 5; round++) {
+        int fds[2], status;
+        char c;
+        pid_t pid;
+
+        if (pipe(fds) != 0)
+            break;
+        fflush(stdout);
+        pid = fork();
+        if (pid == 0) {
+            store *cs = fx_store_open(uri, 0, STORE_SYNC_NONE);
+
+            if (cs == NULL || write(fds[1], "r", 1) != 1)
+                _exit(1);
+            commit_forever(cs, round);
+        }
+        close(fds[1]);
+        if (pid > 0 && read(fds[0], &c, 1) == 1) {
+            usleep(10000 + 7000 * round);
+            kill(pid, SIGKILL);
+        }
+        close(fds[0]);
+        if (pid > 0 && waitpid(pid, &status, 0) == pid &&
+            WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+            killed++;
+    }
+    is_int(killed, 5, "5 committers killed with SIGKILL mid-loop");
+    s = fx_store_open(uri, 0, STORE_SYNC_NONE);
+    if (!ok(s != NULL, "the store opens after them"))
+        return;
+    /* A write first: it adopts a dead writer's last commit, if any. */
+    store_tag_set(s, "after", "x", 1, NEVER, T);
+    store_counter_get(s, "kill.n", T, &count);
+    is_int(store_list_range(s, "kill.l", 0, SIZE_MAX, T, &it, &n), AMS_OK,
+           "the list reads");
+    ok(count > 0 && (size_t)count == n,
+       "as many entries as adds (%lld, %zu): no set half applied",
+       (long long)count, n);
+    for (size_t i = 0; i < n; i++) {
+        char key[64];
+
+        snprintf(key, sizeof key, "rec.%s", it[i].val);
+        missing += store_value_get(s, key, T, NULL, NULL, NULL) != AMS_OK;
+    }
+    is_int(missing, 0, "and every entry's set made its record");
+    store_items_free(it, n);
+    store_close(s);
+}
+
 int main(void)
 {
     fx_scratch(base, sizeof base, "store_lmdb");
@@ -309,6 +400,7 @@ int main(void)
     test_map_full();
     test_list_keys();
     test_list_sweep();
+    test_killed_committer();
     fx_rm_rf(base);
     return tap_done();
 }
