@@ -257,7 +257,8 @@ typedef struct store_ops {
                          store_wres *res);
     /* Read n records at now_ms in one step (LMDB: one read transaction;
      * Redis: one round trip) into out[0..n-1] (their val malloc'd: free
-     * with store_rvals_free).  AMS_OK, or the failure of them all. */
+     * with store_rvals_free).  AMS_OK, or the failure of them all (out
+     * then holds nothing to free: every val NULL). */
     ams_status (*read_many)(store *s, const store_rkey *k, size_t n,
                             int64_t now_ms, store_rval *out);
     /* Entries from..from+max-1 of list key, oldest first, into *out

@@ -16,8 +16,9 @@
  * removes the same records in batches of the same size and reports the same
  * counts (a board's header and each of its members count one each, and an
  * expired board's members are drained by later sweeps, within their budget,
- * exactly as LMDB's retirement records are; a list counts one, its entries
- * going with it).
+ * exactly as LMDB's retirement records are; so are an expired list's
+ * entries, one each, also those an append to the expired list left behind,
+ * as LMDB's older generations are).
  *
  * Process-local.  The data lives in the memory of the process that opened
  * the handle and goes with store_close(): nothing is shared with other
@@ -32,9 +33,11 @@
  *            grown x2 when it holds more records than buckets (FNV-1a).
  *            The families are those of store_lmdb.c: counter, lock, tag,
  *            value, board header, journal (its body encoded as in
- *            store_enc.h), list (family 'L', the byte DESIGN §5.2
- *            gives LMDB's entries; its entries in one array, oldest
- *            first, each a copy of its bytes).
+ *            store_enc.h), list (family 'L', as LMDB's entries; its
+ *            entries in one array, oldest first, each a copy of its
+ *            bytes).  An append to an expired list retires it (out of
+ *            the table, in the heap at its expiry, for sweep to drain,
+ *            as LMDB's older generation) and starts a new one.
  *   expiry   a binary min-heap of the records that have an expiry,
  *            ordered like LMDB's index: expire_at_ms, then family byte,
  *            then key bytes.  Each record knows its slot, so moving or
@@ -159,6 +162,10 @@ typedef struct mm_rec {
     size_t len;
     mm_board *board; /* board headers and retired boards */
     mm_list *list;   /* lists */
+    /* Out of the hash table, in the heap only, until sweep drains it: a
+     * retired board, or an expired list's entries that an append
+     * replaced with a new list (LMDB's older generation). */
+    unsigned char retired;
     unsigned char fam;
     size_t klen;
     unsigned char key[]; /* the caller's key (not NUL-terminated) */
@@ -411,19 +418,12 @@ static void mm_board_free(mm_board *b)
     free(b);
 }
 
-/* Drop a list's entries, keeping the room they took. */
-static void mm_list_clear(mm_list *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        free(l->it[i].val);
-    l->n = 0;
-}
-
 static void mm_list_free(mm_list *l)
 {
     if (l == NULL)
         return;
-    mm_list_clear(l);
+    for (size_t i = 0; i < l->n; i++)
+        free(l->it[i].val);
     free(l->it);
     free(l);
 }
@@ -998,6 +998,7 @@ static void mm_retire(mm_store *ms, mm_rec *r)
 {
     mm_hash_remove(ms, r);
     r->fam = FAM_RETIRED;
+    r->retired = 1;
     free(r->board->ord);
     r->board->ord = NULL;
     mm_heap_fix(ms, r); /* same expiry, another key */
@@ -1432,7 +1433,7 @@ static ams_status mm_wset_alloc(mm_store *ms, const store_wset *w, mm_prep *p)
                 return AMS_ERR_NOMEM;
             continue;
         }
-        if (op->kind != STORE_W_ADD) {
+        if (op->kind != STORE_W_ADD) { /* CAS, TAG_SET, APPEND */
             q->body = malloc(op->len + 1);
             if (q->body == NULL)
                 return AMS_ERR_NOMEM;
@@ -1440,20 +1441,27 @@ static ams_status mm_wset_alloc(mm_store *ms, const store_wset *w, mm_prep *p)
                 memcpy(q->body, op->val, op->len);
             q->body[op->len] = '\0';
         }
+        if (op->kind == STORE_W_APPEND) {
+            /* Room for the set's appends to this list from here on: in
+             * the live list, else in a new one (an expired one retires,
+             * its entries left for sweep; a list an earlier op of the
+             * set creates is that op's, with room for this op too). */
+            mm_rec *r = q->c.r;
+            if (!q->c.live) {
+                if ((r = q->spare = mm_rec_new(&q->c)) == NULL ||
+                    (r->list = calloc(1, sizeof *r->list)) == NULL)
+                    return AMS_ERR_NOMEM;
+            }
+            if (mm_list_reserve(r->list, mm_wop_count(w, i)) != 0)
+                return AMS_ERR_NOMEM;
+            continue;
+        }
         /* A record for a key that has none, or whose tag an earlier
          * TAG_DEL of the set will delete. */
         if ((q->c.r == NULL ||
              (op->kind == STORE_W_TAG_SET && mm_wop_deleted_before(w, i))) &&
             (q->spare = mm_rec_new(&q->c)) == NULL)
             return AMS_ERR_NOMEM;
-        if (op->kind == STORE_W_APPEND) {
-            mm_rec *r = q->c.r != NULL ? q->c.r : q->spare;
-            if (r->list == NULL &&
-                (r->list = calloc(1, sizeof *r->list)) == NULL)
-                return AMS_ERR_NOMEM;
-            if (mm_list_reserve(r->list, mm_wop_count(w, i)) != 0)
-                return AMS_ERR_NOMEM;
-        }
     }
     return mm_heap_reserve(ms, expiring) == 0 ? AMS_OK : AMS_ERR_NOMEM;
 }
@@ -1512,6 +1520,26 @@ static void mm_wset_apply(mm_store *ms, const store_wset *w, mm_prep *p)
             ms->writes++;
             continue;
         }
+        if (op->kind == STORE_W_APPEND) {
+            r = mm_find(ms, FAM_LIST, c->key, c->klen, c->hash);
+            if (!mm_live(r, w->now_ms)) {
+                /* An expired list is absent: the append starts a new
+                 * one, the old entries left for sweep to count. */
+                if (r != NULL) {
+                    mm_hash_remove(ms, r);
+                    r->retired = 1;
+                }
+                r = q->spare;
+                q->spare = NULL;
+                mm_hash_insert(ms, r);
+                mm_set_expiry(ms, r, op->expire_at_ms);
+            }
+            r->list->it[r->list->n].val = q->body;
+            r->list->it[r->list->n++].len = op->len;
+            q->body = NULL;
+            ms->writes++;
+            continue;
+        }
         if (op->kind == STORE_W_TAG_DEL) {
             c->r = mm_find(ms, FAM_TAG, c->key, c->klen, c->hash);
             if (mm_live(c->r, w->now_ms)) {
@@ -1528,16 +1556,6 @@ static void mm_wset_apply(mm_store *ms, const store_wset *w, mm_prep *p)
             r->count = q->after;
             if (!live)
                 mm_set_expiry(ms, r, op->expire_at_ms);
-            break;
-        case STORE_W_APPEND:
-            /* An expired list is absent: the append starts a new one. */
-            if (!live) {
-                mm_list_clear(r->list);
-                mm_set_expiry(ms, r, op->expire_at_ms);
-            }
-            r->list->it[r->list->n].val = q->body;
-            r->list->it[r->list->n++].len = op->len;
-            q->body = NULL;
             break;
         default: /* CAS, TAG_SET */
             free(r->body);
@@ -1664,11 +1682,27 @@ static size_t mm_board_drain(mm_board *b, size_t budget, size_t *removed)
     return k > 0 ? k : 1;
 }
 
+/* Free up to budget of an expired list's entries, oldest first; returns
+ * the budget this took (at least 1), as lm_list_drain does. */
+static size_t mm_list_drain(mm_list *l, size_t budget, size_t *removed)
+{
+    size_t k = l->n < budget ? l->n : budget;
+
+    for (size_t i = 0; i < k; i++)
+        free(l->it[i].val);
+    memmove(l->it, l->it + k, (l->n - k) * sizeof *l->it);
+    l->n -= k;
+    *removed += k;
+    return k > 0 ? k : 1;
+}
+
 /* The budget and the counts of lm_sweep_batch(): each expired record
  * visited takes 1 and counts 1 (a board's header too, its members then
  * becoming a retired record at the same expiry); a retired board's
  * members take 1 and count 1 each, and the retired record goes with the
- * last of them.  *removed == max means "call again soon". */
+ * last of them; an expired list's entries (live in the table, or
+ * retired by an append) take 1 and count 1 each, and the record goes
+ * with the last of them.  *removed == max means "call again soon". */
 static ams_status mm_sweep(store *s, int64_t now_ms, size_t max,
                            size_t *removed)
 {
@@ -1690,6 +1724,16 @@ static ams_status mm_sweep(store *s, int64_t now_ms, size_t max,
         } else if (r->fam == FAM_BOARD) {
             mm_retire(ms, r);
             n++;
+        } else if (r->fam == FAM_LIST) {
+            spent += mm_list_drain(r->list, max - spent + 1, &n) - 1;
+            if (r->list->n > 0) {
+                /* Budget spent: the rest at the next sweep. */
+            } else if (r->retired) {
+                mm_heap_remove(ms, r);
+                mm_rec_free(r);
+            } else {
+                mm_del(ms, r);
+            }
         } else {
             mm_del(ms, r);
             n++;
@@ -1830,10 +1874,10 @@ static void mm_close(store *s)
 {
     mm_store *ms = (mm_store *)s;
 
-    /* Retired boards are in the heap only; the heap's other records are
-     * in the table, freed below (so this goes first). */
+    /* Retired records are in the heap only; the heap's other records
+     * are in the table, freed below (so this goes first). */
     for (size_t i = 0; i < ms->nheap; i++)
-        if (ms->heap[i]->fam == FAM_RETIRED)
+        if (ms->heap[i]->retired)
             mm_rec_free(ms->heap[i]);
     for (size_t i = 0; i < ms->nb; i++) {
         mm_rec *r = ms->tab[i], *next;

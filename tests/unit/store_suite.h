@@ -107,9 +107,10 @@ void board_tests(store *s);
 void board_sweep_tests(store *s);
 void board_race(store *s);
 /* test_store_commit.c: write sets, read_many, list_range (skipped, one
- * line per group, on a backend without commit); after board_tests, its
- * race after the others */
+ * line per group, on a backend without commit); after board_tests, the
+ * sweep of lists after board_sweep_tests, the race after the others */
 void commit_tests(store *s);
+void commit_sweep_tests(store *s);
 void commit_race(store *s);
 
 #endif

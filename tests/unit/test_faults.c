@@ -149,6 +149,54 @@ static ams_status f_board_rank(store *s, const char *k, const char *m,
     (void)s;
     FAULT(store_board_rank(fs.in, k, m, n, rank, score));
 }
+/* A commit that fails answers every set AMS_ERR_STORE: unknown 0 when
+ * the fault came before the store (nothing applied), 1 when after (the
+ * sets were committed, whatever each became, but the answer was lost). */
+static ams_status f_commit(store *s, const store_wset *w, size_t n,
+                           store_wres *res)
+{
+    (void)s;
+    if (++fs.calls != fs.fail_at)
+        return store_commit(fs.in, w, n, res);
+    if (fs.mode == F_AFTER)
+        (void)store_commit(fs.in, w, n, res);
+    for (size_t i = 0; i < n; i++) {
+        memset(&res[i], 0, sizeof res[i]);
+        res[i].st = AMS_ERR_STORE;
+        res[i].unknown = fs.mode == F_AFTER;
+    }
+    return AMS_ERR_STORE;
+}
+/* A failed read_many or list_range hands nothing back: every out[i]
+ * zeroed (val NULL); no entries. */
+static ams_status f_read_many(store *s, const store_rkey *k, size_t n,
+                              int64_t now, store_rval *out)
+{
+    (void)s;
+    if (++fs.calls != fs.fail_at)
+        return store_read_many(fs.in, k, n, now, out);
+    if (fs.mode == F_AFTER && store_read_many(fs.in, k, n, now, out) == AMS_OK)
+        store_rvals_free(out, n);
+    if (n > 0)
+        memset(out, 0, n * sizeof *out);
+    return AMS_ERR_STORE;
+}
+static ams_status f_list_range(store *s, const char *k, size_t from,
+                               size_t max, int64_t n, store_item **out,
+                               size_t *cnt)
+{
+    (void)s;
+    if (++fs.calls != fs.fail_at)
+        return store_list_range(fs.in, k, from, max, n, out, cnt);
+    if (fs.mode == F_AFTER &&
+        store_list_range(fs.in, k, from, max, n, out, cnt) == AMS_OK)
+        store_items_free(*out, *cnt);
+    if (out != NULL)
+        *out = NULL;
+    if (cnt != NULL)
+        *cnt = 0;
+    return AMS_ERR_STORE;
+}
 static ams_status f_sweep(store *s, int64_t n, size_t max, size_t *removed)
 {
     (void)s;
@@ -177,7 +225,15 @@ static const store_ops fops = {
     .board_rank = f_board_rank,
     .sweep = f_sweep,
     .close = f_close,
+    .commit = f_commit,
+    .read_many = f_read_many,
+    .list_range = f_list_range,
 };
+
+/* The wrapper must stay complete: a store operation it lacks would jump
+ * to NULL when the host calls it. */
+_Static_assert(sizeof(store_ops) == 20 * sizeof(void *),
+               "store_ops changed: pass the new operation through in fops");
 
 /* ---- requests ---- */
 
@@ -408,6 +464,54 @@ static void test_orphans(int total)
     store_close(fs.in);
 }
 
+/* The wrapper's write sets and reads in one step, which no grab makes
+ * yet: a fault before leaves nothing applied and says so, a fault after
+ * applies and says it may have; neither hands anything back. */
+static void test_wrapper_sets(void)
+{
+    store_wop op[2] = {
+        {.kind = STORE_W_ADD, .key = "c", .delta = 1, .lo = 0, .hi = 10},
+        {.kind = STORE_W_APPEND, .key = "l", .val = "e", .len = 1}};
+    store_wset w = {op, 2, NOW};
+    store_wres r;
+    store_rkey k = {STORE_F_COUNTER, "c"};
+    store_rval v;
+    store_item *it = NULL;
+    size_t cnt = 9;
+    int64_t c = -1;
+
+    fs.in = fx_store_open("mem:wrapper", 0, STORE_SYNC_FULL);
+    fs.calls = 0;
+    fs.fail_at = 1;
+    fs.mode = F_BEFORE;
+    ok(store_commit(&fs.base, &w, 1, &r) == AMS_ERR_STORE &&
+           r.st == AMS_ERR_STORE && r.unknown == 0 &&
+           store_counter_get(fs.in, "c", NOW, &c) == AMS_OK && c == 0,
+       "commit, a fault before: AMS_ERR_STORE, unknown 0, nothing applied");
+    fs.calls = 0;
+    fs.mode = F_AFTER;
+    ok(store_commit(&fs.base, &w, 1, &r) == AMS_ERR_STORE &&
+           r.st == AMS_ERR_STORE && r.unknown == 1 &&
+           store_counter_get(fs.in, "c", NOW, &c) == AMS_OK && c == 1,
+       "commit, a fault after: AMS_ERR_STORE, unknown 1, applied");
+    fs.calls = 0;
+    ok(store_read_many(&fs.base, &k, 1, NOW, &v) == AMS_ERR_STORE &&
+           v.val == NULL && v.num == 0,
+       "read_many, a fault after: AMS_ERR_STORE, nothing handed back");
+    fs.calls = 0;
+    ok(store_list_range(&fs.base, "l", 0, 10, NOW, &it, &cnt) ==
+               AMS_ERR_STORE &&
+           it == NULL && cnt == 0,
+       "list_range, a fault after: AMS_ERR_STORE, no entries (freed)");
+    fs.fail_at = 0;
+    ok(store_commit(&fs.base, &w, 1, &r) == AMS_OK && r.st == AMS_OK &&
+           store_list_range(&fs.base, "l", 0, 10, NOW, &it, &cnt) == AMS_OK &&
+           cnt == 2,
+       "no fault: the calls pass through");
+    store_items_free(it, cnt);
+    store_close(fs.in);
+}
+
 int main(void)
 {
     const char *tp = getenv("AMS_TEST_PLUGINS"), *src = getenv("AMS_SOURCE");
@@ -434,6 +538,7 @@ int main(void)
         return tap_done();
     }
     test_orphans(test_every_call());
+    test_wrapper_sets();
     gen_unref(g);
     errs_free(&e);
     return tap_done();

@@ -344,6 +344,7 @@ int main(void)
     commit_tests(s);
     test_sweep(s);
     board_sweep_tests(s);
+    commit_sweep_tests(s);
     if (suite.is_local) {
         static const char why[] = "mem: is process-local";
         skip("persistence across close and reopen", why);

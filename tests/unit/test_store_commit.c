@@ -5,8 +5,8 @@
  * the blind TAG_SET, TAG_DEL, APPEND and BOARD_SET), a set that does not
  * validate writing nothing wherever its conflict is, sets of one call
  * independent and in order, ops on one key validated cumulatively, reads
- * in one step, paging a list, and processes committing sets on one
- * counter at once.  test_store.c runs them.
+ * in one step, paging a list, sweeping lists, and processes committing
+ * sets on one counter at once.  test_store.c runs them.
  *
  * A backend that has no commit yet (store_ops.commit NULL) reports every
  * group as a TAP "# SKIP", never as a pass.
@@ -809,6 +809,69 @@ static void test_list_range(store *s)
     is_str(list_str(s, kc("lr.tag"), T), "", "a tag's key is no list");
 }
 
+/* ---- sweep ---- */
+
+/* Append n (at most 5) entries "e0".."e<n-1>" to the list in one set at
+ * now, expiring at exp. */
+static void fill(store *s, const char *key, int n, int64_t exp, int64_t now)
+{
+    static const char *const e[5] = {"e0", "e1", "e2", "e3", "e4"};
+    store_wop op[5];
+    store_wres r;
+
+    for (int i = 0; i < n && i < 5; i++)
+        op[i] = w_append(key, e[i], exp);
+    commit_st(s, op, (size_t)(n < 5 ? n : 5), now, &r);
+}
+
+/* An expired list's entries are swept one removed record each, within
+ * the budget, also those of a list an append re-created after its
+ * expiry (LMDB: its older generation). */
+static void test_list_sweep(store *s)
+{
+    const int64_t t2 = T_SWEEP + 200000;
+    const char *a = kc("cs.a"), *b = kc("cs.b"), *c = kc("cs.c");
+    store_wop op[1];
+    store_wres r;
+    size_t n = 1;
+
+    while (n > 0 && store_sweep(s, t2, 1000, &n) == AMS_OK)
+        ;
+    fill(s, a, 3, t2 + 100, t2);
+    fill(s, b, 2, NEVER, t2);
+    fill(s, c, 5, t2 + 100, t2);
+    op[0] = w_append(a, "new", t2 + 1000);
+    commit_st(s, op, 1, t2 + 100, &r);
+    is_str(list_str(s, a, t2 + 100), "new",
+           "a re-created after its expiry, before any sweep");
+    /* The old a (3 entries) and c (5). */
+    is_int(store_sweep(s, t2 + 200, 3, &n), AMS_OK, "sweep a batch of 3");
+    check_removed(n, 3, "removed 3 (the old a's entries)");
+    store_sweep(s, t2 + 200, 3, &n);
+    check_removed(n, 3, "the next batch of 3 stops inside c");
+    store_sweep(s, t2 + 200, 100, &n);
+    check_removed(n, 2, "the next removes c's last 2");
+    store_sweep(s, t2 + 200, 100, &n);
+    is_int(n, 0, "then nothing is left");
+    is_str(list_str(s, c, t2 + 200), "", "c is gone");
+    is_str(list_str(s, b, t2 + 200), "e0,e1", "a list without expiry stays");
+    is_str(list_str(s, a, t2 + 200), "new", "the new a stays");
+    op[0] = w_append(c, "fresh", NEVER);
+    commit_st(s, op, 1, t2 + 200, &r);
+    is_str(list_str(s, c, t2 + 200), "fresh",
+           "a new list under a swept list's key holds only its entry");
+    op[0] = w_append(a, "new2", NEVER);
+    commit_st(s, op, 1, t2 + 200, &r);
+    for (int i = 0; i < 2; i++) {
+        store_sweep(s, t2 + 1000, 1, &n);
+        check_removed(n, 1, "sweep a one entry at a time");
+    }
+    store_sweep(s, t2 + 1000, 1, &n);
+    is_int(n, 0, "a took 2, then nothing is left");
+    is_str(list_str(s, a, t2 + 1000), "", "a is gone");
+    is_str(list_str(s, c, t2 + 1000), "fresh", "the fresh c stays");
+}
+
 /* ---- processes committing at once ---- */
 
 static void child_commit(store *s, int i, tally *t)
@@ -922,6 +985,14 @@ void commit_tests(store *s)
     test_key_spaces(s);
     test_read_many(s);
     test_list_range(s);
+}
+
+void commit_sweep_tests(store *s)
+{
+    if (s->ops->commit == NULL)
+        skip("write sets: lists swept entry by entry", NOSKIP);
+    else
+        test_list_sweep(s);
 }
 
 void commit_race(store *s)
