@@ -83,14 +83,18 @@
  * has not removed yet starts a new generation after the old entries,
  * with the append's expiry; so the last entry always tells whether the
  * list is live and where its live part starts, and list_range walks
- * only that part, from base + from.  The first entry of a generation
- * with an expiry holds its index entry: one per generation, not one per
- * entry.  Sweep deletes an expired generation's entries oldest first,
- * each one removed record, as many as its budget allows; when the
- * budget runs out inside the generation it moves the index entry to the
- * first entry left, at the same expiry, so the next sweep goes on from
- * there and no entry is counted twice.  It stops at the first entry of
- * a newer generation, which has an index entry of its own.
+ * only that part, from its base (or the oldest entry sweep left of it,
+ * seen only with a clock set back) + from.  The first entry of a
+ * generation with an expiry holds its index entry: one per generation,
+ * not one per entry.  Sweep deletes an expired generation's entries
+ * oldest first, each one removed record and one of the budget (as a
+ * board's members: a ledger may hold thousands, one write transaction
+ * must stay short, and *removed == max must still mean "call again");
+ * when the budget runs out inside the generation it moves the index
+ * entry to the first entry left, at the same expiry, so the next sweep
+ * goes on from there and no entry is counted twice.  It stops at the
+ * first entry of a newer generation, which has an index entry of its
+ * own.
  *
  * Integers are encoded byte by byte: values sit at arbitrary offsets in
  * the map, where a pointer cast would be an unaligned access.
@@ -1279,10 +1283,34 @@ static int lm_list_append(lm_store *ls, MDB_txn *txn, lm_list *l,
     return rc;
 }
 
+/* Position cur on the oldest entry left of l's live generation and put
+ * its seq in *first: the generation's base, unless sweep has begun to
+ * drain it, which a reader sees only with a clock set back before the
+ * expiry (then the list reads as what is left).  Nothing past the last
+ * entry can be of the generation, so the entry found always is. */
+static ams_status lm_list_first(MDB_cursor *cur, lm_list *l, uint32_t *first)
+{
+    MDB_val k, v;
+    int rc;
+
+    lm_put_u32(l->key + l->plen, l->base);
+    k = (MDB_val){l->plen + LM_SEQ, l->key};
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return lm_fail("list_range", rc);
+    if (rc == MDB_NOTFOUND || k.mv_size != l->plen + LM_SEQ ||
+        memcmp(k.mv_data, l->key, l->plen) != 0 || v.mv_size < LM_HDR ||
+        store_get_u64((const unsigned char *)v.mv_data + 9) != l->base)
+        return lm_corrupt("list_range"); /* not even the last entry */
+    *first = lm_get_u32((const unsigned char *)k.mv_data + l->plen);
+    return *first <= l->last ? AMS_OK : lm_corrupt("list_range");
+}
+
 /* Entries from..from+max-1 of the live generation, read in one read
- * transaction: a consistent snapshot while others append.  *out (an
- * array of *count, each val malloc'd and NUL-terminated) is owned by the
- * caller: store_items_free(). */
+ * transaction: a consistent snapshot while others append.  O(log n +
+ * max): two lookups, then a walk.  *out (an array of *count, each val
+ * malloc'd and NUL-terminated) is owned by the caller:
+ * store_items_free(). */
 static ams_status lm_list_range(store *s, const char *key, size_t from,
                                 size_t max, int64_t now_ms, store_item **out,
                                 size_t *count)
@@ -1293,39 +1321,46 @@ static ams_status lm_list_range(store *s, const char *key, size_t from,
     MDB_cursor *cur = NULL;
     MDB_txn *txn;
     MDB_val k, v;
+    MDB_cursor_op step = MDB_GET_CURRENT;
+    uint32_t first = 0;
     lm_list l;
     int rc = 0, lrc = 0;
     ams_status st = lm_list_init(&l, "list_range", key);
 
-    *out = NULL;
-    *count = 0;
-    if (st != AMS_OK)
+    if (out != NULL)
+        *out = NULL;
+    if (count != NULL)
+        *count = 0;
+    if (st != AMS_OK || out == NULL)
         return st;
     rc = lm_txn_begin(ls, MDB_RDONLY, &txn);
     if (rc != 0)
         return lm_fail("list_range", rc);
     st = lm_list_last(ls, txn, "list_range", &l, now_ms, &lrc);
-    if (st == AMS_OK && l.found && l.live) {
-        span = (size_t)(l.last - l.base) + 1;
+    if (st == AMS_OK && l.found && l.live && max > 0) {
+        if ((rc = mdb_cursor_open(txn, ls->data, &cur)) != 0)
+            st = lm_fail("list_range", rc);
+        else
+            st = lm_list_first(cur, &l, &first);
+    }
+    if (st == AMS_OK && cur != NULL) {
+        span = (size_t)(l.last - first) + 1;
         if (from < span)
             n = span - from < max ? span - from : max;
     }
     if (n > 0 && (it = calloc(n, sizeof *it)) == NULL)
         st = AMS_ERR_NOMEM;
-    if (st == AMS_OK && n > 0 &&
-        (rc = mdb_cursor_open(txn, ls->data, &cur)) != 0)
-        st = lm_fail("list_range", rc);
-    /* A generation's entries are contiguous from its base: walk them. */
+    if (st == AMS_OK && n > 0 && from > 0) {
+        lm_put_u32(l.key + l.plen, first + (uint32_t)from);
+        step = MDB_SET_KEY;
+    }
+    /* The entries left of a generation are contiguous: walk them. */
     for (size_t i = 0; st == AMS_OK && i < n; i++) {
         const unsigned char *p;
 
-        if (i == 0) {
-            lm_put_u32(l.key + l.plen, l.base + (uint32_t)from);
-            k = (MDB_val){l.plen + LM_SEQ, l.key};
-            rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
-        } else {
-            rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-        }
+        k = (MDB_val){l.plen + LM_SEQ, l.key};
+        rc = mdb_cursor_get(cur, &k, &v, step);
+        step = MDB_NEXT;
         if (rc != 0 && rc != MDB_NOTFOUND) {
             st = lm_fail("list_range", rc);
             break;
@@ -1334,7 +1369,7 @@ static ams_status lm_list_range(store *s, const char *key, size_t from,
         if (rc == MDB_NOTFOUND || k.mv_size != l.plen + LM_SEQ ||
             memcmp(k.mv_data, l.key, l.plen) != 0 ||
             lm_get_u32((const unsigned char *)k.mv_data + l.plen) !=
-                l.base + (uint32_t)(from + i) ||
+                first + (uint32_t)(from + i) ||
             v.mv_size < LM_HDR || store_get_u64(p + 9) != l.base) {
             st = lm_corrupt("list_range"); /* a gap in the generation */
             break;
@@ -1356,7 +1391,8 @@ static ams_status lm_list_range(store *s, const char *key, size_t from,
         return st;
     }
     *out = it;
-    *count = n;
+    if (count != NULL)
+        *count = n;
     return AMS_OK;
 }
 
@@ -1453,9 +1489,32 @@ static int lm_key_ok(const char *key)
     return klen > 0 && klen <= STORE_KEY_MAX;
 }
 
-/* Validate op j of set w against the transaction and the ops before it
- * in w.  AMS_OK; AMS_CONFLICT with *fresh; AMS_ERR for a bad op;
- * AMS_ERR_STORE for a damaged record or an LMDB error (then b->rc). */
+/* Check op o's arguments: AMS_OK, or AMS_ERR (logged) for a bad op, a
+ * caller bug.  All of a set's ops are checked before any is validated,
+ * so a bad op is reported even when an earlier one would conflict (as
+ * store_mem.c does). */
+static ams_status lm_wop_args(const store_wop *o)
+{
+    if (o->kind < STORE_W_ADD || o->kind > STORE_W_BOARD_SET)
+        return lm_bad(LM_COMMIT_OP, "unknown op kind");
+    if (!lm_key_ok(o->key))
+        return lm_bad(LM_COMMIT_OP,
+                      "key is empty or longer than STORE_KEY_MAX");
+    if (o->kind != STORE_W_ADD && o->kind != STORE_W_TAG_DEL &&
+        o->val == NULL && o->len > 0)
+        return lm_bad(LM_COMMIT_OP, "NULL value");
+    /* Members are text, as board_set's (strlen) are. */
+    if (o->kind == STORE_W_BOARD_SET &&
+        (o->len == 0 || o->len > LM_MEMBER_MAX ||
+         memchr(o->val, '\0', o->len) != NULL))
+        return lm_bad(LM_COMMIT_OP, "member is empty, too long or not text");
+    return AMS_OK;
+}
+
+/* Validate op j of set w, whose arguments passed, against the
+ * transaction and the ops before it in w.  AMS_OK; AMS_CONFLICT with
+ * *fresh; AMS_ERR for a full list; AMS_ERR_STORE for a damaged record or
+ * an LMDB error (then b->rc). */
 static ams_status lm_wop_check(lm_batch *b, const store_wset *w, size_t j,
                                int64_t *fresh)
 {
@@ -1468,8 +1527,6 @@ static ams_status lm_wop_check(lm_batch *b, const store_wset *w, size_t j,
     ams_status st;
 
     c.rc = 0; /* not every op loads a record into c */
-    if (o->val == NULL && o->len > 0)
-        return lm_bad(LM_COMMIT_OP, "NULL value");
     switch (o->kind) {
     case STORE_W_ADD:
         st = lm_at(&c, b->ls, b->txn, LM_COMMIT_OP, FAM_COUNTER, o->key,
@@ -1502,13 +1559,6 @@ static ams_status lm_wop_check(lm_batch *b, const store_wset *w, size_t j,
         if (v != o->version || v == b->txnid)
             st = AMS_CONFLICT;
         break;
-    case STORE_W_TAG_SET:
-    case STORE_W_TAG_DEL:
-        st = lm_key_ok(o->key) ? AMS_OK
-                               : lm_bad(LM_COMMIT_OP, "key is empty or "
-                                                      "longer than "
-                                                      "STORE_KEY_MAX");
-        break;
     case STORE_W_APPEND:
         /* Blind, but a damaged last entry or a full list would fail the
          * apply, and with it the whole batch: find them now. */
@@ -1528,10 +1578,6 @@ static ams_status lm_wop_check(lm_batch *b, const store_wset *w, size_t j,
     case STORE_W_BOARD_SET:
         /* Blind too; the header and the member's entry are read for the
          * same reason as a list's last entry. */
-        if (o->val == NULL || o->len == 0 || o->len > LM_MEMBER_MAX) {
-            st = lm_bad(LM_COMMIT_OP, "member is empty or too long");
-            break;
-        }
         st = lm_at(&c, b->ls, b->txn, LM_COMMIT_OP, FAM_BOARD, o->key,
                    w->now_ms);
         if (st == AMS_OK && c.live)
@@ -1547,8 +1593,8 @@ static ams_status lm_wop_check(lm_batch *b, const store_wset *w, size_t j,
                 st = lm_fail(LM_COMMIT_OP, c.rc = rc);
         }
         break;
-    default:
-        return lm_bad(LM_COMMIT_OP, "unknown op kind");
+    default: /* TAG_SET, TAG_DEL: blind, nothing to read */
+        st = AMS_OK;
     }
     if (st == AMS_ERR_STORE && c.rc != 0)
         b->rc = c.rc;
@@ -1646,6 +1692,10 @@ static ams_status lm_wset_run(lm_batch *b, const store_wset *w,
         return AMS_OK;
     }
     for (size_t j = 0; j < w->n && st == AMS_OK; j++) {
+        st = lm_wop_args(&w->op[j]);
+        res->at = j;
+    }
+    for (size_t j = 0; j < w->n && st == AMS_OK; j++) {
         st = lm_wop_check(b, w, j, &res->fresh);
         res->at = j;
     }
@@ -1676,10 +1726,12 @@ static ams_status lm_commit(store *s, const store_wset *sets, size_t n,
     size_t i;
     int rc;
 
-    for (i = 0; i < n; i++)
-        res[i] = (store_wres){AMS_ERR_STORE, 0, 0, 0};
     if (n == 0)
         return AMS_OK;
+    if (sets == NULL || res == NULL)
+        return lm_bad(LM_COMMIT_OP, "NULL sets or results");
+    for (i = 0; i < n; i++)
+        res[i] = (store_wres){AMS_ERR_STORE, 0, 0, 0};
     rc = lm_txn_begin(b.ls, 0, &b.txn);
     if (rc != 0)
         return lm_fail(LM_COMMIT_OP, rc);
@@ -1725,10 +1777,12 @@ static ams_status lm_read_many(store *s, const store_rkey *k, size_t n,
     ams_status st = AMS_OK;
     int rc;
 
-    for (size_t i = 0; i < n; i++)
-        out[i] = (store_rval){AMS_NOT_FOUND, 0, NULL, 0, 0};
     if (n == 0)
         return AMS_OK;
+    if (k == NULL || out == NULL)
+        return lm_bad("read_many", "NULL keys or results");
+    for (size_t i = 0; i < n; i++)
+        out[i] = (store_rval){AMS_NOT_FOUND, 0, NULL, 0, 0};
     rc = lm_txn_begin(ls, MDB_RDONLY, &txn);
     if (rc != 0)
         return lm_fail("read_many", rc);
