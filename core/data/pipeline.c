@@ -291,12 +291,14 @@ static void undo_ops(method *m, size_t k, uint64_t ran, svc_req *r)
         if (in->entry->undo == NULL || !(ran & ((uint64_t)1 << k)))
             continue;
         st = svc_call(in->entry->undo, &ctx);
+        /* Its writes go to the write set, dropped with the rest: a
+         * failed undo changes nothing in the store, but says the plugin
+         * is broken. */
         if (st != AMS_OK)
-            log_error("activity %lld method %s: undo of %s failed (%d); "
-                      "uid=%s request_id=%s needs manual repair",
-                      (long long)r->act->id, r->m->name, in->ref, (int)st,
-                      r->uid ? r->uid : "",
-                      r->request_id ? r->request_id : "");
+            log_warn("activity %lld method %s: undo of %s failed (%d) for "
+                     "uid=%s request_id=%s (nothing was committed)",
+                     (long long)r->act->id, r->m->name, in->ref, (int)st,
+                     r->uid ? r->uid : "", r->request_id ? r->request_id : "");
     }
 }
 
@@ -849,6 +851,9 @@ static void run_guarded(svc_req *r, outcome *o, pipe_result *res)
         }
         if (resolve_interrupted(r, o, res, &d))
             return;
+        /* It gave back what the cut-off attempt had counted: what was
+         * read ahead is stale. */
+        ws_reset(r->ws);
     }
     for (int run = 1;; run++) {
         run_method(r, o);

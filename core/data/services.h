@@ -22,7 +22,6 @@ typedef struct svc_env {
     store *st;               /* NULL: store calls fail with AMS_ERR_STORE */
     struct event_base *base; /* NULL: sleep_ms blocks (checker, tests) */
     uint64_t rng;            /* splitmix64 state */
-    int64_t session_lock_ms; /* TTL of the per-user method lock */
     int64_t idem_ttl_ms;     /* how long answers are kept for replay */
 } svc_env;
 

@@ -1,8 +1,9 @@
 /*
  * svc_req.c -- the state of one request as the host services keep it
- * (services.h): its clock, memory kept until it ends, its journal, the
- * host's locks (the per-user session lock and plugins' locks, with the
- * orphans a store fault left behind), its store keys and its ledger.
+ * (services.h): its clock, memory kept until it ends, its journal (only
+ * for attempts of the chain before write sets), plugins' locks (with the
+ * orphans a store fault left behind), its store keys and its ledger (the
+ * session lock is session.c's, in the worker's memory).
  * The functions plugins call are services.c's.
  */
 #include "services.h"
@@ -57,10 +58,10 @@ void *svc_arena_keep(svc_req *r, void *p)
     return p;
 }
 
-/* Locks whose request is over but whose release failed (the store was
- * unreachable): the lock stays until its TTL, and the user's retry would
- * be "busy" all that time.  This process knows those locks have no live
- * holder, so svc_host_lock_reclaim() may take them over, and
+/* Plugin locks whose request is over but whose release failed (the store
+ * was unreachable): the lock stays until its TTL, and the next request
+ * wanting it would be refused all that time.  This process knows those locks
+ * have no live holder, so svc_host_lock_reclaim() may take them over, and
  * svc_release_orphans() releases them once the store answers again (so
  * a retry on another worker or node finds the lock free too).  A ring:
  * the oldest is forgotten first (its lock then just waits out its TTL,

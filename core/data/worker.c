@@ -190,7 +190,6 @@ static void apply_settings(worker *w, const cJSON *s)
         return;
     conf_apply_reloadable(w->c, s);
     log_level = w->c->log_level;
-    svc.session_lock_ms = w->c->session_lock_ms;
     svc.idem_ttl_ms = w->c->idempotency_ttl_s * 1000;
     tv.tv_sec = (time_t)(w->c->timeout_ms / 1000);
     tv.tv_usec = (suseconds_t)(w->c->timeout_ms % 1000) * 1000;
@@ -422,7 +421,6 @@ int worker_main(conf *c, int index, int listen_fd, int ctl_fd,
     if (w.base == NULL || w.gw.pool == NULL)
         return fail(&w, "out of memory");
     svc.base = w.base;
-    svc.session_lock_ms = c->session_lock_ms;
     svc.idem_ttl_ms = c->idempotency_ttl_s * 1000;
     conf_store_options(c, &so);
     so.base = w.base;

@@ -87,15 +87,18 @@
  * has not removed yet starts a new generation after the old entries,
  * with the append's expiry; so the last entry always tells whether the
  * list is live and where its live part starts, and list_range walks
- * only that part, from base + from.  The first entry of a generation
- * with an expiry holds its index entry: one per generation, not one per
- * entry.  Sweep deletes an expired generation's entries oldest first,
- * each one removed record, as many as its budget allows; when the
- * budget runs out inside the generation it moves the index entry to the
- * first entry left, at the same expiry, so the next sweep goes on from
- * there and no entry is counted twice.  It stops at the first entry of
- * a newer generation, which has an index entry of its own.  The code:
- * store_lmdb_list.c.
+ * only that part, from its base (or the oldest entry sweep left of it,
+ * seen only with a clock set back) + from.  The first entry of a
+ * generation with an expiry holds its index entry: one per generation,
+ * not one per entry.  Sweep deletes an expired generation's entries
+ * oldest first, each one removed record and one of the budget (as a
+ * board's members: a ledger may hold thousands, one write transaction
+ * must stay short, and *removed == max must still mean "call again");
+ * when the budget runs out inside the generation it moves the index
+ * entry to the first entry left, at the same expiry, so the next sweep
+ * goes on from there and no entry is counted twice.  It stops at the
+ * first entry of a newer generation, which has an index entry of its
+ * own.  The code: store_lmdb_list.c.
  *
  * Integers are encoded byte by byte: values sit at arbitrary offsets in
  * the map, where a pointer cast would be an unaligned access.

@@ -118,10 +118,34 @@ int lm_list_append(lm_store *ls, MDB_txn *txn, lm_list *l, const void *val,
     return rc;
 }
 
+/* Position cur on the oldest entry left of l's live generation and put
+ * its seq in *first: the generation's base, unless sweep has begun to
+ * drain it, which a reader sees only with a clock set back before the
+ * expiry (then the list reads as what is left).  Nothing past the last
+ * entry can be of the generation, so the entry found always is. */
+static ams_status lm_list_first(MDB_cursor *cur, lm_list *l, uint32_t *first)
+{
+    MDB_val k, v;
+    int rc;
+
+    lm_put_u32(l->key + l->plen, l->base);
+    k = (MDB_val){l->plen + LM_SEQ, l->key};
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return lm_fail("list_range", rc);
+    if (rc == MDB_NOTFOUND || k.mv_size != l->plen + LM_SEQ ||
+        memcmp(k.mv_data, l->key, l->plen) != 0 || v.mv_size < LM_HDR ||
+        store_get_u64((const unsigned char *)v.mv_data + 9) != l->base)
+        return lm_corrupt("list_range"); /* not even the last entry */
+    *first = lm_get_u32((const unsigned char *)k.mv_data + l->plen);
+    return *first <= l->last ? AMS_OK : lm_corrupt("list_range");
+}
+
 /* Entries from..from+max-1 of the live generation, read in one read
- * transaction: a consistent snapshot while others append.  *out (an
- * array of *count, each val malloc'd and NUL-terminated) is owned by the
- * caller: store_items_free(). */
+ * transaction: a consistent snapshot while others append.  O(log n +
+ * max): two lookups, then a walk.  *out (an array of *count, each val
+ * malloc'd and NUL-terminated) is owned by the caller:
+ * store_items_free(). */
 ams_status lm_list_range(store *s, const char *key, size_t from, size_t max,
                          int64_t now_ms, store_item **out, size_t *count)
 {
@@ -131,39 +155,46 @@ ams_status lm_list_range(store *s, const char *key, size_t from, size_t max,
     MDB_cursor *cur = NULL;
     MDB_txn *txn;
     MDB_val k, v;
+    MDB_cursor_op step = MDB_GET_CURRENT;
+    uint32_t first = 0;
     lm_list l;
     int rc = 0, lrc = 0;
     ams_status st = lm_list_init(&l, "list_range", key);
 
-    *out = NULL;
-    *count = 0;
-    if (st != AMS_OK)
+    if (out != NULL)
+        *out = NULL;
+    if (count != NULL)
+        *count = 0;
+    if (st != AMS_OK || out == NULL)
         return st;
     rc = lm_txn_begin(ls, MDB_RDONLY, &txn);
     if (rc != 0)
         return lm_fail("list_range", rc);
     st = lm_list_last(ls, txn, "list_range", &l, now_ms, &lrc);
-    if (st == AMS_OK && l.found && l.live) {
-        span = (size_t)(l.last - l.base) + 1;
+    if (st == AMS_OK && l.found && l.live && max > 0) {
+        if ((rc = mdb_cursor_open(txn, ls->data, &cur)) != 0)
+            st = lm_fail("list_range", rc);
+        else
+            st = lm_list_first(cur, &l, &first);
+    }
+    if (st == AMS_OK && cur != NULL) {
+        span = (size_t)(l.last - first) + 1;
         if (from < span)
             n = span - from < max ? span - from : max;
     }
     if (n > 0 && (it = calloc(n, sizeof *it)) == NULL)
         st = AMS_ERR_NOMEM;
-    if (st == AMS_OK && n > 0 &&
-        (rc = mdb_cursor_open(txn, ls->data, &cur)) != 0)
-        st = lm_fail("list_range", rc);
-    /* A generation's entries are contiguous from its base: walk them. */
+    if (st == AMS_OK && n > 0 && from > 0) {
+        lm_put_u32(l.key + l.plen, first + (uint32_t)from);
+        step = MDB_SET_KEY;
+    }
+    /* The entries left of a generation are contiguous: walk them. */
     for (size_t i = 0; st == AMS_OK && i < n; i++) {
         const unsigned char *p;
 
-        if (i == 0) {
-            lm_put_u32(l.key + l.plen, l.base + (uint32_t)from);
-            k = (MDB_val){l.plen + LM_SEQ, l.key};
-            rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
-        } else {
-            rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-        }
+        k = (MDB_val){l.plen + LM_SEQ, l.key};
+        rc = mdb_cursor_get(cur, &k, &v, step);
+        step = MDB_NEXT;
         if (rc != 0 && rc != MDB_NOTFOUND) {
             st = lm_fail("list_range", rc);
             break;
@@ -172,7 +203,7 @@ ams_status lm_list_range(store *s, const char *key, size_t from, size_t max,
         if (rc == MDB_NOTFOUND || k.mv_size != l.plen + LM_SEQ ||
             memcmp(k.mv_data, l.key, l.plen) != 0 ||
             lm_get_u32((const unsigned char *)k.mv_data + l.plen) !=
-                l.base + (uint32_t)(from + i) ||
+                first + (uint32_t)(from + i) ||
             v.mv_size < LM_HDR || store_get_u64(p + 9) != l.base) {
             st = lm_corrupt("list_range"); /* a gap in the generation */
             break;
@@ -194,7 +225,8 @@ ams_status lm_list_range(store *s, const char *key, size_t from, size_t max,
         return st;
     }
     *out = it;
-    *count = n;
+    if (count != NULL)
+        *count = n;
     return AMS_OK;
 }
 

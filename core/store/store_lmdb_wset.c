@@ -43,9 +43,32 @@ static int lm_key_ok(const char *key)
     return klen > 0 && klen <= STORE_KEY_MAX;
 }
 
-/* Validate op j of set w against the transaction and the ops before it
- * in w.  AMS_OK; AMS_CONFLICT with *fresh; AMS_ERR for a bad op;
- * AMS_ERR_STORE for a damaged record or an LMDB error (then b->rc). */
+/* Check op o's arguments: AMS_OK, or AMS_ERR (logged) for a bad op, a
+ * caller bug.  All of a set's ops are checked before any is validated,
+ * so a bad op is reported even when an earlier one would conflict (as
+ * store_mem.c does). */
+static ams_status lm_wop_args(const store_wop *o)
+{
+    if (o->kind < STORE_W_ADD || o->kind > STORE_W_BOARD_SET)
+        return lm_bad(LM_COMMIT_OP, "unknown op kind");
+    if (!lm_key_ok(o->key))
+        return lm_bad(LM_COMMIT_OP,
+                      "key is empty or longer than STORE_KEY_MAX");
+    if (o->kind != STORE_W_ADD && o->kind != STORE_W_TAG_DEL &&
+        o->val == NULL && o->len > 0)
+        return lm_bad(LM_COMMIT_OP, "NULL value");
+    /* Members are text, as board_set's (strlen) are. */
+    if (o->kind == STORE_W_BOARD_SET &&
+        (o->len == 0 || o->len > LM_MEMBER_MAX ||
+         memchr(o->val, '\0', o->len) != NULL))
+        return lm_bad(LM_COMMIT_OP, "member is empty, too long or not text");
+    return AMS_OK;
+}
+
+/* Validate op j of set w, whose arguments passed, against the
+ * transaction and the ops before it in w.  AMS_OK; AMS_CONFLICT with
+ * *fresh; AMS_ERR for a full list; AMS_ERR_STORE for a damaged record or
+ * an LMDB error (then b->rc). */
 static ams_status lm_wop_check(lm_batch *b, const store_wset *w, size_t j,
                                int64_t *fresh)
 {
@@ -58,8 +81,6 @@ static ams_status lm_wop_check(lm_batch *b, const store_wset *w, size_t j,
     ams_status st;
 
     c.rc = 0; /* not every op loads a record into c */
-    if (o->val == NULL && o->len > 0)
-        return lm_bad(LM_COMMIT_OP, "NULL value");
     switch (o->kind) {
     case STORE_W_ADD:
         st = lm_at(&c, b->ls, b->txn, LM_COMMIT_OP, FAM_COUNTER, o->key,
@@ -92,13 +113,6 @@ static ams_status lm_wop_check(lm_batch *b, const store_wset *w, size_t j,
         if (v != o->version || v == b->txnid)
             st = AMS_CONFLICT;
         break;
-    case STORE_W_TAG_SET:
-    case STORE_W_TAG_DEL:
-        st = lm_key_ok(o->key) ? AMS_OK
-                               : lm_bad(LM_COMMIT_OP, "key is empty or "
-                                                      "longer than "
-                                                      "STORE_KEY_MAX");
-        break;
     case STORE_W_APPEND:
         /* Blind, but a damaged last entry or a full list would fail the
          * apply, and with it the whole batch: find them now. */
@@ -118,10 +132,6 @@ static ams_status lm_wop_check(lm_batch *b, const store_wset *w, size_t j,
     case STORE_W_BOARD_SET:
         /* Blind too; the header and the member's entry are read for the
          * same reason as a list's last entry. */
-        if (o->val == NULL || o->len == 0 || o->len > LM_MEMBER_MAX) {
-            st = lm_bad(LM_COMMIT_OP, "member is empty or too long");
-            break;
-        }
         st = lm_at(&c, b->ls, b->txn, LM_COMMIT_OP, FAM_BOARD, o->key,
                    w->now_ms);
         if (st == AMS_OK && c.live)
@@ -137,8 +147,8 @@ static ams_status lm_wop_check(lm_batch *b, const store_wset *w, size_t j,
                 st = lm_fail(LM_COMMIT_OP, c.rc = rc);
         }
         break;
-    default:
-        return lm_bad(LM_COMMIT_OP, "unknown op kind");
+    default: /* TAG_SET, TAG_DEL: blind, nothing to read */
+        st = AMS_OK;
     }
     if (st == AMS_ERR_STORE && c.rc != 0)
         b->rc = c.rc;
@@ -236,6 +246,10 @@ static ams_status lm_wset_run(lm_batch *b, const store_wset *w,
         return AMS_OK;
     }
     for (size_t j = 0; j < w->n && st == AMS_OK; j++) {
+        st = lm_wop_args(&w->op[j]);
+        res->at = j;
+    }
+    for (size_t j = 0; j < w->n && st == AMS_OK; j++) {
         st = lm_wop_check(b, w, j, &res->fresh);
         res->at = j;
     }
@@ -266,10 +280,12 @@ ams_status lm_commit(store *s, const store_wset *sets, size_t n,
     size_t i;
     int rc;
 
-    for (i = 0; i < n; i++)
-        res[i] = (store_wres){AMS_ERR_STORE, 0, 0, 0};
     if (n == 0)
         return AMS_OK;
+    if (sets == NULL || res == NULL)
+        return lm_bad(LM_COMMIT_OP, "NULL sets or results");
+    for (i = 0; i < n; i++)
+        res[i] = (store_wres){AMS_ERR_STORE, 0, 0, 0};
     rc = lm_txn_begin(b.ls, 0, &b.txn);
     if (rc != 0)
         return lm_fail(LM_COMMIT_OP, rc);
@@ -315,10 +331,12 @@ ams_status lm_read_many(store *s, const store_rkey *k, size_t n,
     ams_status st = AMS_OK;
     int rc;
 
-    for (size_t i = 0; i < n; i++)
-        out[i] = (store_rval){AMS_NOT_FOUND, 0, NULL, 0, 0};
     if (n == 0)
         return AMS_OK;
+    if (k == NULL || out == NULL)
+        return lm_bad("read_many", "NULL keys or results");
+    for (size_t i = 0; i < n; i++)
+        out[i] = (store_rval){AMS_NOT_FOUND, 0, NULL, 0, 0};
     rc = lm_txn_begin(ls, MDB_RDONLY, &txn);
     if (rc != 0)
         return lm_fail("read_many", rc);

@@ -52,7 +52,7 @@ FLASH_FILE = os.path.join(H.SOURCE, "conf", "activities",
                           "1003-flash-sale.conf")
 PLUGINS = ("tag", "coupon", "status")  # what 1003 uses
 TIMEOUT_MS = 300   # redis.timeout_ms of every node here
-LOCK_MS = 1000     # session_lock_ms: a lock a fault left behind expires
+LOCK_MS = 1000     # session_lock_ms (accepted, no effect any more)
 NOW0 = H.iso_ms("2027-06-15T12:00:00+08:00")
 T0 = time.monotonic()
 OK = (0, "ok")
@@ -799,8 +799,8 @@ def held_answer(u, what, pattern, skip, r, relay, a, ran):
             tap.eq(said, "unknown", "%s: the answer does not say nothing "
                                     "happened (the commit was sent)" % name)
 
-    # Retries with the same request_id: busy while the cut-off request's
-    # session lock lives (session_lock_ms), then a final answer.
+    # Retries with the same request_id until a final answer (busy only
+    # while the cut-off request still runs on its worker).
     seen = []
 
     def settled():
