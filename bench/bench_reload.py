@@ -2,6 +2,7 @@
 """bench_reload.py -- how long a reload takes, by number of activities.
 
     python3 bench/bench_reload.py [--activities 1000] [--reloads 10]
+    python3 bench/bench_reload.py --scale 10000 [--reloads 10]
 
 Starts build/core/amsd (2 workers, LMDB sync none) twice: once with one
 activity (the baseline) and once with N activities that use the bundled
@@ -10,6 +11,14 @@ a status handler), and times POST /admin/reload from the client's side:
 snapshot, two-phase prepare (every worker parses, resolves, validates and
 inits the whole set) and commit.  Prints min / median / max.  Nothing is
 asserted.  Loopback only; it stops by itself.
+
+--scale N instead writes N activity files of one activity each (the
+shipped 1003 flash sale under distinct ids) and reports what grows with
+N: the time of `amsd -t`, the start, a reload after editing one file
+(each reload edits another one), and the latency of requests to one
+activity (its `status` method, over a few keep-alive connections)
+while nothing happens and while the reloads run: p50 / p99 / max, and
+the extra p99 / max a reload costs.
 """
 import argparse
 import http.client
@@ -21,7 +30,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import json
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -107,11 +118,164 @@ def run(n, reloads):
         shutil.rmtree(d, ignore_errors=True)
 
 
+def scale_activity(path, aid, tag):
+    """Write the shipped flash sale (conf/activities/1003-flash-sale.conf)
+    to path as activity aid; tag changes its name (an edit)."""
+    with open(os.path.join(ROOT, "conf/activities/1003-flash-sale.conf")) as f:
+        text = f.read()
+    text = text.replace("id = 1003;", "id = %d;" % aid)
+    text = text.replace('name = "card binding flash sale";',
+                        'name = "flash sale %d %s";' % (aid, tag))
+    with open(path + ".tmp", "w") as f:
+        f.write(text)
+    os.rename(path + ".tmp", path)
+
+
+def wait_healthy(admin, limit_s):
+    t0 = time.monotonic()
+    while True:
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", admin, timeout=5)
+            c.request("GET", "/healthz")
+            if c.getresponse().status == 200:
+                return time.monotonic() - t0
+        except OSError:
+            pass
+        if time.monotonic() - t0 > limit_s:
+            raise SystemExit("amsd did not start")
+        time.sleep(0.05)
+
+
+class Prober:
+    """conns threads each POSTing status calls to one activity in a loop;
+    every answer's (start, latency ms) is kept."""
+
+    def __init__(self, port, aid, conns):
+        self.port, self.aid, self.stop = port, aid, False
+        self.samples, self.bad = [], 0
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self.loop, args=(i,))
+                        for i in range(conns)]
+        for t in self.threads:
+            t.start()
+
+    def loop(self, k):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        i = 0
+        while not self.stop:
+            body = json.dumps({"uid": "u%d" % (i % 100),
+                               "request_id": "p%d-%d" % (k, i)})
+            i += 1
+            t = time.monotonic()
+            c.request("POST", "/v1/activities/%d/status" % self.aid, body,
+                      {"Content-Type": "application/json"})
+            r = c.getresponse()
+            r.read()
+            ms = (time.monotonic() - t) * 1000
+            with self.lock:
+                self.samples.append((t, ms))
+                self.bad += r.status != 200
+            time.sleep(0.002)  # a steady trickle, not a saturating load
+        c.close()
+
+    def window(self, t0, t1):
+        with self.lock:
+            return sorted(ms for t, ms in self.samples if t0 <= t < t1)
+
+    def end(self):
+        self.stop = True
+        for t in self.threads:
+            t.join()
+
+
+def pcts(lat):
+    if not lat:
+        return (0.0, 0.0, 0.0)
+    p = lambda q: lat[min(len(lat) - 1, int(len(lat) * q))]
+    return (p(0.5), p(0.99), lat[-1])
+
+
+def run_scale(n, reloads, conns):
+    d = tempfile.mkdtemp(prefix="amsd-bench-reload-")
+    acts = os.path.join(d, "activities")
+    os.makedirs(acts)
+    files = []
+    for i in range(n):
+        path = os.path.join(acts, "%06d-sale.conf" % i)
+        scale_activity(path, 100000 + i, "v0")
+        files.append(path)
+    port, admin = free_port(), free_port()
+    conf = os.path.join(d, "amsd.conf")
+    with open(conf, "w") as f:
+        f.write('listen = "127.0.0.1:%d";\nadmin = "127.0.0.1:%d";\n'
+                'workers = 2;\nstore = "lmdb:%s/store";\n'
+                'plugins = "%s/build/plugins";\nactivities = "%s";\n'
+                'log_level = "warn";\nlmdb = { sync = "none"; };\n'
+                % (port, admin, d, ROOT, acts))
+    amsd = os.path.join(ROOT, "build/core/amsd")
+    t = time.monotonic()
+    chk = subprocess.run([amsd, "-t", "-c", conf], capture_output=True)
+    check_s = time.monotonic() - t
+    if chk.returncode != 0:
+        raise SystemExit("amsd -t failed: %s" % chk.stderr.decode()[-2000:])
+    proc = subprocess.Popen([amsd, "-c", conf], stderr=subprocess.DEVNULL)
+    try:
+        start_s = wait_healthy(admin, 300)
+        probe = Prober(port, 100000 + n // 2, conns)
+        time.sleep(1.0)  # warm up
+        quiet0 = time.monotonic()
+        time.sleep(3.0)
+        quiet1 = time.monotonic()
+        times, busy = [], []
+        for k in range(reloads):
+            scale_activity(files[(k * 7919) % n], 100000 + (k * 7919) % n,
+                           "v%d" % (k + 1))
+            c = http.client.HTTPConnection("127.0.0.1", admin, timeout=300)
+            t = time.monotonic()
+            c.request("POST", "/admin/reload", body=b"")
+            r = c.getresponse()
+            r.read()
+            t1 = time.monotonic()
+            if r.status != 200:
+                raise SystemExit("reload answered %d" % r.status)
+            times.append((t1 - t) * 1000)
+            busy.append((t, t1))
+            time.sleep(0.3)
+        probe.end()
+        base = pcts(probe.window(quiet0, quiet1))
+        during = sorted(ms for a, b in busy for ms in probe.window(a, b))
+        # A request started just before a reload may wait on it too.
+        dur = pcts(sorted(ms for a, b in busy
+                          for ms in probe.window(a - 0.1, b)))
+        print("%d activity files: amsd -t %.2f s; start %.2f s" %
+              (n, check_s, start_s))
+        print("  reload after one edit, ms: min %.1f median %.1f max %.1f "
+              "(%d reloads)" % (min(times), statistics.median(times),
+                                max(times), reloads))
+        print("  status latency ms without reload: p50 %.2f p99 %.2f max "
+              "%.2f (%d requests)" % (base + (len(probe.window(quiet0,
+                                                               quiet1)),)))
+        print("  status latency ms during reloads:  p50 %.2f p99 %.2f max "
+              "%.2f (%d requests)" % (dur + (len(during),)))
+        print("  extra during reload: p99 %+.2f ms, max %+.2f ms; %d non-200"
+              % (dur[1] - base[1], dur[2] - base[2], probe.bad))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(120)
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--activities", type=int, default=1000)
     ap.add_argument("--reloads", type=int, default=10)
+    ap.add_argument("--scale", type=int, default=0,
+                    help="N activity files instead (see above)")
+    ap.add_argument("--conns", type=int, default=4)
     a = ap.parse_args()
+    if a.scale:
+        run_scale(a.scale, a.reloads, a.conns)
+        return
     run(1, a.reloads)
     run(a.activities, a.reloads)
 
