@@ -195,7 +195,7 @@ def pcts(lat):
     return (p(0.5), p(0.99), lat[-1])
 
 
-def run_scale(n, reloads, conns):
+def run_scale(n, reloads, conns, log=None):
     d = tempfile.mkdtemp(prefix="amsd-bench-reload-")
     acts = os.path.join(d, "activities")
     os.makedirs(acts)
@@ -218,7 +218,8 @@ def run_scale(n, reloads, conns):
     check_s = time.monotonic() - t
     if chk.returncode != 0:
         raise SystemExit("amsd -t failed: %s" % chk.stderr.decode()[-2000:])
-    proc = subprocess.Popen([amsd, "-c", conf], stderr=subprocess.DEVNULL)
+    logf = open(log, "w") if log else subprocess.DEVNULL
+    proc = subprocess.Popen([amsd, "-c", conf], stderr=logf)
     try:
         start_s = wait_healthy(admin, 300)
         probe = Prober(port, 100000 + n // 2, conns)
@@ -272,9 +273,10 @@ def main():
     ap.add_argument("--scale", type=int, default=0,
                     help="N activity files instead (see above)")
     ap.add_argument("--conns", type=int, default=4)
+    ap.add_argument("--log", help="--scale: amsd's log to this file")
     a = ap.parse_args()
     if a.scale:
-        run_scale(a.scale, a.reloads, a.conns)
+        run_scale(a.scale, a.reloads, a.conns, a.log)
         return
     run(1, a.reloads)
     run(a.activities, a.reloads)

@@ -84,7 +84,6 @@ struct gen_unit {
     size_t nacts;
     instance *instances; /* every instance of the file: owned */
     gen_plugins *ps;     /* a reference: what the instances point into */
-    uint64_t built_for;  /* the generation that parsed it */
 };
 
 static void plugins_unref(gen_plugins *ps)
@@ -314,6 +313,25 @@ void gen_apply_enabled(gen *g, const cJSON *enabled)
 
 enum stage { ST_PLUGINS, ST_FILES, ST_LINK, ST_INIT, ST_CHECK, ST_DONE };
 
+/* A growing array of unit indices. */
+typedef struct ixlist {
+    size_t *v, n, cap;
+} ixlist;
+
+static int ix_push(ixlist *l, size_t i)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        size_t *g = realloc(l->v, cap * sizeof *g);
+        if (g == NULL)
+            return -1;
+        l->v = g;
+        l->cap = cap;
+    }
+    l->v[l->n++] = i;
+    return 0;
+}
+
 struct gen_builder {
     const gen_host *host;
     errs *e;
@@ -325,76 +343,40 @@ struct gen_builder {
     char *plugins_dir, *activities_dir;
     char **plugin_names; /* sorted, nplugin_names */
     size_t nplugin_names;
-    snap_manifest man; /* the snapshot's files, when it has a manifest */
-    char **names;      /* otherwise the directory's *.conf, sorted */
+    snap_manifest *man; /* the snapshot's files (given to g at the end) */
+    char **names;       /* without a manifest: the directory's, sorted */
     size_t nfiles;
-    gen_unit **base_ix; /* base's units by name (open addressing) */
-    size_t base_cap;
-    size_t next;  /* the next plugin, file or unit of the stage */
-    instance *in; /* ST_INIT: the next instance of unit `next` */
-    size_t built; /* units parsed here (the others are reused) */
+    /* Keeping base's units: both manifests are in name order, so one walk
+     * over the two finds what is the same (no lookups), the way a merge
+     * does.  merge: base has a manifest matching its units, the same
+     * display directory, and the same plugins. */
+    int merge;
+    size_t bj;      /* the next entry of base->man */
+    ixlist fresh;   /* units of g parsed here, in file order */
+    ixlist dropped; /* units of base not kept */
+    size_t next;    /* the next plugin, file or fresh unit of the stage */
+    instance *in;   /* ST_INIT: the next instance of unit `next` */
 };
-
-/* FNV-1a's low bits (the slot) depend only on the input's low bits:
- * mixed down, so names that differ in a digit or two spread out. */
-static uint64_t name_hash(const char *s)
-{
-    uint64_t h = hash_fnv1a(HASH_FNV1A_INIT, s, strlen(s));
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    return h ^ (h >> 33);
-}
-
-static gen_unit *base_unit(const gen_builder *b, const char *name)
-{
-    if (b->base_cap == 0)
-        return NULL;
-    for (size_t k = name_hash(name) & (b->base_cap - 1); b->base_ix[k] != NULL;
-         k = (k + 1) & (b->base_cap - 1))
-        if (strcmp(b->base_ix[k]->name, name) == 0)
-            return b->base_ix[k];
-    return NULL;
-}
 
 /* 1 when every plugin file is base's (same names, same sha256): then
  * loading them again would load the same code. */
-static int same_plugins(const gen_builder *b)
+static int same_plugins(const gen *base, const char *dir, char **names,
+                        size_t n)
 {
-    const gen_plugins *ps = b->base ? b->base->ps : NULL;
+    const gen_plugins *ps = base ? base->ps : NULL;
 
-    if (ps == NULL || ps->n != b->nplugin_names)
+    if (ps == NULL || ps->n != n)
         return 0;
     for (size_t i = 0; i < ps->n; i++) {
         char path[4096], hex[65];
-        size_t l = strlen(b->plugin_names[i]);
-        snprintf(path, sizeof path, "%s/%s", b->plugins_dir,
-                 b->plugin_names[i]);
+        size_t l = strlen(names[i]);
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
         if (strlen(ps->p[i]->name) != l - 3 ||
-            strncmp(ps->p[i]->name, b->plugin_names[i], l - 3) != 0 ||
+            strncmp(ps->p[i]->name, names[i], l - 3) != 0 ||
             digest_file(path, hex) < 0 || strcmp(hex, ps->p[i]->sha256) != 0)
             return 0;
     }
     return 1;
-}
-
-/* Index base's units by name: the files a reload may keep. */
-static int index_base(gen_builder *b)
-{
-    size_t cap = 16;
-
-    while (cap < b->base->nunits * 2)
-        cap *= 2;
-    if ((b->base_ix = calloc(cap, sizeof *b->base_ix)) == NULL)
-        return -1;
-    b->base_cap = cap;
-    for (size_t i = 0; i < b->base->nunits; i++) {
-        gen_unit *u = b->base->units[i];
-        size_t k = name_hash(u->name) & (cap - 1);
-        while (b->base_ix[k] != NULL)
-            k = (k + 1) & (cap - 1);
-        b->base_ix[k] = u;
-    }
-    return 0;
 }
 
 gen_builder *gen_builder_new(const gen_host *host, const char *plugins_dir,
@@ -405,12 +387,14 @@ gen_builder *gen_builder_new(const gen_host *host, const char *plugins_dir,
 
     if (b == NULL || (b->g = calloc(1, sizeof *b->g)) == NULL ||
         (b->g->ps = calloc(1, sizeof *b->g->ps)) == NULL ||
+        (b->man = calloc(1, sizeof *b->man)) == NULL ||
         (b->plugins_dir = strdup(plugins_dir)) == NULL ||
         (b->activities_dir = strdup(activities_dir)) == NULL) {
         if (b != NULL && b->g != NULL)
             free(b->g->ps);
         if (b != NULL) {
             free(b->g);
+            free(b->man);
             free(b->plugins_dir);
         }
         free(b);
@@ -425,32 +409,24 @@ gen_builder *gen_builder_new(const gen_host *host, const char *plugins_dir,
     b->g->refs = 1;
     b->g->ps->refs = 1;
     b->plugin_names = list_dir(plugins_dir, ".so", &b->nplugin_names, e);
-    if (base != NULL) {
-        gen_ref(base);
-        b->base = base;
-    }
-    b->stage = ST_PLUGINS;
-    if (same_plugins(b) && index_base(b) == 0) {
-        /* The same code: keep its loaded objects, and with them every
-         * compiled file that did not change. */
-        plugins_unref(b->g->ps);
-        b->g->ps = b->base->ps;
-        b->g->ps->refs++;
-        b->stage = ST_FILES;
-    } else {
-        free(b->base_ix);
-        b->base_ix = NULL;
-        b->base_cap = 0;
-    }
-    if (b->base != NULL && b->stage == ST_PLUGINS) {
-        /* Nothing of base is used: do not keep it alive for nothing. */
-        gen_unref(b->base);
-        b->base = NULL;
-    }
-    if (snap_manifest_read(activities_dir, &b->man, e) > 0)
-        b->nfiles = b->man.n;
+    if (snap_manifest_read(activities_dir, b->man, e) > 0)
+        b->nfiles = b->man->n;
     else
         b->names = list_dir(activities_dir, ".conf", &b->nfiles, e);
+    b->stage = ST_PLUGINS;
+    if (same_plugins(base, plugins_dir, b->plugin_names, b->nplugin_names)) {
+        /* The same code: keep its loaded objects, and with them every
+         * compiled file that did not change. */
+        gen_ref(base);
+        b->base = base;
+        plugins_unref(b->g->ps);
+        b->g->ps = base->ps;
+        b->g->ps->refs++;
+        b->stage = ST_FILES;
+        b->merge = b->names == NULL && base->man != NULL &&
+                   base->man->n == base->nunits &&
+                   strcmp(base->man->display, b->man->display) == 0;
+    }
     b->g->units = malloc((b->nfiles ? b->nfiles : 1) * sizeof *b->g->units);
     b->g->plugins = b->g->ps->p;
     b->g->nplugins = b->g->ps->n;
@@ -497,59 +473,212 @@ static int add_unit(gen *g, gen_unit *u, errs *e)
     return 0;
 }
 
-/* File `next`: taken over from base when its name and digest are base's,
- * parsed otherwise. */
-static void one_file(gen_builder *b)
+static void parse_unit(gen_builder *b, const char *name, const char *hex)
 {
     gen *g = b->g;
     char file[4096], path[4096];
-    const char *name, *hex = "";
-    gen_unit *u, *old;
+    gen_unit *u;
 
     if (b->names != NULL) {
-        name = b->names[b->next];
-        snprintf(file, sizeof file, "%s/%s", b->activities_dir, name);
-        snprintf(path, sizeof path, "%s", file);
+        snprintf(path, sizeof path, "%s/%s", b->activities_dir, name);
+        snprintf(file, sizeof file, "%s", path);
     } else {
-        name = b->man.v[b->next].name;
-        hex = b->man.v[b->next].hex;
-        snap_object_path(&b->man, b->next, file, sizeof file);
-        snprintf(path, sizeof path, "%s/%s", b->man.display, name);
-    }
-    old = base_unit(b, name);
-    if (old != NULL && hex[0] != '\0' && strcmp(old->hex, hex) == 0 &&
-        strcmp(old->path, path) == 0 && old->ps == g->ps) {
-        old->refs++;
-        if (add_unit(g, old, b->e) == 0)
-            g->reused++;
-        return;
+        snprintf(path, sizeof path, "%s/%s", b->man->display, name);
+        snap_object_path(b->man, b->next, file, sizeof file);
     }
     u = calloc(1, sizeof *u);
     if (u == NULL || (u->name = strdup(name)) == NULL ||
-        (u->path = strdup(path)) == NULL) {
-        if (u != NULL)
+        (u->path = strdup(path)) == NULL || ix_push(&b->fresh, g->nunits)) {
+        if (u != NULL) {
             free(u->name);
+            free(u->path);
+        }
         free(u);
         errs_add(b->e, path, 0, "out of memory");
         return;
     }
     u->refs = 1;
-    u->built_for = g->number;
     memcpy(u->hex, hex, strlen(hex) + 1);
     u->ps = g->ps;
     g->ps->refs++;
     /* Added even when it has errors: what it parsed is freed with g. */
     activity_parse_file_as(file, path, find_plugin, g->ps, &u->acts, &u->nacts,
                            &u->instances, b->e);
-    if (add_unit(g, u, b->e) == 0)
-        b->built++;
+    add_unit(g, u, b->e);
+}
+
+static void drop_base(gen_builder *b, size_t j)
+{
+    if (ix_push(&b->dropped, j) < 0)
+        errs_add(b->e, NULL, 0, "out of memory");
+}
+
+/* File `next`: base's unit when merging finds the same name and digest,
+ * parsed otherwise. */
+static void one_file(gen_builder *b)
+{
+    const char *name, *hex = "";
+    const snap_manifest *bm = b->base ? b->base->man : NULL;
+
+    if (b->names != NULL) {
+        parse_unit(b, b->names[b->next], "");
+        return;
+    }
+    name = b->man->v[b->next].name;
+    hex = b->man->v[b->next].hex;
+    if (!b->merge) {
+        parse_unit(b, name, hex);
+        return;
+    }
+    for (; b->bj < bm->n && strcmp(bm->v[b->bj].name, name) < 0; b->bj++)
+        drop_base(b, b->bj);
+    if (b->bj < bm->n && strcmp(bm->v[b->bj].name, name) == 0) {
+        size_t j = b->bj++;
+        if (memcmp(bm->v[j].hex, hex, 64) == 0) {
+            gen_unit *old = b->base->units[j];
+            old->refs++;
+            if (add_unit(b->g, old, b->e) == 0)
+                b->g->reused++;
+            return;
+        }
+        drop_base(b, j);
+    }
+    parse_unit(b, name, hex);
+}
+
+/* ---- routes and ids, patched ---- */
+
+/* Remove slot i of a linear-probing table, moving later entries of the
+ * same run back so that every lookup still finds them. */
+#define BACKSHIFT(tab, cap, i, empty, home)                                   \
+    do {                                                                      \
+        size_t i_ = (i), j_ = (i), mask_ = (cap)-1;                           \
+        for (;;) {                                                            \
+            size_t k_;                                                        \
+            j_ = (j_ + 1) & mask_;                                            \
+            if (empty(tab[j_]))                                               \
+                break;                                                        \
+            k_ = home(tab[j_]) & mask_;                                       \
+            if (i_ <= j_ ? (i_ < k_ && k_ <= j_) : (i_ < k_ || k_ <= j_))     \
+                continue;                                                     \
+            tab[i_] = tab[j_];                                                \
+            i_ = j_;                                                          \
+        }                                                                     \
+        memset(&tab[i_], 0, sizeof tab[i_]);                                  \
+    } while (0)
+
+#define ROUTE_EMPTY(r) ((r).m == NULL)
+#define ROUTE_HOME(r) route_hash((r).id, (r).method)
+#define ACT_EMPTY(a) ((a) == NULL)
+#define ACT_HOME(a) id_hash((a)->id)
+
+static void route_remove(gen *g, const method *m)
+{
+    size_t mask = g->nroutes - 1;
+
+    for (size_t k = route_hash(m->act->id, m->name) & mask;
+         g->routes[k].m != NULL; k = (k + 1) & mask)
+        if (g->routes[k].m == m) {
+            BACKSHIFT(g->routes, g->nroutes, k, ROUTE_EMPTY, ROUTE_HOME);
+            return;
+        }
+}
+
+static void route_add(gen *g, method *m)
+{
+    size_t mask = g->nroutes - 1;
+    size_t k = route_hash(m->act->id, m->name) & mask;
+
+    while (g->routes[k].m != NULL)
+        k = (k + 1) & mask;
+    g->routes[k] = (route){m->act->id, m->name, m};
+}
+
+static void by_id_remove(gen *g, const activity *a)
+{
+    size_t mask = g->nby_id - 1;
+
+    for (size_t k = id_hash(a->id) & mask; g->by_id[k] != NULL;
+         k = (k + 1) & mask)
+        if (g->by_id[k] == a) {
+            BACKSHIFT(g->by_id, g->nby_id, k, ACT_EMPTY, ACT_HOME);
+            return;
+        }
+}
+
+/* Returns 0, or -1 when the id is taken (a duplicate). */
+static int by_id_add(gen *g, activity *a)
+{
+    size_t mask = g->nby_id - 1;
+    size_t k = id_hash(a->id) & mask;
+
+    for (; g->by_id[k] != NULL; k = (k + 1) & mask)
+        if (g->by_id[k]->id == a->id)
+            return -1;
+    g->by_id[k] = a;
+    return 0;
+}
+
+static size_t table_cap(size_t n)
+{
+    size_t cap = 16;
+
+    while (cap < n * 2)
+        cap *= 2;
+    return cap;
+}
+
+/* base's routes and ids with the dropped units' taken out and the fresh
+ * units' put in: O(what changed) but for two copies.  Returns 0, or -1
+ * when it does not apply (other sizes, a duplicate id: the full link then
+ * says exactly what). */
+static int patch_tables(gen_builder *b, size_t nmethods)
+{
+    gen *g = b->g, *base = b->base;
+
+    if (!b->merge || table_cap(nmethods) != base->nroutes ||
+        table_cap(g->nacts) != base->nby_id)
+        return -1;
+    g->routes = malloc(base->nroutes * sizeof *g->routes);
+    g->by_id = malloc(base->nby_id * sizeof *g->by_id);
+    if (g->routes == NULL || g->by_id == NULL)
+        goto undo;
+    memcpy(g->routes, base->routes, base->nroutes * sizeof *g->routes);
+    memcpy(g->by_id, base->by_id, base->nby_id * sizeof *g->by_id);
+    g->nroutes = base->nroutes;
+    g->nby_id = base->nby_id;
+    for (size_t d = 0; d < b->dropped.n; d++) {
+        const gen_unit *u = base->units[b->dropped.v[d]];
+        for (size_t i = 0; i < u->nacts; i++) {
+            by_id_remove(g, u->acts[i]);
+            for (size_t k = 0; k < u->acts[i]->nmethods; k++)
+                route_remove(g, &u->acts[i]->methods[k]);
+        }
+    }
+    for (size_t f = 0; f < b->fresh.n; f++) {
+        const gen_unit *u = g->units[b->fresh.v[f]];
+        for (size_t i = 0; i < u->nacts; i++) {
+            if (u->acts[i]->id != 0 && by_id_add(g, u->acts[i]) < 0)
+                goto undo;
+            for (size_t k = 0; k < u->acts[i]->nmethods; k++)
+                route_add(g, &u->acts[i]->methods[k]);
+        }
+    }
+    return 0;
+undo:
+    free(g->routes);
+    free(g->by_id);
+    g->routes = NULL;
+    g->by_id = NULL;
+    g->nroutes = g->nby_id = 0;
+    return -1;
 }
 
 /* Every activity of the units, the duplicate ids, the routes. */
 static void link_units(gen_builder *b)
 {
     gen *g = b->g;
-    size_t n = 0;
+    size_t n = 0, nmethods = 0;
 
     for (size_t i = 0; i < g->nunits; i++)
         n += g->units[i]->nacts;
@@ -559,19 +688,18 @@ static void link_units(gen_builder *b)
         return;
     }
     for (size_t i = 0; i < g->nunits; i++)
-        for (size_t k = 0; k < g->units[i]->nacts; k++)
+        for (size_t k = 0; k < g->units[i]->nacts; k++) {
             g->acts[g->nacts++] = g->units[i]->acts[k];
+            nmethods += g->units[i]->acts[k]->nmethods;
+        }
+    /* A reload that changed a few files: base had no duplicate and the
+     * patch finds any new one (then the full check reports it). */
+    if (b->e->nerrors == b->before && patch_tables(b, nmethods) == 0)
+        return;
     check_duplicate_ids(g->acts, g->nacts, b->e);
     if (b->e->nerrors == b->before &&
         (build_routes(g) < 0 || build_by_id(g) < 0))
         errs_add(b->e, NULL, 0, "out of memory");
-}
-
-/* A unit this builder parsed (inits and checks run only for those: a
- * reused unit was inited and checked when it was built). */
-static int is_new(const gen_builder *b, const gen_unit *u)
-{
-    return b->base == NULL || u->built_for == b->g->number;
 }
 
 int gen_builder_step(gen_builder *b, int64_t budget_us)
@@ -598,6 +726,8 @@ int gen_builder_step(gen_builder *b, int64_t budget_us)
                 b->next++;
                 break;
             }
+            for (; b->merge && b->bj < b->base->man->n; b->bj++)
+                drop_base(b, b->bj);
             b->stage = ST_LINK;
             break;
         case ST_LINK:
@@ -607,7 +737,7 @@ int gen_builder_step(gen_builder *b, int64_t budget_us)
                                                  : ST_DONE;
             /* The order the instances of one generation-wide list had:
              * the last file's last instance first. */
-            b->next = g->nunits;
+            b->next = b->fresh.n;
             b->in = NULL;
             break;
         case ST_INIT:
@@ -616,19 +746,18 @@ int gen_builder_step(gen_builder *b, int64_t budget_us)
                 b->in = b->in->next_all;
                 break;
             }
-            while (b->next > 0 && !is_new(b, g->units[b->next - 1]))
-                b->next--;
             if (b->next > 0) {
-                b->in = g->units[--b->next]->instances;
+                b->in = g->units[b->fresh.v[--b->next]]->instances;
                 break;
             }
             b->stage = b->e->nerrors > b->before ? ST_DONE : ST_CHECK;
             break;
         case ST_CHECK:
-            for (size_t i = 0; i < g->nunits; i++)
-                if (is_new(b, g->units[i]))
-                    check_activities(g->units[i]->acts, g->units[i]->nacts,
-                                     clock_wall_ms(), b->e);
+            /* Units kept were checked when they were built. */
+            for (size_t i = 0; i < b->fresh.n; i++) {
+                const gen_unit *u = g->units[b->fresh.v[i]];
+                check_activities(u->acts, u->nacts, clock_wall_ms(), b->e);
+            }
             b->stage = ST_DONE;
             break;
         case ST_DONE:
@@ -646,8 +775,11 @@ void gen_builder_free(gen_builder *b)
     gen_unref(b->base);
     free_names(b->plugin_names, b->nplugin_names);
     free_names(b->names, b->names ? b->nfiles : 0);
-    snap_manifest_free(&b->man);
-    free(b->base_ix);
+    if (b->man != NULL)
+        snap_manifest_free(b->man);
+    free(b->man);
+    free(b->fresh.v);
+    free(b->dropped.v);
     free(b->plugins_dir);
     free(b->activities_dir);
     free(b);
@@ -664,8 +796,13 @@ gen *gen_builder_finish(gen_builder *b)
     if (g->number > 0 && b->base != NULL)
         log_debug("generation %llu: %zu file(s) parsed, %zu kept from "
                   "generation %llu",
-                  (unsigned long long)g->number, b->built, g->reused,
+                  (unsigned long long)g->number, b->fresh.n, g->reused,
                   (unsigned long long)b->base->number);
+    /* What the next build beside this one merges with. */
+    if (b->names == NULL) {
+        g->man = b->man;
+        b->man = NULL;
+    }
     b->g = NULL;
     gen_builder_free(b);
     return g;
@@ -710,5 +847,8 @@ void gen_unref(gen *g)
     free(g->acts);
     free(g->routes);
     free(g->by_id);
+    if (g->man != NULL)
+        snap_manifest_free(g->man);
+    free(g->man);
     free(g);
 }

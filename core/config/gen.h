@@ -63,6 +63,9 @@ typedef struct gen {
     size_t nroutes;
     activity **by_id; /* open addressing by id, nby_id a power of two */
     size_t nby_id;
+    /* The snapshot manifest it was built from (snapshot.h), units[i]
+     * being file man->v[i]; NULL when built from a plain directory. */
+    struct snap_manifest *man;
 } gen;
 
 /* Build a generation from c->plugins_dir and c->activities_dir, its

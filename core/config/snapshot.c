@@ -182,11 +182,60 @@ typedef struct centry {
     char hex[65];
 } centry;
 
+/* The snapshots made last, in memory: releasing one and the audit's
+ * checksums need their entries, and reading them back would cost a
+ * parse of the whole manifest each time. */
+#define MADE_KEPT 3
+
+typedef struct made {
+    char *dst;     /* owned; NULL: unused */
+    snap_entry *v; /* names owned */
+    size_t n;
+} made;
+
 struct snap_cache {
     centry *v; /* open addressing by name; cap a power of two */
     size_t cap, n;
     uint64_t epoch;
+    made made[MADE_KEPT]; /* [0] the newest */
+    char *objects;        /* where the last snapshot put its objects */
 };
+
+static void made_free(made *md)
+{
+    for (size_t i = 0; i < md->n; i++)
+        free(md->v[i].name);
+    free(md->v);
+    free(md->dst);
+    memset(md, 0, sizeof *md);
+}
+
+/* Remember v (taken over) as the snapshot dst. */
+static void made_push(snap_cache *c, const char *dst, snap_entry *v, size_t n)
+{
+    made_free(&c->made[MADE_KEPT - 1]);
+    memmove(&c->made[1], &c->made[0], (MADE_KEPT - 1) * sizeof c->made[0]);
+    c->made[0] = (made){strdup(dst), v, n};
+    if (c->made[0].dst == NULL)
+        made_free(&c->made[0]);
+}
+
+static made *made_find(const snap_cache *c, const char *dst)
+{
+    for (int i = 0; c != NULL && dst != NULL && i < MADE_KEPT; i++)
+        if (c->made[i].dst != NULL && strcmp(c->made[i].dst, dst) == 0)
+            return (made *)&c->made[i];
+    return NULL;
+}
+
+const snap_entry *snap_cache_entries(const snap_cache *c, const char *dst,
+                                     size_t *n)
+{
+    const made *md = made_find(c, dst);
+
+    *n = md ? md->n : 0;
+    return md ? md->v : NULL;
+}
 
 snap_cache *snap_cache_new(void)
 {
@@ -200,6 +249,9 @@ void snap_cache_free(snap_cache *c)
     for (size_t i = 0; i < c->cap; i++)
         free(c->v[i].name);
     free(c->v);
+    for (int i = 0; i < MADE_KEPT; i++)
+        made_free(&c->made[i]);
+    free(c->objects);
     free(c);
 }
 
@@ -518,39 +570,69 @@ int snap_make(snap_cache *c, const char *src, const char *suffix,
     rc = e->nerrors == before ? write_manifest(dst, objects, display, v, n, e)
                               : -1;
     st->files = n;
+    if (rc == 0 && c != NULL) {
+        if (c->objects == NULL || strcmp(c->objects, objects) != 0) {
+            free(c->objects);
+            c->objects = strdup(objects);
+        }
+        made_push(c, dst, v, n);
+        return 0;
+    }
     for (size_t i = 0; i < n; i++)
         free(v[i].name);
     free(v);
     return rc;
 }
 
+/* The entries of the snapshot in dir: from c's memory, else its
+ * manifest read into *m. */
+static const snap_entry *entries_of(const snap_cache *c, const char *dir,
+                                    snap_manifest *m, size_t *n)
+{
+    const snap_entry *v = snap_cache_entries(c, dir, n);
+    errs e = {0};
+
+    memset(m, 0, sizeof *m);
+    if (v != NULL || dir == NULL)
+        return v;
+    snap_manifest_read(dir, m, &e);
+    errs_free(&e);
+    *n = m->n;
+    return m->v;
+}
+
 size_t snap_release(snap_cache *c, const char *dropped, const char *kept)
 {
-    snap_manifest dm, km = {0};
-    errs e = {0};
+    snap_manifest dm, km;
     hexset keep = {0}, gone = {0};
-    size_t removed = 0;
+    size_t removed = 0, nd, nk;
+    const snap_entry *dv = entries_of(c, dropped, &dm, &nd);
+    const snap_entry *kv = entries_of(c, kept, &km, &nk);
+    char objects[4096];
+    made *md;
 
-    if (snap_manifest_read(dropped, &dm, &e) <= 0) {
-        errs_free(&e);
-        snap_manifest_free(&dm);
-        return 0;
-    }
-    if (kept != NULL)
-        snap_manifest_read(kept, &km, &e);
-    errs_free(&e);
-    if (hexset_init(&keep, km.n) < 0 || hexset_init(&gone, dm.n) < 0)
+    if (dv == NULL)
+        goto out;
+    /* Every snapshot of a cache shares its objects directory; a manifest
+     * read back says where. */
+    if (dm.objects != NULL)
+        snprintf(objects, sizeof objects, "%s", dm.objects);
+    else if (c != NULL && c->objects != NULL)
+        snprintf(objects, sizeof objects, "%s", c->objects);
+    else
+        goto out;
+    if (hexset_init(&keep, nk) < 0 || hexset_init(&gone, nd) < 0)
         goto out; /* out of memory: keeping objects is always safe */
-    for (size_t i = 0; i < km.n; i++)
-        hexset_add(&keep, km.v[i].hex);
-    for (size_t i = 0; i < dm.n; i++) {
-        char path[4096];
-        if (hexset_has(&keep, dm.v[i].hex) || hexset_has(&gone, dm.v[i].hex))
+    for (size_t i = 0; i < nk; i++)
+        hexset_add(&keep, kv[i].hex);
+    for (size_t i = 0; i < nd; i++) {
+        char path[4200];
+        if (hexset_has(&keep, dv[i].hex) || hexset_has(&gone, dv[i].hex))
             continue;
-        snap_object_path(&dm, i, path, sizeof path);
+        snprintf(path, sizeof path, "%s/%s", objects, dv[i].hex);
         if (unlink(path) == 0)
             removed++;
-        hexset_add(&gone, dm.v[i].hex);
+        hexset_add(&gone, dv[i].hex);
     }
     /* A cached digest whose object is gone must not be trusted: the next
      * snapshot would name an object that is not there. */
@@ -560,6 +642,8 @@ size_t snap_release(snap_cache *c, const char *dropped, const char *kept)
 out:
     free(keep.v);
     free(gone.v);
+    if ((md = made_find(c, dropped)) != NULL)
+        made_free(md);
     snap_manifest_free(&dm);
     snap_manifest_free(&km);
     return removed;

@@ -82,6 +82,12 @@ int snap_make(snap_cache *c, const char *src, const char *suffix,
               const char *objects, const char *display, const char *dst,
               snap_stats *st, errs *e);
 
+/* The entries (sorted by name, n of them) of a snapshot that c made and
+ * still remembers (the last few, until snap_release() drops them), or
+ * NULL: then read its manifest.  Owned by c. */
+const snap_entry *snap_cache_entries(const snap_cache *c, const char *dst,
+                                     size_t *n);
+
 /* The snapshot in dropped is going away: remove the objects its manifest
  * names that the manifest in kept (NULL: none) does not, and make c
  * forget that it holds them.  The directory dropped itself is left to the

@@ -45,6 +45,7 @@ struct reload {
 };
 
 static void reload_free_one(struct reload *rl);
+static void drop_now(master *m);
 
 /* ---- snapshots ---- */
 
@@ -129,6 +130,9 @@ int reload_snapshot(master *m, uint64_t n, const char *plugins_dir,
     char dir[1100], objects[1100], display[1100];
     snap_stats st;
 
+    /* Before anything is hashed: an object the dropped snapshot alone
+     * names must be gone before a new one can count on having it. */
+    drop_now(m);
     snprintf(dir, sizeof dir, "%s/gen-%llu", m->run_dir,
              (unsigned long long)n);
     reload_rmtree(dir); /* a leftover of an aborted reload */
@@ -203,6 +207,38 @@ void reload_drop_snapshot(master *m, uint64_t n)
         kept = NULL;
     snap_release(m->snaps, acts, kept);
     reload_rmtree(dir);
+}
+
+/* A snapshot to remove once the loop has written out the answers queued
+ * now (reload_drop_snapshot costs milliseconds with thousands of files). */
+static void drop_now(master *m)
+{
+    if (m->drop_gen != 0) {
+        uint64_t n = m->drop_gen;
+        m->drop_gen = 0;
+        reload_drop_snapshot(m, n);
+    }
+}
+
+static void on_drop(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    drop_now(arg);
+}
+
+static void drop_later(master *m, uint64_t n)
+{
+    static const struct timeval soon = {0, 0};
+
+    drop_now(m); /* at most one waits */
+    if (m->drop_ev == NULL)
+        m->drop_ev = evtimer_new(m->base, on_drop, m);
+    if (m->drop_ev == NULL || evtimer_add(m->drop_ev, &soon) < 0) {
+        reload_drop_snapshot(m, n);
+        return;
+    }
+    m->drop_gen = n;
 }
 
 /* ---- the two phases ---- */
@@ -284,6 +320,7 @@ static void finish(master *m)
 {
     struct reload *rl = m->rl;
     int ok = !rl->failed;
+    uint64_t drop = rl->n; /* the snapshot that goes */
 
     if (ok) {
         uint64_t old = m->generation;
@@ -295,7 +332,7 @@ static void finish(master *m)
                sizeof m->src_activities);
         memcpy(m->src_pins, rl->src_pins, sizeof m->src_pins);
         m->config_version = rl->src_version;
-        reload_drop_snapshot(m, old);
+        drop = old;
         log_info("reload (%s): generation %llu serving", rl->source,
                  (unsigned long long)rl->n);
         /* Workers respawned during the reload started on the old one. */
@@ -306,7 +343,6 @@ static void finish(master *m)
     } else {
         const cJSON *it;
         m->reloads_failed++;
-        reload_drop_snapshot(m, rl->n);
         log_error("reload (%s) refused; generation %llu keeps serving:",
                   rl->source, (unsigned long long)m->generation);
         cJSON_ArrayForEach(it, rl->errors) log_error("  %s", it->valuestring);
@@ -316,6 +352,10 @@ static void finish(master *m)
         m->after_reload(m);
     if (rl->done != NULL)
         rl->done(m, rl->arg, ok, m->generation, rl->errors, rl->warnings);
+    /* Nothing reads that snapshot any more (a worker respawned from now
+     * on starts on m->snap_*), and removing it is no part of what the
+     * caller waits for: after the answer has been written. */
+    drop_later(m, drop);
     reload_free_one(rl);
     if (m->hup_pending && !m->stopping) {
         m->hup_pending = 0;
@@ -485,6 +525,11 @@ static void reload_free_one(struct reload *rl)
 
 void reload_free(master *m)
 {
+    if (m->drop_ev != NULL) {
+        event_free(m->drop_ev);
+        m->drop_ev = NULL;
+    }
+    m->drop_gen = 0; /* the run directory goes at exit anyway */
     if (m->rl != NULL) {
         reload_free_one(m->rl);
         m->rl = NULL;
