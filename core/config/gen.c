@@ -121,6 +121,7 @@ static void unit_unref(gen_unit *u)
     free(u);
 }
 
+/* The plugin of the set ud named name (owned by the set), or NULL. */
 static plugin *find_plugin(void *ud, const char *name)
 {
     const gen_plugins *ps = ud;

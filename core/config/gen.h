@@ -4,9 +4,12 @@
  * compiled method in O(1).
  *
  * A generation is immutable once built.  Requests pin it with gen_ref()
- * and release it with gen_unref(); the last unref destroys the instances
- * and unloads the plugins, so a reload can swap generations while old
- * requests finish on the one they started in.
+ * and release it with gen_unref(); the last unref releases its plugin set
+ * and its units, so a reload can swap generations while old requests
+ * finish on the one they started in.  A generation built beside another
+ * may share that one's plugin set and units (refcounted): an instance is
+ * destroyed, and a plugin unloaded, when the last generation holding it
+ * is released.
  */
 #ifndef AMS_CORE_GEN_H
 #define AMS_CORE_GEN_H
@@ -75,7 +78,9 @@ typedef struct gen {
  * NULL when there was any error. */
 gen *gen_build(const conf *c, const gen_host *host, uint64_t number,
                int run_init, errs *e);
-/* The same from explicit directories (a reload's snapshot). */
+/* The same from explicit directories: a plain directory of *.conf, or a
+ * reload's snapshot (snapshot.h: its manifest names the files, messages
+ * name them in its display directory). */
 gen *gen_build_at(const conf *c, const gen_host *host, const char *plugins_dir,
                   const char *activities_dir, uint64_t number, int run_init,
                   errs *e);

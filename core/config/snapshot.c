@@ -86,7 +86,8 @@ void snap_object_path(const snap_manifest *m, size_t i, char *buf, size_t len)
     snprintf(buf, len, "%s/%s", m->objects, m->v[i].hex);
 }
 
-/* "key value\n" at *p: value (NUL-terminated in place), *p past it. */
+/* "key value\n" at *p: value (NUL-terminated in place, in the caller's
+ * text), *p past it; NULL when the line is not that. */
 static char *header(char **p, const char *key)
 {
     size_t kl = strlen(key);
@@ -220,6 +221,7 @@ static void made_push(snap_cache *c, const char *dst, snap_entry *v, size_t n)
         made_free(&c->made[0]);
 }
 
+/* c's memory of the snapshot dst (owned by c), or NULL. */
 static made *made_find(const snap_cache *c, const char *dst)
 {
     for (int i = 0; c != NULL && dst != NULL && i < MADE_KEPT; i++)
@@ -275,8 +277,9 @@ static size_t slot_of(const centry *v, size_t cap, const char *name)
 }
 
 /* The entry for name, added (empty, hashed_ns 0) when missing; NULL when
- * out of memory.  The table is rebuilt to at most half full, which also
- * drops the entries of files an earlier snapshot did not see. */
+ * out of memory.  Owned by c, valid until the next cache_get().  The table is
+ * rebuilt to at most half full, which also drops the entries of files an
+ * earlier snapshot did not see. */
 static centry *cache_get(snap_cache *c, const char *name)
 {
     size_t k;
@@ -584,8 +587,9 @@ int snap_make(snap_cache *c, const char *src, const char *suffix,
     return rc;
 }
 
-/* The entries of the snapshot in dir: from c's memory, else its
- * manifest read into *m. */
+/* The entries of the snapshot in dir: from c's memory (owned by c), else
+ * its manifest read into *m (owned by *m, which the caller frees either
+ * way); NULL when there are none. */
 static const snap_entry *entries_of(const snap_cache *c, const char *dir,
                                     snap_manifest *m, size_t *n)
 {

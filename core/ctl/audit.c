@@ -274,8 +274,8 @@ static void sum_dir(cJSON *out, const char *label, const char *dir,
     free(names);
 }
 
-/* A config digest as it goes into the record: hex, or "" for anything
- * else (the text is spliced in unescaped). */
+/* A config digest as it goes into the record: s itself when hex, else a
+ * static "" (the text is spliced in unescaped). */
 static const char *hex_or_empty(const char *s)
 {
     for (const char *p = s; p != NULL && *p != '\0'; p++)
@@ -284,6 +284,8 @@ static const char *hex_or_empty(const char *s)
     return s ? s : "";
 }
 
+/* audit_checksums() (caller deletes), reading a snapshot's digests from
+ * snaps' memory when it made that snapshot lately (snaps may be NULL). */
 static cJSON *checksums(const char *config_sha, const char *plugins_dir,
                         const char *activities_dir, const snap_cache *snaps)
 {
