@@ -42,6 +42,12 @@ typedef struct worker {
     gateway gw;
     gen *prepared; /* built by prepare, waiting for commit */
     cJSON *prepared_settings;
+    /* A prepare being built, a slice per loop turn (on_build). */
+    gen_builder *building;
+    errs build_errs;      /* the builder's problems */
+    uint64_t build_n;     /* the generation it builds */
+    cJSON *build_enabled; /* the prepare's enable/disable overrides */
+    struct event *build_ev;
     int stopping;
 } worker;
 
@@ -138,48 +144,95 @@ static uint64_t msg_generation(const cJSON *msg)
     return cJSON_IsNumber(v) ? (uint64_t)v->valuedouble : 0;
 }
 
+/* Drop what a prepare built or is building (an abort, a newer prepare,
+ * the end). */
 static void drop_prepared(worker *w)
 {
     gen_unref(w->prepared);
     w->prepared = NULL;
     cJSON_Delete(w->prepared_settings);
     w->prepared_settings = NULL;
+    gen_builder_free(w->building);
+    w->building = NULL;
+    errs_free(&w->build_errs);
+    cJSON_Delete(w->build_enabled);
+    w->build_enabled = NULL;
+    if (w->build_ev != NULL)
+        event_del(w->build_ev);
 }
 
-/* Phase one: build the next generation beside the current one.  It runs
- * on the loop, so requests wait for the build (tens of ms); requests
- * already running keep their generation. */
+/* How long one slice of a build may hold the loop: requests that arrive
+ * meanwhile wait at most about this long per loop turn. */
+#define BUILD_SLICE_US 5000
+
+static void on_build(evutil_socket_t fd, short what, void *arg)
+{
+    static const struct timeval now = {0, 0};
+    worker *w = arg;
+    uint64_t n = w->build_n;
+    char *text;
+
+    (void)fd;
+    (void)what;
+    if (w->building == NULL)
+        return;
+    if (gen_builder_step(w->building, BUILD_SLICE_US)) {
+        /* A timer, not event_active: the loop polls the sockets (and
+         * runs what is ready) before the next slice. */
+        evtimer_add(w->build_ev, &now);
+        return;
+    }
+    w->prepared = gen_builder_finish(w->building);
+    w->building = NULL;
+    if (w->prepared == NULL) {
+        text = errs_join(&w->build_errs);
+        reply_gen(w, "prepare_failed", n, text ? text : "out of memory");
+        free(text);
+        cJSON_Delete(w->prepared_settings);
+        w->prepared_settings = NULL;
+    } else {
+        gen_apply_enabled(w->prepared, w->build_enabled);
+        reply_gen(w, "prepared", n, NULL);
+    }
+    errs_free(&w->build_errs);
+    cJSON_Delete(w->build_enabled);
+    w->build_enabled = NULL;
+}
+
+/* Phase one: build the next generation beside the current one, a slice
+ * of about BUILD_SLICE_US per loop turn, so requests keep being served
+ * meanwhile.  It shares with the current generation what did not change
+ * (its plugins, when every plugin file is the same, and then every
+ * activity file whose digest is the same: gen.h); requests already
+ * running keep their generation. */
 static void on_prepare(worker *w, const cJSON *msg)
 {
+    static const struct timeval now = {0, 0};
     uint64_t n = msg_generation(msg);
     const cJSON *pl = cJSON_GetObjectItemCaseSensitive(msg, "plugins");
     const cJSON *ac = cJSON_GetObjectItemCaseSensitive(msg, "activities");
     const cJSON *settings = cJSON_GetObjectItemCaseSensitive(msg, "settings");
-    errs e = {0};
-    conf next;
-    char *text;
+    const cJSON *enabled = cJSON_GetObjectItemCaseSensitive(msg, "enabled");
 
     drop_prepared(w);
     if (!cJSON_IsString(pl) || !cJSON_IsString(ac) || n == 0) {
         reply_gen(w, "prepare_failed", n, "malformed prepare message");
         return;
     }
-    /* The generation is built with the settings it will serve with. */
-    next = *w->c;
-    w->prepared = gen_build_at(&next, &svc_gen_host, pl->valuestring,
-                               ac->valuestring, n, 1, &e);
-    if (w->prepared == NULL) {
-        text = errs_join(&e);
-        reply_gen(w, "prepare_failed", n, text ? text : "out of memory");
-        free(text);
-        errs_free(&e);
+    if (w->build_ev == NULL)
+        w->build_ev = evtimer_new(w->base, on_build, w);
+    w->build_n = n;
+    w->building =
+        gen_builder_new(&svc_gen_host, pl->valuestring, ac->valuestring, n, 1,
+                        w->gw.current, &w->build_errs);
+    w->build_enabled = enabled ? cJSON_Duplicate(enabled, 1) : NULL;
+    w->prepared_settings = settings ? cJSON_Duplicate(settings, 1) : NULL;
+    if (w->building == NULL || w->build_ev == NULL) {
+        drop_prepared(w);
+        reply_gen(w, "prepare_failed", n, "out of memory");
         return;
     }
-    errs_free(&e);
-    gen_apply_enabled(w->prepared,
-                      cJSON_GetObjectItemCaseSensitive(msg, "enabled"));
-    w->prepared_settings = settings ? cJSON_Duplicate(settings, 1) : NULL;
-    reply_gen(w, "prepared", n, NULL);
+    evtimer_add(w->build_ev, &now);
 }
 
 static void apply_settings(worker *w, const cJSON *s)
@@ -378,6 +431,8 @@ static void teardown(worker *w)
     if (w->http != NULL)
         evhttp_free(w->http);
     drop_prepared(w);
+    if (w->build_ev != NULL)
+        event_free(w->build_ev);
     gen_unref(w->gw.current);
     if (w->gw.pool != NULL)
         coro_pool_free(w->gw.pool);

@@ -20,6 +20,18 @@ void digest_hex(const unsigned char md[32], char hex[65])
     hex[64] = '\0';
 }
 
+int digest_buf(const void *p, size_t n, char hex[65])
+{
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+
+    hex[0] = '\0';
+    if (!EVP_Digest(p, n, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32)
+        return -1;
+    digest_hex(md, hex);
+    return 0;
+}
+
 int digest_file(const char *path, char hex[65])
 {
     unsigned char buf[65536], md[32];
