@@ -7,6 +7,7 @@
     python3 bench/side_by_side.py [--rounds 3] [--duration 5]
         [--conns 64,256] [--stores full,none,redis] [--warmup 1]
         [--reload-activities 10000] [--reload-count 3]
+        [--only static,unknown,soldout:none,...]
 
 What runs (every server on 127.0.0.1, on free ports, in private temp
 dirs; all of it stopped and removed at exit, Ctrl-C included):
@@ -68,6 +69,10 @@ each), `amsd -t` timed, amsd started, --reload-count reloads each after
 editing one file, then wrk (-c64) on one activity's read-only method
 without a reload and with one in the middle: the extra p99.9 / max
 latency is what the reload cost the requests.
+
+--only keeps the workloads named (keys: static, lua, incr, grab:S,
+unknown, soldout:S, readonly:S for a store S of --stores), to iterate on
+one path faster; the peers not named are not started.
 
 Printed: one line per run as it goes, then a table of medians over the
 rounds (rps, p50, p99, p99.9 in ms), the ratios of issue 12 with their
@@ -592,7 +597,9 @@ class Workload:
         self.path, self.act, self.expect = path, act, expect
 
 
-def plan(stores):
+def plan(stores, only=()):
+    """The workloads of a run: every one, or those whose key is in
+    only."""
     w = [Workload("static", "nginx static 200", "static", "/", None,
                   "static"),
          Workload("lua", "nginx+Lua grab", "lua",
@@ -612,7 +619,7 @@ def plan(stores):
         w.append(Workload("readonly:" + s, "amsd %s read-only (status)" % s,
                           s, "/v1/activities/%d/status" % READ_ONLY,
                           READ_ONLY, "read"))
-    return w
+    return [x for x in w if not only or x.key in only]
 
 
 def answer_problems(w, r):
@@ -710,11 +717,18 @@ def main():
                     help="activities of the reload run (0: skip it)")
     ap.add_argument("--reload-count", type=int, default=3)
     ap.add_argument("--nginx-modules", default=NGINX_MODULES)
+    ap.add_argument("--only", default="",
+                    help="comma-separated workload keys to run (default: "
+                    "all), e.g. static,unknown,soldout:none")
     a = ap.parse_args()
+    a.only = [k for k in a.only.split(",") if k]
     a.stores = [s for s in a.stores.split(",") if s]
     if not a.stores or any(s not in ("full", "none", "redis")
                            for s in a.stores):
         ap.error("--stores: a list of full, none, redis")
+    known = [w.key for w in plan(a.stores)]
+    if any(k not in known for k in a.only):
+        ap.error("--only: keys of %s" % ", ".join(known))
     conns_list = [int(c) for c in a.conns.split(",")]
 
     missing = missing_tools(a)
@@ -761,11 +775,15 @@ class Bench:
                                           "rule)"},
                 BENCH_ACTIVITY % {"id": SOLD_OUT, "stock": 1,
                                   "name": "bench sold out"}]))
-        self.static = Nginx(reaper, a.nginx_modules, lua=False)
-        self.lua = Nginx(reaper, a.nginx_modules, lua=True)
-        self.bench_redis = Redis(reaper)
+        keys = [w.key for w in plan(a.stores, a.only)]
+        self.static = (Nginx(reaper, a.nginx_modules, lua=False)
+                       if "static" in keys else None)
+        self.lua = (Nginx(reaper, a.nginx_modules, lua=True)
+                    if "lua" in keys else None)
+        self.bench_redis = Redis(reaper) if "incr" in keys else None
         self.store_redis = Redis(reaper) if "redis" in a.stores else None
-        for peer in (self.static, self.lua):  # warm the peers up once
+        # warm the peers up once
+        for peer in [p for p in (self.static, self.lua) if p is not None]:
             benchlib.wrk(reaper, self.work, peer.port,
                          "/v1/activities/%d/grab" % GRAB, 64,
                          max(1, a.warmup))
@@ -780,7 +798,7 @@ class Bench:
               "stores %s; wrk -t1; %d cores"
               % (a.rounds, self.conns_list, a.duration, a.stores,
                  os.cpu_count()), flush=True)
-        workloads = plan(a.stores)
+        workloads = plan(a.stores, a.only)
         for rnd in range(1, a.rounds + 1):
             try:
                 self.start_amsds(rnd)

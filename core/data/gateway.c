@@ -9,6 +9,7 @@
 #include "gateway.h"
 
 #include "http.h"
+#include "json.h"
 #include "log.h"
 #include "metrics.h"
 #include "pipeline.h"
@@ -182,16 +183,37 @@ static void reply_raw(gateway *gw, struct evhttp_request *req, int status,
         job_done(gw);
 }
 
+/* {"code":status,"reason":..,"message":..[,"request_id":..]}, the text
+ * written directly: the same bytes as the cJSON tree printed, without
+ * building and printing one for every refused request. */
 static void reply_error(gateway *gw, struct evhttp_request *req, int status,
                         const char *reason, const char *rid, const char *msg)
 {
-    cJSON *b = cJSON_CreateObject();
-    cJSON_AddNumberToObject(b, "code", status);
-    cJSON_AddStringToObject(b, "reason", reason);
-    cJSON_AddStringToObject(b, "message", msg);
-    if (rid != NULL)
-        cJSON_AddStringToObject(b, "request_id", rid);
-    reply(gw, req, status, b);
+    char storage[512];
+    jbuf b;
+    int tracked;
+
+    jbuf_init(&b, storage, sizeof storage);
+    json_put_lit(&b, "{\"code\":");
+    json_put_int(&b, status);
+    json_put_lit(&b, ",\"reason\":");
+    json_put_string(&b, reason);
+    json_put_lit(&b, ",\"message\":");
+    json_put_string(&b, msg);
+    if (rid != NULL) {
+        json_put_lit(&b, ",\"request_id\":");
+        json_put_string(&b, rid);
+    }
+    json_put_lit(&b, "}");
+    tracked = track(gw, req);
+    /* Out of memory: what http_send_json answers then. */
+    http_send_text(req, b.failed ? 500 : status,
+                   b.failed ? "{\"code\":500,\"reason\":\"internal\","
+                              "\"message\":\"out of memory\"}"
+                            : b.p);
+    jbuf_free(&b);
+    if (!tracked)
+        job_done(gw);
 }
 
 /* "/v1/activities/123/draw" -> id, method.  0 on match. */

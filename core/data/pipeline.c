@@ -35,11 +35,12 @@
  */
 #include "pipeline.h"
 
+#include "digest.h"
+#include "json.h"
 #include "log.h"
 #include "metrics.h"
 #include "prefetch.h"
 
-#include <openssl/evp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -400,7 +401,7 @@ static void run_method(svc_req *r, outcome *o)
  * under its number (attempt_journal); resolve_interrupted settles it. */
 typedef struct idem {
     char key[STORE_KEY_MAX];
-    char hash[65];
+    char hash[65];    /* "" until idem_hash() needs it */
     uint64_t version; /* of the record seen; 0 when none */
     int64_t prev;     /* the attempt a "p" record seen names */
     int64_t attempt;  /* this run's attempt */
@@ -409,22 +410,22 @@ typedef struct idem {
 /* sha256 of method and params: a replay must ask the same thing. */
 static void request_hash(const svc_req *r, char out[65])
 {
-    unsigned char md[32];
-    unsigned int len = 0;
-    char *params = r->params ? cJSON_PrintUnformatted(r->params) : NULL;
-    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    char *params = r->params ? json_print(r->params) : NULL;
 
-    out[0] = '\0';
-    if (c != NULL && EVP_DigestInit_ex(c, EVP_sha256(), NULL)) {
-        EVP_DigestUpdate(c, r->m->name, strlen(r->m->name) + 1);
-        if (params != NULL)
-            EVP_DigestUpdate(c, params, strlen(params));
-        if (EVP_DigestFinal_ex(c, md, &len) && len == 32)
-            for (int i = 0; i < 32; i++)
-                snprintf(out + 2 * i, 3, "%02x", md[i]);
-    }
-    EVP_MD_CTX_free(c);
+    digest_sha256_hex(r->m->name, strlen(r->m->name) + 1, params,
+                      params ? strlen(params) : 0, out);
     free(params);
+}
+
+/* d->hash, computed on first use.  Only a record that exists (compared
+ * with it) or one that is written carries the hash, and most requests
+ * have neither (a new request_id refused, a read-only method): hashing
+ * every request up front cost more than the rest of a refusal. */
+static const char *idem_hash(const svc_req *r, idem *d)
+{
+    if (d->hash[0] == '\0')
+        request_hash(r, d->hash);
+    return d->hash;
 }
 
 static int idem_write(svc_req *r, idem *d, const char *state, int status,
@@ -436,14 +437,14 @@ static int idem_write(svc_req *r, idem *d, const char *state, int status,
     int64_t now = svc_req_now(r);
 
     cJSON_AddStringToObject(rec, "s", state);
-    cJSON_AddStringToObject(rec, "h", d->hash);
+    cJSON_AddStringToObject(rec, "h", idem_hash(r, d));
     if (strcmp(state, "p") == 0)
         cJSON_AddNumberToObject(rec, "a", (double)d->attempt);
     if (answer != NULL) {
         cJSON_AddNumberToObject(rec, "st", status);
         cJSON_AddStringToObject(rec, "b", answer);
     }
-    text = cJSON_PrintUnformatted(rec);
+    text = json_print(rec);
     cJSON_Delete(rec);
     if (text == NULL)
         return AMS_ERR_NOMEM;
@@ -473,7 +474,6 @@ static int idem_lookup(svc_req *r, idem *d, outcome *o, pipe_result *res)
     const cJSON *s, *h, *b, *stc;
     ams_status st;
 
-    request_hash(r, d->hash);
     snprintf(name, sizeof name, "idem:%s", r->request_id);
     if (svc_host_key(d->key, sizeof d->key, r->act->id, r->uid, name) < 0) {
         set_http(o, 400, "bad_request", "request_id: too long");
@@ -502,7 +502,7 @@ static int idem_lookup(svc_req *r, idem *d, outcome *o, pipe_result *res)
                   (long long)r->act->id, d->key);
         return 0;
     }
-    if (strcmp(h->valuestring, d->hash) != 0) {
+    if (strcmp(h->valuestring, idem_hash(r, d)) != 0) {
         set_http(o, 409, "request_id_reused",
                  "request_id was already used with another method or other "
                  "params; use a new request_id");
@@ -543,10 +543,10 @@ static ams_status idem_stage(svc_req *r, idem *d, const char *answer_text)
     ams_status st;
 
     cJSON_AddStringToObject(rec, "s", "d");
-    cJSON_AddStringToObject(rec, "h", d->hash);
+    cJSON_AddStringToObject(rec, "h", idem_hash(r, d));
     cJSON_AddNumberToObject(rec, "st", 200);
     cJSON_AddStringToObject(rec, "b", answer_text);
-    text = cJSON_PrintUnformatted(rec);
+    text = json_print(rec);
     cJSON_Delete(rec);
     if (text == NULL)
         return AMS_ERR_NOMEM;
@@ -681,7 +681,7 @@ static int resolve_interrupted(svc_req *r, outcome *o, pipe_result *res,
     r->grants = mine;
     res->body = answer(r, o);
     res->http_status = 200;
-    text = cJSON_PrintUnformatted(res->body);
+    text = json_print(res->body);
     if (text == NULL || idem_write(r, d, "d", 200, text) != AMS_OK)
         log_error("activity %lld: cannot record the recovered answer of "
                   "request_id=%s",
@@ -760,7 +760,7 @@ static int commit_run(svc_req *r, idem *d, outcome *o, pipe_result *res,
 {
     ams_status st = svc_ledger_stage(r); /* before answer() takes grants */
     cJSON *body = st == AMS_OK ? answer(r, o) : NULL;
-    char *text = body ? cJSON_PrintUnformatted(body) : NULL;
+    char *text = body ? json_print(body) : NULL;
     store_wres wr;
 
     cJSON_Delete(body);

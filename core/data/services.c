@@ -9,6 +9,7 @@
 #include "services.h"
 
 #include "coro.h"
+#include "json.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -116,7 +117,7 @@ static const char *host_req_json(ams_ctx *ctx)
     if (r == NULL || r->params == NULL)
         return "{}";
     if (r->params_json == NULL)
-        r->params_json = cJSON_PrintUnformatted(r->params);
+        r->params_json = json_print(r->params);
     return r->params_json ? r->params_json : "{}";
 }
 
@@ -252,7 +253,7 @@ static const char *host_conf_json(ams_ctx *c, const char *n)
     cached = cJSON_GetObjectItemCaseSensitive(in->json_cache, n);
     if (cJSON_IsString(cached))
         return cached->valuestring;
-    text = cJSON_PrintUnformatted(v);
+    text = json_print(v);
     if (text == NULL)
         return NULL;
     cached = cJSON_AddStringToObject(in->json_cache, n, text);
@@ -683,7 +684,7 @@ static const char *host_resource_json(ams_ctx *c, const char *param)
     cached = cJSON_GetObjectItemCaseSensitive(in->json_cache, cache_key);
     if (cJSON_IsString(cached))
         return cached->valuestring;
-    text = cJSON_PrintUnformatted(def);
+    text = json_print(def);
     if (text == NULL)
         return NULL;
     cached = cJSON_AddStringToObject(in->json_cache, cache_key, text);
@@ -775,7 +776,7 @@ static ams_status host_ledger_json(ams_ctx *c, const char **out)
         return AMS_ERR;
     if ((st = svc_ledger_read(c->req, &arr)) != AMS_OK)
         return st;
-    text = cJSON_PrintUnformatted(arr);
+    text = json_print(arr);
     cJSON_Delete(arr);
     if (text == NULL || svc_arena_keep(c->req, text) == NULL)
         return AMS_ERR_NOMEM;
@@ -836,7 +837,7 @@ static ams_status host_board_top(ams_ctx *c, const char *board, size_t n,
         cJSON_AddItemToArray(arr, o);
     }
     store_board_free(e, count);
-    text = arr ? cJSON_PrintUnformatted(arr) : NULL;
+    text = arr ? json_print(arr) : NULL;
     cJSON_Delete(arr);
     if (text == NULL || svc_arena_keep(c->req, text) == NULL)
         return AMS_ERR_NOMEM;

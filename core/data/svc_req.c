@@ -8,6 +8,7 @@
  */
 #include "services.h"
 
+#include "json.h"
 #include "log.h"
 #include "metrics.h"
 #include "text.h"
@@ -345,7 +346,7 @@ ams_status svc_ledger_stage(svc_req *r)
         return AMS_ERR_NOMEM;
     cJSON_ArrayForEach(it, r->grants)
     {
-        char *text = cJSON_PrintUnformatted(it);
+        char *text = json_print(it);
 
         if (text == NULL) {
             st = AMS_ERR_NOMEM;

@@ -373,6 +373,26 @@ static void on_orphans(evutil_socket_t fd, short what, void *arg)
         w->orphan_task = 0;
 }
 
+/* The worker's loop.  Through evhttp, every request changes its
+ * connection's events three times (reading stops while it runs, read and
+ * write are watched while the answer goes out, then only read again);
+ * with epoll's changelist the changes made in one pass of the loop reach
+ * the kernel as one epoll_ctl, two a request instead of four.  The
+ * changelist's caveat, descriptors made by dup() registered side by side,
+ * does not arise: the worker registers none.  Caller owns the base. */
+static struct event_base *worker_base(void)
+{
+    struct event_config *cfg = event_config_new();
+    struct event_base *b = NULL;
+
+    if (cfg != NULL &&
+        event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST) == 0)
+        b = event_base_new_with_config(cfg);
+    if (cfg != NULL)
+        event_config_free(cfg);
+    return b != NULL ? b : event_base_new();
+}
+
 static int setup_http(worker *w, int listen_fd)
 {
     struct timeval tv;
@@ -471,7 +491,7 @@ int worker_main(conf *c, int index, int listen_fd, int ctl_fd,
     signal(SIGPIPE, SIG_IGN);
     svc_seed(c->random_seed ? (uint64_t)c->random_seed + (uint64_t)index : 0);
 
-    w.base = event_base_new();
+    w.base = worker_base();
     w.gw.pool = coro_pool_new((size_t)c->stack_kb * 1024, 256);
     if (w.base == NULL || w.gw.pool == NULL)
         return fail(&w, "out of memory");
