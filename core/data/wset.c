@@ -442,51 +442,52 @@ ams_status ws_value_cas(svc_ws *ws, const char *key, uint64_t expect,
     return AMS_OK;
 }
 
-ams_status ws_put_if(svc_ws *ws, const char *key, uint64_t version,
-                     const char *val, size_t len, int64_t expire_at_ms)
+/* A blind op of kind on key with the bytes val/len, both copied into the
+ * set; NULL when memory is short. */
+static store_wop *owned_op(svc_ws *ws, uint8_t kind, const char *key,
+                           const char *val, size_t len, int64_t expire_at_ms)
 {
     char *k = own_bytes(ws, key, strlen(key));
     char *v = k ? own_bytes(ws, val, len) : NULL;
-    store_wop *o;
+    store_wop *o = v ? add_op(ws, kind, k) : NULL;
 
-    if (v == NULL || (o = add_op(ws, STORE_W_CAS, k)) == NULL)
+    if (o != NULL) {
+        o->val = v;
+        o->len = len;
+        o->expire_at_ms = expire_at_ms;
+    }
+    return o;
+}
+
+ams_status ws_put_if(svc_ws *ws, const char *key, uint64_t version,
+                     const char *val, size_t len, int64_t expire_at_ms)
+{
+    store_wop *o = owned_op(ws, STORE_W_CAS, key, val, len, expire_at_ms);
+
+    if (o == NULL)
         return AMS_ERR_NOMEM;
     o->version = version;
-    o->val = v;
-    o->len = len;
-    o->expire_at_ms = expire_at_ms;
     return AMS_OK;
 }
 
 ams_status ws_board_set(svc_ws *ws, const char *key, const char *member,
                         int64_t score, int64_t expire_at_ms)
 {
-    char *k = own_bytes(ws, key, strlen(key));
-    char *m = k ? own_bytes(ws, member, strlen(member)) : NULL;
-    store_wop *o;
+    store_wop *o = owned_op(ws, STORE_W_BOARD_SET, key, member, strlen(member),
+                            expire_at_ms);
 
-    if (m == NULL || (o = add_op(ws, STORE_W_BOARD_SET, k)) == NULL)
+    if (o == NULL)
         return AMS_ERR_NOMEM;
-    o->val = m;
-    o->len = strlen(m);
     o->delta = score;
-    o->expire_at_ms = expire_at_ms;
     return AMS_OK;
 }
 
 ams_status ws_append(svc_ws *ws, const char *key, const char *val, size_t len,
                      int64_t expire_at_ms)
 {
-    char *k = own_bytes(ws, key, strlen(key));
-    char *v = k ? own_bytes(ws, val, len) : NULL;
-    store_wop *o;
-
-    if (v == NULL || (o = add_op(ws, STORE_W_APPEND, k)) == NULL)
-        return AMS_ERR_NOMEM;
-    o->val = v;
-    o->len = len;
-    o->expire_at_ms = expire_at_ms;
-    return AMS_OK;
+    return owned_op(ws, STORE_W_APPEND, key, val, len, expire_at_ms)
+               ? AMS_OK
+               : AMS_ERR_NOMEM;
 }
 
 void ws_prefill(svc_ws *ws, const store_rkey *k, store_rval *v, size_t n)
