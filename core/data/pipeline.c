@@ -393,9 +393,10 @@ static void run_method(svc_req *r, outcome *o)
 
 /* ---- idempotency ---- */
 
-/* Records are JSON: {"s":state,"h":hash,"st":status,"b":answer,"a":n};
- * state "d" when done, written in the request's commit with everything
- * else it did.  The chain before write sets also wrote "p" while a
+/* Records are compact (idem_compact), "done", written in the request's
+ * commit with everything else it did.  Older ones are JSON:
+ * {"s":state,"h":hash,"st":status,"b":answer,"a":n}, state "d" when
+ * done.  The chain before write sets also wrote "p" while a
  * request ran and "r" when it faulted: a "p" record left by an attempt it
  * cut off names that attempt (a), whose counted writes are journaled
  * under its number (attempt_journal); resolve_interrupted settles it. */
@@ -466,6 +467,40 @@ static int attempt_journal(const svc_req *r, int64_t n, char *out)
 
 /* Step 3.  Returns 0 to go on (d->version is the record to replace), or
  * -1 with the answer decided in o or res. */
+/* The record of an answer, compact: IDEM_V1, 'd', the HTTP status
+ * (16 bits, big-endian), the request's hash (64 hex digits), then the
+ * answer's bytes as they were sent.  Records written before it are JSON
+ * ({"s":...}), read below; the first byte tells them apart. */
+#define IDEM_V1 0x01
+#define IDEM_HEAD (4 + 64)
+
+/* idem_lookup of a compact record (text, owned: freed here). */
+static int idem_compact(svc_req *r, idem *d, outcome *o, pipe_result *res,
+                        char *text, size_t len)
+{
+    int status = ((unsigned char)text[2] << 8) | (unsigned char)text[3];
+
+    if (text[1] != 'd' || memcmp(text + 4, idem_hash(r, d), 64) != 0) {
+        int corrupt = text[1] != 'd';
+        free(text);
+        if (corrupt) {
+            log_error("activity %lld: corrupt idempotency record %s; "
+                      "running the request again",
+                      (long long)r->act->id, d->key);
+            return 0;
+        }
+        set_http(o, 409, "request_id_reused",
+                 "request_id was already used with another method or other "
+                 "params; use a new request_id");
+        return -1;
+    }
+    /* The answer moves to the front, NUL-terminated (the value is). */
+    memmove(text, text + IDEM_HEAD, len - IDEM_HEAD + 1);
+    res->http_status = status;
+    res->raw = text;
+    return -1;
+}
+
 static int idem_lookup(svc_req *r, idem *d, outcome *o, pipe_result *res)
 {
     char name[160], *text = NULL;
@@ -489,6 +524,8 @@ static int idem_lookup(svc_req *r, idem *d, outcome *o, pipe_result *res)
         set_fault(o, st, "idempotency", "lookup");
         return -1;
     }
+    if (len >= IDEM_HEAD && (unsigned char)text[0] == IDEM_V1)
+        return idem_compact(r, d, o, res, text, len);
     rec = cJSON_ParseWithLength(text, len);
     free(text);
     s = cJSON_GetObjectItemCaseSensitive(rec, "s");
@@ -538,21 +575,21 @@ static int idem_lookup(svc_req *r, idem *d, outcome *o, pipe_result *res)
  * request_id at most one commits. */
 static ams_status idem_stage(svc_req *r, idem *d, const char *answer_text)
 {
-    cJSON *rec = cJSON_CreateObject();
-    char *text;
+    size_t n = strlen(answer_text);
+    char *rec = malloc(IDEM_HEAD + n);
     ams_status st;
 
-    cJSON_AddStringToObject(rec, "s", "d");
-    cJSON_AddStringToObject(rec, "h", idem_hash(r, d));
-    cJSON_AddNumberToObject(rec, "st", 200);
-    cJSON_AddStringToObject(rec, "b", answer_text);
-    text = json_print(rec);
-    cJSON_Delete(rec);
-    if (text == NULL)
+    if (rec == NULL)
         return AMS_ERR_NOMEM;
-    st = ws_put_if(r->ws, d->key, d->version, text, strlen(text),
+    rec[0] = IDEM_V1;
+    rec[1] = 'd';
+    rec[2] = 0; /* 200 */
+    rec[3] = (char)200;
+    memcpy(rec + 4, idem_hash(r, d), 64);
+    memcpy(rec + IDEM_HEAD, answer_text, n);
+    st = ws_put_if(r->ws, d->key, d->version, rec, IDEM_HEAD + n,
                    svc_req_now(r) + svc.idem_ttl_ms);
-    free(text);
+    free(rec);
     return st;
 }
 
