@@ -14,11 +14,12 @@ asserted.  Loopback only; it stops by itself.
 
 --scale N instead writes N activity files of one activity each (the
 shipped 1003 flash sale under distinct ids) and reports what grows with
-N: the time of `amsd -t`, the start, a reload after editing one file
-(each reload edits another one), and the latency of requests to one
-activity (its `status` method, over a few keep-alive connections)
-while nothing happens and while the reloads run: p50 / p99 / max, and
-the extra p99 / max a reload costs.
+N: the time of `amsd -t`, the start, reloads after editing one file
+(each reload edits another one) and after changing one plugin file
+(--plugin-reloads; everything is parsed again then), and the latency of
+requests to one activity (its `status` method, over a few keep-alive
+connections) while nothing happens and while the reloads run: p50 / p99
+/ max, and the extra p99 / max a reload costs.
 """
 import argparse
 import http.client
@@ -195,10 +196,34 @@ def pcts(lat):
     return (p(0.5), p(0.99), lat[-1])
 
 
-def run_scale(n, reloads, conns, log=None):
+def timed_reloads(admin, probe, count, change):
+    """count reloads, each after change(k); returns (reload ms list,
+    latencies of the requests started during them or 0.1 s before)."""
+    times, lat = [], []
+    for k in range(count):
+        change(k)
+        c = http.client.HTTPConnection("127.0.0.1", admin, timeout=300)
+        t = time.monotonic()
+        c.request("POST", "/admin/reload", body=b"")
+        r = c.getresponse()
+        r.read()
+        t1 = time.monotonic()
+        if r.status != 200:
+            raise SystemExit("reload answered %d" % r.status)
+        times.append((t1 - t) * 1000)
+        time.sleep(0.3)  # requests still queued behind it
+        lat.extend(probe.window(t - 0.1, t1))
+    return times, sorted(lat)
+
+
+def run_scale(n, reloads, conns, log=None, plugin_reloads=0):
     d = tempfile.mkdtemp(prefix="amsd-bench-reload-")
     acts = os.path.join(d, "activities")
+    plugins = os.path.join(d, "plugins")
     os.makedirs(acts)
+    shutil.copytree(os.path.join(ROOT, "build/plugins"), plugins,
+                    ignore=lambda _, names: [x for x in names
+                                             if not x.endswith(".so")])
     files = []
     for i in range(n):
         path = os.path.join(acts, "%06d-sale.conf" % i)
@@ -209,9 +234,9 @@ def run_scale(n, reloads, conns, log=None):
     with open(conf, "w") as f:
         f.write('listen = "127.0.0.1:%d";\nadmin = "127.0.0.1:%d";\n'
                 'workers = 2;\nstore = "lmdb:%s/store";\n'
-                'plugins = "%s/build/plugins";\nactivities = "%s";\n'
+                'plugins = "%s";\nactivities = "%s";\n'
                 'log_level = "warn";\nlmdb = { sync = "none"; };\n'
-                % (port, admin, d, ROOT, acts))
+                % (port, admin, d, plugins, acts))
     amsd = os.path.join(ROOT, "build/core/amsd")
     t = time.monotonic()
     chk = subprocess.run([amsd, "-t", "-c", conf], capture_output=True)
@@ -220,6 +245,17 @@ def run_scale(n, reloads, conns, log=None):
         raise SystemExit("amsd -t failed: %s" % chk.stderr.decode()[-2000:])
     logf = open(log, "w") if log else subprocess.DEVNULL
     proc = subprocess.Popen([amsd, "-c", conf], stderr=logf)
+
+    def edit(k):
+        i = (k * 7919) % n
+        scale_activity(files[i], 100000 + i, "v%d" % (k + 1))
+
+    def rebuild_plugin(k):
+        # Another sha256 for status.so (a byte after the ELF image): every
+        # plugin is loaded again and every activity parsed again.
+        with open(os.path.join(plugins, "status.so"), "ab") as f:
+            f.write(b"\0")
+
     try:
         start_s = wait_healthy(admin, 300)
         probe = Prober(port, 100000 + n // 2, conns)
@@ -227,39 +263,30 @@ def run_scale(n, reloads, conns, log=None):
         quiet0 = time.monotonic()
         time.sleep(3.0)
         quiet1 = time.monotonic()
-        times, busy = [], []
-        for k in range(reloads):
-            scale_activity(files[(k * 7919) % n], 100000 + (k * 7919) % n,
-                           "v%d" % (k + 1))
-            c = http.client.HTTPConnection("127.0.0.1", admin, timeout=300)
-            t = time.monotonic()
-            c.request("POST", "/admin/reload", body=b"")
-            r = c.getresponse()
-            r.read()
-            t1 = time.monotonic()
-            if r.status != 200:
-                raise SystemExit("reload answered %d" % r.status)
-            times.append((t1 - t) * 1000)
-            busy.append((t, t1))
-            time.sleep(0.3)
+        times, during = timed_reloads(admin, probe, reloads, edit)
+        ptimes, pduring = timed_reloads(admin, probe, plugin_reloads,
+                                        rebuild_plugin)
         probe.end()
-        base = pcts(probe.window(quiet0, quiet1))
-        during = sorted(ms for a, b in busy for ms in probe.window(a, b))
-        # A request started just before a reload may wait on it too.
-        dur = pcts(sorted(ms for a, b in busy
-                          for ms in probe.window(a - 0.1, b)))
+        quiet = probe.window(quiet0, quiet1)
+        base = pcts(quiet)
         print("%d activity files: amsd -t %.2f s; start %.2f s" %
               (n, check_s, start_s))
-        print("  reload after one edit, ms: min %.1f median %.1f max %.1f "
-              "(%d reloads)" % (min(times), statistics.median(times),
-                                max(times), reloads))
         print("  status latency ms without reload: p50 %.2f p99 %.2f max "
-              "%.2f (%d requests)" % (base + (len(probe.window(quiet0,
-                                                               quiet1)),)))
-        print("  status latency ms during reloads:  p50 %.2f p99 %.2f max "
-              "%.2f (%d requests)" % (dur + (len(during),)))
-        print("  extra during reload: p99 %+.2f ms, max %+.2f ms; %d non-200"
-              % (dur[1] - base[1], dur[2] - base[2], probe.bad))
+              "%.2f (%d requests)" % (base + (len(quiet),)))
+        for what, tms, lat in (("one activity file edited", times, during),
+                               ("one plugin file changed", ptimes,
+                                pduring)):
+            if not tms:
+                continue
+            dur = pcts(lat)
+            print("  reload, %s, ms: min %.1f median %.1f max %.1f "
+                  "(%d reloads)" % (what, min(tms), statistics.median(tms),
+                                    max(tms), len(tms)))
+            print("    status latency ms during them: p50 %.2f p99 %.2f "
+                  "max %.2f (%d requests); extra p99 %+.2f ms, max %+.2f "
+                  "ms" % (dur + (len(lat), dur[1] - base[1],
+                                 dur[2] - base[2])))
+        print("  %d answers were not 200" % probe.bad)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(120)
@@ -274,9 +301,11 @@ def main():
                     help="N activity files instead (see above)")
     ap.add_argument("--conns", type=int, default=4)
     ap.add_argument("--log", help="--scale: amsd's log to this file")
+    ap.add_argument("--plugin-reloads", type=int, default=2,
+                    help="--scale: reloads after a plugin file changed")
     a = ap.parse_args()
     if a.scale:
-        run_scale(a.scale, a.reloads, a.conns, a.log)
+        run_scale(a.scale, a.reloads, a.conns, a.log, a.plugin_reloads)
         return
     run(1, a.reloads)
     run(a.activities, a.reloads)
