@@ -1,44 +1,55 @@
 #!/usr/bin/env python3
-"""bench_reload.py -- how long a reload takes, by number of activities.
+"""bench_reload.py -- how long a reload takes, by number of activities,
+and what it costs the requests served meanwhile.
 
     python3 bench/bench_reload.py [--activities 1000] [--reloads 10]
-    python3 bench/bench_reload.py --scale 10000 [--reloads 10]
+                                  [--template rich|simple]
+                                  [--layout one|files] [--edit]
+                                  [--under-load SECONDS]
 
 Starts build/core/amsd (2 workers, LMDB sync none) twice: once with one
-activity (the baseline) and once with N activities that use the bundled
-plugins (a crowd tag rule, limits, a coupon kind with stock, a pool draw,
-a status handler), and times POST /admin/reload from the client's side:
-snapshot, two-phase prepare (every worker parses, resolves, validates and
-inits the whole set) and commit.  Prints min / median / max.  Nothing is
-asserted.  Loopback only; it stops by itself.
+activity (the baseline) and once with N activities, and times POST
+/admin/reload from the client's side: snapshot, two-phase prepare (every
+worker parses, resolves, validates and inits the whole set) and commit.
+Prints min / median / max.  Nothing is asserted.  Loopback only; it
+stops by itself.
 
---scale N instead writes N activity files of one activity each (the
-shipped 1003 flash sale under distinct ids) and reports what grows with
-N: the time of `amsd -t`, the start, reloads after editing one file
-(each reload edits another one) and after changing one plugin file
-(--plugin-reloads; everything is parsed again then), and the latency of
-requests to one activity (its `status` method, over a few keep-alive
-connections) while nothing happens and while the reloads run: p50 / p99
-/ max, and the extra p99 / max a reload costs.
+  --template rich    (default) 3 methods per activity using the bundled
+                     plugins: a crowd tag rule, limits, a coupon kind
+                     with stock, a pool draw, a status handler;
+             simple  the shape of the demo activity 9001 (earn: a rule
+                     and a bounded counter; balance: counter.get).
+  --layout one       (default) every activity in one file;
+           files     one file per activity (act-<id>.conf), as a large
+                     deployment keeps them.
+  --edit             before each reload, change one activity's name in
+                     one file, so every reload has something to do (what
+                     issue 12 asks to be fast: work that grows with what
+                     changed, not with N).
+  --under-load S     also measure, with wrk (-t1 -c64), the latency of
+                     the first activity's read-only method while one
+                     reload (after an edit) runs, from 1 s before it to
+                     1 s after it, then for as long (at least S seconds)
+                     without a reload, and print the extra p99.9 and max
+                     latency the reload caused.
+
+bench/side_by_side.py runs the 10,000-activity case of issue 12 through
+reload_run() below (simple template, one file per activity, edits, under
+load).
 """
 import argparse
-import http.client
 import os
-import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
-import threading
 import time
-import json
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib  # noqa: E402
 
-ACTIVITY = """  {
-    id = %(id)d; name = "bench %(id)d"; tenant = "bench";
+FIRST_ID = 100000
+
+RICH = """  {
+    id = %(id)d; name = "%(name)s"; tenant = "bench";
     start = "2026-01-01T00:00:00+08:00"; end = "2030-12-31T23:59:59+08:00";
     crowd = { use = "tag.match"; params = { tag = "member"; }; };
     resources = {
@@ -49,7 +60,8 @@ ACTIVITY = """  {
     };
     methods = (
       { name = "grab"; login = true; limits = { user_total = 1; };
-        operations = ( { use = "coupon.grant"; params = { coupon = "c"; }; } ); },
+        operations = ( { use = "coupon.grant";
+                         params = { coupon = "c"; }; } ); },
       { name = "draw"; login = true; limits = { user_daily = 3; };
         rule = { use = "param.compare";
                  params = { field = "amount"; op = "ge"; value = 1.0; }; };
@@ -59,256 +71,175 @@ ACTIVITY = """  {
     );
   }"""
 
+# conf/activities/demo.conf's activity with another id.
+SIMPLE = """  {
+    id = %(id)d; name = "%(name)s"; tenant = "bench";
+    start = "2026-01-01T00:00:00+08:00"; end = "2030-12-31T23:59:59+08:00";
+    timezone = "+08:00";
+    methods = (
+      { name = "earn"; login = true;
+        rule = { use = "param.compare";
+                 params = { field = "amount"; op = "ge"; value = 100.0; }; };
+        operations = ( { use = "counter.add";
+                         params = { key = "points"; delta = 10;
+                                    max = 100; }; } ); },
+      { name = "balance"; login = true;
+        handler = { use = "counter.get"; params = { key = "points"; }; }; }
+    );
+  }"""
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def run(n, reloads):
-    d = tempfile.mkdtemp(prefix="amsd-bench-reload-")
-    acts = os.path.join(d, "activities")
-    os.makedirs(acts)
-    with open(os.path.join(acts, "bench.conf"), "w") as f:
-        f.write("activities = (\n%s\n);\n" % ",\n".join(
-            ACTIVITY % {"id": 100000 + i} for i in range(n)))
-    port, admin = free_port(), free_port()
-    conf = os.path.join(d, "amsd.conf")
-    with open(conf, "w") as f:
-        f.write('listen = "127.0.0.1:%d";\nadmin = "127.0.0.1:%d";\n'
-                'workers = 2;\nstore = "lmdb:%s/store";\n'
-                'plugins = "%s/build/plugins";\nactivities = "%s";\n'
-                'log_level = "warn";\nlmdb = { sync = "none"; };\n'
-                % (port, admin, d, ROOT, acts))
-    proc = subprocess.Popen([os.path.join(ROOT, "build/core/amsd"), "-c",
-                             conf], stderr=subprocess.DEVNULL)
-    try:
-        t0 = time.monotonic()
-        while True:
-            try:
-                c = http.client.HTTPConnection("127.0.0.1", admin, timeout=5)
-                c.request("GET", "/healthz")
-                if c.getresponse().status == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() - t0 > 120:
-                raise SystemExit("amsd did not start")
-            time.sleep(0.05)
-        start_s = time.monotonic() - t0
-        times = []
-        for _ in range(reloads):
-            c = http.client.HTTPConnection("127.0.0.1", admin, timeout=300)
-            t = time.monotonic()
-            c.request("POST", "/admin/reload", body=b"")
-            r = c.getresponse()
-            r.read()
-            if r.status != 200:
-                raise SystemExit("reload answered %d" % r.status)
-            times.append((time.monotonic() - t) * 1000)
-        print("%5d activities: start %.2f s; reload ms min %.1f median %.1f "
-              "max %.1f (%d reloads)" % (n, start_s, min(times),
-                                        statistics.median(times),
-                                        max(times), reloads))
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(60)
-        shutil.rmtree(d, ignore_errors=True)
+TEMPLATES = {"rich": RICH, "simple": SIMPLE}
+# The read-only method of each template, for --under-load.
+READ_METHOD = {"rich": "status", "simple": "balance"}
 
 
-def scale_activity(path, aid, tag):
-    """Write the shipped flash sale (conf/activities/1003-flash-sale.conf)
-    to path as activity aid; tag changes its name (an edit)."""
-    with open(os.path.join(ROOT, "conf/activities/1003-flash-sale.conf")) as f:
-        text = f.read()
-    text = text.replace("id = 1003;", "id = %d;" % aid)
-    text = text.replace('name = "card binding flash sale";',
-                        'name = "flash sale %d %s";' % (aid, tag))
-    with open(path + ".tmp", "w") as f:
-        f.write(text)
-    os.rename(path + ".tmp", path)
+def _activity(template, i, edit=0):
+    name = "bench %d" % i + (" edit %d" % edit if edit else "")
+    return TEMPLATES[template] % {"id": i, "name": name}
 
 
-def wait_healthy(admin, limit_s):
-    t0 = time.monotonic()
-    while True:
-        try:
-            c = http.client.HTTPConnection("127.0.0.1", admin, timeout=5)
-            c.request("GET", "/healthz")
-            if c.getresponse().status == 200:
-                return time.monotonic() - t0
-        except OSError:
-            pass
-        if time.monotonic() - t0 > limit_s:
-            raise SystemExit("amsd did not start")
-        time.sleep(0.05)
+def write_activities(acts, n, template="rich", layout="one"):
+    """N activities, ids FIRST_ID.., into the directory acts."""
+    os.makedirs(acts, exist_ok=True)
+    ids = range(FIRST_ID, FIRST_ID + n)
+    if layout == "one":
+        with open(os.path.join(acts, "bench.conf"), "w") as f:
+            f.write("activities = (\n%s\n);\n"
+                    % ",\n".join(_activity(template, i) for i in ids))
+        return
+    for i in ids:
+        with open(os.path.join(acts, "act-%d.conf" % i), "w") as f:
+            f.write("activities = (\n%s\n);\n" % _activity(template, i))
 
 
-class Prober:
-    """conns threads each POSTing status calls to one activity in a loop;
-    every answer's (start, latency ms) is kept."""
-
-    def __init__(self, port, aid, conns):
-        self.port, self.aid, self.stop = port, aid, False
-        self.samples, self.bad = [], 0
-        self.lock = threading.Lock()
-        self.threads = [threading.Thread(target=self.loop, args=(i,))
-                        for i in range(conns)]
-        for t in self.threads:
-            t.start()
-
-    def loop(self, k):
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-        i = 0
-        while not self.stop:
-            body = json.dumps({"uid": "u%d" % (i % 100),
-                               "request_id": "p%d-%d" % (k, i)})
-            i += 1
-            t = time.monotonic()
-            c.request("POST", "/v1/activities/%d/status" % self.aid, body,
-                      {"Content-Type": "application/json"})
-            r = c.getresponse()
-            r.read()
-            ms = (time.monotonic() - t) * 1000
-            with self.lock:
-                self.samples.append((t, ms))
-                self.bad += r.status != 200
-            time.sleep(0.002)  # a steady trickle, not a saturating load
-        c.close()
-
-    def window(self, t0, t1):
-        with self.lock:
-            return sorted(ms for t, ms in self.samples if t0 <= t < t1)
-
-    def end(self):
-        self.stop = True
-        for t in self.threads:
-            t.join()
+def edit_one(acts, n, template, layout, k):
+    """Change one activity's name (the k-th edit: another name each
+    time).  With layout "one" the one file is rewritten (a change of the
+    whole file is all a reload can see anyway)."""
+    target = FIRST_ID + (k * 7919) % n  # a different one each time
+    if layout == "one":
+        with open(os.path.join(acts, "bench.conf"), "w") as f:
+            f.write("activities = (\n%s\n);\n" % ",\n".join(
+                _activity(template, i, k if i == target else 0)
+                for i in range(FIRST_ID, FIRST_ID + n)))
+        return
+    with open(os.path.join(acts, "act-%d.conf" % target), "w") as f:
+        f.write("activities = (\n%s\n);\n" % _activity(template, target, k))
 
 
-def pcts(lat):
-    if not lat:
-        return (0.0, 0.0, 0.0)
-    p = lambda q: lat[min(len(lat) - 1, int(len(lat) * q))]
-    return (p(0.5), p(0.99), lat[-1])
-
-
-def timed_reloads(admin, probe, count, change):
-    """count reloads, each after change(k); returns (reload ms list,
-    latencies of the requests started during them or 0.1 s before)."""
-    times, lat = [], []
-    for k in range(count):
-        change(k)
-        c = http.client.HTTPConnection("127.0.0.1", admin, timeout=300)
-        t = time.monotonic()
-        c.request("POST", "/admin/reload", body=b"")
-        r = c.getresponse()
-        r.read()
-        t1 = time.monotonic()
-        if r.status != 200:
-            raise SystemExit("reload answered %d" % r.status)
-        times.append((t1 - t) * 1000)
-        time.sleep(0.3)  # requests still queued behind it
-        lat.extend(probe.window(t - 0.1, t1))
-    return times, sorted(lat)
-
-
-def run_scale(n, reloads, conns, log=None, plugin_reloads=0):
-    d = tempfile.mkdtemp(prefix="amsd-bench-reload-")
-    acts = os.path.join(d, "activities")
-    plugins = os.path.join(d, "plugins")
-    os.makedirs(acts)
-    shutil.copytree(os.path.join(ROOT, "build/plugins"), plugins,
-                    ignore=lambda _, names: [x for x in names
-                                             if not x.endswith(".so")])
-    files = []
-    for i in range(n):
-        path = os.path.join(acts, "%06d-sale.conf" % i)
-        scale_activity(path, 100000 + i, "v0")
-        files.append(path)
-    port, admin = free_port(), free_port()
-    conf = os.path.join(d, "amsd.conf")
-    with open(conf, "w") as f:
-        f.write('listen = "127.0.0.1:%d";\nadmin = "127.0.0.1:%d";\n'
-                'workers = 2;\nstore = "lmdb:%s/store";\n'
-                'plugins = "%s";\nactivities = "%s";\n'
-                'log_level = "warn";\nlmdb = { sync = "none"; };\n'
-                % (port, admin, d, plugins, acts))
-    amsd = os.path.join(ROOT, "build/core/amsd")
+def reload(amsd, timeout=600):
+    """POST /admin/reload; its time in ms (raises unless 200)."""
     t = time.monotonic()
-    chk = subprocess.run([amsd, "-t", "-c", conf], capture_output=True)
-    check_s = time.monotonic() - t
-    if chk.returncode != 0:
-        raise SystemExit("amsd -t failed: %s" % chk.stderr.decode()[-2000:])
-    logf = open(log, "w") if log else subprocess.DEVNULL
-    proc = subprocess.Popen([amsd, "-c", conf], stderr=logf)
+    st, body = amsd.admin_call("POST", "/admin/reload", body=b"",
+                               timeout=timeout)
+    ms = (time.monotonic() - t) * 1000
+    if st != 200:
+        raise RuntimeError("reload answered %d: %s" % (st, str(body)[:500]))
+    return ms
 
-    def edit(k):
-        i = (k * 7919) % n
-        scale_activity(files[i], 100000 + i, "v%d" % (k + 1))
 
-    def rebuild_plugin(k):
-        # Another sha256 for status.so (a byte after the ELF image): every
-        # plugin is loaded again and every activity parsed again.
-        with open(os.path.join(plugins, "status.so"), "ab") as f:
-            f.write(b"\0")
-
+def reload_run(reaper, n, reloads, template="rich", layout="one",
+               edit=False, under_load=0, conns=64):
+    """One amsd with n activities: a dict with check_s (`amsd -t`),
+    start_s, reload_ms (list), and with under_load the two wrk runs
+    (base, during) and reload_loaded_ms."""
+    d = reaper.tempdir("amsd-bench-reload-")
     try:
-        start_s = wait_healthy(admin, 300)
-        probe = Prober(port, 100000 + n // 2, conns)
-        time.sleep(1.0)  # warm up
-        quiet0 = time.monotonic()
-        time.sleep(3.0)
-        quiet1 = time.monotonic()
-        times, during = timed_reloads(admin, probe, reloads, edit)
-        ptimes, pduring = timed_reloads(admin, probe, plugin_reloads,
-                                        rebuild_plugin)
-        probe.end()
-        quiet = probe.window(quiet0, quiet1)
-        base = pcts(quiet)
-        print("%d activity files: amsd -t %.2f s; start %.2f s" %
-              (n, check_s, start_s))
-        print("  status latency ms without reload: p50 %.2f p99 %.2f max "
-              "%.2f (%d requests)" % (base + (len(quiet),)))
-        for what, tms, lat in (("one activity file edited", times, during),
-                               ("one plugin file changed", ptimes,
-                                pduring)):
-            if not tms:
-                continue
-            dur = pcts(lat)
-            print("  reload, %s, ms: min %.1f median %.1f max %.1f "
-                  "(%d reloads)" % (what, min(tms), statistics.median(tms),
-                                    max(tms), len(tms)))
-            print("    status latency ms during them: p50 %.2f p99 %.2f "
-                  "max %.2f (%d requests); extra p99 %+.2f ms, max %+.2f "
-                  "ms" % (dur + (len(lat), dur[1] - base[1],
-                                 dur[2] - base[2])))
-        print("  %d answers were not 200" % probe.bad)
+        acts = os.path.join(d, "activities")
+        write_activities(acts, n, template, layout)
+        amsd = benchlib.Amsd(reaper, "lmdb:none", acts)
+        res = {"n": n}
+        secs, rc, out = amsd.check()
+        if rc != 0:
+            raise RuntimeError("amsd -t failed:\n" + out[-2000:])
+        res["check_s"] = secs
+        res["start_s"] = amsd.start(timeout=600)
+        times = []
+        for k in range(reloads):
+            if edit:
+                edit_one(acts, n, template, layout, k + 1)
+            times.append(reload(amsd))
+        res["reload_ms"] = times
+        if under_load:
+            path = "/v1/activities/%d/%s" % (FIRST_ID, READ_METHOD[template])
+            # Load, 1 s to settle, one reload after an edit, 1 s more (and
+            # at least under_load seconds in all), then stop wrk (SIGINT:
+            # it reports what it did): the run holds the whole reload
+            # however long it takes under load.  Then as long a run
+            # without a reload, the baseline.
+            t0 = time.monotonic()
+            p = benchlib.wrk_start(reaper, d, amsd.port, path, conns, 3600)
+            try:
+                time.sleep(1.0)
+                edit_one(acts, n, template, layout, reloads + 1)
+                res["reload_loaded_ms"] = reload(amsd)
+                end = max(t0 + under_load, time.monotonic() + 1.0)
+                time.sleep(end - time.monotonic())
+            finally:
+                benchlib.wrk_stop(p)
+            res["during"] = benchlib.wrk_result(reaper, p)
+            res["load_s"] = secs = int(time.monotonic() - t0 + 0.5)
+            res["base"] = benchlib.wrk(reaper, d, amsd.port, path, conns,
+                                       secs)
+        amsd.close()
+        return res
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(120)
-        shutil.rmtree(d, ignore_errors=True)
+        reaper.rmdir(d)
+
+
+def describe(res):
+    """The lines that report one reload_run()."""
+    t = res["reload_ms"]
+    lines = ["%5d activities: amsd -t %.2f s; start %.2f s; reload ms min "
+             "%.1f median %.1f max %.1f (%d reloads)"
+             % (res["n"], res["check_s"], res["start_s"], min(t),
+                statistics.median(t), max(t), len(t))]
+    if "during" in res:
+        b, w = res["base"], res["during"]
+        if b["requests"] == 0 or w["requests"] == 0:
+            return lines + ["       under load: a wrk run got no answer at "
+                            "all (requests %d without, %d with reload)"
+                            % (b["requests"], w["requests"])]
+        lines.append(
+            "       under load (%d s, -c64): reload %.1f ms; without "
+            "reload p99 %.1f p99.9 %.1f max %.1f ms, %.0f req/s; with "
+            "reload p99 %.1f p99.9 %.1f max %.1f ms, %.0f req/s; extra: "
+            "p99.9 %+.1f ms, max %+.1f ms"
+            % (res["load_s"], res["reload_loaded_ms"], b["p99"], b["p999"],
+               b["max"], b["rps"], w["p99"], w["p999"], w["max"], w["rps"],
+               w["p999"] - b["p999"], w["max"] - b["max"]))
+        for name, r in (("without", b), ("with", w)):
+            if r["non2xx"] or r["errors"] or r["other"]:
+                lines.append("       WARNING: %s reload: %d non-2xx, %d "
+                             "other, %d socket errors %s"
+                             % (name, r["non2xx"], r["other"], r["errors"],
+                                r["samples"]))
+    return lines
 
 
 def main():
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--activities", type=int, default=1000)
     ap.add_argument("--reloads", type=int, default=10)
-    ap.add_argument("--scale", type=int, default=0,
-                    help="N activity files instead (see above)")
-    ap.add_argument("--conns", type=int, default=4)
-    ap.add_argument("--log", help="--scale: amsd's log to this file")
-    ap.add_argument("--plugin-reloads", type=int, default=2,
-                    help="--scale: reloads after a plugin file changed")
+    ap.add_argument("--template", choices=sorted(TEMPLATES), default="rich")
+    ap.add_argument("--layout", choices=["one", "files"], default="one")
+    ap.add_argument("--edit", action="store_true")
+    ap.add_argument("--under-load", type=int, default=0, metavar="SECONDS")
     a = ap.parse_args()
-    if a.scale:
-        run_scale(a.scale, a.reloads, a.conns, a.log, a.plugin_reloads)
-        return
-    run(1, a.reloads)
-    run(a.activities, a.reloads)
+    benchlib.terminate_on_signals()
+    reaper = benchlib.Reaper()
+    try:
+        for n in (1, a.activities):
+            res = reload_run(reaper, n, a.reloads, a.template, a.layout,
+                             a.edit, a.under_load)
+            print("\n".join(describe(res)), flush=True)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    finally:
+        reaper.close()
+    return 0
 
 
 if __name__ == "__main__":

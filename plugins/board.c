@@ -33,7 +33,10 @@ static const ams_entry entries[] = {
      "the board's top entries and the caller's rank"},
     {NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL}};
 
-AMS_PLUGIN("board", "1.0.0", entries);
+/* board.top only reads the board (board_top, board_rank). */
+static const uint32_t flags[] = {AMS_EF_READONLY};
+
+AMS_PLUGIN_FLAGS("board", "1.0.0", entries, flags);
 
 /* The board's name is a store key ([!-~]{1,200}); a bad one is refused at
  * load (bad_name) rather than failing every request. */

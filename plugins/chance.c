@@ -19,7 +19,11 @@ static const ams_entry entries[] = {
      roll_params, "{\"chance\":0.25}", "passes with a probability"},
     {NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL}};
 
-AMS_PLUGIN("chance", "1.0.0", entries);
+/* chance.roll draws from the host's random source; it never touches the
+ * store. */
+static const uint32_t flags[] = {AMS_EF_READONLY};
+
+AMS_PLUGIN_FLAGS("chance", "1.0.0", entries, flags);
 
 AMS_INIT(chance_roll_init)
 {

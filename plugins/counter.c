@@ -67,7 +67,12 @@ static const ams_entry entries[] = {
      at_least_params, "{\"key\":\"points\",\"min\":50}", "counter >= min"},
     {NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL}};
 
-AMS_PLUGIN("counter", "1.0.0", entries);
+/* below, get and at_least only counter_get; add writes (counter_add,
+ * board_set). */
+static const uint32_t flags[] = {0, AMS_EF_READONLY, AMS_EF_READONLY,
+                                 AMS_EF_READONLY};
+
+AMS_PLUGIN_FLAGS("counter", "1.0.0", entries, flags);
 
 static ams_scope scope_of(ams_ctx *ctx)
 {

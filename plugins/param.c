@@ -24,7 +24,10 @@ static const ams_entry entries[] = {
      "compare a numeric request param"},
     {NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL}};
 
-AMS_PLUGIN("param", "1.0.0", entries);
+/* param.compare reads only the request. */
+static const uint32_t flags[] = {AMS_EF_READONLY};
+
+AMS_PLUGIN_FLAGS("param", "1.0.0", entries, flags);
 
 static const char *const ops[] = {"ge", "gt", "le", "lt", "eq", "ne", NULL};
 

@@ -35,7 +35,10 @@ static const ams_entry entries[] = {
      "the user's grants and the stock left"},
     {NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL}};
 
-AMS_PLUGIN("status", "1.0.0", entries);
+/* status.show only reads: ledger_json and counter_get. */
+static const uint32_t flags[] = {AMS_EF_READONLY};
+
+AMS_PLUGIN_FLAGS("status", "1.0.0", entries, flags);
 
 /* One stock counter: what is shown, the counter key, the stock. */
 typedef struct stock {

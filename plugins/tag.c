@@ -63,7 +63,10 @@ static const ams_entry entries[] = {
      "set a tag"},
     {NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL}};
 
-AMS_PLUGIN("tag", "1.0.0", entries);
+/* tag.match only tag_gets; tag.set writes (tag_set, tag_del). */
+static const uint32_t flags[] = {AMS_EF_READONLY, 0};
+
+AMS_PLUGIN_FLAGS("tag", "1.0.0", entries, flags);
 
 enum { OP_EXISTS, OP_EQUALS, OP_IN, OP_RANGE };
 

@@ -47,7 +47,10 @@ static const ams_entry entries[] = {
      "passes within daily opening hours"},
     {NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL}};
 
-AMS_PLUGIN("time", "1.0.0", entries);
+/* time.window reads only the host clock. */
+static const uint32_t flags[] = {AMS_EF_READONLY};
+
+AMS_PLUGIN_FLAGS("time", "1.0.0", entries, flags);
 
 typedef struct window {
     int from, to;  /* minutes since local midnight; to may be 1440 */

@@ -27,7 +27,10 @@ static const ams_entry entries[] = {
      list_params, "{\"uids\":[\"u666\"]}", "uid not in the list"},
     {NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL}};
 
-AMS_PLUGIN("uid", "1.0.0", entries);
+/* allow and deny read only the uid and their configured list. */
+static const uint32_t flags[] = {AMS_EF_READONLY, AMS_EF_READONLY};
+
+AMS_PLUGIN_FLAGS("uid", "1.0.0", entries, flags);
 
 typedef struct uid_list {
     size_t n;

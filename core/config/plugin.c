@@ -22,6 +22,15 @@
 #define MANIFEST_MIN_SIZE                                                     \
     (offsetof(ams_manifest, host) + sizeof(((ams_manifest *)0)->host))
 
+/* The manifest covers `field`: it was built against a minor that has it. */
+#define MANIFEST_HAS(m, field)                                                \
+    ((m)->size >= offsetof(ams_manifest, field) + sizeof((m)->field))
+
+const uint32_t *plugin_entry_flags(const ams_manifest *m)
+{
+    return MANIFEST_HAS(m, entry_flags) ? m->entry_flags : NULL;
+}
+
 const char *plugin_kind_name(ams_kind k)
 {
     switch (k) {
@@ -154,6 +163,30 @@ static size_t check_entry(const ams_entry *en, const ams_entry *all, size_t i,
     return e->nerrors - before;
 }
 
+/* Entry i's flags.  An unknown bit is refused rather than ignored: a flag
+ * promises something to the host, and a promise the host cannot read
+ * would be silently broken (a plugin that needs a newer flag says so with
+ * min_minor, and then never reaches this check on an older host). */
+static size_t check_entry_flags(const ams_entry *en, uint32_t flags,
+                                const char *where, errs *e)
+{
+    size_t before = e->nerrors;
+
+    if (flags & ~(uint32_t)PLUGIN_EF_KNOWN)
+        errs_add(e, where, 0,
+                 "entry \"%s\": unknown entry flag 0x%x; this host (ABI "
+                 "%u.%u) knows only 0x%x (AMS_EF_READONLY)",
+                 en->name, flags & ~(uint32_t)PLUGIN_EF_KNOWN, AMS_ABI_MAJOR,
+                 AMS_ABI_MINOR, PLUGIN_EF_KNOWN);
+    if ((flags & AMS_EF_READONLY) && en->kind == AMS_OPERATION)
+        errs_add(e, where, 0,
+                 "entry \"%s\": AMS_EF_READONLY on an operation: an "
+                 "operation is there for its side effects, so it cannot be "
+                 "read-only (only rules and handlers can)",
+                 en->name);
+    return e->nerrors - before;
+}
+
 size_t plugin_check_manifest(const ams_manifest *m, const char *where, errs *e)
 {
     size_t before = e->nerrors;
@@ -210,6 +243,9 @@ size_t plugin_check_manifest(const ams_manifest *m, const char *where, errs *e)
             break;
         }
         check_entry(&m->entries[i], m->entries, i, where, e);
+        if (plugin_entry_flags(m) != NULL)
+            check_entry_flags(&m->entries[i], plugin_entry_flags(m)[i], where,
+                              e);
     }
     return e->nerrors - before;
 }
@@ -310,6 +346,7 @@ static void *resolve(plugin *p, const char *entry, const char *what,
 static int resolve_entries(plugin *p, errs *e)
 {
     size_t before = e->nerrors, n = 0;
+    const uint32_t *flags = plugin_entry_flags(p->m);
 
     while (p->m->entries[n].name != NULL)
         n++;
@@ -324,6 +361,8 @@ static int resolve_entries(plugin *p, errs *e)
         plugin_entry *pe = &p->entries[i];
         pe->spec = s;
         pe->owner = p;
+        /* plugin_check_manifest refused READONLY on an operation. */
+        pe->readonly = flags != NULL && (flags[i] & AMS_EF_READONLY) != 0;
         /* POSIX guarantees data and function pointers convert via dlsym. */
         *(void **)&pe->fn = resolve(p, s->name, "entry", s->symbol, e);
         *(void **)&pe->undo = resolve(p, s->name, "undo", s->undo, e);

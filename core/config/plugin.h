@@ -23,6 +23,10 @@ typedef struct plugin_entry {
     ams_entry_fn undo; /* NULL: no undo */
     ams_init_fn init;
     ams_destroy_fn destroy;
+    /* Declared read-only (AMS_EF_READONLY): it never writes to the
+     * store, so a method made only of such entries takes no session
+     * lock and commits nothing. */
+    int readonly;
 } plugin_entry;
 
 struct plugin {
@@ -58,6 +62,15 @@ const plugin_entry *plugin_find_entry(const plugin *p, const char *name);
  * of errors added to e under the label `where`. */
 size_t plugin_check_manifest(const ams_manifest *m, const char *where,
                              errs *e);
+
+/* The manifest's entry flags (one per entry, manifest order), or NULL
+ * when it has none: entry_flags is NULL, or the manifest predates the
+ * field (minor 0: its size does not cover it, so what lies past its end
+ * is not the plugin's statement).  m must have passed the layout checks
+ * (magic, major, size). */
+const uint32_t *plugin_entry_flags(const ams_manifest *m);
+/* The AMS_EF_* bits this host knows. */
+#define PLUGIN_EF_KNOWN AMS_EF_READONLY
 
 const char *plugin_kind_name(ams_kind k);
 /* "a rule", "an operation", "a handler" */

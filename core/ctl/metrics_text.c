@@ -14,6 +14,7 @@ static const char *const label_names[MF_COUNT][3] = {
     [MF_LATENCY] = {"activity", "method"},
     [MF_ENTRY] = {"entry", "kind"},
     [MF_STORE_ERRORS] = {"op"},
+    [MF_COMMITS] = {"event"},
 };
 
 static void header(FILE *f, const char *name, const char *type,
@@ -229,6 +230,12 @@ char *metrics_text_write(const metrics_table *sum, const metrics_master *m,
     rc |= write_counters(f, sum, MF_STORE_ERRORS, "amsd_store_errors_total",
                          "Store calls that failed (AMS_ERR_STORE), by "
                          "operation.");
+    rc |= write_counters(f, sum, MF_COMMITS, "amsd_commits_total",
+                         "Requests' write sets, by event: committed, "
+                         "conflict (ran again on fresh state), busy (still "
+                         "contended after its reruns), sold_out_memory "
+                         "(refused from the worker's memory), batch (one "
+                         "store transaction of a group commit).");
     write_master(f, m);
     if (fclose(f) != 0 || rc != 0) {
         free(text);

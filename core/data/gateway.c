@@ -9,6 +9,7 @@
 #include "gateway.h"
 
 #include "http.h"
+#include "json.h"
 #include "log.h"
 #include "metrics.h"
 #include "pipeline.h"
@@ -182,16 +183,37 @@ static void reply_raw(gateway *gw, struct evhttp_request *req, int status,
         job_done(gw);
 }
 
+/* {"code":status,"reason":..,"message":..[,"request_id":..]}, the text
+ * written directly: the same bytes as the cJSON tree printed, without
+ * building and printing one for every refused request. */
 static void reply_error(gateway *gw, struct evhttp_request *req, int status,
                         const char *reason, const char *rid, const char *msg)
 {
-    cJSON *b = cJSON_CreateObject();
-    cJSON_AddNumberToObject(b, "code", status);
-    cJSON_AddStringToObject(b, "reason", reason);
-    cJSON_AddStringToObject(b, "message", msg);
-    if (rid != NULL)
-        cJSON_AddStringToObject(b, "request_id", rid);
-    reply(gw, req, status, b);
+    char storage[512];
+    jbuf b;
+    int tracked;
+
+    jbuf_init(&b, storage, sizeof storage);
+    json_put_lit(&b, "{\"code\":");
+    json_put_int(&b, status);
+    json_put_lit(&b, ",\"reason\":");
+    json_put_string(&b, reason);
+    json_put_lit(&b, ",\"message\":");
+    json_put_string(&b, msg);
+    if (rid != NULL) {
+        json_put_lit(&b, ",\"request_id\":");
+        json_put_string(&b, rid);
+    }
+    json_put_lit(&b, "}");
+    tracked = track(gw, req);
+    /* Out of memory: what http_send_json answers then. */
+    http_send_text(req, b.failed ? 500 : status,
+                   b.failed ? "{\"code\":500,\"reason\":\"internal\","
+                              "\"message\":\"out of memory\"}"
+                            : b.p);
+    jbuf_free(&b);
+    if (!tracked)
+        job_done(gw);
 }
 
 /* "/v1/activities/123/draw" -> id, method.  0 on match. */
@@ -321,10 +343,15 @@ static void count(int64_t t0_ns, int64_t aid, const method *m,
 /* Metrics: the reason an answer carries (a replayed one is read back). */
 static void answer_reason(const pipe_result *res, char out[64])
 {
-    cJSON *raw = res->raw ? cJSON_Parse(res->raw) : NULL;
-    const cJSON *r =
-        cJSON_GetObjectItemCaseSensitive(res->raw ? raw : res->body, "reason");
+    cJSON *raw;
+    const cJSON *r;
 
+    if (res->reason[0] != '\0') {
+        snprintf(out, 64, "%s", res->reason);
+        return;
+    }
+    raw = res->raw ? cJSON_Parse(res->raw) : NULL;
+    r = cJSON_GetObjectItemCaseSensitive(res->raw ? raw : res->body, "reason");
     snprintf(out, 64, "%s", cJSON_IsString(r) ? r->valuestring : "");
     cJSON_Delete(raw);
 }

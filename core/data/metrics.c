@@ -26,10 +26,9 @@ const char *const metrics_bucket_le[METRICS_BUCKETS] = {
 static const struct {
     size_t nlabels, nvalues;
 } shapes[MF_COUNT] = {
-    [MF_REQUESTS] = {3, 1},
-    [MF_LATENCY] = {2, 2 + METRICS_BUCKETS},
-    [MF_ENTRY] = {2, 2},
-    [MF_STORE_ERRORS] = {1, 1},
+    [MF_REQUESTS] = {3, 1}, [MF_LATENCY] = {2, 2 + METRICS_BUCKETS},
+    [MF_ENTRY] = {2, 2},    [MF_STORE_ERRORS] = {1, 1},
+    [MF_COMMITS] = {1, 1},
 };
 
 /* Longest key (label values with their NULs) a series may have. */
@@ -247,6 +246,14 @@ void metrics_count_store_error(const char *op)
 
     if (s != NULL)
         s->v[0]++;
+}
+
+void metrics_count_commit(const char *event, uint64_t n)
+{
+    metrics_series *s = metrics_table_get(&worker, MF_COMMITS, &event);
+
+    if (s != NULL)
+        s->v[0] += n;
 }
 
 /* ---- the wire format ---- */

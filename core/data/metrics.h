@@ -31,6 +31,7 @@ typedef enum metrics_family {
     MF_LATENCY = 1,      /* activity, method: [count, sum_ns, buckets...] */
     MF_ENTRY = 2,        /* entry, kind: [count, sum_ns] */
     MF_STORE_ERRORS = 3, /* op: [count] */
+    MF_COMMITS = 4,      /* event: [count] (metrics_count_commit) */
     MF_COUNT
 } metrics_family;
 
@@ -100,6 +101,12 @@ void metrics_count_call(const instance *in, ams_entry_fn fn,
 
 /* A store call answered AMS_ERR_STORE (op: "counter_add", ...). */
 void metrics_count_store_error(const char *op);
+/* What became of requests' write sets (DESIGN.md §5): "committed" (a set
+ * applied), "conflict" (a set that no longer validated: the request runs
+ * again), "busy" (still contended after its reruns), "sold_out_memory"
+ * (refused from the worker's sold-out facts, no store call), "batch" (a
+ * group commit: one store transaction for the sets queued meanwhile). */
+void metrics_count_commit(const char *event, uint64_t n);
 
 /* inner behind a store that passes every call through and counts those
  * answering AMS_ERR_STORE (metrics_store.c): the one place every store

@@ -7,29 +7,40 @@
  *  3. idempotency: a known (activity, uid, request_id) gets its first
  *     answer again, byte for byte; other params under the same id: 409
  *  4. the per-user session lock on (activity, method, uid): a second
- *     concurrent request is answered busy at once, never queued
+ *     concurrent request is answered busy at once, never queued (in the
+ *     worker's memory, session.h; not for a method that cannot write)
  *  5. crowd, then the method's limits, then its rule tree
  *  6. limits reserved, operations in order; when one fails, the earlier
- *     ones are undone in reverse order and the reservations released
- *  7. the outcome recorded: grants appended to the user's ledger, the
- *     answer stored for replays, the lock released
+ *     ones are undone in reverse order
+ *  7. an ok that changed something is committed: its writes, one ledger
+ *     entry per grant and the answer for replays, in one atomic step
  *
- * Cheap checks that need no store come first.  Only outcomes decided
- * after the lock are stored for replay: "busy" and faults are not, so a
- * retry runs again.
+ * The request is the unit of work (DESIGN.md §5): every store call of
+ * steps 5 and 6 goes to the request's write set (wset.h), which answers
+ * reads from the store plus the request's own writes and only records
+ * the writes.  A refusal or a fault drops them: it wrote nothing, and a
+ * retry simply runs again.  The commit validates again what the answers
+ * depended on (bounds, versions) and that no other attempt of the
+ * request_id committed first; when another request took the last unit
+ * meanwhile, the request runs again on fresh state (and is then refused,
+ * sold out), so it is never oversold.  A store fault during the commit
+ * leaves its outcome unknown: the commit either happened whole (a retry
+ * replays the stored answer) or not at all (a retry runs it).
  *
- * A request cut off after it claimed its request_id (a store fault, a
- * killed worker) leaves its "p" record.  Every counted write it made from
- * the claim on went into its attempt's journal (store.h: Journals), so
- * its retry can fence it out, find out from the ledger whether it
- * finished, and if not give those writes back and run it again
- * (resolve_interrupted): the request is done exactly once.
+ * Stores written by the chain before write sets may hold a "p" record of
+ * an attempt cut off mid-way, whose counted writes went into a journal
+ * (store.h: Journals): its retry fences it out, finds out from the ledger
+ * whether it finished, and if not gives those writes back and runs it
+ * again (resolve_interrupted): it too is done exactly once.
  */
 #include "pipeline.h"
 
+#include "digest.h"
+#include "json.h"
 #include "log.h"
+#include "metrics.h"
+#include "prefetch.h"
 
-#include <openssl/evp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,9 +78,9 @@ typedef struct outcome {
     cJSON *detail;     /* owned */
     char message[256]; /* non-200: what went wrong */
     /* Store faults only: 1 when the request may have changed something
-     * before the fault (it had claimed its request_id), so its outcome
-     * is unknown until a retry with the same request_id finds it out;
-     * 0 when it had changed nothing and a retry simply runs it. */
+     * (its commit was sent, its answer lost), so its outcome is unknown
+     * until a retry with the same request_id finds it out; 0 when it
+     * changed nothing and a retry simply runs it. */
     int unknown;
 } outcome;
 
@@ -185,7 +196,6 @@ typedef struct limit_slot {
     int per_user, per_day;
     char key[STORE_KEY_MAX];
     int64_t expire;
-    int reserved;
 } limit_slot;
 
 /* The method's configured limits with their host keys; returns how many. */
@@ -208,9 +218,8 @@ static size_t limit_slots(svc_req *r, limit_slot s[4])
         int64_t day;
         if (all[i].max <= 0)
             continue;
-        s[n] = (limit_slot){
-            all[i].name, all[i].max, all[i].per_user, all[i].per_day, "",
-            0,           0};
+        s[n] = (limit_slot){all[i].name,    all[i].max, all[i].per_user,
+                            all[i].per_day, "",         0};
         if (all[i].per_day) {
             day = svc_day(r->act, now, &s[n].expire);
             snprintf(name, sizeof name, "lim:%s@d%lld", r->m->name,
@@ -238,8 +247,7 @@ static int check_limits(svc_req *r, limit_slot *s, size_t n, outcome *o)
 {
     for (size_t i = 0; i < n; i++) {
         int64_t v = 0;
-        ams_status st =
-            store_counter_get(svc.st, s[i].key, svc_req_now(r), &v);
+        ams_status st = ws_counter_get(r->ws, s[i].key, svc_req_now(r), &v);
         if (st != AMS_OK && st != AMS_NOT_FOUND) {
             set_fault(o, st, "limit", s[i].name);
             return -1;
@@ -252,34 +260,16 @@ static int check_limits(svc_req *r, limit_slot *s, size_t n, outcome *o)
     return 0;
 }
 
-static void release_limits(svc_req *r, limit_slot *s, size_t n)
-{
-    store_journal jb;
-
-    for (size_t i = 0; i < n; i++)
-        if (s[i].reserved &&
-            store_counter_add_j(svc.st, s[i].key, -1, INT64_MIN, INT64_MAX, 0,
-                                svc_req_now(r), NULL,
-                                svc_req_journal(r, &jb)) == AMS_OK)
-            s[i].reserved = 0;
-}
-
-/* After the rules: take one of each limit atomically, so two workers (or
- * nodes) can never both take the last one.  Journaled, like every counted
- * write after the claim, so a retry can give them back. */
+/* After the rules: take one of each limit, in the request's write set;
+ * the commit checks every bound again, so two workers (or nodes) can
+ * never both take the last one. */
 static int reserve_limits(svc_req *r, limit_slot *s, size_t n, outcome *o)
 {
-    store_journal jb;
-
     for (size_t i = 0; i < n; i++) {
-        ams_status st =
-            store_counter_add_j(svc.st, s[i].key, 1, 0, s[i].max, s[i].expire,
-                                svc_req_now(r), NULL, svc_req_journal(r, &jb));
-        if (st == AMS_OK) {
-            s[i].reserved = 1;
+        ams_status st = ws_counter_add(r->ws, s[i].key, 1, 0, s[i].max,
+                                       s[i].expire, svc_req_now(r), NULL, 0);
+        if (st == AMS_OK)
             continue;
-        }
-        release_limits(r, s, i);
         if (st == AMS_CONFLICT)
             limit_reached(o, &s[i]);
         else
@@ -302,12 +292,14 @@ static void undo_ops(method *m, size_t k, uint64_t ran, svc_req *r)
         if (in->entry->undo == NULL || !(ran & ((uint64_t)1 << k)))
             continue;
         st = svc_call(in->entry->undo, &ctx);
+        /* Its writes go to the write set, dropped with the rest: a
+         * failed undo changes nothing in the store, but says the plugin
+         * is broken. */
         if (st != AMS_OK)
-            log_error("activity %lld method %s: undo of %s failed (%d); "
-                      "uid=%s request_id=%s needs manual repair",
-                      (long long)r->act->id, r->m->name, in->ref, (int)st,
-                      r->uid ? r->uid : "",
-                      r->request_id ? r->request_id : "");
+            log_warn("activity %lld method %s: undo of %s failed (%d) for "
+                     "uid=%s request_id=%s (nothing was committed)",
+                     (long long)r->act->id, r->m->name, in->ref, (int)st,
+                     r->uid ? r->uid : "", r->request_id ? r->request_id : "");
     }
 }
 
@@ -382,66 +374,59 @@ static int run_handler(svc_req *r, outcome *o)
     return -1;
 }
 
-typedef struct idem idem;
-static int idem_claim(svc_req *r, idem *d, outcome *o);
-
-/* Steps 5 and 6, with the lock held.  The read-only part (crowd, limits
- * used up, rules) runs before the request_id is claimed: a store fault
- * there changed nothing, so its answer can say so (outcome "none") and
- * leave no record behind for a retry to stumble on. */
-static void run_method(svc_req *r, idem *d, outcome *o)
+/* Steps 5 and 6, every store call going to the request's write set:
+ * nothing reaches the store before the commit, so a refusal or a fault
+ * anywhere here has changed nothing (outcome "none"). */
+static void run_method(svc_req *r, outcome *o)
 {
     limit_slot lim[4];
     size_t nlim = limit_slots(r, lim);
 
     if (check_rule(r->act->crowd, "crowd", r, o) < 0 ||
         check_limits(r, lim, nlim, o) < 0 ||
-        check_rule(r->m->rule, "rule", r, o) < 0 || idem_claim(r, d, o) < 0 ||
-        reserve_limits(r, lim, nlim, o) < 0)
+        check_rule(r->m->rule, "rule", r, o) < 0 ||
+        reserve_limits(r, lim, nlim, o) < 0 || run_ops(r, o) < 0 ||
+        run_handler(r, o) < 0)
         return;
-    if (run_ops(r, o) < 0 || run_handler(r, o) < 0) {
-        release_limits(r, lim, nlim);
-        return;
-    }
     set_outcome(o, "ok");
 }
 
 /* ---- idempotency ---- */
 
-/* Records are JSON: {"s":state,"h":hash,"st":status,"b":answer,"a":n};
- * state "p" while the request runs, "d" when done, "r" when it faulted
- * (a retry may run it again).  A "p" record names its attempt (a): 1 for
- * the first run of a request_id, one more for each run a retry starts
- * after an interrupted one; the attempt's counted writes are journaled
- * under its number (attempt_journal). */
-struct idem {
+/* Records are compact (idem_compact), "done", written in the request's
+ * commit with everything else it did.  Older ones are JSON:
+ * {"s":state,"h":hash,"st":status,"b":answer,"a":n}, state "d" when
+ * done.  The chain before write sets also wrote "p" while a
+ * request ran and "r" when it faulted: a "p" record left by an attempt it
+ * cut off names that attempt (a), whose counted writes are journaled
+ * under its number (attempt_journal); resolve_interrupted settles it. */
+typedef struct idem {
     char key[STORE_KEY_MAX];
-    char hash[65];
+    char hash[65];    /* "" until idem_hash() needs it */
     uint64_t version; /* of the record seen; 0 when none */
-    int claimed;      /* this request wrote the "p" record */
     int64_t prev;     /* the attempt a "p" record seen names */
     int64_t attempt;  /* this run's attempt */
-};
+} idem;
 
 /* sha256 of method and params: a replay must ask the same thing. */
 static void request_hash(const svc_req *r, char out[65])
 {
-    unsigned char md[32];
-    unsigned int len = 0;
-    char *params = r->params ? cJSON_PrintUnformatted(r->params) : NULL;
-    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    char *params = r->params ? json_print(r->params) : NULL;
 
-    out[0] = '\0';
-    if (c != NULL && EVP_DigestInit_ex(c, EVP_sha256(), NULL)) {
-        EVP_DigestUpdate(c, r->m->name, strlen(r->m->name) + 1);
-        if (params != NULL)
-            EVP_DigestUpdate(c, params, strlen(params));
-        if (EVP_DigestFinal_ex(c, md, &len) && len == 32)
-            for (int i = 0; i < 32; i++)
-                snprintf(out + 2 * i, 3, "%02x", md[i]);
-    }
-    EVP_MD_CTX_free(c);
+    digest_sha256_hex(r->m->name, strlen(r->m->name) + 1, params,
+                      params ? strlen(params) : 0, out);
     free(params);
+}
+
+/* d->hash, computed on first use.  Only a record that exists (compared
+ * with it) or one that is written carries the hash, and most requests
+ * have neither (a new request_id refused, a read-only method): hashing
+ * every request up front cost more than the rest of a refusal. */
+static const char *idem_hash(const svc_req *r, idem *d)
+{
+    if (d->hash[0] == '\0')
+        request_hash(r, d->hash);
+    return d->hash;
 }
 
 static int idem_write(svc_req *r, idem *d, const char *state, int status,
@@ -453,14 +438,14 @@ static int idem_write(svc_req *r, idem *d, const char *state, int status,
     int64_t now = svc_req_now(r);
 
     cJSON_AddStringToObject(rec, "s", state);
-    cJSON_AddStringToObject(rec, "h", d->hash);
+    cJSON_AddStringToObject(rec, "h", idem_hash(r, d));
     if (strcmp(state, "p") == 0)
         cJSON_AddNumberToObject(rec, "a", (double)d->attempt);
     if (answer != NULL) {
         cJSON_AddNumberToObject(rec, "st", status);
         cJSON_AddStringToObject(rec, "b", answer);
     }
-    text = cJSON_PrintUnformatted(rec);
+    text = json_print(rec);
     cJSON_Delete(rec);
     if (text == NULL)
         return AMS_ERR_NOMEM;
@@ -480,39 +465,42 @@ static int attempt_journal(const svc_req *r, int64_t n, char *out)
     return svc_host_key(out, STORE_KEY_MAX, r->act->id, r->uid, name);
 }
 
-/* Claim the request_id ("p") before the first write; 0 to go on, with
- * the attempt's journal set on r. */
-static int idem_claim(svc_req *r, idem *d, outcome *o)
-{
-    ams_status st;
-
-    if (attempt_journal(r, d->attempt, r->jkey) < 0) {
-        r->jkey[0] = '\0';
-        set_http(o, 400, "bad_request", "request_id: too long");
-        return -1;
-    }
-    r->jexpire_ms = svc_req_now(r) + svc.idem_ttl_ms;
-    st = idem_write(r, d, "p", 0, NULL);
-    if (st == AMS_CONFLICT) {
-        /* Another method claimed this request_id a moment ago. */
-        r->jkey[0] = '\0';
-        set_outcome(o, "busy");
-        return -1;
-    }
-    if (st != AMS_OK) {
-        /* A lost or timed-out cas may have written the record: from
-         * here on a fault's outcome is unknown. */
-        d->claimed = st == AMS_ERR_STORE;
-        r->jkey[0] = '\0';
-        set_fault(o, st, "idempotency", "claim");
-        return -1;
-    }
-    d->claimed = 1;
-    return 0;
-}
-
 /* Step 3.  Returns 0 to go on (d->version is the record to replace), or
  * -1 with the answer decided in o or res. */
+/* The record of an answer, compact: IDEM_V1, 'd', the HTTP status
+ * (16 bits, big-endian), the request's hash (64 hex digits), then the
+ * answer's bytes as they were sent.  Records written before it are JSON
+ * ({"s":...}), read below; the first byte tells them apart. */
+#define IDEM_V1 0x01
+#define IDEM_HEAD (4 + 64)
+
+/* idem_lookup of a compact record (text, owned: freed here). */
+static int idem_compact(svc_req *r, idem *d, outcome *o, pipe_result *res,
+                        char *text, size_t len)
+{
+    int status = ((unsigned char)text[2] << 8) | (unsigned char)text[3];
+
+    if (text[1] != 'd' || memcmp(text + 4, idem_hash(r, d), 64) != 0) {
+        int corrupt = text[1] != 'd';
+        free(text);
+        if (corrupt) {
+            log_error("activity %lld: corrupt idempotency record %s; "
+                      "running the request again",
+                      (long long)r->act->id, d->key);
+            return 0;
+        }
+        set_http(o, 409, "request_id_reused",
+                 "request_id was already used with another method or other "
+                 "params; use a new request_id");
+        return -1;
+    }
+    /* The answer moves to the front, NUL-terminated (the value is). */
+    memmove(text, text + IDEM_HEAD, len - IDEM_HEAD + 1);
+    res->http_status = status;
+    res->raw = text;
+    return -1;
+}
+
 static int idem_lookup(svc_req *r, idem *d, outcome *o, pipe_result *res)
 {
     char name[160], *text = NULL;
@@ -521,14 +509,13 @@ static int idem_lookup(svc_req *r, idem *d, outcome *o, pipe_result *res)
     const cJSON *s, *h, *b, *stc;
     ams_status st;
 
-    request_hash(r, d->hash);
     snprintf(name, sizeof name, "idem:%s", r->request_id);
     if (svc_host_key(d->key, sizeof d->key, r->act->id, r->uid, name) < 0) {
         set_http(o, 400, "bad_request", "request_id: too long");
         return -1;
     }
-    st = store_value_get(svc.st, d->key, svc_req_now(r), &text, &len,
-                         &d->version);
+    /* Through the write set: read ahead with the rest (prefetch.h). */
+    st = ws_value_get(r->ws, d->key, svc_req_now(r), &text, &len, &d->version);
     if (st == AMS_NOT_FOUND) {
         d->version = 0;
         return 0;
@@ -537,6 +524,8 @@ static int idem_lookup(svc_req *r, idem *d, outcome *o, pipe_result *res)
         set_fault(o, st, "idempotency", "lookup");
         return -1;
     }
+    if (len >= IDEM_HEAD && (unsigned char)text[0] == IDEM_V1)
+        return idem_compact(r, d, o, res, text, len);
     rec = cJSON_ParseWithLength(text, len);
     free(text);
     s = cJSON_GetObjectItemCaseSensitive(rec, "s");
@@ -550,7 +539,7 @@ static int idem_lookup(svc_req *r, idem *d, outcome *o, pipe_result *res)
                   (long long)r->act->id, d->key);
         return 0;
     }
-    if (strcmp(h->valuestring, d->hash) != 0) {
+    if (strcmp(h->valuestring, idem_hash(r, d)) != 0) {
         set_http(o, 409, "request_id_reused",
                  "request_id was already used with another method or other "
                  "params; use a new request_id");
@@ -578,6 +567,42 @@ static int idem_lookup(svc_req *r, idem *d, outcome *o, pipe_result *res)
     }
     cJSON_Delete(rec); /* "r": the first attempt faulted; run again */
     return 0;
+}
+
+/* Stage the "d" record of an answer in the write set: committed only if
+ * the record is still the one idem_lookup saw (absent, or an attempt of
+ * the chain before write sets), so that of two attempts of one
+ * request_id at most one commits. */
+static ams_status idem_stage(svc_req *r, idem *d, const char *answer_text)
+{
+    size_t n = strlen(answer_text);
+    char *rec = malloc(IDEM_HEAD + n);
+    ams_status st;
+
+    if (rec == NULL)
+        return AMS_ERR_NOMEM;
+    rec[0] = IDEM_V1;
+    rec[1] = 'd';
+    rec[2] = 0; /* 200 */
+    rec[3] = (char)200;
+    memcpy(rec + 4, idem_hash(r, d), 64);
+    memcpy(rec + IDEM_HEAD, answer_text, n);
+    st = ws_put_if(r->ws, d->key, d->version, rec, IDEM_HEAD + n,
+                   svc_req_now(r) + svc.idem_ttl_ms);
+    free(rec);
+    return st;
+}
+
+/* Another attempt of the request_id committed first: answer what it
+ * recorded. */
+static void idem_replay(svc_req *r, idem *d, outcome *o, pipe_result *res)
+{
+    idem again = {.attempt = 1};
+
+    (void)d;
+    ws_reset(r->ws); /* read the record as the winner left it */
+    if (idem_lookup(r, &again, o, res) >= 0)
+        set_outcome(o, "busy"); /* not done after all: let it retry */
 }
 
 /* ---- the answer ---- */
@@ -620,23 +645,13 @@ static cJSON *answer(svc_req *r, outcome *o)
  * on a store fault. */
 static int ledger_grants(svc_req *r, outcome *o, cJSON **mine)
 {
-    char key[STORE_KEY_MAX], *text = NULL;
-    size_t len = 0;
-    ams_status st = AMS_ERR;
     cJSON *ledger, *it;
+    ams_status st = svc_ledger_read(r, &ledger);
 
     *mine = NULL;
-    if (svc_ledger_key(key, sizeof key, r) == 0)
-        st = store_value_get(svc.st, key, svc_req_now(r), &text, &len, NULL);
-    if (st != AMS_OK && st != AMS_NOT_FOUND) {
+    if (st != AMS_OK) {
         set_fault(o, st, "ledger", "lookup");
         return -1;
-    }
-    ledger = text ? cJSON_ParseWithLength(text, len) : NULL;
-    free(text);
-    if (!cJSON_IsArray(ledger)) {
-        cJSON_Delete(ledger);
-        ledger = NULL;
     }
     cJSON_ArrayForEach(it, ledger)
     {
@@ -703,7 +718,7 @@ static int resolve_interrupted(svc_req *r, outcome *o, pipe_result *res,
     r->grants = mine;
     res->body = answer(r, o);
     res->http_status = 200;
-    text = cJSON_PrintUnformatted(res->body);
+    text = json_print(res->body);
     if (text == NULL || idem_write(r, d, "d", 200, text) != AMS_OK)
         log_error("activity %lld: cannot record the recovered answer of "
                   "request_id=%s",
@@ -712,78 +727,187 @@ static int resolve_interrupted(svc_req *r, outcome *o, pipe_result *res,
     return 1;
 }
 
-/* Steps 3, 4 and 7 around run_method(). */
+/* A method that cannot write: no operations, no limits, and every entry
+ * of its crowd, rule and handler declared read-only.  It takes no session
+ * lock and commits nothing. */
+static int tree_readonly(const rnode *n)
+{
+    if (n == NULL)
+        return 1;
+    if (n->kind == RN_LEAF)
+        return n->leaf->entry->readonly;
+    for (size_t i = 0; i < n->nkids; i++)
+        if (!tree_readonly(n->kids[i]))
+            return 0;
+    return 1;
+}
+
+static int method_readonly(const method *m)
+{
+    const limits *l = &m->lim;
+
+    return m->nops == 0 && l->user_total <= 0 && l->user_daily <= 0 &&
+           l->total <= 0 && l->daily <= 0 && tree_readonly(m->rule) &&
+           tree_readonly(m->act->crowd) &&
+           (m->handler == NULL || m->handler->entry->readonly);
+}
+
+/* How often a request whose commit no longer validated (another took
+ * what it counted on meanwhile) runs again on fresh state before it is
+ * answered busy.  A bound it crossed is seen at once on the rerun (the
+ * counter is read afresh), so such reruns end at the next try; only
+ * versions and exact counters contended by others can repeat. */
+#define PIPE_RERUNS 8
+
+/* The outcome of a run is reset for the next one. */
+static void rerun_reset(svc_req *r, outcome *o)
+{
+    cJSON_Delete(o->detail);
+    memset(o, 0, sizeof *o);
+    cJSON_Delete(r->data);
+    r->data = cJSON_CreateObject();
+    cJSON_Delete(r->grants);
+    r->grants = NULL;
+    cJSON_Delete(r->notes);
+    r->notes = NULL;
+    svc_req_release_locks(r); /* its run takes them again */
+    ws_reset(r->ws);
+}
+
+/* A commit that failed: the message names the method's operations, whose
+ * writes it carried (the store failed on the set as a whole). */
+static void commit_fault(svc_req *r, outcome *o, ams_status st)
+{
+    char ops[160] = "";
+    size_t n = 0;
+
+    for (size_t i = 0; i < r->m->nops && n < sizeof ops; i++)
+        n += (size_t)snprintf(ops + n, sizeof ops - n, "%s%s", i ? ", " : ": ",
+                              r->m->ops[i]->ref);
+    set_fault(o, st, "the commit of", r->m->name);
+    if (ops[0] != '\0' && strlen(o->message) > 1)
+        snprintf(o->message + strlen(o->message) - 1,
+                 sizeof o->message - strlen(o->message) + 1, "%s)", ops);
+}
+
+/* Stage the answer and its records in the write set and commit.  Returns
+ * 1 when the request is answered (res or o), 0 to run it again. */
+static int commit_run(svc_req *r, idem *d, outcome *o, pipe_result *res,
+                      int last)
+{
+    ams_status st = svc_ledger_stage(r); /* before answer() takes grants */
+    cJSON *body = st == AMS_OK ? answer(r, o) : NULL;
+    char *text = body ? json_print(body) : NULL;
+    store_wres wr;
+
+    cJSON_Delete(body);
+    memset(&wr, 0, sizeof wr);
+    if (st == AMS_OK)
+        st = text == NULL ? AMS_ERR_NOMEM : idem_stage(r, d, text);
+    if (st == AMS_OK) {
+        st = ws_commit(r->ws, svc_req_now(r), &wr);
+        ws_learn(r->ws, &wr);
+    }
+    if (st == AMS_OK) {
+        metrics_count_commit("committed", 1);
+        res->http_status = 200;
+        res->raw = text;
+        snprintf(res->reason, sizeof res->reason, "%s", o->reason);
+        return 1;
+    }
+    free(text);
+    if (st == AMS_CONFLICT && ws_op(r->ws, wr.at) != NULL &&
+        strcmp(ws_op(r->ws, wr.at)->key, d->key) == 0) {
+        /* Another attempt of this request_id committed first: its answer
+         * is the answer. */
+        idem_replay(r, d, o, res);
+        return 1;
+    }
+    if (st == AMS_CONFLICT)
+        metrics_count_commit("conflict", 1);
+    if (st == AMS_CONFLICT && !last) {
+        rerun_reset(r, o);
+        return 0;
+    }
+    rerun_reset(r, o);
+    if (st == AMS_CONFLICT) {
+        log_warn("activity %lld method %s: uid=%s request_id=%s: still "
+                 "contended after %d runs; answered busy",
+                 (long long)r->act->id, r->m->name, r->uid ? r->uid : "",
+                 r->request_id, PIPE_RERUNS);
+        metrics_count_commit("busy", 1);
+        set_outcome(o, "busy");
+        return 1;
+    }
+    commit_fault(r, o, st);
+    o->unknown = st == AMS_ERR_STORE && wr.unknown;
+    return 1;
+}
+
+/* Steps 3, 4, 7 and 8 around run_method(). */
 static void run_guarded(svc_req *r, outcome *o, pipe_result *res)
 {
-    idem d = {.claimed = 0, .attempt = 1};
-    char lock_key[STORE_KEY_MAX], name[128];
-    int found = idem_lookup(r, &d, o, res);
+    idem d = {.attempt = 1};
+    int has_uid = r->uid != NULL && r->uid[0] != '\0';
+    int found;
     ams_status st;
-    char *text;
 
-    if (found < 0)
+    if ((r->ws = ws_new(svc.st)) == NULL) {
+        set_http(o, 503, "overloaded", "out of memory");
+        return;
+    }
+    /* What this method is known to read, in one store read. */
+    if (prefetch_fill(r->ws, svc.st, r->act->id, r->m->name, r->uid,
+                      r->request_id, svc_req_now(r), &st) < 0) {
+        set_fault(o, st, "request", r->m->name);
+        return;
+    }
+    if ((found = idem_lookup(r, &d, o, res)) < 0)
         return;
     /* The session lock is per user: a request without a uid (a method
      * without login) has no user to protect, and one lock shared by all
-     * anonymous callers would make them busy for each other. */
-    if (r->uid != NULL && r->uid[0] != '\0') {
-        snprintf(name, sizeof name, "session:%s", r->m->name);
-        if (svc_host_key(lock_key, sizeof lock_key, r->act->id, r->uid, name) <
-            0) {
-            set_http(o, 500, "internal", "session key too long");
-            return;
-        }
-        st = svc_host_lock_reclaim(r, lock_key, svc.session_lock_ms);
+     * anonymous callers would make them busy for each other.  A method
+     * that cannot write has nothing to protect either. */
+    if (has_uid && (found == 1 || !method_readonly(r->m))) {
+        st = session_enter(&r->sess, r->act->id, r->m->name, r->uid);
         if (st == AMS_CONFLICT) {
             set_outcome(o, "busy");
             return;
         }
         if (st != AMS_OK) {
-            set_fault(o, st, "session lock", r->m->name);
+            set_http(o, 503, "overloaded", "out of memory");
             return;
         }
-        if (found == 1 && resolve_interrupted(r, o, res, &d))
+    }
+    if (found == 1) {
+        /* A "p" record: an attempt of the chain before write sets, cut
+         * off (it never finishes now). */
+        if (!has_uid) {
+            set_outcome(o, "busy");
             return;
-    } else if (found == 1) {
-        /* No lock tells running from interrupted: say busy; a retry
-         * after the record's owner finished gets its answer. */
-        set_outcome(o, "busy");
-        return;
-    }
-    run_method(r, &d, o);
-    if (o->http_status == 200 && strcmp(o->reason, "ok") == 0 &&
-        (st = svc_ledger_append(r)) != AMS_OK) {
-        log_error("activity %lld method %s: ledger append failed (%d) for "
-                  "uid=%s request_id=%s",
-                  (long long)r->act->id, r->m->name, (int)st, r->uid,
-                  r->request_id);
-        if (st == AMS_ERR_STORE) {
-            /* The grant is made but maybe not recorded: not an "ok" the
-             * ledger cannot back.  Nothing is undone (the append may
-             * have landed); a retry reads the ledger to find out. */
-            drop_effects(r);
-            set_fault(o, st, "ledger", "append");
         }
+        if (resolve_interrupted(r, o, res, &d))
+            return;
+        /* It gave back what the cut-off attempt had counted: what was
+         * read ahead is stale. */
+        ws_reset(r->ws);
     }
-    o->unknown = d.claimed;
-    res->body = answer(r, o);
-    res->http_status = o->http_status;
-    /* Nothing claimed, nothing changed: nothing to record.  A store
-     * fault after the claim leaves the "p" record for a retry to
-     * resolve (the undo may have failed with the store). */
-    if (o->http_status != 200 && (!d.claimed || store_fault(o)))
-        return;
-    text = cJSON_PrintUnformatted(res->body);
-    /* Other faults are not replayed: the chain undid what it could, so
-     * a retry may run again. */
-    st = o->http_status == 200
-             ? idem_write(r, &d, "d", o->http_status, text ? text : "{}")
-             : idem_write(r, &d, "r", 0, NULL);
-    if (st != AMS_OK)
-        log_error("activity %lld: cannot record the answer of request_id=%s "
-                  "(%d): a replay would run it again",
-                  (long long)r->act->id, r->request_id, (int)st);
-    free(text);
+    for (int run = 1;; run++) {
+        run_method(r, o);
+        if (run == 1)
+            prefetch_learn(r->ws, r->act->id, r->m->name, r->uid,
+                           r->request_id);
+        if (o->http_status != 200 || strcmp(o->reason, "ok") != 0) {
+            /* Refusals and faults: nothing was written, nothing is
+             * recorded; a retry simply runs again. */
+            ws_drop_writes(r->ws);
+            return;
+        }
+        if (ws_writes(r->ws) == 0 && r->grants == NULL)
+            return; /* changed nothing: nothing to record */
+        if (commit_run(r, &d, o, res, run >= PIPE_RERUNS))
+            return;
+    }
 }
 
 void pipeline_run(svc_req *r, pipe_result *res)

@@ -16,6 +16,7 @@ typedef struct pipe_result {
     int http_status;
     cJSON *body;
     char *raw;
+    char reason[64]; /* the answer's "reason" when known ("" otherwise) */
 } pipe_result;
 
 /* Run r->m for r and build the answer. */

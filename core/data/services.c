@@ -9,6 +9,7 @@
 #include "services.h"
 
 #include "coro.h"
+#include "json.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -116,7 +117,7 @@ static const char *host_req_json(ams_ctx *ctx)
     if (r == NULL || r->params == NULL)
         return "{}";
     if (r->params_json == NULL)
-        r->params_json = cJSON_PrintUnformatted(r->params);
+        r->params_json = json_print(r->params);
     return r->params_json ? r->params_json : "{}";
 }
 
@@ -252,7 +253,7 @@ static const char *host_conf_json(ams_ctx *c, const char *n)
     cached = cJSON_GetObjectItemCaseSensitive(in->json_cache, n);
     if (cJSON_IsString(cached))
         return cached->valuestring;
-    text = cJSON_PrintUnformatted(v);
+    text = json_print(v);
     if (text == NULL)
         return NULL;
     cached = cJSON_AddStringToObject(in->json_cache, n, text);
@@ -399,6 +400,26 @@ static ams_status make_key(ams_ctx *c, const char *fn, ams_scope scope,
     return AMS_OK;
 }
 
+/* The request's write set, or NULL when calls go to the store itself. */
+static svc_ws *ws_of(const ams_ctx *c)
+{
+    return c != NULL && c->req != NULL ? c->req->ws : NULL;
+}
+
+/* An entry declared read-only that tries to write: refused, so that the
+ * declaration (no session lock, nothing committed) can be trusted. */
+static int writes_refused(ams_ctx *c, const char *fn)
+{
+    if (c == NULL || c->inst == NULL || c->inst->entry == NULL ||
+        !c->inst->entry->readonly)
+        return 0;
+    host_log(c, AMS_LOG_ERROR,
+             "%s: the entry is declared read-only (AMS_EF_READONLY) and "
+             "may not write",
+             fn);
+    return 1;
+}
+
 static ams_status host_counter_add(ams_ctx *c, ams_scope scope,
                                    const char *key, ams_period period,
                                    int64_t delta, int64_t lo, int64_t hi,
@@ -411,8 +432,13 @@ static ams_status host_counter_add(ams_ctx *c, ams_scope scope,
         make_key(c, "counter_add", scope, key, period, k, sizeof k, &exp);
     if (st != AMS_OK)
         return st;
-    if (lo > hi)
+    if (lo > hi || writes_refused(c, "counter_add"))
         return AMS_ERR;
+    if (ws_of(c) != NULL)
+        /* Exact for what only its user contends for: the value told to
+         * the plugin is then the one committed. */
+        return ws_counter_add(ws_of(c), k, delta, lo, hi, exp, svc_now(c), out,
+                              out != NULL && scope != AMS_SCOPE_ACTIVITY);
     return store_counter_add_j(svc.st, k, delta, lo, hi, exp, svc_now(c), out,
                                svc_req_journal(c->req, &jb));
 }
@@ -427,7 +453,8 @@ static ams_status host_counter_get(ams_ctx *c, ams_scope scope,
         make_key(c, "counter_get", scope, key, period, k, sizeof k, &exp);
     if (st != AMS_OK)
         return st;
-    st = store_counter_get(svc.st, k, svc_now(c), &v);
+    st = ws_of(c) != NULL ? ws_counter_get(ws_of(c), k, svc_now(c), &v)
+                          : store_counter_get(svc.st, k, svc_now(c), &v);
     if (st == AMS_NOT_FOUND) {
         v = 0;
         st = AMS_OK;
@@ -446,10 +473,12 @@ static ams_status host_lock(ams_ctx *c, ams_scope scope, const char *key,
         make_key(c, "lock", scope, key, AMS_PERIOD_NONE, k, sizeof k, &exp);
     if (st != AMS_OK)
         return st;
-    if (ttl_ms <= 0 || token == NULL)
+    if (ttl_ms <= 0 || token == NULL || writes_refused(c, "lock"))
         return AMS_ERR;
     token[0] = '\0'; /* defined on failure: "" holds no lock */
-    st = svc_host_lock(c->req, k, ttl_ms);
+    /* A lock whose holder died on this node, or whose request here could
+     * not release it (the store was away), is taken over at once. */
+    st = svc_host_lock_reclaim(c->req, k, ttl_ms);
     if (st == AMS_OK)
         memcpy(token, c->req->locks->token, AMS_TOKEN_LEN);
     return st;
@@ -464,7 +493,7 @@ static ams_status host_unlock(ams_ctx *c, ams_scope scope, const char *key,
         make_key(c, "unlock", scope, key, AMS_PERIOD_NONE, k, sizeof k, &exp);
     if (st != AMS_OK)
         return st;
-    if (token == NULL)
+    if (token == NULL || writes_refused(c, "unlock"))
         return AMS_ERR;
     if (token[0] == '\0')
         return AMS_CONFLICT;
@@ -495,8 +524,11 @@ static ams_status host_tag_set(ams_ctx *c, ams_scope scope, const char *name,
                              sizeof k, &exp);
     if (st != AMS_OK)
         return st;
-    if (value == NULL)
+    if (value == NULL || writes_refused(c, "tag_set"))
         return AMS_ERR;
+    if (ws_of(c) != NULL)
+        return ws_tag_set(ws_of(c), k, value, strlen(value),
+                          ttl_to_expire(c, ttl_ms), svc_now(c));
     return store_tag_set(svc.st, k, value, strlen(value),
                          ttl_to_expire(c, ttl_ms), svc_now(c));
 }
@@ -511,7 +543,8 @@ static ams_status host_tag_get(ams_ctx *c, ams_scope scope, const char *name,
                              sizeof k, &exp);
     if (st != AMS_OK)
         return st;
-    st = store_tag_get(svc.st, k, svc_now(c), &v, &len);
+    st = ws_of(c) != NULL ? ws_tag_get(ws_of(c), k, svc_now(c), &v, &len)
+                          : store_tag_get(svc.st, k, svc_now(c), &v, &len);
     if (st != AMS_OK)
         return st;
     if (svc_arena_keep(c->req, v) == NULL)
@@ -529,6 +562,10 @@ static ams_status host_tag_del(ams_ctx *c, ams_scope scope, const char *name)
                              sizeof k, &exp);
     if (st != AMS_OK)
         return st;
+    if (writes_refused(c, "tag_del"))
+        return AMS_ERR;
+    if (ws_of(c) != NULL)
+        return ws_tag_del(ws_of(c), k, svc_now(c));
     return store_tag_del(svc.st, k, svc_now(c));
 }
 
@@ -544,7 +581,9 @@ static ams_status host_value_get(ams_ctx *c, ams_scope scope, const char *key,
                              sizeof k, &exp);
     if (st != AMS_OK)
         return st;
-    st = store_value_get(svc.st, k, svc_now(c), &v, &l, &ver);
+    st = ws_of(c) != NULL
+             ? ws_value_get(ws_of(c), k, svc_now(c), &v, &l, &ver)
+             : store_value_get(svc.st, k, svc_now(c), &v, &l, &ver);
     if (version)
         *version = st == AMS_OK ? ver : 0;
     if (st != AMS_OK)
@@ -569,8 +608,11 @@ static ams_status host_value_cas(ams_ctx *c, ams_scope scope, const char *key,
                              sizeof k, &exp);
     if (st != AMS_OK)
         return st;
-    if (val == NULL && len > 0)
+    if ((val == NULL && len > 0) || writes_refused(c, "value_cas"))
         return AMS_ERR;
+    if (ws_of(c) != NULL)
+        return ws_value_cas(ws_of(c), k, expect, val ? val : "", len,
+                            ttl_to_expire(c, ttl_ms), svc_now(c), version);
     return store_value_cas_j(svc.st, k, expect, val ? val : "", len,
                              ttl_to_expire(c, ttl_ms), svc_now(c), version,
                              svc_req_journal(c->req, &jb));
@@ -642,7 +684,7 @@ static const char *host_resource_json(ams_ctx *c, const char *param)
     cached = cJSON_GetObjectItemCaseSensitive(in->json_cache, cache_key);
     if (cJSON_IsString(cached))
         return cached->valuestring;
-    text = cJSON_PrintUnformatted(def);
+    text = json_print(def);
     if (text == NULL)
         return NULL;
     cached = cJSON_AddStringToObject(in->json_cache, cache_key, text);
@@ -691,7 +733,8 @@ static ams_status host_grant(ams_ctx *c, const char *kind, const char *item,
     svc_req *r = c ? c->req : NULL;
     cJSON *g, *extra = NULL;
 
-    if (r == NULL || kind == NULL || item == NULL || kind[0] == '\0')
+    if (r == NULL || kind == NULL || item == NULL || kind[0] == '\0' ||
+        writes_refused(c, "grant"))
         return AMS_ERR;
     if (extra_json != NULL) {
         extra = cJSON_Parse(extra_json);
@@ -725,27 +768,19 @@ static ams_status host_grant(ams_ctx *c, const char *kind, const char *item,
 
 static ams_status host_ledger_json(ams_ctx *c, const char **out)
 {
-    char key[STORE_KEY_MAX], *v = NULL;
-    size_t len = 0;
-    uint64_t ver;
+    cJSON *arr;
+    char *text;
     ams_status st;
 
     if (c == NULL || c->req == NULL || out == NULL)
         return AMS_ERR;
-    if (svc.st == NULL)
-        return AMS_ERR_STORE;
-    if (svc_ledger_key(key, sizeof key, c->req) < 0)
-        return AMS_ERR;
-    st = store_value_get(svc.st, key, svc_now(c), &v, &len, &ver);
-    if (st == AMS_NOT_FOUND) {
-        *out = "[]";
-        return AMS_OK;
-    }
-    if (st != AMS_OK)
+    if ((st = svc_ledger_read(c->req, &arr)) != AMS_OK)
         return st;
-    if (svc_arena_keep(c->req, v) == NULL)
+    text = json_print(arr);
+    cJSON_Delete(arr);
+    if (text == NULL || svc_arena_keep(c->req, text) == NULL)
         return AMS_ERR_NOMEM;
-    *out = v;
+    *out = text;
     return AMS_OK;
 }
 
@@ -766,8 +801,10 @@ static ams_status host_board_set(ams_ctx *c, const char *board, int64_t score)
 
     if (st != AMS_OK)
         return st;
-    if (host_uid(c)[0] == '\0')
+    if (host_uid(c)[0] == '\0' || writes_refused(c, "board_set"))
         return AMS_ERR;
+    if (ws_of(c) != NULL)
+        return ws_board_set(ws_of(c), k, host_uid(c), score, 0);
     return store_board_set(svc.st, k, host_uid(c), score, 0, svc_now(c));
 }
 
@@ -800,7 +837,7 @@ static ams_status host_board_top(ams_ctx *c, const char *board, size_t n,
         cJSON_AddItemToArray(arr, o);
     }
     store_board_free(e, count);
-    text = arr ? cJSON_PrintUnformatted(arr) : NULL;
+    text = arr ? json_print(arr) : NULL;
     cJSON_Delete(arr);
     if (text == NULL || svc_arena_keep(c->req, text) == NULL)
         return AMS_ERR_NOMEM;

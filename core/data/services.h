@@ -8,7 +8,9 @@
 #include "activity.h"
 #include "clock.h"
 #include "gen.h"
+#include "session.h"
 #include "store.h"
+#include "wset.h"
 
 #include <ams/ams.h>
 #include <cjson/cJSON.h>
@@ -20,7 +22,6 @@ typedef struct svc_env {
     store *st;               /* NULL: store calls fail with AMS_ERR_STORE */
     struct event_base *base; /* NULL: sleep_ms blocks (checker, tests) */
     uint64_t rng;            /* splitmix64 state */
-    int64_t session_lock_ms; /* TTL of the per-user method lock */
     int64_t idem_ttl_ms;     /* how long answers are kept for replay */
 } svc_env;
 
@@ -63,6 +64,11 @@ typedef struct svc_req {
      * and value writes are fenced by it.  jkey[0] == '\0': none. */
     char jkey[STORE_KEY_MAX];
     int64_t jexpire_ms;
+    /* The request's write set (wset.h), owned; NULL: its store calls go
+     * to the store one by one (a plugin's unit test, the conformance
+     * runner). */
+    svc_ws *ws;
+    session_hold sess; /* the session lock it holds (session.h) */
 } svc_req;
 
 /* The request's journal as the store takes it (valid while r is), or
@@ -101,6 +107,8 @@ int svc_key_ok(const char *k);
 #define SVC_KEY_MAX AMS_KEY_MAX
 /* Release the request's locks and memory (not r itself). */
 void svc_req_end(svc_req *r);
+/* Release the plugin locks the request holds (before it runs again). */
+void svc_req_release_locks(svc_req *r);
 
 /* The host clock of a context (works for init contexts too). */
 int64_t svc_now(ams_ctx *ctx);
@@ -133,12 +141,16 @@ ams_status svc_host_lock_reclaim(svc_req *r, const char *key, int64_t ttl_ms);
 /* The host clock of a request. */
 int64_t svc_req_now(const svc_req *r);
 
-/* The user's ledger key of an activity (a versioned JSON array). */
+/* The user's ledger key of an activity (wset entries; before them a
+ * versioned JSON array). */
 int svc_ledger_key(char *out, size_t outlen, const svc_req *r);
 
-/* Append the request's grants to the user's ledger (compare-and-set
- * loop).  AMS_OK when there was nothing to append. */
-ams_status svc_ledger_append(svc_req *r);
+/* Stage the request's grants in its write set, one ledger entry each
+ * (committed with the rest); a request without a write set (a plugin's
+ * unit test) commits them at once.  AMS_OK when there are none. */
+ams_status svc_ledger_stage(svc_req *r);
+/* The user's whole ledger, oldest first (a new array, caller deletes). */
+ams_status svc_ledger_read(const svc_req *r, cJSON **out);
 
 /* Run an entry function on a context; any fault is logged with the
  * instance's reference. */

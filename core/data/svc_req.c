@@ -1,12 +1,14 @@
 /*
  * svc_req.c -- the state of one request as the host services keep it
- * (services.h): its clock, memory kept until it ends, its journal, the
- * host's locks (the per-user session lock and plugins' locks, with the
- * orphans a store fault left behind), its store keys and its ledger.
+ * (services.h): its clock, memory kept until it ends, its journal (only
+ * for attempts of the chain before write sets), plugins' locks (with the
+ * orphans a store fault left behind), its store keys and its ledger (the
+ * session lock is session.c's, in the worker's memory).
  * The functions plugins call are services.c's.
  */
 #include "services.h"
 
+#include "json.h"
 #include "log.h"
 #include "metrics.h"
 #include "text.h"
@@ -57,10 +59,10 @@ void *svc_arena_keep(svc_req *r, void *p)
     return p;
 }
 
-/* Locks whose request is over but whose release failed (the store was
- * unreachable): the lock stays until its TTL, and the user's retry would
- * be "busy" all that time.  This process knows those locks have no live
- * holder, so svc_host_lock_reclaim() may take them over, and
+/* Plugin locks whose request is over but whose release failed (the store
+ * was unreachable): the lock stays until its TTL, and the next request
+ * wanting it would be refused all that time.  This process knows those locks
+ * have no live holder, so svc_host_lock_reclaim() may take them over, and
  * svc_release_orphans() releases them once the store answers again (so
  * a retry on another worker or node finds the lock free too).  A ring:
  * the oldest is forgotten first (its lock then just waits out its TTL,
@@ -130,12 +132,8 @@ size_t svc_release_orphans(int64_t now_ms)
     return released;
 }
 
-void svc_req_end(svc_req *r)
+void svc_req_release_locks(svc_req *r)
 {
-    cJSON_Delete(r->grants);
-    r->grants = NULL;
-    cJSON_Delete(r->notes);
-    r->notes = NULL;
     int64_t now = r->clock_base_ms + (clock_mono_ms() - r->mono_start_ms);
 
     while (r->locks != NULL) {
@@ -147,6 +145,15 @@ void svc_req_end(svc_req *r)
         free(l->key);
         free(l);
     }
+}
+
+void svc_req_end(svc_req *r)
+{
+    cJSON_Delete(r->grants);
+    r->grants = NULL;
+    cJSON_Delete(r->notes);
+    r->notes = NULL;
+    svc_req_release_locks(r);
     for (size_t i = 0; i < r->narena; i++)
         free(r->arena[i]);
     free(r->arena);
@@ -156,6 +163,9 @@ void svc_req_end(svc_req *r)
     r->narena = r->carena = 0;
     r->params_json = NULL;
     r->data = NULL;
+    ws_free(r->ws);
+    r->ws = NULL;
+    session_leave(&r->sess);
 }
 
 int64_t svc_day(const activity *a, int64_t now_ms, int64_t *expire_at)
@@ -315,49 +325,85 @@ int svc_ledger_key(char *out, size_t outlen, const svc_req *r)
     return svc_host_key(out, outlen, r->act->id, r->uid, "ledger");
 }
 
-/* The ledger is one versioned value per user and activity; appends race
- * only between methods of the same user, and compare-and-set settles
- * that. */
-ams_status svc_ledger_append(svc_req *r)
+/* Ledger entries are appended, one per grant (the list family of the
+ * store): the 10,000th grant of a user costs what the first did.  A
+ * ledger written before that is a versioned JSON array under the same
+ * key; it is read first and never rewritten. */
+ams_status svc_ledger_stage(svc_req *r)
 {
     char key[STORE_KEY_MAX];
-    store_journal jb;
-    int64_t now = r->clock_base_ms + (clock_mono_ms() - r->mono_start_ms);
+    const cJSON *it;
+    svc_ws *ws = r->ws;
+    ams_status st = AMS_OK;
 
     if (r->grants == NULL || cJSON_GetArraySize(r->grants) == 0)
         return AMS_OK;
+    if (svc_ledger_key(key, sizeof key, r) < 0)
+        return AMS_ERR;
+    /* Without a write set of the request (a plugin's unit test): a set of
+     * its own, committed at once. */
+    if (ws == NULL && (ws = ws_new(svc.st)) == NULL)
+        return AMS_ERR_NOMEM;
+    cJSON_ArrayForEach(it, r->grants)
+    {
+        char *text = json_print(it);
+
+        if (text == NULL) {
+            st = AMS_ERR_NOMEM;
+            break;
+        }
+        st = ws_append(ws, key, text, strlen(text), 0);
+        free(text);
+        if (st != AMS_OK)
+            break;
+    }
+    if (ws != r->ws) {
+        store_wres res;
+        if (st == AMS_OK)
+            st = ws_commit(ws, svc_req_now(r), &res);
+        ws_free(ws);
+    }
+    return st;
+}
+
+ams_status svc_ledger_read(const svc_req *r, cJSON **out)
+{
+    char key[STORE_KEY_MAX], *old = NULL;
+    size_t len = 0, n = 0;
+    store_item *items = NULL;
+    int64_t now = svc_req_now(r);
+    ams_status st;
+    cJSON *arr;
+
+    *out = NULL;
     if (svc.st == NULL)
         return AMS_ERR_STORE;
     if (svc_ledger_key(key, sizeof key, r) < 0)
         return AMS_ERR;
-    for (int attempt = 0; attempt < 16; attempt++) {
-        char *old = NULL, *text;
-        size_t len = 0;
-        uint64_t ver = 0;
-        cJSON *arr, *it;
-        ams_status st = store_value_get(svc.st, key, now, &old, &len, &ver);
-
-        if (st != AMS_OK && st != AMS_NOT_FOUND)
-            return st;
-        arr = old ? cJSON_ParseWithLength(old, len) : cJSON_CreateArray();
-        free(old);
-        if (!cJSON_IsArray(arr)) {
-            cJSON_Delete(arr);
-            arr = cJSON_CreateArray();
-        }
-        cJSON_ArrayForEach(it, r->grants)
-            cJSON_AddItemToArray(arr, cJSON_Duplicate(it, 1));
-        text = cJSON_PrintUnformatted(arr);
+    st = store_value_get(svc.st, key, now, &old, &len, NULL);
+    if (st != AMS_OK && st != AMS_NOT_FOUND)
+        return st;
+    arr = old ? cJSON_ParseWithLength(old, len) : NULL;
+    free(old);
+    if (!cJSON_IsArray(arr)) {
         cJSON_Delete(arr);
-        if (text == NULL)
-            return AMS_ERR_NOMEM;
-        /* Fenced by the attempt's journal: an append that arrives after
-         * a retry closed it (pipeline.c) must not land. */
-        st = store_value_cas_j(svc.st, key, ver, text, strlen(text), 0, now,
-                               NULL, svc_req_journal(r, &jb));
-        free(text);
-        if (st != AMS_CONFLICT)
-            return st;
+        arr = cJSON_CreateArray();
     }
-    return AMS_CONFLICT;
+    st = store_list_range(svc.st, key, 0, SIZE_MAX, now, &items, &n);
+    if (st != AMS_OK) {
+        cJSON_Delete(arr);
+        return st;
+    }
+    for (size_t i = 0; i < n; i++) {
+        cJSON *g = cJSON_ParseWithLength(items[i].val, items[i].len);
+        if (cJSON_IsObject(g))
+            cJSON_AddItemToArray(arr, g);
+        else
+            cJSON_Delete(g);
+    }
+    store_items_free(items, n);
+    if (arr == NULL)
+        return AMS_ERR_NOMEM;
+    *out = arr;
+    return AMS_OK;
 }

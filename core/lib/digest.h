@@ -18,4 +18,11 @@ int digest_buf(const void *p, size_t n, char hex[65]);
 /* 32 bytes as 64 hex digits and a NUL. */
 void digest_hex(const unsigned char md[32], char hex[65]);
 
+/* SHA-256 of a (alen bytes) followed by b (blen bytes; b may be NULL
+ * when blen is 0) into hex.  For the data plane's per-request hashes: the
+ * digest is looked up once per thread, not on every call.  Returns 0, or
+ * -1 (hex is then "") when OpenSSL fails. */
+int digest_sha256_hex(const void *a, size_t alen, const void *b, size_t blen,
+                      char hex[65]);
+
 #endif

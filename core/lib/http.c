@@ -3,12 +3,17 @@
  */
 #include "http.h"
 
+#include "json.h"
+
 #include <event2/buffer.h>
+#include <event2/http_struct.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/util.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Pending hooks (http_on_reply): admin requests waiting for their
@@ -73,15 +78,62 @@ int http_on_reply(struct evhttp_request *req, http_reply_fn fn, void *arg)
     return 0;
 }
 
-static void send_text(struct evhttp_request *req, int status, const char *text)
+/* The Date header of this second.  evhttp would format it for every
+ * reply (gmtime and snprintf, a tenth of an error answer's cost); one
+ * already present is left as it is.  Same text, from the same function. */
+static const char *date_now(void)
+{
+    static time_t at = (time_t)-1;
+    static char text[64];
+    time_t now = time(NULL);
+
+    if (now != at) {
+        struct tm tm;
+        if (gmtime_r(&now, &tm) == NULL ||
+            evutil_date_rfc1123(text, sizeof text, &tm) <= 0)
+            return NULL; /* evhttp adds its own */
+        at = now;
+    }
+    return text;
+}
+
+/* Send len bytes of JSON text and a newline as the answer.  The headers
+ * evhttp would add to a 1.1 answer (evhttp_make_header_response: Date,
+ * then Content-Length), in its order, but cheaper: a cached date, the
+ * length without snprintf.  Other answers (1.0, HEAD, ...) are left to
+ * evhttp. */
+static void send_json_text(struct evhttp_request *req, int status,
+                           const char *text, size_t len)
 {
     struct evbuffer *out = evhttp_request_get_output_buffer(req);
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    const char *date;
 
-    evbuffer_add(out, text, strlen(text));
+    evbuffer_add(out, text, len);
     evbuffer_add(out, "\n", 1);
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-                      "application/json");
+    evhttp_add_header(h, "Content-Type", "application/json");
+    if (req->major == 1 && req->minor >= 1 && req->type != EVHTTP_REQ_HEAD &&
+        req->type != EVHTTP_REQ_CONNECT && status >= 200 && status != 204 &&
+        status != 304 && evhttp_find_header(h, "Date") == NULL &&
+        evhttp_find_header(h, "Content-Length") == NULL &&
+        (date = date_now()) != NULL) {
+        char n[24], *p = n + sizeof n;
+        size_t v = evbuffer_get_length(out);
+
+        *--p = '\0';
+        do {
+            *--p = (char)('0' + v % 10);
+            v /= 10;
+        } while (v != 0);
+        evhttp_add_header(h, "Date", date);
+        evhttp_add_header(h, "Content-Length", p);
+    }
     evhttp_send_reply(req, status, NULL, NULL); /* libevent's phrase */
+}
+
+static void send_text(struct evhttp_request *req, int status, const char *text)
+{
+    send_json_text(req, status, text, strlen(text));
 }
 
 void http_send_text(struct evhttp_request *req, int status, const char *text)
@@ -102,20 +154,24 @@ void http_send_text(struct evhttp_request *req, int status, const char *text)
 
 void http_send_json(struct evhttp_request *req, int status, cJSON *body)
 {
-    char *text;
+    /* Most answers fit: printed here and copied once, into the reply. */
+    char storage[2048];
+    jbuf text;
 
     if (hooks != NULL)
         status = run_hook(req, status, &body);
-    text = body ? cJSON_PrintUnformatted(body) : NULL;
+    jbuf_init(&text, storage, sizeof storage);
+    json_put_item(&text, body); /* fails on NULL */
     cJSON_Delete(body);
-    if (text == NULL) {
+    if (text.failed) {
+        jbuf_free(&text);
         send_text(req, 500,
                   "{\"code\":500,\"reason\":\"internal\","
                   "\"message\":\"out of memory\"}");
         return;
     }
-    send_text(req, status, text);
-    free(text);
+    send_json_text(req, status, text.p, text.len);
+    jbuf_free(&text);
 }
 
 void http_send_raw(struct evhttp_request *req, int status,

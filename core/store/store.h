@@ -1,7 +1,8 @@
 /*
  * store.h -- the core services' storage interface.  One interface, one
- * backend per file (store_lmdb.c, store_mem.c, store_redis.c); the
- * same test suite (tests/unit/test_store.c) runs against every backend.
+ * backend per main file (store_lmdb.c, store_mem.c, store_redis.c, each
+ * naming at its top the other files of its backend); the same test
+ * suite (tests/unit/test_store.c) runs against every backend.
  *
  * Keys arrive fully namespaced by the host (see services.c); a backend
  * treats them as opaque byte strings of at most STORE_KEY_MAX bytes.  The
@@ -249,14 +250,16 @@ typedef struct store_ops {
     /* Apply each of the n sets atomically and independently of the
      * others (see Write sets; LMDB: all in one write transaction, one
      * fsync), res[i] saying what became of sets[i].  Returns AMS_OK when
-     * every set was decided (applied or conflicting), else the failure
-     * of them all (AMS_ERR_STORE, each res[i] saying whether it may have
-     * been applied). */
+     * every set was decided (applied, conflicting, or refused for a bad
+     * op: res[i].st AMS_ERR, nothing of it applied, the other sets
+     * unaffected), else the failure of them all (AMS_ERR_STORE, each
+     * res[i] saying whether it may have been applied). */
     ams_status (*commit)(store *s, const store_wset *sets, size_t n,
                          store_wres *res);
     /* Read n records at now_ms in one step (LMDB: one read transaction;
      * Redis: one round trip) into out[0..n-1] (their val malloc'd: free
-     * with store_rvals_free).  AMS_OK, or the failure of them all. */
+     * with store_rvals_free).  AMS_OK, or the failure of them all (out
+     * then holds nothing to free: every val NULL). */
     ams_status (*read_many)(store *s, const store_rkey *k, size_t n,
                             int64_t now_ms, store_rval *out);
     /* Entries from..from+max-1 of list key, oldest first, into *out

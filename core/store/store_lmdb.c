@@ -2,16 +2,21 @@
  * store_lmdb.c -- the embedded store backend: one LMDB environment per
  * node, shared by the worker processes through its memory map.
  *
- * Why one file of this size: one backend, one file (DESIGN.md §6), its
- * sections in the order of store.h's record families, like the other
- * backends', so that they read side by side; a family's code is short,
- * there are seven of them.
+ * Files, and why this one is over 1,200 lines.  The backend is three
+ * files sharing store_lmdb_int.h: this one (the layout below, the record
+ * helpers, the single calls, sweep, open), store_lmdb_list.c (the list
+ * family) and store_lmdb_wset.c (commit and read_many).  The single
+ * calls stay together here, their sections in the order of store.h's
+ * record families, like the other backends', so that they read side by
+ * side and next to the layout they write and the sweep that removes it;
+ * a family's code is short, there are six of them.
  *
  * Layout: three named databases in one environment.
  *
  *   "data"    key:   family byte + caller key, so the families are
  *                    separate key spaces (board retirements: family byte
- *                    + board id, see below)
+ *                    + board id, see below; list entries: 'L' + caller
+ *                    key + 0x00 + seq, see Lists)
  *             value: header + payload
  *                    [0]      family byte again: a record can never be
  *                             parsed as another family's
@@ -20,7 +25,10 @@
  *                    [17..]   counter: int64 big-endian; lock: the token;
  *                             tag and value: the caller's bytes; board:
  *                             its id, uint64 big-endian; retired board:
- *                             nothing; journal: see store_enc.h
+ *                             nothing; journal: see store_enc.h;
+ *                             list entry: the entry's bytes, and in
+ *                             the version field the seq of its
+ *                             generation's first entry (see Lists)
  *   "expiry"  key:   expire_at_ms (big-endian, sign bit flipped so that
  *                    byte order is numeric order) + data key
  *             value: empty
@@ -63,10 +71,40 @@
  * That is microseconds per thousand ranks ahead, fine for boards up to
  * ~100k members; bigger ones would want a counted tree.
  *
+ * Lists (the ledger: APPEND in a write set, list_range).  No header
+ * record: a list is its entries, in "data" under 'L' + the caller's key
+ * + 0x00 + a sequence number (uint32 big-endian), in append order.
+ * Caller keys are printable ASCII, so the 0x00 ends the key and no other
+ * list's entries can sort between a list's.  An append finds the last
+ * entry with one cursor lookup (MDB_SET_RANGE to seq 0xffffffff, then
+ * one step back) and writes the next seq: O(log n) whatever the list's
+ * length, the 10,000th entry costing what the first did.  A list holds
+ * at most 2^32 entries; an append past that is refused (AMS_ERR).
+ * Every entry carries the list's expiry and its generation (the seq of
+ * the generation's first entry).  A generation is what one creating
+ * append started: the list's expiry is set then and kept by later
+ * appends, as for counters.  An append to an expired list that sweep
+ * has not removed yet starts a new generation after the old entries,
+ * with the append's expiry; so the last entry always tells whether the
+ * list is live and where its live part starts, and list_range walks
+ * only that part, from its base (or the oldest entry sweep left of it,
+ * seen only with a clock set back) + from.  The first entry of a
+ * generation with an expiry holds its index entry: one per generation,
+ * not one per entry.  Sweep deletes an expired generation's entries
+ * oldest first, each one removed record and one of the budget (as a
+ * board's members: a ledger may hold thousands, one write transaction
+ * must stay short, and *removed == max must still mean "call again");
+ * when the budget runs out inside the generation it moves the index
+ * entry to the first entry left, at the same expiry, so the next sweep
+ * goes on from there and no entry is counted twice.  It stops at the
+ * first entry of a newer generation, which has an index entry of its
+ * own.  The code: store_lmdb_list.c.
+ *
  * Integers are encoded byte by byte: values sit at arbitrary offsets in
  * the map, where a pointer cast would be an unaligned access.
  *
- * Every call is one transaction.  LMDB serialises writers across
+ * Every call is one transaction, and so is a commit of a whole batch of
+ * write sets (see store_lmdb_wset.c).  LMDB serialises writers across
  * processes with a robust process-shared mutex; that is what makes
  * counter_add and value_cas atomic between workers.  A writer killed
  * before its commit returned leaves all of its transaction or none of it
@@ -76,107 +114,38 @@
  * slot only pins old pages; mdb_reader_check() at open and in sweep frees
  * it.
  */
-#include "store_backend.h"
-#include "store_enc.h"
+#include "store_lmdb_int.h"
+#include "store_lmdb.h"
 
 #include <errno.h>
 #include <limits.h>
-#include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum {
-    FAM_COUNTER = 'c',
-    FAM_LOCK = 'l',
-    FAM_TAG = 't',
-    FAM_VALUE = 'v',
-    FAM_BOARD = 'b',   /* a board's header */
-    FAM_RETIRED = 'd', /* an expired board whose members are still there */
-    FAM_JOURNAL = 'j', /* body: store_enc.h */
-};
-
-#define LM_HDR 17                      /* family + expire_at + version */
-#define LM_KEY_MAX (1 + STORE_KEY_MAX) /* family + caller key */
-#define LM_IDX_MAX (8 + LM_KEY_MAX)    /* expire_at + data key */
 #define LM_MAP_DEFAULT ((size_t)1 << 30)
 
-/* Board entries: id + kind + (order: score + time) + member. */
-#define LM_MEMBER_MAX 256
-#define LM_BID 8                               /* id */
-#define LM_BPRE (LM_BID + 1)                   /* id + kind */
-#define LM_BORD (LM_BPRE + STORE_ORDER_PREFIX) /* order key w/o member */
-#define LM_BKEY_MAX (LM_BORD + LM_MEMBER_MAX)
-#define LM_BVAL 16 /* member entry: score + time */
+/* The kind byte after a board entry's id (LM_BID, store_lmdb_int.h). */
 enum { BK_MEMBER = 'm', BK_ORDER = 'o' };
-
-typedef struct lm_store {
-    store base;
-    MDB_env *env;
-    MDB_dbi data;
-    MDB_dbi expiry;
-    MDB_dbi board;
-    pid_t pid; /* the process that opened the environment */
-} lm_store;
-
-/* One call in progress: its transaction and the record it is about. */
-typedef struct lm_call {
-    lm_store *ls;
-    MDB_txn *txn;
-    const char *op; /* names the call in log lines */
-    int dirty;      /* something was written: commit, don't abort */
-    unsigned char key[LM_KEY_MAX];
-    size_t klen;
-    /* The stored record.  An expired one is stored but not live: it reads
-     * as absent, yet its index entry must be fixed when it is replaced. */
-    int stored;
-    int live;
-    int64_t expire_at_ms;
-    uint64_t version;
-    const unsigned char *body; /* in the map: valid until the next write
-                                  or the end of the transaction */
-    size_t len;
-} lm_call;
 
 static const store_ops lm_ops;
 
-/* ---- encoding ---- */
-
-/* Flipping the sign bit makes memcmp order of the big-endian bytes equal
- * to signed order, which LMDB's default key comparison relies on. */
-#define LM_SIGN STORE_SIGN
-
-static size_t lm_idx_key(unsigned char *out, int64_t expire_at_ms,
-                         const unsigned char *key, size_t klen)
-{
-    store_put_u64(out, (uint64_t)expire_at_ms ^ LM_SIGN);
-    memcpy(out + 8, key, klen);
-    return 8 + klen;
-}
-
-static int64_t lm_idx_expire(const unsigned char *idx)
-{
-    return (int64_t)(store_get_u64(idx) ^ LM_SIGN);
-}
-
 /* ---- errors ---- */
 
-static ams_status lm_fail(const char *op, int rc)
+ams_status lm_fail(const char *op, int rc)
 {
     fprintf(stderr, "store: lmdb: %s: %s\n", op, mdb_strerror(rc));
     return AMS_ERR_STORE;
 }
 
-static ams_status lm_corrupt(const char *op)
+ams_status lm_corrupt(const char *op)
 {
     fprintf(stderr, "store: lmdb: %s: corrupt record\n", op);
     return AMS_ERR_STORE;
 }
 
-/* A caller bug, not a store fault: AMS_ERR so it is answered 500. */
-static ams_status lm_bad(const char *op, const char *why)
+ams_status lm_bad(const char *op, const char *why)
 {
     fprintf(stderr, "store: lmdb: %s: %s\n", op, why);
     return AMS_ERR;
@@ -184,7 +153,7 @@ static ams_status lm_bad(const char *op, const char *why)
 
 /* ---- transactions and records ---- */
 
-static int lm_txn_begin(lm_store *ls, unsigned flags, MDB_txn **txn)
+int lm_txn_begin(lm_store *ls, unsigned flags, MDB_txn **txn)
 {
     int rc = mdb_txn_begin(ls->env, NULL, flags, txn);
 
@@ -206,8 +175,10 @@ static ams_status lm_load(lm_call *c, int64_t now_ms)
 
     if (rc == MDB_NOTFOUND)
         return AMS_OK;
-    if (rc != 0)
+    if (rc != 0) {
+        c->rc = rc;
         return lm_fail(c->op, rc);
+    }
     p = v.mv_data;
     if (v.mv_size < LM_HDR || p[0] != c->key[0])
         return lm_corrupt(c->op);
@@ -220,11 +191,8 @@ static ams_status lm_load(lm_call *c, int64_t now_ms)
     return AMS_OK;
 }
 
-/* Load the record of key in family fam into c, inside the transaction
- * txn that c shares with the call that opened it (one atomic step over
- * two records: a journaled add).  Nothing to finish. */
-static ams_status lm_at(lm_call *c, lm_store *ls, MDB_txn *txn, const char *op,
-                        int fam, const char *key, int64_t now_ms)
+ams_status lm_at(lm_call *c, lm_store *ls, MDB_txn *txn, const char *op,
+                 int fam, const char *key, int64_t now_ms)
 {
     size_t klen = key != NULL ? strlen(key) : 0;
 
@@ -312,10 +280,8 @@ static ams_status lm_reindex(lm_call *c, int64_t expire_at_ms)
     return st;
 }
 
-/* Write the call's record.  body is the caller's memory, never the map:
- * the write may move or reuse the pages c->body points into. */
-static ams_status lm_put(lm_call *c, int64_t expire_at_ms, uint64_t version,
-                         const void *body, size_t len)
+ams_status lm_put(lm_call *c, int64_t expire_at_ms, uint64_t version,
+                  const void *body, size_t len)
 {
     MDB_val k = {c->klen, c->key}, v = {LM_HDR + len, NULL};
     unsigned char *p;
@@ -337,7 +303,7 @@ static ams_status lm_put(lm_call *c, int64_t expire_at_ms, uint64_t version,
     return AMS_OK;
 }
 
-static ams_status lm_del(lm_call *c)
+ams_status lm_del(lm_call *c)
 {
     MDB_val k = {c->klen, c->key};
     ams_status st = AMS_OK;
@@ -354,9 +320,7 @@ static ams_status lm_del(lm_call *c)
     return AMS_OK;
 }
 
-/* A malloc'd, NUL-terminated copy of the record's body, owned by the
- * caller; NULL when out of memory. */
-static char *lm_body_dup(const lm_call *c)
+char *lm_body_dup(const lm_call *c)
 {
     char *p = malloc(c->len + 1);
 
@@ -376,7 +340,7 @@ static char *lm_body_dup(const lm_call *c)
  * end of that period, so the first add decides it; keeping it means a
  * caller with a skewed clock cannot extend an old period's life. */
 
-static ams_status lm_counter_value(const lm_call *c, int64_t *v)
+ams_status lm_counter_value(const lm_call *c, int64_t *v)
 {
     *v = 0;
     if (!c->live)
@@ -754,8 +718,8 @@ static ams_status lm_value_cas(store *s, const char *key, uint64_t expect,
  * expiry whatever they pass.  An absent or expired board has no members:
  * board_top gives an empty list (AMS_OK), board_rank AMS_NOT_FOUND. */
 
-static size_t lm_member_key(unsigned char *out, uint64_t id,
-                            const char *member, size_t mlen)
+size_t lm_member_key(unsigned char *out, uint64_t id, const char *member,
+                     size_t mlen)
 {
     store_put_u64(out, id);
     out[LM_BID] = BK_MEMBER;
@@ -778,8 +742,7 @@ static int lm_member_ok(const char *member, size_t *mlen)
     return *mlen > 0 && *mlen <= LM_MEMBER_MAX;
 }
 
-/* The id a live board header holds. */
-static ams_status lm_board_id(const lm_call *c, uint64_t *id)
+ams_status lm_board_id(const lm_call *c, uint64_t *id)
 {
     if (c->len != LM_BID)
         return lm_corrupt(c->op);
@@ -807,10 +770,7 @@ static int lm_board_retire(lm_store *ls, MDB_txn *txn, uint64_t id,
     return rc == 0 ? mdb_put(txn, ls->expiry, &ik, &iv, 0) : rc;
 }
 
-/* Make the call's header a new, empty board: retire the expired one it
- * replaces, if any, and take the next id. */
-static ams_status lm_board_create(lm_call *c, int64_t expire_at_ms,
-                                  uint64_t *id)
+ams_status lm_board_create(lm_call *c, int64_t expire_at_ms, uint64_t *id)
 {
     unsigned char seq[LM_BID] = {0}, b[LM_BID];
     MDB_val k = {sizeof seq, seq}, v;
@@ -841,10 +801,8 @@ static ams_status lm_board_create(lm_call *c, int64_t expire_at_ms,
     return lm_put(c, expire_at_ms, 0, b, sizeof b);
 }
 
-/* Give member of board id the score; a member already at that score
- * keeps its time, and nothing is written. */
-static ams_status lm_member_set(lm_call *c, uint64_t id, const char *member,
-                                size_t mlen, int64_t score, int64_t now_ms)
+ams_status lm_member_set(lm_call *c, uint64_t id, const char *member,
+                         size_t mlen, int64_t score, int64_t now_ms)
 {
     unsigned char mk[LM_BKEY_MAX], ok[LM_BKEY_MAX], val[LM_BVAL];
     MDB_val k = {lm_member_key(mk, id, member, mlen), mk}, v, o;
@@ -1108,6 +1066,19 @@ static ams_status lm_board_rank(store *s, const char *key, const char *member,
     return st;
 }
 
+/* ---- the probe of write transactions (store_lmdb.h) ---- */
+
+uint64_t store_lmdb_txnid(store *s)
+{
+    MDB_envinfo info;
+
+    if (s == NULL || s->ops != &lm_ops)
+        return 0;
+    if (mdb_env_info(((lm_store *)s)->env, &info) != 0)
+        return 0;
+    return (uint64_t)info.me_last_txnid;
+}
+
 /* ---- sweep ---- */
 
 static void lm_reap_readers(lm_store *ls, const char *op)
@@ -1205,6 +1176,9 @@ static int lm_sweep_one(lm_store *ls, MDB_txn *txn, const unsigned char *idx,
     if (v.mv_size < LM_HDR ||
         (int64_t)store_get_u64(p + 1) != lm_idx_expire(idx))
         return mdb_del(txn, ls->expiry, &ik, NULL); /* keep the record */
+    if (idx[8] == FAM_LIST && p[0] == FAM_LIST && dk.mv_size > 2 + LM_SEQ)
+        return lm_list_drain(ls, txn, idx, ilen, store_get_u64(p + 9), budget,
+                             removed, used);
     if (idx[8] == FAM_RETIRED && dk.mv_size == 1 + LM_BID) {
         int done;
 
@@ -1439,4 +1413,7 @@ static const store_ops lm_ops = {
     .board_rank = lm_board_rank,
     .sweep = lm_sweep,
     .close = lm_close,
+    .commit = lm_commit,
+    .read_many = lm_read_many,
+    .list_range = lm_list_range,
 };

@@ -1,21 +1,27 @@
 /*
  * store_mem.c -- the in-memory store backend: URI "mem:" or "mem:NAME".
  *
- * Why one file of this size: one backend, one file (DESIGN.md §6), its
- * sections in the order of store.h's record families, like the other
- * backends', so that they read side by side; a family's code is short,
- * there are seven of them.
+ * Files, and why this one is over 1,200 lines.  The backend is two
+ * files sharing store_mem_int.h: this one (the semantics and layout
+ * below, the records, the single calls, sweep, inspection, open) and
+ * store_mem_wset.c (commit, read_many, and list_range, the read of the
+ * lists only a write set writes).  The single calls stay together here,
+ * their sections in the order of store.h's record families, like the
+ * other backends', so that they read side by side; a family's code is
+ * short, there are six of them.
  *
- * A fake store with no disk, for the plugin conformance runner and for
- * tests.  Its semantics are those of the LMDB backend (store_lmdb.c, the
- * reference), call for call: the same return codes, lazy expiry on now_ms,
- * the same expiry policies (counters and boards: only the call that
- * creates them sets their expiry), value versions strictly increasing and
- * never reused, locks re-entrant by token, the same board order, and a
- * sweep that removes the same records in batches of the same size and
- * reports the same counts (a board's header and each of its members count
- * one each, and an expired board's members are drained by later sweeps,
- * within their budget, exactly as LMDB's retirement records are).
+ * A fake store with no disk, for the plugin conformance runner and for tests.
+ * Its semantics are those of the LMDB backend (store_lmdb.c, the reference),
+ * call for call: the same return codes, lazy expiry on now_ms, the same
+ * expiry policies (counters, boards and lists: only the call that creates
+ * them sets their expiry), value versions strictly increasing and never
+ * reused, locks re-entrant by token, the same board order, and a sweep that
+ * removes the same records in batches of the same size and reports the same
+ * counts (a board's header and each of its members count one each, and an
+ * expired board's members are drained by later sweeps, within their budget,
+ * exactly as LMDB's retirement records are; so are an expired list's
+ * entries, one each, also those an append to the expired list left behind,
+ * as LMDB's older generations are).
  *
  * Process-local.  The data lives in the memory of the process that opened
  * the handle and goes with store_close(): nothing is shared with other
@@ -30,7 +36,11 @@
  *            grown x2 when it holds more records than buckets (FNV-1a).
  *            The families are those of store_lmdb.c: counter, lock, tag,
  *            value, board header, journal (its body encoded as in
- *            store_enc.h).
+ *            store_enc.h), list (family 'L', as LMDB's entries; its
+ *            entries in one array, oldest first, each a copy of its
+ *            bytes).  An append to an expired list retires it (out of
+ *            the table, in the heap at its expiry, for sweep to drain,
+ *            as LMDB's older generation) and starts a new one.
  *   expiry   a binary min-heap of the records that have an expiry,
  *            ordered like LMDB's index: expire_at_ms, then family byte,
  *            then key bytes.  Each record knows its slot, so moving or
@@ -53,9 +63,12 @@
  * O(log N) to find the member and O(N) to shift the two pointer arrays
  * (a memmove of at most 8N bytes each: microseconds for N = 100k);
  * board_top(n) O(min(n, N)) plus the copies; board_rank O(log N) (binary
- * search of the rank order: no walk, unlike LMDB); sweep O(k log E) for k
- * records removed; store_mem_dump O(R log R) plus the board members;
- * close O(everything).
+ * search of the rank order: no walk, unlike LMDB); an APPEND O(1)
+ * amortized, list_range(max) O(max) plus the copies; a commit of a set
+ * of n ops O(n^2) key comparisons (each op looks for the earlier ops on
+ * its key: a set is a handful of ops) plus its ops' costs; sweep
+ * O(k log E) for k records removed; store_mem_dump O(R log R) plus the
+ * board members and list entries; close O(everything).
  *
  * Inspection (store.h): store_mem_writes() counts the calls that changed
  * the store -- exactly the calls for which LMDB would commit a write
@@ -63,13 +76,17 @@
  * (nothing written) does not count, while a tag_set of the value the tag
  * already holds does.  Reads, calls answering anything but AMS_OK,
  * sweeps and lazy expiry do not count: a sweep only removes what reads
- * already treat as absent.
+ * already treat as absent.  A committed set counts each of its ops as
+ * the single call would count it (see store_mem_wset.c), a set that did
+ * not apply counts nothing.
  *
  * store_mem_dump() prints every live record at now_ms, one line each,
- * sorted by family byte, then key bytes; keys, tokens, tag and value bytes
- * and members are quoted, with '"', '\\' and every byte outside printable
- * ASCII written \xHH:
+ * sorted by family byte, then key bytes (so lists, family 'L', come
+ * first); keys, tokens, tag and value bytes, members and list entries
+ * are quoted, with '"', '\\' and every byte outside printable ASCII
+ * written \xHH:
  *
+ *   list "KEY" exp=E "ENTRY" ...                (entries oldest first)
  *   board "KEY" exp=E "MEMBER"=SCORE@TIME ...   (members in rank order)
  *   counter "KEY" exp=E VALUE
  *   journal "KEY" exp=E open|closed|given-back +DELTA@"COUNTER KEY" ...
@@ -91,7 +108,7 @@
  * (an undo must restore a tag's expiry too), and always differs once a
  * value was cas'ed.  Boards have no undo.
  */
-#include "store_backend.h"
+#include "store_mem_int.h"
 #include "store_mem.h"
 #include "store_enc.h"
 
@@ -102,67 +119,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum {
-    FAM_COUNTER = 'c',
-    FAM_LOCK = 'l',
-    FAM_TAG = 't',
-    FAM_VALUE = 'v',
-    FAM_BOARD = 'b',   /* a board's header */
-    FAM_RETIRED = 'd', /* an expired board whose members are still there */
-    FAM_JOURNAL = 'j', /* body: store_enc.h */
-};
-
-#define MM_MEMBER_MAX 256 /* as LM_MEMBER_MAX */
 #define MM_BUCKETS_MIN 64
-
-typedef struct mm_member {
-    int64_t score;
-    int64_t time_ms; /* when it reached its score */
-    size_t len;
-    char name[]; /* len bytes and a NUL */
-} mm_member;
-
-typedef struct mm_board {
-    uint64_t id;
-    unsigned char idkey[8]; /* id, big-endian: the retired record's key */
-    mm_member **ord;        /* rank order, best first (NULL once retired) */
-    mm_member **byname;     /* member bytes ascending; owns the members */
-    size_t n, cap;
-} mm_board;
-
-typedef struct mm_rec {
-    struct mm_rec *next; /* hash chain */
-    uint64_t hash;
-    size_t heap_at; /* 1 + slot in the expiry heap; 0: not there */
-    int64_t expire_at_ms;
-    uint64_t version; /* values; 0 else */
-    int64_t count;    /* counters */
-    char *body;       /* lock token, tag or value bytes; NUL-terminated */
-    size_t len;
-    mm_board *board; /* board headers and retired boards */
-    unsigned char fam;
-    size_t klen;
-    unsigned char key[]; /* the caller's key (not NUL-terminated) */
-} mm_rec;
-
-typedef struct mm_store {
-    store base;
-    char *label;  /* "mem" or "mem:NAME", for log lines */
-    mm_rec **tab; /* nb buckets, a power of two */
-    size_t nb, n;
-    mm_rec **heap; /* expiry heap */
-    size_t nheap, capheap;
-    uint64_t vseq;   /* the last value version handed out */
-    uint64_t bseq;   /* the last board id handed out */
-    uint64_t writes; /* see store_mem_writes() */
-} mm_store;
 
 static const store_ops mm_ops;
 
 /* ---- errors ---- */
 
-/* A caller bug, not a store fault: AMS_ERR, as in store_lmdb.c. */
-static ams_status mm_bad(const mm_store *ms, const char *op, const char *why)
+ams_status mm_bad(const mm_store *ms, const char *op, const char *why)
 {
     fprintf(stderr, "store: %s: %s: %s\n", ms->label, op, why);
     return AMS_ERR;
@@ -210,11 +173,6 @@ static int mm_rec_cmp(const mm_rec *a, const mm_rec *b)
     return mm_bytes_cmp(ka, la, kb, lb);
 }
 
-static int mm_live(const mm_rec *r, int64_t now_ms)
-{
-    return r != NULL && (r->expire_at_ms == 0 || r->expire_at_ms > now_ms);
-}
-
 /* ---- the expiry heap ---- */
 
 static int mm_heap_less(const mm_rec *a, const mm_rec *b)
@@ -259,9 +217,7 @@ static void mm_heap_down(mm_store *ms, size_t i)
     mm_heap_put(ms, i, r);
 }
 
-/* Room for more entries, so that the push after it cannot fail: every
- * call allocates all it needs before it changes anything. */
-static int mm_heap_reserve(mm_store *ms, size_t more)
+int mm_heap_reserve(mm_store *ms, size_t more)
 {
     size_t cap;
     mm_rec **grown;
@@ -307,9 +263,7 @@ static void mm_heap_remove(mm_store *ms, mm_rec *r)
     mm_heap_fix(ms, last);
 }
 
-/* Give r the expiry expire_at_ms (0: none).  A push needs the room
- * mm_heap_reserve() made. */
-static void mm_set_expiry(mm_store *ms, mm_rec *r, int64_t expire_at_ms)
+void mm_set_expiry(mm_store *ms, mm_rec *r, int64_t expire_at_ms)
 {
     if (r->heap_at != 0 && expire_at_ms == 0)
         mm_heap_remove(ms, r);
@@ -324,8 +278,8 @@ static void mm_set_expiry(mm_store *ms, mm_rec *r, int64_t expire_at_ms)
 
 /* ---- the hash table ---- */
 
-static mm_rec *mm_find(const mm_store *ms, int fam, const unsigned char *key,
-                       size_t klen, uint64_t hash)
+mm_rec *mm_find(const mm_store *ms, int fam, const unsigned char *key,
+                size_t klen, uint64_t hash)
 {
     for (mm_rec *r = ms->tab[hash & (ms->nb - 1)]; r != NULL; r = r->next)
         if (r->hash == hash && r->fam == fam && r->klen == klen &&
@@ -356,7 +310,7 @@ static void mm_grow(mm_store *ms)
     ms->nb = nb;
 }
 
-static void mm_hash_insert(mm_store *ms, mm_rec *r)
+void mm_hash_insert(mm_store *ms, mm_rec *r)
 {
     mm_rec **b;
 
@@ -368,7 +322,7 @@ static void mm_hash_insert(mm_store *ms, mm_rec *r)
     ms->n++;
 }
 
-static void mm_hash_remove(mm_store *ms, mm_rec *r)
+void mm_hash_remove(mm_store *ms, mm_rec *r)
 {
     mm_rec **p = &ms->tab[r->hash & (ms->nb - 1)];
 
@@ -381,7 +335,7 @@ static void mm_hash_remove(mm_store *ms, mm_rec *r)
 
 /* ---- records ---- */
 
-static void mm_board_free(mm_board *b)
+void mm_board_free(mm_board *b)
 {
     if (b == NULL)
         return;
@@ -392,15 +346,25 @@ static void mm_board_free(mm_board *b)
     free(b);
 }
 
-static void mm_rec_free(mm_rec *r)
+static void mm_list_free(mm_list *l)
+{
+    if (l == NULL)
+        return;
+    for (size_t i = 0; i < l->n; i++)
+        free(l->it[i].val);
+    free(l->it);
+    free(l);
+}
+
+void mm_rec_free(mm_rec *r)
 {
     free(r->body);
     mm_board_free(r->board);
+    mm_list_free(r->list);
     free(r);
 }
 
-/* Drop r (a record in the hash table) altogether. */
-static void mm_del(mm_store *ms, mm_rec *r)
+void mm_del(mm_store *ms, mm_rec *r)
 {
     mm_hash_remove(ms, r);
     if (r->heap_at != 0)
@@ -410,20 +374,8 @@ static void mm_del(mm_store *ms, mm_rec *r)
 
 /* ---- calls ---- */
 
-/* One call in progress: the record it is about, stored or not. */
-typedef struct mm_call {
-    mm_store *ms;
-    const char *op;
-    int fam;
-    const unsigned char *key;
-    size_t klen;
-    uint64_t hash;
-    mm_rec *r; /* stored, maybe expired; NULL when absent */
-    int live;
-} mm_call;
-
-static ams_status mm_begin(mm_call *c, store *s, const char *op, int fam,
-                           const char *key, int64_t now_ms)
+ams_status mm_begin(mm_call *c, store *s, const char *op, int fam,
+                    const char *key, int64_t now_ms)
 {
     size_t klen = key != NULL ? strlen(key) : 0;
 
@@ -441,9 +393,7 @@ static ams_status mm_begin(mm_call *c, store *s, const char *op, int fam,
     return AMS_OK;
 }
 
-/* A new record for the call's key, not yet in the table; NULL when out
- * of memory. */
-static mm_rec *mm_rec_new(const mm_call *c)
+mm_rec *mm_rec_new(const mm_call *c)
 {
     mm_rec *r = calloc(1, sizeof *r + c->klen);
 
@@ -509,9 +459,7 @@ static ams_status mm_put(mm_call *c, int64_t expire_at_ms, uint64_t version,
     return st;
 }
 
-/* A malloc'd, NUL-terminated copy of the record's body; NULL when out of
- * memory. */
-static char *mm_body_dup(const mm_rec *r)
+char *mm_body_dup(const mm_rec *r)
 {
     char *p = malloc(r->len + 1);
 
@@ -897,9 +845,8 @@ static size_t mm_ord_find(const mm_board *b, int64_t score, int64_t time_ms,
     return lo;
 }
 
-/* The slot of name in b->byname, or where it would go; *found. */
-static size_t mm_name_find(const mm_board *b, const char *name, size_t len,
-                           int *found)
+size_t mm_name_find(const mm_board *b, const char *name, size_t len,
+                    int *found)
 {
     size_t lo = 0, hi = b->n;
 
@@ -931,15 +878,16 @@ static void mm_arr_remove(mm_member **a, size_t n, size_t at)
     memmove(a + at, a + at + 1, (n - at - 1) * sizeof *a);
 }
 
-/* Room for one more member in both arrays. */
-static int mm_board_reserve(mm_board *b)
+int mm_board_reserve(mm_board *b, size_t more)
 {
     size_t cap;
     mm_member **o, **m;
 
-    if (b->n < b->cap)
+    if (b->n + more <= b->cap)
         return 0;
     cap = b->cap ? b->cap * 2 : 8;
+    while (cap < b->n + more)
+        cap *= 2;
     o = realloc(b->ord, cap * sizeof *o);
     if (o == NULL)
         return -1;
@@ -958,9 +906,50 @@ static void mm_retire(mm_store *ms, mm_rec *r)
 {
     mm_hash_remove(ms, r);
     r->fam = FAM_RETIRED;
+    r->retired = 1;
     free(r->board->ord);
     r->board->ord = NULL;
     mm_heap_fix(ms, r); /* same expiry, another key */
+}
+
+void mm_board_place(mm_call *c, mm_board *fresh, mm_rec *head, mm_member *m,
+                    const char *member, size_t mlen, int64_t score,
+                    int64_t expire_at_ms, int64_t now_ms)
+{
+    mm_board *b = fresh != NULL ? fresh : c->r->board;
+    int found;
+    size_t at;
+
+    if (fresh != NULL) {
+        if (c->r != NULL)
+            mm_retire(c->ms, c->r);
+        fresh->id = ++c->ms->bseq;
+        for (int i = 7; i >= 0; i--)
+            fresh->idkey[7 - i] = (unsigned char)(fresh->id >> (8 * i));
+        head->board = fresh;
+        mm_hash_insert(c->ms, head);
+        mm_set_expiry(c->ms, head, expire_at_ms);
+        c->r = head;
+        c->live = 1;
+    }
+    at = mm_name_find(b, member, mlen, &found);
+    if (found) {
+        free(m);
+        m = b->byname[at];
+        mm_arr_remove(b->ord, b->n,
+                      mm_ord_find(b, m->score, m->time_ms, m->name, m->len));
+        b->n--;
+    } else {
+        m->len = mlen;
+        memcpy(m->name, member, mlen);
+        m->name[mlen] = '\0';
+        mm_arr_insert(b->byname, b->n, at, m);
+    }
+    m->score = score;
+    m->time_ms = now_ms;
+    mm_arr_insert(b->ord, b->n, mm_ord_find(b, score, now_ms, member, mlen),
+                  m);
+    b->n++;
 }
 
 static ams_status mm_board_set(store *s, const char *key, const char *member,
@@ -999,36 +988,11 @@ static ams_status mm_board_set(store *s, const char *key, const char *member,
     }
     if (!found) {
         m = malloc(sizeof *m + mlen + 1);
-        if (m == NULL || mm_board_reserve(b) != 0)
+        if (m == NULL || mm_board_reserve(b, 1) != 0)
             goto nomem;
-        m->len = mlen;
-        memcpy(m->name, member, mlen + 1);
     }
-
-    /* Nothing can fail from here on. */
-    if (fresh != NULL) {
-        if (c.r != NULL)
-            mm_retire(c.ms, c.r);
-        fresh->id = ++c.ms->bseq;
-        for (int i = 7; i >= 0; i--)
-            fresh->idkey[7 - i] = (unsigned char)(fresh->id >> (8 * i));
-        head->board = fresh;
-        mm_hash_insert(c.ms, head);
-        mm_set_expiry(c.ms, head, expire_at_ms);
-    }
-    if (found) {
-        m = b->byname[at];
-        mm_arr_remove(b->ord, b->n,
-                      mm_ord_find(b, m->score, m->time_ms, m->name, m->len));
-        b->n--;
-    } else {
-        mm_arr_insert(b->byname, b->n, at, m);
-    }
-    m->score = score;
-    m->time_ms = now_ms;
-    mm_arr_insert(b->ord, b->n, mm_ord_find(b, score, now_ms, member, mlen),
-                  m);
-    b->n++;
+    mm_board_place(&c, fresh, head, m, member, mlen, score, expire_at_ms,
+                   now_ms);
     c.ms->writes++;
     return AMS_OK;
 
@@ -1131,11 +1095,27 @@ static size_t mm_board_drain(mm_board *b, size_t budget, size_t *removed)
     return k > 0 ? k : 1;
 }
 
+/* Free up to budget of an expired list's entries, oldest first; returns
+ * the budget this took (at least 1), as lm_list_drain does. */
+static size_t mm_list_drain(mm_list *l, size_t budget, size_t *removed)
+{
+    size_t k = l->n < budget ? l->n : budget;
+
+    for (size_t i = 0; i < k; i++)
+        free(l->it[i].val);
+    memmove(l->it, l->it + k, (l->n - k) * sizeof *l->it);
+    l->n -= k;
+    *removed += k;
+    return k > 0 ? k : 1;
+}
+
 /* The budget and the counts of lm_sweep_batch(): each expired record
  * visited takes 1 and counts 1 (a board's header too, its members then
  * becoming a retired record at the same expiry); a retired board's
  * members take 1 and count 1 each, and the retired record goes with the
- * last of them.  *removed == max means "call again soon". */
+ * last of them; an expired list's entries (live in the table, or
+ * retired by an append) take 1 and count 1 each, and the record goes
+ * with the last of them.  *removed == max means "call again soon". */
 static ams_status mm_sweep(store *s, int64_t now_ms, size_t max,
                            size_t *removed)
 {
@@ -1157,6 +1137,16 @@ static ams_status mm_sweep(store *s, int64_t now_ms, size_t max,
         } else if (r->fam == FAM_BOARD) {
             mm_retire(ms, r);
             n++;
+        } else if (r->fam == FAM_LIST) {
+            spent += mm_list_drain(r->list, max - spent + 1, &n) - 1;
+            if (r->list->n > 0) {
+                /* Budget spent: the rest at the next sweep. */
+            } else if (r->retired) {
+                mm_heap_remove(ms, r);
+                mm_rec_free(r);
+            } else {
+                mm_del(ms, r);
+            }
         } else {
             mm_del(ms, r);
             n++;
@@ -1199,8 +1189,9 @@ static void mm_dump_rec(FILE *f, const mm_rec *r)
         int fam;
         const char *name;
     } names[] = {{FAM_BOARD, "board"},     {FAM_COUNTER, "counter"},
-                 {FAM_JOURNAL, "journal"}, {FAM_LOCK, "lock"},
-                 {FAM_TAG, "tag"},         {FAM_VALUE, "value"}};
+                 {FAM_JOURNAL, "journal"}, {FAM_LIST, "list"},
+                 {FAM_LOCK, "lock"},       {FAM_TAG, "tag"},
+                 {FAM_VALUE, "value"}};
     const char *name = "?";
 
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
@@ -1233,6 +1224,12 @@ static void mm_dump_rec(FILE *f, const mm_rec *r)
         }
         break;
     }
+    case FAM_LIST:
+        for (size_t i = 0; i < r->list->n; i++) {
+            fputc(' ', f);
+            mm_dump_bytes(f, r->list->it[i].val, r->list->it[i].len);
+        }
+        break;
     case FAM_BOARD:
         for (size_t i = 0; i < r->board->n; i++) {
             const mm_member *m = r->board->ord[i];
@@ -1290,10 +1287,10 @@ static void mm_close(store *s)
 {
     mm_store *ms = (mm_store *)s;
 
-    /* Retired boards are in the heap only; the heap's other records are
-     * in the table, freed below (so this goes first). */
+    /* Retired records are in the heap only; the heap's other records
+     * are in the table, freed below (so this goes first). */
     for (size_t i = 0; i < ms->nheap; i++)
-        if (ms->heap[i]->fam == FAM_RETIRED)
+        if (ms->heap[i]->retired)
             mm_rec_free(ms->heap[i]);
     for (size_t i = 0; i < ms->nb; i++) {
         mm_rec *r = ms->tab[i], *next;
@@ -1357,4 +1354,7 @@ static const store_ops mm_ops = {
     .board_rank = mm_board_rank,
     .sweep = mm_sweep,
     .close = mm_close,
+    .commit = mm_commit,
+    .read_many = mm_read_many,
+    .list_range = mm_list_range,
 };

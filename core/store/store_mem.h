@@ -13,8 +13,11 @@
 /* Number of successful mutations (writes/deletes of any family) since
  * open: the calls for which the LMDB backend would commit a write (a
  * board_set to the member's current score writes nothing); not reads,
- * not calls answering anything but AMS_OK, not sweeps.  For telling
- * whether a rule wrote to the store. */
+ * not calls answering anything but AMS_OK, not sweeps.  A committed
+ * write set counts each op as its single call would (a TAG_DEL of an
+ * absent tag and a BOARD_SET to the current score: 0; an APPEND: 1); a
+ * set that did not apply counts 0.  For telling whether a rule wrote to
+ * the store. */
 uint64_t store_mem_writes(store *s);
 /* A canonical text dump of every live record at now_ms (sorted by
  * family+key, one line each, bytes hex-escaped), malloc'd, caller frees;

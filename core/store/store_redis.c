@@ -5,10 +5,13 @@
  *
  * Atomicity.  Every store call is ONE round trip: an EVALSHA of a Lua
  * script that reads, decides and writes on the server, where scripts run
- * one at a time (NOSCRIPT and retries: see Connections).
+ * one at a time (NOSCRIPT and retries: see Connections).  commit and
+ * read_many send one script per write set / per Cluster slot read,
+ * pipelined: still one round trip for the whole call.
  *
  * Layout.  Keys are a family prefix + the caller's key ("c:" counter, "l:"
- * lock, "t:" tag, "v:" value, "bm:"/"bz:" board, "j:" journal).  Redis
+ * lock, "t:" tag, "v:" value, "bm:"/"bz:" board, "j:" journal, "L:"
+ * list).  Redis
  * Cluster hashes
  * a key on its first {hash tag} wherever it is, and refuses a script
  * whose keys hash to different slots.  The host's keys carry a tag (one
@@ -34,6 +37,11 @@
  *                    and entry i (1..n): ki = the counter's Redis key,
  *                    di = its delta (store.h: Journals).  A journaled
  *                    counter_add or value_cas names it as KEYS[2].
+ *   list     L:KEY   a Redis list: element 0 = expire_at_ms (set when an
+ *                    APPEND creates the list, like a counter's), then the
+ *                    entries, oldest first; list_range's entry i is
+ *                    element i + 1 (LRANGE), so the expiry costs no key
+ *                    of its own and is read with the entries (LINDEX 0).
  *
  * Numbers travel and are stored as decimal strings and compared exactly
  * in Lua (cmp below): Redis' Lua has only doubles, which do not hold an
@@ -72,8 +80,25 @@
  * So store_sweep() has nothing to do: it answers AMS_OK, 0 removed (the
  * suite checks exact sweep counts only for lmdb: and mem:).
  *
+ * Write sets (store.h).  A set is one run of lua/commit.lua over the
+ * set's distinct keys: pass 1 reads each key once (checking the type of
+ * every key it will write) and validates the ops in order against what
+ * the ops before them left, writing nothing; pass 2 writes with commands
+ * that cannot fail on keys of the right type.  So a script that fails
+ * (an error reply) failed before its first write: the server's refusals
+ * (OOM, READONLY, NOREPLICAS, MISCONF, BUSY) come at the first write or
+ * before the script runs, and the script's own "wrong type" answer
+ * comes from pass 1; res.unknown is 0 for all of them and 1 only when a
+ * call went out and no answer came back (a timeout, a lost connection).
+ * A Cluster refuses a set whose keys span slots (CROSSSLOT): the host
+ * keeps one request's keys under one {tag}, so that is a caller bug
+ * (AMS_ERR).  Sums are exact in the script (decimal limbs), not HINCRBY:
+ * pass 1 must know the result without writing it.
+ *
  * Connections, the calls and the scripts' loading: store_redis_conn.c;
- * the scripts themselves: lua/NAME.lua, embedded at build time.
+ * the write-set operations (commit, read_many, list_range):
+ * store_redis_wset.c; the scripts themselves: lua/NAME.lua, embedded at
+ * build time.
  */
 #include "store_redis.h"
 
@@ -84,7 +109,7 @@
 
 static const store_ops rd_ops;
 
-static ams_status rd_unexpected(rd_store *rs, const char *op, redisReply *r)
+ams_status rd_unexpected(rd_store *rs, const char *op, redisReply *r)
 {
     freeReplyObject(r);
     return rd_fail(rs, op, "unexpected answer from the script");
@@ -100,12 +125,8 @@ static int rd_has_tag(const char *key)
            strchr(open + 2, '}') != NULL;
 }
 
-/* Prefix + key into a (which keeps pointing at buf); AMS_ERR when the key
- * is empty or too long.  A key without a hash tag is wrapped in one,
- * "prefix{key}", so that every Redis key made from the same caller key
- * (a board's two) hashes to the same Cluster slot whatever the key. */
-static ams_status rd_key(rd_store *rs, const char *op, rd_args *a, char *buf,
-                         const char *prefix, const char *key)
+ams_status rd_key_make(rd_store *rs, const char *op, char *buf, size_t *len,
+                       const char *prefix, const char *key)
 {
     size_t klen = key != NULL ? strlen(key) : 0, plen = strlen(prefix), n;
     int wrap;
@@ -121,11 +142,22 @@ static ams_status rd_key(rd_store *rs, const char *op, rd_args *a, char *buf,
     n += klen;
     if (wrap)
         buf[n++] = '}';
-    arg_bytes(a, buf, n);
+    *len = n;
     return AMS_OK;
 }
 
-static int rd_parse_i64(const redisReply *r, int64_t *v)
+ams_status rd_key(rd_store *rs, const char *op, rd_args *a, char *buf,
+                  const char *prefix, const char *key)
+{
+    size_t n;
+    ams_status st = rd_key_make(rs, op, buf, &n, prefix, key);
+
+    if (st == AMS_OK)
+        arg_bytes(a, buf, n);
+    return st;
+}
+
+int rd_parse_i64(const redisReply *r, int64_t *v)
 {
     char buf[32], *end;
     long long x;
@@ -146,7 +178,7 @@ static int rd_parse_i64(const redisReply *r, int64_t *v)
     return 0;
 }
 
-static int rd_parse_u64(const redisReply *r, uint64_t *v)
+int rd_parse_u64(const redisReply *r, uint64_t *v)
 {
     char buf[32], *end;
     unsigned long long x;
@@ -164,8 +196,7 @@ static int rd_parse_u64(const redisReply *r, uint64_t *v)
     return 0;
 }
 
-/* {status, ...}: the status of an array answer, or -1. */
-static int rd_status(const redisReply *r)
+int rd_status(const redisReply *r)
 {
     if (r->type == REDIS_REPLY_INTEGER)
         return (int)r->integer;
@@ -197,9 +228,7 @@ static ams_status rd_journal_refused(rd_store *rs, const char *op, int code)
     return 0;
 }
 
-/* A malloc'd NUL-terminated copy of a string reply; NULL when out of
- * memory. */
-static char *rd_dup(const redisReply *r)
+char *rd_dup(const redisReply *r)
 {
     char *p = malloc(r->len + 1);
 
@@ -525,6 +554,14 @@ static ams_status rd_journal_close(store *s, const store_journal *j,
 
     if (undone != NULL)
         *undone = 0;
+    /* Give back only what a closed journal holds: close it first, so that
+     * no add still on its way can change it between the read of its
+     * entries and their give-back (adds that keep arriving would
+     * otherwise make every try see another journal).  The retries below
+     * then only cover a journal that expired and was made anew. */
+    if (give_back &&
+        (st = store_journal_close(s, j, 0, now_ms, NULL)) != AMS_OK)
+        return st;
     for (int tries = 0; tries < 3; tries++) {
         rd_args a = {0};
         redisReply *r, *rb = NULL;
@@ -867,4 +904,7 @@ static const store_ops rd_ops = {
     .board_rank = rd_board_rank,
     .sweep = rd_sweep,
     .close = rd_close,
+    .commit = rd_commit,
+    .read_many = rd_read_many,
+    .list_range = rd_list_range,
 };

@@ -1,9 +1,11 @@
 /*
- * store_redis.h -- what the two halves of the Redis backend share: the
- * handle, the scripts (lua/NAME.lua, embedded at build time by lua/embed.py)
- * and one call.  store_redis.c holds the operations and the record layout,
- * store_redis_conn.c the connections and the way a call travels.  Only
- * those two files include this.
+ * store_redis.h -- what the files of the Redis backend share: the
+ * handle, the scripts (lua/NAME.lua, embedded at build time by lua/embed.py),
+ * one call and the helpers that make keys and read answers.
+ * store_redis.c holds the single operations and the record layout,
+ * store_redis_wset.c the write-set operations (commit, read_many,
+ * list_range), store_redis_conn.c the connections and the way a call
+ * travels.  Only those three files include this.
  */
 #ifndef AMS_CORE_STORE_REDIS_H
 #define AMS_CORE_STORE_REDIS_H
@@ -45,12 +47,15 @@ enum {
     S_JOURNAL_READ,
     S_JOURNAL_CLOSE,
     S_JOURNAL_GIVE_BACK,
+    S_COMMIT,
+    S_READ_MANY,
+    S_LIST_RANGE,
     S_COUNT
 };
 
 /* Answers: 0 OK, 1 conflict, 2 not found, 3 the named journal is closed,
  * 4 the named journal is full (as a number, or the first element of an
- * array). */
+ * array); commit, read_many and list_range: see their scripts. */
 extern const char *const rd_scripts[S_COUNT];
 
 typedef struct rd_store {
@@ -118,9 +123,70 @@ ams_status rd_bad(rd_store *rs, const char *op, const char *why);
 ams_status rd_evalv(rd_store *rs, const char *op, int script, int nkeys,
                     int argc, const char **argv, size_t *lens,
                     redisReply **out);
+/* One script call of a batch (rd_evalv_many). */
+typedef struct rd_call {
+    int script; /* S_* */
+    int nkeys;
+    int argc;          /* keys and arguments, in argv[3 .. 3 + argc) */
+    const char **argv; /* 3 + argc of them; argv[0..2] are rd_evalv_many's
+                          to fill */
+    size_t *lens;
+    /* Out.  reply: the answer, which may be an error reply, owned by the
+     * caller (freeReplyObject it), or NULL when none came; then sent: 1
+     * when the call may have run (it went out and no answer came back),
+     * 0 when it certainly did not (not connected, never written). */
+    redisReply *reply;
+    int sent;
+    char nk[12]; /* nkeys in decimal, for argv[2] */
+} rd_call;
+
+/* Run n scripts in ONE round trip (pipelined on the path the caller is
+ * on, as rd_evalv), in order: calls[i].reply each.  NOSCRIPT is handled
+ * as rd_evalv does (one more round trip for those).  AMS_OK when every
+ * call has a reply (error replies included: the caller decides), else
+ * AMS_ERR_STORE (logged) with the replies that came; either way the
+ * caller frees every non-NULL reply. */
+ams_status rd_evalv_many(rd_store *rs, const char *op, rd_call *calls,
+                         size_t n);
 /* rd_evalv with the keys and arguments in a. */
 ams_status rd_eval(rd_store *rs, const char *op, int script, int nkeys,
                    const rd_args *a, redisReply **out);
+
+/* ---- keys and answers (store_redis.c) ---- */
+
+/* Prefix + key into buf (RD_KEY_MAX bytes), *len its length; AMS_ERR
+ * when the key is empty or too long.  A key without a hash tag is
+ * wrapped in one, "prefix{key}", so that every Redis key made from the
+ * same caller key (a board's two) hashes to the same Cluster slot
+ * whatever the key. */
+ams_status rd_key_make(rd_store *rs, const char *op, char *buf, size_t *len,
+                       const char *prefix, const char *key);
+/* rd_key_make, appended to a (which keeps pointing at buf). */
+ams_status rd_key(rd_store *rs, const char *op, rd_args *a, char *buf,
+                  const char *prefix, const char *key);
+/* A decimal (or, for i64, integer) reply into *v: 0, or -1 when it is
+ * not one. */
+int rd_parse_i64(const redisReply *r, int64_t *v);
+int rd_parse_u64(const redisReply *r, uint64_t *v);
+/* {status, ...}: the status of an array answer, or -1. */
+int rd_status(const redisReply *r);
+/* A malloc'd NUL-terminated copy of a string reply; NULL when out of
+ * memory. */
+char *rd_dup(const redisReply *r);
+/* Free r and log a script answer of the wrong shape: AMS_ERR_STORE. */
+ams_status rd_unexpected(rd_store *rs, const char *op, redisReply *r);
+
+/* ---- the write-set operations (store_redis_wset.c) ---- */
+
+/* store_ops.commit, read_many and list_range. */
+ams_status rd_commit(store *s, const store_wset *sets, size_t n,
+                     store_wres *res);
+ams_status rd_read_many(store *s, const store_rkey *k, size_t n,
+                        int64_t now_ms, store_rval *out);
+ams_status rd_list_range(store *s, const char *key, size_t from, size_t max,
+                         int64_t now_ms, store_item **out, size_t *count);
+
+/* ---- connections (store_redis_conn.c) ---- */
 
 /* Hash the scripts and make the blocking connection (which checks the
  * URI, password and database).  lazy: an unreachable server is not an

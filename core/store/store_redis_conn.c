@@ -1,6 +1,7 @@
 /*
  * store_redis_conn.c -- the Redis backend's connections and the way one
- * call travels (store_redis.h); the operations are store_redis.c's.
+ * call travels (store_redis.h); the operations are store_redis.c's and
+ * store_redis_wset.c's.
  *
  * Connections.  Two paths, chosen per call.
  *
@@ -17,7 +18,9 @@
  * hiredis async connection attached to that loop (the libevent
  * adapter): the EVALSHA is queued, the coroutine yields, and the loop
  * serves other requests until the reply, the loss of the connection or
- * the timeout wakes it.  All of a worker's requests share that one
+ * the timeout wakes it.  A batch (rd_evalv_many: commit's sets,
+ * read_many's slots) is queued whole and waited for once, on either
+ * path: one round trip.  All of a worker's requests share that one
  * connection, so their calls are pipelined and answered in order.
  * hiredis 0.14 has no timeouts on async connections: each call arms an
  * event timer; when one expires the connection is closed, which ends
@@ -34,7 +37,10 @@
  * caches it again.  No other call is retried: after a lost connection or
  * a timeout nobody knows whether a counter_add was applied, so the
  * caller gets AMS_ERR_STORE (the log says the outcome is unknown; the
- * pipeline's idempotency record tells a retry the truth).  A lost
+ * pipeline's idempotency record tells a retry the truth).  A batch's
+ * caller learns, per call, whether it went out at all (rd_call.sent): a
+ * call never written (not connected, a connect that failed before the
+ * connection was up) certainly did not run.  A lost
  * connection is made again by the next call, at most once per
  * RD_RETRY_MS: while Redis is down, calls fail fast with AMS_ERR_STORE
  * instead of each waiting for a timeout.  Faults are logged to stderr,
@@ -283,27 +289,48 @@ static ams_status rd_ready(rd_store *rs, const char *op)
 
 /* ---- the asynchronous path (see the top of the file) ---- */
 
-enum { RW_SENT, RW_REPLIED, RW_LOST, RW_TIMEOUT };
+/* A batch's waiter: RW_SENT while it waits, then RW_DONE (every
+ * callback came) or RW_TIMEOUT. */
+enum { RW_SENT, RW_DONE, RW_TIMEOUT };
+/* One command of a batch: RC_UNSENT until its callback says otherwise
+ * (and after it, when the connection went before it was ever up). */
+enum { RC_UNSENT, RC_REPLIED, RC_LOST };
 
-/* One call waiting for its reply.  Two owners: the waiting coroutine
- * and hiredis' callback, which runs exactly once (with the reply, or
- * with NULL when the connection goes); the last of the two frees it. */
-typedef struct rd_wait {
+typedef struct rd_batch rd_batch;
+
+/* One command of a batch; hiredis' callback gets a pointer to it. */
+typedef struct rd_slot {
+    rd_batch *b;
+    redisReply *reply; /* a copy (hiredis frees its own after the
+                          callback), owned by the batch until the waiter
+                          takes it */
+    int state;         /* RC_* */
+    int called;        /* its callback ran */
+} rd_slot;
+
+/* Commands sent together and the coroutine waiting for all of their
+ * replies.  Owners: the waiter, and the callback of each command queued,
+ * which hiredis runs exactly once (with the reply, or with NULL when the
+ * connection goes); the last of them frees it. */
+struct rd_batch {
     coro *co;
     rd_store *rs;
-    struct event *ev;  /* the timeout, and how a reply wakes the waiter */
-    redisReply *reply; /* a copy (hiredis frees its own after the
-                          callback), owned by the waiter */
-    int state;         /* RW_* */
+    struct event *ev; /* the timeout, and how the last reply wakes the
+                         waiter */
+    int state;        /* RW_* */
     int refs;
-} rd_wait;
+    size_t pending; /* callbacks still to come */
+    size_t n;
+    rd_slot slot[];
+};
 
-static void rd_wait_unref(rd_wait *w)
+static void rd_batch_unref(rd_batch *b)
 {
-    if (--w->refs == 0) {
-        if (w->reply != NULL)
-            freeReplyObject(w->reply);
-        free(w);
+    if (--b->refs == 0) {
+        for (size_t i = 0; i < b->n; i++)
+            if (b->slot[i].reply != NULL)
+                freeReplyObject(b->slot[i].reply);
+        free(b);
     }
 }
 
@@ -339,22 +366,29 @@ oom:
     return NULL;
 }
 
-/* hiredis' callback: record the outcome and wake the waiter through its
- * event, never by resuming the coroutine here: a coroutine running
- * inside hiredis' read handler could free or reuse the connection
- * under it. */
+/* hiredis' callback: record the outcome and, with the batch's last
+ * reply, wake the waiter through its event, never by resuming the
+ * coroutine here: a coroutine running inside hiredis' read handler
+ * could free or reuse the connection under it.  No reply: the
+ * connection went; if it never was up, the command was never written
+ * (hiredis writes only once connected), so it certainly did not run. */
 static void rd_async_reply(redisAsyncContext *ac, void *reply, void *priv)
 {
-    rd_wait *w = priv;
+    rd_slot *sl = priv;
+    rd_batch *b = sl->b;
 
-    (void)ac;
-    if (w->state == RW_SENT) {
-        w->state = RW_LOST;
-        if (reply != NULL && (w->reply = rd_reply_copy(reply)) != NULL)
-            w->state = RW_REPLIED;
-        event_active(w->ev, EV_TIMEOUT, 0);
+    sl->called = 1;
+    if (reply != NULL) {
+        sl->reply = rd_reply_copy(reply);
+        sl->state = sl->reply != NULL ? RC_REPLIED : RC_LOST;
+    } else {
+        sl->state = ac->c.flags & REDIS_CONNECTED ? RC_LOST : RC_UNSENT;
     }
-    rd_wait_unref(w);
+    if (--b->pending == 0 && b->state == RW_SENT) {
+        b->state = RW_DONE;
+        event_active(b->ev, EV_TIMEOUT, 0);
+    }
+    rd_batch_unref(b);
 }
 
 /* Handshake replies: an error (wrong password, bad db) makes every call
@@ -404,7 +438,7 @@ static void rd_async_gone(const redisAsyncContext *ac, int status)
 }
 
 /* Close the asynchronous connection now: every call still waiting on it
- * is told (RW_LOST) and woken.  Only from outside hiredis' callbacks. */
+ * is told (no reply) and woken.  Only from outside hiredis' callbacks. */
 static void rd_async_drop(rd_store *rs)
 {
     redisAsyncContext *ac = rs->ac;
@@ -458,94 +492,139 @@ static ams_status rd_async_ready(rd_store *rs, const char *op)
     return AMS_OK;
 }
 
-/* The waiter's event: a reply or a lost connection (made active by
- * rd_async_reply), or the timeout. */
+/* The waiter's event: made active by the batch's last reply, or the
+ * timeout. */
 static void rd_wait_wake(evutil_socket_t fd, short what, void *arg)
 {
-    rd_wait *w = arg;
+    rd_batch *b = arg;
 
     (void)fd;
     (void)what;
-    if (w->state == RW_SENT) {
-        /* No answer in time.  The call may or may not have run; the
-         * calls behind it on this connection wait on the same stall:
+    if (b->state == RW_SENT) {
+        /* No answer in time.  The calls may or may not have run; the
+         * calls behind them on this connection wait on the same stall:
          * drop the connection, which fails them all now instead of each
          * after its own timeout, and reconnect after the back-off. */
-        w->state = RW_TIMEOUT;
-        w->rs->next_async_ms = clock_mono_ms() + RD_RETRY_MS;
-        rd_async_drop(w->rs);
+        b->state = RW_TIMEOUT;
+        b->rs->next_async_ms = clock_mono_ms() + RD_RETRY_MS;
+        rd_async_drop(b->rs);
     }
-    coro_resume(w->co);
+    coro_resume(b->co);
 }
 
-/* One command from inside a coroutine: send it, yield until the answer,
- * the connection's loss or the timeout.  *out as rd_command's. */
-static ams_status rd_command_async(rd_store *rs, const char *op, int argc,
-                                   const char **argv, const size_t *lens,
-                                   redisReply **out)
+/* Why a batch failed, for the log: the worst of its calls without a
+ * reply. */
+static const char *rd_batch_why(const rd_batch *b, size_t queued, char *why,
+                                size_t whylen)
+{
+    int lost = 0;
+
+    for (size_t i = 0; i < queued; i++)
+        lost |= b->slot[i].state != RC_REPLIED &&
+                (!b->slot[i].called || b->slot[i].state == RC_LOST);
+    if (b->state == RW_TIMEOUT && lost)
+        snprintf(why, whylen,
+                 "no answer within %lld ms (whether it ran is unknown)",
+                 (long long)b->rs->timeout_ms);
+    else if (lost)
+        snprintf(why, whylen, "connection lost (whether it ran is unknown)");
+    else if (b->state == RW_TIMEOUT)
+        snprintf(why, whylen, "not connected within %lld ms (not sent)",
+                 (long long)b->rs->timeout_ms);
+    else
+        snprintf(why, whylen, "connect failed (not sent)");
+    return why;
+}
+
+/* Commands c[0..n-1] from inside a coroutine: queue them all on the one
+ * connection (one round trip), yield until the last answer, the
+ * connection's loss or the timeout.  Results as rd_commands'. */
+static ams_status rd_commands_async(rd_store *rs, const char *op, rd_call **c,
+                                    size_t n)
 {
     struct timeval tv = {(time_t)(rs->timeout_ms / 1000),
                          (suseconds_t)(rs->timeout_ms % 1000 * 1000)};
-    rd_wait *w;
-    ams_status st;
+    rd_batch *b;
+    size_t queued;
+    ams_status st = AMS_OK;
     char why[128];
 
     if ((st = rd_async_ready(rs, op)) != AMS_OK)
         return st;
-    if ((w = calloc(1, sizeof *w)) == NULL)
+    if ((b = calloc(1, sizeof *b + n * sizeof b->slot[0])) == NULL)
         return rd_fail(rs, op, "out of memory");
-    w->co = coro_current();
-    w->rs = rs;
-    w->state = RW_SENT;
-    w->refs = 2;
-    if ((w->ev = evtimer_new(rs->evbase, rd_wait_wake, w)) == NULL) {
-        free(w);
+    b->co = coro_current();
+    b->rs = rs;
+    b->state = RW_SENT;
+    b->refs = 1;
+    b->n = n;
+    if ((b->ev = evtimer_new(rs->evbase, rd_wait_wake, b)) == NULL) {
+        free(b);
         return rd_fail(rs, op, "out of memory");
     }
-    if (redisAsyncCommandArgv(rs->ac, rd_async_reply, w, argc, argv, lens) !=
-        REDIS_OK) {
-        event_free(w->ev);
-        free(w);
-        return rd_fail(rs, op, "cannot queue the command");
+    for (queued = 0; queued < n; queued++) {
+        b->slot[queued].b = b;
+        if (redisAsyncCommandArgv(rs->ac, rd_async_reply, &b->slot[queued],
+                                  3 + c[queued]->argc, c[queued]->argv,
+                                  c[queued]->lens) != REDIS_OK)
+            break;
+        b->refs++;
+        b->pending++;
     }
-    evtimer_add(w->ev, &tv);
-    coro_yield();
-    event_free(w->ev);
-    switch (w->state) {
-    case RW_REPLIED:
-        *out = w->reply;
-        w->reply = NULL;
-        st = AMS_OK;
-        break;
-    case RW_TIMEOUT:
-        snprintf(why, sizeof why,
-                 "no answer within %lld ms (whether it ran is unknown)",
-                 (long long)rs->timeout_ms);
-        st = rd_fail(rs, op, why);
-        break;
-    default:
-        st = rd_fail(rs, op, "connection lost (whether it ran is unknown)");
+    if (queued > 0) {
+        evtimer_add(b->ev, &tv);
+        coro_yield();
     }
-    rd_wait_unref(w);
+    event_free(b->ev);
+    for (size_t i = 0; i < n; i++) {
+        rd_slot *sl = &b->slot[i];
+
+        if (sl->state == RC_REPLIED) {
+            c[i]->reply = sl->reply;
+            sl->reply = NULL;
+        } else {
+            /* A callback still to come (a timeout on a connection that
+             * hiredis had not let go of) may yet run it. */
+            c[i]->sent = i < queued && (!sl->called || sl->state == RC_LOST);
+            if (st == AMS_OK)
+                st = rd_fail(rs, op,
+                             i < queued
+                                 ? rd_batch_why(b, queued, why, sizeof why)
+                                 : "cannot queue the command");
+        }
+    }
+    rd_batch_unref(b);
     return st;
 }
 
-/* ---- one call, on either path ---- */
+/* ---- one batch of calls, on either path ---- */
 
-/* One command on the blocking connection.  *out as rd_command's. */
-static ams_status rd_command_sync(rd_store *rs, const char *op, int argc,
-                                  const char **argv, const size_t *lens,
-                                  redisReply **out)
+/* Commands c[0..n-1] on the blocking connection, written together and
+ * then read (one round trip).  Results as rd_commands'. */
+static ams_status rd_commands_sync(rd_store *rs, const char *op, rd_call **c,
+                                   size_t n)
 {
     ams_status st;
     rd_sigpipe sp;
+    size_t queued, i;
 
     if ((st = rd_ready(rs, op)) != AMS_OK)
         return st;
     rd_sigpipe_block(&sp);
-    *out = redisCommandArgv(rs->c, argc, argv, lens);
-    if (*out == NULL) {
+    for (queued = 0; queued < n; queued++)
+        if (redisAppendCommandArgv(rs->c, 3 + c[queued]->argc, c[queued]->argv,
+                                   c[queued]->lens) != REDIS_OK)
+            break;
+    for (i = 0; i < queued; i++) {
+        void *r = NULL;
+
+        if (redisGetReply(rs->c, &r) != REDIS_OK || r == NULL)
+            break;
+        c[i]->reply = r;
+    }
+    if (i < queued) {
         char why[256];
+
         if (rs->c->err == REDIS_ERR_IO &&
             (errno == EAGAIN || errno == EWOULDBLOCK))
             snprintf(why, sizeof why,
@@ -554,69 +633,118 @@ static ams_status rd_command_sync(rd_store *rs, const char *op, int argc,
         else
             snprintf(why, sizeof why, "%s (whether it ran is unknown)",
                      rs->c->errstr[0] ? rs->c->errstr : "connection lost");
+        for (; i < queued; i++)
+            c[i]->sent = 1;
         st = rd_fail(rs, op, why);
         rd_drop(rs); /* the next call reconnects */
+    } else if (queued < n) {
+        st = rd_fail(rs, op, "cannot queue the command");
     }
     rd_sigpipe_unblock(&sp);
     return st;
 }
 
-/* Send one command and get its reply (*out: freeReplyObject it), which
- * may be an error reply; AMS_ERR_STORE when there was none.  Inside a
- * coroutine of a process with an event loop the call yields; elsewhere
- * it blocks. */
-static ams_status rd_command(rd_store *rs, const char *op, int argc,
-                             const char **argv, const size_t *lens,
-                             redisReply **out)
+/* Send the commands c[i]->argv[0 .. 3 + c[i]->argc) in one round trip
+ * and get their replies into c[i]->reply (an error reply is a reply),
+ * c[i]->sent saying for one without whether it may have run.  AMS_OK
+ * when every command has a reply, else AMS_ERR_STORE (logged), with the
+ * replies that came.  Inside a coroutine of a process with an event
+ * loop the call yields; elsewhere it blocks. */
+static ams_status rd_commands(rd_store *rs, const char *op, rd_call **c,
+                              size_t n)
 {
-    *out = NULL;
+    for (size_t i = 0; i < n; i++) {
+        c[i]->reply = NULL;
+        c[i]->sent = 0;
+    }
     if (rs->evbase != NULL && coro_current() != NULL)
-        return rd_command_async(rs, op, argc, argv, lens, out);
-    return rd_command_sync(rs, op, argc, argv, lens, out);
+        return rd_commands_async(rs, op, c, n);
+    return rd_commands_sync(rs, op, c, n);
+}
+
+ams_status rd_evalv_many(rd_store *rs, const char *op, rd_call *calls,
+                         size_t n)
+{
+    rd_call *small[8], **v = small;
+    size_t m = 0;
+    ams_status st, again;
+
+    if (n == 0)
+        return AMS_OK;
+    if (n > sizeof small / sizeof small[0] &&
+        (v = malloc(n * sizeof *v)) == NULL) {
+        for (size_t i = 0; i < n; i++) {
+            calls[i].reply = NULL;
+            calls[i].sent = 0;
+        }
+        return rd_fail(rs, op, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        rd_call *c = &calls[i];
+
+        snprintf(c->nk, sizeof c->nk, "%d", c->nkeys);
+        c->argv[0] = "EVALSHA";
+        c->lens[0] = 7;
+        c->argv[1] = rs->sha[c->script];
+        c->lens[1] = 40;
+        c->argv[2] = c->nk;
+        c->lens[2] = strlen(c->nk);
+        v[i] = c;
+    }
+    st = rd_commands(rs, op, v, n);
+    for (size_t i = 0; i < n; i++) {
+        rd_call *c = &calls[i];
+
+        if (c->reply == NULL || c->reply->type != REDIS_REPLY_ERROR ||
+            strncmp(c->reply->str, "NOSCRIPT", 8) != 0)
+            continue;
+        /* The server lost its scripts (restart, SCRIPT FLUSH); the
+         * script did not run.  EVAL with the body runs it and caches it
+         * again under the same sha, in one more round trip. */
+        freeReplyObject(c->reply);
+        c->argv[0] = "EVAL";
+        c->lens[0] = 4;
+        c->argv[1] = rd_scripts[c->script];
+        c->lens[1] = strlen(rd_scripts[c->script]);
+        v[m++] = c;
+    }
+    if (m > 0) {
+        fprintf(stderr,
+                "store: %s: %s: script gone (NOSCRIPT), sending "
+                "it again\n",
+                rs->name, op);
+        again = rd_commands(rs, op, v, m);
+        if (st == AMS_OK)
+            st = again;
+    }
+    if (v != small)
+        free(v);
+    return st;
 }
 
 ams_status rd_evalv(rd_store *rs, const char *op, int script, int nkeys,
                     int argc, const char **argv, size_t *lens,
                     redisReply **out)
 {
-    char nk[12];
-    redisReply *r = NULL;
-    ams_status st;
+    rd_call c = {.script = script,
+                 .nkeys = nkeys,
+                 .argc = argc,
+                 .argv = argv,
+                 .lens = lens};
+    ams_status st = rd_evalv_many(rs, op, &c, 1);
 
     *out = NULL;
-    snprintf(nk, sizeof nk, "%d", nkeys);
-    argv[0] = "EVALSHA";
-    lens[0] = 7;
-    argv[1] = rs->sha[script];
-    lens[1] = 40;
-    argv[2] = nk;
-    lens[2] = strlen(nk);
-    st = rd_command(rs, op, 3 + argc, argv, lens, &r);
-    if (st == AMS_OK && r->type == REDIS_REPLY_ERROR &&
-        strncmp(r->str, "NOSCRIPT", 8) == 0) {
-        /* The server lost its scripts (restart, SCRIPT FLUSH); the
-         * script did not run.  EVAL with the body runs it and caches it
-         * again under the same sha, in the same single round trip. */
-        fprintf(stderr,
-                "store: %s: %s: script gone (NOSCRIPT), sending "
-                "it again\n",
-                rs->name, op);
-        freeReplyObject(r);
-        r = NULL;
-        argv[0] = "EVAL";
-        lens[0] = 4;
-        argv[1] = rd_scripts[script];
-        lens[1] = strlen(rd_scripts[script]);
-        st = rd_command(rs, op, 3 + argc, argv, lens, &r);
-    }
-    if (st != AMS_OK)
-        return st;
-    if (r->type == REDIS_REPLY_ERROR) {
-        st = rd_fail(rs, op, r->str);
-        freeReplyObject(r);
+    if (st != AMS_OK) {
+        if (c.reply != NULL)
+            freeReplyObject(c.reply);
         return st;
     }
-    *out = r;
+    if (c.reply->type == REDIS_REPLY_ERROR) {
+        st = rd_fail(rs, op, c.reply->str);
+        freeReplyObject(c.reply);
+        return st;
+    }
+    *out = c.reply;
     return AMS_OK;
 }
 

@@ -24,6 +24,16 @@
  *  - A plugin whose major differs from the host's is refused.
  *  - A plugin built against a newer minor than the host's is refused unless
  *    its manifest says (min_minor) that it only needs what the host has.
+ *  - A host reads a manifest field only when the manifest's size covers
+ *    it, so a plugin of an older minor (a shorter manifest) gets the
+ *    default of every newer field, and an older host never sees a newer
+ *    plugin's newer fields.
+ *
+ * Minor 1 adds ams_manifest.entry_flags (AMS_EF_READONLY: an entry that
+ * never writes to the store), set with AMS_PLUGIN_FLAGS.  A plugin built
+ * against minor 0 has no such field and none of its entries is read-only,
+ * which is the safe default.  An older host ignores the field: the
+ * entries run as ordinary ones (under the session lock, with a commit).
  *
  * Versions: every function of ams_host sits in a section headed "minor N":
  * minor N added it, and AMS_HOST_HAS tells whether a host has it.  The
@@ -66,7 +76,7 @@ extern "C" {
 
 #define AMS_MAGIC 0x31534d41u /* "AMS1" read as little-endian bytes */
 #define AMS_ABI_MAJOR 1
-#define AMS_ABI_MINOR 0
+#define AMS_ABI_MINOR 1
 
 /* Status of every host call and every entry function.  Non-negative values
  * are outcomes, negative values are faults. */
@@ -172,6 +182,26 @@ typedef struct ams_entry {
 
 typedef struct ams_host ams_host;
 
+/* ams_manifest.entry_flags (minor 1), one value per entry.
+ *
+ * AMS_EF_READONLY: the entry only reads: it never writes to the store.
+ * The host then runs a method made only of such entries (crowd, rule,
+ * handler; a method with operations or limits never is) without the
+ * per-user session lock and commits nothing for it, so read-only calls of
+ * one user run side by side and cost no store write.  A store write from
+ * a read-only entry is refused with AMS_ERR (and logged under the entry's
+ * name): the declaration is a promise the host holds the plugin to.  The
+ * store writes are counter_add, lock, unlock, tag_set, tag_del,
+ * value_cas, board_set and grant (its ledger entry is written when the
+ * method commits); everything else (reads, the reply, notes, sleep_ms,
+ * log) is allowed.  Only rules and handlers can be read-only: the loader
+ * refuses it on an operation, whose purpose is a side effect.
+ *
+ * The loader refuses a bit it does not know, naming the entry: a flag is
+ * something the plugin needs the host to understand, so a plugin that
+ * sets a flag of a newer minor needs min_minor of that minor. */
+#define AMS_EF_READONLY 0x1u
+
 typedef struct ams_manifest {
     uint32_t magic;     /* AMS_MAGIC */
     uint16_t abi_major; /* AMS_ABI_MAJOR the plugin was built against */
@@ -185,6 +215,11 @@ typedef struct ams_manifest {
     /* The host stores its table here before anything else is called. */
     const ams_host **host;
     const char *doc;
+    /* ---- minor 1 ---- */
+    /* NULL (no entry has a flag), or entry_flags[i] holds the AMS_EF_*
+     * flags of entries[i]: one value per entry, in the same order, none
+     * for the {NULL} end.  Read only when `size` covers this field. */
+    const uint32_t *entry_flags;
 } ams_manifest;
 
 /* The host's function table.  Check AMS_HOST_HAS before calling a function
@@ -372,6 +407,10 @@ struct ams_host {
  *   AMS_PLUGIN("mine", "1.0.0", entries);
  *
  *   AMS_ENTRY(at_least) { ... ams_api->req_int(ctx, ...) ... }
+ *
+ * at_least only reads, so it may say so (minor 1, see AMS_EF_READONLY):
+ *   static const uint32_t flags[] = {AMS_EF_READONLY};
+ *   AMS_PLUGIN_FLAGS("mine", "1.0.0", entries, flags);
  */
 #define AMS_EXPORT __attribute__((visibility("default")))
 
@@ -393,9 +432,8 @@ struct ams_host {
 /* The plugin's copy of the host table; set by the host at load. */
 extern const ams_host *ams_api __attribute__((visibility("hidden")));
 
-/* Like AMS_PLUGIN, for a plugin that works with hosts down to minor
- * MIN_MINOR: it must check AMS_HOST_HAS before calling anything newer. */
-#define AMS_PLUGIN_MIN(NAME, VERSION, ENTRIES, MIN_MINOR)                     \
+/* The manifest itself; use the AMS_PLUGIN* macros below. */
+#define AMS_MANIFEST_(NAME, VERSION, ENTRIES, FLAGS, MIN_MINOR)               \
     const ams_host *ams_api __attribute__((visibility("hidden")));            \
     AMS_EXPORT const ams_manifest ams_plugin_manifest = {                     \
         AMS_MAGIC,                                                            \
@@ -408,7 +446,48 @@ extern const ams_host *ams_api __attribute__((visibility("hidden")));
         (VERSION),                                                            \
         (ENTRIES),                                                            \
         &ams_api,                                                             \
-        NULL}
+        NULL,                                                                 \
+        (FLAGS)}
+
+/* Like AMS_PLUGIN, for a plugin that works with hosts down to minor
+ * MIN_MINOR: it must check AMS_HOST_HAS before calling anything newer. */
+#define AMS_PLUGIN_MIN(NAME, VERSION, ENTRIES, MIN_MINOR)                     \
+    AMS_MANIFEST_(NAME, VERSION, ENTRIES, NULL, MIN_MINOR)
+
+/* The host reads FLAGS[i] for every entry, and cannot tell how long the
+ * array is: a FLAGS shorter than ENTRIES would be read past its end.  So
+ * both must be the arrays themselves, and their lengths are compared
+ * when the plugin is built. */
+#ifdef __cplusplus
+#define AMS_FLAGS_MATCH_(ENTRIES, FLAGS)                                      \
+    static_assert(sizeof(FLAGS) / sizeof((FLAGS)[0]) + 1 ==                   \
+                      sizeof(ENTRIES) / sizeof((ENTRIES)[0]),                 \
+                  "AMS_PLUGIN_FLAGS: FLAGS needs one value per entry")
+#else
+#define AMS_FLAGS_MATCH_(ENTRIES, FLAGS)                                      \
+    _Static_assert(sizeof(FLAGS) / sizeof((FLAGS)[0]) + 1 ==                  \
+                       sizeof(ENTRIES) / sizeof((ENTRIES)[0]),                \
+                   "AMS_PLUGIN_FLAGS: FLAGS needs one value per entry of "    \
+                   "ENTRIES (none for the {NULL} end)")
+#endif
+
+/* Like AMS_PLUGIN, with entry flags (minor 1): FLAGS is an array of
+ * uint32_t, one AMS_EF_* combination per entry, in the order of ENTRIES:
+ *   static const ams_entry entries[] = {
+ *       {"get", AMS_HANDLER, ...}, {"add", AMS_OPERATION, ...},
+ *       AMS_ENTRIES_END};
+ *   static const uint32_t flags[] = {AMS_EF_READONLY, 0};
+ *   AMS_PLUGIN_FLAGS("mine", "1.0.0", entries, flags);
+ * It sets min_minor to the header's minor, as AMS_PLUGIN does. */
+#define AMS_PLUGIN_FLAGS(NAME, VERSION, ENTRIES, FLAGS)                       \
+    AMS_PLUGIN_FLAGS_MIN(NAME, VERSION, ENTRIES, FLAGS, AMS_ABI_MINOR)
+
+/* AMS_PLUGIN_FLAGS for hosts down to minor MIN_MINOR.  With MIN_MINOR 0
+ * the plugin also loads on a minor 0 host, which does not know
+ * entry_flags and runs its entries as ordinary, not read-only ones. */
+#define AMS_PLUGIN_FLAGS_MIN(NAME, VERSION, ENTRIES, FLAGS, MIN_MINOR)        \
+    AMS_FLAGS_MATCH_(ENTRIES, FLAGS);                                         \
+    AMS_MANIFEST_(NAME, VERSION, ENTRIES, FLAGS, MIN_MINOR)
 
 /* Ends an ams_param or ams_entry array. */
 #define AMS_PARAMS_END                                                        \
@@ -420,20 +499,10 @@ extern const ams_host *ams_api __attribute__((visibility("hidden")));
         NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL                     \
     }
 
+/* The manifest of a plugin that needs a host of the header's minor (its
+ * min_minor) and declares no entry flags. */
 #define AMS_PLUGIN(NAME, VERSION, ENTRIES)                                    \
-    const ams_host *ams_api __attribute__((visibility("hidden")));            \
-    AMS_EXPORT const ams_manifest ams_plugin_manifest = {                     \
-        AMS_MAGIC,                                                            \
-        AMS_ABI_MAJOR,                                                        \
-        AMS_ABI_MINOR,                                                        \
-        AMS_ABI_MINOR,                                                        \
-        0,                                                                    \
-        sizeof(ams_manifest),                                                 \
-        (NAME),                                                               \
-        (VERSION),                                                            \
-        (ENTRIES),                                                            \
-        &ams_api,                                                             \
-        NULL}
+    AMS_MANIFEST_(NAME, VERSION, ENTRIES, NULL, AMS_ABI_MINOR)
 
 /* Store keys and the names plugins make them from are 1..AMS_KEY_MAX
  * bytes of visible ASCII ('!'..'~': no space, no control byte).  Check a

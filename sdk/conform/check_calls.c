@@ -221,6 +221,93 @@ out:
     hx_close(&h);
 }
 
+/* ---- read-only entries ---- */
+
+/* An entry declared AMS_EF_READONLY is run by amsd without the session
+ * lock and without a commit, and its writes are refused: the check holds
+ * it to the declaration before a server does.  Two witnesses, because
+ * either alone can miss a write: the store's count (a write the host
+ * carried out) and the calls of the writing host functions (a write the
+ * host refused, or one that happened to change nothing). */
+void ck_readonly(ck *c)
+{
+    hx h;
+    cJSON *req, *reqs[2] = {NULL, NULL};
+    instance *in = setup(c, &h, &req);
+    size_t nreq = 0, ncalls = 0;
+
+    if (in == NULL)
+        goto out;
+    nreq = rule_requests(&h, in, req, reqs);
+    for (size_t r = 0; r < nreq; r++)
+        for (size_t i = 0; i <= NPOINTS; i++) {
+            /* The points, then one call without a uid (a handler may take
+             * another path for anonymous callers). */
+            hx_req rq = {i < NPOINTS ? points[i].uid : "",
+                         "conform-readonly",
+                         reqs[r],
+                         i < NPOINTS ? points[i].now : HX_T_MON_LATE,
+                         200 + i,
+                         NULL};
+            uint64_t w0 = hx_writes(&h), stored;
+            unsigned long asked;
+            char *before = hx_dump(&h, rq.now_ms), *after;
+            char first[300] = "", what[200], writes[360] = "";
+            hx_out o;
+
+            hx_write_calls_reset();
+            hx_call(&h, in, &rq, 0, &o);
+            hx_out_free(&o);
+            ncalls++;
+            stored = hx_writes(&h) - w0;
+            asked = hx_write_calls();
+            if (stored == 0 && asked == 0) {
+                free(before);
+                continue;
+            }
+            after = hx_dump(&h, rq.now_ms);
+            hx_dump_diff(c, before, after, first, sizeof first);
+            if (asked > 0 && stored == 0)
+                snprintf(what, sizeof what,
+                         "called %s%s (no record changed this time, but the "
+                         "call itself is the write amsd refuses)",
+                         hx_first_write_call(),
+                         asked > 1 ? " and more writing functions" : "");
+            else if (asked > 0)
+                snprintf(what, sizeof what,
+                         "called %s%s, and the store changed",
+                         hx_first_write_call(),
+                         asked > 1 ? " and more writing functions" : "");
+            else
+                snprintf(what, sizeof what, "wrote to the store");
+            if (stored > 0)
+                snprintf(writes, sizeof writes, " (%llu write%s%s%s)",
+                         (unsigned long long)stored, stored == 1 ? "" : "s",
+                         first[0] ? ": " : "", first);
+            ck_fail(c,
+                    "declared read-only (AMS_EF_READONLY) but %s%s when "
+                    "called for uid \"%s\" at %s with request params %s.  "
+                    "amsd runs a read-only entry without the session lock "
+                    "and refuses its writes with AMS_ERR: drop "
+                    "AMS_EF_READONLY from its entry_flags, or move the write "
+                    "into an operation",
+                    what, writes, rq.uid, clock_text(rq.now_ms),
+                    hx_brief(rq.params));
+            free(after);
+            free(before);
+            goto out;
+        }
+    ck_pass(c,
+            "%zu calls (4 users, 4 clocks, one without a uid%s): no store "
+            "write, no writing host function called",
+            ncalls,
+            nreq > 1 ? "; request params as given and as learned" : "");
+out:
+    cJSON_Delete(reqs[1]);
+    cJSON_Delete(req);
+    hx_close(&h);
+}
+
 /* ---- operations ---- */
 
 void ck_op_undo(ck *c)

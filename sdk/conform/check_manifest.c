@@ -101,6 +101,7 @@ void ck_probe(ck *c)
     cJSON_AddNumberToObject(j, "size", op.m->size);
     arr = cJSON_AddArrayToObject(j, "entries");
     if (layout_ok(op.m)) {
+        const uint32_t *flags = plugin_entry_flags(op.m);
         add_str(j, "name", op.m->name);
         add_str(j, "version", op.m->version);
         for (size_t i = 0; op.m->entries && op.m->entries[i].name && i < 1024;
@@ -110,6 +111,9 @@ void ck_probe(ck *c)
             cJSON_AddStringToObject(o, "name", e->name);
             cJSON_AddNumberToObject(o, "kind", e->kind);
             cJSON_AddBoolToObject(o, "undo", e->undo != NULL);
+            cJSON_AddBoolToObject(o, "readonly",
+                                  flags != NULL &&
+                                      (flags[i] & AMS_EF_READONLY) != 0);
             cJSON_AddItemToArray(arr, o);
         }
     }
@@ -273,9 +277,10 @@ static void join_msgs(const errs *e, const char *where, char *out, size_t len)
     }
 }
 
-/* A copy of the manifest with everything but the entries known good, so
- * the loader's checks report only on entries. */
-static ams_manifest sane_copy(const ams_manifest *m, const ams_entry *entries)
+/* A copy of the manifest with everything but the entries (and their
+ * flags, one per entry of `entries`, or NULL) known good, so the loader's
+ * checks report only on entries. */
+static ams_manifest sane_copy(const ams_entry *entries, const uint32_t *flags)
 {
     ams_manifest copy;
     static const ams_host *slot;
@@ -290,7 +295,7 @@ static ams_manifest sane_copy(const ams_manifest *m, const ams_entry *entries)
     copy.version = "1.0.0";
     copy.entries = entries;
     copy.host = &slot;
-    (void)m;
+    copy.entry_flags = flags;
     return copy;
 }
 
@@ -326,7 +331,9 @@ void ck_manifest_entries(ck *c)
         bare[i] = op.m->entries[i];
         bare[i].params = NULL;
     }
-    copy = sane_copy(op.m, bare);
+    /* The flags as the loader reads them: not at all from a manifest
+     * whose size ends before entry_flags. */
+    copy = sane_copy(bare, plugin_entry_flags(op.m));
     plugin_check_manifest(&copy, "manifest", &e);
     for (size_t i = 0; i < n; i++) {
         const ams_entry *en = &op.m->entries[i];
@@ -344,10 +351,19 @@ void ck_manifest_entries(ck *c)
         join_msgs(&e, "manifest", msg, sizeof msg);
         ck_fail(c, "%s", msg);
     } else {
+        const uint32_t *flags = plugin_entry_flags(op.m);
+        size_t ro = 0;
+        for (size_t i = 0; flags != NULL && i < n; i++)
+            ro += (flags[i] & AMS_EF_READONLY) != 0;
         ck_pass(c,
                 "%zu entr%s: names, kinds, symbols named, undo only on "
-                "operations, examples are JSON objects",
-                n, n == 1 ? "y" : "ies");
+                "operations, examples are JSON objects; %zu declared "
+                "read-only%s",
+                n, n == 1 ? "y" : "ies", ro,
+                op.m->size < offsetof(ams_manifest, entry_flags) +
+                                 sizeof(op.m->entry_flags)
+                    ? " (a manifest older than entry_flags)"
+                    : "");
     }
     errs_free(&e);
     free(bare);
@@ -374,7 +390,7 @@ void ck_manifest_schema(ck *c)
         one[0].kind = AMS_RULE;
         one[0].symbol = "conform";
         one[0].params = en->params;
-        copy = sane_copy(op.m, one);
+        copy = sane_copy(one, NULL);
         plugin_check_manifest(&copy, "manifest", &e);
         for (const ams_param *q = en->params; q && q->name; q++) {
             nparams++;

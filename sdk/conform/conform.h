@@ -107,6 +107,7 @@ void ck_rule_deterministic(ck *c);
 void ck_op_undo(ck *c);
 void ck_op_idempotent(ck *c);
 void ck_op_bounds(ck *c);
+void ck_readonly(ck *c);
 void ck_robust(ck *c);
 
 void ck_lifecycle_repeat(ck *c);

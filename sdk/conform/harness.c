@@ -114,6 +114,94 @@ static const char *w_req_json(ams_ctx *c)
     return services_host.req_json(c);
 }
 
+/* ---- the wrapped host table: which writing functions does it call? ----
+ * Counted as calls, whatever they answer: a read-only entry's promise is
+ * not to ask for a write, and a host that refuses the write (or a call
+ * that changes nothing, such as deleting an absent tag) leaves no trace
+ * in the store's count of writes. */
+
+static unsigned long nwrite_calls;
+static char first_write[300]; /* the first call, with the key it named */
+
+void hx_write_calls_reset(void)
+{
+    nwrite_calls = 0;
+    first_write[0] = '\0';
+}
+
+unsigned long hx_write_calls(void)
+{
+    return nwrite_calls;
+}
+
+const char *hx_first_write_call(void)
+{
+    return first_write;
+}
+
+static void note_write(const char *fn, const char *key)
+{
+    if (nwrite_calls++ == 0)
+        snprintf(first_write, sizeof first_write, "%s(\"%.200s\")", fn,
+                 key ? key : "");
+}
+
+static ams_status w_counter_add(ams_ctx *c, ams_scope sc, const char *k,
+                                ams_period p, int64_t d, int64_t lo,
+                                int64_t hi, int64_t *o)
+{
+    note_write("counter_add", k);
+    return services_host.counter_add(c, sc, k, p, d, lo, hi, o);
+}
+
+static ams_status w_lock(ams_ctx *c, ams_scope sc, const char *k, int64_t ttl,
+                         char token[AMS_TOKEN_LEN])
+{
+    note_write("lock", k);
+    return services_host.lock(c, sc, k, ttl, token);
+}
+
+static ams_status w_unlock(ams_ctx *c, ams_scope sc, const char *k,
+                           const char *token)
+{
+    note_write("unlock", k);
+    return services_host.unlock(c, sc, k, token);
+}
+
+static ams_status w_tag_set(ams_ctx *c, ams_scope sc, const char *n,
+                            const char *v, int64_t ttl)
+{
+    note_write("tag_set", n);
+    return services_host.tag_set(c, sc, n, v, ttl);
+}
+
+static ams_status w_tag_del(ams_ctx *c, ams_scope sc, const char *n)
+{
+    note_write("tag_del", n);
+    return services_host.tag_del(c, sc, n);
+}
+
+static ams_status w_value_cas(ams_ctx *c, ams_scope sc, const char *k,
+                              uint64_t expect, const char *v, size_t len,
+                              int64_t ttl, uint64_t *version)
+{
+    note_write("value_cas", k);
+    return services_host.value_cas(c, sc, k, expect, v, len, ttl, version);
+}
+
+static ams_status w_board_set(ams_ctx *c, const char *b, int64_t score)
+{
+    note_write("board_set", b);
+    return services_host.board_set(c, b, score);
+}
+
+static ams_status w_grant(ams_ctx *c, const char *kind, const char *item,
+                          int64_t amount, const char *extra)
+{
+    note_write("grant", kind);
+    return services_host.grant(c, kind, item, amount, extra);
+}
+
 static ams_host hx_host;
 
 static const ams_host *harness_host(void)
@@ -124,6 +212,14 @@ static const ams_host *harness_host(void)
         hx_host.req_number = w_req_number;
         hx_host.req_str = w_req_str;
         hx_host.req_json = w_req_json;
+        hx_host.counter_add = w_counter_add;
+        hx_host.lock = w_lock;
+        hx_host.unlock = w_unlock;
+        hx_host.tag_set = w_tag_set;
+        hx_host.tag_del = w_tag_del;
+        hx_host.value_cas = w_value_cas;
+        hx_host.board_set = w_board_set;
+        hx_host.grant = w_grant;
     }
     return &hx_host;
 }
@@ -180,7 +276,6 @@ int hx_open(hx *h, ck *c, const char *path, char *err, size_t errlen)
     }
     svc.st = h->st;
     svc.base = NULL;
-    svc.session_lock_ms = 10000;
     svc.idem_ttl_ms = 86400000;
     svc_seed(1);
     h->act = calloc(1, sizeof *h->act);

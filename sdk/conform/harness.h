@@ -99,6 +99,14 @@ size_t hx_fields_count(void);
 const char *hx_field(size_t i);
 int hx_read_req_json(void);
 
+/* Calls of the host functions that write (counter_add, lock, unlock,
+ * tag_set, tag_del, value_cas, board_set, grant: what AMS_EF_READONLY
+ * rules out) since hx_write_calls_reset(), whatever they answered, and
+ * the name of the first ("" when none). */
+void hx_write_calls_reset(void);
+unsigned long hx_write_calls(void);
+const char *hx_first_write_call(void);
+
 typedef struct hx_req {
     const char *uid;
     const char *request_id;

@@ -77,7 +77,9 @@ static const char usage_text[] =
     "  manifest.name        [a-z][a-z0-9_]*, equal to the file's stem\n"
     "  manifest.version     MAJOR.MINOR.PATCH\n"
     "  manifest.entries     entry names, kinds, symbols named, undo only on\n"
-    "                       operations, examples are JSON objects\n"
+    "                       operations, examples are JSON objects, entry\n"
+    "                       flags known to this host, AMS_EF_READONLY not\n"
+    "                       on an operation\n"
     "  manifest.schema      param names, types, flags and bounds are sane\n"
     "  manifest.symbols     every named symbol is exported, defined in the\n"
     "                       plugin itself (not a libc function of the same\n"
@@ -130,6 +132,14 @@ static const char usage_text[] =
     "                       per call (declare_use, at least 1) must not pass\n"
     "                       the resource's stock.  An entry without resource\n"
     "                       params is only checked for faults\n"
+    "  readonly.E           (entries declared AMS_EF_READONLY) the entry\n"
+    "                       writes nothing: 12 calls (4 users, 4 clocks) and\n"
+    "                       one without a uid, per request params (given and\n"
+    "                       learned), make no store write and call none of\n"
+    "                       the writing host functions (counter_add, lock,\n"
+    "                       unlock, tag_set, tag_del, value_cas, board_set,\n"
+    "                       grant), whatever they would answer; amsd refuses\n"
+    "                       such a write with AMS_ERR\n"
     "  robust.E             no request crashes the entry or overruns the "
     "call\n"
     "                       budget: params absent, {}, each field it reads\n"
@@ -192,7 +202,8 @@ static void add(plan *pl, const char *name, const char *entry, ck_fn fn,
 }
 
 /* The checks of one entry, named by probe data. */
-static void add_entry(plan *pl, const char *e, int kind, int undo)
+static void add_entry(plan *pl, const char *e, int kind, int undo,
+                      int readonly)
 {
     char name[160], ex[160];
 
@@ -217,6 +228,8 @@ static void add_entry(plan *pl, const char *e, int kind, int undo)
         ADD("op.%s.idempotent", ck_op_idempotent);
         ADD("op.%s.bounds", ck_op_bounds);
     }
+    if (readonly)
+        ADD("readonly.%s", ck_readonly);
     ADD("robust.%s", ck_robust);
 #undef ADD
 }
@@ -275,8 +288,10 @@ static void plan_plugin(plan *pl)
         const cJSON *en = cJSON_GetObjectItemCaseSensitive(it, "name");
         const cJSON *kind = cJSON_GetObjectItemCaseSensitive(it, "kind");
         const cJSON *undo = cJSON_GetObjectItemCaseSensitive(it, "undo");
+        const cJSON *ro = cJSON_GetObjectItemCaseSensitive(it, "readonly");
         if (cJSON_IsString(en) && cJSON_IsNumber(kind))
-            add_entry(pl, en->valuestring, kind->valueint, cJSON_IsTrue(undo));
+            add_entry(pl, en->valuestring, kind->valueint, cJSON_IsTrue(undo),
+                      cJSON_IsTrue(ro));
     }
     if (cJSON_GetArraySize(entries) > 0) {
         add(pl, "lifecycle.repeat", NULL, ck_lifecycle_repeat,

@@ -41,8 +41,15 @@ static const ams_entry entries[] = {
      "add stamps to the user's card"},
     {NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL}};
 
+/* One flag word per entry, in the order of `entries`.  The rule only
+ * reads, and says so (AMS_EF_READONLY): a method made only of read-only
+ * entries runs without the per-user lock and writes nothing.  The
+ * operation writes, so it has no flag (the loader refuses READONLY on an
+ * operation).  ams-conform's readonly.min_amount holds the rule to it. */
+static const uint32_t flags[] = {AMS_EF_READONLY, 0};
+
 /* The name must equal the file's stem: my_plugin.so. */
-AMS_PLUGIN("my_plugin", "1.0.0", entries);
+AMS_PLUGIN_FLAGS("my_plugin", "1.0.0", entries, flags);
 
 /* ---- the rule: pure, it only reads ---- */
 

@@ -20,6 +20,20 @@ BROKEN = os.environ["AMS_BROKEN"]
 TEST_PLUGINS = os.environ["AMS_TEST_PLUGINS"]
 TMP = os.environ.get("AMS_TEST_TMP") or tempfile.gettempdir()
 
+
+def header_abi():
+    """(major, minor) of the header the runner was built with."""
+    with open(os.path.join(os.environ["AMS_SOURCE"], "include", "ams",
+                           "ams.h")) as f:
+        text = f.read()
+    return tuple(int(re.search(r"#define AMS_ABI_%s (\d+)" % k,
+                               text).group(1)) for k in ("MAJOR", "MINOR"))
+
+
+MAJOR, MINOR = header_abi()
+HOST = f"{MAJOR}.{MINOR}"
+NEXT = f"{MAJOR}.{MINOR + 1}"
+
 TAP = re.compile(r"^(not )?ok \d+ - ([^:]+): ([^:# ]+)(.*)$")
 
 # plugin file -> (extra args, {failing check: [reason words]}, exit status)
@@ -29,7 +43,8 @@ CASES = [
         "manifest.magic": ["magic is 0x314d5341", "AMS_PLUGIN"],
         "manifest.loader": ["wrong magic"]}),
     ("wrong_abi", [], {
-        "manifest.abi": ["built for ABI 2.0", "this host speaks ABI 1.0",
+        "manifest.abi": ["built for ABI 2.0",
+                         f"this host speaks ABI {HOST}",
                          "rebuild"],
         "manifest.loader": ["ABI 2.0"]}),
     ("missing_sym", [], {
@@ -46,6 +61,11 @@ CASES = [
         "lifecycle.repeat": ["heap grew", "per cycle", "destroy"]}),
     ("crashy", ["--request", "REQUEST"], {
         "robust.code_ok": ["crashed with SIGSEGV", "crashy.code_ok"]}),
+    ("lying_reader", [], {
+        "readonly.peek": ["declared read-only", "AMS_EF_READONLY",
+                          "called tag_set", "last_seen", "operation"],
+        "readonly.sneaky": ["declared read-only", "called tag_del",
+                            "no record changed"]}),
     ("hangs", ["--budget", "300"], {
         "robust.short_name": ["timed out after 300 ms", "invalid UTF-8",
                               "hangs.short_name"]}),
@@ -57,10 +77,17 @@ ABI_CASES = [
                                   "ams_plugin_manifest"]}),
     ("abi_major", [], {"manifest.abi": ["built for ABI 2.0"],
                        "manifest.loader": ["ABI 2.0"]}),
-    ("abi_needs_new", [], {"manifest.abi": ["needs ABI 1.1", "min_minor"],
-                           "manifest.loader": ["needs ABI 1.1"]}),
+    ("abi_needs_new", [], {"manifest.abi": [f"needs ABI {NEXT}", "min_minor"],
+                           "manifest.loader": [f"needs ABI {NEXT}"]}),
     ("abi_newer_ok", [], {}),   # newer minor, needs only ours: works
     ("abi_old", [], {}),        # an older, shorter manifest: works
+    ("abi_minor0", [], {}),     # the minor 0 layout (no entry_flags): works
+    ("flagged", [], {}),        # honest read-only entries pass readonly.E
+    ("bad_flags", [], {
+        "manifest.entries": ["entry \"r\": unknown entry flag 0x6",
+                             f"this host (ABI {HOST}) knows only 0x1",
+                             "entry \"op\": AMS_EF_READONLY on an operation"],
+        "manifest.loader": ["unknown entry flag 0x6", "on an operation"]}),
 ]
 
 

@@ -57,7 +57,7 @@ def ams_conform_passes(out):
 
 
 def main():
-    print("1..9")
+    print("1..10")
     os.makedirs(TMP, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix="sdk-", dir=TMP)
     dest = os.path.join(tmp, "dest")
@@ -120,6 +120,25 @@ def main():
     n, bad = ams_conform_passes(out)
     check(rc == 0 and n > 0 and not bad,
           f"the installed ams-conform passes it ({n} checks)", out)
+
+    # AMS_PLUGIN_FLAGS compares the lengths of FLAGS and ENTRIES when the
+    # plugin is built: the host cannot, and would read a short FLAGS past
+    # its end.  The template (above) shows the matching case compiles.
+    short = os.path.join(one, "short_flags.c")
+    with open(short, "w") as f:
+        f.write('#include <ams/ams.h>\n'
+                'static const ams_entry entries[] = {\n'
+                '    {"a", AMS_RULE, "a", NULL, NULL, NULL, NULL, NULL, NULL},\n'
+                '    {"b", AMS_RULE, "a", NULL, NULL, NULL, NULL, NULL, NULL},\n'
+                '    AMS_ENTRIES_END};\n'
+                'static const uint32_t flags[] = {AMS_EF_READONLY};\n'
+                'AMS_PLUGIN_FLAGS("short_flags", "1.0.0", entries, flags);\n'
+                'AMS_ENTRY(a) { return AMS_OK; }\n')
+    rc, out = sh("cc -c -fPIC $(pkg-config --cflags ams-plugin) "
+                 "short_flags.c -o short_flags.o", env=env, cwd=one)
+    check(rc != 0 and "one value per entry" in out,
+          "AMS_PLUGIN_FLAGS with fewer flags than entries does not compile, "
+          "and says why", out)
 
     # The template, out of tree, against the installed SDK only.
     src = os.path.join(tmp, "my_plugin")

@@ -1,6 +1,6 @@
 /*
  * wrong_abi -- built for the next ABI major.  Should fail: manifest.abi
- * ("built for ABI 2.0, this host speaks ABI 1.0"), manifest.loader.
+ * ("built for ABI 2.0, this host speaks ABI 1.M"), manifest.loader.
  */
 #include <ams/ams.h>
 
@@ -15,7 +15,7 @@ AMS_EXPORT const ams_manifest ams_plugin_manifest = {
     0,           sizeof(ams_manifest),
     "wrong_abi", "1.0.0",
     entries,     &ams_api,
-    NULL};
+    NULL,        NULL};
 
 AMS_ENTRY(wa_pass)
 {

@@ -176,7 +176,9 @@ def send_mix(a):
     for _ in range(3):
         s.call(900, "echo", "ok")
     s.call(900, "echo", "ok", rid="same")
-    s.call(900, "echo", "ok", rid="same")   # a replay: its stored reason
+    # The same request_id again: an answer that changed nothing is not
+    # recorded (nothing is written when nothing changes), so it runs again.
+    s.call(900, "echo", "ok", rid="same")
     s.call(900, "earn", "ok", amount=150)
     s.call(900, "earn", "ok", amount=150, uid="u2")
     s.call(900, "earn", "sold_out", amount=150, uid="u3")
@@ -205,7 +207,7 @@ def expected_entries():
             ("counter.add", "operation"): 3 + 2,  # earn 3 (2 ok, 1 full)
             ("counter.add", "undo"): 2,           # undo, after the fault
             ("testplug.fault", "operation"): 2,
-            ("testplug.echo", "handler"): 4,      # not the replay
+            ("testplug.echo", "handler"): 5,      # "same" ran twice
             ("counter.get", "handler"): 1}
 
 

@@ -14,6 +14,7 @@ AMS_EXPORT const ams_manifest ams_plugin_manifest = {0xdeadbeef,
                                                      "1.0.0",
                                                      entries,
                                                      &ams_api,
+                                                     NULL,
                                                      NULL};
 AMS_ENTRY(x)
 {

@@ -21,6 +21,9 @@
  *   testplug.ledger   handler: replies the user's ledger as data.ledger.
  *   testplug.stateful handler: init allocates state (fails when conf
  *                     `fail_init` is true); replies the state's value.
+ *   testplug.hold     operation: takes the activity-wide plugin lock
+ *                     "held" (60 s) until its request ends, or fails
+ *                     "held" when another request has it.
  *   testplug.crowd_tag handler: replies {"value": V} with V the user's
  *                     crowd tag named by conf `tag` (null when absent).
  */
@@ -87,6 +90,7 @@ static const ams_entry entries[] = {
      "tp_stateful_destroy", stateful_params, "{\"value\":1}", NULL},
     {"crowd_tag", AMS_HANDLER, "tp_crowd_tag", NULL, NULL, NULL,
      crowd_tag_params, "{\"tag\":\"level\"}", NULL},
+    {"hold", AMS_OPERATION, "tp_hold", NULL, NULL, NULL, NULL, NULL, NULL},
     {NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL}};
 
 AMS_PLUGIN("testplug", "1.2.3", entries);
@@ -138,6 +142,16 @@ AMS_ENTRY(tp_count_undo)
 AMS_ENTRY(tp_fail)
 {
     return ams_fail(ctx, ams_conf_str(ctx, "reason", "declined"));
+}
+
+AMS_ENTRY(tp_hold)
+{
+    char token[AMS_TOKEN_LEN];
+    ams_status st =
+        ams_api->lock(ctx, AMS_SCOPE_ACTIVITY, "held", 60000, token);
+
+    /* The host releases it when the request ends. */
+    return st == AMS_CONFLICT ? ams_fail(ctx, "held") : st;
 }
 
 AMS_ENTRY(tp_fault)

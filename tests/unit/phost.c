@@ -49,7 +49,6 @@ phost *phost_open(const char *name)
     }
     svc.st = h->st;
     svc.base = NULL;
-    svc.session_lock_ms = 10000;
     svc.idem_ttl_ms = 86400000;
     svc_seed(12345);
     return h;
@@ -253,7 +252,7 @@ ams_status phost_run(phost *h, instance *in, int undo, const char *uid,
     if (r.grants != NULL)
         out->grants = cJSON_PrintUnformatted(r.grants);
     if (out->st == AMS_OK && r.grants != NULL)
-        svc_ledger_append(&r);
+        svc_ledger_stage(&r);
     svc_req_end(&r);
     cJSON_Delete(params);
     return out->st;

@@ -91,6 +91,13 @@ const char *rank_str(store *s, const char *key, const char *member,
     return buf;
 }
 
+/* ---- skips ---- */
+
+void skip(const char *what, const char *why)
+{
+    ok(1, "%s # SKIP %s", what, why);
+}
+
 /* ---- sweep ---- */
 
 void check_removed(size_t got, size_t want, const char *what)

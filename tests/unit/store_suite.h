@@ -62,6 +62,10 @@ const char *top_str(store *s, const char *key, size_t n, int64_t now);
 const char *rank_str(store *s, const char *key, const char *member,
                      int64_t now);
 
+/* One check this backend cannot take, as an "ok N - what # SKIP why"
+ * line: the runner counts it as skipped, never as passed. */
+void skip(const char *what, const char *why);
+
 /* Check that a sweep removed want records: exactly, on the backends that
  * expire nothing by themselves (lmdb:, mem:); at most, on the others. */
 void check_removed(size_t got, size_t want, const char *what);
@@ -102,5 +106,11 @@ void journal_race(store *s);
 void board_tests(store *s);
 void board_sweep_tests(store *s);
 void board_race(store *s);
+/* test_store_commit.c: write sets, read_many, list_range (skipped, one
+ * line per group, on a backend without commit); after board_tests, the
+ * sweep of lists after board_sweep_tests, the race after the others */
+void commit_tests(store *s);
+void commit_sweep_tests(store *s);
+void commit_race(store *s);
 
 #endif

@@ -51,6 +51,21 @@ static void test_sha256(void)
     is_str(hex,
            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
            "  is the FIPS 180-2 test vector");
+    /* The data plane's hash of two parts (pipeline.c: method, params),
+     * twice: the digest it keeps from the first call serves the next. */
+    for (int i = 0; i < 2; i++) {
+        is_int(digest_sha256_hex("a", 1, "bc", 2, hex), 0,
+               "digest_sha256_hex of \"a\" + \"bc\" (call %d)", i + 1);
+        is_str(
+            hex,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+            "  is the digest of \"abc\"");
+    }
+    is_int(digest_sha256_hex("abc", 3, NULL, 0, hex), 0,
+           "digest_sha256_hex with no second part");
+    is_str(hex,
+           "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+           "  is the digest of the first");
 }
 
 static void test_equal(void)

@@ -1,7 +1,7 @@
 /*
  * test_plugin.c -- loading plugins: what a component developer sees when
  * a plugin is accepted, and the message that says what is wrong when it
- * is refused (magic, ABI, manifest, symbols, file name).
+ * is refused (magic, ABI, manifest, entry flags, symbols, file name).
  *
  *   AMS_TEST_PLUGINS  directory of the test plugins (tests/plugins)
  *   AMS_TEST_TMP      scratch directory
@@ -160,6 +160,14 @@ static void test_testplug(void)
         is_int(stateful->spec->kind, AMS_HANDLER, "stateful is a handler");
         ok(stateful->undo == NULL, "stateful: no undo");
     }
+    {
+        int none = 1;
+        for (size_t i = 0; i < p->nentries; i++)
+            none &= !p->entries[i].readonly;
+        ok(p->m->entry_flags == NULL && plugin_entry_flags(p->m) == NULL &&
+               none,
+           "AMS_PLUGIN declares no entry flags: no entry is read-only");
+    }
     ok(plugin_find_entry(p, "nope") == NULL, "find unknown entry: NULL");
     ok(plugin_find_entry(p, "") == NULL, "find empty name: NULL");
     ok(plugin_find_entry(p, "Count") == NULL, "find is case-sensitive");
@@ -257,6 +265,141 @@ static void test_abi(void)
     }
     plugin_unload(p);
     errs_free(&e);
+}
+
+/* The entry named name of p is (or is not) read-only. */
+static int readonly_of(const plugin *p, const char *name)
+{
+    const plugin_entry *pe = plugin_find_entry(p, name);
+    return pe != NULL ? pe->readonly : -1;
+}
+
+static void test_entry_flags(void)
+{
+    char frag[256];
+    errs e = {0};
+    plugin *p;
+
+    p = plugin_load(so("flagged"), "flagged", &services_host, &e);
+    if (!ok(p != NULL && e.n == 0, "flagged (AMS_PLUGIN_FLAGS_MIN) loads"))
+        dump(&e);
+    if (p != NULL) {
+        ok(plugin_entry_flags(p->m) == p->m->entry_flags &&
+               p->m->entry_flags != NULL,
+           "  its manifest carries entry_flags, and the loader reads them");
+        is_int(p->m->min_minor, 0, "  min_minor 0, as given to the macro");
+        is_int(p->m->abi_minor, AMS_ABI_MINOR, "  abi_minor is the header's");
+        is_int(readonly_of(p, "peek"), 1, "  the rule peek is read-only");
+        is_int(readonly_of(p, "show"), 1, "  the handler show is read-only");
+        is_int(readonly_of(p, "plain"), 0, "  the rule plain is not (0)");
+        is_int(readonly_of(p, "bump"), 0, "  the operation bump is not");
+    }
+    plugin_unload(p);
+    errs_free(&e);
+
+    {
+        const char *path = so("bad_flags");
+        void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+        const ams_manifest *m = dl ? dlsym(dl, "ams_plugin_manifest") : NULL;
+
+        p = plugin_load(path, "bad_flags", &services_host, &e);
+        ok(p == NULL, "bad_flags: refused");
+        snprintf(frag, sizeof frag,
+                 "entry \"r\": unknown entry flag 0x6; this host (ABI "
+                 "%d.%d) knows only 0x1 (AMS_EF_READONLY)",
+                 AMS_ABI_MAJOR, AMS_ABI_MINOR);
+        expect_msg(&e, path, frag,
+                   "unknown bits: the file, the entry, the bits, what the "
+                   "host knows");
+        expect_msg(&e, path,
+                   "entry \"op\": AMS_EF_READONLY on an operation: an "
+                   "operation is there for its side effects",
+                   "READONLY on an operation: the file, the entry, why");
+        if (!ok(e.nerrors == 2,
+                "bad_flags: two errors, none for the well-flagged handler "
+                "(%zu)",
+                e.nerrors))
+            dump(&e);
+        ok(m != NULL && *m->host == NULL, "bad_flags: host slot never set");
+        if (dl)
+            dlclose(dl);
+        plugin_unload(p);
+        errs_free(&e);
+    }
+
+    /* A plugin of minor 0: the memory past its manifest holds flags that
+     * would be refused (and would make its entry read-only) if read. */
+    p = plugin_load(so("abi_minor0"), "abi_minor0", &services_host, &e);
+    if (!ok(p != NULL && e.n == 0,
+            "abi_minor0 (the minor 0 layout) loads: nothing past its size "
+            "is read"))
+        dump(&e);
+    if (p != NULL) {
+        is_int(p->m->size, offsetof(ams_manifest, entry_flags),
+               "  its size ends before entry_flags");
+        ok(plugin_entry_flags(p->m) == NULL, "  so it has no entry flags");
+        is_int(readonly_of(p, "pass"), 0, "  and its entry is not read-only");
+    }
+    plugin_unload(p);
+    errs_free(&e);
+
+    p = plugin_load(so("abi_old"), "abi_old", &services_host, &e);
+    ok(p != NULL && plugin_entry_flags(p->m) == NULL &&
+           readonly_of(p, "pass") == 0,
+       "abi_old (no doc either): no entry flags, not read-only");
+    plugin_unload(p);
+    errs_free(&e);
+}
+
+/* Which bundled entries are read-only.  Every entry of every bundled
+ * plugin is listed, so a new entry (or a changed flag) is a decision made
+ * here and in docs/bundled-plugins.md, not an accident. */
+static void test_bundled_flags(void)
+{
+    static const struct {
+        const char *plugin;
+        const char *entries; /* "name=1 name=0 ...": 1 read-only */
+    } bundled[] = {
+        {"board", "top=1"},
+        {"chance", "roll=1"},
+        {"counter", "add=0 below=1 get=1 at_least=1"},
+        {"coupon", "grant=0"},
+        {"credit", "add=0"},
+        {"param", "compare=1"},
+        {"pool", "draw=0"},
+        {"status", "show=1"},
+        {"tag", "match=1 set=0"},
+        {"time", "window=1"},
+        {"uid", "allow=1 deny=1"},
+        {"unique", "claim=0"},
+    };
+    const char *dir = getenv("AMS_PLUGINS");
+
+    if (!ok(dir != NULL && *dir != '\0',
+            "AMS_PLUGINS names the bundled plugins' directory"))
+        return;
+    for (size_t i = 0; i < sizeof bundled / sizeof bundled[0]; i++) {
+        char path[PATH_MAX], got[256] = "";
+        errs e = {0};
+        plugin *p;
+
+        snprintf(path, sizeof path, "%s/%s.so", dir, bundled[i].plugin);
+        p = plugin_load(path, bundled[i].plugin, &services_host, &e);
+        if (!ok(p != NULL, "bundled %s loads", bundled[i].plugin)) {
+            dump(&e);
+            errs_free(&e);
+            continue;
+        }
+        for (size_t k = 0; k < p->nentries; k++) {
+            size_t used = strlen(got);
+            snprintf(got + used, sizeof got - used, "%s%s=%d", k ? " " : "",
+                     p->entries[k].spec->name, p->entries[k].readonly);
+        }
+        is_str(got, bundled[i].entries, "  %s: the read-only entries",
+               bundled[i].plugin);
+        plugin_unload(p);
+        errs_free(&e);
+    }
 }
 
 static void test_bad_schema(void)
@@ -387,6 +530,7 @@ static ams_manifest base(void)
                       "1.0.0",
                       good_entries,
                       &host_slot,
+                      NULL,
                       NULL};
     return m;
 }
@@ -534,6 +678,49 @@ static void test_check_manifest(void)
     ok(n == 2 && has_msg(&e, "hand.so", "needs ABI") &&
            has_msg(&e, "hand.so", "is newer than abi_minor"),
        "min_minor > abi_minor and > host minor: both said");
+    {
+        /* good_entries: r (rule), op (operation), h (handler). */
+        static const uint32_t fine[] = {AMS_EF_READONLY, 0, AMS_EF_READONLY};
+        static const uint32_t unknown[] = {0x80u, 0, 0};
+        static const uint32_t high[] = {0, 0, 0x80000000u | AMS_EF_READONLY};
+        static const uint32_t on_op[] = {0, AMS_EF_READONLY, 0};
+        static const uint32_t both[] = {0, AMS_EF_READONLY | 0x2u, 0};
+
+        m = base();
+        m.entry_flags = fine;
+        n = check(&m, &e);
+        ok(n == 0 && plugin_entry_flags(&m) == fine,
+           "READONLY on a rule and a handler passes, and is read");
+        m.entry_flags = unknown;
+        check_one(m, "entry \"r\": unknown entry flag 0x80; this host",
+                  "an unknown flag bit");
+        m.entry_flags = high;
+        check_one(m, "entry \"h\": unknown entry flag 0x80000000",
+                  "the top bit, beside READONLY: only the unknown bits said");
+        m.entry_flags = on_op;
+        check_one(m, "entry \"op\": AMS_EF_READONLY on an operation",
+                  "READONLY on an operation");
+        m.entry_flags = both;
+        n = check(&m, &e);
+        ok(n == 2 && has_msg(&e, "hand.so", "unknown entry flag 0x2") &&
+               has_msg(&e, "hand.so", "on an operation"),
+           "an unknown bit and READONLY on an operation: both said");
+        /* A size that ends before the field: the field is not the
+         * plugin's, whatever it holds. */
+        m.entry_flags = both;
+        m.size = (uint32_t)offsetof(ams_manifest, entry_flags);
+        n = check(&m, &e);
+        ok(n == 0 && plugin_entry_flags(&m) == NULL,
+           "entry_flags past the manifest's size: ignored, not read");
+        m.size = (uint32_t)(offsetof(ams_manifest, entry_flags) +
+                            sizeof(m.entry_flags) - 1);
+        ok(plugin_entry_flags(&m) == NULL,
+           "a size that covers only part of entry_flags: not read");
+        m.size = (uint32_t)(offsetof(ams_manifest, entry_flags) +
+                            sizeof(m.entry_flags));
+        ok(plugin_entry_flags(&m) == both,
+           "a size that just covers entry_flags: read");
+    }
     m = base();
     m.name = NULL;
     check_one(m, "name \"(null)\" must match", "NULL name");
@@ -632,6 +819,8 @@ int main(void)
 
     test_testplug();
     test_abi();
+    test_entry_flags();
+    test_bundled_flags();
     test_bad_schema();
     test_refusals();
     test_check_manifest();

@@ -4,7 +4,8 @@
  * unchanged against each backend.  This file has the suite's main and
  * the checks of the store as a whole (keys, the families side by side,
  * the sweep, persistence, killed writers, what only LMDB has); each
- * record family's checks are in test_store_<family>.c (store_suite.h).
+ * record family's checks are in test_store_<family>.c, the write sets'
+ * in test_store_commit.c (store_suite.h).
  *
  *   AMS_TEST_STORE  the store URI to test (e.g. "redis://127.0.0.1:6390",
  *                   "mem:"); default "lmdb:" + a fresh directory under
@@ -38,13 +39,6 @@ static void on_alarm(int sig)
     if (write(STDOUT_FILENO, msg, sizeof msg - 1) < 0)
         _exit(2);
     _exit(1);
-}
-
-/* One check this backend cannot take, as an "ok N - what # SKIP why"
- * line: the runner counts it as skipped, never as passed. */
-static void skip(const char *what, const char *why)
-{
-    ok(1, "%s # SKIP %s", what, why);
 }
 
 /* ---- keys, and the families side by side ---- */
@@ -347,8 +341,10 @@ int main(void)
     journal_tests(s);
     test_key_spaces(s);
     board_tests(s);
+    commit_tests(s);
     test_sweep(s);
     board_sweep_tests(s);
+    commit_sweep_tests(s);
     if (suite.is_local) {
         static const char why[] = "mem: is process-local";
         skip("persistence across close and reopen", why);
@@ -356,6 +352,7 @@ int main(void)
         skip("processes racing for one lock", why);
         skip("processes racing on one board", why);
         skip("processes adding through journals while one closes them", why);
+        skip("processes committing write sets on one counter", why);
         skip("writers killed mid-write", why);
         store_close(s);
         s = NULL;
@@ -367,6 +364,7 @@ int main(void)
         lock_race(s);
         board_race(s);
         journal_race(s);
+        commit_race(s);
         test_killed_writer(s);
         store_close(s);
     }

@@ -1,6 +1,7 @@
 /*
  * test_store_mem.c -- what only the mem: backend has: its inspection API
- * (store_mem_writes, store_mem_dump) and its process-local opens.  The
+ * (store_mem_writes, store_mem_dump, write sets included) and its
+ * process-local opens.  The
  * store semantics themselves are test_store.c's, run with
  * AMS_TEST_STORE=mem: (the 'store_mem' test).
  *
@@ -137,6 +138,62 @@ static void test_writes(store *s)
     is_int(store_mem_writes(s), 10, "a sweep does not count");
 }
 
+/* Commit one set at T; the set's status (the call's when it failed). */
+static ams_status commit1(store *s, const store_wop *op, size_t n)
+{
+    store_wset w = {op, n, T};
+    store_wres r;
+    ams_status st = store_commit(s, &w, 1, &r);
+
+    return st != AMS_OK ? st : r.st;
+}
+
+/* A committed set counts its ops as their single calls would. */
+static void test_commit_writes(store *s)
+{
+    store_wop op[9] = {
+        {.kind = STORE_W_ADD, .key = "c", .delta = 1, .lo = 0, .hi = 5},
+        {.kind = STORE_W_CAS, .key = "v", .val = "x", .len = 1},
+        {.kind = STORE_W_TAG_SET, .key = "t", .val = "x", .len = 1},
+        {.kind = STORE_W_TAG_DEL, .key = "absent"},
+        {.kind = STORE_W_APPEND, .key = "l", .val = "e", .len = 1},
+        {.kind = STORE_W_APPEND, .key = "l", .val = "f", .len = 1},
+        {.kind = STORE_W_BOARD_SET,
+         .key = "b",
+         .val = "m",
+         .len = 1,
+         .delta = 3},
+        {.kind = STORE_W_BOARD_SET,
+         .key = "b",
+         .val = "m",
+         .len = 1,
+         .delta = 3},
+        {.kind = STORE_W_TAG_DEL, .key = "t"},
+    };
+    store_wop bad = {
+        .kind = STORE_W_ADD, .key = "c", .delta = 9, .lo = 0, .hi = 5};
+    store_wset w[2] = {{op, 1, T}, {&bad, 1, T}};
+    store_wres r[2];
+
+    is_int(commit1(s, op, 9), AMS_OK, "a set of 9 ops applies");
+    is_int(store_mem_writes(s), 7,
+           "counts 7: not the TAG_DEL of an absent tag, nor the BOARD_SET "
+           "to the score the member has");
+    op[1].version = 1000;
+    is_int(commit1(s, op, 2), AMS_CONFLICT, "a set with a stale CAS");
+    is_int(store_mem_writes(s), 7, "counts nothing, its ADD included");
+    op[0].key = "";
+    is_int(commit1(s, op, 1), AMS_ERR, "a set with a bad op");
+    is_int(store_mem_writes(s), 7, "counts nothing");
+    op[0].key = "c";
+    is_int(store_commit(s, w, 2, r), AMS_OK,
+           "two sets, the second "
+           "conflicting");
+    is_int(store_mem_writes(s), 8, "count the first only");
+    is_int(commit1(s, op, 0), AMS_OK, "an empty set");
+    is_int(store_mem_writes(s), 8, "counts nothing");
+}
+
 static void test_dump(store *s)
 {
     /* Copies: dump()'s buffers rotate. */
@@ -205,6 +262,14 @@ static void test_dump(store *s)
     store_board_set(s, "gone", "m", 1, T + 10, T);
     store_lock_acquire(s, "gone", "tok", T + 10, T);
     store_value_cas(s, "gone", 0, "x", 1, T + 10, T, NULL);
+    {
+        store_wop op = {.kind = STORE_W_APPEND,
+                        .key = "gone",
+                        .val = "e",
+                        .len = 1,
+                        .expire_at_ms = T + 10};
+        commit1(s, &op, 1);
+    }
     ok(strcmp(dump(s, T), dump(s, T + 5000)) != 0, "live at T");
     is_str(dump(s, T + 5000), before, "gone from a dump after their expiry");
 }
@@ -216,6 +281,15 @@ static void test_dump_format(void)
     static const char *keys[] = {"k3", "k1", "k2", "k10", "k"};
     char want[1024];
     uint64_t ver = 0;
+    /* A list, family 'L': its line sorts first. */
+    store_wop app[3] = {
+        {.kind = STORE_W_APPEND,
+         .key = "l",
+         .val = "e1",
+         .len = 2,
+         .expire_at_ms = T + 9},
+        {.kind = STORE_W_APPEND, .key = "l", .val = "", .len = 1},
+        {.kind = STORE_W_APPEND, .key = "l", .val = "", .len = 0}};
 
     if (!ok(a != NULL && b != NULL, "open two stores"))
         goto out;
@@ -235,7 +309,9 @@ static void test_dump_format(void)
     store_counter_add(a, "c", -4, -10, 10, NEVER, T, NULL);
     store_lock_acquire(a, "l k", "tok", NEVER, T);
     store_value_cas(a, "v", 0, "", 0, NEVER, T, &ver);
+    commit1(a, app, 3);
     snprintf(want, sizeof want,
+             "list \"l\" exp=1000009 \"e1\" \"\\x00\" \"\"\n"
              "board \"b\" exp=0 \"y\"=2@1000001 \"x\"=1@1000000\n"
              "counter \"c\" exp=0 -4\n"
              "lock \"l k\" exp=0 \"tok\"\n"
@@ -297,6 +373,11 @@ int main(void)
     s = fx_store_open("mem:writes", 0, STORE_SYNC_FULL);
     if (ok(s != NULL, "open mem:writes")) {
         test_writes(s);
+        store_close(s);
+    }
+    s = fx_store_open("mem:commit", 0, STORE_SYNC_FULL);
+    if (ok(s != NULL, "open mem:commit")) {
+        test_commit_writes(s);
         store_close(s);
     }
     s = fx_store_open("mem:dump", 0, STORE_SYNC_FULL);
