@@ -312,7 +312,19 @@ void gen_apply_enabled(gen *g, const cJSON *enabled)
 
 /* ---- the builder ---- */
 
-enum stage { ST_PLUGINS, ST_FILES, ST_LINK, ST_INIT, ST_CHECK, ST_DONE };
+/* Each stage is done a file, an instance or a table at a time, so that no
+ * step holds a worker's loop for long even at 10,000 activities. */
+enum stage {
+    ST_PLUGINS,
+    ST_FILES,
+    ST_LINK,   /* every activity; base's tables patched when they can be */
+    ST_DUPS,   /* else: the duplicate ids, */
+    ST_ROUTES, /* the routes */
+    ST_IDS,    /* and the id table built in full */
+    ST_INIT,
+    ST_CHECK,
+    ST_DONE
+};
 
 /* A growing array of unit indices. */
 typedef struct ixlist {
@@ -675,8 +687,10 @@ undo:
     return -1;
 }
 
-/* Every activity of the units, the duplicate ids, the routes. */
-static void link_units(gen_builder *b)
+/* Every activity of the units into g->acts, then base's tables patched
+ * when they can be.  Returns 1 when the tables are done, 0 when they are
+ * to be built in full (ST_DUPS on), -1 when out of memory. */
+static int link_units(gen_builder *b)
 {
     gen *g = b->g;
     size_t n = 0, nmethods = 0;
@@ -686,7 +700,7 @@ static void link_units(gen_builder *b)
     g->acts = malloc((n ? n : 1) * sizeof *g->acts);
     if (g->acts == NULL) {
         errs_add(b->e, NULL, 0, "out of memory");
-        return;
+        return -1;
     }
     for (size_t i = 0; i < g->nunits; i++)
         for (size_t k = 0; k < g->units[i]->nacts; k++) {
@@ -695,12 +709,19 @@ static void link_units(gen_builder *b)
         }
     /* A reload that changed a few files: base had no duplicate and the
      * patch finds any new one (then the full check reports it). */
-    if (b->e->nerrors == b->before && patch_tables(b, nmethods) == 0)
-        return;
-    check_duplicate_ids(g->acts, g->nacts, b->e);
-    if (b->e->nerrors == b->before &&
-        (build_routes(g) < 0 || build_by_id(g) < 0))
-        errs_add(b->e, NULL, 0, "out of memory");
+    return b->e->nerrors == b->before && patch_tables(b, nmethods) == 0;
+}
+
+/* After the tables: inits, or the end when there were errors. */
+static void after_link(gen_builder *b)
+{
+    b->stage = b->e->nerrors > b->before ? ST_DONE
+               : b->run_init             ? ST_INIT
+                                         : ST_DONE;
+    /* The order the instances of one generation-wide list had: the last
+     * file's last instance first. */
+    b->next = b->fresh.n;
+    b->in = NULL;
 }
 
 int gen_builder_step(gen_builder *b, int64_t budget_us)
@@ -732,14 +753,27 @@ int gen_builder_step(gen_builder *b, int64_t budget_us)
             b->stage = ST_LINK;
             break;
         case ST_LINK:
-            link_units(b);
-            b->stage = b->e->nerrors > b->before ? ST_DONE
-                       : b->run_init             ? ST_INIT
-                                                 : ST_DONE;
-            /* The order the instances of one generation-wide list had:
-             * the last file's last instance first. */
-            b->next = b->fresh.n;
-            b->in = NULL;
+            if (link_units(b) != 0)
+                after_link(b);
+            else
+                b->stage = ST_DUPS;
+            break;
+        case ST_DUPS:
+            check_duplicate_ids(g->acts, g->nacts, b->e);
+            if (b->e->nerrors > b->before)
+                after_link(b);
+            else
+                b->stage = ST_ROUTES;
+            break;
+        case ST_ROUTES:
+            if (build_routes(g) < 0)
+                errs_add(b->e, NULL, 0, "out of memory");
+            b->stage = ST_IDS;
+            break;
+        case ST_IDS:
+            if (b->e->nerrors == b->before && build_by_id(g) < 0)
+                errs_add(b->e, NULL, 0, "out of memory");
+            after_link(b);
             break;
         case ST_INIT:
             if (b->in != NULL) {
@@ -752,12 +786,14 @@ int gen_builder_step(gen_builder *b, int64_t budget_us)
                 break;
             }
             b->stage = b->e->nerrors > b->before ? ST_DONE : ST_CHECK;
+            b->next = 0;
             break;
         case ST_CHECK:
             /* Units kept were checked when they were built. */
-            for (size_t i = 0; i < b->fresh.n; i++) {
-                const gen_unit *u = g->units[b->fresh.v[i]];
+            if (b->next < b->fresh.n) {
+                const gen_unit *u = g->units[b->fresh.v[b->next++]];
                 check_activities(u->acts, u->nacts, clock_wall_ms(), b->e);
+                break;
             }
             b->stage = ST_DONE;
             break;
@@ -830,16 +866,12 @@ void gen_ref(gen *g)
     g->refs++;
 }
 
-void gen_unref(gen *g)
+/* What is left of g once its units are released. */
+static void gen_free(gen *g)
 {
-    int last_plugins;
-
-    if (g == NULL || --g->refs > 0)
-        return;
-    for (size_t i = 0; i < g->nunits; i++)
-        unit_unref(g->units[i]);
     /* Units hold the plugin set too: after them, g's is the last. */
-    last_plugins = g->ps != NULL && g->ps->refs == 1;
+    int last_plugins = g->ps != NULL && g->ps->refs == 1;
+
     if (g->number > 0)
         log_info("generation %llu released%s", (unsigned long long)g->number,
                  last_plugins ? ": its plugins are unloaded" : "");
@@ -852,4 +884,74 @@ void gen_unref(gen *g)
         snap_manifest_free(g->man);
     free(g->man);
     free(g);
+}
+
+/* Released generations whose units are still to be released, oldest
+ * first (gen_defer_release). */
+static struct {
+    void (*schedule)(void *ud);
+    void *ud;
+    gen *head, *tail;
+} reaper;
+
+/* Fewer units than this are released at once even with a reaper: the
+ * common reload (a few files changed) leaves the old generation little
+ * of its own. */
+#define REAP_AT_ONCE 64
+
+int gen_reap(int64_t budget_us)
+{
+    int64_t deadline = now_us() + budget_us;
+
+    while (reaper.head != NULL) {
+        gen *g = reaper.head;
+        while (g->nreaped < g->nunits) {
+            unit_unref(g->units[g->nreaped++]);
+            if (now_us() >= deadline)
+                return 1;
+        }
+        /* Then its plugins, one at a time when nothing else holds them
+         * (each dlclose and its private copy's removal take a while). */
+        while (g->ps != NULL && g->ps->refs == 1 && g->ps->n > 1) {
+            plugin_unload(g->ps->p[--g->ps->n]);
+            if (now_us() >= deadline)
+                return 1;
+        }
+        reaper.head = g->next_dead;
+        if (reaper.head == NULL)
+            reaper.tail = NULL;
+        gen_free(g);
+        if (now_us() >= deadline)
+            break;
+    }
+    return reaper.head != NULL;
+}
+
+void gen_defer_release(void (*schedule)(void *ud), void *ud)
+{
+    reaper.schedule = schedule;
+    reaper.ud = ud;
+    if (schedule == NULL)
+        while (gen_reap(INT64_MAX / 4))
+            ;
+}
+
+void gen_unref(gen *g)
+{
+    if (g == NULL || --g->refs > 0)
+        return;
+    if (reaper.schedule != NULL && g->nunits - g->nreaped > REAP_AT_ONCE) {
+        /* Thousands of units: destroys and frees for hundreds of ms. */
+        g->next_dead = NULL;
+        if (reaper.tail != NULL)
+            reaper.tail->next_dead = g;
+        else
+            reaper.head = g;
+        reaper.tail = g;
+        reaper.schedule(reaper.ud);
+        return;
+    }
+    while (g->nreaped < g->nunits)
+        unit_unref(g->units[g->nreaped++]);
+    gen_free(g);
 }

@@ -69,6 +69,10 @@ typedef struct gen {
     /* The snapshot manifest it was built from (snapshot.h), units[i]
      * being file man->v[i]; NULL when built from a plain directory. */
     struct snap_manifest *man;
+    /* Released, its units being released a slice at a time
+     * (gen_defer_release): the next one, and how many are done. */
+    struct gen *next_dead;
+    size_t nreaped;
 } gen;
 
 /* Build a generation from c->plugins_dir and c->activities_dir, its
@@ -112,7 +116,20 @@ void gen_builder_free(gen_builder *b);
 void gen_apply_enabled(gen *g, const cJSON *enabled);
 
 void gen_ref(gen *g);
+/* Drop a reference; the last releases g's units and plugin set (running
+ * the destroy of instances no other generation holds, unloading plugins
+ * no other one uses) -- at once, or, with a reaper set and thousands of
+ * units, a slice at a time through gen_reap(). */
 void gen_unref(gen *g);
+/* Let a process with a loop release big generations in slices: when a
+ * generation with more than a few dozen units is released, it is queued
+ * and schedule(ud) is called (at once, each time; it arranges for
+ * gen_reap() to run soon).  schedule NULL: release what is queued now and
+ * from then on at once (a worker's teardown). */
+void gen_defer_release(void (*schedule)(void *ud), void *ud);
+/* Release queued units for about budget_us.  Returns 1 while some are
+ * left (call again), 0 when none. */
+int gen_reap(int64_t budget_us);
 
 /* The method for (id, name), or NULL.  Owned by g. */
 method *gen_route(const gen *g, int64_t id, const char *name);

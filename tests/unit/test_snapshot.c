@@ -13,7 +13,9 @@
  * plugins keeps the compiled form of unchanged files and parses the
  * changed one, in slices or at once alike; the kept ones outlive the old
  * generation; a duplicate id between a kept and a changed file names
- * both; other plugins mean nothing is kept.
+ * both; other plugins mean nothing is kept.  Releases: a big generation
+ * is released a slice at a time when a reaper is set, without touching
+ * the units another generation still holds.
  */
 #include "digest.h"
 #include "fixture.h"
@@ -336,6 +338,72 @@ out:
     snap_cache_free(c);
 }
 
+static int scheduled;
+
+static void count_schedule(void *ud)
+{
+    (void)ud;
+    scheduled++;
+}
+
+/* Releasing a generation of 200 files in slices, one sharing most of them
+ * still serving. */
+static void test_reaping(const char *testplugs)
+{
+    char src[PATH_MAX], objects[PATH_MAX], plugins[PATH_MAX], d[2][PATH_MAX];
+    char from[PATH_MAX * 2], to[PATH_MAX * 2], name[32];
+    snap_cache *c = snap_cache_new();
+    errs e = {0};
+    gen *g1, *g2;
+    int steps = 0;
+
+    snprintf(src, sizeof src, "%s", fx_fresh_dir(tmpdir, "reap-src"));
+    snprintf(objects, sizeof objects, "%s/reap-objects", tmpdir);
+    fx_rm_rf(objects);
+    snprintf(plugins, sizeof plugins, "%s",
+             fx_fresh_dir(tmpdir, "reap-plugins"));
+    snprintf(from, sizeof from, "%s/testplug.so", testplugs);
+    snprintf(to, sizeof to, "%s/testplug.so", plugins);
+    if (symlink(from, to) != 0)
+        printf("# symlink %s: %s\n", to, strerror(errno));
+    for (int i = 0; i < 2; i++) {
+        snprintf(d[i], sizeof d[i], "%s/reap-snap-%d", tmpdir, i);
+        fx_rm_rf(d[i]);
+    }
+    for (int i = 0; i < 200; i++) {
+        snprintf(name, sizeof name, "f%03d.conf", i);
+        fx_put(src, name, act_text(100 + i, i));
+    }
+    make(c, src, objects, d[0], NULL);
+    g1 = build_beside(plugins, d[0], 1, NULL, 1000000, NULL, &e);
+    fx_put(src, "f007.conf", act_text(107, 77));
+    make(c, src, objects, d[1], NULL);
+    g2 = build_beside(plugins, d[1], 2, g1, 1000000, NULL, &e);
+    fx_dump_errs(&e);
+    ok(g1 != NULL && g2 != NULL && g2->reused == 199,
+       "200 files, one edited: 199 kept");
+    if (g1 == NULL || g2 == NULL)
+        goto out;
+    gen_defer_release(count_schedule, NULL);
+    gen_unref(g2); /* 200 units: queued */
+    is_int(scheduled, 1, "releasing a generation of 200 files is scheduled");
+    while (gen_reap(0))
+        steps++;
+    ok(steps > 10, "and done a unit at a time with a zero budget (%d)", steps);
+    is_int(value_of(g1, 107), 7, "the generation sharing its units serves");
+    is_int(value_of(g1, 150), 50, "its kept units too");
+    gen_unref(g1);
+    gen_defer_release(NULL, NULL); /* flushes what is queued */
+    ok(!gen_reap(0), "nothing is left once the reaper is taken away");
+    is_int(scheduled, 2, "g1 was queued too");
+out:
+    gen_defer_release(NULL, NULL);
+    errs_free(&e);
+    for (int i = 0; i < 2; i++)
+        fx_rm_rf(d[i]);
+    snap_cache_free(c);
+}
+
 int main(void)
 {
     const char *tp = getenv("AMS_TEST_PLUGINS");
@@ -347,5 +415,6 @@ int main(void)
     fx_scratch(tmpdir, sizeof tmpdir, "snapshot");
     test_snapshots();
     test_builds(tp);
+    test_reaping(tp);
     return tap_done();
 }
