@@ -426,8 +426,10 @@ def _ledger_len(payload):
 def lmdb_books(store_dir, acts):
     """{act: (stock counter, ledger entries)} read from the LMDB store
     with mdb_dump (read-only; amsd keeps serving).  Layout as
-    core/store_lmdb.c has it: key = family byte + key, value = 17-byte
-    header + payload (a counter: int64 big-endian)."""
+    core/store/store_lmdb.c has it: key = family byte + key, value =
+    17-byte header + payload (a counter: int64 big-endian); a ledger is
+    one 'L' record per entry (and, written by older versions, a JSON
+    array value)."""
     stock = {a: 0 for a in acts}
     ledger = {a: 0 for a in acts}
     p = subprocess.Popen(["mdb_dump", "-p", "-s", "data", store_dir],
@@ -448,7 +450,14 @@ def lmdb_books(store_dir, acts):
                 continue
             k, key = key, None
             fam, rest = k[:1], k[1:]
-            if fam == b"v" and rest.endswith(b":ledger"):
+            if fam == b"L":
+                # A ledger entry: 'L' + key + NUL + 32-bit sequence
+                # (core/store/store_lmdb.c, the list family).
+                rest = _unescape(rest)
+                m = _LEDGER.match(rest.split(b"\0", 1)[0])
+                if m and int(m.group(1)) in ledger:
+                    ledger[int(m.group(1))] += 1
+            elif fam == b"v" and rest.endswith(b":ledger"):
                 m = _LEDGER.match(rest)
                 if m and int(m.group(1)) in ledger:
                     ledger[int(m.group(1))] += _ledger_len(
@@ -472,7 +481,9 @@ def lmdb_books(store_dir, acts):
 
 def redis_books(redis, acts):
     """{act: (stock counter, ledger entries)} from the Redis store, as
-    core/store_redis.c lays it out: hashes, field d holds the value."""
+    core/store/store_redis.c lays it out: counters are hashes whose field
+    d holds the value; a ledger is a list L:KEY whose element 0 is its
+    expiry, then one entry per grant."""
     out = {}
     with redisd.Client(redis.port) as c:
         for a in acts:
@@ -480,17 +491,16 @@ def redis_books(redis, acts):
             keys, cursor = [], "0"
             while True:
                 cursor, batch = c.cmd("SCAN", cursor, "MATCH",
-                                      "v:{a%d}hu*:ledger" % a, "COUNT",
+                                      "L:{a%d}hu*:ledger" % a, "COUNT",
                                       "10000")
                 keys += batch
                 if cursor == "0":
                     break
             for k in keys:  # pipelined: send all, then read all
-                c.send("HGET", k, "d")
+                c.send("LLEN", k)
             n = 0
             for _ in keys:
-                d = c.reply()
-                n += _ledger_len(d) if d is not None else 0
+                n += max(int(c.reply()) - 1, 0)
             out[a] = (int(v) if v is not None else 0, n)
     return out
 

@@ -741,13 +741,21 @@ int activity_parse_file(const char *path, activity_plugin_fn find, void *ud,
                         activity ***acts, size_t *nacts, instance **all,
                         errs *e)
 {
+    return activity_parse_file_as(path, path, find, ud, acts, nacts, all, e);
+}
+
+int activity_parse_file_as(const char *file, const char *path,
+                           activity_plugin_fn find, void *ud, activity ***acts,
+                           size_t *nacts, instance **all, errs *e)
+{
     static const char *const allowed[] = {"activities", NULL};
     parser p = {path, NULL, find, ud, all, e};
     config_t cf;
     const config_setting_t *list;
     size_t before = e->nerrors;
 
-    if (cfg_read(&cf, path, e) < 0)
+    /* From here `path` is the name messages give, `file` what is read. */
+    if (cfg_read_as(&cf, file, path, e) < 0)
         return -1;
     cfg_check_members(config_root_setting(&cf), allowed, path, "file", e);
     list = config_lookup(&cf, "activities");

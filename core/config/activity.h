@@ -95,6 +95,12 @@ typedef plugin *(*activity_plugin_fn)(void *ud, const char *name);
 int activity_parse_file(const char *path, activity_plugin_fn find, void *ud,
                         activity ***acts, size_t *nacts, instance **all,
                         errs *e);
+/* The same reading the file at `file` but naming `path` in messages and
+ * in the activities' file (a snapshot's object stands for the file it is
+ * a copy of). */
+int activity_parse_file_as(const char *file, const char *path,
+                           activity_plugin_fn find, void *ud, activity ***acts,
+                           size_t *nacts, instance **all, errs *e);
 
 /* Frees the activity's own structures; instances are owned by the
  * generation's list and freed with activity_instance_free (after destroy

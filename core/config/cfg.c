@@ -136,7 +136,7 @@ int cfg_str(const config_setting_t *g, const char *name, int required,
     return 1;
 }
 
-int cfg_read(config_t *cf, const char *path, errs *e)
+int cfg_read_as(config_t *cf, const char *path, const char *name, errs *e)
 {
     FILE *f;
     struct stat st;
@@ -144,14 +144,14 @@ int cfg_read(config_t *cf, const char *path, errs *e)
     config_init(cf);
     f = fopen(path, "r");
     if (f == NULL) {
-        errs_add(e, path, 0, "cannot open: %s", strerror(errno));
+        errs_add(e, name, 0, "cannot open: %s", strerror(errno));
         config_destroy(cf);
         return -1;
     }
     /* libconfig's scanner exit()s on a read error (a directory): refuse
      * anything but a regular file before it gets the stream. */
     if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        errs_add(e, path, 0, "cannot open: not a regular file");
+        errs_add(e, name, 0, "cannot open: not a regular file");
         fclose(f);
         config_destroy(cf);
         return -1;
@@ -159,7 +159,7 @@ int cfg_read(config_t *cf, const char *path, errs *e)
     /* Read through a stream so @include is not silently followed from an
      * unexpected directory; the file name is set for line reporting. */
     if (config_read(cf, f) != CONFIG_TRUE) {
-        errs_add(e, path, config_error_line(cf), "syntax error: %s",
+        errs_add(e, name, config_error_line(cf), "syntax error: %s",
                  config_error_text(cf));
         fclose(f);
         config_destroy(cf);
@@ -167,4 +167,9 @@ int cfg_read(config_t *cf, const char *path, errs *e)
     }
     fclose(f);
     return 0;
+}
+
+int cfg_read(config_t *cf, const char *path, errs *e)
+{
+    return cfg_read_as(cf, path, path, e);
 }

@@ -34,5 +34,8 @@ int cfg_str(const config_setting_t *g, const char *name, int required,
 /* Load a file; on a syntax error reports "file:line: message", returns -1
  * and leaves cf destroyed.  On success the caller config_destroy()s cf. */
 int cfg_read(config_t *cf, const char *path, errs *e);
+/* The same reading path but naming `name` in every message (a snapshot's
+ * object is reported as the file it is a copy of). */
+int cfg_read_as(config_t *cf, const char *path, const char *name, errs *e);
 
 #endif

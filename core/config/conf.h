@@ -43,7 +43,8 @@ typedef struct conf {
     char *cc_password;
     int64_t stack_kb;          /* coroutine stack per request */
     int64_t sweep_ms;          /* expired-record sweep interval */
-    int64_t session_lock_ms;   /* per-user method lock TTL */
+    int64_t session_lock_ms;   /* accepted, no effect: the session lock
+                                  lives in a worker's memory (session.h) */
     int64_t idempotency_ttl_s; /* how long answers are kept for replay */
     int clock_header;          /* testing: honour X-AMS-Now */
     int64_t random_seed;       /* testing: 0 = seed from the OS */

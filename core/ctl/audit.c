@@ -10,6 +10,7 @@
 #include "digest.h"
 #include "log.h"
 #include "mstate.h"
+#include "snapshot.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -196,6 +197,38 @@ int audit_read(const char *path, int64_t since, size_t limit, cJSON *arr,
 
 /* ---- checksums ---- */
 
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A snapshot's activity files (snapshot.h): their digests are in its
+ * manifest, so nothing is read but the manifest.  Returns 1, or 0 when
+ * dir has no manifest. */
+static int sum_manifest(cJSON *out, const char *label, const char *dir,
+                        const snap_cache *snaps)
+{
+    snap_manifest man = {0};
+    errs e = {0};
+    size_t n;
+    const snap_entry *v = snap_cache_entries(snaps, dir, &n);
+    int r = 1;
+
+    if (v == NULL) { /* not one this process made lately: read it */
+        r = snap_manifest_read(dir, &man, &e);
+        v = man.v;
+        n = man.n;
+    }
+    errs_free(&e);
+    for (size_t i = 0; r > 0 && i < n; i++) {
+        char key[1024];
+        snprintf(key, sizeof key, "%s/%s", label, v[i].name);
+        cJSON_AddStringToObject(out, key, v[i].hex);
+    }
+    snap_manifest_free(&man);
+    return r != 0;
+}
+
 /* sha256 of every regular file of dir ending with suffix into out, as
  * "<label>/<name>". */
 static void sum_dir(cJSON *out, const char *label, const char *dir,
@@ -226,12 +259,8 @@ static void sum_dir(cJSON *out, const char *label, const char *dir,
     }
     closedir(d);
     /* Name order, as the generation loads them. */
-    for (size_t i = 1; i < n; i++)
-        for (size_t k = i; k > 0 && strcmp(names[k - 1], names[k]) > 0; k--) {
-            char *t = names[k];
-            names[k] = names[k - 1];
-            names[k - 1] = t;
-        }
+    if (n > 1)
+        qsort(names, n, sizeof *names, cmp_names);
     for (size_t i = 0; i < n; i++) {
         char path[4096], key[1024], hex[65];
         struct stat st;
@@ -245,46 +274,83 @@ static void sum_dir(cJSON *out, const char *label, const char *dir,
     free(names);
 }
 
+/* A config digest as it goes into the record: s itself when hex, else a
+ * static "" (the text is spliced in unescaped). */
+static const char *hex_or_empty(const char *s)
+{
+    for (const char *p = s; p != NULL && *p != '\0'; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+            return "";
+    return s ? s : "";
+}
+
+/* audit_checksums() (caller deletes), reading a snapshot's digests from
+ * snaps' memory when it made that snapshot lately (snaps may be NULL). */
+static cJSON *checksums(const char *config_sha, const char *plugins_dir,
+                        const char *activities_dir, const snap_cache *snaps)
+{
+    /* The files' part printed once per snapshot: with 10,000 activities
+     * every reload's record carries 20,000 checksums, and building them
+     * as JSON items again for each record cost more than the rest of
+     * the reload. */
+    static struct {
+        char *plugins, *activities;
+        char *text; /* "\"activities/a.conf\":\"...\",..." (no braces) */
+    } cache;
+    const char *sha = hex_or_empty(config_sha);
+    size_t len;
+    char *buf;
+    cJSON *out;
+
+    if (cache.text == NULL || cache.plugins == NULL ||
+        cache.activities == NULL || strcmp(cache.plugins, plugins_dir) != 0 ||
+        strcmp(cache.activities, activities_dir) != 0) {
+        cJSON *files = cJSON_CreateObject();
+        char *t;
+        free(cache.plugins);
+        free(cache.activities);
+        free(cache.text);
+        cache.text = NULL;
+        cache.plugins = strdup(plugins_dir);
+        cache.activities = strdup(activities_dir);
+        if (files != NULL) {
+            if (!sum_manifest(files, "activities", activities_dir, snaps))
+                sum_dir(files, "activities", activities_dir, ".conf");
+            sum_dir(files, "plugins", plugins_dir, ".so");
+        }
+        t = files ? cJSON_PrintUnformatted(files) : NULL;
+        cJSON_Delete(files);
+        if (t != NULL) { /* "{...}" -> "..." */
+            size_t tl = strlen(t);
+            memmove(t, t + 1, tl - 2);
+            t[tl - 2] = '\0';
+        }
+        cache.text = t;
+    }
+    if (cache.text == NULL)
+        return NULL;
+    len = strlen(cache.text) + strlen(sha) + 32;
+    if ((buf = malloc(len)) == NULL)
+        return NULL;
+    snprintf(buf, len, "{\"config\":\"%s\"%s%s}", sha,
+             cache.text[0] ? "," : "", cache.text);
+    out = cJSON_CreateRaw(buf);
+    free(buf);
+    return out;
+}
+
 cJSON *audit_checksums(const char *config_sha, const char *plugins_dir,
                        const char *activities_dir)
 {
-    static struct {
-        char *plugins, *activities;
-        cJSON *files;
-    } cache;
-    cJSON *out;
-
-    if (cache.files == NULL || cache.plugins == NULL ||
-        cache.activities == NULL || strcmp(cache.plugins, plugins_dir) != 0 ||
-        strcmp(cache.activities, activities_dir) != 0) {
-        free(cache.plugins);
-        free(cache.activities);
-        cJSON_Delete(cache.files);
-        cache.plugins = strdup(plugins_dir);
-        cache.activities = strdup(activities_dir);
-        cache.files = cJSON_CreateObject();
-        if (cache.files != NULL) {
-            sum_dir(cache.files, "activities", activities_dir, ".conf");
-            sum_dir(cache.files, "plugins", plugins_dir, ".so");
-        }
-    }
-    out = cJSON_CreateObject();
-    if (out == NULL || cache.files == NULL) {
-        cJSON_Delete(out);
-        return NULL;
-    }
-    cJSON_AddStringToObject(out, "config", config_sha ? config_sha : "");
-    for (const cJSON *it = cache.files->child; it != NULL; it = it->next)
-        cJSON_AddStringToObject(out, it->string, it->valuestring);
-    return out;
+    return checksums(config_sha, plugins_dir, activities_dir, NULL);
 }
 
 /* ---- records of the master's actions ---- */
 
 cJSON *audit_files_in_force(const master *m)
 {
-    return audit_checksums(m->c->file_sha256, m->snap_plugins,
-                           m->snap_activities);
+    return checksums(m->c->file_sha256, m->snap_plugins, m->snap_activities,
+                     m->snaps);
 }
 
 int audit_record(master *m, cJSON *rec)

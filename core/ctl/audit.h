@@ -43,8 +43,9 @@ int audit_read(const char *path, int64_t since, size_t limit, cJSON *arr,
 /* What is in force: {"config": sha256 of the config file,
  * "activities/<f>.conf": ..., "plugins/<f>.so": ...} from a generation's
  * snapshot directories (which never change once made, so the answer is
- * computed once per snapshot and cached).  config_sha may be "".  Caller
- * deletes; NULL when out of memory. */
+ * computed once per snapshot and cached).  config_sha may be "".  The
+ * object comes printed already (a cJSON raw item: it is only ever put
+ * into a record and printed).  Caller deletes; NULL when out of memory. */
 cJSON *audit_checksums(const char *config_sha, const char *plugins_dir,
                        const char *activities_dir);
 

@@ -12,6 +12,7 @@
 #include "ctl.h"
 #include "log.h"
 #include "reload.h"
+#include "snapshot.h"
 #include "clock.h"
 #include "supervise.h"
 
@@ -83,6 +84,8 @@ static void master_free(master *m)
     if (m->listen_fd >= 0)
         close(m->listen_fd);
     reload_free(m);
+    snap_cache_free(m->snaps);
+    m->snaps = NULL;
     ask_free_all(m);
     center_free(m); /* before the loop its connections are on */
     cJSON_Delete(m->enabled);

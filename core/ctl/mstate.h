@@ -59,6 +59,10 @@ struct master {
     char run_dir[1024]; /* snapshots and plugin copies (owned) */
     char snap_plugins[1200], snap_activities[1200]; /* current one */
     uint64_t snap_generation; /* the generation that snapshot is */
+    struct snap_cache *snaps; /* digests of the source files (snapshot.h),
+                                 owned */
+    uint64_t drop_gen;        /* a snapshot to remove soon (reload.c), 0 */
+    struct event *drop_ev;
     /* Where the generation's activities come from: amsd.conf's directory,
      * or a config-center version written under run_dir (center.c).  A
      * reload keeps the source of the generation serving (reload.h). */

@@ -6,6 +6,7 @@
 #include "ctl.h"
 #include "log.h"
 #include "pins.h"
+#include "snapshot.h"
 #include "supervise.h"
 
 #include <dirent.h>
@@ -44,6 +45,7 @@ struct reload {
 };
 
 static void reload_free_one(struct reload *rl);
+static void drop_now(master *m);
 
 /* ---- snapshots ---- */
 
@@ -110,12 +112,27 @@ static int copy_dir(const char *src, const char *dst, const char *suffix,
     return rc;
 }
 
+/* Where the activity objects of every snapshot are (snapshot.h), and the
+ * directory the snapshots' messages name: one for all generations, so a
+ * file kept from one generation to the next is named the same in both,
+ * and unsnapshot() maps it to the directory it came from. */
+static void snap_dirs(const master *m, char *objects, char *display,
+                      size_t len)
+{
+    snprintf(objects, len, "%s/objects", m->run_dir);
+    snprintf(display, len, "%s/activities", m->run_dir);
+}
+
 int reload_snapshot(master *m, uint64_t n, const char *plugins_dir,
                     const char *activities_dir, char *plugins,
                     char *activities, size_t len, errs *e)
 {
-    char dir[1100];
+    char dir[1100], objects[1100], display[1100];
+    snap_stats st;
 
+    /* Before anything is hashed: an object the dropped snapshot alone
+     * names must be gone before a new one can count on having it. */
+    drop_now(m);
     snprintf(dir, sizeof dir, "%s/gen-%llu", m->run_dir,
              (unsigned long long)n);
     reload_rmtree(dir); /* a leftover of an aborted reload */
@@ -125,11 +142,22 @@ int reload_snapshot(master *m, uint64_t n, const char *plugins_dir,
     }
     snprintf(plugins, len, "%s/plugins", dir);
     snprintf(activities, len, "%s/activities", dir);
-    if (copy_dir(plugins_dir, plugins, ".so", e) < 0 ||
-        copy_dir(activities_dir, activities, ".conf", e) < 0) {
+    if (m->snaps == NULL && (m->snaps = snap_cache_new()) == NULL) {
+        errs_add(e, NULL, 0, "out of memory");
         reload_rmtree(dir);
         return -1;
     }
+    snap_dirs(m, objects, display, sizeof objects);
+    /* Plugins are few: copied.  Activities may be thousands: only the
+     * contents not held already are written (snapshot.h). */
+    if (copy_dir(plugins_dir, plugins, ".so", e) < 0 ||
+        snap_make(m->snaps, activities_dir, ".conf", objects, display,
+                  activities, &st, e) < 0) {
+        reload_drop_snapshot(m, n);
+        return -1;
+    }
+    log_debug("snapshot %llu: %zu activity file(s), %zu read, %zu new",
+              (unsigned long long)n, st.files, st.hashed, st.written);
     return 0;
 }
 
@@ -167,10 +195,50 @@ void reload_rmtree(const char *dir)
 
 void reload_drop_snapshot(master *m, uint64_t n)
 {
-    char dir[1100];
+    char dir[1100], acts[1200];
+    const char *kept = m->snap_activities;
+
     snprintf(dir, sizeof dir, "%s/gen-%llu", m->run_dir,
              (unsigned long long)n);
+    snprintf(acts, sizeof acts, "%s/activities", dir);
+    /* At most two snapshots live: the one serving and the one a reload
+     * makes.  Whichever goes, the other keeps its objects. */
+    if (kept[0] == '\0' || strcmp(kept, acts) == 0)
+        kept = NULL;
+    snap_release(m->snaps, acts, kept);
     reload_rmtree(dir);
+}
+
+/* A snapshot to remove once the loop has written out the answers queued
+ * now (reload_drop_snapshot costs milliseconds with thousands of files). */
+static void drop_now(master *m)
+{
+    if (m->drop_gen != 0) {
+        uint64_t n = m->drop_gen;
+        m->drop_gen = 0;
+        reload_drop_snapshot(m, n);
+    }
+}
+
+static void on_drop(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    drop_now(arg);
+}
+
+static void drop_later(master *m, uint64_t n)
+{
+    static const struct timeval soon = {0, 0};
+
+    drop_now(m); /* at most one waits */
+    if (m->drop_ev == NULL)
+        m->drop_ev = evtimer_new(m->base, on_drop, m);
+    if (m->drop_ev == NULL || evtimer_add(m->drop_ev, &soon) < 0) {
+        reload_drop_snapshot(m, n);
+        return;
+    }
+    m->drop_gen = n;
 }
 
 /* ---- the two phases ---- */
@@ -191,31 +259,44 @@ static void add_msg(cJSON *arr, const char *fmt, ...)
     cJSON_AddItemToArray(arr, cJSON_CreateString(buf));
 }
 
-/* Workers name the snapshot's copies; the operator edits the originals.
- * Rewrite "<snapshot>/activities/x.conf" to "<activities dir>/x.conf" (and
- * plugins likewise) so every message names the file to fix. */
+/* Workers name the snapshot's files; the operator edits the originals.
+ * Rewrite "<run>/activities/x.conf" (the name snapshots give activity
+ * files, snapshot.h) to "<activities dir>/x.conf" and
+ * "<snapshot>/plugins/x.so" to "<plugins dir>/x.so", wherever they are in
+ * the line (a duplicate id names two files), so every message names the
+ * file to fix. */
 static void unsnapshot(const master *m, const struct reload *rl,
                        const char *line, char *out, size_t len)
 {
-    char snap[1200];
-    const struct {
-        const char *sub, *orig;
-    } dirs[] = {{"activities", rl->src_activities[0]
-                                   ? rl->src_activities
-                                   : rl->next.activities_dir},
-                {"plugins", rl->next.plugins_dir}};
+    char snap[2][1200], objects[1100];
+    const char *orig[2] = {rl->src_activities[0] ? rl->src_activities
+                                                 : rl->next.activities_dir,
+                           rl->next.plugins_dir};
+    size_t sl[2], o = 0;
 
-    for (size_t i = 0; i < 2; i++) {
-        size_t sl;
-        snprintf(snap, sizeof snap, "%s/gen-%llu/%s/", m->run_dir,
-                 (unsigned long long)rl->n, dirs[i].sub);
-        sl = strlen(snap);
-        if (dirs[i].orig != NULL && strncmp(line, snap, sl) == 0) {
-            snprintf(out, len, "%s/%s", dirs[i].orig, line + sl);
-            return;
+    snap_dirs(m, objects, snap[0], sizeof objects);
+    strcat(snap[0], "/");
+    snprintf(snap[1], sizeof snap[1], "%s/gen-%llu/plugins/", m->run_dir,
+             (unsigned long long)rl->n);
+    sl[0] = strlen(snap[0]);
+    sl[1] = strlen(snap[1]);
+    while (*line != '\0' && o + 1 < len) {
+        int hit = -1;
+        for (int i = 0; i < 2 && hit < 0; i++)
+            if (orig[i] != NULL && strncmp(line, snap[i], sl[i]) == 0)
+                hit = i;
+        if (hit < 0) {
+            out[o++] = *line++;
+            continue;
         }
+        o += (size_t)snprintf(out + o, len - o, "%s/", orig[hit]);
+        if (o >= len) {
+            o = len - 1;
+            break;
+        }
+        line += sl[hit];
     }
-    snprintf(out, len, "%s", line);
+    out[o] = '\0';
 }
 
 /* Each line of a worker's joined error text as one message. */
@@ -239,6 +320,7 @@ static void finish(master *m)
 {
     struct reload *rl = m->rl;
     int ok = !rl->failed;
+    uint64_t drop = rl->n; /* the snapshot that goes */
 
     if (ok) {
         uint64_t old = m->generation;
@@ -250,7 +332,7 @@ static void finish(master *m)
                sizeof m->src_activities);
         memcpy(m->src_pins, rl->src_pins, sizeof m->src_pins);
         m->config_version = rl->src_version;
-        reload_drop_snapshot(m, old);
+        drop = old;
         log_info("reload (%s): generation %llu serving", rl->source,
                  (unsigned long long)rl->n);
         /* Workers respawned during the reload started on the old one. */
@@ -261,7 +343,6 @@ static void finish(master *m)
     } else {
         const cJSON *it;
         m->reloads_failed++;
-        reload_drop_snapshot(m, rl->n);
         log_error("reload (%s) refused; generation %llu keeps serving:",
                   rl->source, (unsigned long long)m->generation);
         cJSON_ArrayForEach(it, rl->errors) log_error("  %s", it->valuestring);
@@ -271,6 +352,10 @@ static void finish(master *m)
         m->after_reload(m);
     if (rl->done != NULL)
         rl->done(m, rl->arg, ok, m->generation, rl->errors, rl->warnings);
+    /* Nothing reads that snapshot any more (a worker respawned from now
+     * on starts on m->snap_*), and removing it is no part of what the
+     * caller waits for: after the answer has been written. */
+    drop_later(m, drop);
     reload_free_one(rl);
     if (m->hup_pending && !m->stopping) {
         m->hup_pending = 0;
@@ -440,6 +525,11 @@ static void reload_free_one(struct reload *rl)
 
 void reload_free(master *m)
 {
+    if (m->drop_ev != NULL) {
+        event_free(m->drop_ev);
+        m->drop_ev = NULL;
+    }
+    m->drop_gen = 0; /* the run directory goes at exit anyway */
     if (m->rl != NULL) {
         reload_free_one(m->rl);
         m->rl = NULL;

@@ -39,6 +39,7 @@
 #include "json.h"
 #include "log.h"
 #include "metrics.h"
+#include "prefetch.h"
 #include "text.h"
 
 #include <stdint.h>
@@ -292,12 +293,14 @@ static void undo_ops(method *m, size_t k, uint64_t ran, svc_req *r)
         if (in->entry->undo == NULL || !(ran & ((uint64_t)1 << k)))
             continue;
         st = svc_call(in->entry->undo, &ctx);
+        /* Its writes go to the write set, dropped with the rest: a
+         * failed undo changes nothing in the store, but says the plugin
+         * is broken. */
         if (st != AMS_OK)
-            log_error("activity %lld method %s: undo of %s failed (%d); "
-                      "uid=%s request_id=%s needs manual repair",
-                      (long long)r->act->id, r->m->name, in->ref, (int)st,
-                      r->uid ? r->uid : "",
-                      r->request_id ? r->request_id : "");
+            log_warn("activity %lld method %s: undo of %s failed (%d) for "
+                     "uid=%s request_id=%s (nothing was committed)",
+                     (long long)r->act->id, r->m->name, in->ref, (int)st,
+                     r->uid ? r->uid : "", r->request_id ? r->request_id : "");
     }
 }
 
@@ -391,9 +394,10 @@ static void run_method(svc_req *r, outcome *o)
 
 /* ---- idempotency ---- */
 
-/* Records are JSON: {"s":state,"h":hash,"st":status,"b":answer,"a":n};
- * state "d" when done, written in the request's commit with everything
- * else it did.  The chain before write sets also wrote "p" while a
+/* Records are compact (idem_compact), "done", written in the request's
+ * commit with everything else it did.  Older ones are JSON:
+ * {"s":state,"h":hash,"st":status,"b":answer,"a":n}, state "d" when
+ * done.  The chain before write sets also wrote "p" while a
  * request ran and "r" when it faulted: a "p" record left by an attempt it
  * cut off names that attempt (a), whose counted writes are journaled
  * under its number (attempt_journal); resolve_interrupted settles it. */
@@ -464,6 +468,40 @@ static int attempt_journal(const svc_req *r, int64_t n, char *out)
 
 /* Step 3.  Returns 0 to go on (d->version is the record to replace), or
  * -1 with the answer decided in o or res. */
+/* The record of an answer, compact: IDEM_V1, 'd', the HTTP status
+ * (16 bits, big-endian), the request's hash (64 hex digits), then the
+ * answer's bytes as they were sent.  Records written before it are JSON
+ * ({"s":...}), read below; the first byte tells them apart. */
+#define IDEM_V1 0x01
+#define IDEM_HEAD (4 + 64)
+
+/* idem_lookup of a compact record (text, owned: freed here). */
+static int idem_compact(svc_req *r, idem *d, outcome *o, pipe_result *res,
+                        char *text, size_t len)
+{
+    int status = ((unsigned char)text[2] << 8) | (unsigned char)text[3];
+
+    if (text[1] != 'd' || memcmp(text + 4, idem_hash(r, d), 64) != 0) {
+        int corrupt = text[1] != 'd';
+        free(text);
+        if (corrupt) {
+            log_error("activity %lld: corrupt idempotency record %s; "
+                      "running the request again",
+                      (long long)r->act->id, d->key);
+            return 0;
+        }
+        set_http(o, 409, "request_id_reused",
+                 "request_id was already used with another method or other "
+                 "params; use a new request_id");
+        return -1;
+    }
+    /* The answer moves to the front, NUL-terminated (the value is). */
+    memmove(text, text + IDEM_HEAD, len - IDEM_HEAD + 1);
+    res->http_status = status;
+    res->raw = text;
+    return -1;
+}
+
 static int idem_lookup(svc_req *r, idem *d, outcome *o, pipe_result *res)
 {
     char name[160], *text = NULL;
@@ -477,8 +515,8 @@ static int idem_lookup(svc_req *r, idem *d, outcome *o, pipe_result *res)
         set_http(o, 400, "bad_request", "request_id: too long");
         return -1;
     }
-    st = store_value_get(svc.st, d->key, svc_req_now(r), &text, &len,
-                         &d->version);
+    /* Through the write set: read ahead with the rest (prefetch.h). */
+    st = ws_value_get(r->ws, d->key, svc_req_now(r), &text, &len, &d->version);
     if (st == AMS_NOT_FOUND) {
         d->version = 0;
         return 0;
@@ -487,6 +525,8 @@ static int idem_lookup(svc_req *r, idem *d, outcome *o, pipe_result *res)
         set_fault(o, st, "idempotency", "lookup");
         return -1;
     }
+    if (len >= IDEM_HEAD && (unsigned char)text[0] == IDEM_V1)
+        return idem_compact(r, d, o, res, text, len);
     rec = cJSON_ParseWithLength(text, len);
     free(text);
     s = cJSON_GetObjectItemCaseSensitive(rec, "s");
@@ -536,21 +576,21 @@ static int idem_lookup(svc_req *r, idem *d, outcome *o, pipe_result *res)
  * request_id at most one commits. */
 static ams_status idem_stage(svc_req *r, idem *d, const char *answer_text)
 {
-    cJSON *rec = cJSON_CreateObject();
-    char *text;
+    size_t n = strlen(answer_text);
+    char *rec = malloc(IDEM_HEAD + n);
     ams_status st;
 
-    cJSON_AddStringToObject(rec, "s", "d");
-    cJSON_AddStringToObject(rec, "h", idem_hash(r, d));
-    cJSON_AddNumberToObject(rec, "st", 200);
-    cJSON_AddStringToObject(rec, "b", answer_text);
-    text = json_print(rec);
-    cJSON_Delete(rec);
-    if (text == NULL)
+    if (rec == NULL)
         return AMS_ERR_NOMEM;
-    st = ws_put_if(r->ws, d->key, d->version, text, strlen(text),
+    rec[0] = IDEM_V1;
+    rec[1] = 'd';
+    rec[2] = 0; /* 200 */
+    rec[3] = (char)200;
+    memcpy(rec + 4, idem_hash(r, d), 64);
+    memcpy(rec + IDEM_HEAD, answer_text, n);
+    st = ws_put_if(r->ws, d->key, d->version, rec, IDEM_HEAD + n,
                    svc_req_now(r) + svc.idem_ttl_ms);
-    free(text);
+    free(rec);
     return st;
 }
 
@@ -561,6 +601,7 @@ static void idem_replay(svc_req *r, idem *d, outcome *o, pipe_result *res)
     idem again = {.attempt = 1};
 
     (void)d;
+    ws_reset(r->ws); /* read the record as the winner left it */
     if (idem_lookup(r, &again, o, res) >= 0)
         set_outcome(o, "busy"); /* not done after all: let it retry */
 }
@@ -730,6 +771,7 @@ static void rerun_reset(svc_req *r, outcome *o)
     r->grants = NULL;
     cJSON_Delete(r->notes);
     r->notes = NULL;
+    svc_req_release_locks(r); /* its run takes them again */
     ws_reset(r->ws);
 }
 
@@ -807,16 +849,22 @@ static int commit_run(svc_req *r, idem *d, outcome *o, pipe_result *res,
 static void run_guarded(svc_req *r, outcome *o, pipe_result *res)
 {
     idem d = {.attempt = 1};
-    int found = idem_lookup(r, &d, o, res);
     int has_uid = r->uid != NULL && r->uid[0] != '\0';
+    int found;
     ams_status st;
 
-    if (found < 0)
-        return;
     if ((r->ws = ws_new(svc.st)) == NULL) {
         set_http(o, 503, "overloaded", "out of memory");
         return;
     }
+    /* What this method is known to read, in one store read. */
+    if (prefetch_fill(r->ws, svc.st, r->act->id, r->m->name, r->uid,
+                      r->request_id, svc_req_now(r), &st) < 0) {
+        set_fault(o, st, "request", r->m->name);
+        return;
+    }
+    if ((found = idem_lookup(r, &d, o, res)) < 0)
+        return;
     /* The session lock is per user: a request without a uid (a method
      * without login) has no user to protect, and one lock shared by all
      * anonymous callers would make them busy for each other.  A method
@@ -841,9 +889,15 @@ static void run_guarded(svc_req *r, outcome *o, pipe_result *res)
         }
         if (resolve_interrupted(r, o, res, &d))
             return;
+        /* It gave back what the cut-off attempt had counted: what was
+         * read ahead is stale. */
+        ws_reset(r->ws);
     }
     for (int run = 1;; run++) {
         run_method(r, o);
+        if (run == 1)
+            prefetch_learn(r->ws, r->act->id, r->m->name, r->uid,
+                           r->request_id);
         if (o->http_status != 200 || strcmp(o->reason, "ok") != 0) {
             /* Refusals and faults: nothing was written, nothing is
              * recorded; a retry simply runs again. */

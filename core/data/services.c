@@ -488,7 +488,9 @@ static ams_status host_lock(ams_ctx *c, ams_scope scope, const char *key,
     if (ttl_ms <= 0 || token == NULL || writes_refused(c, "lock"))
         return AMS_ERR;
     token[0] = '\0'; /* defined on failure: "" holds no lock */
-    st = svc_host_lock(c->req, k, ttl_ms);
+    /* A lock whose holder died on this node, or whose request here could
+     * not release it (the store was away), is taken over at once. */
+    st = svc_host_lock_reclaim(c->req, k, ttl_ms);
     if (st == AMS_OK)
         memcpy(token, c->req->locks->token, AMS_TOKEN_LEN);
     return st;
@@ -503,7 +505,7 @@ static ams_status host_unlock(ams_ctx *c, ams_scope scope, const char *key,
         make_key(c, "unlock", scope, key, AMS_PERIOD_NONE, k, sizeof k, &exp);
     if (st != AMS_OK)
         return st;
-    if (token == NULL)
+    if (token == NULL || writes_refused(c, "unlock"))
         return AMS_ERR;
     if (token[0] == '\0')
         return AMS_CONFLICT;
@@ -743,7 +745,8 @@ static ams_status host_grant(ams_ctx *c, const char *kind, const char *item,
     svc_req *r = c ? c->req : NULL;
     cJSON *g, *extra = NULL;
 
-    if (r == NULL || kind == NULL || item == NULL || kind[0] == '\0')
+    if (r == NULL || kind == NULL || item == NULL || kind[0] == '\0' ||
+        writes_refused(c, "grant"))
         return AMS_ERR;
     if (extra_json != NULL) {
         extra = cJSON_Parse(extra_json);

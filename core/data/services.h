@@ -22,7 +22,6 @@ typedef struct svc_env {
     store *st;               /* NULL: store calls fail with AMS_ERR_STORE */
     struct event_base *base; /* NULL: sleep_ms blocks (checker, tests) */
     uint64_t rng;            /* splitmix64 state */
-    int64_t session_lock_ms; /* TTL of the per-user method lock */
     int64_t idem_ttl_ms;     /* how long answers are kept for replay */
 } svc_env;
 
@@ -108,6 +107,8 @@ int svc_key_ok(const char *k);
 #define SVC_KEY_MAX AMS_KEY_MAX
 /* Release the request's locks and memory (not r itself). */
 void svc_req_end(svc_req *r);
+/* Release the plugin locks the request holds (before it runs again). */
+void svc_req_release_locks(svc_req *r);
 
 /* The host clock of a context (works for init contexts too). */
 int64_t svc_now(ams_ctx *ctx);

@@ -69,6 +69,13 @@ int soldout_get(const char *key, int64_t hi, int64_t now_ms, int64_t *value)
     return 1;
 }
 
+int soldout_known(const char *key, int64_t now_ms)
+{
+    int i = find(key, key_hash(key), NULL);
+
+    return i >= 0 && ring[i].until_ms > now_ms;
+}
+
 void soldout_set(const char *key, int64_t hi, int64_t value, int64_t now_ms)
 {
     uint64_t h = key_hash(key);

@@ -22,6 +22,9 @@
 /* 1 when key is known sold out for bound hi at now (monotonic ms), with
  * the value it was seen at in *value. */
 int soldout_get(const char *key, int64_t hi, int64_t now_ms, int64_t *value);
+/* 1 when key is known sold out at now for some bound (prefetch leaves
+ * such a stock unread: the add that follows is refused from memory). */
+int soldout_known(const char *key, int64_t now_ms);
 void soldout_set(const char *key, int64_t hi, int64_t value, int64_t now_ms);
 void soldout_forget(const char *key);
 void soldout_clear(void);

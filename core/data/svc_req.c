@@ -1,8 +1,9 @@
 /*
  * svc_req.c -- the state of one request as the host services keep it
- * (services.h): its clock, memory kept until it ends, its journal, the
- * host's locks (the per-user session lock and plugins' locks, with the
- * orphans a store fault left behind), its store keys and its ledger.
+ * (services.h): its clock, memory kept until it ends, its journal (only
+ * for attempts of the chain before write sets), plugins' locks (with the
+ * orphans a store fault left behind), its store keys and its ledger (the
+ * session lock is session.c's, in the worker's memory).
  * The functions plugins call are services.c's.
  */
 #include "services.h"
@@ -58,10 +59,10 @@ void *svc_arena_keep(svc_req *r, void *p)
     return p;
 }
 
-/* Locks whose request is over but whose release failed (the store was
- * unreachable): the lock stays until its TTL, and the user's retry would
- * be "busy" all that time.  This process knows those locks have no live
- * holder, so svc_host_lock_reclaim() may take them over, and
+/* Plugin locks whose request is over but whose release failed (the store
+ * was unreachable): the lock stays until its TTL, and the next request
+ * wanting it would be refused all that time.  This process knows those locks
+ * have no live holder, so svc_host_lock_reclaim() may take them over, and
  * svc_release_orphans() releases them once the store answers again (so
  * a retry on another worker or node finds the lock free too).  A ring:
  * the oldest is forgotten first (its lock then just waits out its TTL,
@@ -131,12 +132,8 @@ size_t svc_release_orphans(int64_t now_ms)
     return released;
 }
 
-void svc_req_end(svc_req *r)
+void svc_req_release_locks(svc_req *r)
 {
-    cJSON_Delete(r->grants);
-    r->grants = NULL;
-    cJSON_Delete(r->notes);
-    r->notes = NULL;
     int64_t now = r->clock_base_ms + (clock_mono_ms() - r->mono_start_ms);
 
     while (r->locks != NULL) {
@@ -148,6 +145,15 @@ void svc_req_end(svc_req *r)
         free(l->key);
         free(l);
     }
+}
+
+void svc_req_end(svc_req *r)
+{
+    cJSON_Delete(r->grants);
+    r->grants = NULL;
+    cJSON_Delete(r->notes);
+    r->notes = NULL;
+    svc_req_release_locks(r);
     for (size_t i = 0; i < r->narena; i++)
         free(r->arena[i]);
     free(r->arena);

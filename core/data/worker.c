@@ -42,6 +42,13 @@ typedef struct worker {
     gateway gw;
     gen *prepared; /* built by prepare, waiting for commit */
     cJSON *prepared_settings;
+    /* A prepare being built, a slice per loop turn (on_build). */
+    gen_builder *building;
+    errs build_errs;      /* the builder's problems */
+    uint64_t build_n;     /* the generation it builds */
+    cJSON *build_enabled; /* the prepare's enable/disable overrides */
+    struct event *build_ev;
+    struct event *reap_ev; /* releases old generations in slices */
     int stopping;
 } worker;
 
@@ -138,48 +145,95 @@ static uint64_t msg_generation(const cJSON *msg)
     return cJSON_IsNumber(v) ? (uint64_t)v->valuedouble : 0;
 }
 
+/* Drop what a prepare built or is building (an abort, a newer prepare,
+ * the end). */
 static void drop_prepared(worker *w)
 {
     gen_unref(w->prepared);
     w->prepared = NULL;
     cJSON_Delete(w->prepared_settings);
     w->prepared_settings = NULL;
+    gen_builder_free(w->building);
+    w->building = NULL;
+    errs_free(&w->build_errs);
+    cJSON_Delete(w->build_enabled);
+    w->build_enabled = NULL;
+    if (w->build_ev != NULL)
+        event_del(w->build_ev);
 }
 
-/* Phase one: build the next generation beside the current one.  It runs
- * on the loop, so requests wait for the build (tens of ms); requests
- * already running keep their generation. */
+/* How long one slice of a build may hold the loop: requests that arrive
+ * meanwhile wait at most about this long per loop turn. */
+#define BUILD_SLICE_US 3000
+
+static void on_build(evutil_socket_t fd, short what, void *arg)
+{
+    static const struct timeval now = {0, 0};
+    worker *w = arg;
+    uint64_t n = w->build_n;
+    char *text;
+
+    (void)fd;
+    (void)what;
+    if (w->building == NULL)
+        return;
+    if (gen_builder_step(w->building, BUILD_SLICE_US)) {
+        /* A timer, not event_active: the loop polls the sockets (and
+         * runs what is ready) before the next slice. */
+        evtimer_add(w->build_ev, &now);
+        return;
+    }
+    w->prepared = gen_builder_finish(w->building);
+    w->building = NULL;
+    if (w->prepared == NULL) {
+        text = errs_join(&w->build_errs);
+        reply_gen(w, "prepare_failed", n, text ? text : "out of memory");
+        free(text);
+        cJSON_Delete(w->prepared_settings);
+        w->prepared_settings = NULL;
+    } else {
+        gen_apply_enabled(w->prepared, w->build_enabled);
+        reply_gen(w, "prepared", n, NULL);
+    }
+    errs_free(&w->build_errs);
+    cJSON_Delete(w->build_enabled);
+    w->build_enabled = NULL;
+}
+
+/* Phase one: build the next generation beside the current one, a slice
+ * of about BUILD_SLICE_US per loop turn, so requests keep being served
+ * meanwhile.  It shares with the current generation what did not change
+ * (its plugins, when every plugin file is the same, and then every
+ * activity file whose digest is the same: gen.h); requests already
+ * running keep their generation. */
 static void on_prepare(worker *w, const cJSON *msg)
 {
+    static const struct timeval now = {0, 0};
     uint64_t n = msg_generation(msg);
     const cJSON *pl = cJSON_GetObjectItemCaseSensitive(msg, "plugins");
     const cJSON *ac = cJSON_GetObjectItemCaseSensitive(msg, "activities");
     const cJSON *settings = cJSON_GetObjectItemCaseSensitive(msg, "settings");
-    errs e = {0};
-    conf next;
-    char *text;
+    const cJSON *enabled = cJSON_GetObjectItemCaseSensitive(msg, "enabled");
 
     drop_prepared(w);
     if (!cJSON_IsString(pl) || !cJSON_IsString(ac) || n == 0) {
         reply_gen(w, "prepare_failed", n, "malformed prepare message");
         return;
     }
-    /* The generation is built with the settings it will serve with. */
-    next = *w->c;
-    w->prepared = gen_build_at(&next, &svc_gen_host, pl->valuestring,
-                               ac->valuestring, n, 1, &e);
-    if (w->prepared == NULL) {
-        text = errs_join(&e);
-        reply_gen(w, "prepare_failed", n, text ? text : "out of memory");
-        free(text);
-        errs_free(&e);
+    if (w->build_ev == NULL)
+        w->build_ev = evtimer_new(w->base, on_build, w);
+    w->build_n = n;
+    w->building =
+        gen_builder_new(&svc_gen_host, pl->valuestring, ac->valuestring, n, 1,
+                        w->gw.current, &w->build_errs);
+    w->build_enabled = enabled ? cJSON_Duplicate(enabled, 1) : NULL;
+    w->prepared_settings = settings ? cJSON_Duplicate(settings, 1) : NULL;
+    if (w->building == NULL || w->build_ev == NULL) {
+        drop_prepared(w);
+        reply_gen(w, "prepare_failed", n, "out of memory");
         return;
     }
-    errs_free(&e);
-    gen_apply_enabled(w->prepared,
-                      cJSON_GetObjectItemCaseSensitive(msg, "enabled"));
-    w->prepared_settings = settings ? cJSON_Duplicate(settings, 1) : NULL;
-    reply_gen(w, "prepared", n, NULL);
+    evtimer_add(w->build_ev, &now);
 }
 
 static void apply_settings(worker *w, const cJSON *s)
@@ -190,7 +244,6 @@ static void apply_settings(worker *w, const cJSON *s)
         return;
     conf_apply_reloadable(w->c, s);
     log_level = w->c->log_level;
-    svc.session_lock_ms = w->c->session_lock_ms;
     svc.idem_ttl_ms = w->c->idempotency_ttl_s * 1000;
     tv.tv_sec = (time_t)(w->c->timeout_ms / 1000);
     tv.tv_usec = (suseconds_t)(w->c->timeout_ms % 1000) * 1000;
@@ -199,9 +252,33 @@ static void apply_settings(worker *w, const cJSON *s)
     evhttp_set_max_headers_size(w->http, (ev_ssize_t)w->c->max_headers);
 }
 
+/* A slice of releasing old generations (gen_reap), then the next. */
+static void on_reap(evutil_socket_t fd, short what, void *arg)
+{
+    static const struct timeval now = {0, 0};
+    worker *w = arg;
+
+    (void)fd;
+    (void)what;
+    if (gen_reap(BUILD_SLICE_US))
+        evtimer_add(w->reap_ev, &now);
+}
+
+/* gen_unref queued a generation to release (gen_defer_release). */
+static void schedule_reap(void *arg)
+{
+    static const struct timeval now = {0, 0};
+    worker *w = arg;
+
+    if (!evtimer_pending(w->reap_ev, NULL))
+        evtimer_add(w->reap_ev, &now);
+}
+
 /* Phase two: swap.  Requests that started on the old generation hold a
  * reference and finish on it; it is released (its plugins unloaded) when
- * the last of them ends. */
+ * the last of them ends, in slices like the build when it is big (a
+ * reload that changed a plugin leaves the old one 10,000 activities to
+ * destroy and free: 0.2 s in one go). */
 static void on_commit(worker *w, const cJSON *msg)
 {
     uint64_t n = msg_generation(msg);
@@ -211,6 +288,9 @@ static void on_commit(worker *w, const cJSON *msg)
         reply_gen(w, "commit_failed", n, "no such prepared generation");
         return;
     }
+    if (w->reap_ev == NULL &&
+        (w->reap_ev = evtimer_new(w->base, on_reap, w)) != NULL)
+        gen_defer_release(schedule_reap, w);
     apply_settings(w, w->prepared_settings);
     w->gw.current = w->prepared;
     soldout_clear(); /* a reload may have raised a stock */
@@ -399,7 +479,14 @@ static void teardown(worker *w)
     if (w->http != NULL)
         evhttp_free(w->http);
     drop_prepared(w);
+    if (w->build_ev != NULL)
+        event_free(w->build_ev);
     gen_unref(w->gw.current);
+    /* Whatever waits to be released goes now, before the store and the
+     * loop it may use. */
+    gen_defer_release(NULL, NULL);
+    if (w->reap_ev != NULL)
+        event_free(w->reap_ev);
     if (w->gw.pool != NULL)
         coro_pool_free(w->gw.pool);
     store_close(svc.st);
@@ -442,7 +529,6 @@ int worker_main(conf *c, int index, int listen_fd, int ctl_fd,
     if (w.base == NULL || w.gw.pool == NULL)
         return fail(&w, "out of memory");
     svc.base = w.base;
-    svc.session_lock_ms = c->session_lock_ms;
     svc.idem_ttl_ms = c->idempotency_ttl_s * 1000;
     conf_store_options(c, &so);
     so.base = w.base;

@@ -22,6 +22,7 @@ typedef struct ws_ent {
     uint8_t fam; /* STORE_F_* */
     char *key;   /* owned */
     int loaded;  /* the store's record was read */
+    int missed;  /* ... by a read of its own (not read ahead) */
     /* The store's record as read. */
     int present;
     int64_t num; /* counter value */
@@ -212,6 +213,7 @@ static ams_status load(svc_ws *ws, ws_ent *e, int64_t now_ms)
     if (st != AMS_OK && st != AMS_NOT_FOUND)
         return st;
     e->loaded = 1;
+    e->missed = 1;
     e->present = e->fam == STORE_F_COUNTER || st == AMS_OK;
     e->num = st == AMS_OK ? num : 0;
     e->val = st == AMS_OK ? val : NULL;
@@ -440,51 +442,88 @@ ams_status ws_value_cas(svc_ws *ws, const char *key, uint64_t expect,
     return AMS_OK;
 }
 
-ams_status ws_put_if(svc_ws *ws, const char *key, uint64_t version,
-                     const char *val, size_t len, int64_t expire_at_ms)
+/* A blind op of kind on key with the bytes val/len, both copied into the
+ * set; NULL when memory is short. */
+static store_wop *owned_op(svc_ws *ws, uint8_t kind, const char *key,
+                           const char *val, size_t len, int64_t expire_at_ms)
 {
     char *k = own_bytes(ws, key, strlen(key));
     char *v = k ? own_bytes(ws, val, len) : NULL;
-    store_wop *o;
+    store_wop *o = v ? add_op(ws, kind, k) : NULL;
 
-    if (v == NULL || (o = add_op(ws, STORE_W_CAS, k)) == NULL)
+    if (o != NULL) {
+        o->val = v;
+        o->len = len;
+        o->expire_at_ms = expire_at_ms;
+    }
+    return o;
+}
+
+ams_status ws_put_if(svc_ws *ws, const char *key, uint64_t version,
+                     const char *val, size_t len, int64_t expire_at_ms)
+{
+    store_wop *o = owned_op(ws, STORE_W_CAS, key, val, len, expire_at_ms);
+
+    if (o == NULL)
         return AMS_ERR_NOMEM;
     o->version = version;
-    o->val = v;
-    o->len = len;
-    o->expire_at_ms = expire_at_ms;
     return AMS_OK;
 }
 
 ams_status ws_board_set(svc_ws *ws, const char *key, const char *member,
                         int64_t score, int64_t expire_at_ms)
 {
-    char *k = own_bytes(ws, key, strlen(key));
-    char *m = k ? own_bytes(ws, member, strlen(member)) : NULL;
-    store_wop *o;
+    store_wop *o = owned_op(ws, STORE_W_BOARD_SET, key, member, strlen(member),
+                            expire_at_ms);
 
-    if (m == NULL || (o = add_op(ws, STORE_W_BOARD_SET, k)) == NULL)
+    if (o == NULL)
         return AMS_ERR_NOMEM;
-    o->val = m;
-    o->len = strlen(m);
     o->delta = score;
-    o->expire_at_ms = expire_at_ms;
     return AMS_OK;
 }
 
 ams_status ws_append(svc_ws *ws, const char *key, const char *val, size_t len,
                      int64_t expire_at_ms)
 {
-    char *k = own_bytes(ws, key, strlen(key));
-    char *v = k ? own_bytes(ws, val, len) : NULL;
-    store_wop *o;
+    return owned_op(ws, STORE_W_APPEND, key, val, len, expire_at_ms)
+               ? AMS_OK
+               : AMS_ERR_NOMEM;
+}
 
-    if (v == NULL || (o = add_op(ws, STORE_W_APPEND, k)) == NULL)
-        return AMS_ERR_NOMEM;
-    o->val = v;
-    o->len = len;
-    o->expire_at_ms = expire_at_ms;
-    return AMS_OK;
+void ws_prefill(svc_ws *ws, const store_rkey *k, store_rval *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        ws_ent *e = entry(ws, k[i].fam, k[i].key);
+        int ok = v[i].st == AMS_OK;
+
+        if (e == NULL || e->loaded) {
+            free(v[i].val);
+            v[i].val = NULL;
+            continue;
+        }
+        e->loaded = 1;
+        e->present = k[i].fam == STORE_F_COUNTER || ok;
+        e->num = ok ? v[i].num : 0;
+        e->val = ok ? v[i].val : NULL;
+        e->len = ok ? v[i].len : 0;
+        e->version = ok ? v[i].version : 0;
+        if (!ok)
+            free(v[i].val);
+        v[i].val = NULL;
+    }
+}
+
+size_t ws_misses(const svc_ws *ws, store_rkey *out, size_t max)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < ws->nent && n < max; i++)
+        if (ws->ent[i]->missed) {
+            out[n].fam = ws->ent[i]->fam;
+            out[n].key = ws->ent[i]->key;
+            n++;
+        }
+    return n;
 }
 
 ams_status ws_commit(svc_ws *ws, int64_t now_ms, store_wres *res)

@@ -80,6 +80,15 @@ ams_status ws_board_set(svc_ws *ws, const char *key, const char *member,
 ams_status ws_append(svc_ws *ws, const char *key, const char *val, size_t len,
                      int64_t expire_at_ms);
 
+/* Records read ahead (store read_many): each becomes what the set read
+ * for its key, unless the set already has it.  Takes the values (v[i].val,
+ * now owned by the set). */
+void ws_prefill(svc_ws *ws, const store_rkey *k, store_rval *v, size_t n);
+/* The keys the set had to read from the store one by one (not
+ * prefilled), at most max of them into out (keys valid while the set
+ * keeps its reads); returns how many. */
+size_t ws_misses(const svc_ws *ws, store_rkey *out, size_t max);
+
 /* Commit the writes in one atomic step (store_commit with one set) at
  * now_ms.  *res says what became of them (see store.h); the return value
  * is res->st.  The writes stay in the set either way. */

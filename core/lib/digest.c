@@ -56,6 +56,11 @@ int digest_sha256_hex(const void *a, size_t alen, const void *b, size_t blen,
     return 0;
 }
 
+int digest_buf(const void *p, size_t n, char hex[65])
+{
+    return digest_sha256_hex(p, n, NULL, 0, hex);
+}
+
 int digest_file(const char *path, char hex[65])
 {
     unsigned char buf[65536], md[32];

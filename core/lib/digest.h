@@ -11,6 +11,10 @@
  * or -1 with errno (hex is then ""). */
 int digest_file(const char *path, char hex[65]);
 
+/* SHA-256 of the n bytes at p into hex.  Returns 0, or -1 (hex is then
+ * ""). */
+int digest_buf(const void *p, size_t n, char hex[65]);
+
 /* 32 bytes as 64 hex digits and a NUL. */
 void digest_hex(const unsigned char md[32], char hex[65]);
 

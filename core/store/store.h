@@ -1,7 +1,8 @@
 /*
  * store.h -- the core services' storage interface.  One interface, one
- * backend per file (store_lmdb.c, store_mem.c, store_redis.c); the
- * same test suite (tests/unit/test_store.c) runs against every backend.
+ * backend per main file (store_lmdb.c, store_mem.c, store_redis.c, each
+ * naming at its top the other files of its backend); the same test
+ * suite (tests/unit/test_store.c) runs against every backend.
  *
  * Keys arrive fully namespaced by the host (see services.c); a backend
  * treats them as opaque byte strings of at most STORE_KEY_MAX bytes.  The

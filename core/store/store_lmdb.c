@@ -2,10 +2,14 @@
  * store_lmdb.c -- the embedded store backend: one LMDB environment per
  * node, shared by the worker processes through its memory map.
  *
- * Why one file of this size: one backend, one file (DESIGN.md §6), its
- * sections in the order of store.h's record families, like the other
- * backends', so that they read side by side; a family's code is short,
- * there are eight of them.
+ * Files, and why this one is over 1,200 lines.  The backend is three
+ * files sharing store_lmdb_int.h: this one (the layout below, the record
+ * helpers, the single calls, sweep, open), store_lmdb_list.c (the list
+ * family) and store_lmdb_wset.c (commit and read_many).  The single
+ * calls stay together here, their sections in the order of store.h's
+ * record families, like the other backends', so that they read side by
+ * side and next to the layout they write and the sweep that removes it;
+ * a family's code is short, there are six of them.
  *
  * Layout: three named databases in one environment.
  *
@@ -83,20 +87,24 @@
  * has not removed yet starts a new generation after the old entries,
  * with the append's expiry; so the last entry always tells whether the
  * list is live and where its live part starts, and list_range walks
- * only that part, from base + from.  The first entry of a generation
- * with an expiry holds its index entry: one per generation, not one per
- * entry.  Sweep deletes an expired generation's entries oldest first,
- * each one removed record, as many as its budget allows; when the
- * budget runs out inside the generation it moves the index entry to the
- * first entry left, at the same expiry, so the next sweep goes on from
- * there and no entry is counted twice.  It stops at the first entry of
- * a newer generation, which has an index entry of its own.
+ * only that part, from its base (or the oldest entry sweep left of it,
+ * seen only with a clock set back) + from.  The first entry of a
+ * generation with an expiry holds its index entry: one per generation,
+ * not one per entry.  Sweep deletes an expired generation's entries
+ * oldest first, each one removed record and one of the budget (as a
+ * board's members: a ledger may hold thousands, one write transaction
+ * must stay short, and *removed == max must still mean "call again");
+ * when the budget runs out inside the generation it moves the index
+ * entry to the first entry left, at the same expiry, so the next sweep
+ * goes on from there and no entry is counted twice.  It stops at the
+ * first entry of a newer generation, which has an index entry of its
+ * own.  The code: store_lmdb_list.c.
  *
  * Integers are encoded byte by byte: values sit at arbitrary offsets in
  * the map, where a pointer cast would be an unaligned access.
  *
  * Every call is one transaction, and so is a commit of a whole batch of
- * write sets (see that section).  LMDB serialises writers across
+ * write sets (see store_lmdb_wset.c).  LMDB serialises writers across
  * processes with a robust process-shared mutex; that is what makes
  * counter_add and value_cas atomic between workers.  A writer killed
  * before its commit returned leaves all of its transaction or none of it
@@ -106,114 +114,38 @@
  * slot only pins old pages; mdb_reader_check() at open and in sweep frees
  * it.
  */
-#include "store_backend.h"
-#include "store_enc.h"
+#include "store_lmdb_int.h"
 #include "store_lmdb.h"
 
 #include <errno.h>
 #include <limits.h>
-#include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum {
-    FAM_COUNTER = 'c',
-    FAM_LOCK = 'l',
-    FAM_TAG = 't',
-    FAM_VALUE = 'v',
-    FAM_BOARD = 'b',   /* a board's header */
-    FAM_RETIRED = 'd', /* an expired board whose members are still there */
-    FAM_JOURNAL = 'j', /* body: store_enc.h */
-    FAM_LIST = 'L',    /* one entry of a list: see the top */
-};
-
-#define LM_HDR 17                          /* family + expire_at + version */
-#define LM_KEY_MAX (1 + STORE_KEY_MAX)     /* family + caller key */
-#define LM_SEQ 4                           /* a list entry's sequence number */
-#define LM_LPRE_MAX (LM_KEY_MAX + 1)       /* 'L' + list key + 0x00 */
-#define LM_LKEY_MAX (LM_LPRE_MAX + LM_SEQ) /* the longest data key */
-#define LM_IDX_MAX (8 + LM_LKEY_MAX)       /* expire_at + data key */
-#define LM_SEQ_LAST 0xffffffffu
 #define LM_MAP_DEFAULT ((size_t)1 << 30)
 
-/* Board entries: id + kind + (order: score + time) + member. */
-#define LM_MEMBER_MAX 256
-#define LM_BID 8                               /* id */
-#define LM_BPRE (LM_BID + 1)                   /* id + kind */
-#define LM_BORD (LM_BPRE + STORE_ORDER_PREFIX) /* order key w/o member */
-#define LM_BKEY_MAX (LM_BORD + LM_MEMBER_MAX)
-#define LM_BVAL 16 /* member entry: score + time */
+/* The kind byte after a board entry's id (LM_BID, store_lmdb_int.h). */
 enum { BK_MEMBER = 'm', BK_ORDER = 'o' };
-
-typedef struct lm_store {
-    store base;
-    MDB_env *env;
-    MDB_dbi data;
-    MDB_dbi expiry;
-    MDB_dbi board;
-    pid_t pid; /* the process that opened the environment */
-} lm_store;
-
-/* One call in progress: its transaction and the record it is about. */
-typedef struct lm_call {
-    lm_store *ls;
-    MDB_txn *txn;
-    const char *op; /* names the call in log lines */
-    int dirty;      /* something was written: commit, don't abort */
-    int rc;         /* the LMDB error that failed the load, 0 if none */
-    unsigned char key[LM_LKEY_MAX];
-    size_t klen;
-    /* The stored record.  An expired one is stored but not live: it reads
-     * as absent, yet its index entry must be fixed when it is replaced. */
-    int stored;
-    int live;
-    int64_t expire_at_ms;
-    uint64_t version;
-    const unsigned char *body; /* in the map: valid until the next write
-                                  or the end of the transaction */
-    size_t len;
-} lm_call;
 
 static const store_ops lm_ops;
 
-/* ---- encoding ---- */
-
-/* Flipping the sign bit makes memcmp order of the big-endian bytes equal
- * to signed order, which LMDB's default key comparison relies on. */
-#define LM_SIGN STORE_SIGN
-
-static size_t lm_idx_key(unsigned char *out, int64_t expire_at_ms,
-                         const unsigned char *key, size_t klen)
-{
-    store_put_u64(out, (uint64_t)expire_at_ms ^ LM_SIGN);
-    memcpy(out + 8, key, klen);
-    return 8 + klen;
-}
-
-static int64_t lm_idx_expire(const unsigned char *idx)
-{
-    return (int64_t)(store_get_u64(idx) ^ LM_SIGN);
-}
-
 /* ---- errors ---- */
 
-static ams_status lm_fail(const char *op, int rc)
+ams_status lm_fail(const char *op, int rc)
 {
     fprintf(stderr, "store: lmdb: %s: %s\n", op, mdb_strerror(rc));
     return AMS_ERR_STORE;
 }
 
-static ams_status lm_corrupt(const char *op)
+ams_status lm_corrupt(const char *op)
 {
     fprintf(stderr, "store: lmdb: %s: corrupt record\n", op);
     return AMS_ERR_STORE;
 }
 
-/* A caller bug, not a store fault: AMS_ERR so it is answered 500. */
-static ams_status lm_bad(const char *op, const char *why)
+ams_status lm_bad(const char *op, const char *why)
 {
     fprintf(stderr, "store: lmdb: %s: %s\n", op, why);
     return AMS_ERR;
@@ -221,7 +153,7 @@ static ams_status lm_bad(const char *op, const char *why)
 
 /* ---- transactions and records ---- */
 
-static int lm_txn_begin(lm_store *ls, unsigned flags, MDB_txn **txn)
+int lm_txn_begin(lm_store *ls, unsigned flags, MDB_txn **txn)
 {
     int rc = mdb_txn_begin(ls->env, NULL, flags, txn);
 
@@ -259,11 +191,8 @@ static ams_status lm_load(lm_call *c, int64_t now_ms)
     return AMS_OK;
 }
 
-/* Load the record of key in family fam into c, inside the transaction
- * txn that c shares with the call that opened it (one atomic step over
- * two records: a journaled add).  Nothing to finish. */
-static ams_status lm_at(lm_call *c, lm_store *ls, MDB_txn *txn, const char *op,
-                        int fam, const char *key, int64_t now_ms)
+ams_status lm_at(lm_call *c, lm_store *ls, MDB_txn *txn, const char *op,
+                 int fam, const char *key, int64_t now_ms)
 {
     size_t klen = key != NULL ? strlen(key) : 0;
 
@@ -351,10 +280,8 @@ static ams_status lm_reindex(lm_call *c, int64_t expire_at_ms)
     return st;
 }
 
-/* Write the call's record.  body is the caller's memory, never the map:
- * the write may move or reuse the pages c->body points into. */
-static ams_status lm_put(lm_call *c, int64_t expire_at_ms, uint64_t version,
-                         const void *body, size_t len)
+ams_status lm_put(lm_call *c, int64_t expire_at_ms, uint64_t version,
+                  const void *body, size_t len)
 {
     MDB_val k = {c->klen, c->key}, v = {LM_HDR + len, NULL};
     unsigned char *p;
@@ -376,7 +303,7 @@ static ams_status lm_put(lm_call *c, int64_t expire_at_ms, uint64_t version,
     return AMS_OK;
 }
 
-static ams_status lm_del(lm_call *c)
+ams_status lm_del(lm_call *c)
 {
     MDB_val k = {c->klen, c->key};
     ams_status st = AMS_OK;
@@ -393,9 +320,7 @@ static ams_status lm_del(lm_call *c)
     return AMS_OK;
 }
 
-/* A malloc'd, NUL-terminated copy of the record's body, owned by the
- * caller; NULL when out of memory. */
-static char *lm_body_dup(const lm_call *c)
+char *lm_body_dup(const lm_call *c)
 {
     char *p = malloc(c->len + 1);
 
@@ -415,7 +340,7 @@ static char *lm_body_dup(const lm_call *c)
  * end of that period, so the first add decides it; keeping it means a
  * caller with a skewed clock cannot extend an old period's life. */
 
-static ams_status lm_counter_value(const lm_call *c, int64_t *v)
+ams_status lm_counter_value(const lm_call *c, int64_t *v)
 {
     *v = 0;
     if (!c->live)
@@ -793,8 +718,8 @@ static ams_status lm_value_cas(store *s, const char *key, uint64_t expect,
  * expiry whatever they pass.  An absent or expired board has no members:
  * board_top gives an empty list (AMS_OK), board_rank AMS_NOT_FOUND. */
 
-static size_t lm_member_key(unsigned char *out, uint64_t id,
-                            const char *member, size_t mlen)
+size_t lm_member_key(unsigned char *out, uint64_t id, const char *member,
+                     size_t mlen)
 {
     store_put_u64(out, id);
     out[LM_BID] = BK_MEMBER;
@@ -817,8 +742,7 @@ static int lm_member_ok(const char *member, size_t *mlen)
     return *mlen > 0 && *mlen <= LM_MEMBER_MAX;
 }
 
-/* The id a live board header holds. */
-static ams_status lm_board_id(const lm_call *c, uint64_t *id)
+ams_status lm_board_id(const lm_call *c, uint64_t *id)
 {
     if (c->len != LM_BID)
         return lm_corrupt(c->op);
@@ -846,10 +770,7 @@ static int lm_board_retire(lm_store *ls, MDB_txn *txn, uint64_t id,
     return rc == 0 ? mdb_put(txn, ls->expiry, &ik, &iv, 0) : rc;
 }
 
-/* Make the call's header a new, empty board: retire the expired one it
- * replaces, if any, and take the next id. */
-static ams_status lm_board_create(lm_call *c, int64_t expire_at_ms,
-                                  uint64_t *id)
+ams_status lm_board_create(lm_call *c, int64_t expire_at_ms, uint64_t *id)
 {
     unsigned char seq[LM_BID] = {0}, b[LM_BID];
     MDB_val k = {sizeof seq, seq}, v;
@@ -880,10 +801,8 @@ static ams_status lm_board_create(lm_call *c, int64_t expire_at_ms,
     return lm_put(c, expire_at_ms, 0, b, sizeof b);
 }
 
-/* Give member of board id the score; a member already at that score
- * keeps its time, and nothing is written. */
-static ams_status lm_member_set(lm_call *c, uint64_t id, const char *member,
-                                size_t mlen, int64_t score, int64_t now_ms)
+ams_status lm_member_set(lm_call *c, uint64_t id, const char *member,
+                         size_t mlen, int64_t score, int64_t now_ms)
 {
     unsigned char mk[LM_BKEY_MAX], ok[LM_BKEY_MAX], val[LM_BVAL];
     MDB_val k = {lm_member_key(mk, id, member, mlen), mk}, v, o;
@@ -1147,621 +1066,7 @@ static ams_status lm_board_rank(store *s, const char *key, const char *member,
     return st;
 }
 
-/* ---- lists (layout: see the top) ----
- *
- * Expiry policy, as for counters and boards: expire_at_ms is applied when
- * an append creates the list (it was absent or expired); later appends
- * keep the list's expiry whatever they pass. */
-
-/* The state of a list, as its last entry tells it. */
-typedef struct lm_list {
-    unsigned char key[LM_LKEY_MAX]; /* prefix, then room for a seq */
-    size_t plen;                    /* 'L' + list key + 0x00 */
-    int found;                      /* it has an entry, live or not */
-    int live;
-    uint32_t last; /* the last entry's seq */
-    uint32_t base; /* the seq of its generation's first entry */
-    int64_t expire_at_ms;
-} lm_list;
-
-static void lm_put_u32(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)(v >> 24);
-    p[1] = (unsigned char)(v >> 16);
-    p[2] = (unsigned char)(v >> 8);
-    p[3] = (unsigned char)v;
-}
-
-static uint32_t lm_get_u32(const unsigned char *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
-           p[3];
-}
-
-/* Start l on list key: its prefix; AMS_ERR when the key is bad. */
-static ams_status lm_list_init(lm_list *l, const char *op, const char *key)
-{
-    size_t klen = key != NULL ? strlen(key) : 0;
-
-    memset(l, 0, sizeof *l);
-    if (klen == 0 || klen > STORE_KEY_MAX)
-        return lm_bad(op, "key is empty or longer than STORE_KEY_MAX");
-    l->key[0] = FAM_LIST;
-    memcpy(l->key + 1, key, klen);
-    l->key[1 + klen] = '\0';
-    l->plen = 2 + klen;
-    return AMS_OK;
-}
-
-/* Read the list's state from its last entry, found with one cursor
- * lookup (the first key after the highest seq the list could have, then
- * one step back): O(log n) whatever the length of the list.  *lrc: the
- * LMDB error, if that is what failed. */
-static ams_status lm_list_last(lm_store *ls, MDB_txn *txn, const char *op,
-                               lm_list *l, int64_t now_ms, int *lrc)
-{
-    size_t klen = l->plen + LM_SEQ;
-    const unsigned char *p;
-    MDB_cursor *cur;
-    MDB_val k, v;
-    int rc = mdb_cursor_open(txn, ls->data, &cur);
-
-    l->found = 0;
-    if (rc == 0) {
-        lm_put_u32(l->key + l->plen, LM_SEQ_LAST);
-        k = (MDB_val){klen, l->key};
-        rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-        if (rc == 0 &&
-            !(k.mv_size == klen && memcmp(k.mv_data, l->key, klen) == 0))
-            rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
-        else if (rc == MDB_NOTFOUND)
-            rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
-        if (rc == 0 && k.mv_size == klen &&
-            memcmp(k.mv_data, l->key, l->plen) == 0) {
-            l->found = 1;
-            l->last = lm_get_u32((const unsigned char *)k.mv_data + l->plen);
-        }
-        mdb_cursor_close(cur);
-    }
-    if (rc != 0 && rc != MDB_NOTFOUND) {
-        *lrc = rc;
-        return lm_fail(op, rc);
-    }
-    if (!l->found)
-        return AMS_OK;
-    p = v.mv_data;
-    if (v.mv_size < LM_HDR || p[0] != FAM_LIST ||
-        store_get_u64(p + 9) > l->last)
-        return lm_corrupt(op);
-    l->expire_at_ms = (int64_t)store_get_u64(p + 1);
-    l->base = (uint32_t)store_get_u64(p + 9);
-    l->live = l->expire_at_ms == 0 || l->expire_at_ms > now_ms;
-    return AMS_OK;
-}
-
-/* Append one entry to list l, whose state lm_list_last just read (and
- * which this updates): after its last entry, in its generation when it
- * is live, else as the first entry of a new generation, which gets
- * expire_at_ms and the index entry.  The caller checked that the list is
- * not full.  Returns an LMDB error code. */
-static int lm_list_append(lm_store *ls, MDB_txn *txn, lm_list *l,
-                          const void *val, size_t len, int64_t expire_at_ms,
-                          int64_t now_ms)
-{
-    unsigned char ikey[LM_IDX_MAX], *p;
-    uint32_t seq = l->found ? l->last + 1 : 0;
-    MDB_val k = {l->plen + LM_SEQ, l->key}, v = {LM_HDR + len, NULL};
-    int rc;
-
-    if (!l->found || !l->live) {
-        l->base = seq;
-        l->expire_at_ms = expire_at_ms;
-    }
-    lm_put_u32(l->key + l->plen, seq);
-    rc = mdb_put(txn, ls->data, &k, &v, MDB_RESERVE);
-    if (rc != 0)
-        return rc;
-    p = v.mv_data;
-    p[0] = FAM_LIST;
-    store_put_u64(p + 1, (uint64_t)l->expire_at_ms);
-    store_put_u64(p + 9, l->base);
-    if (len > 0)
-        memcpy(p + LM_HDR, val, len);
-    if (seq == l->base && l->expire_at_ms != 0) {
-        MDB_val ik = {lm_idx_key(ikey, l->expire_at_ms, l->key, k.mv_size),
-                      ikey};
-        MDB_val iv = {0, NULL};
-        rc = mdb_put(txn, ls->expiry, &ik, &iv, 0);
-    }
-    l->found = 1;
-    l->last = seq;
-    l->live = l->expire_at_ms == 0 || l->expire_at_ms > now_ms;
-    return rc;
-}
-
-/* Entries from..from+max-1 of the live generation, read in one read
- * transaction: a consistent snapshot while others append.  *out (an
- * array of *count, each val malloc'd and NUL-terminated) is owned by the
- * caller: store_items_free(). */
-static ams_status lm_list_range(store *s, const char *key, size_t from,
-                                size_t max, int64_t now_ms, store_item **out,
-                                size_t *count)
-{
-    lm_store *ls = (lm_store *)s;
-    store_item *it = NULL;
-    size_t n = 0, got = 0, span;
-    MDB_cursor *cur = NULL;
-    MDB_txn *txn;
-    MDB_val k, v;
-    lm_list l;
-    int rc = 0, lrc = 0;
-    ams_status st = lm_list_init(&l, "list_range", key);
-
-    *out = NULL;
-    *count = 0;
-    if (st != AMS_OK)
-        return st;
-    rc = lm_txn_begin(ls, MDB_RDONLY, &txn);
-    if (rc != 0)
-        return lm_fail("list_range", rc);
-    st = lm_list_last(ls, txn, "list_range", &l, now_ms, &lrc);
-    if (st == AMS_OK && l.found && l.live) {
-        span = (size_t)(l.last - l.base) + 1;
-        if (from < span)
-            n = span - from < max ? span - from : max;
-    }
-    if (n > 0 && (it = calloc(n, sizeof *it)) == NULL)
-        st = AMS_ERR_NOMEM;
-    if (st == AMS_OK && n > 0 &&
-        (rc = mdb_cursor_open(txn, ls->data, &cur)) != 0)
-        st = lm_fail("list_range", rc);
-    /* A generation's entries are contiguous from its base: walk them. */
-    for (size_t i = 0; st == AMS_OK && i < n; i++) {
-        const unsigned char *p;
-
-        if (i == 0) {
-            lm_put_u32(l.key + l.plen, l.base + (uint32_t)from);
-            k = (MDB_val){l.plen + LM_SEQ, l.key};
-            rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
-        } else {
-            rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-        }
-        if (rc != 0 && rc != MDB_NOTFOUND) {
-            st = lm_fail("list_range", rc);
-            break;
-        }
-        p = v.mv_data;
-        if (rc == MDB_NOTFOUND || k.mv_size != l.plen + LM_SEQ ||
-            memcmp(k.mv_data, l.key, l.plen) != 0 ||
-            lm_get_u32((const unsigned char *)k.mv_data + l.plen) !=
-                l.base + (uint32_t)(from + i) ||
-            v.mv_size < LM_HDR || store_get_u64(p + 9) != l.base) {
-            st = lm_corrupt("list_range"); /* a gap in the generation */
-            break;
-        }
-        it[i].len = v.mv_size - LM_HDR;
-        if ((it[i].val = malloc(it[i].len + 1)) == NULL) {
-            st = AMS_ERR_NOMEM;
-            break;
-        }
-        memcpy(it[i].val, p + LM_HDR, it[i].len);
-        it[i].val[it[i].len] = '\0';
-        got++;
-    }
-    if (cur != NULL)
-        mdb_cursor_close(cur);
-    mdb_txn_abort(txn);
-    if (st != AMS_OK) {
-        store_items_free(it, got);
-        return st;
-    }
-    *out = it;
-    *count = n;
-    return AMS_OK;
-}
-
-/* Sweep the expired generation of a list from idx's entry (idx a copy,
- * not the map): delete its entries oldest first, as many as budget (at
- * least 1) allows, each one removed record; when the budget runs out
- * first, the index entry moves to the first entry left, at the same
- * expiry, and the next sweep goes on from there.  base: the generation's
- * (from the entry's record).  *used: the budget this took, at least 1.
- * Returns an LMDB error code. */
-static int lm_list_drain(lm_store *ls, MDB_txn *txn, const unsigned char *idx,
-                         size_t ilen, uint64_t base, size_t budget,
-                         size_t *removed, size_t *used)
-{
-    unsigned char key[LM_LKEY_MAX], nidx[LM_IDX_MAX];
-    size_t dlen = ilen - 8, plen = dlen - LM_SEQ, n = 0;
-    int64_t exp = lm_idx_expire(idx);
-    MDB_val ik = {ilen, (void *)idx}, k, v;
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(txn, ls->data, &cur);
-
-    *used = 1;
-    if (rc != 0)
-        return rc;
-    memcpy(key, idx + 8, dlen);
-    for (;;) {
-        const unsigned char *p;
-
-        /* After a delete, the key just deleted finds the next one. */
-        k = (MDB_val){dlen, key};
-        rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-        if (rc == MDB_NOTFOUND) {
-            rc = 0;
-            break;
-        }
-        if (rc != 0)
-            break;
-        p = v.mv_data;
-        if (k.mv_size != dlen || memcmp(k.mv_data, key, plen) != 0 ||
-            v.mv_size < LM_HDR || p[0] != FAM_LIST ||
-            (int64_t)store_get_u64(p + 1) != exp ||
-            store_get_u64(p + 9) != base)
-            break; /* the generation ends (a newer one may follow) */
-        memcpy(key, k.mv_data, dlen);
-        if (n == budget) {
-            MDB_val nk = {lm_idx_key(nidx, exp, key, dlen), nidx};
-            MDB_val nv = {0, NULL};
-            rc = mdb_put(txn, ls->expiry, &nk, &nv, 0);
-            break;
-        }
-        rc = mdb_cursor_del(cur, 0);
-        if (rc != 0)
-            break;
-        n++;
-        (*removed)++;
-    }
-    mdb_cursor_close(cur);
-    *used = n > 0 ? n : 1;
-    return rc == 0 ? mdb_del(txn, ls->expiry, &ik, NULL) : rc;
-}
-
-/* ---- write sets and batched reads (store.h: Write sets) ----
- *
- * All the sets of one commit call share one write transaction, so one
- * fsync (sync = full) pays for the batch.  Each set is validated whole
- * before any of it is written: a set that does not validate has touched
- * nothing, so no nested transaction is needed to roll it back (LMDB
- * mallocs a dirty page list for each child transaction, which would
- * cost more than the set).  Validation reads through the batch's own
- * transaction, so it sees what the sets before it wrote; the ops before
- * it in the same set are added on top (adds) or checked (CAS).
- *
- * Every CAS of the batch gets the transaction's id as its version, as
- * value_cas does.  A key written by a CAS earlier in the same
- * transaction therefore holds a version nobody has been handed yet; a
- * CAS against it conflicts (fresh = that version), since it could only
- * match by guessing, and applying it would give the key the same
- * version twice. */
-
-typedef struct lm_batch {
-    lm_store *ls;
-    MDB_txn *txn;
-    uint64_t txnid; /* the version of every CAS in the batch */
-    int dirty;      /* something was written: commit */
-    int rc;         /* an LMDB error: the transaction is lost */
-} lm_batch;
-
-#define LM_COMMIT_OP "commit"
-
-static int lm_key_ok(const char *key)
-{
-    size_t klen = key != NULL ? strlen(key) : 0;
-
-    return klen > 0 && klen <= STORE_KEY_MAX;
-}
-
-/* Validate op j of set w against the transaction and the ops before it
- * in w.  AMS_OK; AMS_CONFLICT with *fresh; AMS_ERR for a bad op;
- * AMS_ERR_STORE for a damaged record or an LMDB error (then b->rc). */
-static ams_status lm_wop_check(lm_batch *b, const store_wset *w, size_t j,
-                               int64_t *fresh)
-{
-    const store_wop *o = &w->op[j];
-    lm_call c;
-    lm_list l;
-    uint64_t v, id;
-    int64_t f = 0, nx;
-    size_t earlier = 0;
-    ams_status st;
-
-    c.rc = 0; /* not every op loads a record into c */
-    if (o->val == NULL && o->len > 0)
-        return lm_bad(LM_COMMIT_OP, "NULL value");
-    switch (o->kind) {
-    case STORE_W_ADD:
-        st = lm_at(&c, b->ls, b->txn, LM_COMMIT_OP, FAM_COUNTER, o->key,
-                   w->now_ms);
-        if (st == AMS_OK)
-            st = lm_counter_value(&c, &f);
-        if (st != AMS_OK)
-            break;
-        /* Each earlier add passed its own bounds: no overflow here. */
-        for (size_t i = 0; i < j; i++)
-            if (w->op[i].kind == STORE_W_ADD &&
-                strcmp(w->op[i].key, o->key) == 0)
-                f += w->op[i].delta;
-        *fresh = f;
-        if (__builtin_add_overflow(f, o->delta, &nx) || nx < o->lo ||
-            nx > o->hi || ((o->flags & STORE_WF_EXACT) && f != o->expect))
-            st = AMS_CONFLICT;
-        break;
-    case STORE_W_CAS:
-        st = lm_at(&c, b->ls, b->txn, LM_COMMIT_OP, FAM_VALUE, o->key,
-                   w->now_ms);
-        if (st != AMS_OK)
-            break;
-        v = c.live ? c.version : 0;
-        for (size_t i = 0; i < j; i++)
-            if (w->op[i].kind == STORE_W_CAS &&
-                strcmp(w->op[i].key, o->key) == 0)
-                v = b->txnid;
-        *fresh = (int64_t)v;
-        if (v != o->version || v == b->txnid)
-            st = AMS_CONFLICT;
-        break;
-    case STORE_W_TAG_SET:
-    case STORE_W_TAG_DEL:
-        st = lm_key_ok(o->key) ? AMS_OK
-                               : lm_bad(LM_COMMIT_OP, "key is empty or "
-                                                      "longer than "
-                                                      "STORE_KEY_MAX");
-        break;
-    case STORE_W_APPEND:
-        /* Blind, but a damaged last entry or a full list would fail the
-         * apply, and with it the whole batch: find them now. */
-        st = lm_list_init(&l, LM_COMMIT_OP, o->key);
-        if (st == AMS_OK)
-            st = lm_list_last(b->ls, b->txn, LM_COMMIT_OP, &l, w->now_ms,
-                              &c.rc);
-        if (st != AMS_OK)
-            break;
-        for (size_t i = 0; i < j; i++)
-            if (w->op[i].kind == STORE_W_APPEND &&
-                strcmp(w->op[i].key, o->key) == 0)
-                earlier++;
-        if (l.found && (uint64_t)l.last + 1 + earlier > LM_SEQ_LAST)
-            st = lm_bad(LM_COMMIT_OP, "list full (2^32 entries)");
-        break;
-    case STORE_W_BOARD_SET:
-        /* Blind too; the header and the member's entry are read for the
-         * same reason as a list's last entry. */
-        if (o->val == NULL || o->len == 0 || o->len > LM_MEMBER_MAX) {
-            st = lm_bad(LM_COMMIT_OP, "member is empty or too long");
-            break;
-        }
-        st = lm_at(&c, b->ls, b->txn, LM_COMMIT_OP, FAM_BOARD, o->key,
-                   w->now_ms);
-        if (st == AMS_OK && c.live)
-            st = lm_board_id(&c, &id);
-        if (st == AMS_OK && c.live) {
-            unsigned char mk[LM_BKEY_MAX];
-            MDB_val mkv = {lm_member_key(mk, id, o->val, o->len), mk}, mv;
-            int rc = mdb_get(b->txn, b->ls->board, &mkv, &mv);
-
-            if (rc == 0 && mv.mv_size != LM_BVAL)
-                st = lm_corrupt(LM_COMMIT_OP);
-            else if (rc != 0 && rc != MDB_NOTFOUND)
-                st = lm_fail(LM_COMMIT_OP, c.rc = rc);
-        }
-        break;
-    default:
-        return lm_bad(LM_COMMIT_OP, "unknown op kind");
-    }
-    if (st == AMS_ERR_STORE && c.rc != 0)
-        b->rc = c.rc;
-    return st;
-}
-
-/* Write op o of set w, which validated.  Any failure loses the batch:
- * the set may be half written. */
-static ams_status lm_wop_apply(lm_batch *b, const store_wset *w,
-                               const store_wop *o)
-{
-    unsigned char buf[8];
-    int64_t cur, next;
-    uint64_t id;
-    lm_call c;
-    lm_list l;
-    ams_status st;
-    int rc;
-
-    switch (o->kind) {
-    case STORE_W_ADD:
-        st = lm_at(&c, b->ls, b->txn, LM_COMMIT_OP, FAM_COUNTER, o->key,
-                   w->now_ms);
-        if (st == AMS_OK)
-            st = lm_counter_value(&c, &cur);
-        if (st == AMS_OK && __builtin_add_overflow(cur, o->delta, &next))
-            st = lm_corrupt(LM_COMMIT_OP); /* validated: cannot happen */
-        if (st == AMS_OK) {
-            store_put_u64(buf, (uint64_t)next);
-            st = lm_put(&c, c.live ? c.expire_at_ms : o->expire_at_ms, 0, buf,
-                        sizeof buf);
-        }
-        break;
-    case STORE_W_CAS:
-        st = lm_at(&c, b->ls, b->txn, LM_COMMIT_OP, FAM_VALUE, o->key,
-                   w->now_ms);
-        if (st == AMS_OK)
-            st = lm_put(&c, o->expire_at_ms, b->txnid, o->val, o->len);
-        break;
-    case STORE_W_TAG_SET:
-        st =
-            lm_at(&c, b->ls, b->txn, LM_COMMIT_OP, FAM_TAG, o->key, w->now_ms);
-        if (st == AMS_OK)
-            st = lm_put(&c, o->expire_at_ms, 0, o->val, o->len);
-        break;
-    case STORE_W_TAG_DEL:
-        /* As tag_del: an expired tag is left to sweep, which counts it. */
-        st =
-            lm_at(&c, b->ls, b->txn, LM_COMMIT_OP, FAM_TAG, o->key, w->now_ms);
-        if (st == AMS_OK && c.live)
-            st = lm_del(&c);
-        break;
-    case STORE_W_APPEND:
-        c.dirty = 0;
-        c.rc = 0;
-        st = lm_list_init(&l, LM_COMMIT_OP, o->key);
-        if (st == AMS_OK)
-            st = lm_list_last(b->ls, b->txn, LM_COMMIT_OP, &l, w->now_ms,
-                              &c.rc);
-        if (st == AMS_OK) {
-            rc = lm_list_append(b->ls, b->txn, &l, o->val, o->len,
-                                o->expire_at_ms, w->now_ms);
-            if (rc != 0)
-                st = lm_fail(LM_COMMIT_OP, rc);
-            c.dirty = 1;
-        }
-        break;
-    case STORE_W_BOARD_SET:
-        st = lm_at(&c, b->ls, b->txn, LM_COMMIT_OP, FAM_BOARD, o->key,
-                   w->now_ms);
-        if (st == AMS_OK)
-            st = c.live ? lm_board_id(&c, &id)
-                        : lm_board_create(&c, o->expire_at_ms, &id);
-        if (st == AMS_OK)
-            st = lm_member_set(&c, id, o->val, o->len, o->delta, w->now_ms);
-        break;
-    default:
-        return lm_bad(LM_COMMIT_OP, "unknown op kind");
-    }
-    b->dirty |= c.dirty;
-    return st;
-}
-
-/* Decide set w into *res: validate all of it, then write all of it.
- * Returns AMS_OK when it was decided (res->st: applied, conflicting, or
- * refused), else the failure that loses the whole batch. */
-static ams_status lm_wset_run(lm_batch *b, const store_wset *w,
-                              store_wres *res)
-{
-    ams_status st = AMS_OK;
-
-    *res = (store_wres){AMS_OK, 0, 0, 0};
-    if (w->n > 0 && w->op == NULL) {
-        res->st = lm_bad(LM_COMMIT_OP, "a set without its ops");
-        return AMS_OK;
-    }
-    for (size_t j = 0; j < w->n && st == AMS_OK; j++) {
-        st = lm_wop_check(b, w, j, &res->fresh);
-        res->at = j;
-    }
-    if (b->rc != 0)
-        return AMS_ERR_STORE;
-    if (st != AMS_OK) {
-        /* Conflicting, a bad op, or a damaged record: this set only. */
-        res->st = st;
-        if (st != AMS_CONFLICT)
-            res->fresh = 0;
-        return AMS_OK;
-    }
-    res->at = 0;
-    res->fresh = 0;
-    for (size_t j = 0; j < w->n; j++)
-        if ((st = lm_wop_apply(b, w, &w->op[j])) != AMS_OK)
-            return st;
-    return AMS_OK;
-}
-
-/* Every set of the batch in one write transaction and one commit; res
- * (n entries, the caller's) says what became of each. */
-static ams_status lm_commit(store *s, const store_wset *sets, size_t n,
-                            store_wres *res)
-{
-    lm_batch b = {(lm_store *)s, NULL, 0, 0, 0};
-    ams_status st = AMS_OK;
-    size_t i;
-    int rc;
-
-    for (i = 0; i < n; i++)
-        res[i] = (store_wres){AMS_ERR_STORE, 0, 0, 0};
-    if (n == 0)
-        return AMS_OK;
-    rc = lm_txn_begin(b.ls, 0, &b.txn);
-    if (rc != 0)
-        return lm_fail(LM_COMMIT_OP, rc);
-    b.txnid = (uint64_t)mdb_txn_id(b.txn);
-    for (i = 0; i < n && st == AMS_OK; i++)
-        st = lm_wset_run(&b, &sets[i], &res[i]);
-    if (st != AMS_OK) {
-        /* Nothing of the batch reaches the file: certainly not applied. */
-        mdb_txn_abort(b.txn);
-        for (i = 0; i < n; i++)
-            res[i] = (store_wres){AMS_ERR_STORE, 0, 0, 0};
-        return AMS_ERR_STORE;
-    }
-    if (!b.dirty) {
-        /* Every set conflicted (or wrote nothing): no write transaction,
-         * so the last committed txn id does not move. */
-        mdb_txn_abort(b.txn);
-        return AMS_OK;
-    }
-    rc = mdb_txn_commit(b.txn);
-    if (rc != 0) {
-        /* An error in the commit itself (EIO on the meta page, say) may
-         * come after the data reached the disk: the sets that were to be
-         * applied may have been; those that were not, certainly were
-         * not. */
-        lm_fail(LM_COMMIT_OP, rc);
-        for (i = 0; i < n; i++)
-            res[i] = (store_wres){AMS_ERR_STORE, res[i].st == AMS_OK, 0, 0};
-        return AMS_ERR_STORE;
-    }
-    return AMS_OK;
-}
-
-/* All n reads in one read transaction: one snapshot.  out[i].val is
- * malloc'd and owned by the caller (store_rvals_free); on failure none
- * is left. */
-static ams_status lm_read_many(store *s, const store_rkey *k, size_t n,
-                               int64_t now_ms, store_rval *out)
-{
-    lm_store *ls = (lm_store *)s;
-    MDB_txn *txn;
-    lm_call c;
-    ams_status st = AMS_OK;
-    int rc;
-
-    for (size_t i = 0; i < n; i++)
-        out[i] = (store_rval){AMS_NOT_FOUND, 0, NULL, 0, 0};
-    if (n == 0)
-        return AMS_OK;
-    rc = lm_txn_begin(ls, MDB_RDONLY, &txn);
-    if (rc != 0)
-        return lm_fail("read_many", rc);
-    for (size_t i = 0; i < n && st == AMS_OK; i++) {
-        store_rval *r = &out[i];
-
-        if (k[i].fam != STORE_F_COUNTER && k[i].fam != STORE_F_TAG &&
-            k[i].fam != STORE_F_VALUE) {
-            st = lm_bad("read_many", "unknown family");
-            break;
-        }
-        st = lm_at(&c, ls, txn, "read_many", k[i].fam, k[i].key, now_ms);
-        if (st != AMS_OK)
-            break;
-        if (k[i].fam == STORE_F_COUNTER) {
-            st = lm_counter_value(&c, &r->num);
-            r->st = AMS_OK;
-        } else if (c.live) {
-            if ((r->val = lm_body_dup(&c)) == NULL)
-                st = AMS_ERR_NOMEM;
-            r->len = c.len;
-            r->version = k[i].fam == STORE_F_VALUE ? c.version : 0;
-            r->st = AMS_OK;
-        }
-    }
-    mdb_txn_abort(txn);
-    if (st != AMS_OK) {
-        store_rvals_free(out, n);
-        for (size_t i = 0; i < n; i++)
-            out[i] = (store_rval){AMS_NOT_FOUND, 0, NULL, 0, 0};
-    }
-    return st;
-}
+/* ---- the probe of write transactions (store_lmdb.h) ---- */
 
 uint64_t store_lmdb_txnid(store *s)
 {

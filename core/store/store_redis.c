@@ -96,7 +96,9 @@
  * pass 1 must know the result without writing it.
  *
  * Connections, the calls and the scripts' loading: store_redis_conn.c;
- * the scripts themselves: lua/NAME.lua, embedded at build time.
+ * the write-set operations (commit, read_many, list_range):
+ * store_redis_wset.c; the scripts themselves: lua/NAME.lua, embedded at
+ * build time.
  */
 #include "store_redis.h"
 
@@ -107,7 +109,7 @@
 
 static const store_ops rd_ops;
 
-static ams_status rd_unexpected(rd_store *rs, const char *op, redisReply *r)
+ams_status rd_unexpected(rd_store *rs, const char *op, redisReply *r)
 {
     freeReplyObject(r);
     return rd_fail(rs, op, "unexpected answer from the script");
@@ -123,13 +125,8 @@ static int rd_has_tag(const char *key)
            strchr(open + 2, '}') != NULL;
 }
 
-/* Prefix + key into buf (RD_KEY_MAX bytes), *len its length; AMS_ERR
- * when the key is empty or too long.  A key without a hash tag is
- * wrapped in one, "prefix{key}", so that every Redis key made from the
- * same caller key (a board's two) hashes to the same Cluster slot
- * whatever the key. */
-static ams_status rd_key_make(rd_store *rs, const char *op, char *buf,
-                              size_t *len, const char *prefix, const char *key)
+ams_status rd_key_make(rd_store *rs, const char *op, char *buf, size_t *len,
+                       const char *prefix, const char *key)
 {
     size_t klen = key != NULL ? strlen(key) : 0, plen = strlen(prefix), n;
     int wrap;
@@ -149,9 +146,8 @@ static ams_status rd_key_make(rd_store *rs, const char *op, char *buf,
     return AMS_OK;
 }
 
-/* rd_key_make, appended to a (which keeps pointing at buf). */
-static ams_status rd_key(rd_store *rs, const char *op, rd_args *a, char *buf,
-                         const char *prefix, const char *key)
+ams_status rd_key(rd_store *rs, const char *op, rd_args *a, char *buf,
+                  const char *prefix, const char *key)
 {
     size_t n;
     ams_status st = rd_key_make(rs, op, buf, &n, prefix, key);
@@ -161,7 +157,7 @@ static ams_status rd_key(rd_store *rs, const char *op, rd_args *a, char *buf,
     return st;
 }
 
-static int rd_parse_i64(const redisReply *r, int64_t *v)
+int rd_parse_i64(const redisReply *r, int64_t *v)
 {
     char buf[32], *end;
     long long x;
@@ -182,7 +178,7 @@ static int rd_parse_i64(const redisReply *r, int64_t *v)
     return 0;
 }
 
-static int rd_parse_u64(const redisReply *r, uint64_t *v)
+int rd_parse_u64(const redisReply *r, uint64_t *v)
 {
     char buf[32], *end;
     unsigned long long x;
@@ -200,8 +196,7 @@ static int rd_parse_u64(const redisReply *r, uint64_t *v)
     return 0;
 }
 
-/* {status, ...}: the status of an array answer, or -1. */
-static int rd_status(const redisReply *r)
+int rd_status(const redisReply *r)
 {
     if (r->type == REDIS_REPLY_INTEGER)
         return (int)r->integer;
@@ -233,9 +228,7 @@ static ams_status rd_journal_refused(rd_store *rs, const char *op, int code)
     return 0;
 }
 
-/* A malloc'd NUL-terminated copy of a string reply; NULL when out of
- * memory. */
-static char *rd_dup(const redisReply *r)
+char *rd_dup(const redisReply *r)
 {
     char *p = malloc(r->len + 1);
 
@@ -803,523 +796,6 @@ static ams_status rd_board_rank(store *s, const char *key, const char *member,
         *score = rd_order_score(r->element[2]->str);
     freeReplyObject(r);
     return AMS_OK;
-}
-
-/* ---- write sets (store.h: Write sets; the script: lua/commit.lua) ---- */
-
-/* What one op puts into its set's script call, in buffers of its own
- * that the call points into: its keys, its numbers in decimal, a
- * board's order key; ki: its keys' places among the call's KEYS
- * (1-based, as Lua counts). */
-typedef struct rd_wtext {
-    char key[2][RD_KEY_MAX];
-    char num[6][24];
-    unsigned char okey[RD_ORDER + RD_MEMBER_MAX];
-    int ki[2];
-} rd_wtext;
-
-/* One set's script call and the buffers it points into (rd_wbuild makes
- * them, rd_wfree frees them). */
-typedef struct rd_wcall {
-    rd_call call;
-    rd_wtext *t; /* one per op */
-    const char **argv;
-    size_t *lens;
-    char now[24];
-} rd_wcall;
-
-static const char *const rd_wkind[] = {
-    [STORE_W_ADD] = "A",     [STORE_W_CAS] = "C",    [STORE_W_TAG_SET] = "T",
-    [STORE_W_TAG_DEL] = "D", [STORE_W_APPEND] = "L", [STORE_W_BOARD_SET] = "B",
-};
-
-static void rd_wput(rd_call *c, const void *p, size_t len)
-{
-    c->argv[3 + c->argc] = p != NULL ? p : "";
-    c->lens[3 + c->argc] = len;
-    c->argc++;
-}
-
-/* v in decimal into buf (24 bytes), as the next argument. */
-static void rd_wnum(rd_call *c, char *buf, int64_t v)
-{
-    rd_wput(c, buf, (size_t)snprintf(buf, 24, "%" PRId64, v));
-}
-
-/* The place (1-based) of Redis key k among c's keys, added if new. */
-static int rd_wkey(rd_call *c, const char *k, size_t len)
-{
-    for (int i = 0; i < c->argc; i++)
-        if (c->lens[3 + i] == len && memcmp(c->argv[3 + i], k, len) == 0)
-            return i + 1;
-    rd_wput(c, k, len);
-    return c->argc;
-}
-
-static void rd_wfree(rd_wcall *w)
-{
-    free(w->t);
-    free(w->argv);
-    free(w->lens);
-    if (w->call.reply != NULL)
-        freeReplyObject(w->call.reply);
-    memset(w, 0, sizeof *w);
-}
-
-/* Build set's script call into w (rd_wfree it, whatever this returns):
- * KEYS its distinct keys, ARGV now and the ops (lua/commit.lua).
- * AMS_ERR (logged) for a bad op, which *at names. */
-static ams_status rd_wbuild(rd_store *rs, const store_wset *set, rd_wcall *w,
-                            size_t *at)
-{
-    const char *op = "commit";
-    size_t n = set->n, cap = 3 + 2 * n + 1 + 7 * n;
-    rd_call *c = &w->call;
-
-    memset(w, 0, sizeof *w);
-    w->t = calloc(n, sizeof *w->t);
-    w->argv = malloc(cap * sizeof *w->argv);
-    w->lens = malloc(cap * sizeof *w->lens);
-    if (w->t == NULL || w->argv == NULL || w->lens == NULL)
-        return AMS_ERR_NOMEM;
-    c->script = S_COMMIT;
-    c->argv = w->argv;
-    c->lens = w->lens;
-    for (size_t i = 0; i < n; i++) {
-        const store_wop *o = &set->op[i];
-        rd_wtext *t = &w->t[i];
-        const char *prefix[2] = {NULL, NULL};
-        ams_status st = AMS_OK;
-
-        *at = i;
-        switch (o->kind) {
-        case STORE_W_ADD:
-            prefix[0] = "c:";
-            break;
-        case STORE_W_CAS:
-            prefix[0] = "v:";
-            break;
-        case STORE_W_TAG_SET:
-        case STORE_W_TAG_DEL:
-            prefix[0] = "t:";
-            break;
-        case STORE_W_APPEND:
-            prefix[0] = "L:";
-            break;
-        case STORE_W_BOARD_SET:
-            prefix[0] = "bm:";
-            prefix[1] = "bz:";
-            if (o->val == NULL || o->len == 0 || o->len > RD_MEMBER_MAX)
-                return rd_bad(rs, op, "member is empty or too long");
-            break;
-        default:
-            return rd_bad(rs, op, "unknown op kind");
-        }
-        if (o->val == NULL && o->len > 0)
-            return rd_bad(rs, op, "NULL value");
-        for (int k = 0; k < 2 && prefix[k] != NULL && st == AMS_OK; k++) {
-            size_t len;
-            if ((st = rd_key_make(rs, op, t->key[k], &len, prefix[k],
-                                  o->key)) == AMS_OK)
-                t->ki[k] = rd_wkey(c, t->key[k], len);
-        }
-        if (st != AMS_OK)
-            return st;
-    }
-    c->nkeys = c->argc;
-    rd_wnum(c, w->now, set->now_ms);
-    for (size_t i = 0; i < n; i++) {
-        const store_wop *o = &set->op[i];
-        rd_wtext *t = &w->t[i];
-        int kind = o->kind;
-
-        rd_wput(c, rd_wkind[kind], 1);
-        rd_wnum(c, t->num[0], t->ki[0]);
-        switch (kind) {
-        case STORE_W_ADD:
-            rd_wnum(c, t->num[1], o->delta);
-            rd_wnum(c, t->num[2], o->lo);
-            rd_wnum(c, t->num[3], o->hi);
-            rd_wnum(c, t->num[4], o->expire_at_ms);
-            if (o->flags & STORE_WF_EXACT)
-                rd_wnum(c, t->num[5], o->expect);
-            else
-                rd_wput(c, "", 0);
-            break;
-        case STORE_W_CAS:
-            rd_wput(c, t->num[1],
-                    (size_t)snprintf(t->num[1], sizeof t->num[1], "%" PRIu64,
-                                     o->version));
-            rd_wput(c, o->val, o->len);
-            rd_wnum(c, t->num[2], o->expire_at_ms);
-            break;
-        case STORE_W_TAG_SET:
-        case STORE_W_APPEND:
-            rd_wput(c, o->val, o->len);
-            rd_wnum(c, t->num[1], o->expire_at_ms);
-            break;
-        case STORE_W_BOARD_SET:
-            rd_wnum(c, t->num[1], t->ki[1]);
-            rd_wput(c, o->val, o->len);
-            rd_wput(c, t->okey,
-                    store_order_key(t->okey, o->delta, set->now_ms, o->val,
-                                    o->len));
-            rd_wnum(c, t->num[2], o->expire_at_ms);
-            break;
-        default: /* STORE_W_TAG_DEL: the key only */
-            break;
-        }
-    }
-    return AMS_OK;
-}
-
-/* What became of set (its call w ran, or failed to) into res.  Every
- * error reply means the script wrote nothing (see Write sets at the
- * top), so unknown = 0; only a call sent without an answer may have
- * run. */
-static void rd_wresult(rd_store *rs, const store_wset *set, const rd_wcall *w,
-                       store_wres *res)
-{
-    const redisReply *r = w->call.reply;
-    int64_t at = 0, fresh = 0;
-    uint64_t ver = 0;
-    int code;
-    char why[160];
-
-    memset(res, 0, sizeof *res);
-    res->st = AMS_ERR_STORE;
-    if (r == NULL) {
-        res->unknown = w->call.sent; /* rd_evalv_many logged it */
-        return;
-    }
-    if (r->type == REDIS_REPLY_ERROR) {
-        if (strncmp(r->str, "CROSSSLOT", 9) == 0) {
-            fprintf(stderr,
-                    "store: %s: commit: a write set's keys are in more "
-                    "than one Redis Cluster hash slot, which the cluster "
-                    "refuses (%s): one request's keys must share one "
-                    "{hash tag}; nothing was written\n",
-                    rs->name, r->str);
-            res->st = AMS_ERR;
-            return;
-        }
-        rd_fail(rs, "commit", r->str);
-        return;
-    }
-    code = rd_status(r);
-    if (code == 0 && r->elements == 1) {
-        res->st = AMS_OK;
-        return;
-    }
-    if ((code == 1 && r->elements == 3) || (code == 2 && r->elements == 2)) {
-        const redisReply *a = r->element[1];
-        if (a->type == REDIS_REPLY_INTEGER && a->integer >= 0 &&
-            (size_t)a->integer < set->n)
-            at = a->integer;
-        else
-            code = -1;
-    }
-    if (code == 1) {
-        int cas = set->op[at].kind == STORE_W_CAS;
-        if (cas ? rd_parse_u64(r->element[2], &ver) != 0
-                : rd_parse_i64(r->element[2], &fresh) != 0)
-            code = -1;
-        else {
-            res->st = AMS_CONFLICT;
-            res->at = (size_t)at;
-            res->fresh = cas ? (int64_t)ver : fresh;
-            return;
-        }
-    }
-    if (code == 2) {
-        snprintf(why, sizeof why,
-                 "the key of op %lld holds another kind of value "
-                 "(nothing was written)",
-                 (long long)at);
-        rd_fail(rs, "commit", why);
-        return;
-    }
-    /* It ran, and what it did is not known. */
-    res->unknown = 1;
-    rd_fail(rs, "commit",
-            "unexpected answer from the script (whether it "
-            "applied the set is unknown)");
-}
-
-/* Every set is one run of lua/commit.lua (its keys in one slot: one
- * request's keys share a {hash tag}; a cluster refuses a set that
- * spans two, see rd_wresult), all sets' calls in one round trip,
- * applied in order, each all or nothing on its own. */
-static ams_status rd_commit(store *s, const store_wset *sets, size_t n,
-                            store_wres *res)
-{
-    rd_store *rs = (rd_store *)s;
-    rd_wcall *w;
-    rd_call *calls;
-    size_t *which, m = 0;
-    ams_status ret = AMS_OK;
-
-    if (n == 0)
-        return AMS_OK;
-    w = calloc(n, sizeof *w);
-    calls = calloc(n, sizeof *calls);
-    which = calloc(n, sizeof *which);
-    if (w == NULL || calls == NULL || which == NULL) {
-        free(w);
-        free(calls);
-        free(which);
-        for (size_t i = 0; i < n; i++)
-            res[i] = (store_wres){.st = AMS_ERR_NOMEM};
-        return AMS_ERR_NOMEM;
-    }
-    for (size_t i = 0; i < n; i++) {
-        size_t at = 0;
-        ams_status st = AMS_OK;
-
-        res[i] = (store_wres){.st = AMS_OK};
-        if (sets[i].n == 0)
-            continue; /* nothing to apply */
-        if ((st = rd_wbuild(rs, &sets[i], &w[i], &at)) != AMS_OK) {
-            res[i].st = st;
-            res[i].at = at;
-            continue;
-        }
-        calls[m] = w[i].call;
-        which[m++] = i;
-    }
-    rd_evalv_many(rs, "commit", calls, m);
-    for (size_t j = 0; j < m; j++) {
-        size_t i = which[j];
-
-        w[i].call.reply = calls[j].reply;
-        w[i].call.sent = calls[j].sent;
-        rd_wresult(rs, &sets[i], &w[i], &res[i]);
-    }
-    /* Decided: applied, conflicting or refused (a bad op, AMS_ERR); a
-     * store failure of any set is the call's. */
-    for (size_t i = 0; i < n; i++) {
-        ams_status st = res[i].st;
-        if (st != AMS_OK && st != AMS_CONFLICT && st != AMS_ERR &&
-            (ret == AMS_OK || st == AMS_ERR_STORE))
-            ret = st;
-        rd_wfree(&w[i]);
-    }
-    free(w);
-    free(calls);
-    free(which);
-    return ret;
-}
-
-/* ---- reads in one round trip: lua/read_many.lua, once per slot ---- */
-
-/* The Redis Cluster hash slot of key k (CRC16/XMODEM of its hash tag,
- * or of all of it), as the server computes it: read_many groups its
- * keys by it, one script per slot, so that a cluster takes every one. */
-static unsigned rd_slot(const char *k, size_t len)
-{
-    const char *open = memchr(k, '{', len), *close;
-    unsigned crc = 0;
-
-    if (open != NULL &&
-        (close = memchr(open + 1, '}', len - (size_t)(open + 1 - k))) !=
-            NULL &&
-        close > open + 1) {
-        len = (size_t)(close - open - 1);
-        k = open + 1;
-    }
-    for (size_t i = 0; i < len; i++) {
-        crc ^= (unsigned)(unsigned char)k[i] << 8;
-        for (int b = 0; b < 8; b++)
-            crc = crc & 0x8000 ? (crc << 1) ^ 0x1021 : crc << 1;
-        crc &= 0xffff;
-    }
-    return crc & 16383;
-}
-
-/* One key's answer (two elements of its slot's reply: d and n) into v;
- * v->val is malloc'd, the caller's.  AMS_ERR_STORE for an answer that is
- * not a record's. */
-static ams_status rd_rval(uint8_t fam, const redisReply *d,
-                          const redisReply *n, store_rval *v)
-{
-    if (d->type == REDIS_REPLY_NIL) {
-        v->st = fam == STORE_F_COUNTER ? AMS_OK : AMS_NOT_FOUND;
-        return AMS_OK;
-    }
-    if (d->type != REDIS_REPLY_STRING)
-        return AMS_ERR_STORE;
-    v->st = AMS_OK;
-    if (fam == STORE_F_COUNTER)
-        return rd_parse_i64(d, &v->num) == 0 ? AMS_OK : AMS_ERR_STORE;
-    if (fam == STORE_F_VALUE && rd_parse_u64(n, &v->version) != 0)
-        return AMS_ERR_STORE;
-    if ((v->val = rd_dup(d)) == NULL)
-        return AMS_ERR_NOMEM;
-    v->len = d->len;
-    return AMS_OK;
-}
-
-static ams_status rd_read_many(store *s, const store_rkey *k, size_t n,
-                               int64_t now_ms, store_rval *out)
-{
-    rd_store *rs = (rd_store *)s;
-    const char *op = "read_many";
-    char(*kb)[RD_KEY_MAX], now[24];
-    size_t *klen, *grp, *pos, ng = 0, *gn, *goff, nowlen;
-    unsigned *slot, *gslot;
-    const char **argv;
-    size_t *lens;
-    rd_call *calls;
-    ams_status st = AMS_OK;
-
-    memset(out, 0, n * sizeof *out);
-    if (n == 0)
-        return AMS_OK;
-    kb = malloc(n * sizeof *kb);
-    klen = calloc(5 * n, sizeof *klen); /* klen, grp, pos, gn, goff */
-    slot = calloc(2 * n, sizeof *slot);
-    argv = calloc(5 * n, sizeof *argv);
-    lens = calloc(5 * n, sizeof *lens);
-    calls = calloc(n, sizeof *calls);
-    if (kb == NULL || klen == NULL || slot == NULL || argv == NULL ||
-        lens == NULL || calls == NULL) {
-        st = AMS_ERR_NOMEM;
-        goto out;
-    }
-    grp = klen + n;
-    pos = grp + n;
-    gn = pos + n;
-    goff = gn + n;
-    gslot = slot + n;
-    for (size_t i = 0; i < n && st == AMS_OK; i++) {
-        const char *prefix = k[i].fam == STORE_F_COUNTER ? "c:"
-                             : k[i].fam == STORE_F_TAG   ? "t:"
-                             : k[i].fam == STORE_F_VALUE ? "v:"
-                                                         : NULL;
-        size_t g;
-
-        if (prefix == NULL) {
-            st = rd_bad(rs, op, "unknown record family");
-            break;
-        }
-        st = rd_key_make(rs, op, kb[i], &klen[i], prefix, k[i].key);
-        slot[i] = rd_slot(kb[i], klen[i]);
-        for (g = 0; g < ng && gslot[g] != slot[i]; g++)
-            ;
-        if (g == ng)
-            gslot[ng++] = slot[i];
-        grp[i] = g;
-        pos[i] = gn[g]++;
-    }
-    if (st != AMS_OK)
-        goto out;
-    /* Group g's call: argv[goff[g] ..]: 3 for EVALSHA, its keys, now. */
-    nowlen = (size_t)snprintf(now, sizeof now, "%" PRId64, now_ms);
-    for (size_t g = 0, off = 0; g < ng; g++) {
-        goff[g] = off;
-        calls[g].script = S_READ_MANY;
-        calls[g].nkeys = (int)gn[g];
-        calls[g].argc = (int)gn[g] + 1;
-        calls[g].argv = argv + off;
-        calls[g].lens = lens + off;
-        argv[off + 3 + gn[g]] = now;
-        lens[off + 3 + gn[g]] = nowlen;
-        off += 4 + gn[g];
-    }
-    for (size_t i = 0; i < n; i++) {
-        argv[goff[grp[i]] + 3 + pos[i]] = kb[i];
-        lens[goff[grp[i]] + 3 + pos[i]] = klen[i];
-    }
-    st = rd_evalv_many(rs, op, calls, ng);
-    for (size_t g = 0; g < ng && st == AMS_OK; g++) {
-        const redisReply *r = calls[g].reply;
-        if (r->type == REDIS_REPLY_ERROR)
-            st = rd_fail(rs, op, r->str);
-        else if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 * gn[g])
-            st = rd_fail(rs, op, "unexpected answer from the script");
-    }
-    for (size_t i = 0; i < n && st == AMS_OK; i++) {
-        const redisReply *r = calls[grp[i]].reply;
-        st = rd_rval(k[i].fam, r->element[2 * pos[i]],
-                     r->element[2 * pos[i] + 1], &out[i]);
-        if (st == AMS_ERR_STORE)
-            rd_fail(rs, op, "unexpected answer from the script");
-    }
-out:
-    if (st != AMS_OK) {
-        store_rvals_free(out, n);
-        memset(out, 0, n * sizeof *out);
-    }
-    for (size_t g = 0; calls != NULL && g < ng; g++)
-        if (calls[g].reply != NULL)
-            freeReplyObject(calls[g].reply);
-    free(kb);
-    free(klen);
-    free(slot);
-    free(argv);
-    free(lens);
-    free(calls);
-    return st;
-}
-
-/* ---- lists (APPEND's; layout: see the top of the file) ---- */
-
-static ams_status rd_list_range(store *s, const char *key, size_t from,
-                                size_t max, int64_t now_ms, store_item **out,
-                                size_t *count)
-{
-    rd_store *rs = (rd_store *)s;
-    const char *op = "list_range";
-    char kb[RD_KEY_MAX];
-    rd_args a = {0};
-    redisReply *r;
-    store_item *it = NULL;
-    uint64_t first, last;
-    ams_status st;
-
-    if (out != NULL)
-        *out = NULL;
-    if (count != NULL)
-        *count = 0;
-    if ((st = rd_key(rs, op, &a, kb, "L:", key)) != AMS_OK)
-        return st;
-    /* Entry i is the list's element i + 1 (element 0: its expiry). */
-    if (max == 0 || from >= (uint64_t)INT64_MAX - 1)
-        return AMS_OK;
-    first = (uint64_t)from + 1;
-    last = max - 1 > (uint64_t)INT64_MAX - first ? (uint64_t)INT64_MAX
-                                                 : first + (max - 1);
-    arg_i64(&a, now_ms);
-    arg_u64(&a, first);
-    arg_u64(&a, last);
-    if ((st = rd_eval(rs, op, S_LIST_RANGE, 1, &a, &r)) != AMS_OK)
-        return st;
-    if (r->type != REDIS_REPLY_ARRAY)
-        return rd_unexpected(rs, op, r);
-    for (size_t i = 0; i < r->elements; i++)
-        if (r->element[i]->type != REDIS_REPLY_STRING)
-            return rd_unexpected(rs, op, r);
-    if (r->elements > 0 && out != NULL) {
-        if ((it = calloc(r->elements, sizeof *it)) == NULL)
-            st = AMS_ERR_NOMEM;
-        for (size_t i = 0; st == AMS_OK && i < r->elements; i++) {
-            if ((it[i].val = rd_dup(r->element[i])) == NULL) {
-                st = AMS_ERR_NOMEM;
-                store_items_free(it, i);
-                it = NULL;
-                break;
-            }
-            it[i].len = r->element[i]->len;
-        }
-    }
-    if (st == AMS_OK) {
-        if (out != NULL)
-            *out = it;
-        if (count != NULL)
-            *count = r->elements;
-    }
-    freeReplyObject(r);
-    return st;
 }
 
 /* ---- sweep: Redis reclaims expired records itself (see the top) ---- */

@@ -1,9 +1,11 @@
 /*
- * store_redis.h -- what the two halves of the Redis backend share: the
- * handle, the scripts (lua/NAME.lua, embedded at build time by lua/embed.py)
- * and one call.  store_redis.c holds the operations and the record layout,
- * store_redis_conn.c the connections and the way a call travels.  Only
- * those two files include this.
+ * store_redis.h -- what the files of the Redis backend share: the
+ * handle, the scripts (lua/NAME.lua, embedded at build time by lua/embed.py),
+ * one call and the helpers that make keys and read answers.
+ * store_redis.c holds the single operations and the record layout,
+ * store_redis_wset.c the write-set operations (commit, read_many,
+ * list_range), store_redis_conn.c the connections and the way a call
+ * travels.  Only those three files include this.
  */
 #ifndef AMS_CORE_STORE_REDIS_H
 #define AMS_CORE_STORE_REDIS_H
@@ -149,6 +151,42 @@ ams_status rd_evalv_many(rd_store *rs, const char *op, rd_call *calls,
 /* rd_evalv with the keys and arguments in a. */
 ams_status rd_eval(rd_store *rs, const char *op, int script, int nkeys,
                    const rd_args *a, redisReply **out);
+
+/* ---- keys and answers (store_redis.c) ---- */
+
+/* Prefix + key into buf (RD_KEY_MAX bytes), *len its length; AMS_ERR
+ * when the key is empty or too long.  A key without a hash tag is
+ * wrapped in one, "prefix{key}", so that every Redis key made from the
+ * same caller key (a board's two) hashes to the same Cluster slot
+ * whatever the key. */
+ams_status rd_key_make(rd_store *rs, const char *op, char *buf, size_t *len,
+                       const char *prefix, const char *key);
+/* rd_key_make, appended to a (which keeps pointing at buf). */
+ams_status rd_key(rd_store *rs, const char *op, rd_args *a, char *buf,
+                  const char *prefix, const char *key);
+/* A decimal (or, for i64, integer) reply into *v: 0, or -1 when it is
+ * not one. */
+int rd_parse_i64(const redisReply *r, int64_t *v);
+int rd_parse_u64(const redisReply *r, uint64_t *v);
+/* {status, ...}: the status of an array answer, or -1. */
+int rd_status(const redisReply *r);
+/* A malloc'd NUL-terminated copy of a string reply; NULL when out of
+ * memory. */
+char *rd_dup(const redisReply *r);
+/* Free r and log a script answer of the wrong shape: AMS_ERR_STORE. */
+ams_status rd_unexpected(rd_store *rs, const char *op, redisReply *r);
+
+/* ---- the write-set operations (store_redis_wset.c) ---- */
+
+/* store_ops.commit, read_many and list_range. */
+ams_status rd_commit(store *s, const store_wset *sets, size_t n,
+                     store_wres *res);
+ams_status rd_read_many(store *s, const store_rkey *k, size_t n,
+                        int64_t now_ms, store_rval *out);
+ams_status rd_list_range(store *s, const char *key, size_t from, size_t max,
+                         int64_t now_ms, store_item **out, size_t *count);
+
+/* ---- connections (store_redis_conn.c) ---- */
 
 /* Hash the scripts and make the blocking connection (which checks the
  * URI, password and database).  lazy: an unreachable server is not an

@@ -1,6 +1,7 @@
 /*
  * store_redis_conn.c -- the Redis backend's connections and the way one
- * call travels (store_redis.h); the operations are store_redis.c's.
+ * call travels (store_redis.h); the operations are store_redis.c's and
+ * store_redis_wset.c's.
  *
  * Connections.  Two paths, chosen per call.
  *

@@ -276,7 +276,6 @@ int hx_open(hx *h, ck *c, const char *path, char *err, size_t errlen)
     }
     svc.st = h->st;
     svc.base = NULL;
-    svc.session_lock_ms = 10000;
     svc.idem_ttl_ms = 86400000;
     svc_seed(1);
     h->act = calloc(1, sizeof *h->act);

@@ -221,10 +221,10 @@ def test_faults_not_stored(a):
 
 
 def test_cut_off(a):
-    """A worker killed while a request holds its lock, its pending record
-    and its user_total limit: the retry with the same request_id gives
-    the limit back and runs the request again, at once (the dead
-    worker's lock is taken over), so it is done exactly once."""
+    """A worker killed while a request holds its session lock and has
+    taken its user_total limit in its write set: nothing of it reached the
+    store (its lock died with the worker), so the retry with the same
+    request_id runs it again at once, and it is done exactly once."""
     pids = a.wait_workers(1)
     result = {}
 

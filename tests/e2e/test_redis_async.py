@@ -73,9 +73,13 @@ def main():
             many, res = burst(a, N, "many")
             tap.eq(sum(1 for x in res if x[:2] == (200, "ok")), N,
                    "%d requests at once on one worker: all ok" % N)
-            tap.check(many < one * 3,
-                      "they take about as long as one (%.0f ms against "
-                      "%.0f ms for one; blocking would be about %.0f ms)"
+            # A request is two round trips now (what it reads, then its
+            # commit), so the fixed cost of 16 clients starting at once
+            # weighs more against one: the claim is that they overlap,
+            # far from the N times one that blocking would take.
+            tap.check(many < one * N / 4,
+                      "they overlap: %.0f ms against %.0f ms for one "
+                      "(blocking would be about %.0f ms)"
                       % (many * 1000, one * 1000, one * N * 1000))
             tap.eq(int(r.cmd("HGET", "c:{a710}g:taken", "d")), 2 + 1 + N,
                    "the counter counted each request once")

@@ -49,7 +49,6 @@ phost *phost_open(const char *name)
     }
     svc.st = h->st;
     svc.base = NULL;
-    svc.session_lock_ms = 10000;
     svc.idem_ttl_ms = 86400000;
     svc_seed(12345);
     return h;

@@ -1123,7 +1123,6 @@ static void test_with_store(void)
     fx_rm_rf(storedir);
     snprintf(uri, sizeof uri, "lmdb:%s", storedir);
     svc.st = fx_store_open(uri, 64u << 20, STORE_SYNC_NONE);
-    svc.session_lock_ms = 10000;
     svc.idem_ttl_ms = 86400000;
     if (!ok(svc.st != NULL, "store opens"))
         return;

@@ -23,6 +23,7 @@
  *   AMS_SOURCE        source tree (for conf/activities)
  *   AMS_TEST_TMP      scratch directory
  */
+#include "digest.h"
 #include "fixture.h"
 #include "gen.h"
 #include "services.h"
@@ -30,6 +31,7 @@
 #include "tap.h"
 
 #include <errno.h>
+#include <openssl/evp.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -442,6 +444,76 @@ static int test_every_call(void)
     return total;
 }
 
+/* A store written by the chain before write sets may hold a "p" record:
+ * an attempt cut off mid-way, whose counted writes (the limit, the stock)
+ * went into its journal.  Its retry fences it out, gives them back when
+ * the ledger shows no grant, and runs the request again; or answers ok
+ * with the grant the ledger holds.  Made here by hand, as that chain
+ * wrote them. */
+static void legacy_attempt(const char *uid, int finished, books *bk,
+                           fx_answer *retry)
+{
+    char idem[STORE_KEY_MAX], jrn[STORE_KEY_MAX], lim[STORE_KEY_MAX];
+    char led[STORE_KEY_MAX], rec[200], hex[65];
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    store_journal j;
+    fx_answer a;
+
+    EVP_Digest("grab", 5, md, &mdlen, EVP_sha256(), NULL); /* no params */
+    digest_hex(md, hex);
+    svc_host_key(idem, sizeof idem, 1003, uid, "idem:R");
+    svc_host_key(jrn, sizeof jrn, 1003, uid, "jrn:R#1");
+    svc_host_key(lim, sizeof lim, 1003, uid, "lim:grab");
+    svc_host_key(led, sizeof led, 1003, uid, "ledger");
+    j = (store_journal){jrn, NOW + 86400000};
+    fs.fail_at = 0;
+    call("bind", uid, "B", NOW, &a);
+    snprintf(rec, sizeof rec, "{\"s\":\"p\",\"h\":\"%s\",\"a\":1}", hex);
+    store_value_cas(fs.in, idem, 0, rec, strlen(rec), NOW + 86400000, NOW,
+                    NULL);
+    store_counter_add_j(fs.in, lim, 1, 0, 1, 0, NOW, NULL, &j);
+    store_counter_add_j(fs.in, "{a1003}g:coupon.cash1000", 1, 0, 100, 0, NOW,
+                        NULL, &j);
+    if (finished) {
+        snprintf(rec, sizeof rec,
+                 "[{\"ts\":%lld,\"method\":\"grab\",\"request_id\":"
+                 "\"R\",\"kind\":\"coupon\",\"item\":\"cash1000\","
+                 "\"amount\":1000}]",
+                 (long long)NOW);
+        store_value_cas(fs.in, led, 0, rec, strlen(rec), 0, NOW, NULL);
+    }
+    call("grab", uid, "R", NOW + 10, retry);
+    read_books(uid, bk);
+}
+
+static void test_legacy(void)
+{
+    books bk;
+    fx_answer a, again;
+
+    fs.in = fx_store_open("mem:legacy", 0, STORE_SYNC_FULL);
+    legacy_attempt("old1", 0, &bk, &a);
+    ok(a.http_status == 200 && strcmp(a.reason, "ok") == 0 && a.grants == 1 &&
+           bk.ledger == 1 && bk.stock_taken == 1 && bk.limit_used == 1,
+       "an attempt cut off by the chain before write sets: its retry gives "
+       "its counted writes back and runs it once (%d %s, stock %lld, "
+       "limit %lld, ledger %d)",
+       a.http_status, a.reason, (long long)bk.stock_taken,
+       (long long)bk.limit_used, bk.ledger);
+    call("grab", "old1", "R", NOW + 20, &again);
+    ok(again.http_status == 200 && again.grants == 1 &&
+           strcmp(again.data, a.data) == 0,
+       "... and then replays it");
+    legacy_attempt("old2", 1, &bk, &a);
+    ok(a.http_status == 200 && strcmp(a.reason, "ok") == 0 && a.grants == 1 &&
+           bk.ledger == 1 && bk.stock_taken == 2 && bk.limit_used == 1,
+       "one that finished (its grant in the ledger): ok with that grant, "
+       "nothing taken again (stock %lld in all, limit %lld, ledger %d)",
+       (long long)bk.stock_taken, (long long)bk.limit_used, bk.ledger);
+    store_close(fs.in);
+}
+
 /* A plugin lock whose release failed (the store was away when its
  * request ended) is remembered as an orphan of this process and released
  * by svc_release_orphans() once the store answers (the worker calls it
@@ -576,7 +648,6 @@ int main(void)
     snprintf(acts, sizeof acts, "%s/conf/activities", src);
     fs.base.ops = &fops;
     svc.st = &fs.base;
-    svc.session_lock_ms = 1000;
     svc.idem_ttl_ms = 86400000;
     svc_seed(1);
     /* Plugin init may touch the store: give it a healthy one. */
@@ -588,6 +659,7 @@ int main(void)
         return tap_done();
     }
     test_every_call();
+    test_legacy();
     test_orphans(tp);
     test_wrapper_sets();
     gen_unref(g);
