@@ -15,6 +15,7 @@
  * one Redis Cluster slot, as the host's keys of one activity do.
  */
 #include "store_suite.h"
+#include "wops.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,80 +37,6 @@ static const char *kc(const char *name)
 
     snprintf(b, sizeof ring[0], "%s", run_key("{", "}", name));
     return b;
-}
-
-/* ---- ops ---- */
-
-static store_wop w_add(const char *key, int64_t delta, int64_t lo, int64_t hi,
-                       int64_t exp)
-{
-    store_wop op = {.kind = STORE_W_ADD,
-                    .key = key,
-                    .delta = delta,
-                    .lo = lo,
-                    .hi = hi,
-                    .expire_at_ms = exp};
-    return op;
-}
-
-static store_wop w_exact(const char *key, int64_t delta, int64_t lo,
-                         int64_t hi, int64_t expect, int64_t exp)
-{
-    store_wop op = w_add(key, delta, lo, hi, exp);
-
-    op.flags = STORE_WF_EXACT;
-    op.expect = expect;
-    return op;
-}
-
-static store_wop w_cas(const char *key, uint64_t version, const char *val,
-                       int64_t exp)
-{
-    store_wop op = {.kind = STORE_W_CAS,
-                    .key = key,
-                    .version = version,
-                    .val = val,
-                    .len = strlen(val),
-                    .expire_at_ms = exp};
-    return op;
-}
-
-static store_wop w_tag_set(const char *key, const char *val, int64_t exp)
-{
-    store_wop op = {.kind = STORE_W_TAG_SET,
-                    .key = key,
-                    .val = val,
-                    .len = strlen(val),
-                    .expire_at_ms = exp};
-    return op;
-}
-
-static store_wop w_tag_del(const char *key)
-{
-    store_wop op = {.kind = STORE_W_TAG_DEL, .key = key};
-    return op;
-}
-
-static store_wop w_append(const char *key, const char *val, int64_t exp)
-{
-    store_wop op = {.kind = STORE_W_APPEND,
-                    .key = key,
-                    .val = val,
-                    .len = strlen(val),
-                    .expire_at_ms = exp};
-    return op;
-}
-
-static store_wop w_board(const char *key, const char *member, int64_t score,
-                         int64_t exp)
-{
-    store_wop op = {.kind = STORE_W_BOARD_SET,
-                    .key = key,
-                    .val = member,
-                    .len = strlen(member),
-                    .delta = score,
-                    .expire_at_ms = exp};
-    return op;
 }
 
 /* Commit the one set op[0..n-1] at now; what became of it in *res (set

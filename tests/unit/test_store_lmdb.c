@@ -14,6 +14,7 @@
 #include "fixture.h"
 #include "store_lmdb.h"
 #include "tap.h"
+#include "wops.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -35,33 +36,6 @@ static store *open_lmdb(const char *name, size_t map_size)
 
     snprintf(uri, sizeof uri, "lmdb:%s", fx_fresh_dir(base, name));
     return fx_store_open(uri, map_size, STORE_SYNC_NONE);
-}
-
-static store_wop w_add(const char *key, int64_t delta, int64_t lo, int64_t hi)
-{
-    store_wop op = {
-        .kind = STORE_W_ADD, .key = key, .delta = delta, .lo = lo, .hi = hi};
-    return op;
-}
-
-static store_wop w_cas(const char *key, uint64_t version, const char *val)
-{
-    store_wop op = {.kind = STORE_W_CAS,
-                    .key = key,
-                    .version = version,
-                    .val = val,
-                    .len = strlen(val)};
-    return op;
-}
-
-static store_wop w_append(const char *key, const char *val, int64_t exp)
-{
-    store_wop op = {.kind = STORE_W_APPEND,
-                    .key = key,
-                    .val = val,
-                    .len = strlen(val),
-                    .expire_at_ms = exp};
-    return op;
 }
 
 /* Commit op[0..n-1] as one set at now: the call's status when it failed,
@@ -127,11 +101,11 @@ static void test_txns(void)
     t0 = store_lmdb_txnid(s);
     ok(t0 > 0, "a new store has committed its setup (%llu)",
        (unsigned long long)t0);
-    a[0] = w_add("c", 1, 0, 2);
-    a[1] = w_cas("v1", 0, "one");
-    b[0] = w_add("c", 1, 0, 2);
-    b[1] = w_cas("v2", 0, "two");
-    c[0] = w_add("c", 1, 0, 2); /* the third: over the bound */
+    a[0] = w_add("c", 1, 0, 2, 0);
+    a[1] = w_cas("v1", 0, "one", 0);
+    b[0] = w_add("c", 1, 0, 2, 0);
+    b[1] = w_cas("v2", 0, "two", 0);
+    c[0] = w_add("c", 1, 0, 2, 0); /* the third: over the bound */
     w[0] = (store_wset){a, 2, T};
     w[1] = (store_wset){b, 2, T};
     w[2] = (store_wset){c, 1, T};
@@ -151,7 +125,7 @@ static void test_txns(void)
            r[2].st == AMS_CONFLICT,
        "all conflict");
     is_int(store_lmdb_txnid(s), t0, "no write transaction committed");
-    bad[0] = w_cas("", 0, "x");
+    bad[0] = w_cas("", 0, "x", 0);
     del[0] = (store_wop){.kind = STORE_W_TAG_DEL, .key = "absent"};
     w[0] = (store_wset){bad, 1, T};
     w[1] = (store_wset){del, 1, T};
@@ -187,13 +161,13 @@ static void test_map_full(void)
     }
     memset(big, 'x', BIG);
     big[BIG] = '\0';
-    op[0][0] = w_add("stock", 1, 0, 100);
+    op[0][0] = w_add("stock", 1, 0, 100, 0);
     is_int(commit1(s, op[0], 1, T), AMS_OK, "a first set");
     t0 = store_lmdb_txnid(s);
     for (int i = 0; i < NSETS; i++) {
         snprintf(key[i], sizeof key[i], "big%d", i);
-        op[i][0] = w_add("stock", 1, 0, 100);
-        op[i][1] = w_cas(key[i], 0, big);
+        op[i][0] = w_add("stock", 1, 0, 100, 0);
+        op[i][1] = w_cas(key[i], 0, big, 0);
         w[i] = (store_wset){op[i], 2, T};
     }
     is_int(store_commit(s, w, NSETS, r), AMS_ERR_STORE,
@@ -321,8 +295,8 @@ static void commit_forever(store *s, int child)
         for (int j = 0; j < KILL_BATCH; j++) {
             snprintf(key[j], sizeof key[j], "rec.%d.%ld", child, i + j);
             snprintf(num[j], sizeof num[j], "%d.%ld", child, i + j);
-            op[j][0] = w_add("kill.n", 1, 0, INT64_MAX);
-            op[j][1] = w_cas(key[j], 0, "x");
+            op[j][0] = w_add("kill.n", 1, 0, INT64_MAX, 0);
+            op[j][1] = w_cas(key[j], 0, "x", 0);
             op[j][2] = w_append("kill.l", num[j], NEVER);
             w[j] = (store_wset){op[j], 3, T};
         }
