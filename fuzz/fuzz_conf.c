@@ -54,9 +54,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         conf_apply_reloadable(&back, j);
         j2 = conf_reloadable_json(&back);
         if (!cJSON_Compare(j, j2, 1)) {
-            char *a = cJSON_PrintUnformatted(j), *b = cJSON_PrintUnformatted(j2);
-            fprintf(stderr, "reloadable settings changed on the way:\n%s\n%s\n",
-                    a, b);
+            char *a = cJSON_PrintUnformatted(j),
+                 *b = cJSON_PrintUnformatted(j2);
+            fprintf(stderr,
+                    "reloadable settings changed on the way:\n%s\n%s\n", a, b);
             abort();
         }
         cJSON_Delete(j);

@@ -31,8 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         ruri_display(&u, shown, sizeof shown);
         if (strchr(shown, '@') != NULL) { /* the host never holds one */
-            fprintf(stderr, "the display form shows credentials: %s\n",
-                    shown);
+            fprintf(stderr, "the display form shows credentials: %s\n", shown);
             abort();
         }
     } else if (why == NULL || why[0] == '\0') {
