@@ -7,7 +7,7 @@
 #
 # Builds build-fuzz/ (clang, libFuzzer, ASan+UBSan) if needed, then runs
 # build-fuzz/fuzz/fuzz_TARGET for SECONDS (default 600; 0: until stopped)
-# from the committed seeds, one job per core.  New inputs go to
+# from the committed seeds, in one process per core (libFuzzer -fork).  New inputs go to
 # build-fuzz/fuzz/work/TARGET/long-corpus/ (kept between runs); a crash is
 # saved under build-fuzz/fuzz/work/TARGET/artifacts/ and its path printed.
 set -eu
@@ -47,6 +47,6 @@ AMS_PLUGINS="$top/$dir/plugins" \
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 LSAN_OPTIONS=suppressions="$top/fuzz/lsan.supp" \
     "$top/$exe" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
-    -artifact_prefix="$top/$work/artifacts/" $dict -jobs="$jobs" \
-    -workers="$jobs" "$@" "$top/$work/long-corpus" "$top/fuzz/corpus/$t" \
+    -artifact_prefix="$top/$work/artifacts/" $dict -fork="$jobs" \
+    "$@" "$top/$work/long-corpus" "$top/fuzz/corpus/$t" \
     </dev/null
