@@ -121,9 +121,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
                   EVHTTP_REQ_PATCH);
     evhttp_set_gencb(http, serve, &gw);
     bs = evhttp_bind_socket_with_handle(http, "127.0.0.1", 0);
-    if (bs == NULL ||
-        getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&sa,
-                    &sl) != 0)
+    if (bs == NULL || getsockname(evhttp_bound_socket_get_fd(bs),
+                                  (struct sockaddr *)&sa, &sl) != 0)
         abort();
     port = ntohs(sa.sin_port);
     return 0;
