@@ -96,8 +96,8 @@ def main():
     else:
         rc, out = run([a.exe] + flags + seeds, cwd, 120)
         if rc == 0:
-            print("ok 1 - %s: the %d seeds of %s replay cleanly"
-                  % (a.name, len(seeds), os.path.relpath(a.corpus)))
+            print("ok 1 - %s: the %d seeds of fuzz/corpus/%s replay cleanly"
+                  % (a.name, len(seeds), os.path.basename(a.corpus)))
         else:
             ran = re.findall(r"^Running: (.*)$", out, re.M)
             seed = ran[-1] if ran else "?"
