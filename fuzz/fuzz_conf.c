@@ -4,8 +4,9 @@
  * conf, which must give back the same JSON (a setting lost or changed on
  * its way to the workers would be a silent misconfiguration).
  *
- * The file is written into a private directory of its own, so that the
- * relative paths it names (password_file...) resolve there.
+ * The file is read as DIR/amsd.conf, DIR a private directory, so that
+ * the relative paths it names (password_file...) resolve there; the name
+ * is a link to the memfd holding the input (no disk write per input).
  */
 #include "conf.h"
 #include "fuzz.h"
@@ -13,38 +14,44 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static char path[4096];
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static char dir[] = "/tmp/amsd-fuzz-conf.XXXXXX";
+
+static void cleanup(void)
+{
+    unlink(path);
+    rmdir(dir);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    char dir[] = "/tmp/amsd-fuzz-conf.XXXXXX";
+    const char *mem = fz_memfile((const uint8_t *)"", 0);
 
     (void)argc;
     (void)argv;
     fz_quiet();
-    if (mkdtemp(dir) == NULL)
+    if (mkdtemp(dir) == NULL || mem == NULL)
         abort();
     snprintf(path, sizeof path, "%s/amsd.conf", dir);
+    if (symlink(mem, path) != 0)
+        abort();
+    atexit(cleanup);
     return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    FILE *f = fopen(path, "w");
     conf c, back;
     errs e = {0};
 
-    if (f == NULL)
+    if (fz_memfile(data, size) == NULL)
         return 0;
-    if (size > 0 && fwrite(data, 1, size, f) != size) {
-        fclose(f);
-        return 0;
-    }
-    fclose(f);
     if (conf_load(&c, path, &e) == 0 && conf_finish(&c, &e) == 0) {
         cJSON *j = conf_reloadable_json(&c);
         cJSON *j2;
