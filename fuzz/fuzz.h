@@ -17,6 +17,17 @@
 /* Drop every log line: a target's output is libFuzzer's report. */
 void fz_quiet(void);
 
+/* The LLVMFuzzerInitialize of a target that needs nothing but quiet. */
+#define FZ_INIT_QUIET                                                         \
+    int LLVMFuzzerInitialize(int *argc, char ***argv);                        \
+    int LLVMFuzzerInitialize(int *argc, char ***argv)                         \
+    {                                                                         \
+        (void)argc;                                                           \
+        (void)argv;                                                           \
+        fz_quiet();                                                           \
+        return 0;                                                             \
+    }
+
 /* The input as the content of a file that parsers can fopen(): a memfd
  * rewritten on each call, so nothing touches the disk.  The path (owned
  * here, the same on every call) is valid until the next call; NULL when

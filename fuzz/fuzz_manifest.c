@@ -21,16 +21,9 @@
 #define NENT 4
 #define NPAR 4
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    fz_quiet();
-    return 0;
-}
+FZ_INIT_QUIET
 
 static void count_report(void *ud, const char *field, const char *msg)
 {
