@@ -23,9 +23,14 @@ fi
 case "${1:-}" in
 --build) exit 0 ;;
 --list | "")
-    echo "targets:" $(cd "$dir/fuzz" && ls fuzz_* | grep -v '\.p$' |
-        sed 's/^fuzz_//')
-    [ -n "${1:-}" ] || exit 2
+    for f in "$dir"/fuzz/fuzz_*; do
+        [ -f "$f" ] && [ -x "$f" ] && printf '%s\n' "${f##*/fuzz_}"
+    done
+    [ -n "${1:-}" ] || {
+        echo "usage: scripts/fuzz.sh TARGET [SECONDS [LIBFUZZER-FLAGS...]]" \
+            "| --list | --build (targets above)" >&2
+        exit 2
+    }
     exit 0 ;;
 esac
 t=$1
