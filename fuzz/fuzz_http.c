@@ -9,9 +9,10 @@
  *
  * Independent of where the gateway's parsing lives: the target only
  * hands requests to gateway_handle, as the worker does.  One loopback
- * TCP connection per input, closed for writing once the input is sent;
- * the input is done when the server has closed it.  The store is opened
- * anew for each input, so a failure replays from its input alone.
+ * TCP connection per input (pipelined requests in it are all served),
+ * closed for writing once the input is sent and the answers have
+ * stopped; the input is done when the server has closed it.  The store is
+ * opened anew for each input, so a failure replays from its input alone.
  * AMS_FUZZ_ECHO=1 prints the answers (to see what a seed reaches).
  */
 #include "admin_info.h"
@@ -132,6 +133,8 @@ typedef struct client {
     int fd;
     const uint8_t *p;
     size_t n, off;
+    size_t got;     /* bytes of answers read */
+    int sent, shut; /* all written; writing side closed */
     int done;
     struct event *wev, *rev, *tmo;
 } client;
@@ -145,7 +148,7 @@ static void on_write(evutil_socket_t fd, short what, void *arg)
     if (w > 0)
         cl->off += (size_t)w;
     if ((w < 0 && errno != EAGAIN && errno != EINTR) || cl->off == cl->n) {
-        shutdown(fd, SHUT_WR);
+        cl->sent = 1;
         event_del(cl->wev);
     }
 }
@@ -157,6 +160,8 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
     ssize_t r = recv(fd, buf, sizeof buf, 0);
 
     (void)what;
+    if (r > 0)
+        cl->got += (size_t)r;
     if (r > 0 && echo) /* seeing what a seed gets: AMS_FUZZ_ECHO=1 */
         (void)!write(STDERR_FILENO, buf, (size_t)r);
     if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
@@ -181,6 +186,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct timeval tv = {5, 0};
     client cl = {.p = data, .n = size};
     store *st = svc.st;
+    int quiet = 0;
 
     if (size > 256 * 1024)
         return 0;
@@ -199,11 +205,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size > 0)
         event_add(cl.wev, NULL);
     else
-        shutdown(cl.fd, SHUT_WR);
+        cl.sent = 1;
     event_add(cl.rev, NULL);
     event_add(cl.tmo, &tv);
-    while (!cl.done)
-        event_base_loop(base, EVLOOP_ONCE);
+    /* The writing side is closed only once the server has gone quiet
+     * (three passes of the loop without an answer byte): closing it at
+     * once would make evhttp drop the pipelined requests after the
+     * first. */
+    while (!cl.done) {
+        if (cl.sent && !cl.shut) {
+            size_t before = cl.got;
+            event_base_loop(base, EVLOOP_NONBLOCK);
+            quiet = cl.got == before ? quiet + 1 : 0;
+            if (quiet >= 3) {
+                shutdown(cl.fd, SHUT_WR);
+                cl.shut = 1;
+            }
+        } else {
+            event_base_loop(base, EVLOOP_ONCE);
+        }
+    }
     event_free(cl.wev);
     event_free(cl.rev);
     event_free(cl.tmo);
