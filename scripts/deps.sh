@@ -4,7 +4,7 @@
 set -eu
 
 PKGS="build-essential meson ninja-build pkg-config python3 curl
-clang-format
+clang-format clang libclang-rt-14-dev
 libevent-dev libcjson-dev libconfig-dev liblmdb-dev libssl-dev
 libhiredis-dev redis-server
 libxml2-utils
@@ -15,6 +15,12 @@ for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
         missing="$missing $p"
 done
+# cJSON with the fix for CVE-2023-53154 (meson.build checks it): Debian
+# 12 backported it into 1.7.15-1+deb12u3; an older one is upgraded.
+v=$(dpkg-query -W -f='${Version}' libcjson1 2>/dev/null || true)
+if [ -n "$v" ] && dpkg --compare-versions "$v" lt 1.7.15-1+deb12u3; then
+    missing="$missing libcjson1 libcjson-dev"
+fi
 [ -z "$missing" ] && exit 0
 
 SUDO=""

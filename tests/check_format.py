@@ -13,7 +13,8 @@ import os
 import subprocess
 import sys
 
-FOLDERS = ("bench", "core", "include", "plugins", "sdk", "tests", "tools")
+FOLDERS = ("bench", "build-aux", "core", "fuzz", "include", "plugins", "sdk",
+           "tests", "tools")
 
 
 def sources(root):

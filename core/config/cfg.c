@@ -136,6 +136,42 @@ int cfg_str(const config_setting_t *g, const char *name, int required,
     return 1;
 }
 
+/* libconfig 1.5 follows `@include "PATH"` even in a stream, from the
+ * server's working directory (or from / for an absolute path), and its
+ * scanner exit()s when PATH is a directory: one line in an activity
+ * file, a published one included, stopped the process that read it
+ * (found by fuzz/fuzz_activity).  Neither file kind uses includes, so a
+ * line that starts with @include (after blanks, as libconfig's scanner
+ * reads it) is refused before libconfig sees the file; f is rewound.
+ * Returns 0, or -1 with the line reported. */
+static int find_include(FILE *f, const char *name, errs *e)
+{
+    int line = 1, c, at_start = 1;
+    size_t matched = 0;
+    static const char word[] = "@include";
+
+    while ((c = getc(f)) != EOF) {
+        if (c == '\n') {
+            line++;
+            at_start = 1;
+            matched = 0;
+        } else if (at_start && matched == 0 && (c == ' ' || c == '\t')) {
+            continue;
+        } else if (at_start && c == word[matched]) {
+            if (++matched == sizeof word - 1) {
+                errs_add(e, name, line,
+                         "@include is not supported: write the settings in "
+                         "this file");
+                return -1;
+            }
+        } else {
+            at_start = 0;
+        }
+    }
+    rewind(f);
+    return 0;
+}
+
 int cfg_read_as(config_t *cf, const char *path, const char *name, errs *e)
 {
     FILE *f;
@@ -156,8 +192,11 @@ int cfg_read_as(config_t *cf, const char *path, const char *name, errs *e)
         config_destroy(cf);
         return -1;
     }
-    /* Read through a stream so @include is not silently followed from an
-     * unexpected directory; the file name is set for line reporting. */
+    if (find_include(f, name, e) != 0) {
+        fclose(f);
+        config_destroy(cf);
+        return -1;
+    }
     if (config_read(cf, f) != CONFIG_TRUE) {
         errs_add(e, name, config_error_line(cf), "syntax error: %s",
                  config_error_text(cf));
