@@ -5,8 +5,8 @@
  * on after an error so one run of `amsd -t` lists all of them.
  */
 #include "activity.h"
-#include "callers.h"
 
+#include "callers.h"
 #include "cfg.h"
 #include "schema.h"
 

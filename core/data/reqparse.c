@@ -307,8 +307,8 @@ static int walk_number(walk *w, const cJSON *v)
         return 0;
     snprintf(what, sizeof what,
              "the number %.*s%s is %s; numbers must lie within "
-             "-9007199254740991..9007199254740991 (2^53-1: what JSON "
-             "carries exactly)",
+             "-9007199254740991..9007199254740991 (2^53-1: beyond it a "
+             "number is not held exactly)",
              (int)(w->p - start > 40 ? 40 : w->p - start), start,
              w->p - start > 40 ? "..." : "",
              isfinite(d) ? "out of range" : "not finite");
