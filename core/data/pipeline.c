@@ -444,16 +444,17 @@ static const char *idem_hash(const svc_req *r, idem *d)
  * request's params, as sent, hash the same (the same text: the same
  * request; a retry across the upgrade replays its answer).  The same
  * params in another order then are 409, as they were before the
- * upgrade: refused, never granted twice.  Params already in canonical
- * order hash the same either way (as do requests without params), so
- * most requests need no second hash. */
+ * upgrade: refused, never granted twice.  Params in canonical order
+ * hash the same either way (as do requests without params), so a
+ * second hash is made only when the first did not match: a retry with
+ * other params, or across the upgrade. */
 static int idem_same(const svc_req *r, idem *d, const char *h)
 {
     char legacy[65];
 
     if (memcmp(h, idem_hash(r, d), 64) == 0)
         return 1;
-    if (r->params == NULL || canon_is_canonical(r->params))
+    if (r->params == NULL)
         return 0;
     request_hash(r, 1, legacy);
     return memcmp(h, legacy, 64) == 0;

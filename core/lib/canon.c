@@ -8,7 +8,9 @@
  */
 #include "canon.h"
 
+#include <locale.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +34,41 @@ static int by_key(const void *a, const void *b)
 
 static void put_object(jbuf *b, const cJSON *item);
 
+/* One spelling per number, and one number per spelling: an integer up to
+ * 2^53 in digits, any other number in the fewest of 15, 16, 17
+ * significant digits that read back as exactly it.  (json_print's
+ * numbers, cJSON's, are not enough: it accepts a 15-digit text that
+ * reads back within one part in 2^52, so 9007199254740991 and
+ * 9007199254740990 both print 9.00719925474099e+15.) */
+static void put_number(jbuf *b, double d)
+{
+    char tmp[40];
+    int n = 0;
+    char dp = localeconv()->decimal_point[0];
+
+    if (d == 0) { /* 0 and -0 are one number */
+        json_put(b, "0", 1);
+        return;
+    }
+    if (isnan(d) || isinf(d)) { /* as json_print: JSON has no word */
+        json_put(b, "null", 4);
+        return;
+    }
+    if (fabs(d) <= 9007199254740992.0 && d == (double)(long long)d) {
+        json_put_int(b, (long long)d);
+        return;
+    }
+    for (int prec = 15; prec <= 17; prec++) {
+        n = snprintf(tmp, sizeof tmp, "%.*g", prec, d);
+        if (strtod(tmp, NULL) == d)
+            break;
+    }
+    for (int i = 0; i < n; i++)
+        if (tmp[i] == dp)
+            tmp[i] = '.';
+    json_put(b, tmp, (size_t)n);
+}
+
 void canon_put(jbuf *b, const cJSON *item)
 {
     const cJSON *c;
@@ -42,11 +79,7 @@ void canon_put(jbuf *b, const cJSON *item)
     }
     switch (item->type & 0xFF) {
     case cJSON_Number:
-        if (item->valuedouble == 0) { /* 0 and -0 are one number */
-            json_put(b, "0", 1);
-            return;
-        }
-        json_put_item(b, item);
+        put_number(b, item->valuedouble);
         return;
     case cJSON_Array:
         json_put(b, "[", 1);
@@ -107,23 +140,4 @@ char *canon_print(const cJSON *item)
     jbuf_init(&b, storage, sizeof storage);
     canon_put(&b, item);
     return jbuf_take(&b);
-}
-
-int canon_is_canonical(const cJSON *item)
-{
-    const cJSON *c;
-
-    if (item == NULL)
-        return 1;
-    if (cJSON_IsNumber(item))
-        return !(item->valuedouble == 0 && signbit(item->valuedouble));
-    for (c = item->child; c != NULL; c = c->next) {
-        if (cJSON_IsObject(item) && c->next != NULL &&
-            strcmp(c->string ? c->string : "",
-                   c->next->string ? c->next->string : "") > 0)
-            return 0;
-        if (!canon_is_canonical(c))
-            return 0;
-    }
-    return 1;
 }
