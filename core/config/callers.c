@@ -3,6 +3,7 @@
  */
 #include "callers.h"
 
+#include "auth.h"
 #include "cfg.h"
 #include "fileio.h"
 #include "text.h"
@@ -13,17 +14,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
+_Static_assert(CALLERS_APP_MAX == AUTH_NAME_MAX,
+               "an app name is an admin-plane name (auth_name_ok)");
+
 int callers_app_ok(const char *s)
 {
-    size_t n = strlen(s);
-
-    if (n < 1 || n > CALLERS_APP_MAX)
-        return 0;
-    for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
-              *s == '_' || *s == '.' || *s == '-'))
-            return 0;
-    return 1;
+    return auth_name_ok(s);
 }
 
 static void key_wipe(callers_key *k)

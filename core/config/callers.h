@@ -19,7 +19,7 @@
 #include <libconfig.h>
 #include <stddef.h>
 
-#define CALLERS_APP_MAX 64      /* 1..64 of [a-z0-9_.-] */
+#define CALLERS_APP_MAX 64      /* 1..64 of [a-z0-9_.-]: auth_name_ok */
 #define CALLERS_KEYS_MAX 2      /* secrets valid at once */
 #define CALLERS_SECRET_MIN 32   /* bytes: e.g. openssl rand -hex 32 */
 #define CALLERS_SECRET_MAX 1024 /* bytes */

@@ -327,6 +327,21 @@ def test_rotation(a):
         a.write_conf()
 
 
+def test_describe(a):
+    conn = http.client.HTTPConnection("127.0.0.1", a.admin_port, timeout=30)
+    try:
+        st, js, raw, _ = a.request("GET", "/admin/activities/100", conn=conn)
+    finally:
+        conn.close()
+    methods = {m.get("name"): m for m in
+               ((js or {}).get("activity") or {}).get("methods", [])}
+    tap.check(st == 200 and methods.get("signed_echo", {}).get("signed")
+              is True and methods.get("repay", {}).get("signed_params") ==
+              ["amount"] and methods.get("echo", {}).get("signed") is False,
+              "GET /admin/activities/100 shows signed and signed_params",
+              repr(raw[:300]))
+
+
 def test_logs(a):
     log = a.log()
     leaked = [s for s in (KEY1, KEY2, KEY3) if s.decode() in log]
@@ -394,6 +409,7 @@ def main():
         a.start()
         test_accept_and_refuse(a)
         test_rotation(a)
+        test_describe(a)
         test_logs(a)
     test_two_nodes()
 
