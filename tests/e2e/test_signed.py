@@ -28,6 +28,7 @@ import hashlib
 import hmac
 import http.client
 import os
+import subprocess
 import threading
 import time
 import uuid
@@ -84,6 +85,7 @@ def sign(secret, path, body, app=APP, ts=None, nonce=None, verb="POST",
                            str(ts), nonce,
                            hashlib.sha256(body).hexdigest()])
     sig = hmac.new(secret, canonical.encode(), hashlib.sha256).hexdigest()
+    SIGS.append(sig)
     return "%s app=%s, ts=%d, nonce=%s, sig=%s" % (SCHEME, app, ts, nonce,
                                                    sig)
 
@@ -342,10 +344,35 @@ def test_describe(a):
               repr(raw[:300]))
 
 
+SIGS = []  # signatures sent, to look for in the log
+
+
+def test_check(a):
+    """amsd -t names a bad secret file at its line."""
+    put_key(a, "short", b"tooshort")
+    bad = os.path.join(a.dir, "bad.conf")
+    with open(a.conf_path) as f:
+        text = f.read().replace('secret_files = ["keys/lc.2"]',
+                                'secret_files = ["keys/short"]')
+    with open(bad, "w") as f:
+        f.write(text)
+    line = text[:text.index("keys/short")].count("\n") + 1
+    p = subprocess.run([H.AMSD, "-t", "-c", bad], capture_output=True,
+                       text=True, timeout=60)
+    out = p.stdout + p.stderr
+    tap.check(p.returncode != 0 and
+              ("bad.conf:%d: signed_callers: secret file keys/short: 8 "
+               "bytes" % line) in out,
+              "amsd -t: a short secret file is an error at file:line", out)
+
+
 def test_logs(a):
     log = a.log()
     leaked = [s for s in (KEY1, KEY2, KEY3) if s.decode() in log]
     tap.check(not leaked, "no secret in the amsd log", repr(leaked))
+    leaked = [s for s in SIGS if s in log]
+    tap.check(SIGS and not leaked, "no signature in the amsd log",
+              repr(leaked[:3]))
 
 
 def test_two_nodes():
@@ -410,6 +437,7 @@ def main():
         test_accept_and_refuse(a)
         test_rotation(a)
         test_describe(a)
+        test_check(a)
         test_logs(a)
     test_two_nodes()
 
