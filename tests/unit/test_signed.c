@@ -72,54 +72,39 @@ static void test_parse(void)
     ok(!signed_is_scheme("Bearer abc"), "a Bearer token is not ours");
     ok(!signed_is_scheme("AMS-HMAC-SHA2567 x"), "a longer scheme is not ours");
 
-    snprintf(v, sizeof v, "AMS-HMAC-SHA256 app=a, ts=1, nonce=%s",
-             "0123456789abcdef");
-    parse_fails(v, "sig= missing", "no sig");
-    snprintf(v, sizeof v,
-             "AMS-HMAC-SHA256 app=a, ts=1, nonce=0123456789abcdef, "
-             "sig=%s, app=b",
-             sig64);
-    parse_fails(v, "app= given twice", "app twice");
-    snprintf(v, sizeof v,
-             "AMS-HMAC-SHA256 app=a, ts=1, nonce=0123456789abcdef, "
-             "sig=%s, key=x",
-             sig64);
-    parse_fails(v, "found \"key\"", "an unknown parameter");
-    snprintf(v, sizeof v,
-             "AMS-HMAC-SHA256 app=a, ts=-1, nonce=0123456789abcdef, "
-             "sig=%s",
-             sig64);
-    parse_fails(v, "ts: expected the time", "a negative ts");
-    snprintf(v, sizeof v,
-             "AMS-HMAC-SHA256 app=a, ts=1234567890123, "
-             "nonce=0123456789abcdef, sig=%s",
-             sig64);
-    parse_fails(v, "ts: expected", "a ts of 13 digits");
-    snprintf(v, sizeof v, "AMS-HMAC-SHA256 app=a, ts=1, nonce=short, sig=%s",
-             sig64);
-    parse_fails(v, "nonce: expected 16..64", "a nonce of 5 characters");
-    snprintf(v, sizeof v,
-             "AMS-HMAC-SHA256 app=a, ts=1, nonce=0123456789abcdef!, "
-             "sig=%s",
-             sig64);
-    parse_fails(v, "nonce: expected", "a nonce with '!'");
-    parse_fails("AMS-HMAC-SHA256 app=a, ts=1, nonce=0123456789abcdef, "
-                "sig=0123456789abcdef0123",
-                "sig: expected 64 hex digits", "a short sig");
-    snprintf(v, sizeof v,
-             "AMS-HMAC-SHA256 app=a, ts=1, nonce=0123456789abcdef, "
-             "sig=%.63sg",
-             sig64);
-    parse_fails(v, "sig: expected 64 hex digits", "a sig with a 'g'");
-    snprintf(v, sizeof v,
-             "AMS-HMAC-SHA256 app=Loan, ts=1, nonce=0123456789abcdef, "
-             "sig=%s",
-             sig64);
-    parse_fails(v, "app: not an app name", "an app with a capital");
-    snprintf(v, sizeof v,
-             "AMS-HMAC-SHA256 app=a ts=1, nonce=0123456789abcdef, sig=%s",
-             sig64);
-    parse_fails(v, "expected \",\" after app=", "no comma");
+    /* Each a header with one thing wrong; %s is a good signature. */
+    static const struct {
+        const char *fmt, *frag, *what;
+    } bad[] = {
+        {"AMS-HMAC-SHA256 app=a, ts=1, nonce=0123456789abcdef", "sig= missing",
+         "no sig"},
+        {"AMS-HMAC-SHA256 app=a, ts=1, nonce=0123456789abcdef, sig=%s, app=b",
+         "app= given twice", "app twice"},
+        {"AMS-HMAC-SHA256 app=a, ts=1, nonce=0123456789abcdef, sig=%s, key=x",
+         "found \"key\"", "an unknown parameter"},
+        {"AMS-HMAC-SHA256 app=a, ts=-1, nonce=0123456789abcdef, sig=%s",
+         "ts: expected the time", "a negative ts"},
+        {"AMS-HMAC-SHA256 app=a, ts=1234567890123, nonce=0123456789abcdef, "
+         "sig=%s",
+         "ts: expected", "a ts of 13 digits"},
+        {"AMS-HMAC-SHA256 app=a, ts=1, nonce=short, sig=%s",
+         "nonce: expected 16..64", "a nonce of 5 characters"},
+        {"AMS-HMAC-SHA256 app=a, ts=1, nonce=0123456789abcdef!, sig=%s",
+         "nonce: expected", "a nonce with '!'"},
+        {"AMS-HMAC-SHA256 app=a, ts=1, nonce=0123456789abcdef, "
+         "sig=0123456789abcdef0123",
+         "sig: expected 64 hex digits", "a short sig"},
+        {"AMS-HMAC-SHA256 app=a, ts=1, nonce=0123456789abcdef, sig=%.63sg",
+         "sig: expected 64 hex digits", "a sig with a 'g'"},
+        {"AMS-HMAC-SHA256 app=Loan, ts=1, nonce=0123456789abcdef, sig=%s",
+         "app: not an app name", "an app with a capital"},
+        {"AMS-HMAC-SHA256 app=a ts=1, nonce=0123456789abcdef, sig=%s",
+         "expected \",\" after app=", "no comma"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(v, sizeof v, bad[i].fmt, sig64);
+        parse_fails(v, bad[i].frag, bad[i].what);
+    }
     parse_fails("AMS-HMAC-SHA256 app", "app without \"=\"", "no =");
     parse_fails("AMS-HMAC-SHA256", "app= missing", "the scheme alone");
     parse_fails("Bearer x", "not of the AMS-HMAC-SHA256 scheme",
