@@ -6,6 +6,7 @@
  */
 #include "activity.h"
 
+#include "callers.h"
 #include "cfg.h"
 #include "schema.h"
 
@@ -356,8 +357,9 @@ static int method_name_ok(const char *s)
 static int parse_method(parser *p, const config_setting_t *g, activity *a,
                         method *m)
 {
-    static const char *const allowed[] = {
-        "name", "login", "limits", "rule", "operations", "handler", NULL};
+    static const char *const allowed[] = {"name",   "login",         "limits",
+                                          "rule",   "operations",    "handler",
+                                          "signed", "signed_params", NULL};
     const config_setting_t *ops, *rule, *handler;
     const char *name = NULL;
     size_t before = p->e->nerrors;
@@ -376,6 +378,8 @@ static int parse_method(parser *p, const config_setting_t *g, activity *a,
         m->name = strdup(name);
     }
     cfg_bool(g, "login", 0, &m->login, p->file, p->e);
+    callers_method_read(g, &m->signed_only, &m->signed_params,
+                        &m->nsigned_params, p->file, p->e);
     parse_limits(p, config_setting_get_member(g, "limits"), m);
     rule = config_setting_get_member(g, "rule");
     if (rule != NULL) {
@@ -808,6 +812,7 @@ void activity_free(activity *a)
         rnode_free(m->rule);
         free(m->ops);
         free(m->name);
+        callers_params_free(m->signed_params, m->nsigned_params);
     }
     free(a->methods);
     rnode_free(a->crowd);

@@ -60,6 +60,11 @@ typedef struct method {
     char *name;
     activity *act;
     int login; /* an empty uid is rejected */
+    /* Signed callers (callers.h): only they may call it; these params
+     * only from them (owned). */
+    int signed_only;
+    char **signed_params;
+    size_t nsigned_params;
     limits lim;
     rnode *rule; /* NULL: no condition */
     instance **ops;

@@ -44,7 +44,7 @@ int auth_sha256(const void *data, size_t len, unsigned char out[32])
     return 0;
 }
 
-static int name_ok(const char *s)
+int auth_name_ok(const char *s)
 {
     size_t n = strlen(s);
 
@@ -72,7 +72,7 @@ int auth_table_add(auth_table *t, const char *name, const char *token,
     admin_role r = ROLE_PUBLIC;
     auth_token *grown;
 
-    if (!name_ok(name))
+    if (!auth_name_ok(name))
         errs_add(e, file, line,
                  "admin_tokens: name \"%s\" must be 1..%d "
                  "characters of a-z 0-9 _ . -",

@@ -48,6 +48,10 @@ int auth_role_parse(const char *s, admin_role *out);
 /* "public", "viewer", "operator", "admin". */
 const char *auth_role_name(admin_role r);
 
+/* 1 when s is a name of the admin plane's callers (and of signed
+ * callers' apps, callers.h): 1..AUTH_NAME_MAX of [a-z0-9_.-]. */
+int auth_name_ok(const char *s);
+
 /* Add one configured token.  name: 1..64 of [a-z0-9_.-]; token: 16..256
  * of the RFC 6750 token characters [A-Za-z0-9-._~+/=]; role: see
  * auth_role_parse.  A name or token already in t is an error naming the

@@ -4,9 +4,22 @@
 #include "cfg.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+
+char *cfg_resolve(const char *file, const char *path)
+{
+    const char *slash = strrchr(file, '/');
+    char *out;
+
+    if (path[0] == '/' || slash == NULL)
+        return strdup(path);
+    if (asprintf(&out, "%.*s/%s", (int)(slash - file), file, path) < 0)
+        return NULL;
+    return out;
+}
 
 int cfg_line(const config_setting_t *s)
 {

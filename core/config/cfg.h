@@ -31,6 +31,11 @@ int cfg_bool(const config_setting_t *g, const char *name, int required,
 int cfg_str(const config_setting_t *g, const char *name, int required,
             const char **out, const char *file, errs *e);
 
+/* path relative to the directory of file (a config file's path), or path
+ * itself when absolute: how a path written in a config file is read.
+ * malloc'd, the caller frees; NULL when memory is short. */
+char *cfg_resolve(const char *file, const char *path);
+
 /* Load a file; on a syntax error reports "file:line: message", returns -1
  * and leaves cf destroyed.  On success the caller config_destroy()s cf. */
 int cfg_read(config_t *cf, const char *path, errs *e);

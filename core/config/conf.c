@@ -33,14 +33,7 @@ int conf_set(char **slot, const char *value)
  * Caller frees. */
 static char *resolve(const char *file, const char *path)
 {
-    const char *slash = strrchr(file, '/');
-    char *out;
-
-    if (path[0] == '/' || slash == NULL)
-        return strdup(path);
-    if (asprintf(&out, "%.*s/%s", (int)(slash - file), file, path) < 0)
-        return NULL;
-    return out;
+    return cfg_resolve(file, path);
 }
 
 static void defaults(conf *c)
@@ -63,6 +56,7 @@ static void defaults(conf *c)
     c->sweep_ms = 60000;
     c->session_lock_ms = 10000;
     c->idempotency_ttl_s = 86400;
+    c->signed_window_s = 300;
     conf_set(&c->listen, "127.0.0.1:8080");
     conf_set(&c->admin, "127.0.0.1:8081");
     conf_set(&c->store, "lmdb:var/store");
@@ -373,6 +367,8 @@ int conf_load(conf *c, const char *path, errs *e)
                                           "run_dir",
                                           "redis",
                                           "config_center",
+                                          "signed_callers",
+                                          "signed_window_s",
                                           NULL};
     config_t cf;
     const config_setting_t *root;
@@ -451,6 +447,10 @@ int conf_load(conf *c, const char *path, errs *e)
     read_redis(config_setting_get_member(root, "redis"), c, e);
     read_center(config_setting_get_member(root, "config_center"), c, e);
     read_testing(config_setting_get_member(root, "testing"), c, e);
+    callers_read(config_setting_get_member(root, "signed_callers"), path,
+                 &c->callers, e);
+    cfg_int(root, "signed_window_s", 0, 10, 3600, &c->signed_window_s, path,
+            e);
 
     config_destroy(&cf);
     return e->nerrors > before ? -1 : 0;
@@ -520,6 +520,7 @@ void conf_free(conf *c)
             }
     }
     auth_table_free(&c->tokens);
+    callers_free(&c->callers);
     memset(c, 0, sizeof *c);
 }
 
@@ -674,7 +675,8 @@ void conf_restart_only_changes(const conf *old, const conf *nw, errs *e)
     X(session_lock_ms)                                                        \
     X(idempotency_ttl_s)                                                      \
     X(clock_header)                                                           \
-    X(admin_import_timeout_s)
+    X(admin_import_timeout_s)                                                 \
+    X(signed_window_s)
 // clang-format on
 
 cJSON *conf_reloadable_json(const conf *c)
@@ -690,6 +692,8 @@ cJSON *conf_reloadable_json(const conf *c)
     cJSON_AddItemToObject(j, "admin_tokens", auth_table_json(&c->tokens));
     cJSON_AddStringToObject(j, "audit_log", c->audit_log);
     cJSON_AddStringToObject(j, "file_sha256", c->file_sha256);
+    /* Secrets included: this JSON goes over the control channel only. */
+    cJSON_AddItemToObject(j, "signed_callers", callers_json(&c->callers));
     return j;
 }
 
@@ -712,6 +716,10 @@ void conf_apply_reloadable(conf *c, const cJSON *j)
                   "memory); the previous tokens stay in force");
     if (cJSON_IsString(v = cJSON_GetObjectItemCaseSensitive(j, "audit_log")))
         conf_set(&c->audit_log, v->valuestring);
+    if ((v = cJSON_GetObjectItemCaseSensitive(j, "signed_callers")) != NULL &&
+        callers_from_json(&c->callers, v) < 0)
+        log_error("reload: signed_callers could not be applied (out of "
+                  "memory); the previous secrets stay in force");
     if (cJSON_IsString(v = cJSON_GetObjectItemCaseSensitive(j, "file_sha256")))
         snprintf(c->file_sha256, sizeof c->file_sha256, "%s", v->valuestring);
 }

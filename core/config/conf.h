@@ -6,6 +6,7 @@
 #define AMS_CORE_CONF_H
 
 #include "auth.h"
+#include "callers.h"
 #include "errs.h"
 
 #include <cjson/cJSON.h>
@@ -51,6 +52,8 @@ typedef struct conf {
     char *run_dir;             /* snapshots and plugin copies; "" = temp dir */
     auth_table tokens;         /* admin_tokens; none: loopback-only admin */
     char *audit_log;           /* admin audit log (JSON lines) */
+    callers_table callers;     /* signed_callers (callers.h) */
+    int64_t signed_window_s;   /* a signed request's ts: now +- this */
     char file_sha256[65];      /* of the config file as read, hex ("" if
                                   unreadable) */
     const struct conf_overrides *overrides; /* command-line flags, kept

@@ -70,10 +70,14 @@ static cJSON *rule_json(const rnode *n)
 
 static cJSON *method_json(const method *m)
 {
-    cJSON *j = cJSON_CreateObject(), *lim, *ops;
+    cJSON *j = cJSON_CreateObject(), *lim, *ops, *sp;
 
     cJSON_AddStringToObject(j, "name", m->name);
     cJSON_AddBoolToObject(j, "login", m->login);
+    cJSON_AddBoolToObject(j, "signed", m->signed_only);
+    sp = cJSON_AddArrayToObject(j, "signed_params");
+    for (size_t i = 0; i < m->nsigned_params; i++)
+        cJSON_AddItemToArray(sp, cJSON_CreateString(m->signed_params[i]));
     lim = cJSON_AddObjectToObject(j, "limits");
     cJSON_AddNumberToObject(lim, "user_total", (double)m->lim.user_total);
     cJSON_AddNumberToObject(lim, "user_daily", (double)m->lim.user_daily);

@@ -4,7 +4,8 @@
  * Everything that can be checked without plugin code is checked here, so
  * a malformed request never reaches a plugin: path, method, body size
  * (evhttp enforces the limit with 413), JSON, and the uid / request_id /
- * params fields.
+ * params fields (reqparse.h), then a signed caller's signature
+ * (signed.h), whose nonce the coroutine claims before the chain runs.
  */
 #include "gateway.h"
 
@@ -13,7 +14,9 @@
 #include "log.h"
 #include "metrics.h"
 #include "pipeline.h"
+#include "reqparse.h"
 #include "services.h"
+#include "signed.h"
 #include "text.h"
 
 #include <event2/buffer.h>
@@ -22,8 +25,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define PREFIX "/v1/activities/"
 
 typedef struct job {
     gateway *gw;
@@ -34,6 +35,7 @@ typedef struct job {
     int64_t now_ms; /* X-AMS-Now, or -1 */
     int64_t t0_ns;  /* metrics: when gateway_handle took it */
     char ip[64];    /* copied: the connection may go before we answer */
+    signed_hdr sg;  /* the signed caller (signed.h), app "" when none */
 } job;
 
 static void maybe_idle(gateway *gw)
@@ -216,113 +218,6 @@ static void reply_error(gateway *gw, struct evhttp_request *req, int status,
         job_done(gw);
 }
 
-/* "/v1/activities/123/draw" -> id, method.  0 on match. */
-static int parse_path(const char *path, int64_t *id, char *mname, size_t mlen)
-{
-    const char *p, *slash;
-    int64_t v = 0;
-    size_t n;
-
-    if (strncmp(path, PREFIX, sizeof PREFIX - 1) != 0)
-        return -1;
-    p = path + sizeof PREFIX - 1;
-    if (*p < '1' || *p > '9')
-        return -1;
-    for (; *p >= '0' && *p <= '9'; p++) {
-        if (v > ((int64_t)1 << 53) / 10)
-            return -1;
-        v = v * 10 + (*p - '0');
-    }
-    if (*p != '/')
-        return -1;
-    slash = p;
-    n = strlen(slash + 1);
-    if (n == 0 || n >= mlen || strchr(slash + 1, '/') != NULL)
-        return -1;
-    memcpy(mname, slash + 1, n + 1);
-    *id = v;
-    return 0;
-}
-
-/* One JSON value and nothing after it but white space: trailing bytes
- * would otherwise be ignored, and `{..}{..}` served as its first half.
- * Returns the value (caller owns) or NULL with msg set. */
-static cJSON *parse_body(const char *start, size_t len, char *msg,
-                         size_t msglen)
-{
-    const char *end = NULL;
-    cJSON *body;
-
-    if (start == NULL || len == 0) {
-        snprintf(msg, msglen, "body: empty; expected a JSON object");
-        return NULL;
-    }
-    body = cJSON_ParseWithLengthOpts(start, len, &end, 0);
-    if (body == NULL) {
-        const char *at = cJSON_GetErrorPtr();
-        snprintf(msg, msglen, "body: malformed JSON at byte %ld",
-                 at && at >= start ? (long)(at - start) : 0L);
-        return NULL;
-    }
-    while (end < start + len && strchr(" \t\r\n", *end) != NULL)
-        end++;
-    if (end != start + len) {
-        snprintf(msg, msglen,
-                 "body: malformed JSON: unexpected data at byte %ld after "
-                 "the value",
-                 (long)(end - start));
-        cJSON_Delete(body);
-        return NULL;
-    }
-    return body;
-}
-
-/* A uid or request_id: printable ASCII without spaces, bounded. */
-static int id_ok(const char *s, int allow_empty)
-{
-    return text_is_token(s, allow_empty ? 0 : 1, GATEWAY_ID_MAX);
-}
-
-/* Validate the body; on error writes a message and returns -1. */
-static int check_body(const cJSON *b, char *msg, size_t len)
-{
-    const cJSON *uid = cJSON_GetObjectItemCaseSensitive(b, "uid");
-    const cJSON *rid = cJSON_GetObjectItemCaseSensitive(b, "request_id");
-    const cJSON *params = cJSON_GetObjectItemCaseSensitive(b, "params");
-
-    if (!cJSON_IsObject(b)) {
-        snprintf(msg, len, "body: expected a JSON object");
-        return -1;
-    }
-    if (uid != NULL && !cJSON_IsString(uid)) {
-        snprintf(msg, len, "uid: expected a string");
-        return -1;
-    }
-    if (uid != NULL && !id_ok(uid->valuestring, 1)) {
-        snprintf(msg, len,
-                 "uid: at most %d printable characters without "
-                 "spaces",
-                 GATEWAY_ID_MAX);
-        return -1;
-    }
-    if (rid == NULL) {
-        snprintf(msg, len, "request_id: missing (required string)");
-        return -1;
-    }
-    if (!cJSON_IsString(rid) || !id_ok(rid->valuestring, 0)) {
-        snprintf(msg, len,
-                 "request_id: expected a string of 1..%d printable "
-                 "characters without spaces",
-                 GATEWAY_ID_MAX);
-        return -1;
-    }
-    if (params != NULL && !cJSON_IsObject(params)) {
-        snprintf(msg, len, "params: expected a JSON object");
-        return -1;
-    }
-    return 0;
-}
-
 static void job_free(job *j)
 {
     svc_req_end(&j->sr);
@@ -356,6 +251,44 @@ static void answer_reason(const pipe_result *res, char out[64])
     cJSON_Delete(raw);
 }
 
+/* A signed request's nonce, claimed in the store before its chain runs
+ * (signed.h): on every node sharing the store, a nonce is accepted once.
+ * 0 to go on, -1 when j is answered. */
+static int claim_nonce(job *j)
+{
+    ams_status st;
+    cJSON *b;
+
+    if (j->sg.app[0] == '\0')
+        return 0;
+    st = svc.st == NULL
+             ? AMS_ERR_STORE
+             : signed_nonce_claim(svc.st, &j->sg, svc_req_now(&j->sr),
+                                  j->gw->c->signed_window_s);
+    if (st == AMS_OK)
+        return 0;
+    if (st == AMS_CONFLICT) {
+        reply_error(j->gw, j->req, 409, "replayed", j->sr.request_id,
+                    "Authorization: this nonce was already used: a signed "
+                    "request is accepted once; sign a retry anew (new nonce "
+                    "and ts, same request_id)");
+        count(j->t0_ns, j->sr.act->id, j->sr.m, "replayed");
+        return -1;
+    }
+    /* Like the chain's store faults (pipeline.c): nothing was done. */
+    b = cJSON_CreateObject();
+    cJSON_AddNumberToObject(b, "code", 503);
+    cJSON_AddStringToObject(b, "reason", "store_unavailable");
+    cJSON_AddStringToObject(b, "message",
+                            "the store is unavailable (during the nonce "
+                            "check of a signed request)");
+    cJSON_AddStringToObject(b, "request_id", j->sr.request_id);
+    cJSON_AddStringToObject(b, "outcome", "none");
+    reply(j->gw, j->req, 503, b);
+    count(j->t0_ns, j->sr.act->id, j->sr.m, "store_unavailable");
+    return -1;
+}
+
 /* The coroutine body: everything a plugin runs happens here.  It counts
  * in gw->running until it returns, not just until its reply: job_free()
  * may still wait on the store after the reply (releasing the session
@@ -368,13 +301,15 @@ static void run_job(void *arg)
     pipe_result res;
     char why[64];
 
-    pipeline_run(&j->sr, &res);
-    answer_reason(&res, why); /* metrics: before the reply consumes it */
-    if (res.raw != NULL)
-        reply_raw(j->gw, j->req, res.http_status, res.raw);
-    else
-        reply(j->gw, j->req, res.http_status, res.body);
-    count(j->t0_ns, j->sr.act->id, j->sr.m, why);
+    if (claim_nonce(j) == 0) {
+        pipeline_run(&j->sr, &res);
+        answer_reason(&res, why); /* metrics: before the reply takes it */
+        if (res.raw != NULL)
+            reply_raw(j->gw, j->req, res.http_status, res.raw);
+        else
+            reply(j->gw, j->req, res.http_status, res.body);
+        count(j->t0_ns, j->sr.act->id, j->sr.m, why);
+    }
     job_free(j);
     gw->running--;
     maybe_idle(gw);
@@ -405,7 +340,8 @@ static int64_t test_clock(gateway *gw, struct evhttp_request *req)
 }
 
 static job *make_job(gateway *gw, struct evhttp_request *req, method *m,
-                     cJSON *body, int64_t now_ms, int64_t t0_ns)
+                     cJSON *body, int64_t now_ms, int64_t t0_ns,
+                     const signed_hdr *sg)
 {
     job *j = calloc(1, sizeof *j);
     char *host = NULL;
@@ -426,6 +362,9 @@ static job *make_job(gateway *gw, struct evhttp_request *req, method *m,
                                &port);
     text_copy(j->ip, sizeof j->ip, host ? host : "");
     j->sr.client_ip = j->ip;
+    /* The signed caller speaks for the user: the uid stays the body's. */
+    j->sg = *sg;
+    j->sr.app = sg->app[0] != '\0' ? j->sg.app : NULL;
     j->sr.act = m->act;
     j->sr.m = m;
     if (svc_req_begin(&j->sr, now_ms) < 0) {
@@ -442,7 +381,10 @@ void gateway_handle(struct evhttp_request *req, void *arg)
     const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
     char name[96], msg[256];
+    const char *raw, *why;
     int64_t id, now_ms;
+    int status;
+    signed_hdr sg;
     method *m;
     cJSON *body;
     job *j;
@@ -451,7 +393,7 @@ void gateway_handle(struct evhttp_request *req, void *arg)
     int64_t t0 = metrics_now_ns();
 
     gw->busy++;
-    if (path == NULL || parse_path(path, &id, name, sizeof name) < 0) {
+    if (path == NULL || reqparse_path(path, &id, name, sizeof name) < 0) {
         reply_error(gw, req, 404, "not_found", NULL,
                     "no such route; use POST /v1/activities/{id}/{method}");
         count(t0, 0, NULL, "not_found");
@@ -487,14 +429,14 @@ void gateway_handle(struct evhttp_request *req, void *arg)
         return;
     }
     len = evbuffer_get_length(in);
-    body = parse_body((const char *)evbuffer_pullup(in, -1), len, msg,
-                      sizeof msg);
+    raw = (const char *)evbuffer_pullup(in, -1);
+    body = reqparse_body(raw, len, msg, sizeof msg);
     if (body == NULL) {
         reply_error(gw, req, 400, "bad_request", NULL, msg);
         count(t0, id, m, "bad_request");
         return;
     }
-    if (check_body(body, msg, sizeof msg) < 0) {
+    if (reqparse_fields(body, msg, sizeof msg) < 0) {
         reply_error(gw, req, 400, "bad_request",
                     str_member(body, "request_id", NULL), msg);
         cJSON_Delete(body);
@@ -509,7 +451,19 @@ void gateway_handle(struct evhttp_request *req, void *arg)
         count(t0, id, m, "bad_request");
         return;
     }
-    j = make_job(gw, req, m, body, now_ms, t0);
+    if (signed_gate(req, m, cJSON_GetObjectItemCaseSensitive(body, "params"),
+                    gw->c, raw, len, now_ms >= 0 ? now_ms : clock_wall_ms(),
+                    &sg, &status, &why, msg, sizeof msg) < 0) {
+        if (status == 401)
+            evhttp_add_header(evhttp_request_get_output_headers(req),
+                              "WWW-Authenticate", SIGNED_SCHEME);
+        reply_error(gw, req, status, why, str_member(body, "request_id", NULL),
+                    msg);
+        cJSON_Delete(body);
+        count(t0, id, m, why);
+        return;
+    }
+    j = make_job(gw, req, m, body, now_ms, t0, &sg);
     co = j ? coro_new(gw->pool, run_job, j) : NULL;
     if (co == NULL) {
         reply_error(gw, req, 503, "overloaded",

@@ -9,6 +9,7 @@
 #include "conf.h"
 #include "coro.h"
 #include "gen.h"
+#include "reqparse.h"
 
 #include <event2/http.h>
 
@@ -38,6 +39,6 @@ void gateway_handle(struct evhttp_request *req, void *arg);
 int gateway_task(gateway *gw, coro_fn fn, void *arg);
 
 /* Longest uid and request_id accepted. */
-#define GATEWAY_ID_MAX 128
+#define GATEWAY_ID_MAX REQPARSE_ID_MAX
 
 #endif

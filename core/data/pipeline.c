@@ -6,6 +6,7 @@
  *  2. login: a method that needs a uid has one         (login_required)
  *  3. idempotency: a known (activity, uid, request_id) gets its first
  *     answer again, byte for byte; other params under the same id: 409
+ *     (the same params in another key order are the same: canon.h)
  *  4. the per-user session lock on (activity, method, uid): a second
  *     concurrent request is answered busy at once, never queued (in the
  *     worker's memory, session.h; not for a method that cannot write)
@@ -35,6 +36,7 @@
  */
 #include "pipeline.h"
 
+#include "canon.h"
 #include "digest.h"
 #include "json.h"
 #include "log.h"
@@ -409,10 +411,16 @@ typedef struct idem {
     int64_t attempt;  /* this run's attempt */
 } idem;
 
-/* sha256 of method and params: a replay must ask the same thing. */
-static void request_hash(const svc_req *r, char out[65])
+/* sha256 of method and params: a replay must ask the same thing.  The
+ * params in their canonical text (canon.h: keys sorted at every depth,
+ * numbers in one spelling), so the same params in another key order are
+ * the same request.  legacy: in the text they came in (json_print), the
+ * hash of versions before canonical idempotency. */
+static void request_hash(const svc_req *r, int legacy, char out[65])
 {
-    char *params = r->params ? json_print(r->params) : NULL;
+    char *params = r->params == NULL ? NULL
+                   : legacy          ? json_print(r->params)
+                                     : canon_print(r->params);
 
     digest_sha256_hex(r->m->name, strlen(r->m->name) + 1, params,
                       params ? strlen(params) : 0, out);
@@ -426,8 +434,30 @@ static void request_hash(const svc_req *r, char out[65])
 static const char *idem_hash(const svc_req *r, idem *d)
 {
     if (d->hash[0] == '\0')
-        request_hash(r, d->hash);
+        request_hash(r, 0, d->hash);
     return d->hash;
+}
+
+/* Whether a record's hash (64 hex digits at h) is this request's.  A
+ * record written before canonical idempotency holds the hash of the
+ * params as that request sent them: it is this request's too when this
+ * request's params, as sent, hash the same (the same text: the same
+ * request; a retry across the upgrade replays its answer).  The same
+ * params in another order then are 409, as they were before the
+ * upgrade: refused, never granted twice.  Params in canonical order
+ * hash the same either way (as do requests without params), so a
+ * second hash is made only when the first did not match: a retry with
+ * other params, or across the upgrade. */
+static int idem_same(const svc_req *r, idem *d, const char *h)
+{
+    char legacy[65];
+
+    if (memcmp(h, idem_hash(r, d), 64) == 0)
+        return 1;
+    if (r->params == NULL)
+        return 0;
+    request_hash(r, 1, legacy);
+    return memcmp(h, legacy, 64) == 0;
 }
 
 static int idem_write(svc_req *r, idem *d, const char *state, int status,
@@ -481,7 +511,7 @@ static int idem_compact(svc_req *r, idem *d, outcome *o, pipe_result *res,
 {
     int status = ((unsigned char)text[2] << 8) | (unsigned char)text[3];
 
-    if (text[1] != 'd' || memcmp(text + 4, idem_hash(r, d), 64) != 0) {
+    if (text[1] != 'd' || !idem_same(r, d, text + 4)) {
         int corrupt = text[1] != 'd';
         free(text);
         if (corrupt) {
@@ -540,7 +570,7 @@ static int idem_lookup(svc_req *r, idem *d, outcome *o, pipe_result *res)
                   (long long)r->act->id, d->key);
         return 0;
     }
-    if (strcmp(h->valuestring, idem_hash(r, d)) != 0) {
+    if (strlen(h->valuestring) != 64 || !idem_same(r, d, h->valuestring)) {
         set_http(o, 409, "request_id_reused",
                  "request_id was already used with another method or other "
                  "params; use a new request_id");
