@@ -7,6 +7,7 @@
 #include "activity.h"
 
 #include "cfg.h"
+#include "listeners.h"
 #include "schema.h"
 
 #include <libconfig.h>
@@ -357,7 +358,8 @@ static int parse_method(parser *p, const config_setting_t *g, activity *a,
                         method *m)
 {
     static const char *const allowed[] = {
-        "name", "login", "limits", "rule", "operations", "handler", NULL};
+        "name",       "login",   "auth", "limits", "rule",
+        "operations", "handler", NULL};
     const config_setting_t *ops, *rule, *handler;
     const char *name = NULL;
     size_t before = p->e->nerrors;
@@ -376,6 +378,11 @@ static int parse_method(parser *p, const config_setting_t *g, activity *a,
         m->name = strdup(name);
     }
     cfg_bool(g, "login", 0, &m->login, p->file, p->e);
+    if (cfg_str(g, "auth", 0, &name, p->file, p->e) > 0 &&
+        (m->auth = (int)lis_auth_parse(name)) == LIS_AUTH_INHERIT)
+        errs_add(p->e, p->file,
+                 cfg_line(config_setting_get_member(g, "auth")),
+                 "auth: \"%s\" is not one of jwt, gateway, none, body", name);
     parse_limits(p, config_setting_get_member(g, "limits"), m);
     rule = config_setting_get_member(g, "rule");
     if (rule != NULL) {

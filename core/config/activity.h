@@ -60,6 +60,7 @@ typedef struct method {
     char *name;
     activity *act;
     int login; /* an empty uid is rejected */
+    int auth;  /* lis_auth (listeners.h); 0: its listener's */
     limits lim;
     rnode *rule; /* NULL: no condition */
     instance **ops;

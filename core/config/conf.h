@@ -7,6 +7,8 @@
 
 #include "auth.h"
 #include "errs.h"
+#include "keys.h"
+#include "listeners.h"
 
 #include <cjson/cJSON.h>
 
@@ -50,6 +52,9 @@ typedef struct conf {
     int64_t random_seed;       /* testing: 0 = seed from the OS */
     char *run_dir;             /* snapshots and plugin copies; "" = temp dir */
     auth_table tokens;         /* admin_tokens; none: loopback-only admin */
+    lis_set ls;                /* the data plane's listeners (listeners.h) */
+    jwt_conf jwt;              /* end users' token keys (keys.h) */
+    gw_conf gw;                /* a trusted gateway's secrets (keys.h) */
     char *audit_log;           /* admin audit log (JSON lines) */
     char file_sha256[65];      /* of the config file as read, hex ("" if
                                   unreadable) */

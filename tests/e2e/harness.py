@@ -50,6 +50,13 @@ START_TIMEOUT = 15.0
 _LIVE = set()  # Amsd instances not yet closed, for the exit handlers
 
 
+# The identity setting of every amsd.conf a test writes (here and in
+# test_check.py, test_checker.py): these tests send the uid in the body,
+# which amsd accepts only where `auth = "body"` is written
+# (test_identity.py tests the real settings).
+AUTH_BODY = 'auth = "body";\n'
+
+
 def _sanitized(path):
     """True when the binary at path is a sanitizer build."""
     try:
@@ -287,12 +294,14 @@ class Amsd:
     store_dir:  reuse a store directory (restart tests); default: fresh
     clock_header: testing { clock_header } (honour X-AMS-Now)
     store:      a store URI instead of the private lmdb: one (redis://...)
+    auth:       the identity settings (default AUTH_BODY; None: leave
+                them to extra)
     """
 
     def __init__(self, tap, activities, workers=1,
                  plugins=("testplug", "counter", "param"), http=None,
                  lmdb=None, extra="", store_dir=None, name="amsd",
-                 clock_header=True, store=None):
+                 clock_header=True, store=None, auth=AUTH_BODY):
         self.tap = tap
         self.name = name
         self.workers = workers
@@ -326,6 +335,7 @@ class Amsd:
         self.lmdb = dict(lmdb or {})
         self.extra = extra
         self.clock_header = clock_header
+        self.auth = auth
         self.write_conf()
         _LIVE.add(self)
 
@@ -350,6 +360,8 @@ class Amsd:
             "shutdown_timeout_ms = %d;\n"
             % (self.port, self.admin_port, self.workers, self.store,
                self.plugins_dir, self.activities_dir, SHUTDOWN_TIMEOUT_MS))
+        if self.auth:
+            text += self.auth
         text += group("http", self.http)
         text += group("lmdb", self.lmdb)
         text += "testing = { clock_header = %s; };\n" % (

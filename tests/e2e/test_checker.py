@@ -79,7 +79,7 @@ class Checker:
                     'activities = "%s";\n'
                     % (H.free_port(), H.free_port(),
                        os.path.join(self.dir, "store"), self.plugins,
-                       self.acts))
+                       self.acts) + H.AUTH_BODY)
         self.texts = {}
 
     def path(self, name):
