@@ -269,7 +269,13 @@ int lis_finish(lis_set *s, const char *listen, int flag_listen,
 {
     size_t before = e->nerrors;
 
-    if (s->n == 0 && s->list_line == 0) {
+    if (s->list_line == 0) {
+        /* The single-listener form, made anew from the top-level
+         * settings each time (conf_finish may run again after a flag). */
+        for (size_t i = 0; i < s->n; i++)
+            lis_clear(&s->v[i]);
+        free(s->v);
+        s->n = 0;
         s->v = calloc(1, sizeof *s->v);
         if (s->v == NULL || lis_copy(&s->v[0], &s->top) < 0) {
             errs_add(e, file, 0, "listen: out of memory");

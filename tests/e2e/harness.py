@@ -55,6 +55,8 @@ _LIVE = set()  # Amsd instances not yet closed, for the exit handlers
 # which amsd accepts only where `auth = "body"` is written
 # (test_identity.py tests the real settings).
 AUTH_BODY = 'auth = "body";\n'
+# ... and the warning `amsd -t` and the start-up log give for it.
+AUTH_BODY_WARNING = 'auth = "body": the uid is taken from the request body'
 
 
 def _sanitized(path):
