@@ -5,7 +5,7 @@ set -eu
 
 PKGS="build-essential meson ninja-build pkg-config python3 curl
 clang-format
-libevent-dev libcjson-dev libconfig-dev liblmdb-dev libssl-dev libcjose-dev
+libevent-dev libcjson-dev libconfig-dev liblmdb-dev libssl-dev openssl libcjose-dev
 libjansson-dev
 libhiredis-dev redis-server
 libxml2-utils
