@@ -459,6 +459,56 @@ def test_check(d, k):
     tap.check(r.returncode == 0 and "configuration ok" in out and
               "warning" not in out,
               "amsd -t on the shipped conf/amsd.conf: ok, no warning", out)
+    readme_flow(root)
+
+
+def readme_flow(root):
+    """The README's quick start on the shipped conf: a token minted by
+    scripts/dev-token.sh names the user; no token, 401."""
+    os.makedirs(os.path.join(root, "scripts"))
+    shutil.copy(os.path.join(H.SOURCE, "scripts", "dev-token.sh"),
+                os.path.join(root, "scripts", "dev-token.sh"))
+    tok = subprocess.run([os.path.join(root, "scripts", "dev-token.sh"),
+                          "alice"], capture_output=True, check=True,
+                         timeout=30).stdout.decode().strip()
+    port, admin = H.free_port(), H.free_port()
+    log = open(os.path.join(root, "amsd.log"), "wb")
+    p = subprocess.Popen([H.AMSD, "-c", os.path.join(root, "conf",
+                                                      "amsd.conf"),
+                          "--listen", "127.0.0.1:%d" % port,
+                          "--admin", "127.0.0.1:%d" % admin,
+                          "--workers", "1",
+                          "--store", "lmdb:" + os.path.join(root, "store")],
+                         stdout=log, stderr=subprocess.STDOUT,
+                         stdin=subprocess.DEVNULL)
+    try:
+        def up():
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", admin, timeout=2)
+                c.request("GET", "/healthz")
+                return c.getresponse().status == 200
+            except OSError:
+                return False
+        tap.check(H.wait_until(up, 30), "amsd serves the shipped conf")
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        st, js, raw, _ = H.request(conn, "POST",
+                                   "/v1/activities/1003/bind",
+                                   {"request_id": "r1"},
+                                   {"Authorization": "Bearer " + tok})
+        tap.check(st == 200 and (js or {}).get("reason") == "ok",
+                  "README: bind with a scripts/dev-token.sh token: ok",
+                  repr(raw))
+        st, js, raw, _ = H.request(conn, "POST",
+                                   "/v1/activities/1003/bind",
+                                   {"uid": "alice", "request_id": "r2"})
+        tap.check(st == 401 and js.get("reason") == "unauthenticated",
+                  "README: the old body-only request names nobody: 401",
+                  repr(raw))
+        conn.close()
+    finally:
+        p.terminate()
+        p.wait(timeout=30)
+        log.close()
 
 
 def main():
