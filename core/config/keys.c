@@ -129,8 +129,8 @@ static int key_fits(cjose_jwk_t *jwk, key_alg alg, char *why, size_t wl)
 }
 
 /* Append a key (jwk consumed) to c.  0, or -1 with why. */
-static int add_key(jwt_conf *c, cjose_jwk_t *jwk, key_alg alg,
-                   const char *kid, char *why, size_t wl)
+static int add_key(jwt_conf *c, cjose_jwk_t *jwk, key_alg alg, const char *kid,
+                   char *why, size_t wl)
 {
     cjose_err err;
     jwt_key *v, k;
@@ -210,8 +210,8 @@ static int jwks_entry(jwt_conf *c, const cJSON *k, char *why, size_t wl)
         snprintf(why, wl,
                  "alg %.16s%s%.16s: only HS256 (oct), RS256 (RSA), ES256 "
                  "(EC P-256) are accepted",
-                 cJSON_IsString(alg) ? alg->valuestring : "?",
-                 " with kty ", kty->valuestring);
+                 cJSON_IsString(alg) ? alg->valuestring : "?", " with kty ",
+                 kty->valuestring);
         return -1;
     }
     if (a != KEY_HS256 && cJSON_GetObjectItemCaseSensitive(k, "d") != NULL) {
@@ -233,9 +233,8 @@ static int jwks_entry(jwt_conf *c, const cJSON *k, char *why, size_t wl)
                  kty->valuestring, text ? err.message : "out of memory");
         return -1;
     }
-    return add_key(c, jwk, a, kid ? kid->valuestring : NULL, why, wl) < 0
-               ? -1
-               : 1;
+    return add_key(c, jwk, a, kid ? kid->valuestring : NULL, why, wl) < 0 ? -1
+                                                                          : 1;
 }
 
 int keys_jwks_add(jwt_conf *c, const char *text, size_t len, char *why,
@@ -344,7 +343,8 @@ static long read_secret(const char *path, unsigned char *buf, size_t max,
     }
     n = strcspn(data, "\r\n");
     if (n < KEYS_SECRET_MIN || n > max) {
-        snprintf(why, wl, "%s: the first line holds %zu bytes; a secret is %d..%zu",
+        snprintf(why, wl,
+                 "%s: the first line holds %zu bytes; a secret is %d..%zu",
                  path, n, KEYS_SECRET_MIN, max);
         explicit_bzero(data, len);
         free(data);
@@ -386,10 +386,10 @@ static void read_one_key(const config_setting_t *g, const char *file,
                  alg);
         return;
     }
-    if ((a == KEY_HS256) != (sec != NULL) || (a != KEY_HS256) != (pem != NULL)) {
-        errs_add(e, file, line,
-                 "jwt.keys: %s takes %s (and not the other)", alg,
-                 a == KEY_HS256 ? "secret_file" : "pem_file");
+    if ((a == KEY_HS256) != (sec != NULL) ||
+        (a != KEY_HS256) != (pem != NULL)) {
+        errs_add(e, file, line, "jwt.keys: %s takes %s (and not the other)",
+                 alg, a == KEY_HS256 ? "secret_file" : "pem_file");
         return;
     }
     path = resolve(file, a == KEY_HS256 ? sec : pem);
@@ -428,9 +428,9 @@ static void set_str(char **slot, const char *v)
 int keys_read_jwt(const config_setting_t *g, const char *file, jwt_conf *out,
                   errs *e)
 {
-    static const char *const allowed[] = {
-        "jwks_file", "keys",     "issuer",   "audience",
-        "uid_claim", "leeway_s", NULL};
+    static const char *const allowed[] = {"jwks_file", "keys",      "issuer",
+                                          "audience",  "uid_claim", "leeway_s",
+                                          NULL};
     const config_setting_t *list;
     const char *v;
     size_t before = e->nerrors;
@@ -466,8 +466,8 @@ int keys_read_jwt(const config_setting_t *g, const char *file, jwt_conf *out,
                  "jwt.keys: expected a list ( { kid; alg; ... }, ... )");
     else
         for (int i = 0; list != NULL && i < config_setting_length(list); i++)
-            read_one_key(config_setting_get_elem(list, (unsigned)i), file,
-                         out, e);
+            read_one_key(config_setting_get_elem(list, (unsigned)i), file, out,
+                         e);
     if (cfg_str(g, "issuer", 0, &v, file, e) > 0)
         set_str(&out->issuer, v);
     if (cfg_str(g, "audience", 0, &v, file, e) > 0)
@@ -482,19 +482,16 @@ int keys_read_jwt(const config_setting_t *g, const char *file, jwt_conf *out,
     }
     cfg_int(g, "leeway_s", 0, 0, 600, &out->leeway_s, file, e);
     if (e->nerrors == before && out->n == 0)
-        errs_add(e, file, out->line,
-                 "jwt: no keys (give jwks_file or keys)");
+        errs_add(e, file, out->line, "jwt: no keys (give jwks_file or keys)");
     return e->nerrors > before ? -1 : 0;
 }
 
 int keys_read_gateway(const config_setting_t *g, const char *file,
                       gw_conf *out, errs *e)
 {
-    static const char *const allowed[] = {"secret_file",
-                                          "previous_secret_file", "window_s",
-                                          NULL};
-    static const char *const names[] = {"secret_file",
-                                        "previous_secret_file"};
+    static const char *const allowed[] = {
+        "secret_file", "previous_secret_file", "window_s", NULL};
+    static const char *const names[] = {"secret_file", "previous_secret_file"};
     size_t before = e->nerrors;
 
     memset(out, 0, sizeof *out);
@@ -580,8 +577,8 @@ int keys_jwt_from_json(jwt_conf *c, const cJSON *j)
     set_str(&n.audience, jstr(j, "audience"));
     set_str(&n.uid_claim, jstr(j, "uid_claim"));
     v = cJSON_GetObjectItemCaseSensitive(j, "leeway_s");
-    n.leeway_s = cJSON_IsNumber(v) ? (int64_t)v->valuedouble
-                                   : KEYS_LEEWAY_DEFAULT;
+    n.leeway_s =
+        cJSON_IsNumber(v) ? (int64_t)v->valuedouble : KEYS_LEEWAY_DEFAULT;
     v = cJSON_GetObjectItemCaseSensitive(j, "line");
     n.line = cJSON_IsNumber(v) ? v->valueint : 0;
     keys_jwt_free(c);
@@ -652,8 +649,8 @@ int keys_gw_from_json(gw_conf *c, const cJSON *j)
         }
     }
     v = cJSON_GetObjectItemCaseSensitive(j, "window_s");
-    n.window_s = cJSON_IsNumber(v) ? (int64_t)v->valuedouble
-                                   : KEYS_GW_WINDOW_DEFAULT;
+    n.window_s =
+        cJSON_IsNumber(v) ? (int64_t)v->valuedouble : KEYS_GW_WINDOW_DEFAULT;
     v = cJSON_GetObjectItemCaseSensitive(j, "line");
     n.line = cJSON_IsNumber(v) ? v->valueint : 0;
     keys_gw_free(c);

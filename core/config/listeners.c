@@ -89,7 +89,8 @@ static int origin_ok(const char *s)
 static void read_proxies(const config_setting_t *g, const char *where,
                          const char *file, listener *l, errs *e)
 {
-    const config_setting_t *a = config_setting_get_member(g, "trusted_proxies");
+    const config_setting_t *a =
+        config_setting_get_member(g, "trusted_proxies");
     int n;
 
     if (a == NULL)
@@ -203,10 +204,11 @@ static void read_settings(const config_setting_t *g, const char *where,
 void lis_read(const config_setting_t *root, const char *file, lis_set *s,
               errs *e)
 {
-    static const char *const allowed[] = {"listen",         "auth",
+    static const char *const allowed[] = {"listen",          "auth",
                                           "trusted_proxies", "real_ip_header",
-                                          "cors_origins",   NULL};
-    const config_setting_t *list = config_setting_get_member(root, "listeners");
+                                          "cors_origins",    NULL};
+    const config_setting_t *list =
+        config_setting_get_member(root, "listeners");
     int n;
 
     memset(s, 0, sizeof *s);
@@ -397,9 +399,9 @@ static int lis_one_from_json(listener *l, const cJSON *j)
     if (l->listen == NULL || (np > 0 && !l->proxies) ||
         (no > 0 && !l->origins))
         return -1;
-    cJSON_ArrayForEach(it, p) if (cJSON_IsString(it) &&
-                                  cidr_parse(it->valuestring,
-                                             &l->proxies[l->nproxies]) >= 0)
+    cJSON_ArrayForEach(
+        it, p) if (cJSON_IsString(it) &&
+                   cidr_parse(it->valuestring, &l->proxies[l->nproxies]) >= 0)
         l->nproxies++;
     cJSON_ArrayForEach(it, o)
     {

@@ -64,8 +64,8 @@ typedef struct listener {
 typedef struct lis_set {
     listener *v; /* owned */
     size_t n;
-    listener top;   /* the top-level settings (listen unused) */
-    int list_line;  /* of `listeners`, 0 when not given */
+    listener top;  /* the top-level settings (listen unused) */
+    int list_line; /* of `listeners`, 0 when not given */
 } lis_set;
 
 /* Read the top-level settings and the `listeners` list of root into s.

@@ -235,7 +235,7 @@ static void become_worker(master *m, wslot *s, int ctl_fd)
     ws = (worker_start){m->snap_generation, plugins, acts, enabled, run_dir};
     event_reinit(m->base);
     memcpy(fds, m->listen_fds, sizeof fds);
-    m->nlisten = 0; /* kept open for the worker */
+    m->nlisten = 0;    /* kept open for the worker */
     m->enabled = NULL; /* kept for the worker */
     spare_connections();
     m->drop_in_child(m);

@@ -445,8 +445,8 @@ static void client_of(const listener *l, struct evhttp_request *req,
                       cidr_ip *peer, int *peer_ok, char ip[64])
 {
     struct evkeyvalq *h = evhttp_request_get_input_headers(req);
-    const char *name = l->real_ip == LIS_RIP_FORWARDED ? "Forwarded"
-                                                       : "X-Forwarded-For";
+    const char *name =
+        l->real_ip == LIS_RIP_FORWARDED ? "Forwarded" : "X-Forwarded-For";
     struct evkeyval *kv;
     char *host = NULL, joined[4096];
     ev_uint16_t port;
@@ -532,8 +532,8 @@ void gateway_handle(struct evhttp_request *req, void *arg)
     gateway_port *gp = arg;
     gateway *gw = gp->gw;
     const listener *lis = &gw->c->ls.v[gp->listener];
-    const char *origin = evhttp_find_header(
-        evhttp_request_get_input_headers(req), "Origin");
+    const char *origin =
+        evhttp_find_header(evhttp_request_get_input_headers(req), "Origin");
     char uid[IDENT_UID_MAX + 1], ip[64];
     cidr_ip peer;
     int peer_ok;

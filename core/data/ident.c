@@ -91,8 +91,9 @@ static int aud_matches(const cJSON *aud, const char *want)
 
     if (cJSON_IsString(aud))
         return strcmp(aud->valuestring, want) == 0;
-    cJSON_ArrayForEach(it, aud) if (cJSON_IsString(it) &&
-                                    strcmp(it->valuestring, want) == 0) return 1;
+    cJSON_ArrayForEach(it,
+                       aud) if (cJSON_IsString(it) &&
+                                strcmp(it->valuestring, want) == 0) return 1;
     return 0;
 }
 
@@ -106,9 +107,10 @@ static int check_claims(const jwt_conf *c, const cJSON *cl, int64_t now_s,
     int r;
 
     if ((r = date_of(cl, "exp", &exp)) <= 0) {
-        snprintf(why, wl, r < 0 ? "exp: not a NumericDate"
-                                : "the token has no exp (expiry); one is "
-                                  "required");
+        snprintf(why, wl,
+                 r < 0 ? "exp: not a NumericDate"
+                       : "the token has no exp (expiry); one is "
+                         "required");
         return -1;
     }
     if (now >= exp + (double)c->leeway_s) {
@@ -175,8 +177,9 @@ int ident_jwt_verify(const jwt_conf *c, const char *token, size_t len,
     for (size_t i = 0; i < len; i++) {
         if (token[i] == '.') {
             if (dot2 != NULL) {
-                snprintf(why, wl, "malformed token (not header.payload."
-                                  "signature)");
+                snprintf(why, wl,
+                         "malformed token (not header.payload."
+                         "signature)");
                 return -1;
             }
             if (dot1 == NULL)
@@ -248,15 +251,17 @@ int ident_jwt_verify(const jwt_conf *c, const char *token, size_t len,
         for (size_t i = 0; i < ncand && !ok; i++)
             ok = verify_with(cand[i], token, len);
         if (!ok) {
-            snprintf(why, wl, "bad signature (forged, or signed by another "
-                              "key)");
+            snprintf(why, wl,
+                     "bad signature (forged, or signed by another "
+                     "key)");
             goto out;
         }
     }
     claims = decode_json(dot1 + 1, (size_t)(dot2 - dot1 - 1));
     if (claims == NULL) {
-        snprintf(why, wl, "malformed token payload (not a JSON object "
-                          "without duplicate claims)");
+        snprintf(why, wl,
+                 "malformed token payload (not a JSON object "
+                 "without duplicate claims)");
         goto out;
     }
     rc = check_claims(c, claims, now_s, uid, why, wl);
@@ -269,8 +274,8 @@ out:
 int ident_gw_canonical(const char *ts, const char *uid, const char *method,
                        const char *target, char *buf, size_t len)
 {
-    int n = snprintf(buf, len, "AMS-GW1\n%s\n%s\n%s\n%s", ts, uid, method,
-                     target);
+    int n =
+        snprintf(buf, len, "AMS-GW1\n%s\n%s\n%s\n%s", ts, uid, method, target);
     return n < 0 || (size_t)n >= len ? -1 : n;
 }
 
@@ -336,8 +341,8 @@ int ident_gw_verify(const gw_conf *c, const char *uid, const char *ts,
     for (int i = 0; i < 2; i++) {
         size_t klen = c->secret_len[i];
         if (HMAC(EVP_sha256(), c->secret[i], (int)(klen ? klen : 1),
-                 (const unsigned char *)canon, (size_t)n, got, &glen) ==
-                NULL ||
+                 (const unsigned char *)canon, (size_t)n, got,
+                 &glen) == NULL ||
             glen != 32)
             continue;
         ok |= klen > 0 && CRYPTO_memcmp(got, want, 32) == 0;
@@ -366,10 +371,10 @@ static int fail(ident_res *o, int status, const char *reason, int bearer,
         char d[200];
         size_t i;
         for (i = 0; msg[i] != '\0' && i < sizeof d - 1; i++)
-            d[i] = msg[i] == '"' || msg[i] == '\\' ||
-                           (unsigned char)msg[i] < ' '
-                       ? '\''
-                       : msg[i];
+            d[i] =
+                msg[i] == '"' || msg[i] == '\\' || (unsigned char)msg[i] < ' '
+                    ? '\''
+                    : msg[i];
         d[i] = '\0';
         snprintf(o->www_auth, sizeof o->www_auth,
                  "Bearer realm=\"amsd\", error=\"invalid_token\", "

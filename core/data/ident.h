@@ -50,15 +50,15 @@ int ident_gw_verify(const gw_conf *c, const char *uid, const char *ts,
 
 /* What identifying a request needs to know of it. */
 typedef struct ident_req {
-    lis_auth mode;          /* the method's, or its listener's */
-    int login;              /* the method needs a uid */
-    const char *signed_app; /* a verified signed caller (another part of
-                               the gateway), or NULL */
+    lis_auth mode;             /* the method's, or its listener's */
+    int login;                 /* the method needs a uid */
+    const char *signed_app;    /* a verified signed caller (another part of
+                                  the gateway), or NULL */
     const char *authorization; /* Authorization header, or NULL */
     const char *gw_uid, *gw_ts, *gw_sig; /* gateway headers, or NULL */
     const char *method, *target;         /* "POST", request-target */
     const char *body_uid;                /* the body's uid, or NULL */
-    int peer_trusted; /* the TCP peer is a trusted proxy */
+    int peer_trusted;                    /* the TCP peer is a trusted proxy */
     int64_t now_s;
 } ident_req;
 

@@ -71,8 +71,8 @@ static int node_ip(const char *s, size_t n, cidr_ip *out)
         return cidr_ip_parse_n(s + 1, (size_t)(rb - s - 1), out);
     }
     colon = memchr(s, ':', n);
-    if (colon != NULL && memchr(colon + 1, ':', n - (size_t)(colon - s) - 1) ==
-                             NULL)
+    if (colon != NULL &&
+        memchr(colon + 1, ':', n - (size_t)(colon - s) - 1) == NULL)
         n = (size_t)(colon - s); /* v4:port */
     return cidr_ip_parse_n(s, n, out);
 }

@@ -182,9 +182,11 @@ static int check_methods(worker *w, const cJSON *s, const gen *g, errs *e)
                                             s, "listeners")) < 0)
         return lis_check_gen(&w->c->ls, w->c->jwt.n,
                              w->c->gw.secret_len[0] > 0, g, e);
-    rc = lis_check_gen(
-        &ls, (size_t)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "keys")),
-        cJSON_IsString(sec) && sec->valuestring[0] != '\0', g, e);
+    rc = lis_check_gen(&ls,
+                       (size_t)cJSON_GetArraySize(
+                           cJSON_GetObjectItemCaseSensitive(j, "keys")),
+                       cJSON_IsString(sec) && sec->valuestring[0] != '\0', g,
+                       e);
     lis_free(&ls);
     return rc;
 }
@@ -470,10 +472,10 @@ static int setup_one(worker *w, int i, int listen_fd)
     w->http[w->nhttp++] = h;
     http_limits(w, h);
     /* Accept every verb so the gateway can answer 405 with a message. */
-    evhttp_set_allowed_methods(
-        h, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
-               EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
-               EVHTTP_REQ_PATCH);
+    evhttp_set_allowed_methods(h, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+                                      EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
+                                      EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
+                                      EVHTTP_REQ_PATCH);
     w->ports[i] = (gateway_port){&w->gw, (size_t)i};
     evhttp_set_gencb(h, gateway_handle, &w->ports[i]);
     w->bound[i] = evhttp_accept_socket_with_handle(h, listen_fd);

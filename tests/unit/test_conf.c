@@ -105,8 +105,8 @@ static void test_defaults(void)
     is_int(conf_finish(&c, &e), -1,
            "conf_finish on defaults: refused (auth defaults to jwt, and "
            "no jwt keys are configured)");
-    has_str(e.n ? e.msgs[e.n - 1] : NULL,
-            "auth is not set, so it is \"jwt\"", "the message says why");
+    has_str(e.n ? e.msgs[e.n - 1] : NULL, "auth is not set, so it is \"jwt\"",
+            "the message says why");
     errs_free(&e);
     c.ls.top.auth = LIS_AUTH_NONE;
     /* conf_finish fills "auto" values and checks addresses. */

@@ -126,8 +126,7 @@ static void test_tokens(void)
     {
         char forged[4096], *p1 = strchr(t, '.'), *p2 = strrchr(t, '.');
         char *pl = b64("{\"sub\":\"mallory\",\"exp\":2000000000}");
-        snprintf(forged, sizeof forged, "%.*s.%s%s", (int)(p1 - t), t, pl,
-                 p2);
+        snprintf(forged, sizeof forged, "%.*s.%s%s", (int)(p1 - t), t, pl, p2);
         expect_refused(&c, forged, "bad signature", "forged payload");
         free(pl);
     }
@@ -190,8 +189,9 @@ static void test_tokens(void)
 
     c.issuer = strdup("https://id.example");
     c.audience = strdup("amsd");
-    claims(cl, sizeof cl, ",\"iss\":\"https://id.example\",\"aud\":[\"x\","
-                          "\"amsd\"]");
+    claims(cl, sizeof cl,
+           ",\"iss\":\"https://id.example\",\"aud\":[\"x\","
+           "\"amsd\"]");
     t = sign(es, "ES256", "e1", cl);
     ok(verify(&c, t, uid, why) == 0, "iss and aud (in a list) as configured");
     free(t);
@@ -222,8 +222,8 @@ static void test_alg_confusion(void)
     jwt_conf c = {0};
     cjose_err err;
     char *pub = cjose_jwk_to_json(rs, 0, &err), cl[256];
-    cjose_jwk_t *fake = cjose_jwk_create_oct_spec((const uint8_t *)pub,
-                                                  strlen(pub), &err);
+    cjose_jwk_t *fake =
+        cjose_jwk_create_oct_spec((const uint8_t *)pub, strlen(pub), &err);
     char *t;
 
     c.leeway_s = 30;
@@ -284,12 +284,13 @@ static void test_conf_keys(void)
            "0123456789abcdef0123456789abcdef0123456789abcdef\n");
     fx_put(tmpdir, "short.secret", "tooshort\n");
 
-    snprintf(text, sizeof text,
-             "jwt = { keys = (\n"
-             "  { kid = \"r\"; alg = \"RS256\"; pem_file = \"rs.pub.pem\"; },\n"
-             "  { kid = \"e\"; alg = \"ES256\"; pem_file = \"ec.pub.pem\"; },\n"
-             "  { kid = \"h\"; alg = \"HS256\"; secret_file = \"hs.secret\"; }\n"
-             "); issuer = \"i\"; audience = \"a\"; leeway_s = 10; };\n");
+    snprintf(
+        text, sizeof text,
+        "jwt = { keys = (\n"
+        "  { kid = \"r\"; alg = \"RS256\"; pem_file = \"rs.pub.pem\"; },\n"
+        "  { kid = \"e\"; alg = \"ES256\"; pem_file = \"ec.pub.pem\"; },\n"
+        "  { kid = \"h\"; alg = \"HS256\"; secret_file = \"hs.secret\"; }\n"
+        "); issuer = \"i\"; audience = \"a\"; leeway_s = 10; };\n");
     config_init(&cf);
     config_read_string(&cf, text);
     snprintf(path, sizeof path, "%s/amsd.conf", tmpdir);
