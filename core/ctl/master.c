@@ -104,6 +104,13 @@ static void check_started(master *m)
     m->starting = 0;
     log_info("ready: %d worker(s) serving http://%s, admin http://%s/healthz",
              m->n, m->c->listen, m->c->admin);
+    for (size_t i = 0; i < m->c->ls.n; i++)
+        log_info(
+            "listener http://%s: auth %s, %zu trusted prox%s, %zu CORS "
+            "origin(s)%s",
+            m->c->ls.v[i].listen, lis_auth_name(m->c->ls.v[i].auth),
+            m->c->ls.v[i].nproxies, m->c->ls.v[i].nproxies == 1 ? "y" : "ies",
+            m->c->ls.v[i].norigins, m->c->ls.v[i].any_origin ? " and *" : "");
 }
 
 /* One control message of worker s (the on_worker_msg hook). */

@@ -74,6 +74,8 @@ static cJSON *method_json(const method *m)
 
     cJSON_AddStringToObject(j, "name", m->name);
     cJSON_AddBoolToObject(j, "login", m->login);
+    if (m->auth != LIS_AUTH_INHERIT) /* its own, not its listener's */
+        cJSON_AddStringToObject(j, "auth", lis_auth_name((lis_auth)m->auth));
     lim = cJSON_AddObjectToObject(j, "limits");
     cJSON_AddNumberToObject(lim, "user_total", (double)m->lim.user_total);
     cJSON_AddNumberToObject(lim, "user_daily", (double)m->lim.user_daily);
