@@ -16,8 +16,10 @@ with two listeners:
   request runs with);
 - a reload with a new secret file rotates the keys; a broken key file
   makes the reload refused and the old keys keep working;
+- a reload changes a listener's settings (a CORS origin added); one that
+  would make a login method anonymous is refused by the workers' check;
 - `amsd -t`: warns about auth = "body" (listener and method), refuses
-  login = true on an anonymous method, refuses a config that says nothing
+  login = true on an anonymous method (its own auth or its listener's), refuses a config that says nothing
   about identity and has no keys, and passes on the shipped conf/amsd.conf.
 
 Keys are made at test time with the openssl command, in a temp dir.
@@ -378,11 +380,52 @@ def test_rotation(a, k):
            "... the generation is unchanged")
     st, js, raw, _ = call(a, "who", {"request_id": "k"}, bearer(new))
     tap.check(st == 200, "... and the keys in force still verify", repr(raw))
-    os.unlink(k.path("es.pub.pem"))
+    os.rename(k.path("es.pub.pem"), k.path("es.pub.pem.away"))
     st, js, raw, _ = reload(a)
     tap.check(st == 422 and "es.pub.pem" in " ".join(js.get("errors", [])),
               "a missing PEM file: refused too", repr(raw))
+    os.rename(k.path("es.pub.pem.away"), k.path("es.pub.pem"))
     k.write("hs.secret", k.hs + b"\n")
+
+
+def preflight_origin(a, origin):
+    conn = http.client.HTTPConnection("127.0.0.1", a.port, timeout=30)
+    try:
+        st, _, _, h = H.request(conn, "OPTIONS", "/v1/activities/500/who",
+                                None, {"Origin": origin,
+                                       "Access-Control-Request-Method":
+                                       "POST"})
+    finally:
+        conn.close()
+    return h.get("access-control-allow-origin")
+
+
+def test_reload_listeners(a, port2):
+    other = "https://m.example.com"
+    a.listeners = listeners_text(a.port, port2).replace(
+        '"%s"' % ORIGIN, '"%s", "%s"' % (ORIGIN, other))
+    a.write_conf()
+    st, js, raw, _ = reload(a)
+    tap.check(st == 200 and preflight_origin(a, other) == other,
+              "a reload that adds a CORS origin: it is allowed at once",
+              repr(raw))
+    # The jwt listener made anonymous while method "who" needs a login:
+    # refused by the workers' check, naming the method's file:line.
+    gen = a.healthz()[1].get("generation")
+    a.listeners = listeners_text(a.port, port2).replace(
+        'auth = "jwt";', 'auth = "none";')
+    a.write_conf()
+    st, js, raw, _ = reload(a)
+    errors = " | ".join((js or {}).get("errors") or [])
+    tap.check(st == 422 and "a.conf:" in errors and
+              "method who: login = true" in errors,
+              "a reload making a login method anonymous: refused, naming "
+              "the method", repr(raw))
+    tap.eq(a.healthz()[1].get("generation"), gen,
+           "... the generation is unchanged")
+    st, js, raw, _ = call(a, "who", {"request_id": "z"})
+    tap.check(st == 401, "... and the listener still asks for a token",
+              repr(raw))
 
 
 def check(d, conf, acts=None):
@@ -422,6 +465,14 @@ def test_check(d, k):
               and 'auth = "body"' in out,
               'amsd -t: a method\'s auth = "body" is warned about, naming '
               'the method and its file:line', out)
+    own_none = H.activities_file(H.activity(502, [
+        '{ name = "mine"; auth = "none"; login = true;\n'
+        '  handler = { use = "testplug.echo"; }; }']))
+    rc, out, _ = check(d, 'auth = "body";\n', {"n.conf": own_none})
+    tap.check(rc == 1 and "n.conf:" in out and "method mine: login = true"
+              in out and "by its own auth" in out,
+              "amsd -t: a method's own auth = \"none\" with login = true "
+              "is an error at its file:line", out)
     rc, out, _ = check(d, 'auth = "none";\n')
     tap.check(rc == 1 and "a.conf:" in out and "method who: login = true"
               in out and 'anonymous (auth = "none")' in out,
@@ -531,6 +582,8 @@ def main():
                 test_cors(a, port2)
             with tap.section("key rotation by reload"):
                 test_rotation(a, k)
+            with tap.section("listener settings by reload"):
+                test_reload_listeners(a, port2)
         with tap.section("amsd -t"):
             test_check(d, k)
     finally:
