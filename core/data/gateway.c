@@ -465,8 +465,8 @@ static void client_of(const listener *l, struct evhttp_request *req,
         if (strcasecmp(kv->key, name) != 0)
             continue;
         if (n + vl + 1 >= sizeof joined)
-            break; /* the rightmost entries are the ones that count, but a
-                      header this long is walked as far as it fits */
+            return; /* longer than any proxy chain: the peer itself, as
+                       its rightmost entries could not be read */
         if (n > 0)
             joined[n++] = ',';
         memcpy(joined + n, kv->value, vl);
