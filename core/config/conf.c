@@ -700,7 +700,9 @@ void conf_restart_only_changes(const conf *old, const conf *nw, errs *e)
                           "the next restart, not on reload",
                           secrets[i].name);
     }
-    if (!lis_same_addresses(&old->ls, &nw->ls))
+    /* The single-listener form is the "listen" warning above. */
+    if ((old->ls.list_line || nw->ls.list_line) &&
+        !lis_same_addresses(&old->ls, &nw->ls))
         errs_warn(e, nw->file, nw->ls.list_line,
                   "listeners: the addresses changed; they take effect at the "
                   "next restart, and until then the listeners keep their "
