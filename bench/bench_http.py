@@ -52,6 +52,7 @@ def start(mode, workers, redis):
                 'workers = %d;\nstore = "%s";\n'
                 'plugins = "%s/build/plugins";\n'
                 'activities = "%s/conf/activities";\nlog_level = "warn";\n'
+                'auth = "body";\n'
                 % (port, admin, workers, store, ROOT, ROOT))
         if not redis:
             f.write('lmdb = { sync = "%s"; };\n' % mode)

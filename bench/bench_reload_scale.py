@@ -161,6 +161,7 @@ def run_scale(n, reloads, conns, log=None, plugin_reloads=0):
                 'workers = 2;\nstore = "lmdb:%s/store";\n'
                 'plugins = "%s";\nactivities = "%s";\n'
                 'log_level = "warn";\nlmdb = { sync = "none"; };\n'
+                'auth = "body";\n'
                 % (port, admin, d, plugins, acts))
     amsd = os.path.join(ROOT, "build/core/amsd")
     t = time.monotonic()

@@ -122,6 +122,7 @@ class Amsd:
             f.write('listen = "127.0.0.1:%d";\nadmin = "127.0.0.1:%d";\n'
                     'workers = %d;\nstore = "%s";\nplugins = "%s";\n'
                     'activities = "%s";\nlog_level = "%s";\n'
+                    'auth = "body";\n'
                     'audit_log = "%s/audit.log";\nrun_dir = "%s/run";\n'
                     'admin_tokens = ( { name = "bench"; token = "%s"; '
                     'role = "admin"; } );\n'

@@ -122,6 +122,7 @@ static int check(conf *c, errs *e)
     if (strncmp(c->store, "lmdb:", 5) != 0 || c->store[5] == '\0')
         errs_add(e, NULL, 0, "store: \"%s\" is not lmdb:DIR", c->store);
     g = gen_build(c, &svc_gen_host, 0, 1, e);
+    lis_check_gen(&c->ls, c->jwt.n, c->gw.secret_len[0] > 0, g, e);
     for (size_t i = 0; i < e->n; i++)
         fprintf(stderr, "%s\n", e->msgs[i]);
     if (g == NULL || e->nerrors > 0) {
@@ -160,6 +161,9 @@ int main(int argc, char **argv)
                 e.nerrors);
         rc = 1;
     } else {
+        /* Warnings (auth = "body", ...) go to the start-up log. */
+        for (size_t i = 0; i < e.n; i++)
+            log_warn("%s", e.msgs[i]);
         rc = master_run(&c);
     }
     errs_free(&e);

@@ -5,7 +5,8 @@ set -eu
 
 PKGS="build-essential meson ninja-build pkg-config python3 curl
 clang-format clang libclang-rt-14-dev
-libevent-dev libcjson-dev libconfig-dev liblmdb-dev libssl-dev
+libevent-dev libcjson-dev libconfig-dev liblmdb-dev libssl-dev openssl libcjose-dev
+libjansson-dev
 libhiredis-dev redis-server
 libxml2-utils
 prometheus"

@@ -7,12 +7,19 @@ cd "$(dirname "$0")/.."
 scripts/deps.sh
 scripts/build.sh build
 mkdir -p var
+# The development HS256 secret conf/amsd.conf trusts (auth = "jwt"):
+# random, made once, never committed (var/ is ignored).
+if [ ! -s var/dev-jwt.secret ]; then
+    (umask 077 && openssl rand -hex 32 >var/dev-jwt.secret)
+fi
 cat <<'MSG'
 amsd: data plane http://127.0.0.1:8080, admin http://127.0.0.1:8081/healthz
-try (a card-binding flash sale: bind, then grab one of 100 coupons):
+try (a card-binding flash sale: bind, then grab one of 100 coupons; the
+user is the bearer token's, minted by scripts/dev-token.sh):
+  TOKEN=$(scripts/dev-token.sh alice)
   curl -s -X POST http://127.0.0.1:8080/v1/activities/1003/bind \
-       -d '{"uid":"alice","request_id":"r1"}'
+       -H "Authorization: Bearer $TOKEN" -d '{"request_id":"r1"}'
   curl -s -X POST http://127.0.0.1:8080/v1/activities/1003/grab \
-       -d '{"uid":"alice","request_id":"r2"}'
+       -H "Authorization: Bearer $TOKEN" -d '{"request_id":"r2"}'
 MSG
 exec build/core/amsd -c conf/amsd.conf "$@"

@@ -8,6 +8,7 @@
 
 #include "callers.h"
 #include "cfg.h"
+#include "listeners.h"
 #include "schema.h"
 
 #include <libconfig.h>
@@ -357,9 +358,9 @@ static int method_name_ok(const char *s)
 static int parse_method(parser *p, const config_setting_t *g, activity *a,
                         method *m)
 {
-    static const char *const allowed[] = {"name",   "login",         "limits",
-                                          "rule",   "operations",    "handler",
-                                          "signed", "signed_params", NULL};
+    static const char *const allowed[] = {
+        "name",       "login",   "auth",   "limits",        "rule",
+        "operations", "handler", "signed", "signed_params", NULL};
     const config_setting_t *ops, *rule, *handler;
     const char *name = NULL;
     size_t before = p->e->nerrors;
@@ -380,6 +381,10 @@ static int parse_method(parser *p, const config_setting_t *g, activity *a,
     cfg_bool(g, "login", 0, &m->login, p->file, p->e);
     callers_method_read(g, &m->signed_only, &m->signed_params,
                         &m->nsigned_params, p->file, p->e);
+    if (cfg_str(g, "auth", 0, &name, p->file, p->e) > 0 &&
+        (m->auth = (int)lis_auth_parse(name)) == LIS_AUTH_INHERIT)
+        errs_add(p->e, p->file, cfg_line(config_setting_get_member(g, "auth")),
+                 "auth: \"%s\" is not one of jwt, gateway, none, body", name);
     parse_limits(p, config_setting_get_member(g, "limits"), m);
     rule = config_setting_get_member(g, "rule");
     if (rule != NULL) {

@@ -65,6 +65,7 @@ typedef struct method {
     int signed_only;
     char **signed_params;
     size_t nsigned_params;
+    int auth; /* lis_auth (listeners.h); 0: its listener's */
     limits lim;
     rnode *rule; /* NULL: no condition */
     instance **ops;

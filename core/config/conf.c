@@ -369,6 +369,13 @@ int conf_load(conf *c, const char *path, errs *e)
                                           "config_center",
                                           "signed_callers",
                                           "signed_window_s",
+                                          "listeners",
+                                          "auth",
+                                          "trusted_proxies",
+                                          "real_ip_header",
+                                          "cors_origins",
+                                          "jwt",
+                                          "gateway_auth",
                                           NULL};
     config_t cf;
     const config_setting_t *root;
@@ -451,6 +458,10 @@ int conf_load(conf *c, const char *path, errs *e)
                  &c->callers, e);
     cfg_int(root, "signed_window_s", 0, 10, 3600, &c->signed_window_s, path,
             e);
+    lis_read(root, path, &c->ls, e);
+    keys_read_jwt(config_setting_get_member(root, "jwt"), path, &c->jwt, e);
+    keys_read_gateway(config_setting_get_member(root, "gateway_auth"), path,
+                      &c->gw, e);
 
     config_destroy(&cf);
     return e->nerrors > before ? -1 : 0;
@@ -494,6 +505,11 @@ int conf_finish(conf *c, errs *e)
         default_node(c, port, e);
     if (c->cc_redis != NULL && c->cc_prefix == NULL)
         conf_set(&c->cc_prefix, CKV_PREFIX_DEFAULT);
+    if (lis_finish(&c->ls, c->listen,
+                   c->overrides != NULL && c->overrides->listen != NULL,
+                   c->jwt.n, c->gw.secret_len[0] > 0, c->file, e) == 0 &&
+        c->ls.n > 0)
+        conf_set(&c->listen, c->ls.v[0].listen);
     return e->nerrors > before ? -1 : 0;
 }
 
@@ -521,6 +537,9 @@ void conf_free(conf *c)
     }
     auth_table_free(&c->tokens);
     callers_free(&c->callers);
+    lis_free(&c->ls);
+    keys_jwt_free(&c->jwt);
+    keys_gw_free(&c->gw);
     memset(c, 0, sizeof *c);
 }
 
@@ -602,6 +621,32 @@ void conf_apply_overrides(conf *c, const conf_overrides *o, errs *e)
     }
 }
 
+/* The listeners' settings by position: the sockets stay those the
+ * process started with, so a reload that changed the addresses applies
+ * nothing of them (conf_restart_only_changes warns). */
+static void conf_apply_ident(conf *c, const cJSON *j)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "listeners");
+    lis_set nw = {0};
+
+    if (v != NULL && lis_from_json(&nw, v) == 0) {
+        if (lis_same_addresses(&nw, &c->ls)) {
+            lis_free(&c->ls);
+            c->ls = nw;
+        } else {
+            lis_free(&nw);
+        }
+    }
+    if ((v = cJSON_GetObjectItemCaseSensitive(j, "jwt")) != NULL &&
+        keys_jwt_from_json(&c->jwt, v) < 0)
+        log_error("reload: the jwt keys could not be applied; the previous "
+                  "keys stay in force");
+    if ((v = cJSON_GetObjectItemCaseSensitive(j, "gateway_auth")) != NULL &&
+        keys_gw_from_json(&c->gw, v) < 0)
+        log_error("reload: gateway_auth could not be applied; the previous "
+                  "secrets stay in force");
+}
+
 static int str_differs(const char *a, const char *b)
 {
     return strcmp(a ? a : "", b ? b : "") != 0;
@@ -656,6 +701,13 @@ void conf_restart_only_changes(const conf *old, const conf *nw, errs *e)
                           "the next restart, not on reload",
                           secrets[i].name);
     }
+    /* The single-listener form is the "listen" warning above. */
+    if ((old->ls.list_line || nw->ls.list_line) &&
+        !lis_same_addresses(&old->ls, &nw->ls))
+        errs_warn(e, nw->file, nw->ls.list_line,
+                  "listeners: the addresses changed; they take effect at the "
+                  "next restart, and until then the listeners keep their "
+                  "settings");
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++)
         if (nums[i].a != nums[i].b)
             errs_warn(e, nw->file, 0,
@@ -694,6 +746,11 @@ cJSON *conf_reloadable_json(const conf *c)
     cJSON_AddStringToObject(j, "file_sha256", c->file_sha256);
     /* Secrets included: this JSON goes over the control channel only. */
     cJSON_AddItemToObject(j, "signed_callers", callers_json(&c->callers));
+    /* The listeners' identity, proxy and CORS settings and the keys:
+     * workers verify with the keys the master read and checked. */
+    cJSON_AddItemToObject(j, "listeners", lis_json(&c->ls));
+    cJSON_AddItemToObject(j, "jwt", keys_jwt_json(&c->jwt));
+    cJSON_AddItemToObject(j, "gateway_auth", keys_gw_json(&c->gw));
     return j;
 }
 
@@ -722,4 +779,5 @@ void conf_apply_reloadable(conf *c, const cJSON *j)
                   "memory); the previous secrets stay in force");
     if (cJSON_IsString(v = cJSON_GetObjectItemCaseSensitive(j, "file_sha256")))
         snprintf(c->file_sha256, sizeof c->file_sha256, "%s", v->valuestring);
+    conf_apply_ident(c, j);
 }

@@ -8,6 +8,8 @@
 #include "auth.h"
 #include "callers.h"
 #include "errs.h"
+#include "keys.h"
+#include "listeners.h"
 
 #include <cjson/cJSON.h>
 
@@ -51,6 +53,9 @@ typedef struct conf {
     int64_t random_seed;       /* testing: 0 = seed from the OS */
     char *run_dir;             /* snapshots and plugin copies; "" = temp dir */
     auth_table tokens;         /* admin_tokens; none: loopback-only admin */
+    lis_set ls;                /* the data plane's listeners (listeners.h) */
+    jwt_conf jwt;              /* end users' token keys (keys.h) */
+    gw_conf gw;                /* a trusted gateway's secrets (keys.h) */
     char *audit_log;           /* admin audit log (JSON lines) */
     callers_table callers;     /* signed_callers (callers.h) */
     int64_t signed_window_s;   /* a signed request's ts: now +- this */

@@ -81,8 +81,9 @@ static void master_free(master *m)
         evhttp_free(m->admin); /* closes admin_fd */
     else if (m->admin_fd >= 0)
         close(m->admin_fd);
-    if (m->listen_fd >= 0)
-        close(m->listen_fd);
+    for (int i = 0; i < m->nlisten; i++)
+        if (m->listen_fds[i] >= 0)
+            close(m->listen_fds[i]);
     reload_free(m);
     snap_cache_free(m->snaps);
     m->snaps = NULL;
@@ -103,6 +104,13 @@ static void check_started(master *m)
     m->starting = 0;
     log_info("ready: %d worker(s) serving http://%s, admin http://%s/healthz",
              m->n, m->c->listen, m->c->admin);
+    for (size_t i = 0; i < m->c->ls.n; i++)
+        log_info(
+            "listener http://%s: auth %s, %zu trusted prox%s, %zu CORS "
+            "origin(s)%s",
+            m->c->ls.v[i].listen, lis_auth_name(m->c->ls.v[i].auth),
+            m->c->ls.v[i].nproxies, m->c->ls.v[i].nproxies == 1 ? "y" : "ies",
+            m->c->ls.v[i].norigins, m->c->ls.v[i].any_origin ? " and *" : "");
 }
 
 /* One control message of worker s (the on_worker_msg hook). */
@@ -231,9 +239,11 @@ static int setup(master *m)
     m->base = event_base_new();
     if (m->base == NULL)
         return -1;
-    m->listen_fd = open_listener(m->c->listen, 1024);
-    if (m->listen_fd < 0)
-        return -1;
+    for (size_t i = 0; i < m->c->ls.n; i++) {
+        m->listen_fds[m->nlisten] = open_listener(m->c->ls.v[i].listen, 1024);
+        if (m->listen_fds[m->nlisten++] < 0)
+            return -1;
+    }
     m->admin_fd = open_listener(m->c->admin, 64);
     if (m->admin_fd < 0)
         return -1;
@@ -299,7 +309,7 @@ int master_run(conf *c)
     memset(&m, 0, sizeof m);
     m.c = c;
     m.n = c->workers;
-    m.listen_fd = m.admin_fd = -1;
+    m.admin_fd = -1;
     m.generation = 1;
     m.starting = 1;
     m.on_worker_msg = on_worker_msg;

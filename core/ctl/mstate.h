@@ -43,7 +43,9 @@ typedef struct wslot {
 struct master {
     conf *c;
     struct event_base *base;
-    int listen_fd, admin_fd;
+    int listen_fds[LIS_MAX]; /* c->ls.v[i]'s socket, -1 when closed */
+    int nlisten;
+    int admin_fd;
     struct evhttp *admin;
     wslot *w;
     int n;

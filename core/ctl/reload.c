@@ -556,8 +556,10 @@ static int read_config(master *m, struct reload *rl, char *pl, char *ac,
                                   : rl->next.activities_dir,
             rl->src_pins[0] ? rl->src_pins : NULL, pl, ac, len, &e);
     }
+    /* conf_load and conf_finish warn too (auth = "body"). */
     for (size_t i = 0; i < e.n; i++)
-        add_msg(rl->errors, "%s", e.msgs[i]);
+        add_msg(strstr(e.msgs[i], "warning: ") ? rl->warnings : rl->errors,
+                "%s", e.msgs[i]);
     for (size_t i = 0; i < w.n; i++)
         add_msg(rl->warnings, "%s", w.msgs[i]);
     rc = e.nerrors > 0 ? -1 : rc;

@@ -221,7 +221,7 @@ out:
  * child's own epoll instance, never the master's. */
 static void become_worker(master *m, wslot *s, int ctl_fd)
 {
-    int index = s->index, listen_fd = m->listen_fd, rc;
+    int index = s->index, fds[LIS_MAX], nfds = m->nlisten, rc;
     conf *c = m->c;
 
     char plugins[sizeof m->snap_plugins], acts[sizeof m->snap_activities];
@@ -234,13 +234,15 @@ static void become_worker(master *m, wslot *s, int ctl_fd)
     memcpy(run_dir, m->run_dir, sizeof run_dir);
     ws = (worker_start){m->snap_generation, plugins, acts, enabled, run_dir};
     event_reinit(m->base);
-    m->listen_fd = -1; /* kept open for the worker */
+    memcpy(fds, m->listen_fds, sizeof fds);
+    m->nlisten = 0;    /* kept open for the worker */
     m->enabled = NULL; /* kept for the worker */
     spare_connections();
     m->drop_in_child(m);
-    rc = worker_main(c, index, listen_fd, ctl_fd, &ws);
+    rc = worker_main(c, index, fds, nfds, ctl_fd, &ws);
     cJSON_Delete(enabled);
-    close(listen_fd);
+    for (int i = 0; i < nfds; i++)
+        close(fds[i]);
     conf_free(c);
     exit(rc);
 }

@@ -78,6 +78,8 @@ static cJSON *method_json(const method *m)
     sp = cJSON_AddArrayToObject(j, "signed_params");
     for (size_t i = 0; i < m->nsigned_params; i++)
         cJSON_AddItemToArray(sp, cJSON_CreateString(m->signed_params[i]));
+    if (m->auth != LIS_AUTH_INHERIT) /* its own, not its listener's */
+        cJSON_AddStringToObject(j, "auth", lis_auth_name((lis_auth)m->auth));
     lim = cJSON_AddObjectToObject(j, "limits");
     cJSON_AddNumberToObject(lim, "user_total", (double)m->lim.user_total);
     cJSON_AddNumberToObject(lim, "user_daily", (double)m->lim.user_daily);

@@ -9,11 +9,15 @@
  */
 #include "gateway.h"
 
+#include "clock.h"
+#include "cors.h"
 #include "http.h"
+#include "ident.h"
 #include "json.h"
 #include "log.h"
 #include "metrics.h"
 #include "pipeline.h"
+#include "realip.h"
 #include "reqparse.h"
 #include "services.h"
 #include "signed.h"
@@ -25,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 typedef struct job {
     gateway *gw;
@@ -36,6 +41,7 @@ typedef struct job {
     int64_t t0_ns;  /* metrics: when gateway_handle took it */
     char ip[64];    /* copied: the connection may go before we answer */
     signed_hdr sg;  /* the signed caller (signed.h), app "" when none */
+    char uid[IDENT_UID_MAX + 1]; /* as identified (ident.h) */
 } job;
 
 static void maybe_idle(gateway *gw)
@@ -341,11 +347,9 @@ static int64_t test_clock(gateway *gw, struct evhttp_request *req)
 
 static job *make_job(gateway *gw, struct evhttp_request *req, method *m,
                      cJSON *body, int64_t now_ms, int64_t t0_ns,
-                     const signed_hdr *sg)
+                     const char *uid, const char *ip, const signed_hdr *sg)
 {
     job *j = calloc(1, sizeof *j);
-    char *host = NULL;
-    ev_uint16_t port;
 
     if (j == NULL)
         return NULL;
@@ -355,12 +359,11 @@ static job *make_job(gateway *gw, struct evhttp_request *req, method *m,
     j->g = gw->current;
     gen_ref(j->g);
     j->body = body;
-    j->sr.uid = str_member(body, "uid", "");
+    text_copy(j->uid, sizeof j->uid, uid);
+    j->sr.uid = j->uid;
     j->sr.request_id = str_member(body, "request_id", "");
     j->sr.params = cJSON_GetObjectItemCaseSensitive(body, "params");
-    evhttp_connection_get_peer(evhttp_request_get_connection(req), &host,
-                               &port);
-    text_copy(j->ip, sizeof j->ip, host ? host : "");
+    text_copy(j->ip, sizeof j->ip, ip);
     j->sr.client_ip = j->ip;
     /* The signed caller speaks for the user: the uid stays the body's. */
     j->sg = *sg;
@@ -375,9 +378,104 @@ static job *make_job(gateway *gw, struct evhttp_request *req, method *m,
     return j;
 }
 
+/* The TCP peer, and the client address (realip.h) as text into ip. */
+static void client_of(const listener *l, struct evhttp_request *req,
+                      cidr_ip *peer, int *peer_ok, char ip[64])
+{
+    struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+    const char *name =
+        l->real_ip == LIS_RIP_FORWARDED ? "Forwarded" : "X-Forwarded-For";
+    struct evkeyval *kv;
+    char *host = NULL, joined[4096];
+    ev_uint16_t port;
+    size_t n = 0;
+    cidr_ip client;
+
+    evhttp_connection_get_peer(evhttp_request_get_connection(req), &host,
+                               &port);
+    *peer_ok = host != NULL && cidr_ip_parse(host, peer) == 0;
+    text_copy(ip, 64, host ? host : "");
+    if (!*peer_ok || !lis_trusted(l, peer))
+        return;
+    /* Every line of the header, in order, as one list. */
+    for (kv = h->tqh_first; kv != NULL; kv = kv->next.tqe_next) {
+        size_t vl = strlen(kv->value);
+        if (strcasecmp(kv->key, name) != 0)
+            continue;
+        if (n + vl + 1 >= sizeof joined)
+            return; /* longer than any proxy chain: the peer itself, as
+                       its rightmost entries could not be read */
+        if (n > 0)
+            joined[n++] = ',';
+        memcpy(joined + n, kv->value, vl);
+        n += vl;
+    }
+    if (n == 0)
+        return;
+    realip_walk(joined, n, l->real_ip == LIS_RIP_FORWARDED, l->proxies,
+                l->nproxies, peer, &client);
+    cidr_ip_format(&client, ip, 64);
+}
+
+/* Who the user is (ident.h), the body being checked.  0 with uid set, or
+ * -1 after answering the refusal. */
+static int identify(gateway *gw, const listener *l, struct evhttp_request *req,
+                    const method *m, const cJSON *body, int peer_trusted,
+                    const char *signed_app, int64_t now_ms, char *uid,
+                    int64_t t0)
+{
+    struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+    ident_req r;
+    ident_res res;
+
+    memset(&r, 0, sizeof r);
+    r.mode = m->auth != LIS_AUTH_INHERIT ? (lis_auth)m->auth : l->auth;
+    r.login = m->login;
+    r.signed_app = signed_app; /* verified by signed_gate, or NULL */
+    r.authorization = evhttp_find_header(h, "Authorization");
+    r.gw_uid = evhttp_find_header(h, IDENT_GW_UID);
+    r.gw_ts = evhttp_find_header(h, IDENT_GW_TS);
+    r.gw_sig = evhttp_find_header(h, IDENT_GW_SIG);
+    r.method = http_method_name(evhttp_request_get_command(req));
+    r.target = evhttp_request_get_uri(req);
+    r.body_uid = str_member(body, "uid", NULL);
+    r.peer_trusted = peer_trusted;
+    r.now_s = (now_ms >= 0 ? now_ms : clock_wall_ms()) / 1000;
+    if (ident_decide(&r, &gw->c->jwt, &gw->c->gw, &res) == 0) {
+        text_copy(uid, IDENT_UID_MAX + 1, res.uid);
+        return 0;
+    }
+    if (res.www_auth[0] != '\0')
+        evhttp_add_header(evhttp_request_get_output_headers(req),
+                          "WWW-Authenticate", res.www_auth);
+    reply_error(gw, req, res.status, res.reason,
+                str_member(body, "request_id", NULL), res.msg);
+    count(t0, m->act->id, m, res.reason);
+    return -1;
+}
+
+/* OPTIONS on an activity route: a CORS preflight, 204 (cors.h). */
+static void preflight(gateway *gw, const listener *l,
+                      struct evhttp_request *req, const char *origin)
+{
+    int tracked = track(gw, req);
+
+    cors_preflight(l, origin, evhttp_request_get_output_headers(req));
+    evhttp_send_reply(req, 204, "No Content", NULL);
+    if (!tracked)
+        job_done(gw);
+}
+
 void gateway_handle(struct evhttp_request *req, void *arg)
 {
-    gateway *gw = arg;
+    gateway_port *gp = arg;
+    gateway *gw = gp->gw;
+    const listener *lis = &gw->c->ls.v[gp->listener];
+    const char *origin =
+        evhttp_find_header(evhttp_request_get_input_headers(req), "Origin");
+    char uid[IDENT_UID_MAX + 1], ip[64];
+    cidr_ip peer;
+    int peer_ok;
     const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
     char name[96], msg[256];
@@ -393,10 +491,17 @@ void gateway_handle(struct evhttp_request *req, void *arg)
     int64_t t0 = metrics_now_ns();
 
     gw->busy++;
+    if (origin != NULL)
+        cors_answer(lis, origin, evhttp_request_get_output_headers(req));
     if (path == NULL || reqparse_path(path, &id, name, sizeof name) < 0) {
         reply_error(gw, req, 404, "not_found", NULL,
                     "no such route; use POST /v1/activities/{id}/{method}");
         count(t0, 0, NULL, "not_found");
+        return;
+    }
+    if (evhttp_request_get_command(req) == EVHTTP_REQ_OPTIONS) {
+        preflight(gw, lis, req, origin);
+        count(t0, 0, NULL, "preflight");
         return;
     }
     if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
@@ -463,7 +568,13 @@ void gateway_handle(struct evhttp_request *req, void *arg)
         count(t0, id, m, why);
         return;
     }
-    j = make_job(gw, req, m, body, now_ms, t0, &sg);
+    client_of(lis, req, &peer, &peer_ok, ip);
+    if (identify(gw, lis, req, m, body, peer_ok && lis_trusted(lis, &peer),
+                 sg.app[0] != '\0' ? sg.app : NULL, now_ms, uid, t0) < 0) {
+        cJSON_Delete(body);
+        return;
+    }
+    j = make_job(gw, req, m, body, now_ms, t0, uid, ip, &sg);
     co = j ? coro_new(gw->pool, run_job, j) : NULL;
     if (co == NULL) {
         reply_error(gw, req, 503, "overloaded",

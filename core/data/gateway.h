@@ -29,7 +29,14 @@ typedef struct gateway {
     gateway_conn *conns[GATEWAY_CONN_BUCKETS]; /* by evhttp_connection */
 } gateway;
 
-/* evhttp generic callback; arg is the gateway. */
+/* What one listening socket serves: its requests know their listener's
+ * settings (c->ls.v[listener]: identity, proxies, CORS). */
+typedef struct gateway_port {
+    gateway *gw;
+    size_t listener;
+} gateway_port;
+
+/* evhttp generic callback; arg is a gateway_port. */
 void gateway_handle(struct evhttp_request *req, void *arg);
 
 /* Run fn(arg) in a coroutine of the gateway's pool, counted busy like a

@@ -34,8 +34,12 @@ typedef struct worker {
     int index;
     int ctl_fd;
     struct event_base *base;
-    struct evhttp *http;
-    struct evhttp_bound_socket *bound;
+    /* One server per listener, so that a request knows its listener's
+     * settings (gateway_port). */
+    struct evhttp *http[LIS_MAX];
+    struct evhttp_bound_socket *bound[LIS_MAX];
+    gateway_port ports[LIS_MAX];
+    int nhttp;
     struct event *ctl_ev, *term_ev, *int_ev, *sweep_ev, *stop_timer;
     struct event *orphan_ev;
     int orphan_task; /* release_orphans is running */
@@ -104,10 +108,11 @@ static void begin_stop(worker *w)
         return;
     w->stopping = 1;
     log_info("stopping: %zu request(s) in flight", w->gw.busy);
-    if (w->bound != NULL) {
-        evhttp_del_accept_socket(w->http, w->bound);
-        w->bound = NULL;
-    }
+    for (int i = 0; i < w->nhttp; i++)
+        if (w->bound[i] != NULL) {
+            evhttp_del_accept_socket(w->http[i], w->bound[i]);
+            w->bound[i] = NULL;
+        }
     if (w->gw.busy == 0 && w->gw.running == 0) {
         finish_stop(w);
         return;
@@ -162,6 +167,30 @@ static void drop_prepared(worker *w)
         event_del(w->build_ev);
 }
 
+/* The methods of g against the listeners (listeners.h: a method that
+ * needs a login must not be anonymous): of the settings s (a prepare's),
+ * or with s NULL of those in force.  -1 when any is wrong. */
+static int check_methods(worker *w, const cJSON *s, const gen *g, errs *e)
+{
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(s, "jwt");
+    const cJSON *gw = cJSON_GetObjectItemCaseSensitive(s, "gateway_auth");
+    const cJSON *sec = cJSON_GetObjectItemCaseSensitive(gw, "secret");
+    lis_set ls = {0};
+    int rc;
+
+    if (s == NULL || lis_from_json(&ls, cJSON_GetObjectItemCaseSensitive(
+                                            s, "listeners")) < 0)
+        return lis_check_gen(&w->c->ls, w->c->jwt.n,
+                             w->c->gw.secret_len[0] > 0, g, e);
+    rc = lis_check_gen(&ls,
+                       (size_t)cJSON_GetArraySize(
+                           cJSON_GetObjectItemCaseSensitive(j, "keys")),
+                       cJSON_IsString(sec) && sec->valuestring[0] != '\0', g,
+                       e);
+    lis_free(&ls);
+    return rc;
+}
+
 /* How long one slice of a build may hold the loop: requests that arrive
  * meanwhile wait at most about this long per loop turn. */
 #define BUILD_SLICE_US 3000
@@ -185,6 +214,12 @@ static void on_build(evutil_socket_t fd, short what, void *arg)
     }
     w->prepared = gen_builder_finish(w->building);
     w->building = NULL;
+    if (w->prepared != NULL &&
+        check_methods(w, w->prepared_settings, w->prepared, &w->build_errs) <
+            0) {
+        gen_unref(w->prepared);
+        w->prepared = NULL;
+    }
     if (w->prepared == NULL) {
         text = errs_join(&w->build_errs);
         reply_gen(w, "prepare_failed", n, text ? text : "out of memory");
@@ -236,20 +271,27 @@ static void on_prepare(worker *w, const cJSON *msg)
     evtimer_add(w->build_ev, &now);
 }
 
-static void apply_settings(worker *w, const cJSON *s)
+/* The http { } limits on server h. */
+static void http_limits(worker *w, struct evhttp *h)
 {
     struct timeval tv;
 
+    tv.tv_sec = (time_t)(w->c->timeout_ms / 1000);
+    tv.tv_usec = (suseconds_t)(w->c->timeout_ms % 1000) * 1000;
+    evhttp_set_timeout_tv(h, &tv);
+    evhttp_set_max_body_size(h, (ev_ssize_t)w->c->max_body);
+    evhttp_set_max_headers_size(h, (ev_ssize_t)w->c->max_headers);
+}
+
+static void apply_settings(worker *w, const cJSON *s)
+{
     if (s == NULL)
         return;
     conf_apply_reloadable(w->c, s);
     log_level = w->c->log_level;
     svc.idem_ttl_ms = w->c->idempotency_ttl_s * 1000;
-    tv.tv_sec = (time_t)(w->c->timeout_ms / 1000);
-    tv.tv_usec = (suseconds_t)(w->c->timeout_ms % 1000) * 1000;
-    evhttp_set_timeout_tv(w->http, &tv);
-    evhttp_set_max_body_size(w->http, (ev_ssize_t)w->c->max_body);
-    evhttp_set_max_headers_size(w->http, (ev_ssize_t)w->c->max_headers);
+    for (int i = 0; i < w->nhttp; i++)
+        http_limits(w, w->http[i]);
 }
 
 /* A slice of releasing old generations (gen_reap), then the next. */
@@ -421,26 +463,33 @@ static struct event_base *worker_base(void)
     return b != NULL ? b : event_base_new();
 }
 
-static int setup_http(worker *w, int listen_fd)
+static int setup_one(worker *w, int i, int listen_fd)
 {
-    struct timeval tv;
+    struct evhttp *h = evhttp_new(w->base);
 
-    w->http = evhttp_new(w->base);
-    if (w->http == NULL)
+    if (h == NULL)
         return -1;
-    tv.tv_sec = (time_t)(w->c->timeout_ms / 1000);
-    tv.tv_usec = (suseconds_t)(w->c->timeout_ms % 1000) * 1000;
-    evhttp_set_timeout_tv(w->http, &tv);
-    evhttp_set_max_body_size(w->http, (ev_ssize_t)w->c->max_body);
-    evhttp_set_max_headers_size(w->http, (ev_ssize_t)w->c->max_headers);
+    w->http[w->nhttp++] = h;
+    http_limits(w, h);
     /* Accept every verb so the gateway can answer 405 with a message. */
-    evhttp_set_allowed_methods(
-        w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
-                     EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
-                     EVHTTP_REQ_PATCH);
-    evhttp_set_gencb(w->http, gateway_handle, &w->gw);
-    w->bound = evhttp_accept_socket_with_handle(w->http, listen_fd);
-    return w->bound ? 0 : -1;
+    evhttp_set_allowed_methods(h, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+                                      EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
+                                      EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
+                                      EVHTTP_REQ_PATCH);
+    w->ports[i] = (gateway_port){&w->gw, (size_t)i};
+    evhttp_set_gencb(h, gateway_handle, &w->ports[i]);
+    w->bound[i] = evhttp_accept_socket_with_handle(h, listen_fd);
+    return w->bound[i] ? 0 : -1;
+}
+
+static int setup_http(worker *w, const int *fds, int n)
+{
+    if (n < 1 || n > LIS_MAX || (size_t)n != w->c->ls.n)
+        return -1;
+    for (int i = 0; i < n; i++)
+        if (setup_one(w, i, fds[i]) < 0)
+            return -1;
+    return 0;
 }
 
 static struct event *add_timer(worker *w, int64_t ms, event_callback_fn cb)
@@ -476,8 +525,8 @@ static void teardown(worker *w)
     /* Freeing the server closes the idle connections, whose close
      * callbacks must not start another stop. */
     w->gw.idle_cb = NULL;
-    if (w->http != NULL)
-        evhttp_free(w->http);
+    for (int i = 0; i < w->nhttp; i++)
+        evhttp_free(w->http[i]);
     drop_prepared(w);
     if (w->build_ev != NULL)
         event_free(w->build_ev);
@@ -505,8 +554,8 @@ static int fail(worker *w, const char *what)
     return 2;
 }
 
-int worker_main(conf *c, int index, int listen_fd, int ctl_fd,
-                const worker_start *ws)
+int worker_main(conf *c, int index, const int *listen_fds, int nlisten,
+                int ctl_fd, const worker_start *ws)
 {
     static char role[32];
     worker w;
@@ -555,12 +604,22 @@ int worker_main(conf *c, int index, int listen_fd, int ctl_fd,
         errs_free(&e);
         return rc;
     }
+    if (check_methods(&w, NULL, w.gw.current, &e) < 0) {
+        char *msg = errs_join(&e);
+        int rc = fail(&w, msg ? msg : "out of memory");
+        free(msg);
+        errs_free(&e);
+        return rc;
+    }
+    /* The warnings (auth = "body" on a method...), once per start. */
+    for (size_t i = 0; index == 0 && i < e.n; i++)
+        log_warn("%s", e.msgs[i]);
     errs_free(&e);
     gen_apply_enabled(w.gw.current, ws->enabled);
     w.gw.c = c;
     w.gw.idle_cb = on_idle;
     w.gw.idle_ud = &w;
-    if (setup_http(&w, listen_fd) < 0)
+    if (setup_http(&w, listen_fds, nlisten) < 0)
         return fail(&w, "cannot serve the listening socket");
     w.ctl_ev = event_new(w.base, ctl_fd, EV_READ | EV_PERSIST, on_ctl, &w);
     w.term_ev = evsignal_new(w.base, SIGTERM, on_signal, &w);

@@ -20,7 +20,8 @@ typedef struct worker_start {
 
 /* Run worker `index` until told to stop; returns the process exit status
  * (0 after a clean stop, 2 when the generation or store could not be
- * loaded).  listen_fd is the shared data-plane socket; ctl_fd the worker's
+ * loaded).  listen_fds are the shared data-plane sockets, one per listener
+ * of c->ls in its order; ctl_fd the worker's
  * end of its control channel.  c and ws stay owned by the caller.
  *
  * Control messages it answers (see ctl.h):
@@ -30,7 +31,7 @@ typedef struct worker_start {
  *   abort {generation}   (drops the prepared generation)
  *   a question with an "ask" id (see ask.h, answers.h) -> answer
  *   stop */
-int worker_main(conf *c, int index, int listen_fd, int ctl_fd,
-                const worker_start *ws);
+int worker_main(conf *c, int index, const int *listen_fds, int nlisten,
+                int ctl_fd, const worker_start *ws);
 
 #endif

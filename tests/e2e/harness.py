@@ -50,6 +50,15 @@ START_TIMEOUT = 15.0
 _LIVE = set()  # Amsd instances not yet closed, for the exit handlers
 
 
+# The identity setting of every amsd.conf a test writes (here and in
+# test_check.py, test_checker.py): these tests send the uid in the body,
+# which amsd accepts only where `auth = "body"` is written
+# (test_identity.py tests the real settings).
+AUTH_BODY = 'auth = "body";\n'
+# ... and the warning `amsd -t` and the start-up log give for it.
+AUTH_BODY_WARNING = 'auth = "body": the uid is taken from the request body'
+
+
 def _sanitized(path):
     """True when the binary at path is a sanitizer build."""
     try:
@@ -287,12 +296,17 @@ class Amsd:
     store_dir:  reuse a store directory (restart tests); default: fresh
     clock_header: testing { clock_header } (honour X-AMS-Now)
     store:      a store URI instead of the private lmdb: one (redis://...)
+    auth:       the identity settings (default AUTH_BODY; None: leave
+                them to extra)
+    listeners:  a `listeners = ( ... );` text written instead of
+                `listen` (its first listener should be on self.port)
     """
 
     def __init__(self, tap, activities, workers=1,
                  plugins=("testplug", "counter", "param"), http=None,
                  lmdb=None, extra="", store_dir=None, name="amsd",
-                 clock_header=True, store=None):
+                 clock_header=True, store=None, auth=AUTH_BODY,
+                 listeners=None):
         self.tap = tap
         self.name = name
         self.workers = workers
@@ -326,6 +340,8 @@ class Amsd:
         self.lmdb = dict(lmdb or {})
         self.extra = extra
         self.clock_header = clock_header
+        self.auth = auth
+        self.listeners = listeners
         self.write_conf()
         _LIVE.add(self)
 
@@ -340,16 +356,21 @@ class Amsd:
             return "%s = { %s };\n" % (name, body)
 
         text = (
-            'listen = "127.0.0.1:%d";\n'
-            'admin = "127.0.0.1:%d";\n'
+            (('listen = "127.0.0.1:%d";\n' if not self.listeners else
+              "# listeners below; the first on port %d\n") +
+             'admin = "127.0.0.1:%d";\n'
             "workers = %d;\n"
             'store = "%s";\n'
             'plugins = "%s";\n'
             'activities = "%s";\n'
             'log_level = "info";\n'
-            "shutdown_timeout_ms = %d;\n"
+            "shutdown_timeout_ms = %d;\n")
             % (self.port, self.admin_port, self.workers, self.store,
                self.plugins_dir, self.activities_dir, SHUTDOWN_TIMEOUT_MS))
+        if self.auth:
+            text += self.auth
+        if self.listeners:
+            text += self.listeners
         text += group("http", self.http)
         text += group("lmdb", self.lmdb)
         text += "testing = { clock_header = %s; };\n" % (

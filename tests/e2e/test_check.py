@@ -49,6 +49,7 @@ class Setup:
                     'plugins = "plugins";\n'
                     'activities = "activities";\n'
                     % (H.free_port(), H.free_port(), self.dir))
+            text += H.AUTH_BODY
             if workers is not None:
                 text += "workers = %d;\n" % workers
             text += extra

@@ -79,7 +79,7 @@ class Checker:
                     'activities = "%s";\n'
                     % (H.free_port(), H.free_port(),
                        os.path.join(self.dir, "store"), self.plugins,
-                       self.acts))
+                       self.acts) + H.AUTH_BODY)
         self.texts = {}
 
     def path(self, name):
@@ -112,7 +112,7 @@ def message_lines(out):
     and log lines ("amsd[PID] ...")."""
     return [l for l in out.splitlines()
             if l.strip() and not l.startswith("amsd: ") and
-            not LOG.match(l)]
+            not LOG.match(l) and H.AUTH_BODY_WARNING not in l]
 
 
 def check_prefixes(ck, what, out):

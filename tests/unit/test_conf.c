@@ -101,8 +101,16 @@ static void test_defaults(void)
     is_int(c.stack_kb, 256, "default coroutine_stack_kb");
     is_int(c.sweep_ms, 60000, "default sweep_interval_ms");
 
+    /* Nothing says how users are identified: jwt, and there are no keys. */
+    is_int(conf_finish(&c, &e), -1,
+           "conf_finish on defaults: refused (auth defaults to jwt, and "
+           "no jwt keys are configured)");
+    has_str(e.n ? e.msgs[e.n - 1] : NULL, "auth is not set, so it is \"jwt\"",
+            "the message says why");
+    errs_free(&e);
+    c.ls.top.auth = LIS_AUTH_NONE;
     /* conf_finish fills "auto" values and checks addresses. */
-    is_int(conf_finish(&c, &e), 0, "conf_finish on defaults");
+    is_int(conf_finish(&c, &e), 0, "conf_finish on defaults, auth = none");
     ok(c.workers >= 1 && c.workers <= 256,
        "workers 0 becomes the core "
        "count (%d)",
@@ -586,6 +594,7 @@ static void test_config_center(void)
 
     path = fx_put(tmpdir, "cc.conf",
                   "admin = \"127.0.0.1:9101\";\n"
+                  "auth = \"none\";\n"
                   "config_center = { redis = \"redis://10.0.0.5:6380/3\";\n"
                   "  node = \"edge-1.dc2\"; prefix = \"acme:cc:\";\n"
                   "  poll_ms = 250; timeout_ms = 300; user = \"amsd\";\n"
