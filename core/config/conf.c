@@ -63,6 +63,7 @@ static void defaults(conf *c)
     c->sweep_ms = 60000;
     c->session_lock_ms = 10000;
     c->idempotency_ttl_s = 86400;
+    c->rl_table_slots = 131072;
     conf_set(&c->listen, "127.0.0.1:8080");
     conf_set(&c->admin, "127.0.0.1:8081");
     conf_set(&c->store, "lmdb:var/store");
@@ -373,6 +374,8 @@ int conf_load(conf *c, const char *path, errs *e)
                                           "run_dir",
                                           "redis",
                                           "config_center",
+                                          "rate_limits",
+                                          "rate_limit_table",
                                           NULL};
     config_t cf;
     const config_setting_t *root;
@@ -451,6 +454,10 @@ int conf_load(conf *c, const char *path, errs *e)
     read_redis(config_setting_get_member(root, "redis"), c, e);
     read_center(config_setting_get_member(root, "config_center"), c, e);
     read_testing(config_setting_get_member(root, "testing"), c, e);
+    rlconf_parse(config_setting_get_member(root, "rate_limits"), path, "",
+                 &c->rate_limits, e);
+    cfg_int(root, "rate_limit_table", 0, 1024, 1LL << 26, &c->rl_table_slots,
+            path, e);
 
     config_destroy(&cf);
     return e->nerrors > before ? -1 : 0;
@@ -632,7 +639,8 @@ void conf_restart_only_changes(const conf *old, const conf *nw, errs *e)
         {"testing.random_seed", old->random_seed, nw->random_seed},
         {"redis.timeout_ms", old->redis_timeout_ms, nw->redis_timeout_ms},
         {"config_center.poll_ms", old->cc_poll_ms, nw->cc_poll_ms},
-        {"config_center.timeout_ms", old->cc_timeout_ms, nw->cc_timeout_ms}};
+        {"config_center.timeout_ms", old->cc_timeout_ms, nw->cc_timeout_ms},
+        {"rate_limit_table", old->rl_table_slots, nw->rl_table_slots}};
 
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
         if (str_differs(strs[i].a, strs[i].b))
@@ -690,6 +698,7 @@ cJSON *conf_reloadable_json(const conf *c)
     cJSON_AddItemToObject(j, "admin_tokens", auth_table_json(&c->tokens));
     cJSON_AddStringToObject(j, "audit_log", c->audit_log);
     cJSON_AddStringToObject(j, "file_sha256", c->file_sha256);
+    cJSON_AddItemToObject(j, "rate_limits", rlconf_to_json(&c->rate_limits));
     return j;
 }
 
@@ -714,4 +723,12 @@ void conf_apply_reloadable(conf *c, const cJSON *j)
         conf_set(&c->audit_log, v->valuestring);
     if (cJSON_IsString(v = cJSON_GetObjectItemCaseSensitive(j, "file_sha256")))
         snprintf(c->file_sha256, sizeof c->file_sha256, "%s", v->valuestring);
+    if ((v = cJSON_GetObjectItemCaseSensitive(j, "rate_limits")) != NULL) {
+        rl_set rl;
+        if (rlconf_from_json(v, &rl) == 0)
+            c->rate_limits = rl;
+        else
+            log_error("reload: rate_limits could not be applied; the "
+                      "previous limits stay in force");
+    }
 }

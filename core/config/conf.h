@@ -7,6 +7,7 @@
 
 #include "auth.h"
 #include "errs.h"
+#include "rlconf.h"
 
 #include <cjson/cJSON.h>
 
@@ -51,6 +52,8 @@ typedef struct conf {
     char *run_dir;             /* snapshots and plugin copies; "" = temp dir */
     auth_table tokens;         /* admin_tokens; none: loopback-only admin */
     char *audit_log;           /* admin audit log (JSON lines) */
+    rl_set rate_limits;        /* every method's (rlconf.h); reloadable */
+    int64_t rl_table_slots;    /* rate_limit_table: the node's buckets */
     char file_sha256[65];      /* of the config file as read, hex ("" if
                                   unreadable) */
     const struct conf_overrides *overrides; /* command-line flags, kept

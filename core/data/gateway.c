@@ -13,6 +13,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "pipeline.h"
+#include "ratelimit.h"
 #include "services.h"
 #include "text.h"
 
@@ -361,6 +362,25 @@ static void answer_reason(const pipe_result *res, char out[64])
  * may still wait on the store after the reply (releasing the session
  * lock), and a stop that freed the coroutine pool under it would crash
  * the worker. */
+/* Gateway checks that may wait on the store, before the chain: the rate
+ * limits (ratelimit.h), which count every attempt that reaches them.
+ * 1 when the request was answered (429) here. */
+static int gate_refused(job *j)
+{
+    struct evkeyvalq *out = evhttp_request_get_output_headers(j->req);
+    rl_verdict v;
+    char msg[320];
+
+    rl_check(&j->sr, &j->gw->c->rate_limits, &v);
+    rl_headers(&v, out);
+    if (!v.refused)
+        return 0;
+    rl_message(&v, msg, sizeof msg);
+    reply_error(j->gw, j->req, 429, "rate_limited", j->sr.request_id, msg);
+    count(j->t0_ns, j->sr.act->id, j->sr.m, "rate_limited");
+    return 1;
+}
+
 static void run_job(void *arg)
 {
     job *j = arg;
@@ -368,6 +388,12 @@ static void run_job(void *arg)
     pipe_result res;
     char why[64];
 
+    if (gate_refused(j)) {
+        job_free(j);
+        gw->running--;
+        maybe_idle(gw);
+        return;
+    }
     pipeline_run(&j->sr, &res);
     answer_reason(&res, why); /* metrics: before the reply consumes it */
     if (res.raw != NULL)
