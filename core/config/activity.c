@@ -357,7 +357,7 @@ static int parse_method(parser *p, const config_setting_t *g, activity *a,
                         method *m)
 {
     static const char *const allowed[] = {
-        "name",    "login",   "limits",      "rule",
+        "name",       "login",   "limits",      "rule",
         "operations", "handler", "rate_limits", NULL};
     const config_setting_t *ops, *rule, *handler;
     const char *name = NULL;
@@ -686,7 +686,7 @@ static void parse_resources(parser *p, const config_setting_t *g, activity *a)
 static activity *parse_activity(parser *p, const config_setting_t *g)
 {
     static const char *const allowed[] = {
-        "id",       "name",  "tenant",    "enabled", "start", "end",
+        "id",       "name",  "tenant",    "enabled", "start",       "end",
         "timezone", "crowd", "resources", "methods", "rate_limits", NULL};
     const config_setting_t *methods, *crowd;
     const char *s;

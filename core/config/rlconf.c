@@ -11,8 +11,8 @@
 #include <string.h>
 
 static const char *const key_names[RL_KEY_COUNT] = {
-    [RL_KEY_UID] = "uid",           [RL_KEY_IP] = "ip",
-    [RL_KEY_METHOD] = "method",     [RL_KEY_ACTIVITY] = "activity",
+    [RL_KEY_UID] = "uid",       [RL_KEY_IP] = "ip",
+    [RL_KEY_METHOD] = "method", [RL_KEY_ACTIVITY] = "activity",
     [RL_KEY_APP] = "app",
 };
 
@@ -138,7 +138,7 @@ static void set_label(rl_limit *l, const char *prefix)
 static int parse_one(const config_setting_t *g, const char *file,
                      const char *prefix, rl_limit *l, errs *e)
 {
-    static const char *const allowed[] = {"name", "key",    "rate",
+    static const char *const allowed[] = {"name",  "key",    "rate",
                                           "burst", "shadow", NULL};
     const char *key = NULL, *rate = NULL, *name = NULL, *why;
     size_t before = e->nerrors;
@@ -203,8 +203,9 @@ int rlconf_parse(const config_setting_t *list, const char *file,
         rl_limit *l = &out->v[out->n];
 
         if (!config_setting_is_group(g)) {
-            errs_add(e, file, cfg_line(g),
-                     "rate_limits: expected groups { key = ...; rate = ...; }");
+            errs_add(
+                e, file, cfg_line(g),
+                "rate_limits: expected groups { key = ...; rate = ...; }");
             continue;
         }
         if (parse_one(g, file, label_prefix, l, e) < 0)
@@ -280,7 +281,8 @@ int rlconf_from_json(const cJSON *j, rl_set *out)
         memcpy(l->name, name->valuestring, strlen(name->valuestring) + 1);
         memcpy(l->label, label->valuestring, strlen(label->valuestring) + 1);
         l->off = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "off"));
-        l->shadow = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "shadow"));
+        l->shadow =
+            cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "shadow"));
         l->count = num_of(o, "count");
         l->per_ms = num_of(o, "per_ms");
         l->burst = num_of(o, "burst");

@@ -242,11 +242,12 @@ char *metrics_text_write(const metrics_table *sum, const metrics_master *m,
                          "Attempts each rate limit saw, by limit and "
                          "outcome: allowed, refused, shadow_refused (a "
                          "shadow limit would have refused).");
-    rc |= write_counters(f, sum, MF_RATELIMIT_EV, "amsd_ratelimit_events_total",
-                         "Around the rate limits: prefilter (refused from "
-                         "a worker's memory, no store call), evicted (a "
-                         "live bucket dropped from the full node table), "
-                         "store_error (let through: the store failed).");
+    rc |=
+        write_counters(f, sum, MF_RATELIMIT_EV, "amsd_ratelimit_events_total",
+                       "Around the rate limits: prefilter (refused from "
+                       "a worker's memory, no store call), evicted (a "
+                       "live bucket dropped from the full node table), "
+                       "store_error (let through: the store failed).");
     write_master(f, m);
     if (fclose(f) != 0 || rc != 0) {
         free(text);

@@ -27,9 +27,9 @@ const char *const metrics_bucket_le[METRICS_BUCKETS] = {
 static const struct {
     size_t nlabels, nvalues;
 } shapes[MF_COUNT] = {
-    [MF_REQUESTS] = {3, 1}, [MF_LATENCY] = {2, 2 + METRICS_BUCKETS},
-    [MF_ENTRY] = {2, 2},    [MF_STORE_ERRORS] = {1, 1},
-    [MF_COMMITS] = {1, 1},  [MF_RATELIMIT] = {2, 1},
+    [MF_REQUESTS] = {3, 1},     [MF_LATENCY] = {2, 2 + METRICS_BUCKETS},
+    [MF_ENTRY] = {2, 2},        [MF_STORE_ERRORS] = {1, 1},
+    [MF_COMMITS] = {1, 1},      [MF_RATELIMIT] = {2, 1},
     [MF_RATELIMIT_EV] = {1, 1},
 };
 

@@ -204,11 +204,12 @@ static void pf_set(uint64_t h, int64_t until, int64_t tat)
 
 /* Bucket names longest kept; a longer one (cannot be: labels and ids are
  * bounded) is not limited. */
-#define RL_BUCKET_MAX 400
+#define RL_BUCKET_MAX 320
 
 /* One limit as this request meets it. */
 typedef struct rl_one {
-    rl_limit lim; /* a copy: a reload may rewrite amsd.conf's meanwhile */
+    const rl_limit *lim; /* the generation's, or rl_check's copy of
+                            amsd.conf's (a reload rewrites those) */
     char bucket[RL_BUCKET_MAX];
     uint64_t h;
     int64_t tat;
@@ -237,8 +238,7 @@ static size_t collect(const svc_req *r, const rl_set *global, rl_one *one)
                         hidden = 1;
             if (hidden || l->off || n == RL_REQ_MAX)
                 continue;
-            one[n].lim = *l;
-            n++;
+            one[n++].lim = l;
         }
     }
     return n;
@@ -252,9 +252,9 @@ static int bucket_of(const svc_req *r, rl_one *o)
     const char *v = NULL;
 
     tbuf_str(&b, "rl|");
-    tbuf_str(&b, o->lim.label);
+    tbuf_str(&b, o->lim->label);
     tbuf_str(&b, "|");
-    switch (o->lim.key) {
+    switch (o->lim->key) {
     case RL_KEY_UID:
         v = r->uid;
         break;
@@ -276,7 +276,7 @@ static int bucket_of(const svc_req *r, rl_one *o)
     default:
         return -1;
     }
-    if (v == NULL || (v[0] == '\0' && o->lim.key != RL_KEY_ACTIVITY))
+    if (v == NULL || (v[0] == '\0' && o->lim->key != RL_KEY_ACTIVITY))
         return -1;
     tbuf_str(&b, v);
     if (tbuf_end(&b) < 0)
@@ -299,8 +299,8 @@ static int store_steps(svc_req *r, rl_one *one, const int *todo, size_t n)
 
     for (size_t i = 0; i < n; i++)
         if (todo[i]) {
-            rate[m] = (store_rate){one[i].bucket, one[i].lim.t_us,
-                                   one[i].lim.tau_us};
+            rate[m] = (store_rate){one[i].bucket, one[i].lim->t_us,
+                                   one[i].lim->tau_us};
             idx[m++] = i;
         }
     if (m == 0)
@@ -314,9 +314,8 @@ static int store_steps(svc_req *r, rl_one *one, const int *todo, size_t n)
         r->ws = NULL;
         return -1;
     }
-    if (r->ws == NULL &&
-        store_read_rate(svc.st, NULL, 0, rate, m, svc_req_now(r), NULL, res) !=
-            AMS_OK)
+    if (r->ws == NULL && store_read_rate(svc.st, NULL, 0, rate, m,
+                                         svc_req_now(r), NULL, res) != AMS_OK)
         return -1;
     for (size_t j = 0; j < m; j++) {
         rl_one *o = &one[idx[j]];
@@ -329,8 +328,7 @@ static int store_steps(svc_req *r, rl_one *one, const int *todo, size_t n)
 
 /* The verdict from the decided limits: the refusing one that admits
  * again last, else the one with the fewest attempts left. */
-static void decide(const rl_one *one, size_t n, int64_t now,
-                   rl_verdict *v)
+static void decide(const rl_one *one, size_t n, int64_t now, rl_verdict *v)
 {
     int64_t best_rem = INT64_MAX, best_retry = -1;
 
@@ -338,9 +336,9 @@ static void decide(const rl_one *one, size_t n, int64_t now,
         const rl_one *o = &one[i];
         int64_t rem, reset, retry;
 
-        if (!o->known || o->lim.shadow)
+        if (!o->known || o->lim->shadow)
             continue;
-        rl_figures(o->tat, now, o->lim.t_us, o->lim.tau_us, &rem, &reset,
+        rl_figures(o->tat, now, o->lim->t_us, o->lim->tau_us, &rem, &reset,
                    &retry);
         if (!o->ok) {
             if (retry < 1)
@@ -355,7 +353,7 @@ static void decide(const rl_one *one, size_t n, int64_t now,
         }
         best_rem = rem;
         v->headers = 1;
-        v->lim = o->lim;
+        v->lim = *o->lim;
         v->remaining = rem;
         v->reset_s = reset;
         v->retry_s = o->ok ? 0 : retry;
@@ -365,6 +363,7 @@ static void decide(const rl_one *one, size_t n, int64_t now,
 void rl_check(svc_req *r, const rl_set *global, rl_verdict *v)
 {
     rl_one one[RL_REQ_MAX];
+    rl_set gcopy;
     int todo[RL_REQ_MAX] = {0}, blocked = 0;
     int64_t now = svc_req_now(r) * 1000;
     size_t n;
@@ -372,6 +371,10 @@ void rl_check(svc_req *r, const rl_set *global, rl_verdict *v)
     memset(v, 0, sizeof *v);
     if (r->act == NULL || r->m == NULL)
         return;
+    if (global != NULL) {
+        gcopy = *global;
+        global = &gcopy;
+    }
     n = collect(r, global, one);
     for (size_t i = 0; i < n; i++) {
         rl_one *o = &one[i];
@@ -381,11 +384,10 @@ void rl_check(svc_req *r, const rl_set *global, rl_verdict *v)
             continue;
         if (pf_get(o->h, now, &o->tat)) {
             o->known = 1;
-            blocked |= !o->lim.shadow;
+            blocked |= !o->lim->shadow;
             metrics_count_ratelimit_event("prefilter");
-            metrics_count_ratelimit(o->lim.label, o->lim.shadow
-                                                      ? "shadow_refused"
-                                                      : "refused");
+            metrics_count_ratelimit(
+                o->lim->label, o->lim->shadow ? "shadow_refused" : "refused");
         } else {
             todo[i] = 1;
         }
@@ -400,8 +402,8 @@ void rl_check(svc_req *r, const rl_set *global, rl_verdict *v)
         } else if (node.tab != NULL) {
             for (size_t i = 0; i < n; i++)
                 if (todo[i]) {
-                    one[i].ok = table_step(one[i].h, now, one[i].lim.t_us,
-                                           one[i].lim.tau_us, &one[i].tat);
+                    one[i].ok = table_step(one[i].h, now, one[i].lim->t_us,
+                                           one[i].lim->tau_us, &one[i].tat);
                     one[i].known = 1;
                 }
         } else {
@@ -412,13 +414,12 @@ void rl_check(svc_req *r, const rl_set *global, rl_verdict *v)
             if (!todo[i] || !o->known)
                 continue;
             if (o->ok) {
-                metrics_count_ratelimit(o->lim.label, "allowed");
+                metrics_count_ratelimit(o->lim->label, "allowed");
                 continue;
             }
-            metrics_count_ratelimit(o->lim.label,
-                                    o->lim.shadow ? "shadow_refused"
-                                                  : "refused");
-            pf_set(o->h, o->tat - o->lim.tau_us, o->tat);
+            metrics_count_ratelimit(
+                o->lim->label, o->lim->shadow ? "shadow_refused" : "refused");
+            pf_set(o->h, o->tat - o->lim->tau_us, o->tat);
         }
     }
     decide(one, n, now, v);

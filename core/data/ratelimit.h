@@ -42,9 +42,9 @@
 
 /* What the limits said about one request. */
 typedef struct rl_verdict {
-    int refused; /* a limit refused: answer 429 */
-    int headers; /* a limit applied: RateLimit-* describe lim */
-    rl_limit lim; /* the refusing limit, or the one nearest to refusing */
+    int refused;       /* a limit refused: answer 429 */
+    int headers;       /* a limit applied: RateLimit-* describe lim */
+    rl_limit lim;      /* the refusing limit, or the one nearest to refusing */
     int64_t remaining; /* attempts it would still admit now */
     int64_t reset_s;   /* seconds until its bucket is full again */
     int64_t retry_s;   /* refused: seconds until it admits again (>= 1) */

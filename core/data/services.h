@@ -46,7 +46,7 @@ typedef struct svc_lock {
  * released by svc_req_end(). */
 typedef struct svc_req {
     const char *uid, *request_id, *client_ip;
-    const char *app; /* the signed caller's app name, or NULL */
+    const char *app;     /* the signed caller's app name, or NULL */
     const cJSON *params; /* the request's "params" object or NULL */
     char *params_json;   /* printed on demand */
     activity *act;

@@ -441,8 +441,7 @@ static inline ams_status store_read_many(store *s, const store_rkey *k,
 static inline ams_status store_read_rate(store *s, const store_rkey *k,
                                          size_t n, const store_rate *r,
                                          size_t nr, int64_t now,
-                                         store_rval *out,
-                                         store_rate_res *rout)
+                                         store_rval *out, store_rate_res *rout)
 {
     if (s->ops->read_rate == NULL)
         return AMS_ERR;

@@ -450,8 +450,8 @@ static ams_status rd_read(rd_store *rs, const char *op, const store_rkey *k,
     /* Group g's call: argv[goff[g] ..]: 3 for EVALSHA, its keys, now;
      * then each bucket's: 3, its key, now, t, tau. */
     nowlen = (size_t)snprintf(now, sizeof now, "%" PRId64, now_ms);
-    nowuslen = (size_t)snprintf(nowus, sizeof nowus, "%" PRId64,
-                                now_ms * 1000);
+    nowuslen =
+        (size_t)snprintf(nowus, sizeof nowus, "%" PRId64, now_ms * 1000);
     size_t off = 0;
     for (size_t g = 0; g < ng; g++) {
         goff[g] = off;
@@ -537,8 +537,7 @@ ams_status rd_read_rate(store *s, const store_rkey *k, size_t n,
                         const store_rate *r, size_t nr, int64_t now_ms,
                         store_rval *out, store_rate_res *rout)
 {
-    return rd_read((rd_store *)s, "read_rate", k, n, r, nr, now_ms, out,
-                   rout);
+    return rd_read((rd_store *)s, "read_rate", k, n, r, nr, now_ms, out, rout);
 }
 
 /* ---- lists (APPEND's; layout: see the top of store_redis.c) ---- */

@@ -94,15 +94,12 @@ static void test_rates(void)
     static const struct {
         const char *text;
         int64_t count, per_ms;
-    } good[] = {{"5/s", 5, 1000},
-                {"100/10s", 100, 10000},
-                {"3/m", 3, 60000},
-                {"1/h", 1, 3600000},
-                {"2/d", 2, 86400000},
-                {"1000000/s", 1000000, 1000}};
+    } good[] = {{"5/s", 5, 1000},     {"100/10s", 100, 10000},
+                {"3/m", 3, 60000},    {"1/h", 1, 3600000},
+                {"2/d", 2, 86400000}, {"1000000/s", 1000000, 1000}};
     static const char *const bad[] = {
-        "",     "5",     "5/",   "/s",  "0/s",        "5/x",       "5/s ",
-        "-1/s", "5/0s",  "5/ss", "1e3/s", "2000000/s", "1/400d", "5/1000001s"};
+        "",     "5",    "5/",   "/s",    "0/s",       "5/x",    "5/s ",
+        "-1/s", "5/0s", "5/ss", "1e3/s", "2000000/s", "1/400d", "5/1000001s"};
     const char *why;
     int64_t c, p;
 
@@ -156,12 +153,12 @@ static void test_conf_syntax(void)
 
     path = fx_put(tmpdir, "rl-bad.conf",
                   "rate_limits = (\n"
-                  "  { key = \"user\"; rate = \"5/s\"; },\n"            /* 2 */
-                  "  { key = \"uid\"; rate = \"five a second\"; },\n"   /* 3 */
-                  "  { key = \"ip\"; rate = \"5/s\"; burst = 0; },\n"   /* 4 */
-                  "  { key = \"ip\"; rate = \"5/s\"; colour = 1; },\n"  /* 5 */
-                  "  { key = \"app\"; rate = \"1/s\"; },\n"             /* 6 */
-                  "  { key = \"app\"; rate = \"2/s\"; }\n"              /* 7 */
+                  "  { key = \"user\"; rate = \"5/s\"; },\n"           /* 2 */
+                  "  { key = \"uid\"; rate = \"five a second\"; },\n"  /* 3 */
+                  "  { key = \"ip\"; rate = \"5/s\"; burst = 0; },\n"  /* 4 */
+                  "  { key = \"ip\"; rate = \"5/s\"; colour = 1; },\n" /* 5 */
+                  "  { key = \"app\"; rate = \"1/s\"; },\n"            /* 6 */
+                  "  { key = \"app\"; rate = \"2/s\"; }\n"             /* 7 */
                   ");\n");
     conf_load(&c, path, &e);
     fx_expect_at(&e, path, 2, "key \"user\" is not one of uid, ip");
@@ -172,11 +169,12 @@ static void test_conf_syntax(void)
     conf_free(&c);
     errs_free(&e);
 
-    path = fx_put(tmpdir, "rl-bad3.conf",
-                  "rate_limits = (\n"
-                  "  { key = \"uid\"; name = \"Bad-Name\"; rate = \"1/s\"; },\n"
-                  "  { key = \"uid\"; },\n"                             /* 3 */
-                  "  \"uid\" );\n");                                    /* 4 */
+    path =
+        fx_put(tmpdir, "rl-bad3.conf",
+               "rate_limits = (\n"
+               "  { key = \"uid\"; name = \"Bad-Name\"; rate = \"1/s\"; },\n"
+               "  { key = \"uid\"; },\n" /* 3 */
+               "  \"uid\" );\n");        /* 4 */
     conf_load(&c, path, &e);
     fx_expect_at(&e, path, 2, "name \"Bad-Name\" must match");
     fx_expect_at(&e, path, 3, "rate: missing");
@@ -187,9 +185,10 @@ static void test_conf_syntax(void)
     {
         char text[2048] = "rate_limits = (\n";
         for (int i = 0; i < RL_LIST_MAX + 1; i++)
-            snprintf(text + strlen(text), sizeof text - strlen(text),
-                     "  { name = \"l%d\"; key = \"uid\"; rate = \"1/s\"; }%s\n",
-                     i, i < RL_LIST_MAX ? "," : "");
+            snprintf(
+                text + strlen(text), sizeof text - strlen(text),
+                "  { name = \"l%d\"; key = \"uid\"; rate = \"1/s\"; }%s\n", i,
+                i < RL_LIST_MAX ? "," : "");
         snprintf(text + strlen(text), sizeof text - strlen(text), ");\n");
         path = fx_put(tmpdir, "rl-bad4.conf", text);
         conf_load(&c, path, &e);
