@@ -369,7 +369,8 @@ void rl_check(svc_req *r, const rl_set *global, rl_verdict *v)
     size_t n;
 
     memset(v, 0, sizeof *v);
-    if (r->act == NULL || r->m == NULL)
+    if (r->act == NULL || r->m == NULL ||
+        r->m->rl.n + r->act->rl.n + (global ? global->n : 0) == 0)
         return;
     if (global != NULL) {
         gcopy = *global;
