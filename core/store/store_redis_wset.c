@@ -398,7 +398,8 @@ static ams_status rd_read(rd_store *rs, const char *op, const store_rkey *k,
     rd_call *calls;
     ams_status st = AMS_OK;
 
-    memset(out, 0, n * sizeof *out);
+    if (n > 0)
+        memset(out, 0, n * sizeof *out);
     if (n + nr == 0)
         return AMS_OK;
     all = n + nr;
@@ -509,7 +510,7 @@ static ams_status rd_read(rd_store *rs, const char *op, const store_rkey *k,
             rd_fail(rs, op, "unexpected answer from the script");
     }
 out:
-    if (st != AMS_OK) {
+    if (st != AMS_OK && n > 0) {
         store_rvals_free(out, n);
         memset(out, 0, n * sizeof *out);
     }
