@@ -4,13 +4,17 @@
  * one process and with P processes on the same bucket set (the lock
  * contended) and on buckets of their own.
  *
- *   build/bench/bench_ratelimit [CALLS] [PROCS]
+ *   build/bench/bench_ratelimit [CALLS] [PROCS] [redis://HOST:PORT]
  *
  * Prints ns per call for: no limit, a limit that admits (the table step;
  * one bucket, and a new bucket each call), one that refuses from the
  * pre-filter (no table call), and P processes at once on one bucket.
+ * With a Redis URI, also the round trip of a prefetch of one key alone
+ * (read_many) and with one and with three rate buckets (read_rate),
+ * blocking calls one after the other (CALLS / 100 of each).
  */
 #include "ratelimit.h"
+#include "store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +73,49 @@ static double run(const rl_set *g, long n, int many)
     return (double)(now_ns() - t0) / (double)n;
 }
 
+/* us per blocking call of a prefetch of one key with nr buckets. */
+static double redis_run(store *st, long n, size_t nr)
+{
+    store_rkey k = {STORE_F_COUNTER, "{b1}bench.c"};
+    store_rate r[3] = {{"rl|uid|bench", 1, 1000000000000LL},
+                       {"rl|ip|10.0.0.1", 1, 1000000000000LL},
+                       {"rl|1.grab:method|1.grab", 1, 1000000000000LL}};
+    store_rate_res rr[3];
+    store_rval v;
+    int64_t t0 = now_ns();
+
+    for (long i = 0; i < n; i++) {
+        ams_status s =
+            nr ? store_read_rate(st, &k, 1, r, nr, 1767225600000LL, &v, rr)
+               : store_read_many(st, &k, 1, 1767225600000LL, &v);
+        if (s != AMS_OK) {
+            fprintf(stderr, "store call failed\n");
+            return -1;
+        }
+        store_rvals_free(&v, 1);
+    }
+    return (double)(now_ns() - t0) / (double)n / 1000.0;
+}
+
+static void redis_bench(const char *uri, long n)
+{
+    store_options so = {.uri = uri};
+    char err[256];
+    store *st = store_open(&so, err, sizeof err);
+
+    if (st == NULL) {
+        fprintf(stderr, "%s\n", err);
+        return;
+    }
+    printf("redis: prefetch of 1 key:           %6.1f us/call\n",
+           redis_run(st, n, 0));
+    printf("redis: the same with 1 rate bucket: %6.1f us/call\n",
+           redis_run(st, n, 1));
+    printf("redis: the same with 3 rate buckets:%6.1f us/call\n",
+           redis_run(st, n, 3));
+    store_close(st);
+}
+
 int main(int argc, char **argv)
 {
     long n = argc > 1 ? atol(argv[1]) : 1000000;
@@ -99,5 +146,7 @@ int main(int argc, char **argv)
         }
     while (wait(NULL) > 0)
         ;
+    if (argc > 3)
+        redis_bench(argv[3], n / 100 > 0 ? n / 100 : 1);
     return 0;
 }
