@@ -231,6 +231,16 @@ def test_redis_exact():
         st2, js2, raw2, h2 = post(nodes[1], "hit", "xn", "x2")
         tap.eq((h.get("ratelimit-remaining"), h2.get("ratelimit-remaining")),
                ("4", "3"), "a uid's bucket is shared by the nodes")
+        # Redis away: the limits let the attempt through, and it meets
+        # the store fault itself (503, not 429).
+        r.stop()
+        st, js, raw, h = post(nodes[0], "hit", "down", "d1")
+        tap.eq((st, (js or {}).get("reason")), (503, "store_unavailable"),
+               "Redis stopped: 503 store_unavailable, not 429")
+        m = re.search(r'^amsd_ratelimit_events_total\{event="store_error"\}'
+                      r' (\d+)$', scrape(nodes[0]), re.M)
+        tap.check(m and int(m.group(1)) >= 1,
+                  "metrics: the limiter counted the store error", m)
         for a in nodes:
             a.end()
     finally:

@@ -14,6 +14,7 @@
 #include "tap.h"
 
 #include <stdlib.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -364,6 +365,42 @@ static void test_table_processes(void)
            PROCS, EACH, BURST);
 }
 
+/* A process killed (SIGKILL) while it hammers the table, many times, at
+ * random moments: some of those kills land while it holds a set's lock
+ * (robust mutexes: the next locker takes it over), and the table must
+ * go on answering, not hang (alarm). */
+static void test_table_kill9(void)
+{
+    rl_set global = {0};
+    svc_req r;
+    rl_verdict v;
+    int n = 0;
+
+    /* 10^6/s, burst 10^9: the children never exhaust it. */
+    limit(&global.v[global.n++], "k9", RL_KEY_ACTIVITY, 1000000, 1000,
+          1000000000, 0);
+    alarm(60);
+    for (int k = 0; k < 200; k++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            for (;;) {
+                req_at(&r, "u", T0 / 1000);
+                rl_check(&r, &global, &v);
+            }
+        }
+        usleep(1000 + (useconds_t)(k * 137 % 2000));
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        req_at(&r, "u", T0 / 1000);
+        rl_check(&r, &global, &v);
+        n += !v.refused;
+    }
+    alarm(0);
+    is_int(n, 60,
+           "60 processes killed -9 while counting on one bucket: the "
+           "table still answers (and admits) after each");
+}
+
 int main(void)
 {
     fx_scratch(tmpdir, sizeof tmpdir, "ratelimit");
@@ -374,5 +411,6 @@ int main(void)
         return tap_done();
     test_requests();
     test_table_processes();
+    test_table_kill9();
     return tap_done();
 }
