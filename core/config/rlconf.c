@@ -120,7 +120,8 @@ static int derive(rl_limit *l, const char **why)
                "within a year";
         return -1;
     }
-    l->tau_us = (l->burst - 1) * l->t_us;
+    l->tau_us = (l->burst - 1) * l->t_us +
+                (l->t_us - 1 < RL_JITTER_US ? l->t_us - 1 : RL_JITTER_US);
     return 0;
 }
 

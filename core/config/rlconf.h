@@ -39,6 +39,14 @@ typedef enum rl_keykind {
 
 /* Limits in one list, at most. */
 #define RL_LIST_MAX 8
+/* Host clocks of workers and nodes differ by a little (and one process's
+ * host clock, read in whole ms, can step back by one): without slack the
+ * last unit of a burst would be refused to a request seen a moment
+ * "earlier" than the one before it.  Each bucket's tolerance gets
+ * min(t_us - 1, RL_JITTER_US) more, which stays under one interval: a
+ * burst still admits exactly `burst` at once, and an attempt is at most
+ * that much early. */
+#define RL_JITTER_US 10000
 #define RL_NAME_MAX 32
 /* "ID.METHOD:NAME" */
 #define RL_LABEL_MAX 160
@@ -53,7 +61,8 @@ typedef struct rl_limit {
     int shadow; /* counts and reports, never refuses */
     int64_t count, per_ms, burst;
     /* GCRA: emission interval per_ms * 1000 / count and burst tolerance
-     * (burst - 1) * t_us, in microseconds. */
+     * (burst - 1) * t_us + the clock allowance (RL_JITTER_US), in
+     * microseconds. */
     int64_t t_us, tau_us;
     int line;
 } rl_limit;

@@ -134,17 +134,33 @@ static void test_conf_syntax(void)
     is_int(c.rate_limits.n, 2, "two limits");
     is_str(c.rate_limits.v[0].label, "uid", "the first is named by its key");
     is_int(c.rate_limits.v[0].t_us, 200000, "5/s: 200 ms apart");
-    is_int(c.rate_limits.v[0].tau_us, 9 * 200000, "burst 10: tau 9 t");
+    is_int(c.rate_limits.v[0].tau_us, 9 * 200000 + RL_JITTER_US,
+           "burst 10: tau 9 t, and the clock allowance");
     is_str(c.rate_limits.v[1].label, "ip_soft", "the second by its name");
     is_int(c.rate_limits.v[1].burst, 100, "burst defaults to the count");
     ok(c.rate_limits.v[1].shadow, "shadow");
     is_int(c.rl_table_slots, 4096, "rate_limit_table");
     {
+        /* Attempts whose host clocks differ by a millisecond either way
+         * (workers, nodes): the burst is still exactly 10, not 9. */
+        const rl_limit *l = &c.rate_limits.v[0];
+        int64_t tat = 0, tat0 = 0;
+        int got = 0, bare = 0;
+        for (int i = 0; i < 100; i++) {
+            int64_t now = T0 + (i == 0 ? 1000 : i % 2 ? -1000 : 0);
+            got += rl_gcra(&tat, now, l->t_us, l->tau_us);
+            bare += rl_gcra(&tat0, now, l->t_us, l->tau_us - RL_JITTER_US);
+        }
+        is_int(got, 10, "clocks 1 ms apart: exactly the burst of 10");
+        is_int(bare, 9, "(without the clock allowance the 10th is lost)");
+    }
+    {
         /* What a reload hands to the workers comes back the same. */
         cJSON *j = rlconf_to_json(&c.rate_limits);
         rl_set back;
         ok(rlconf_from_json(j, &back) == 0 && back.n == 2 &&
-               back.v[1].shadow && back.v[0].tau_us == 9 * 200000 &&
+               back.v[1].shadow &&
+               back.v[0].tau_us == 9 * 200000 + RL_JITTER_US &&
                strcmp(back.v[1].label, "ip_soft") == 0,
            "rate_limits survive the reload's JSON");
         cJSON_Delete(j);
