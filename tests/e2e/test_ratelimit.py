@@ -10,8 +10,8 @@
 - a shadow limit refuses nothing, and /metrics counts what it would have
   refused (amsd_ratelimit_total{limit,outcome});
 - exactness under concurrency: a limit of N per window lets exactly N
-  through from 64 concurrent connections, on LMDB with 2 workers (the
-  node's shared-memory table) and across two amsd nodes sharing one real
+  through from 64 concurrent connections, on LMDB and on mem: with 2
+  workers (the node's shared-memory table) and across two amsd nodes sharing one real
   redis-server (the store's script), each node with 2 workers;
 - amsd.conf's limits apply to every method, and a reload changes them;
   a bad limit in an activity file is a file:line error of `amsd -t`.
@@ -206,6 +206,13 @@ def test_lmdb_exact():
             test_shadow(a)
 
 
+def test_mem_exact():
+    """mem: is process-local, but the limits are the node's table."""
+    with H.Amsd(tap, acts(), workers=2, store="mem:") as a:
+        a.start()
+        check_exact(flood([a]), [a], "mem:, 2 workers")
+
+
 def test_redis_exact():
     r = redisd.RedisServer()
     try:
@@ -286,6 +293,8 @@ def test_check_errors():
 def main():
     with tap.section("LMDB"):
         test_lmdb_exact()
+    with tap.section("mem"):
+        test_mem_exact()
     with tap.section("Redis"):
         test_redis_exact()
     with tap.section("global and reload"):
