@@ -386,7 +386,6 @@ void rl_check(svc_req *r, const rl_set *global, rl_verdict *v)
         if (pf_get(o->h, now, &o->tat)) {
             o->known = 1;
             blocked |= !o->lim->shadow;
-            metrics_count_ratelimit_event("prefilter");
             metrics_count_ratelimit(
                 o->lim->label, o->lim->shadow ? "shadow_refused" : "refused");
         } else {
@@ -394,7 +393,9 @@ void rl_check(svc_req *r, const rl_set *global, rl_verdict *v)
         }
     }
     /* Refused from memory: the other limits do not see the attempt. */
-    if (!blocked) {
+    if (blocked) {
+        metrics_count_ratelimit_event("prefilter");
+    } else {
         if (node.shared) {
             if (svc.st != NULL && store_steps(r, one, todo, n) < 0) {
                 metrics_count_ratelimit_event("store_error");
