@@ -22,6 +22,7 @@ test runs: the counts are exact, not statistical.
 import http.client
 import os
 import re
+import socket
 import subprocess
 import threading
 
@@ -101,6 +102,15 @@ def test_headers(a):
     tap.eq((js or {}).get("request_id"), "h5", "the answer names the request")
     tap.check('"%d.hit:uid"' % AID in (js or {}).get("message", ""),
               "the message names the limit", raw)
+    sock = socket.create_connection(("127.0.0.1", a.port), timeout=10)
+    body = b'{"uid":"hdr","request_id":"h6"}'
+    sock.sendall(b"POST %s HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n"
+                 b"Connection: close\r\n\r\n%s"
+                 % (a.path(AID, "hit").encode(), len(body), body))
+    status_line = H.read_all(sock, 10)[0].split(b"\r\n", 1)[0]
+    sock.close()
+    tap.eq(status_line, b"HTTP/1.1 429 Too Many Requests",
+           "the status line says Too Many Requests")
     tap.eq(h.get("retry-after"), "3600",
            "Retry-After: the next unit in just under an hour, rounded up")
     tap.eq(h.get("ratelimit-limit"), "5", "RateLimit-Limit: the burst")
