@@ -11,6 +11,7 @@
 #include "fixture.h"
 #include "metrics.h"
 #include "ratelimit.h"
+#include "siphash.h"
 #include "tap.h"
 
 #include <stdlib.h>
@@ -417,9 +418,25 @@ static void test_table_kill9(void)
            "table still answers (and admits) after each");
 }
 
+/* The reference vectors of SipHash-2-4 (key 00..0f, message 00..n-1). */
+static void test_siphash(void)
+{
+    unsigned char kb[16], m[16];
+    uint64_t k[2];
+
+    for (int i = 0; i < 16; i++)
+        kb[i] = m[i] = (unsigned char)i;
+    k[0] = siphash_le64(kb);
+    k[1] = siphash_le64(kb + 8);
+    ok(siphash24(k, m, 0) == 0x726fdb47dd0e0e31ULL, "siphash: empty");
+    ok(siphash24(k, m, 8) == 0x93f5f5799a932462ULL, "siphash: 8 bytes");
+    ok(siphash24(k, m, 15) == 0xa129ca6149be45e5ULL, "siphash: 15 bytes");
+}
+
 int main(void)
 {
     fx_scratch(tmpdir, sizeof tmpdir, "ratelimit");
+    test_siphash();
     test_gcra_edges();
     test_rates();
     test_conf_syntax();
