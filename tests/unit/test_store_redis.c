@@ -963,6 +963,23 @@ static void test_commit_cluster(void)
                rv[3].st == AMS_NOT_FOUND,
            "  every record read");
         store_rvals_free(rv, 4);
+        {
+            /* Buckets in other slots than the reads and each other. */
+            store_rate b[3] = {{"rl|uid|alice", 1000, 0},
+                               {"rl|ip|10.0.0.1", 1000, 0},
+                               {"rl|1.grab:method|1.grab", 1000, 0}};
+            store_rate_res rr[3];
+            is_int(store_read_rate(s, rk, 4, b, 3, T, rv, rr), AMS_OK,
+                   "cluster: read_rate of keys in 3 slots and 3 buckets");
+            ok(rr[0].st == AMS_OK && rr[1].st == AMS_OK &&
+                   rr[2].st == AMS_OK && rv[0].num == 2,
+               "  every bucket admits, every record read");
+            store_rvals_free(rv, 4);
+            store_read_rate(s, rk, 4, b, 3, T, rv, rr);
+            ok(rr[0].st == AMS_CONFLICT && rr[2].st == AMS_CONFLICT,
+               "  burst 1: the next attempt refused by each");
+            store_rvals_free(rv, 4);
+        }
     }
     store_close(s);
     kill(pid, SIGKILL);
