@@ -359,8 +359,9 @@ static int parse_method(parser *p, const config_setting_t *g, activity *a,
                         method *m)
 {
     static const char *const allowed[] = {
-        "name",       "login",   "auth",   "limits",        "rule",
-        "operations", "handler", "signed", "signed_params", NULL};
+        "name",          "login",       "auth",    "limits",
+        "rule",          "operations",  "handler", "signed",
+        "signed_params", "rate_limits", NULL};
     const config_setting_t *ops, *rule, *handler;
     const char *name = NULL;
     size_t before = p->e->nerrors;
@@ -386,6 +387,12 @@ static int parse_method(parser *p, const config_setting_t *g, activity *a,
         errs_add(p->e, p->file, cfg_line(config_setting_get_member(g, "auth")),
                  "auth: \"%s\" is not one of jwt, gateway, none, body", name);
     parse_limits(p, config_setting_get_member(g, "limits"), m);
+    if (m->name != NULL) {
+        char prefix[RL_LABEL_MAX];
+        snprintf(prefix, sizeof prefix, "%lld.%s:", (long long)a->id, m->name);
+        rlconf_parse(config_setting_get_member(g, "rate_limits"), p->file,
+                     prefix, &m->rl, p->e);
+    }
     rule = config_setting_get_member(g, "rule");
     if (rule != NULL) {
         m->rule = parse_rule(p, rule, "rule", a, 0);
@@ -688,8 +695,8 @@ static void parse_resources(parser *p, const config_setting_t *g, activity *a)
 static activity *parse_activity(parser *p, const config_setting_t *g)
 {
     static const char *const allowed[] = {
-        "id",       "name",  "tenant",    "enabled", "start", "end",
-        "timezone", "crowd", "resources", "methods", NULL};
+        "id",       "name",  "tenant",    "enabled", "start",       "end",
+        "timezone", "crowd", "resources", "methods", "rate_limits", NULL};
     const config_setting_t *methods, *crowd;
     const char *s;
     activity *a = calloc(1, sizeof *a);
@@ -717,6 +724,12 @@ static activity *parse_activity(parser *p, const config_setting_t *g)
         a->tenant = strdup(s);
     cfg_bool(g, "enabled", 0, &a->enabled, p->file, p->e);
     parse_window(p, g, a);
+    {
+        char prefix[RL_LABEL_MAX];
+        snprintf(prefix, sizeof prefix, "%lld:", (long long)a->id);
+        rlconf_parse(config_setting_get_member(g, "rate_limits"), p->file,
+                     prefix, &a->rl, p->e);
+    }
     parse_resources(p, config_setting_get_member(g, "resources"), a);
     crowd = config_setting_get_member(g, "crowd");
     if (crowd != NULL)

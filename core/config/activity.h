@@ -11,6 +11,7 @@
 
 #include "errs.h"
 #include "plugin.h"
+#include "rlconf.h"
 
 #include <cjson/cJSON.h>
 #include <stdint.h>
@@ -71,6 +72,7 @@ typedef struct method {
     instance **ops;
     size_t nops;
     instance *handler; /* NULL: the reply carries only ops' data */
+    rl_set rl;         /* its own rate_limits (rlconf.h) */
     int line;
 } method;
 
@@ -87,6 +89,7 @@ struct activity {
     cJSON *resources;
     method *methods;
     size_t nmethods;
+    rl_set rl; /* rate_limits of all its methods (rlconf.h) */
     char *file;
     int line;
 };

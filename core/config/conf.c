@@ -57,6 +57,7 @@ static void defaults(conf *c)
     c->session_lock_ms = 10000;
     c->idempotency_ttl_s = 86400;
     c->signed_window_s = 300;
+    c->rl_table_slots = 131072;
     conf_set(&c->listen, "127.0.0.1:8080");
     conf_set(&c->admin, "127.0.0.1:8081");
     conf_set(&c->store, "lmdb:var/store");
@@ -376,6 +377,8 @@ int conf_load(conf *c, const char *path, errs *e)
                                           "cors_origins",
                                           "jwt",
                                           "gateway_auth",
+                                          "rate_limits",
+                                          "rate_limit_table",
                                           NULL};
     config_t cf;
     const config_setting_t *root;
@@ -462,6 +465,10 @@ int conf_load(conf *c, const char *path, errs *e)
     keys_read_jwt(config_setting_get_member(root, "jwt"), path, &c->jwt, e);
     keys_read_gateway(config_setting_get_member(root, "gateway_auth"), path,
                       &c->gw, e);
+    rlconf_parse(config_setting_get_member(root, "rate_limits"), path, "",
+                 &c->rate_limits, e);
+    cfg_int(root, "rate_limit_table", 0, 1024, 1LL << 26, &c->rl_table_slots,
+            path, e);
 
     config_destroy(&cf);
     return e->nerrors > before ? -1 : 0;
@@ -678,7 +685,8 @@ void conf_restart_only_changes(const conf *old, const conf *nw, errs *e)
         {"testing.random_seed", old->random_seed, nw->random_seed},
         {"redis.timeout_ms", old->redis_timeout_ms, nw->redis_timeout_ms},
         {"config_center.poll_ms", old->cc_poll_ms, nw->cc_poll_ms},
-        {"config_center.timeout_ms", old->cc_timeout_ms, nw->cc_timeout_ms}};
+        {"config_center.timeout_ms", old->cc_timeout_ms, nw->cc_timeout_ms},
+        {"rate_limit_table", old->rl_table_slots, nw->rl_table_slots}};
 
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
         if (str_differs(strs[i].a, strs[i].b))
@@ -751,6 +759,7 @@ cJSON *conf_reloadable_json(const conf *c)
     cJSON_AddItemToObject(j, "listeners", lis_json(&c->ls));
     cJSON_AddItemToObject(j, "jwt", keys_jwt_json(&c->jwt));
     cJSON_AddItemToObject(j, "gateway_auth", keys_gw_json(&c->gw));
+    cJSON_AddItemToObject(j, "rate_limits", rlconf_to_json(&c->rate_limits));
     return j;
 }
 
@@ -780,4 +789,12 @@ void conf_apply_reloadable(conf *c, const cJSON *j)
     if (cJSON_IsString(v = cJSON_GetObjectItemCaseSensitive(j, "file_sha256")))
         snprintf(c->file_sha256, sizeof c->file_sha256, "%s", v->valuestring);
     conf_apply_ident(c, j);
+    if ((v = cJSON_GetObjectItemCaseSensitive(j, "rate_limits")) != NULL) {
+        rl_set rl;
+        if (rlconf_from_json(v, &rl) == 0)
+            c->rate_limits = rl;
+        else
+            log_error("reload: rate_limits could not be applied; the "
+                      "previous limits stay in force");
+    }
 }

@@ -10,6 +10,7 @@
 #include "errs.h"
 #include "keys.h"
 #include "listeners.h"
+#include "rlconf.h"
 
 #include <cjson/cJSON.h>
 
@@ -59,6 +60,8 @@ typedef struct conf {
     char *audit_log;           /* admin audit log (JSON lines) */
     callers_table callers;     /* signed_callers (callers.h) */
     int64_t signed_window_s;   /* a signed request's ts: now +- this */
+    rl_set rate_limits;        /* every method's (rlconf.h); reloadable */
+    int64_t rl_table_slots;    /* rate_limit_table: the node's buckets */
     char file_sha256[65];      /* of the config file as read, hex ("" if
                                   unreadable) */
     const struct conf_overrides *overrides; /* command-line flags, kept

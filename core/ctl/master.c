@@ -11,6 +11,7 @@
 #include "center.h"
 #include "ctl.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "reload.h"
 #include "snapshot.h"
 #include "clock.h"
@@ -324,6 +325,15 @@ int master_run(conf *c)
         return 1;
     }
     if (center_open(&m) < 0 || make_run_dir(&m) < 0) {
+        master_free(&m);
+        return 1;
+    }
+    /* Before the first fork: the workers share the node's rate buckets. */
+    if (rl_node_init(strncmp(c->store, "redis://", 8) == 0,
+                     (size_t)c->rl_table_slots) < 0) {
+        log_error("rate_limit_table: cannot map %lld buckets of shared "
+                  "memory: %s",
+                  (long long)c->rl_table_slots, strerror(errno));
         master_free(&m);
         return 1;
     }

@@ -15,6 +15,8 @@ static const char *const label_names[MF_COUNT][3] = {
     [MF_ENTRY] = {"entry", "kind"},
     [MF_STORE_ERRORS] = {"op"},
     [MF_COMMITS] = {"event"},
+    [MF_RATELIMIT] = {"limit", "outcome"},
+    [MF_RATELIMIT_EV] = {"event"},
 };
 
 static void header(FILE *f, const char *name, const char *type,
@@ -236,6 +238,16 @@ char *metrics_text_write(const metrics_table *sum, const metrics_master *m,
                          "contended after its reruns), sold_out_memory "
                          "(refused from the worker's memory), batch (one "
                          "store transaction of a group commit).");
+    rc |= write_counters(f, sum, MF_RATELIMIT, "amsd_ratelimit_total",
+                         "Attempts each rate limit saw, by limit and "
+                         "outcome: allowed, refused, shadow_refused (a "
+                         "shadow limit would have refused).");
+    rc |=
+        write_counters(f, sum, MF_RATELIMIT_EV, "amsd_ratelimit_events_total",
+                       "Around the rate limits: prefilter (refused from "
+                       "a worker's memory, no store call), evicted (a "
+                       "live bucket dropped from the full node table), "
+                       "store_error (let through: the store failed).");
     write_master(f, m);
     if (fclose(f) != 0 || rc != 0) {
         free(text);

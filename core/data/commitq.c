@@ -294,6 +294,14 @@ static ams_status cq_list_range(store *s, const char *k, size_t from,
     return store_list_range(IN(s), k, from, max, now, out, count);
 }
 
+/* LMDB has none (store.h): AMS_ERR, as store_read_rate answers. */
+static ams_status cq_read_rate(store *s, const store_rkey *k, size_t n,
+                               const store_rate *r, size_t nr, int64_t now,
+                               store_rval *out, store_rate_res *rout)
+{
+    return store_read_rate(IN(s), k, n, r, nr, now, out, rout);
+}
+
 /* Stop the committer once it has committed everything queued (a worker
  * closes its store after its last request finished), then close. */
 static void cq_close(store *s)
@@ -313,7 +321,7 @@ static void cq_close(store *s)
     free(q);
 }
 
-_Static_assert(sizeof(store_ops) == 20 * sizeof(void *),
+_Static_assert(sizeof(store_ops) == 21 * sizeof(void *),
                "store_ops changed: pass the new operation through in "
                "commitq.c");
 
@@ -338,6 +346,7 @@ static const store_ops cq_ops = {
     .commit = cq_commit,
     .read_many = cq_read_many,
     .list_range = cq_list_range,
+    .read_rate = cq_read_rate,
 };
 
 store *commitq_wrap(store *inner, struct event_base *base)

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "pipeline.h"
+#include "ratelimit.h"
 #include "realip.h"
 #include "reqparse.h"
 #include "services.h"
@@ -295,6 +296,25 @@ static int claim_nonce(job *j)
     return -1;
 }
 
+/* Gateway checks that may wait on the store, before the chain: the rate
+ * limits (ratelimit.h), which count every attempt that reaches them.
+ * 1 when the request was answered (429) here. */
+static int gate_refused(job *j)
+{
+    struct evkeyvalq *out = evhttp_request_get_output_headers(j->req);
+    rl_verdict v;
+    char msg[320];
+
+    rl_check(&j->sr, &j->gw->c->rate_limits, &v);
+    rl_headers(&v, out);
+    if (!v.refused)
+        return 0;
+    rl_message(&v, msg, sizeof msg);
+    reply_error(j->gw, j->req, 429, "rate_limited", j->sr.request_id, msg);
+    count(j->t0_ns, j->sr.act->id, j->sr.m, "rate_limited");
+    return 1;
+}
+
 /* The coroutine body: everything a plugin runs happens here.  It counts
  * in gw->running until it returns, not just until its reply: job_free()
  * may still wait on the store after the reply (releasing the session
@@ -307,6 +327,14 @@ static void run_job(void *arg)
     pipe_result res;
     char why[64];
 
+    /* Rate limits before the nonce: a refused attempt does not spend the
+     * caller's nonce. */
+    if (gate_refused(j)) {
+        job_free(j);
+        gw->running--;
+        maybe_idle(gw);
+        return;
+    }
     if (claim_nonce(j) == 0) {
         pipeline_run(&j->sr, &res);
         answer_reason(&res, why); /* metrics: before the reply takes it */

@@ -27,9 +27,10 @@ const char *const metrics_bucket_le[METRICS_BUCKETS] = {
 static const struct {
     size_t nlabels, nvalues;
 } shapes[MF_COUNT] = {
-    [MF_REQUESTS] = {3, 1}, [MF_LATENCY] = {2, 2 + METRICS_BUCKETS},
-    [MF_ENTRY] = {2, 2},    [MF_STORE_ERRORS] = {1, 1},
-    [MF_COMMITS] = {1, 1},
+    [MF_REQUESTS] = {3, 1},     [MF_LATENCY] = {2, 2 + METRICS_BUCKETS},
+    [MF_ENTRY] = {2, 2},        [MF_STORE_ERRORS] = {1, 1},
+    [MF_COMMITS] = {1, 1},      [MF_RATELIMIT] = {2, 1},
+    [MF_RATELIMIT_EV] = {1, 1},
 };
 
 /* Longest key (label values with their NULs) a series may have. */
@@ -258,6 +259,23 @@ void metrics_count_commit(const char *event, uint64_t n)
 
     if (s != NULL)
         s->v[0] += n;
+}
+
+void metrics_count_ratelimit(const char *limit, const char *outcome)
+{
+    const char *labels[2] = {limit, outcome};
+    metrics_series *s = metrics_table_get(&worker, MF_RATELIMIT, labels);
+
+    if (s != NULL)
+        s->v[0]++;
+}
+
+void metrics_count_ratelimit_event(const char *event)
+{
+    metrics_series *s = metrics_table_get(&worker, MF_RATELIMIT_EV, &event);
+
+    if (s != NULL)
+        s->v[0]++;
 }
 
 /* ---- the wire format ---- */

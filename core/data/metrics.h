@@ -32,6 +32,8 @@ typedef enum metrics_family {
     MF_ENTRY = 2,        /* entry, kind: [count, sum_ns] */
     MF_STORE_ERRORS = 3, /* op: [count] */
     MF_COMMITS = 4,      /* event: [count] (metrics_count_commit) */
+    MF_RATELIMIT = 5,    /* limit, outcome: [count] (ratelimit.h) */
+    MF_RATELIMIT_EV = 6, /* event: [count] (ratelimit.h) */
     MF_COUNT
 } metrics_family;
 
@@ -107,6 +109,13 @@ void metrics_count_store_error(const char *op);
  * (refused from the worker's sold-out facts, no store call), "batch" (a
  * group commit: one store transaction for the sets queued meanwhile). */
 void metrics_count_commit(const char *event, uint64_t n);
+/* An attempt a rate limit (its label, rlconf.h) saw: "allowed",
+ * "refused" or "shadow_refused" (a shadow limit would have refused). */
+void metrics_count_ratelimit(const char *limit, const char *outcome);
+/* Around the limits: "prefilter" (refused from the worker's memory, no
+ * store call), "evicted" (a live bucket dropped from the full node
+ * table), "store_error" (the store failed: the limits let it through). */
+void metrics_count_ratelimit_event(const char *event);
 
 /* inner behind a store that passes every call through and counts those
  * answering AMS_ERR_STORE (metrics_store.c): the one place every store

@@ -16,7 +16,7 @@ typedef struct counted {
 
 /* A new store operation must be passed through here too, or calling it
  * on a worker's store would jump to NULL. */
-_Static_assert(sizeof(store_ops) == 20 * sizeof(void *),
+_Static_assert(sizeof(store_ops) == 21 * sizeof(void *),
                "store_ops changed: pass the new operation through in "
                "metrics_store.c");
 
@@ -142,6 +142,14 @@ static ams_status c_list_range(store *s, const char *k, size_t from,
                 "list_range");
 }
 
+static ams_status c_read_rate(store *s, const store_rkey *k, size_t n,
+                              const store_rate *r, size_t nr, int64_t now,
+                              store_rval *out, store_rate_res *rout)
+{
+    return seen(store_read_rate(IN(s), k, n, r, nr, now, out, rout),
+                "read_rate");
+}
+
 static void c_close(store *s)
 {
     store_close(IN(s));
@@ -169,6 +177,7 @@ static const store_ops counted_ops = {
     .commit = c_commit,
     .read_many = c_read_many,
     .list_range = c_list_range,
+    .read_rate = c_read_rate,
 };
 
 store *metrics_store_wrap(store *inner)

@@ -883,15 +883,18 @@ static void run_guarded(svc_req *r, outcome *o, pipe_result *res)
     int found;
     ams_status st;
 
-    if ((r->ws = ws_new(svc.st)) == NULL) {
-        set_http(o, 503, "overloaded", "out of memory");
-        return;
-    }
-    /* What this method is known to read, in one store read. */
-    if (prefetch_fill(r->ws, svc.st, r->act->id, r->m->name, r->uid,
-                      r->request_id, svc_req_now(r), &st) < 0) {
-        set_fault(o, st, "request", r->m->name);
-        return;
+    /* What this method is known to read, in one store read; on Redis
+     * the rate limiter read it already, in its round trip (ratelimit.h). */
+    if (r->ws == NULL) {
+        if ((r->ws = ws_new(svc.st)) == NULL) {
+            set_http(o, 503, "overloaded", "out of memory");
+            return;
+        }
+        if (prefetch_fill(r->ws, svc.st, r->act->id, r->m->name, r->uid,
+                          r->request_id, svc_req_now(r), &st) < 0) {
+            set_fault(o, st, "request", r->m->name);
+            return;
+        }
     }
     if ((found = idem_lookup(r, &d, o, res)) < 0)
         return;

@@ -101,9 +101,12 @@ static const char *rid_part(const char *rid, char *buf, size_t len)
     return buf;
 }
 
-int prefetch_fill(svc_ws *ws, store *st, int64_t activity, const char *method,
-                  const char *uid, const char *rid, int64_t now_ms,
-                  ams_status *st_out)
+/* prefetch_fill, with the nr rate buckets r stepped in the same store
+ * call when nr > 0 (store_read_rate), their answers in rres. */
+static int fill(svc_ws *ws, store *st, int64_t activity, const char *method,
+                const char *uid, const char *rid, int64_t now_ms,
+                const store_rate *r, size_t nr, store_rate_res *rres,
+                ams_status *st_out)
 {
     learned *l = find(activity, method, 0);
     store_rkey keys[PREFETCH_KEYS];
@@ -116,9 +119,9 @@ int prefetch_fill(svc_ws *ws, store *st, int64_t activity, const char *method,
     ams_status s;
 
     *st_out = AMS_OK;
-    if (l == NULL || l->n == 0 || st == NULL)
+    if (st == NULL || ((l == NULL || l->n == 0) && nr == 0))
         return 0;
-    for (size_t i = 0; i < l->n; i++) {
+    for (size_t i = 0; l != NULL && i < l->n; i++) {
         if (strchr(l->tmpl[i], UID_MARK) != NULL && user[0] == '\0')
             continue; /* a user's record, and this request has none */
         if (l->fam[i] == STORE_F_COUNTER &&
@@ -135,13 +138,33 @@ int prefetch_fill(svc_ws *ws, store *st, int64_t activity, const char *method,
         n++;
     }
     memset(vals, 0, sizeof vals);
-    s = n > 0 ? store_read_many(st, keys, n, now_ms, vals) : AMS_OK;
+    if (nr > 0)
+        s = store_read_rate(st, keys, n, r, nr, now_ms, vals, rres);
+    else
+        s = n > 0 ? store_read_many(st, keys, n, now_ms, vals) : AMS_OK;
     if (s == AMS_OK)
         ws_prefill(ws, keys, vals, n);
     for (size_t i = 0; i < n; i++)
         free(own[i]);
     *st_out = s;
     return s == AMS_OK ? (int)n : -1;
+}
+
+int prefetch_fill(svc_ws *ws, store *st, int64_t activity, const char *method,
+                  const char *uid, const char *rid, int64_t now_ms,
+                  ams_status *st_out)
+{
+    return fill(ws, st, activity, method, uid, rid, now_ms, NULL, 0, NULL,
+                st_out);
+}
+
+int prefetch_fill_rate(svc_ws *ws, store *st, int64_t activity,
+                       const char *method, const char *uid, const char *rid,
+                       int64_t now_ms, const store_rate *r, size_t nr,
+                       store_rate_res *rres, ams_status *st_out)
+{
+    return fill(ws, st, activity, method, uid, rid, now_ms, r, nr, rres,
+                st_out);
 }
 
 void prefetch_learn(const svc_ws *ws, int64_t activity, const char *method,

@@ -30,6 +30,13 @@
 int prefetch_fill(svc_ws *ws, store *st, int64_t activity, const char *method,
                   const char *uid, const char *rid, int64_t now_ms,
                   ams_status *st_out);
+/* prefetch_fill, and in the same store call (one Redis round trip) the
+ * GCRA steps of the nr rate buckets r, answered in rres
+ * (store_read_rate; ratelimit.h).  Even with nothing learned yet. */
+int prefetch_fill_rate(svc_ws *ws, store *st, int64_t activity,
+                       const char *method, const char *uid, const char *rid,
+                       int64_t now_ms, const store_rate *r, size_t nr,
+                       store_rate_res *rres, ams_status *st_out);
 /* Learn what ws had to read one by one (its misses) for a request of
  * user uid with request_id rid. */
 void prefetch_learn(const svc_ws *ws, int64_t activity, const char *method,

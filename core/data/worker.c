@@ -15,6 +15,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "plugin.h"
+#include "ratelimit.h"
 #include "services.h"
 #include "soldout.h"
 #include "store.h"
@@ -335,7 +336,8 @@ static void on_commit(worker *w, const cJSON *msg)
         gen_defer_release(schedule_reap, w);
     apply_settings(w, w->prepared_settings);
     w->gw.current = w->prepared;
-    soldout_clear(); /* a reload may have raised a stock */
+    soldout_clear();      /* a reload may have raised a stock */
+    rl_prefilter_clear(); /* or a rate limit */
     w->prepared = NULL;
     drop_prepared(w);
     log_info("serving generation %llu (%zu activities, %zu plugins)",

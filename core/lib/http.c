@@ -128,7 +128,9 @@ static void send_json_text(struct evhttp_request *req, int status,
         evhttp_add_header(h, "Date", date);
         evhttp_add_header(h, "Content-Length", p);
     }
-    evhttp_send_reply(req, status, NULL, NULL); /* libevent's phrase */
+    /* libevent's phrase, but it knows none past 417 ("Client Error"). */
+    evhttp_send_reply(req, status, status == 429 ? "Too Many Requests" : NULL,
+                      NULL);
 }
 
 static void send_text(struct evhttp_request *req, int status, const char *text)

@@ -160,6 +160,24 @@ typedef struct store_rval {
     uint64_t version; /* value */
 } store_rval;
 
+/* Rate limits (GCRA) counted in the store, the shared limiter of
+ * several nodes (read_rate below; core/data/ratelimit.c).  A bucket
+ * holds its theoretical arrival time TAT in microseconds (absent: now).
+ * An attempt at now = now_ms * 1000 conforms when max(TAT, now) - now
+ * <= tau_us, and then TAT becomes max(TAT, now) + t_us; an attempt that
+ * does not conform leaves TAT as it was.  Each bucket is one atomic step
+ * on its own. */
+typedef struct store_rate {
+    const char *key; /* a key space of its own */
+    int64_t t_us;    /* emission interval: 1 s / rate */
+    int64_t tau_us;  /* burst tolerance: (burst - 1) * t_us */
+} store_rate;
+
+typedef struct store_rate_res {
+    ams_status st;  /* AMS_OK: conformed (counted); AMS_CONFLICT: not */
+    int64_t tat_us; /* the bucket's TAT after the step */
+} store_rate_res;
+
 /* One entry of a list (APPEND). */
 typedef struct store_item {
     char *val; /* malloc'd */
@@ -268,6 +286,16 @@ typedef struct store_ops {
     ams_status (*list_range)(store *s, const char *key, size_t from,
                              size_t max, int64_t now_ms, store_item **out,
                              size_t *count);
+    /* read_many of the n keys k and the GCRA steps of the nr buckets r
+     * (see Rate limits), all in one step: one Redis round trip, so that
+     * a request's rate limits cost it nothing more than its prefetch.
+     * Only the shared backend has it (NULL elsewhere: one node counts
+     * in shared memory, core/data/ratelimit.c).  AMS_OK with out and
+     * rout filled, or the failure of them all (then out holds nothing
+     * to free, and no bucket is known to have counted). */
+    ams_status (*read_rate)(store *s, const store_rkey *k, size_t n,
+                            const store_rate *r, size_t nr, int64_t now_ms,
+                            store_rval *out, store_rate_res *rout);
 } store_ops;
 
 /* Every backend's handle starts with this. */
@@ -408,6 +436,16 @@ static inline ams_status store_read_many(store *s, const store_rkey *k,
                                          store_rval *out)
 {
     return s->ops->read_many(s, k, n, now, out);
+}
+/* AMS_ERR when the backend has no read_rate. */
+static inline ams_status store_read_rate(store *s, const store_rkey *k,
+                                         size_t n, const store_rate *r,
+                                         size_t nr, int64_t now,
+                                         store_rval *out, store_rate_res *rout)
+{
+    if (s->ops->read_rate == NULL)
+        return AMS_ERR;
+    return s->ops->read_rate(s, k, n, r, nr, now, out, rout);
 }
 static inline ams_status store_list_range(store *s, const char *key,
                                           size_t from, size_t max, int64_t now,

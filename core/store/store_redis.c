@@ -37,6 +37,9 @@
  *                    and entry i (1..n): ki = the counter's Redis key,
  *                    di = its delta (store.h: Journals).  A journaled
  *                    counter_add or value_cas names it as KEYS[2].
+ *   rate     R:KEY   a string: a rate bucket's TAT in microseconds
+ *                    (lua/gcra.lua; store.h: Rate limits), with a
+ *                    Redis TTL until the TAT has passed, plus a margin.
  *   list     L:KEY   a Redis list: element 0 = expire_at_ms (set when an
  *                    APPEND creates the list, like a counter's), then the
  *                    entries, oldest first; list_range's entry i is
@@ -906,5 +909,6 @@ static const store_ops rd_ops = {
     .close = rd_close,
     .commit = rd_commit,
     .read_many = rd_read_many,
+    .read_rate = rd_read_rate,
     .list_range = rd_list_range,
 };

@@ -27,6 +27,7 @@ struct redisAsyncContext;
 #define RD_MEMBER_MAX 256              /* as store_lmdb.c */
 #define RD_KEY_MAX (5 + STORE_KEY_MAX) /* prefix + {caller key} */
 #define RD_ORDER STORE_ORDER_PREFIX    /* order key: score + time */
+#define RD_RATE_MARGIN_MS 10000        /* a rate bucket outlives its TAT */
 
 /* The scripts, one per operation; rd_scripts[S_X] is lua/x.lua with its
  * preludes (store_redis_lua.c, generated). */
@@ -50,6 +51,7 @@ enum {
     S_COMMIT,
     S_READ_MANY,
     S_LIST_RANGE,
+    S_GCRA,
     S_COUNT
 };
 
@@ -185,6 +187,9 @@ ams_status rd_read_many(store *s, const store_rkey *k, size_t n,
                         int64_t now_ms, store_rval *out);
 ams_status rd_list_range(store *s, const char *key, size_t from, size_t max,
                          int64_t now_ms, store_item **out, size_t *count);
+ams_status rd_read_rate(store *s, const store_rkey *k, size_t n,
+                        const store_rate *r, size_t nr, int64_t now_ms,
+                        store_rval *out, store_rate_res *rout);
 
 /* ---- connections (store_redis_conn.c) ---- */
 

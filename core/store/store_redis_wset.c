@@ -1,7 +1,8 @@
 /*
  * store_redis_wset.c -- the Redis backend's write-set operations: commit
  * (a set's script call built from its ops, its answer read back),
- * read_many (the keys grouped by Cluster slot, one script each) and
+ * read_many (the keys grouped by Cluster slot, one script each; with
+ * read_rate also one lua/gcra.lua per rate bucket, same round trip) and
  * list_range, the read of the lists only an APPEND writes.  The record
  * layout and what a set's script guarantees are documented at the top of
  * store_redis.c ("Layout", "Write sets"); the scripts are lua/commit.lua,
@@ -368,38 +369,57 @@ static ams_status rd_rval(uint8_t fam, const redisReply *d,
     return AMS_OK;
 }
 
-ams_status rd_read_many(store *s, const store_rkey *k, size_t n,
-                        int64_t now_ms, store_rval *out)
+/* One bucket's answer {1|0, TAT} into v; AMS_ERR_STORE when it is not
+ * that. */
+static ams_status rd_rate_res(const redisReply *r, store_rate_res *v)
 {
-    rd_store *rs = (rd_store *)s;
-    const char *op = "read_many";
-    char(*kb)[RD_KEY_MAX], now[24];
-    size_t *klen, *grp, *pos, ng = 0, *gn, *goff, nowlen;
+    int code = rd_status(r);
+
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        (code != 0 && code != 1) || rd_parse_i64(r->element[1], &v->tat_us))
+        return AMS_ERR_STORE;
+    v->st = code == 1 ? AMS_OK : AMS_CONFLICT;
+    return AMS_OK;
+}
+
+/* read_many of k and the GCRA steps of r: the reads one script per
+ * Cluster slot (lua/read_many.lua), each bucket one script of its own
+ * (lua/gcra.lua: a bucket is its own slot), all in one round trip. */
+static ams_status rd_read(rd_store *rs, const char *op, const store_rkey *k,
+                          size_t n, const store_rate *r, size_t nr,
+                          int64_t now_ms, store_rval *out,
+                          store_rate_res *rout)
+{
+    char(*kb)[RD_KEY_MAX], now[24], nowus[24], (*num)[2][24];
+    size_t *klen, *grp, *pos, ng = 0, *gn, *goff, nowlen, nowuslen, all;
     unsigned *slot, *gslot;
     const char **argv;
     size_t *lens;
     rd_call *calls;
     ams_status st = AMS_OK;
 
-    memset(out, 0, n * sizeof *out);
-    if (n == 0)
+    if (n > 0)
+        memset(out, 0, n * sizeof *out);
+    if (n + nr == 0)
         return AMS_OK;
-    kb = malloc(n * sizeof *kb);
-    klen = calloc(5 * n, sizeof *klen); /* klen, grp, pos, gn, goff */
-    slot = calloc(2 * n, sizeof *slot);
-    argv = calloc(5 * n, sizeof *argv);
-    lens = calloc(5 * n, sizeof *lens);
-    calls = calloc(n, sizeof *calls);
-    if (kb == NULL || klen == NULL || slot == NULL || argv == NULL ||
-        lens == NULL || calls == NULL) {
+    all = n + nr;
+    kb = malloc(all * sizeof *kb);
+    num = malloc((nr + 1) * sizeof *num);
+    klen = calloc(5 * all, sizeof *klen); /* klen, grp, pos, gn, goff */
+    slot = calloc(2 * all, sizeof *slot);
+    argv = calloc(5 * n + 7 * nr, sizeof *argv);
+    lens = calloc(5 * n + 7 * nr, sizeof *lens);
+    calls = calloc(all, sizeof *calls);
+    if (kb == NULL || num == NULL || klen == NULL || slot == NULL ||
+        argv == NULL || lens == NULL || calls == NULL) {
         st = AMS_ERR_NOMEM;
         goto out;
     }
-    grp = klen + n;
-    pos = grp + n;
-    gn = pos + n;
-    goff = gn + n;
-    gslot = slot + n;
+    grp = klen + all;
+    pos = grp + all;
+    gn = pos + all;
+    goff = gn + all;
+    gslot = slot + all;
     for (size_t i = 0; i < n && st == AMS_OK; i++) {
         const char *prefix = k[i].fam == STORE_F_COUNTER ? "c:"
                              : k[i].fam == STORE_F_TAG   ? "t:"
@@ -420,11 +440,21 @@ ams_status rd_read_many(store *s, const store_rkey *k, size_t n,
         grp[i] = g;
         pos[i] = gn[g]++;
     }
+    for (size_t i = 0; i < nr && st == AMS_OK; i++) {
+        if (r[i].t_us < 1 || r[i].tau_us < 0)
+            st = rd_bad(rs, op, "rate bucket without an interval");
+        else
+            st = rd_key_make(rs, op, kb[n + i], &klen[n + i], "R:", r[i].key);
+    }
     if (st != AMS_OK)
         goto out;
-    /* Group g's call: argv[goff[g] ..]: 3 for EVALSHA, its keys, now. */
+    /* Group g's call: argv[goff[g] ..]: 3 for EVALSHA, its keys, now;
+     * then each bucket's: 3, its key, now, t, tau. */
     nowlen = (size_t)snprintf(now, sizeof now, "%" PRId64, now_ms);
-    for (size_t g = 0, off = 0; g < ng; g++) {
+    nowuslen =
+        (size_t)snprintf(nowus, sizeof nowus, "%" PRId64, now_ms * 1000);
+    size_t off = 0;
+    for (size_t g = 0; g < ng; g++) {
         goff[g] = off;
         calls[g].script = S_READ_MANY;
         calls[g].nkeys = (int)gn[g];
@@ -439,36 +469,76 @@ ams_status rd_read_many(store *s, const store_rkey *k, size_t n,
         argv[goff[grp[i]] + 3 + pos[i]] = kb[i];
         lens[goff[grp[i]] + 3 + pos[i]] = klen[i];
     }
-    st = rd_evalv_many(rs, op, calls, ng);
+    for (size_t i = 0; i < nr; i++, off += 7) {
+        rd_call *c = &calls[ng + i];
+
+        c->script = S_GCRA;
+        c->nkeys = 1;
+        c->argc = 4;
+        c->argv = argv + off;
+        c->lens = lens + off;
+        argv[off + 3] = kb[n + i];
+        lens[off + 3] = klen[n + i];
+        argv[off + 4] = nowus;
+        lens[off + 4] = nowuslen;
+        argv[off + 5] = num[i][0];
+        lens[off + 5] = (size_t)snprintf(num[i][0], 24, "%" PRId64, r[i].t_us);
+        argv[off + 6] = num[i][1];
+        lens[off + 6] =
+            (size_t)snprintf(num[i][1], 24, "%" PRId64, r[i].tau_us);
+    }
+    st = rd_evalv_many(rs, op, calls, ng + nr);
     for (size_t g = 0; g < ng && st == AMS_OK; g++) {
-        const redisReply *r = calls[g].reply;
-        if (r->type == REDIS_REPLY_ERROR)
-            st = rd_fail(rs, op, r->str);
-        else if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 * gn[g])
+        const redisReply *rp = calls[g].reply;
+        if (rp->type == REDIS_REPLY_ERROR)
+            st = rd_fail(rs, op, rp->str);
+        else if (rp->type != REDIS_REPLY_ARRAY || rp->elements != 2 * gn[g])
+            st = rd_fail(rs, op, "unexpected answer from the script");
+    }
+    for (size_t i = 0; i < nr && st == AMS_OK; i++) {
+        const redisReply *rp = calls[ng + i].reply;
+        if (rp->type == REDIS_REPLY_ERROR)
+            st = rd_fail(rs, op, rp->str);
+        else if (rd_rate_res(rp, &rout[i]) != AMS_OK)
             st = rd_fail(rs, op, "unexpected answer from the script");
     }
     for (size_t i = 0; i < n && st == AMS_OK; i++) {
-        const redisReply *r = calls[grp[i]].reply;
-        st = rd_rval(k[i].fam, r->element[2 * pos[i]],
-                     r->element[2 * pos[i] + 1], &out[i]);
+        const redisReply *rp = calls[grp[i]].reply;
+        st = rd_rval(k[i].fam, rp->element[2 * pos[i]],
+                     rp->element[2 * pos[i] + 1], &out[i]);
         if (st == AMS_ERR_STORE)
             rd_fail(rs, op, "unexpected answer from the script");
     }
 out:
-    if (st != AMS_OK) {
+    if (st != AMS_OK && n > 0) {
         store_rvals_free(out, n);
         memset(out, 0, n * sizeof *out);
     }
-    for (size_t g = 0; calls != NULL && g < ng; g++)
+    for (size_t g = 0; calls != NULL && g < ng + nr; g++)
         if (calls[g].reply != NULL)
             freeReplyObject(calls[g].reply);
     free(kb);
+    free(num);
     free(klen);
     free(slot);
     free(argv);
     free(lens);
     free(calls);
     return st;
+}
+
+ams_status rd_read_many(store *s, const store_rkey *k, size_t n,
+                        int64_t now_ms, store_rval *out)
+{
+    return rd_read((rd_store *)s, "read_many", k, n, NULL, 0, now_ms, out,
+                   NULL);
+}
+
+ams_status rd_read_rate(store *s, const store_rkey *k, size_t n,
+                        const store_rate *r, size_t nr, int64_t now_ms,
+                        store_rval *out, store_rate_res *rout)
+{
+    return rd_read((rd_store *)s, "read_rate", k, n, r, nr, now_ms, out, rout);
 }
 
 /* ---- lists (APPEND's; layout: see the top of store_redis.c) ---- */

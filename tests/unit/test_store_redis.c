@@ -963,10 +963,84 @@ static void test_commit_cluster(void)
                rv[3].st == AMS_NOT_FOUND,
            "  every record read");
         store_rvals_free(rv, 4);
+        {
+            /* Buckets in other slots than the reads and each other. */
+            store_rate b[3] = {{"rl|uid|alice", 1000, 0},
+                               {"rl|ip|10.0.0.1", 1000, 0},
+                               {"rl|1.grab:method|1.grab", 1000, 0}};
+            store_rate_res rr[3];
+            is_int(store_read_rate(s, rk, 4, b, 3, T, rv, rr), AMS_OK,
+                   "cluster: read_rate of keys in 3 slots and 3 buckets");
+            ok(rr[0].st == AMS_OK && rr[1].st == AMS_OK &&
+                   rr[2].st == AMS_OK && rv[0].num == 2,
+               "  every bucket admits, every record read");
+            store_rvals_free(rv, 4);
+            store_read_rate(s, rk, 4, b, 3, T, rv, rr);
+            ok(rr[0].st == AMS_CONFLICT && rr[2].st == AMS_CONFLICT,
+               "  burst 1: the next attempt refused by each");
+            store_rvals_free(rv, 4);
+        }
     }
     store_close(s);
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
+}
+
+/* Rate buckets (store.h: Rate limits; lua/gcra.lua): the script's GCRA
+ * exact at the edges on the caller's clock, read_rate's reads and
+ * buckets in one batch of scripts, and a bucket's record gone once full
+ * again (its Redis TTL). */
+static void test_read_rate(store *s)
+{
+    const int64_t t = 200000, tau = 9 * t; /* 5/s, burst 10 */
+    store_rate b = {"rl|uid|alice", t, tau};
+    store_rate_res rr[2];
+    store_rkey rk[] = {{STORE_F_COUNTER, "{a1}rate.c"}};
+    store_rval rv[1];
+    long total, eval;
+    char list[512];
+    int n = 0;
+
+    for (int i = 0; i < 30; i++) {
+        is_int(store_read_rate(s, NULL, 0, &b, 1, T, NULL, rr), AMS_OK,
+               "read_rate %d", i);
+        n += rr[0].st == AMS_OK;
+    }
+    is_int(n, 10, "5/s burst 10: exactly 10 of 30 at one instant");
+    is_int(rr[0].st, AMS_CONFLICT, "  the 30th refused");
+    is_int(rr[0].tat_us, T * 1000 + 10 * t, "  TAT: ten intervals ahead");
+    store_read_rate(s, NULL, 0, &b, 1, T + t / 1000 - 1, NULL, rr);
+    is_int(rr[0].st, AMS_CONFLICT, "  1 ms before an interval: refused");
+    store_read_rate(s, NULL, 0, &b, 1, T + t / 1000, NULL, rr);
+    is_int(rr[0].st, AMS_OK, "  one interval later: admitted");
+    store_read_rate(s, NULL, 0, &b, 1, T + t / 1000, NULL, rr);
+    is_int(rr[0].st, AMS_CONFLICT, "  and only one");
+
+    store_counter_add(s, "{a1}rate.c", 7, 0, 100, 0, T, NULL);
+    raw_cmd("CONFIG RESETSTAT");
+    store_rate two[2] = {{"rl|ip|10.0.0.1", t, tau}, {"rl|1.m:uid|bob", t, 0}};
+    is_int(store_read_rate(s, rk, 1, two, 2, T, rv, rr), AMS_OK,
+           "read_rate: a read and two buckets");
+    cmdstats(&total, &eval, list, sizeof list);
+    is_int(eval, 3, "  three scripts, one call (%s)", list);
+    ok(rv[0].st == AMS_OK && rv[0].num == 7, "  the read: 7");
+    ok(rr[0].st == AMS_OK && rr[1].st == AMS_OK, "  both buckets admit");
+    store_rvals_free(rv, 1);
+    {
+        redisContext *c = raw();
+        redisReply *r = c ? redisCommand(c, "PTTL R:{rl|1.m:uid|bob}") : NULL;
+        ok(r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer > 0 &&
+               r->integer <= 200 + 10000,
+           "  a bucket lives until its TAT plus the margin (PTTL %lld)",
+           r ? (long long)r->integer : -1LL);
+        if (r != NULL)
+            freeReplyObject(r);
+        if (c != NULL)
+            redisFree(c);
+    }
+    b.t_us = 0;
+    is_int(store_read_rate(s, NULL, 0, &b, 1, T, NULL, rr), AMS_ERR,
+           "a bucket without an interval: AMS_ERR");
 }
 
 static void test_commit(store *s)
@@ -979,6 +1053,7 @@ static void test_commit(store *s)
     test_commit_refused(s);
     test_commit_busy(s);
     test_read_many(s);
+    test_read_rate(s);
     test_commit_counts(s);
     test_commit_faults(s);
 }
