@@ -15,6 +15,7 @@ static const char *const label_names[MF_COUNT][3] = {
     [MF_ENTRY] = {"entry", "kind"},
     [MF_STORE_ERRORS] = {"op"},
     [MF_COMMITS] = {"event"},
+    [MF_BLACKLIST] = {"scope", "kind"},
 };
 
 static void header(FILE *f, const char *name, const char *type,
@@ -236,6 +237,11 @@ char *metrics_text_write(const metrics_table *sum, const metrics_master *m,
                          "contended after its reruns), sold_out_memory "
                          "(refused from the worker's memory), batch (one "
                          "store transaction of a group commit).");
+    rc |= write_counters(f, sum, MF_BLACKLIST,
+                         "amsd_blacklist_refusals_total",
+                         "Requests refused by the blacklist (403 "
+                         "blacklisted), by the entry's scope (global, "
+                         "activity) and kind (uid, ip).");
     write_master(f, m);
     if (fclose(f) != 0 || rc != 0) {
         free(text);

@@ -29,7 +29,7 @@ static const struct {
 } shapes[MF_COUNT] = {
     [MF_REQUESTS] = {3, 1}, [MF_LATENCY] = {2, 2 + METRICS_BUCKETS},
     [MF_ENTRY] = {2, 2},    [MF_STORE_ERRORS] = {1, 1},
-    [MF_COMMITS] = {1, 1},
+    [MF_COMMITS] = {1, 1},  [MF_BLACKLIST] = {2, 1},
 };
 
 /* Longest key (label values with their NULs) a series may have. */
@@ -258,6 +258,15 @@ void metrics_count_commit(const char *event, uint64_t n)
 
     if (s != NULL)
         s->v[0] += n;
+}
+
+void metrics_count_blacklist(const char *scope, const char *kind)
+{
+    const char *labels[2] = {scope, kind};
+    metrics_series *s = metrics_table_get(&worker, MF_BLACKLIST, labels);
+
+    if (s != NULL)
+        s->v[0]++;
 }
 
 /* ---- the wire format ---- */

@@ -32,6 +32,7 @@ typedef enum metrics_family {
     MF_ENTRY = 2,        /* entry, kind: [count, sum_ns] */
     MF_STORE_ERRORS = 3, /* op: [count] */
     MF_COMMITS = 4,      /* event: [count] (metrics_count_commit) */
+    MF_BLACKLIST = 5,    /* scope, kind: [count] (blacklist refusals) */
     MF_COUNT
 } metrics_family;
 
@@ -107,6 +108,10 @@ void metrics_count_store_error(const char *op);
  * (refused from the worker's sold-out facts, no store call), "batch" (a
  * group commit: one store transaction for the sets queued meanwhile). */
 void metrics_count_commit(const char *event, uint64_t n);
+
+/* A request refused by the blacklist: scope "global" / "activity",
+ * kind "uid" / "ip". */
+void metrics_count_blacklist(const char *scope, const char *kind);
 
 /* inner behind a store that passes every call through and counts those
  * answering AMS_ERR_STORE (metrics_store.c): the one place every store

@@ -8,6 +8,7 @@
 #include "worker.h"
 
 #include "answers.h"
+#include "blacklist.h"
 #include "commitq.h"
 #include "ctl.h"
 #include "gateway.h"
@@ -39,6 +40,8 @@ typedef struct worker {
     struct event *ctl_ev, *term_ev, *int_ev, *sweep_ev, *stop_timer;
     struct event *orphan_ev;
     int orphan_task; /* release_orphans is running */
+    struct event *bl_ev; /* blacklist journal poll */
+    int bl_task;         /* a blacklist read is running */
     gateway gw;
     gen *prepared; /* built by prepare, waiting for commit */
     cJSON *prepared_settings;
@@ -401,6 +404,31 @@ static void on_orphans(evutil_socket_t fd, short what, void *arg)
         w->orphan_task = 0;
 }
 
+/* The blacklist journal (blacklist.h), read from where this worker got
+ * to: changes made on other nodes apply here within blacklist.poll_ms
+ * plus one store round trip.  In a coroutine, so a slow store does not
+ * stall the loop. */
+static void bl_read(void *arg)
+{
+    worker *w = arg;
+
+    blacklist_refresh(svc.st, clock_wall_ms());
+    w->bl_task = 0;
+}
+
+static void on_bl_poll(evutil_socket_t fd, short what, void *arg)
+{
+    worker *w = arg;
+
+    (void)fd;
+    (void)what;
+    if (w->bl_task || w->stopping)
+        return;
+    w->bl_task = 1;
+    if (gateway_task(&w->gw, bl_read, w) != 0)
+        w->bl_task = 0;
+}
+
 /* The worker's loop.  Through evhttp, every request changes its
  * connection's events three times (reading stops while it runs, read and
  * write are watched while the answer goes out, then only read again);
@@ -454,8 +482,9 @@ static struct event *add_timer(worker *w, int64_t ms, event_callback_fn cb)
 
 static void teardown(worker *w)
 {
-    struct event *evs[] = {w->ctl_ev,   w->term_ev,    w->int_ev,
-                           w->sweep_ev, w->stop_timer, w->orphan_ev};
+    struct event *evs[] = {w->ctl_ev,     w->term_ev,   w->int_ev,
+                           w->sweep_ev,   w->stop_timer, w->orphan_ev,
+                           w->bl_ev};
     sigset_t stop;
 
     /* From here the worker only leaves, and a stop signal that comes now
@@ -489,6 +518,7 @@ static void teardown(worker *w)
         event_free(w->reap_ev);
     if (w->gw.pool != NULL)
         coro_pool_free(w->gw.pool);
+    blacklist_reset();
     store_close(svc.st);
     svc.st = NULL;
     svc.base = NULL;
@@ -570,6 +600,13 @@ int worker_main(conf *c, int index, int listen_fd, int ctl_fd,
         return fail(&w, "cannot set up events");
     w.sweep_ev = add_timer(&w, c->sweep_ms, on_sweep);
     w.orphan_ev = add_timer(&w, ORPHAN_RETRY_MS, on_orphans);
+    /* Before serving: a restarted worker never lets through what the
+     * blacklist refuses (unless the store cannot be read now). */
+    if (blacklist_refresh(svc.st, clock_wall_ms()) != AMS_OK)
+        log_warn("blacklist: the store cannot be read now; serving "
+                 "without it until it can (retried every %lld ms)",
+                 (long long)c->bl_poll_ms);
+    w.bl_ev = add_timer(&w, c->bl_poll_ms, on_bl_poll);
     if (getppid() == 1)
         return fail(&w, "master exited during start");
 
