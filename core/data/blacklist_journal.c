@@ -99,7 +99,7 @@ int bl_expiry_parse(const char *s, int64_t *ms, char *why, size_t whylen)
     *ms = 0;
     if (s[0] == '\0')
         return 0;
-    if (s[0] >= '0' && s[0] <= '9') {
+    if (strspn(s, "0123456789") == strlen(s)) {
         errno = 0;
         v = strtoll(s, &end, 10);
         if (*end != '\0' || errno != 0 || v < 1 || v > 253402300799LL)
