@@ -38,10 +38,10 @@ static const char *const op_names[] = {"list", "add", "remove", "import"};
 static struct bl_job {
     struct evhttp_request *req;
     int op;
-    bl_change change;                /* add, remove */
-    bl_filter filter;                /* list */
-    char match[BL_VALUE_MAX + 40];   /* filter.match points here */
-    int64_t activity_id;             /* import */
+    bl_change change;              /* add, remove */
+    bl_filter filter;              /* list */
+    char match[BL_VALUE_MAX + 40]; /* filter.match points here */
+    int64_t activity_id;           /* import */
     int64_t timeout_s;
 } job;
 
@@ -103,10 +103,8 @@ static cJSON *child_work(store *st, int64_t now_ms)
         return cJSON_CreateObject();
     case OP_IMPORT:
         in = evhttp_request_get_input_buffer(job.req);
-        return bl_import_run(st,
-                             (const char *)evbuffer_pullup(in, -1),
-                             evbuffer_get_length(in), job.activity_id,
-                             now_ms);
+        return bl_import_run(st, (const char *)evbuffer_pullup(in, -1),
+                             evbuffer_get_length(in), job.activity_id, now_ms);
     }
     return NULL;
 }
@@ -218,8 +216,8 @@ static void job_failed(struct evhttp_request *req, master *m, int status,
                         op_names[job.op], status);
 }
 
-static void done(master *m, void *arg, const char *out, size_t len,
-                 int status, int timed_out)
+static void done(master *m, void *arg, const char *out, size_t len, int status,
+                 int timed_out)
 {
     struct evhttp_request *req = job.req;
     cJSON *res = NULL;
@@ -255,10 +253,8 @@ static void done(master *m, void *arg, const char *out, size_t len,
         cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "not_found"))) {
         job.req = NULL;
         cJSON_Delete(res);
-        http_send_error(req, 404, "not_found", NULL,
-                        "no %s entry %s in %s", job.change.kind == BL_UID
-                                                    ? "uid"
-                                                    : "ip",
+        http_send_error(req, 404, "not_found", NULL, "no %s entry %s in %s",
+                        job.change.kind == BL_UID ? "uid" : "ip",
                         job.change.value,
                         job.change.activity_id ? "this activity's blacklist"
                                                : "the global blacklist");
@@ -364,8 +360,9 @@ static int list_query(struct evhttp_request *req, char *msg, size_t len)
         int64_t v;
         if (strcmp(p->key, "activity") == 0) {
             if (parse_id(p->value, &job.filter.activity_id) < 0) {
-                snprintf(msg, len, "activity: expected an activity id (0: "
-                                   "the global blacklist)");
+                snprintf(msg, len,
+                         "activity: expected an activity id (0: "
+                         "the global blacklist)");
                 rc = -1;
             }
         } else if (strcmp(p->key, "kind") == 0) {
@@ -381,8 +378,8 @@ static int list_query(struct evhttp_request *req, char *msg, size_t len)
             snprintf(job.match, sizeof job.match, "%s", p->value);
             job.filter.match = job.match;
         } else if (strcmp(p->key, "include_expired") == 0) {
-            job.filter.include_expired = strcmp(p->value, "1") == 0 ||
-                                         strcmp(p->value, "true") == 0;
+            job.filter.include_expired =
+                strcmp(p->value, "1") == 0 || strcmp(p->value, "true") == 0;
         } else if (strcmp(p->key, "limit") == 0) {
             if (parse_id(p->value, &v) < 0 || v < 1 || v > LIST_LIMIT_MAX) {
                 snprintf(msg, len, "limit: expected 1..%d", LIST_LIMIT_MAX);
@@ -463,16 +460,15 @@ static int body_expiry(const cJSON *b, int64_t now_ms, int64_t *ms, char *msg,
 static int change_body(struct evhttp_request *req, int add, char *msg,
                        size_t len)
 {
-    static const char *const known_add[] = {"kind",   "value",      "reason",
-                                            "activity", "expires_at", "ttl_s",
-                                            NULL};
+    static const char *const known_add[] = {
+        "kind", "value", "reason", "activity", "expires_at", "ttl_s", NULL};
     static const char *const known_rm[] = {"kind", "value", "activity", NULL};
     const char *const *known = add ? known_add : known_rm;
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
     size_t n = evbuffer_get_length(in);
-    cJSON *b = n ? cJSON_ParseWithLength(
-                       (const char *)evbuffer_pullup(in, -1), n)
-                 : NULL;
+    cJSON *b =
+        n ? cJSON_ParseWithLength((const char *)evbuffer_pullup(in, -1), n)
+          : NULL;
     const cJSON *it, *act;
     const char *kind, *value, *reason;
     int bad = 0, rc = -1;
@@ -490,8 +486,7 @@ static int change_body(struct evhttp_request *req, int add, char *msg,
     cJSON_ArrayForEach(it, b)
     {
         size_t i;
-        for (i = 0; known[i] != NULL && strcmp(known[i], it->string) != 0;
-             i++)
+        for (i = 0; known[i] != NULL && strcmp(known[i], it->string) != 0; i++)
             ;
         if (known[i] == NULL) {
             snprintf(msg, len, "body: unknown member \"%.64s\"", it->string);
@@ -502,8 +497,9 @@ static int change_body(struct evhttp_request *req, int add, char *msg,
     value = body_str(b, "value", &bad);
     reason = body_str(b, "reason", &bad);
     if (bad || kind == NULL || value == NULL) {
-        snprintf(msg, len, "kind, value%s: expected strings (kind and value "
-                           "required)",
+        snprintf(msg, len,
+                 "kind, value%s: expected strings (kind and value "
+                 "required)",
                  add ? ", reason" : "");
         goto out;
     }
@@ -514,8 +510,9 @@ static int change_body(struct evhttp_request *req, int add, char *msg,
         (!cJSON_IsNumber(act) || act->valuedouble < 0 ||
          act->valuedouble > (double)((int64_t)1 << 53) ||
          act->valuedouble != (double)(int64_t)act->valuedouble)) {
-        snprintf(msg, len, "activity: expected an activity id (0 or absent: "
-                           "the global blacklist)");
+        snprintf(msg, len,
+                 "activity: expected an activity id (0 or absent: "
+                 "the global blacklist)");
         goto out;
     }
     job.change.activity_id = act ? (int64_t)act->valuedouble : 0;

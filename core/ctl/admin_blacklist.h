@@ -24,9 +24,7 @@
 
 void admin_blacklist_list(struct evhttp_request *req, master *m, int64_t id);
 void admin_blacklist_add(struct evhttp_request *req, master *m, int64_t id);
-void admin_blacklist_remove(struct evhttp_request *req, master *m,
-                            int64_t id);
-void admin_blacklist_import(struct evhttp_request *req, master *m,
-                            int64_t id);
+void admin_blacklist_remove(struct evhttp_request *req, master *m, int64_t id);
+void admin_blacklist_import(struct evhttp_request *req, master *m, int64_t id);
 
 #endif

@@ -237,8 +237,7 @@ char *metrics_text_write(const metrics_table *sum, const metrics_master *m,
                          "contended after its reruns), sold_out_memory "
                          "(refused from the worker's memory), batch (one "
                          "store transaction of a group commit).");
-    rc |= write_counters(f, sum, MF_BLACKLIST,
-                         "amsd_blacklist_refusals_total",
+    rc |= write_counters(f, sum, MF_BLACKLIST, "amsd_blacklist_refusals_total",
                          "Requests refused by the blacklist (403 "
                          "blacklisted), by the entry's scope (global, "
                          "activity) and kind (uid, ip).");

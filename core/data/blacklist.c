@@ -135,8 +135,8 @@ static int grow(bl_index *x)
     return 0;
 }
 
-const bl_entry *bl_index_find(const bl_index *x, int64_t activity_id,
-                              int kind, const char *value)
+const bl_entry *bl_index_find(const bl_index *x, int64_t activity_id, int kind,
+                              const char *value)
 {
     int found;
     size_t i;
@@ -424,8 +424,8 @@ static int ip_hit_slow(const bl_index *x, int64_t aid, const cidr_ip *ip,
     return 0;
 }
 
-static int ip_hit(const bl_index *x, int64_t aid, const cidr_ip *ip,
-                  bl_u128 v, int64_t now_ms, bl_hit *hit)
+static int ip_hit(const bl_index *x, int64_t aid, const cidr_ip *ip, bl_u128 v,
+                  int64_t now_ms, bl_hit *hit)
 {
     const bl_scope *sc = scope_of((bl_index *)x, aid, 0);
     size_t lo = 0, hi;
@@ -465,8 +465,7 @@ int bl_index_check(const bl_index *x, int64_t activity_id, const char *uid,
     }
     if (uid != NULL && uid[0] != '\0' && x->nuid > 0)
         return uid_hit(x, 0, uid, now_ms, hit) ||
-               (activity_id != 0 &&
-                uid_hit(x, activity_id, uid, now_ms, hit));
+               (activity_id != 0 && uid_hit(x, activity_id, uid, now_ms, hit));
     return 0;
 }
 
@@ -525,8 +524,7 @@ void blacklist_reset(void)
  * change applies here at once.  Read on the blocking path (this is not a
  * coroutine): a short wait of an admin action, not of requests in
  * general. */
-int answer_blacklist_refresh(struct gen *current, const cJSON *q,
-                             cJSON *reply)
+int answer_blacklist_refresh(struct gen *current, const cJSON *q, cJSON *reply)
 {
     size_t before = worker_bl.next_item;
     ams_status rc;

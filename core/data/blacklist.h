@@ -33,19 +33,19 @@ enum { BL_UID = 'u', BL_IP = 'i' };
 
 /* One change: what a journal record says. */
 typedef struct bl_change {
-    int add;             /* 1: add or replace; 0: remove */
-    int64_t activity_id; /* 0: global */
-    int kind;            /* BL_UID, BL_IP */
+    int add;                      /* 1: add or replace; 0: remove */
+    int64_t activity_id;          /* 0: global */
+    int kind;                     /* BL_UID, BL_IP */
     char value[BL_VALUE_MAX + 1]; /* uid, or the prefix in canonical text */
-    int64_t expires_ms;  /* add: 0 = never */
-    int64_t at_ms;       /* when the change was made */
+    int64_t expires_ms;           /* add: 0 = never */
+    int64_t at_ms;                /* when the change was made */
     char reason[BL_REASON_MAX + 1];
 } bl_change;
 
 typedef struct bl_entry {
     int64_t activity_id;
     int kind;
-    char *value; /* owned */
+    char *value;  /* owned */
     char *reason; /* owned */
     cidr net;     /* BL_IP */
     int64_t expires_ms, added_ms;
@@ -64,7 +64,7 @@ typedef struct bl_scope {
 } bl_scope;
 
 typedef struct bl_index {
-    bl_entry **slot; /* open addressing; NULL empty, &bl_tomb deleted */
+    bl_entry **slot;        /* open addressing; NULL empty, &bl_tomb deleted */
     size_t nslots, n, used; /* used: live + tombstones */
     size_t nuid, nip;       /* live entries of each kind */
     bl_scope *scopes;       /* sorted by activity_id; owned */
@@ -97,8 +97,8 @@ int bl_index_check(const bl_index *x, int64_t activity_id, const char *uid,
                    const cidr_ip *ip, int64_t now_ms, bl_hit *hit);
 
 /* The entry of (activity_id, kind, value) or NULL. */
-const bl_entry *bl_index_find(const bl_index *x, int64_t activity_id,
-                              int kind, const char *value);
+const bl_entry *bl_index_find(const bl_index *x, int64_t activity_id, int kind,
+                              const char *value);
 
 /* Call fn for every entry (in no order); stops when fn returns nonzero. */
 void bl_index_each(const bl_index *x, int (*fn)(const bl_entry *e, void *ud),

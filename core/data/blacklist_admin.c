@@ -129,8 +129,7 @@ static int flush(imp *t)
 
     if (t->nb == 0)
         return 0;
-    rc = t->st ? bl_journal_append(t->st, t->batch, t->nb, t->now_ms)
-               : AMS_OK;
+    rc = t->st ? bl_journal_append(t->st, t->batch, t->nb, t->now_ms) : AMS_OK;
     if (rc != AMS_OK) {
         if (asprintf(&t->store_error,
                      "the store failed writing the entries of lines up to "
@@ -207,8 +206,8 @@ cJSON *bl_import_run(store *st, const char *body, size_t len,
             if (n == strlen(HEADER) && memcmp(line, HEADER, n) == 0)
                 continue;
         }
-        rc = bl_import_parse_line(line, n, activity_id, now_ms,
-                                  &t.batch[t.nb], why, sizeof why);
+        rc = bl_import_parse_line(line, n, activity_id, now_ms, &t.batch[t.nb],
+                                  why, sizeof why);
         if (rc < 0)
             reject(&t, why);
         else if (rc > 0 && ++t.nb == BL_ITEM_RECORDS)
@@ -244,7 +243,8 @@ static int wanted(const lister *l, const bl_entry *e)
         return 0;
     if (f->kind != 0 && e->kind != f->kind)
         return 0;
-    if (!f->include_expired && e->expires_ms != 0 && e->expires_ms <= l->now_ms)
+    if (!f->include_expired && e->expires_ms != 0 &&
+        e->expires_ms <= l->now_ms)
         return 0;
     if (f->match != NULL) {
         if (e->kind == BL_IP)

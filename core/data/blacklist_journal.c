@@ -204,9 +204,8 @@ int bl_record_decode(const char *line, size_t len, bl_change *c)
     if (next_field(&p, end, &f, &n, 0) < 0 ||
         field_text(f, n, c->value, sizeof c->value) < 0 || n == 0)
         return -1;
-    if (c->add &&
-        (next_field(&p, end, &f, &n, 0) < 0 ||
-         field_int(f, n, &c->expires_ms) < 0))
+    if (c->add && (next_field(&p, end, &f, &n, 0) < 0 ||
+                   field_int(f, n, &c->expires_ms) < 0))
         return -1;
     if (next_field(&p, end, &f, &n, !c->add) < 0 ||
         field_int(f, n, &c->at_ms) < 0)
@@ -292,8 +291,8 @@ ams_status bl_journal_read(store *st, bl_index *x, int64_t now_ms,
         size_t from = x->next_item, count = 0;
         store_item *it = NULL;
 
-        rc = store_list_range(st, bl_journal_key(), from, BL_READ_PAGE,
-                              now_ms, &it, &count);
+        rc = store_list_range(st, bl_journal_key(), from, BL_READ_PAGE, now_ms,
+                              &it, &count);
         if (rc != AMS_OK)
             break;
         /* Another reader of this index (the master's ask while a poll

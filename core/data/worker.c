@@ -40,8 +40,6 @@ typedef struct worker {
     struct event *ctl_ev, *term_ev, *int_ev, *sweep_ev, *stop_timer;
     struct event *orphan_ev;
     int orphan_task; /* release_orphans is running */
-    struct event *bl_ev; /* blacklist journal poll */
-    int bl_task;         /* a blacklist read is running */
     gateway gw;
     gen *prepared; /* built by prepare, waiting for commit */
     cJSON *prepared_settings;
@@ -53,6 +51,9 @@ typedef struct worker {
     struct event *build_ev;
     struct event *reap_ev; /* releases old generations in slices */
     int stopping;
+    /* The blacklist journal poll, and whether its read is running. */
+    struct event *bl_ev;
+    int bl_task;
 } worker;
 
 static void send_simple(worker *w, const char *type, const char *key,
@@ -482,9 +483,8 @@ static struct event *add_timer(worker *w, int64_t ms, event_callback_fn cb)
 
 static void teardown(worker *w)
 {
-    struct event *evs[] = {w->ctl_ev,     w->term_ev,   w->int_ev,
-                           w->sweep_ev,   w->stop_timer, w->orphan_ev,
-                           w->bl_ev};
+    struct event *evs[] = {w->ctl_ev,   w->term_ev,    w->int_ev,
+                           w->sweep_ev, w->stop_timer, w->orphan_ev};
     sigset_t stop;
 
     /* From here the worker only leaves, and a stop signal that comes now
@@ -502,6 +502,8 @@ static void teardown(worker *w)
     for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
         if (evs[i] != NULL)
             event_free(evs[i]);
+    if (w->bl_ev != NULL)
+        event_free(w->bl_ev);
     /* Freeing the server closes the idle connections, whose close
      * callbacks must not start another stop. */
     w->gw.idle_cb = NULL;

@@ -233,7 +233,8 @@ static void test_random(void)
         char text[64];
         unsigned bits = 8 + (unsigned)(rand_r(&seed) % 25);
         unsigned a = 10 + (unsigned)(rand_r(&seed) % 3);
-        unsigned b = (unsigned)rand_r(&seed) % 4, c = (unsigned)rand_r(&seed) % 8;
+        unsigned b = (unsigned)rand_r(&seed) % 4,
+                 c = (unsigned)rand_r(&seed) % 8;
         bl_change ch;
         snprintf(text, sizeof text, "%u.%u.%u.%u/%u", a, b, c,
                  (unsigned)rand_r(&seed) % 256, bits);
@@ -419,9 +420,11 @@ static void test_scale(const char *dir)
         return;
     }
     for (int i = 0; i < N; i++) {
-        len += (size_t)snprintf(body + len, cap - len, "uid,user%d,bulk,\n", i);
-        len += (size_t)snprintf(body + len, cap - len, "ip,%d.%d.%d.0/24,bulk,\n",
-                                1 + i / 65536, (i / 256) % 256, i % 256);
+        len +=
+            (size_t)snprintf(body + len, cap - len, "uid,user%d,bulk,\n", i);
+        len +=
+            (size_t)snprintf(body + len, cap - len, "ip,%d.%d.%d.0/24,bulk,\n",
+                             1 + i / 65536, (i / 256) % 256, i % 256);
     }
     len += (size_t)snprintf(body + len, cap - len, "uid,bad uid,x,\n");
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -456,8 +459,8 @@ static void test_scale(const char *dir)
         clock_gettime(CLOCK_MONOTONIC, &t2);
         for (int i = 0; i < CHECKS; i++) {
             bl_hit h;
-            hits += bl_index_check(&x, 5, uids[i & 1023], &ips[i & 1023], NOW,
-                                   &h);
+            hits +=
+                bl_index_check(&x, 5, uids[i & 1023], &ips[i & 1023], NOW, &h);
         }
         clock_gettime(CLOCK_MONOTONIC, &t3);
         printf("# check (uid + IP, 100,000 of each, hit or miss): %.0f ns "
