@@ -131,6 +131,8 @@ ams_status bl_journal_append(store *st, const bl_change *c, size_t n,
                              int64_t now_ms);
 
 /* Read the journal from x->next_item to its end into x (then settled).
+ * A journal shorter than x->next_item (the store was emptied) is read
+ * again from its start into a fresh index that then replaces x.
  * *applied (may be NULL) gets the number of records applied.  AMS_OK,
  * or the store's failure (what was read before it is applied). */
 ams_status bl_journal_read(store *st, bl_index *x, int64_t now_ms,

@@ -18,6 +18,7 @@
  */
 #include "blacklist.h"
 
+#include "log.h"
 #include "services.h"
 #include "text.h"
 
@@ -281,13 +282,15 @@ static size_t apply_item(bl_index *x, const char *p, size_t len)
 
 #define BL_READ_PAGE 64
 
-ams_status bl_journal_read(store *st, bl_index *x, int64_t now_ms,
-                           size_t *applied)
+/* Read from x->next_item to the end into x.  *empty: nothing was there
+ * at x->next_item on the first read. */
+static ams_status read_from(store *st, bl_index *x, int64_t now_ms,
+                            size_t *total, int *empty)
 {
     ams_status rc = AMS_OK;
-    size_t total = 0;
 
-    for (;;) {
+    *empty = 0;
+    for (int first = 1;; first = 0) {
         size_t from = x->next_item, count = 0;
         store_item *it = NULL;
 
@@ -301,13 +304,68 @@ ams_status bl_journal_read(store *st, bl_index *x, int64_t now_ms,
             store_items_free(it, count);
             break;
         }
+        *empty = first && count == 0;
         for (size_t i = 0; i < count; i++)
-            total += apply_item(x, it[i].val, it[i].len);
+            *total += apply_item(x, it[i].val, it[i].len);
         x->next_item += count;
         store_items_free(it, count);
         if (count < BL_READ_PAGE)
             break;
     }
+    return rc;
+}
+
+/* 1 when the journal no longer has the last item x read: the store was
+ * emptied (a Redis restarted without persistence, FLUSHALL) and what is
+ * there now is a new journal. */
+static int journal_gone(store *st, const bl_index *x, int64_t now_ms)
+{
+    store_item *it = NULL;
+    size_t count = 0;
+
+    if (x->next_item == 0 ||
+        store_list_range(st, bl_journal_key(), x->next_item - 1, 1, now_ms,
+                         &it, &count) != AMS_OK)
+        return 0;
+    store_items_free(it, count);
+    return count == 0;
+}
+
+/* The journal was replaced: read the new one whole into a fresh index and
+ * put it in x's place only when complete, so checks meanwhile (a read
+ * that waits yields to other requests) still see the old entries. */
+static ams_status reread(store *st, bl_index *x, int64_t now_ms, size_t *total)
+{
+    size_t before = x->next_item;
+    bl_index fresh;
+    ams_status rc;
+    int empty;
+
+    bl_index_init(&fresh);
+    rc = read_from(st, &fresh, now_ms, total, &empty);
+    if (rc != AMS_OK || x->next_item != before) {
+        bl_index_free(&fresh);
+        return rc;
+    }
+    bl_index_settle(&fresh);
+    log_warn("blacklist: the journal in the store is not the one read "
+             "before (the store was emptied?): %zu entr%s now, from the "
+             "store as it is",
+             fresh.n, fresh.n == 1 ? "y" : "ies");
+    bl_index_free(x);
+    *x = fresh;
+    return AMS_OK;
+}
+
+ams_status bl_journal_read(store *st, bl_index *x, int64_t now_ms,
+                           size_t *applied)
+{
+    size_t total = 0;
+    int empty;
+    ams_status rc = read_from(st, x, now_ms, &total, &empty);
+
+    if (rc == AMS_OK && empty && journal_gone(st, x, now_ms))
+        rc = reread(st, x, now_ms, &total);
     bl_index_settle(x);
     if (applied != NULL)
         *applied = total;

@@ -431,6 +431,23 @@ def test_redis():
         H.wait_until(lambda: call(n1, 901, "trudy")[0] == 200, 5)
         tap.check(passes(n1, 901, "trudy", n=4) and passes(n2, 901, "trudy"),
                   "redis: removed on n2, served on both nodes")
+        # Redis emptied under the nodes (a restart without persistence):
+        # the journal there now is the truth, and its first change is not
+        # skipped because the nodes had read further in the old one.
+        add(n1, "uid", "oldie")
+        H.wait_until(lambda: call(n2, 901, "oldie")[0] == 403, 5)
+        r.cmd("FLUSHALL")
+        add(n1, "uid", "newbie")
+        ok = H.wait_until(lambda: call(n2, 901, "newbie")[0] == 403, 5)
+        tap.check(ok and refused(n2, 901, "newbie", n=4) is not None and
+                  refused(n1, 901, "newbie", n=4) is not None,
+                  "redis emptied: a new entry applies on both nodes")
+        tap.check(passes(n1, 901, "oldie", n=4) and passes(n2, 901, "oldie"),
+                  "redis emptied: the lost entries no longer apply (the "
+                  "store is the truth)")
+        tap.check("not the one read before" in n2.log(),
+                  "redis emptied: the nodes log that they read the new "
+                  "journal")
         n1.end()
         n2.end()
     finally:

@@ -340,6 +340,35 @@ static void test_journal(const char *uri)
     store_close(st);
 }
 
+/* A store emptied under a reader (a Redis restarted without persistence):
+ * a fresh mem: store stands in for it. */
+static void test_journal_reset(void)
+{
+    store *st = open_store("mem:bl-reset-1"), *st2;
+    bl_change c[3];
+    bl_index x;
+
+    c[0] = change(1, 0, "uid", "old1", 0, NULL);
+    c[1] = change(1, 0, "uid", "old2", 0, NULL);
+    bl_index_init(&x);
+    bl_journal_append(st, c, 1, NOW);
+    bl_journal_append(st, c + 1, 1, NOW);
+    bl_journal_read(st, &x, NOW, NULL);
+    is_int(x.next_item, 2, "reset: two items read");
+    store_close(st);
+    st2 = open_store("mem:bl-reset-2");
+    ok(bl_journal_read(st2, &x, NOW, NULL) == AMS_OK && x.n == 0 &&
+           x.next_item == 0,
+       "reset: an emptied store empties the index (it is the truth)");
+    c[2] = change(1, 0, "uid", "new1", 0, NULL);
+    bl_journal_append(st2, c + 2, 1, NOW);
+    ok(bl_journal_read(st2, &x, NOW, NULL) == AMS_OK && x.n == 1 &&
+           uid_refused(&x, 1, "new1", NOW) && !uid_refused(&x, 1, "old1", NOW),
+       "reset: the new journal's first item is read, not skipped");
+    bl_index_free(&x);
+    store_close(st2);
+}
+
 static int decode(const char *line, bl_change *c)
 {
     return bl_record_decode(line, strlen(line), c);
@@ -501,6 +530,7 @@ int main(void)
     test_random();
     test_records();
     test_journal("mem:");
+    test_journal_reset();
     snprintf(dir, sizeof dir, "%s/bl-lmdb-%d", tmp ? tmp : "/tmp",
              (int)getpid());
     mkdir(tmp ? tmp : "/tmp", 0700);
