@@ -58,6 +58,7 @@ static void defaults(conf *c)
     c->idempotency_ttl_s = 86400;
     c->signed_window_s = 300;
     c->rl_table_slots = 131072;
+    c->bl_poll_ms = 1000;
     conf_set(&c->listen, "127.0.0.1:8080");
     conf_set(&c->admin, "127.0.0.1:8081");
     conf_set(&c->store, "lmdb:var/store");
@@ -138,6 +139,21 @@ static void read_http(const config_setting_t *g, conf *c, errs *e)
     cfg_int(g, "max_headers", 0, 1024, 1024 * 1024, &c->max_headers, c->file,
             e);
     cfg_int(g, "timeout_ms", 0, 100, 3600 * 1000, &c->timeout_ms, c->file, e);
+}
+
+static void read_blacklist(const config_setting_t *g, conf *c, errs *e)
+{
+    static const char *const allowed[] = {"poll_ms", "show_reason", NULL};
+    if (g == NULL)
+        return;
+    if (!config_setting_is_group(g)) {
+        errs_add(e, c->file, cfg_line(g),
+                 "blacklist: expected a group { ... }");
+        return;
+    }
+    cfg_check_members(g, allowed, c->file, "blacklist", e);
+    cfg_int(g, "poll_ms", 0, 100, 3600 * 1000, &c->bl_poll_ms, c->file, e);
+    cfg_bool(g, "show_reason", 0, &c->bl_show_reason, c->file, e);
 }
 
 static void read_lmdb(const config_setting_t *g, conf *c, errs *e)
@@ -379,6 +395,7 @@ int conf_load(conf *c, const char *path, errs *e)
                                           "gateway_auth",
                                           "rate_limits",
                                           "rate_limit_table",
+                                          "blacklist",
                                           NULL};
     config_t cf;
     const config_setting_t *root;
@@ -469,6 +486,7 @@ int conf_load(conf *c, const char *path, errs *e)
                  &c->rate_limits, e);
     cfg_int(root, "rate_limit_table", 0, 1024, 1LL << 26, &c->rl_table_slots,
             path, e);
+    read_blacklist(config_setting_get_member(root, "blacklist"), c, e);
 
     config_destroy(&cf);
     return e->nerrors > before ? -1 : 0;
@@ -681,6 +699,7 @@ void conf_restart_only_changes(const conf *old, const conf *nw, errs *e)
         {"lmdb.sync", old->lmdb_sync, nw->lmdb_sync},
         {"coroutine_stack_kb", old->stack_kb, nw->stack_kb},
         {"sweep_interval_ms", old->sweep_ms, nw->sweep_ms},
+        {"blacklist.poll_ms", old->bl_poll_ms, nw->bl_poll_ms},
         {"admin_max_body", old->admin_max_body, nw->admin_max_body},
         {"testing.random_seed", old->random_seed, nw->random_seed},
         {"redis.timeout_ms", old->redis_timeout_ms, nw->redis_timeout_ms},
@@ -736,7 +755,8 @@ void conf_restart_only_changes(const conf *old, const conf *nw, errs *e)
     X(idempotency_ttl_s)                                                      \
     X(clock_header)                                                           \
     X(admin_import_timeout_s)                                                 \
-    X(signed_window_s)
+    X(signed_window_s)                                                        \
+    X(bl_show_reason)
 // clang-format on
 
 cJSON *conf_reloadable_json(const conf *c)

@@ -51,6 +51,8 @@ typedef struct conf {
                                   lives in a worker's memory (session.h) */
     int64_t idempotency_ttl_s; /* how long answers are kept for replay */
     int clock_header;          /* testing: honour X-AMS-Now */
+    int64_t bl_poll_ms;        /* blacklist.poll_ms: journal read interval */
+    int bl_show_reason;        /* blacklist.show_reason: tell the client */
     int64_t random_seed;       /* testing: 0 = seed from the OS */
     char *run_dir;             /* snapshots and plugin copies; "" = temp dir */
     auth_table tokens;         /* admin_tokens; none: loopback-only admin */

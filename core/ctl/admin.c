@@ -12,6 +12,7 @@
  */
 #include "admin.h"
 
+#include "admin_blacklist.h"
 #include "admin_info.h"
 #include "ask.h"
 #include "audit.h"
@@ -412,6 +413,12 @@ static const admin_route routes[] = {
     {EVHTTP_REQ_GET, "/admin/plugins", ROLE_VIEWER, admin_info_plugins},
     {EVHTTP_REQ_GET, "/admin/audit", ROLE_ADMIN, admin_info_audit},
     {EVHTTP_REQ_GET, "/admin/center", ROLE_VIEWER, r_center},
+    {EVHTTP_REQ_GET, "/admin/blacklist", ROLE_VIEWER, admin_blacklist_list},
+    {EVHTTP_REQ_POST, "/admin/blacklist", ROLE_OPERATOR, admin_blacklist_add},
+    {EVHTTP_REQ_POST, "/admin/blacklist/remove", ROLE_OPERATOR,
+     admin_blacklist_remove},
+    {EVHTTP_REQ_POST, "/admin/blacklist/import", ROLE_OPERATOR,
+     admin_blacklist_import},
 };
 
 /* ---- authentication, authorization, audit ---- */
@@ -567,6 +574,12 @@ static int record_finish(admin_req *ar, int status, const cJSON *body,
                                            : "error");
     if (message != NULL && status >= 400)
         cJSON_AddStringToObject(rec, "message", message);
+    /* What a change changed, when its route says (a blacklist entry). */
+    if (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(body, "detail")))
+        cJSON_AddItemToObject(
+            rec, "detail",
+            cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(body, "detail"),
+                            1));
     if (late)
         cJSON_AddBoolToObject(rec, "answered_before_audit", 1);
     cJSON_AddNumberToObject(rec, "generation_after", (double)m->generation);

@@ -17,6 +17,7 @@ static const char *const label_names[MF_COUNT][3] = {
     [MF_COMMITS] = {"event"},
     [MF_RATELIMIT] = {"limit", "outcome"},
     [MF_RATELIMIT_EV] = {"event"},
+    [MF_BLACKLIST] = {"scope", "kind"},
 };
 
 static void header(FILE *f, const char *name, const char *type,
@@ -248,6 +249,10 @@ char *metrics_text_write(const metrics_table *sum, const metrics_master *m,
                        "a worker's memory, no store call), evicted (a "
                        "live bucket dropped from the full node table), "
                        "store_error (let through: the store failed).");
+    rc |= write_counters(f, sum, MF_BLACKLIST, "amsd_blacklist_refusals_total",
+                         "Requests refused by the blacklist (403 "
+                         "blacklisted), by the entry's scope (global, "
+                         "activity) and kind (uid, ip).");
     write_master(f, m);
     if (fclose(f) != 0 || rc != 0) {
         free(text);

@@ -9,6 +9,7 @@
  */
 #include "gateway.h"
 
+#include "blacklist.h"
 #include "clock.h"
 #include "cors.h"
 #include "http.h"
@@ -406,6 +407,27 @@ static job *make_job(gateway *gw, struct evhttp_request *req, method *m,
     return j;
 }
 
+/* The blacklist (blacklist.h): once the uid and the client address are
+ * known, before any store call or plugin code.  1 when it refused the
+ * request (answered, counted, j freed). */
+static int blacklisted(gateway *gw, job *j)
+{
+    bl_hit hit;
+    char *text;
+
+    if (!blacklist_check(j->sr.act->id, j->sr.uid, j->sr.client_ip,
+                         svc_req_now(&j->sr), &hit))
+        return 0;
+    text = blacklist_reply(&hit, j->sr.request_id, gw->c->bl_show_reason);
+    if (text != NULL)
+        reply_raw(gw, j->req, 403, text);
+    else
+        reply_error(gw, j->req, 500, "internal", NULL, "out of memory");
+    count(j->t0_ns, j->sr.act->id, j->sr.m, "blacklisted");
+    job_free(j);
+    return 1;
+}
+
 /* The TCP peer, and the client address (realip.h) as text into ip. */
 static void client_of(const listener *l, struct evhttp_request *req,
                       cidr_ip *peer, int *peer_ok, char ip[64])
@@ -603,6 +625,8 @@ void gateway_handle(struct evhttp_request *req, void *arg)
         return;
     }
     j = make_job(gw, req, m, body, now_ms, t0, uid, ip, &sg);
+    if (j != NULL && blacklisted(gw, j))
+        return;
     co = j ? coro_new(gw->pool, run_job, j) : NULL;
     if (co == NULL) {
         reply_error(gw, req, 503, "overloaded",

@@ -30,7 +30,7 @@ static const struct {
     [MF_REQUESTS] = {3, 1},     [MF_LATENCY] = {2, 2 + METRICS_BUCKETS},
     [MF_ENTRY] = {2, 2},        [MF_STORE_ERRORS] = {1, 1},
     [MF_COMMITS] = {1, 1},      [MF_RATELIMIT] = {2, 1},
-    [MF_RATELIMIT_EV] = {1, 1},
+    [MF_RATELIMIT_EV] = {1, 1}, [MF_BLACKLIST] = {2, 1},
 };
 
 /* Longest key (label values with their NULs) a series may have. */
@@ -273,6 +273,15 @@ void metrics_count_ratelimit(const char *limit, const char *outcome)
 void metrics_count_ratelimit_event(const char *event)
 {
     metrics_series *s = metrics_table_get(&worker, MF_RATELIMIT_EV, &event);
+
+    if (s != NULL)
+        s->v[0]++;
+}
+
+void metrics_count_blacklist(const char *scope, const char *kind)
+{
+    const char *labels[2] = {scope, kind};
+    metrics_series *s = metrics_table_get(&worker, MF_BLACKLIST, labels);
 
     if (s != NULL)
         s->v[0]++;

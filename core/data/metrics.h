@@ -34,6 +34,7 @@ typedef enum metrics_family {
     MF_COMMITS = 4,      /* event: [count] (metrics_count_commit) */
     MF_RATELIMIT = 5,    /* limit, outcome: [count] (ratelimit.h) */
     MF_RATELIMIT_EV = 6, /* event: [count] (ratelimit.h) */
+    MF_BLACKLIST = 7,    /* scope, kind: [count] (blacklist refusals) */
     MF_COUNT
 } metrics_family;
 
@@ -116,6 +117,10 @@ void metrics_count_ratelimit(const char *limit, const char *outcome);
  * store call), "evicted" (a live bucket dropped from the full node
  * table), "store_error" (the store failed: the limits let it through). */
 void metrics_count_ratelimit_event(const char *event);
+
+/* A request refused by the blacklist: scope "global" / "activity",
+ * kind "uid" / "ip". */
+void metrics_count_blacklist(const char *scope, const char *kind);
 
 /* inner behind a store that passes every call through and counts those
  * answering AMS_ERR_STORE (metrics_store.c): the one place every store

@@ -40,10 +40,7 @@ void tags_import_free(tags_import *t)
 
 /* ---- one line ---- */
 
-typedef struct field {
-    const char *p; /* into the scratch buffer */
-    size_t len;
-} field;
+typedef csv_field field;
 
 static int fail(char *why, size_t whylen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -56,11 +53,8 @@ static int fail(char *why, size_t whylen, const char *fmt, ...)
     return -1;
 }
 
-/* Split line into fields, unquoting RFC 4180 quoted ones into scratch
- * (at least len bytes).  *n gets the number of fields, counted past
- * NFIELDS too; only the first NFIELDS are kept in f. */
-static int split(const char *line, size_t len, char *scratch, field *f,
-                 size_t *n, char *why, size_t whylen)
+int tags_import_split(const char *line, size_t len, char *scratch, field *f,
+                      size_t nmax, size_t *n, char *why, size_t whylen)
 {
     size_t i = 0, o = 0;
 
@@ -93,7 +87,7 @@ static int split(const char *line, size_t len, char *scratch, field *f,
             while (i < len && line[i] != ',')
                 scratch[o++] = line[i++];
         }
-        if (*n < NFIELDS) {
+        if (*n < nmax) {
             f[*n].p = scratch + start;
             f[*n].len = o - start;
         }
@@ -208,7 +202,7 @@ int tags_import_parse_line(const char *line, size_t len, tags_import_rec *r,
         return 0;
     if (len > sizeof scratch)
         return fail(why, whylen, "longer than %d bytes", TAGS_IMPORT_LINE_MAX);
-    if (split(line, len, scratch, f, &n, why, whylen) < 0)
+    if (tags_import_split(line, len, scratch, f, NFIELDS, &n, why, whylen) < 0)
         return -1;
     if (n != NFIELDS)
         return fail(why, whylen,

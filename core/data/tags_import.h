@@ -84,6 +84,21 @@ void tags_import_free(tags_import *t);
 int tags_import_parse_line(const char *line, size_t len, tags_import_rec *r,
                            char *why, size_t whylen);
 
+/* One field of a CSV line: p points into the caller's scratch. */
+typedef struct csv_field {
+    const char *p;
+    size_t len;
+} csv_field;
+
+/* Split line into fields, unquoting RFC 4180 quoted ones into scratch
+ * (at least len bytes).  *n gets the number of fields, counted past nmax
+ * too; only the first nmax are kept in f.  0, or -1 with why (a quote
+ * that does not end on the line, text after a closing quote).  The tag
+ * import's and the blacklist import's one reading of CSV. */
+int tags_import_split(const char *line, size_t len, char *scratch,
+                      csv_field *f, size_t nmax, size_t *n, char *why,
+                      size_t whylen);
+
 /* The whole job as the admin plane's child runs it: open the store of
  * opt, import body (an evbuffer, read not drained), close the store.
  * ttl_ms > 0 gives every tag that lifetime from now_ms.  Returns the

@@ -8,6 +8,7 @@
 #include "worker.h"
 
 #include "answers.h"
+#include "blacklist.h"
 #include "commitq.h"
 #include "ctl.h"
 #include "gateway.h"
@@ -55,6 +56,9 @@ typedef struct worker {
     struct event *build_ev;
     struct event *reap_ev; /* releases old generations in slices */
     int stopping;
+    /* The blacklist journal poll, and whether its read is running. */
+    struct event *bl_ev;
+    int bl_task;
 } worker;
 
 static void send_simple(worker *w, const char *type, const char *key,
@@ -445,6 +449,31 @@ static void on_orphans(evutil_socket_t fd, short what, void *arg)
         w->orphan_task = 0;
 }
 
+/* The blacklist journal (blacklist.h), read from where this worker got
+ * to: changes made on other nodes apply here within blacklist.poll_ms
+ * plus one store round trip.  In a coroutine, so a slow store does not
+ * stall the loop. */
+static void bl_read(void *arg)
+{
+    worker *w = arg;
+
+    blacklist_refresh(svc.st, clock_wall_ms());
+    w->bl_task = 0;
+}
+
+static void on_bl_poll(evutil_socket_t fd, short what, void *arg)
+{
+    worker *w = arg;
+
+    (void)fd;
+    (void)what;
+    if (w->bl_task || w->stopping)
+        return;
+    w->bl_task = 1;
+    if (gateway_task(&w->gw, bl_read, w) != 0)
+        w->bl_task = 0;
+}
+
 /* The worker's loop.  Through evhttp, every request changes its
  * connection's events three times (reading stops while it runs, read and
  * write are watched while the answer goes out, then only read again);
@@ -524,6 +553,8 @@ static void teardown(worker *w)
     for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
         if (evs[i] != NULL)
             event_free(evs[i]);
+    if (w->bl_ev != NULL)
+        event_free(w->bl_ev);
     /* Freeing the server closes the idle connections, whose close
      * callbacks must not start another stop. */
     w->gw.idle_cb = NULL;
@@ -540,6 +571,7 @@ static void teardown(worker *w)
         event_free(w->reap_ev);
     if (w->gw.pool != NULL)
         coro_pool_free(w->gw.pool);
+    blacklist_reset();
     store_close(svc.st);
     svc.st = NULL;
     svc.base = NULL;
@@ -631,6 +663,13 @@ int worker_main(conf *c, int index, const int *listen_fds, int nlisten,
         return fail(&w, "cannot set up events");
     w.sweep_ev = add_timer(&w, c->sweep_ms, on_sweep);
     w.orphan_ev = add_timer(&w, ORPHAN_RETRY_MS, on_orphans);
+    /* Before serving: a restarted worker never lets through what the
+     * blacklist refuses (unless the store cannot be read now). */
+    if (blacklist_refresh(svc.st, clock_wall_ms()) != AMS_OK)
+        log_warn("blacklist: the store cannot be read now; serving "
+                 "without it until it can (retried every %lld ms)",
+                 (long long)c->bl_poll_ms);
+    w.bl_ev = add_timer(&w, c->bl_poll_ms, on_bl_poll);
     if (getppid() == 1)
         return fail(&w, "master exited during start");
 
