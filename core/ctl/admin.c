@@ -18,6 +18,7 @@
 #include "center.h"
 #include "fileio.h"
 #include "http.h"
+#include "httpguard.h"
 #include "reload.h"
 #include "supervise.h"
 #include "log.h"
@@ -653,6 +654,8 @@ void admin_handle(struct evhttp_request *req, void *arg)
     caller c;
     int refused, bad_token = 0;
 
+    if (httpguard_admit(req))
+        return; /* a smuggling form: 400, unaudited like a malformed line */
     for (size_t i = 0; path != NULL && i < sizeof routes / sizeof routes[0];
          i++) {
         int64_t rid = 0;

@@ -45,6 +45,7 @@ struct master {
     struct event_base *base;
     int listen_fd, admin_fd;
     struct evhttp *admin;
+    struct httpguard *admin_guard; /* its deadlines, cap, accept back-off */
     wslot *w;
     int n;
     struct event *sigs[5];

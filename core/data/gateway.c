@@ -9,6 +9,7 @@
 #include "gateway.h"
 
 #include "http.h"
+#include "httpguard.h"
 #include "json.h"
 #include "log.h"
 #include "metrics.h"
@@ -143,7 +144,7 @@ static gateway_conn *conn_rec(gateway *gw, struct evhttp_connection *evcon)
     rec->gw = gw;
     rec->next = gw->conns[b];
     gw->conns[b] = rec;
-    evhttp_connection_set_closecb(evcon, on_close, rec);
+    httpguard_set_closecb(evcon, on_close, rec);
     return rec;
 }
 
@@ -450,6 +451,10 @@ void gateway_handle(struct evhttp_request *req, void *arg)
     size_t len;
     int64_t t0 = metrics_now_ns();
 
+    if (httpguard_admit(req)) {
+        count(t0, 0, NULL, "bad_request");
+        return;
+    }
     gw->busy++;
     if (path == NULL || parse_path(path, &id, name, sizeof name) < 0) {
         reply_error(gw, req, 404, "not_found", NULL,

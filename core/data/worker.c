@@ -12,6 +12,7 @@
 #include "ctl.h"
 #include "gateway.h"
 #include "gen.h"
+#include "httpguard.h"
 #include "log.h"
 #include "metrics.h"
 #include "plugin.h"
@@ -36,6 +37,7 @@ typedef struct worker {
     struct event_base *base;
     struct evhttp *http;
     struct evhttp_bound_socket *bound;
+    httpguard *guard; /* deadlines, connection cap, accept back-off */
     struct event *ctl_ev, *term_ev, *int_ev, *sweep_ev, *stop_timer;
     struct event *orphan_ev;
     int orphan_task; /* release_orphans is running */
@@ -105,6 +107,7 @@ static void begin_stop(worker *w)
     w->stopping = 1;
     log_info("stopping: %zu request(s) in flight", w->gw.busy);
     if (w->bound != NULL) {
+        httpguard_unbind(w->guard);
         evhttp_del_accept_socket(w->http, w->bound);
         w->bound = NULL;
     }
@@ -440,7 +443,10 @@ static int setup_http(worker *w, int listen_fd)
                      EVHTTP_REQ_PATCH);
     evhttp_set_gencb(w->http, gateway_handle, &w->gw);
     w->bound = evhttp_accept_socket_with_handle(w->http, listen_fd);
-    return w->bound ? 0 : -1;
+    if (w->bound != NULL)
+        w->guard = httpguard_new(w->base, w->http, w->bound, &w->c->conn,
+                                 "data plane");
+    return w->bound && w->guard ? 0 : -1;
 }
 
 static struct event *add_timer(worker *w, int64_t ms, event_callback_fn cb)
@@ -478,6 +484,7 @@ static void teardown(worker *w)
     w->gw.idle_cb = NULL;
     if (w->http != NULL)
         evhttp_free(w->http);
+    httpguard_free(w->guard); /* after: the connections' close callbacks */
     drop_prepared(w);
     if (w->build_ev != NULL)
         event_free(w->build_ev);
