@@ -132,9 +132,13 @@ static void read_addr(const config_setting_t *root, const char *name,
 
 static void read_http(const config_setting_t *g, conf *c, errs *e)
 {
-    static const char *const allowed[] = {
-        "max_body",        "max_headers",     "timeout_ms",
-        "header_timeout_ms", "body_timeout_ms", "max_connections", NULL};
+    static const char *const allowed[] = {"max_body",
+                                          "max_headers",
+                                          "timeout_ms",
+                                          "header_timeout_ms",
+                                          "body_timeout_ms",
+                                          "max_connections",
+                                          NULL};
     if (g == NULL)
         return;
     if (!config_setting_is_group(g)) {

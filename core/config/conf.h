@@ -27,7 +27,7 @@ typedef struct conf {
     int64_t admin_max_body;         /* bytes, admin plane (tag imports) */
     int64_t admin_import_timeout_s; /* a tag import is killed after it */
     int64_t max_headers;            /* bytes */
-    int64_t timeout_ms; /* read/write/idle timeout of a connection */
+    int64_t timeout_ms;          /* read/write/idle timeout of a connection */
     httpguard_limits conn;       /* http.header_timeout_ms, ... (data) */
     httpguard_limits admin_conn; /* admin_header_timeout_ms, ... */
     int64_t shutdown_timeout_ms;

@@ -38,8 +38,8 @@ typedef struct hg_conn {
     struct event timer; /* the deadline of the state */
     struct evbuffer_cb_entry *watch;
     /* The scanner of the header block (scan()). */
-    size_t pos;        /* input bytes already scanned or passed over */
-    unsigned line;     /* 0: the request line; then header lines */
+    size_t pos;    /* input bytes already scanned or passed over */
+    unsigned line; /* 0: the request line; then header lines */
     unsigned started : 1, bol : 1, blank : 1, cr : 1;
     char bad[96]; /* why the request is refused, "" when it is not */
     void (*user_cb)(struct evhttp_connection *, void *);
@@ -111,7 +111,8 @@ static const struct timeval *common_tv(httpguard *g, int64_t ms,
     if (*cached == NULL || *cached_ms != ms) {
         struct timeval tv = {(time_t)(ms / 1000),
                              (suseconds_t)(ms % 1000) * 1000};
-        const struct timeval *ct = event_base_init_common_timeout(g->base, &tv);
+        const struct timeval *ct =
+            event_base_init_common_timeout(g->base, &tv);
         *cached = ct != NULL ? ct : NULL;
         *cached_ms = ms;
         if (ct == NULL)
@@ -166,9 +167,8 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
         return;
     log_debug("%s: connection closed: its %s took longer than %lld ms",
               c->g->name, c->state == HG_HEADER ? "headers" : "body",
-              (long long)(c->state == HG_HEADER
-                              ? c->g->lim->header_timeout_ms
-                              : c->g->lim->body_timeout_ms));
+              (long long)(c->state == HG_HEADER ? c->g->lim->header_timeout_ms
+                                                : c->g->lim->body_timeout_ms));
     shut(c);
 }
 
@@ -300,7 +300,7 @@ static int log_due(int64_t *last_ms, uint64_t *unlogged)
 }
 
 #define BUSY_BODY                                                             \
-    "{\"code\":503,\"reason\":\"overloaded\",\"message\":\"too many open "   \
+    "{\"code\":503,\"reason\":\"overloaded\",\"message\":\"too many open "    \
     "connections; retry later\"}"
 
 /* Over the cap: a canned 503 written straight to the socket, nothing of
@@ -368,8 +368,7 @@ static void on_attach(evutil_socket_t fd, short what, void *arg)
         table[bucket(c->evcon)] = c;
         event_assign(&c->timer, g->base, -1, 0, on_deadline, c);
         evhttp_connection_set_closecb(c->evcon, on_close, c);
-        c->watch =
-            evbuffer_add_cb(bufferevent_get_input(c->bev), on_input, c);
+        c->watch = evbuffer_add_cb(bufferevent_get_input(c->bev), on_input, c);
         bufferevent_decref(c->bev); /* evhttp's reference remains */
         if (g->lim->max_connections > 0 &&
             g->st.open > (uint64_t)g->lim->max_connections)
@@ -492,7 +491,10 @@ void httpguard_free(httpguard *g)
 
     if (g == NULL)
         return;
-    httpguard_unbind(g);
+    /* The listener went with evhttp_free: not touched. */
+    g->lev = NULL;
+    if (g->resume_ev != NULL)
+        event_del(g->resume_ev);
     for (size_t i = 0; i < HG_GUARDS; i++)
         if (guards[i] == g)
             guards[i] = NULL;
