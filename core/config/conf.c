@@ -55,6 +55,8 @@ static void defaults(conf *c)
     c->timeout_ms = 10000;
     c->conn = (httpguard_limits){10000, 10000, 4096};
     c->admin_conn = (httpguard_limits){10000, 600000, 64};
+    c->overload.max_in_flight = 1024;
+    c->overload.retry_after_s = 1;
     c->shutdown_timeout_ms = 10000;
     c->lmdb_map_mb = 1024;
     c->lmdb_sync = STORE_SYNC_FULL;
@@ -155,6 +157,26 @@ static void read_http(const config_setting_t *g, conf *c, errs *e)
     cfg_int(g, "body_timeout_ms", 0, 0, 3600 * 1000, &c->conn.body_timeout_ms,
             c->file, e);
     cfg_int(g, "max_connections", 0, 0, 1000000, &c->conn.max_connections,
+            c->file, e);
+}
+
+static void read_overload(const config_setting_t *g, conf *c, errs *e)
+{
+    static const char *const allowed[] = {"max_in_flight", "max_wait_ms",
+                                          "retry_after_s", NULL};
+    if (g == NULL)
+        return;
+    if (!config_setting_is_group(g)) {
+        errs_add(e, c->file, cfg_line(g),
+                 "overload: expected a group { ... }");
+        return;
+    }
+    cfg_check_members(g, allowed, c->file, "overload", e);
+    cfg_int(g, "max_in_flight", 0, 0, 1000000, &c->overload.max_in_flight,
+            c->file, e);
+    cfg_int(g, "max_wait_ms", 0, 0, 3600 * 1000, &c->overload.max_wait_ms,
+            c->file, e);
+    cfg_int(g, "retry_after_s", 0, 1, 3600, &c->overload.retry_after_s,
             c->file, e);
 }
 
@@ -384,6 +406,7 @@ int conf_load(conf *c, const char *path, errs *e)
                                           "admin_header_timeout_ms",
                                           "admin_body_timeout_ms",
                                           "admin_max_connections",
+                                          "overload",
                                           "admin_tokens",
                                           "audit_log",
                                           "run_dir",
@@ -470,6 +493,7 @@ int conf_load(conf *c, const char *path, errs *e)
             &c->admin_conn.max_connections, path, e);
     read_http(config_setting_get_member(root, "http"), c, e);
     read_lmdb(config_setting_get_member(root, "lmdb"), c, e);
+    read_overload(config_setting_get_member(root, "overload"), c, e);
     read_redis(config_setting_get_member(root, "redis"), c, e);
     read_center(config_setting_get_member(root, "config_center"), c, e);
     read_testing(config_setting_get_member(root, "testing"), c, e);
@@ -702,7 +726,10 @@ void conf_restart_only_changes(const conf *old, const conf *nw, errs *e)
     X(conn.max_connections)                                                   \
     X(admin_conn.header_timeout_ms)                                           \
     X(admin_conn.body_timeout_ms)                                             \
-    X(admin_conn.max_connections)
+    X(admin_conn.max_connections)                                             \
+    X(overload.max_in_flight)                                                 \
+    X(overload.max_wait_ms)                                                   \
+    X(overload.retry_after_s)
 // clang-format on
 
 cJSON *conf_reloadable_json(const conf *c)

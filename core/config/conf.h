@@ -30,6 +30,11 @@ typedef struct conf {
     int64_t timeout_ms;          /* read/write/idle timeout of a connection */
     httpguard_limits conn;       /* http.header_timeout_ms, ... (data) */
     httpguard_limits admin_conn; /* admin_header_timeout_ms, ... */
+    struct {
+        int64_t max_in_flight; /* per worker; 0: no bound */
+        int64_t max_wait_ms;   /* headers read -> coroutine; 0: none */
+        int64_t retry_after_s; /* of the 503 */
+    } overload;                /* overload { } (admission.h) */
     int64_t shutdown_timeout_ms;
     int64_t lmdb_map_mb;
     int lmdb_sync;            /* STORE_SYNC_* */

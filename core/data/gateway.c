@@ -8,6 +8,7 @@
  */
 #include "gateway.h"
 
+#include "admission.h"
 #include "http.h"
 #include "httpguard.h"
 #include "json.h"
@@ -376,6 +377,9 @@ static void run_job(void *arg)
     else
         reply(j->gw, j->req, res.http_status, res.body);
     count(j->t0_ns, j->sr.act->id, j->sr.m, why);
+    /* Before job_free: it may release the last hold on the generation
+     * that owns the activity. */
+    admission_leave(j->sr.act);
     job_free(j);
     gw->running--;
     maybe_idle(gw);
@@ -491,6 +495,18 @@ void gateway_handle(struct evhttp_request *req, void *arg)
         count(t0, known ? id : 0, NULL, "not_found");
         return;
     }
+    /* Before the body is even parsed: shedding must be cheap. */
+    if (admission_check(gw->c, gw->running, m->act, httpguard_waited_ms(req),
+                        msg, sizeof msg) < 0) {
+        char ra[24];
+        snprintf(ra, sizeof ra, "%lld",
+                 (long long)gw->c->overload.retry_after_s);
+        evhttp_add_header(evhttp_request_get_output_headers(req),
+                          "Retry-After", ra);
+        reply_error(gw, req, 503, "overloaded", NULL, msg);
+        count(t0, id, m, "overloaded");
+        return;
+    }
     len = evbuffer_get_length(in);
     body = parse_body((const char *)evbuffer_pullup(in, -1), len, msg,
                       sizeof msg);
@@ -528,5 +544,6 @@ void gateway_handle(struct evhttp_request *req, void *arg)
         return;
     }
     gw->running++;
+    admission_enter(m->act);
     coro_resume(co);
 }

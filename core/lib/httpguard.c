@@ -41,7 +41,8 @@ typedef struct hg_conn {
     size_t pos;    /* input bytes already scanned or passed over */
     unsigned line; /* 0: the request line; then header lines */
     unsigned started : 1, bol : 1, blank : 1, cr : 1;
-    char bad[96]; /* why the request is refused, "" when it is not */
+    int64_t headers_ms; /* clock_mono_ms when the headers were all read */
+    char bad[96];       /* why the request is refused, "" when it is not */
     void (*user_cb)(struct evhttp_connection *, void *);
     void *user_arg;
     struct hg_conn *next; /* in the table, or the pending list */
@@ -218,6 +219,7 @@ static void begin_request(hg_conn *c)
     c->line = 0;
     c->started = c->bol = c->blank = c->cr = 0;
     c->bad[0] = '\0';
+    c->headers_ms = 0;
     arm(c, HG_HEADER);
 }
 
@@ -235,6 +237,7 @@ static void scan(hg_conn *c, struct evbuffer *buf, size_t len)
         b = v.iov_base;
         for (i = 0; i < v.iov_len; i++)
             if (step(c, b[i])) {
+                c->headers_ms = clock_mono_ms();
                 arm(c, HG_BODY);
                 c->pos = len; /* the body is evhttp's to bound */
                 return;
@@ -603,6 +606,16 @@ void httpguard_set_closecb(struct evhttp_connection *evcon,
     }
     c->user_cb = cb;
     c->user_arg = arg;
+}
+
+int64_t httpguard_waited_ms(struct evhttp_request *req)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    hg_conn *c = evcon ? table_find(evcon) : NULL;
+
+    if (c == NULL || c->headers_ms == 0)
+        return -1;
+    return clock_mono_ms() - c->headers_ms;
 }
 
 void httpguard_get_stats(const httpguard *g, httpguard_stats *out)

@@ -95,6 +95,10 @@ void httpguard_set_closecb(struct evhttp_connection *evcon,
                            void (*cb)(struct evhttp_connection *, void *),
                            void *arg);
 
+/* Milliseconds since the headers of req were all read, or -1 when the
+ * connection is not guarded.  Valid in the handler of req. */
+int64_t httpguard_waited_ms(struct evhttp_request *req);
+
 void httpguard_get_stats(const httpguard *g, httpguard_stats *out);
 
 #endif
