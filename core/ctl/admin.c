@@ -12,6 +12,7 @@
  */
 #include "admin.h"
 
+#include "admin_degrade.h"
 #include "admin_info.h"
 #include "ask.h"
 #include "audit.h"
@@ -413,6 +414,8 @@ static const admin_route routes[] = {
     {EVHTTP_REQ_GET, "/admin/plugins", ROLE_VIEWER, admin_info_plugins},
     {EVHTTP_REQ_GET, "/admin/audit", ROLE_ADMIN, admin_info_audit},
     {EVHTTP_REQ_GET, "/admin/center", ROLE_VIEWER, r_center},
+    {EVHTTP_REQ_GET, "/admin/degrade", ROLE_VIEWER, admin_degrade_get},
+    {EVHTTP_REQ_POST, "/admin/degrade", ROLE_OPERATOR, admin_degrade_set},
 };
 
 /* ---- authentication, authorization, audit ---- */

@@ -2,6 +2,7 @@
  * answers.c -- the worker's table of questions it answers.
  */
 #include "answers.h"
+#include "degrade.h"
 #include "describe.h"
 
 #include <string.h>
@@ -13,6 +14,7 @@ static const struct {
     {"set_enabled", answer_set_enabled},
     {"describe", answer_describe},
     {"stats", answer_stats},
+    {"set_degrade", answer_set_degrade}, /* degrade.c */
 };
 
 answer_fn answers_find(const char *type)

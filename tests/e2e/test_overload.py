@@ -9,6 +9,8 @@ overload.max_wait_ms after its headers is refused without running; the
 refusals are counted in /metrics.  The latency figures of admitted
 requests under such a flood are bench/flood.py's to report.
 """
+import os
+import signal
 import socket
 import threading
 import time
@@ -22,6 +24,11 @@ ECHO = '{ name = "echo"; handler = { use = "testplug.echo"; }; }'
 ACTS = {"a.conf": H.activities_file(
     H.activity(100, [SLEEP, ECHO]),
     H.activity(200, [SLEEP], extra="max_in_flight = 2;"))}
+BOARD = {"b.conf": H.activities_file(H.activity(300, [
+    '{ name = "inc"; operations = ( { use = "counter.add";'
+    ' params = { key = "pts"; max = 1000; board = "b"; }; } ); }',
+    '{ name = "top"; handler = { use = "board.top";'
+    ' params = { board = "b"; }; }; }']))}
 
 
 def body(rid, ms):
@@ -168,6 +175,90 @@ def metrics(a, shed):
               "%s counted, %d seen" % (n, shed))
 
 
+def admin(a, verb, path):
+    conn = H.http.client.HTTPConnection("127.0.0.1", a.admin_port,
+                                        timeout=30)
+    try:
+        return H.request(conn, verb, path)
+    finally:
+        conn.close()
+
+
+def entry_calls(a):
+    text = admin(a, "GET", "/metrics")[2].decode()
+    return sum(float(ln.rsplit(" ", 1)[1]) for ln in text.splitlines()
+               if ln.startswith("amsd_plugin_entry_duration_seconds_count"))
+
+
+def degrade(a):
+    k = [0]
+
+    def inc(uid):
+        k[0] += 1
+        return a.post(300, "inc", {"uid": uid, "request_id": "d%d" % k[0]})
+
+    def board():
+        st, js, _ = a.post(300, "top", {"uid": "x", "request_id":
+                                        "t%d" % time.monotonic_ns()})
+        return sorted(e["uid"] for e in (js or {}).get("data", {})
+                      .get("top", [])) if st == 200 else ("error", st)
+
+    def state():
+        js = admin(a, "GET", "/admin/degrade")[1] or {}
+        return {n: v.get("on") for n, v in js.get("switches", {}).items()}
+
+    inc("a")
+    tap.eq(board(), ["a"], "degrade: with every switch on the board is "
+           "updated")
+    tap.eq(state(), {"board_updates": True, "plugin_timing": True},
+           "degrade: GET /admin/degrade shows every switch on")
+    st, js, raw, _ = admin(a, "POST", "/admin/degrade?off=board_updates")
+    tap.check(st == 200 and js["switches"]["board_updates"]["on"] is False
+              and js.get("workers_missing") == 0,
+              "degrade: POST ?off=board_updates turns it off in every "
+              "worker", raw[:300])
+    st, js, _ = inc("b")
+    tap.check(st == 200 and js.get("code") == 0,
+              "degrade: the operation still succeeds", js)
+    tap.eq(board(), ["a"], "degrade: ... but the board is not updated")
+    recs = (admin(a, "GET", "/admin/audit")[1] or {}).get("records", [])
+    tap.check(any(r.get("path") == "/admin/degrade" and
+                  r.get("query") == "off=board_updates" and
+                  r.get("status") == 200 for r in recs),
+              "degrade: the change is in the audit log", recs[-2:])
+    st, _, _, _ = admin(a, "POST", "/admin/reload")
+    tap.check(st == 200 and state()["board_updates"] is False,
+              "degrade: the switch survives a reload")
+    inc("c")
+    tap.eq(board(), ["a"], "... and is still applied after it")
+    old = a.worker_pids()
+    for pid in old:
+        os.kill(pid, signal.SIGKILL)
+    a.wait_workers(2, exclude=old)
+    H.wait_until(lambda: a.healthz()[0] == 200, 10)
+    inc("d")
+    tap.eq(board(), ["a"], "degrade: a restarted worker inherits the "
+           "switch")
+    n0 = entry_calls(a)
+    st, _, _, _ = admin(a, "POST",
+                        "/admin/degrade?on=board_updates&off=plugin_timing")
+    for _ in range(3):
+        inc("e")
+    n1 = entry_calls(a)
+    tap.check(st == 200 and board() == ["a", "e"],
+              "degrade: ?on=board_updates turns it back on", board())
+    admin(a, "POST", "/admin/degrade?on=plugin_timing")
+    inc("f")
+    n2 = entry_calls(a)
+    tap.check(n1 == n0 and n2 > n1,
+              "degrade: plugin_timing off stops the per-plugin timing "
+              "metrics, on starts them again", (n0, n1, n2))
+    st, js, raw, _ = admin(a, "POST", "/admin/degrade?off=nope")
+    tap.check(st == 400 and b"nope" in raw and b"board_updates" in raw,
+              "degrade: an unknown switch is 400 naming it and the known "
+              "ones", raw[:300])
+
+
 def main():
     with tap.section("flood"), H.Amsd(
             tap, ACTS, workers=1,
@@ -178,6 +269,11 @@ def main():
         per_activity(a)
         max_wait(a)
         metrics(a, shed)
+    with tap.section("degrade"), H.Amsd(
+            tap, BOARD, workers=2,
+            plugins=("counter", "board")) as a:
+        a.start()
+        degrade(a)
 
 
 tap.run(main)
