@@ -71,6 +71,23 @@ def closed_within(s, timeout):
     return None
 
 
+def drip(s, data):
+    """Send data one byte every 0.2 s until the server closes s; the
+    seconds that took (None: never closed).  Closes s."""
+    t0 = time.monotonic()
+    try:
+        for ch in data:
+            s.send(bytes([ch]))
+            r, _, _ = select.select([s], [], [], 0.2)
+            if r and s.recv(4096) == b"":
+                return time.monotonic() - t0
+    except OSError:
+        return time.monotonic() - t0
+    finally:
+        s.close()
+    return None
+
+
 def smuggling(a):
     p = a.path(100, "echo")
     n = str(len(BODY)).encode()
@@ -126,25 +143,8 @@ def trickle(a):
     # Headers, one byte every 0.2 s: cut at the 1 s header deadline, not
     # kept alive by the bytes.
     s = socket.create_connection(("127.0.0.1", a.port), timeout=5)
-    t0 = time.monotonic()
-    msg = b"POST " + p + b" HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 100
-    closed = None
-    for ch in msg:
-        try:
-            s.send(bytes([ch]))
-        except OSError:
-            closed = time.monotonic() - t0
-            break
-        r, _, _ = select.select([s], [], [], 0.2)
-        if r:
-            try:
-                if s.recv(4096) == b"":
-                    closed = time.monotonic() - t0
-                    break
-            except OSError:
-                closed = time.monotonic() - t0
-                break
-    s.close()
+    closed = drip(s, b"POST " + p + b" HTTP/1.1\r\nHost: x\r\nX-Slow: " +
+                  b"a" * 100)
     tap.check(closed is not None and 0.8 <= closed <= 2.5,
               "one header byte per 0.2 s is cut at the 1 s header deadline",
               "closed after %r s" % closed)
@@ -152,24 +152,7 @@ def trickle(a):
     s = socket.create_connection(("127.0.0.1", a.port), timeout=5)
     s.sendall(b"POST " + p + b" HTTP/1.1\r\nHost: x\r\nContent-Length: "
               b"%d\r\n\r\n" % len(BODY))
-    t0 = time.monotonic()
-    closed = None
-    for ch in BODY[:-1] + b" " * 40:
-        try:
-            s.send(bytes([ch]))
-        except OSError:
-            closed = time.monotonic() - t0
-            break
-        r, _, _ = select.select([s], [], [], 0.2)
-        if r:
-            try:
-                if s.recv(4096) == b"":
-                    closed = time.monotonic() - t0
-                    break
-            except OSError:
-                closed = time.monotonic() - t0
-                break
-    s.close()
+    closed = drip(s, BODY[:-1] + b" " * 40)
     tap.check(closed is not None and 0.8 <= closed <= 2.5,
               "one body byte per 0.2 s is cut at the 1 s body deadline",
               "closed after %r s" % closed)
