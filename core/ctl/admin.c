@@ -88,6 +88,40 @@ int admin_peer_is_loopback(const struct sockaddr *sa)
     return 0;
 }
 
+int admin_early_check(void *ud, const char *authorization,
+                      const struct sockaddr *peer, char *msg, size_t len)
+{
+    const master *m = ud;
+    const auth_token *tok;
+
+    if (m->c->tokens.n == 0) {
+        if (admin_peer_is_loopback(peer))
+            return 0;
+        snprintf(msg, len,
+                 "no admin_tokens are configured: the admin plane "
+                 "answers loopback clients only");
+        return 403;
+    }
+    switch (auth_check(&m->c->tokens, authorization, &tok)) {
+    case AUTH_OK:
+        return 0;
+    case AUTH_MISSING:
+        snprintf(msg, len,
+                 "missing credentials: send Authorization: Bearer "
+                 "<token> (the body was not read)");
+        break;
+    case AUTH_MALFORMED:
+        snprintf(msg, len,
+                 "the Authorization header is not Bearer <token> "
+                 "(the body was not read)");
+        break;
+    case AUTH_UNKNOWN:
+        snprintf(msg, len, "unknown token (the body was not read)");
+        break;
+    }
+    return 401;
+}
+
 /* ---- POST /admin/tags/import ---- */
 
 /* The import in flight: master helpers run one at a time, so one slot. */

@@ -25,6 +25,13 @@ int admin_start(master *m);
  * role, and audited (audit.h) before its answer goes out. */
 void admin_handle(struct evhttp_request *req, void *arg);
 
+/* The admin plane's early check (httpguard.h), for a request with a
+ * body: refused before the body is read when it carries no known token
+ * (401), or, with no admin_tokens, when the peer is not loopback (403);
+ * ud is the master.  Roles are still checked when the request is routed. */
+int admin_early_check(void *ud, const char *authorization,
+                      const struct sockaddr *peer, char *msg, size_t len);
+
 /* 1 when sa is a loopback address (127.0.0.0/8, ::1, or 127.0.0.0/8
  * mapped into IPv6), 0 otherwise (NULL too).  Without admin_tokens, the
  * admin plane answers only loopback peers. */

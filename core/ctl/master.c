@@ -251,6 +251,7 @@ static int setup(master *m)
         return -1;
     if (admin_start(m) < 0)
         return -1;
+    httpguard_set_early(m->admin_guard, admin_early_check, m);
     evhttp_set_gencb(m->admin, admin_handle, m);
     evhttp_set_max_body_size(m->admin, (ev_ssize_t)m->c->admin_max_body);
     evhttp_set_allowed_methods(m->admin, EVHTTP_REQ_GET | EVHTTP_REQ_POST |

@@ -29,6 +29,15 @@ enum hg_state {
     HG_CLOSING  /* refused or past a deadline: shut down, evhttp frees it */
 };
 
+/* What the early check needs of the header block (httpguard_early_fn):
+ * only for guards that have one. */
+typedef struct hg_early {
+    char line[640]; /* the header line being read, cut at its size */
+    size_t len;
+    char auth[512]; /* the Authorization value, "" when none */
+    unsigned has_auth : 1, has_body : 1;
+} hg_early;
+
 typedef struct hg_conn {
     httpguard *g;
     struct bufferevent *bev;
@@ -43,6 +52,7 @@ typedef struct hg_conn {
     unsigned started : 1, bol : 1, blank : 1, cr : 1;
     int64_t headers_ms; /* clock_mono_ms when the headers were all read */
     char bad[96];       /* why the request is refused, "" when it is not */
+    hg_early *early;    /* NULL without an early check */
     void (*user_cb)(struct evhttp_connection *, void *);
     void *user_arg;
     struct hg_conn *next; /* in the table, or the pending list */
@@ -55,11 +65,13 @@ struct httpguard {
     const httpguard_limits *lim;
     const char *name;
     hg_conn *pending; /* made by on_bev, not yet attached (on_attach) */
+    httpguard_early_fn early;
+    void *early_ud;
     struct event *attach_ev, *resume_ev;
     httpguard_stats st;
     /* Rate limit of the log lines of failures that can come in floods. */
-    int64_t accept_logged_ms, refuse_logged_ms;
-    uint64_t accept_unlogged, refuse_unlogged;
+    int64_t accept_logged_ms, refuse_logged_ms, early_logged_ms;
+    uint64_t accept_unlogged, refuse_unlogged, early_unlogged;
     /* Common timeouts (O(1) queues): one per duration in use. */
     int64_t header_ms, body_ms;
     const struct timeval *header_tv, *body_tv;
@@ -181,9 +193,37 @@ static void set_bad(hg_conn *c, const char *what)
         snprintf(c->bad, sizeof c->bad, "header line %u: %s", c->line, what);
 }
 
+/* A whole header line (early check): note Authorization and a body. */
+static void early_line(hg_early *e)
+{
+    static const char auth[] = "authorization:", cl[] = "content-length:",
+                      te[] = "transfer-encoding:";
+    size_t n = e->len < sizeof e->line ? e->len : sizeof e->line - 1;
+    char *v;
+
+    while (n > 0 && strchr(" \t\r", e->line[n - 1]) != NULL)
+        n--;
+    e->line[n] = '\0';
+    e->len = 0;
+    if (strncasecmp(e->line, auth, sizeof auth - 1) == 0) {
+        v = e->line + sizeof auth - 1;
+        v += strspn(v, " \t");
+        snprintf(e->auth, sizeof e->auth, "%s", v);
+        e->has_auth = 1;
+    } else if (strncasecmp(e->line, cl, sizeof cl - 1) == 0) {
+        v = e->line + sizeof cl - 1;
+        e->has_body |= strtoll(v, NULL, 10) != 0;
+    } else if (strncasecmp(e->line, te, sizeof te - 1) == 0) {
+        e->has_body = 1;
+    }
+}
+
 /* One byte of a request's head; 1 at the blank line that ends it. */
 static int step(hg_conn *c, unsigned char ch)
 {
+    if (c->early != NULL && c->started && ch != '\n' &&
+        c->early->len < sizeof c->early->line)
+        c->early->line[c->early->len++] = (char)ch;
     if (!c->started) {
         if (ch == '\r' || ch == '\n')
             return 0; /* empty lines before a request line are skipped */
@@ -192,6 +232,11 @@ static int step(hg_conn *c, unsigned char ch)
     if (ch == '\n') {
         if (c->blank && c->line > 0)
             return 1;
+        if (c->early != NULL) {
+            if (c->line > 0)
+                early_line(c->early);
+            c->early->len = 0;
+        }
         c->line++;
         c->bol = 1;
         c->blank = 1;
@@ -220,7 +265,44 @@ static void begin_request(hg_conn *c)
     c->started = c->bol = c->blank = c->cr = 0;
     c->bad[0] = '\0';
     c->headers_ms = 0;
+    if (c->early != NULL)
+        memset(c->early, 0, sizeof *c->early);
     arm(c, HG_HEADER);
+}
+
+static int log_due(int64_t *last_ms, uint64_t *unlogged);
+static void answer_now(hg_conn *c, int status, const char *reason,
+                       const char *extra_header, const char *msg);
+
+/* The early check of a request with a body (httpguard_early_fn): 1 when
+ * it refused the request (answered, connection shut). */
+static int early(hg_conn *c)
+{
+    httpguard *g = c->g;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    char msg[160] = "";
+    int st;
+
+    if (g->early == NULL ||
+        getpeername(c->fd, (struct sockaddr *)&ss, &sl) < 0)
+        return 0; /* the handler will decide */
+    st = g->early(g->early_ud, c->early->has_auth ? c->early->auth : NULL,
+                  (struct sockaddr *)&ss, msg, sizeof msg);
+    if (st == 0)
+        return 0;
+    g->st.early_refused++;
+    if (log_due(&g->early_logged_ms, &g->early_unlogged)) {
+        log_warn("%s: a request with a body refused before it was read "
+                 "(%d: %s; %llu such since the last message)",
+                 g->name, st, msg, (unsigned long long)g->early_unlogged);
+        g->early_unlogged = 0;
+    }
+    answer_now(c, st, st == 401 ? "unauthorized" : "forbidden",
+               st == 401 ? "WWW-Authenticate: Bearer realm=\"amsd-admin\"\r\n"
+                         : "",
+               msg);
+    return 1;
 }
 
 static void scan(hg_conn *c, struct evbuffer *buf, size_t len)
@@ -239,6 +321,8 @@ static void scan(hg_conn *c, struct evbuffer *buf, size_t len)
             if (step(c, b[i])) {
                 c->headers_ms = clock_mono_ms();
                 arm(c, HG_BODY);
+                if (c->early != NULL && c->early->has_body && early(c))
+                    return;
                 c->pos = len; /* the body is evhttp's to bound */
                 return;
             }
@@ -286,6 +370,7 @@ static void on_close(struct evhttp_connection *evcon, void *arg)
     if (c->watch != NULL)
         evbuffer_remove_cb_entry(bufferevent_get_input(c->bev), c->watch);
     g->st.open--;
+    free(c->early);
     free(c);
 }
 
@@ -302,26 +387,44 @@ static int log_due(int64_t *last_ms, uint64_t *unlogged)
     return 1;
 }
 
-#define BUSY_BODY                                                             \
-    "{\"code\":503,\"reason\":\"overloaded\",\"message\":\"too many open "    \
-    "connections; retry later\"}"
-
-/* Over the cap: a canned 503 written straight to the socket, nothing of
- * the request read (what the client sent so far is discarded, so that
- * closing does not reset the connection under the answer). */
-static void refuse(hg_conn *c)
+/* A canned answer written straight to the socket, outside evhttp (which
+ * has not read the request), then the connection shut.  What the client
+ * sent so far is discarded, so that closing does not reset the connection
+ * under the answer.  msg must need no JSON escaping. */
+static void answer_now(hg_conn *c, int status, const char *reason,
+                       const char *extra_header, const char *msg)
 {
-    static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
-                               "Content-Type: application/json\r\n"
-                               "Retry-After: 1\r\n"
-                               "Connection: close\r\n"
-                               "Content-Length: %d\r\n\r\n%s";
-    httpguard *g = c->g;
-    char out[512], junk[4096];
-    int n = snprintf(out, sizeof out, busy, (int)(sizeof BUSY_BODY - 1),
-                     BUSY_BODY);
+    char body[320], out[640], junk[4096];
+    int bn = snprintf(body, sizeof body,
+                      "{\"code\":%d,\"reason\":\"%s\",\"message\":\"%s\"}",
+                      status, reason, msg);
+    int n = snprintf(out, sizeof out,
+                     "HTTP/1.1 %d %s\r\n"
+                     "Content-Type: application/json\r\n"
+                     "%s"
+                     "Connection: close\r\n"
+                     "Content-Length: %d\r\n\r\n%s",
+                     status,
+                     status == 503   ? "Service Unavailable"
+                     : status == 401 ? "Unauthorized"
+                                     : "Forbidden",
+                     extra_header, bn, body);
     size_t got = 0;
     ssize_t r;
+
+    if (n > 0 && (size_t)n < sizeof out &&
+        send(c->fd, out, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+        log_debug("%s: canned %d: %s", c->g->name, status, strerror(errno));
+    while (got < 65536 &&
+           (r = recv(c->fd, junk, sizeof junk, MSG_DONTWAIT)) > 0)
+        got += (size_t)r;
+    shut(c);
+}
+
+/* Over the cap: a canned 503, nothing of the request read. */
+static void refuse(hg_conn *c)
+{
+    httpguard *g = c->g;
 
     g->st.refused++;
     if (log_due(&g->refuse_logged_ms, &g->refuse_unlogged)) {
@@ -331,13 +434,8 @@ static void refuse(hg_conn *c)
                  (unsigned long long)g->refuse_unlogged);
         g->refuse_unlogged = 0;
     }
-    if (n > 0 && send(c->fd, out, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
-        log_debug("%s: 503 to a connection over the cap: %s", g->name,
-                  strerror(errno));
-    while (got < 65536 &&
-           (r = recv(c->fd, junk, sizeof junk, MSG_DONTWAIT)) > 0)
-        got += (size_t)r;
-    shut(c);
+    answer_now(c, 503, "overloaded", "Retry-After: 1\r\n",
+               "too many open connections; retry later");
 }
 
 /* Connections evhttp has built since the last turn: found through their
@@ -373,6 +471,8 @@ static void on_attach(evutil_socket_t fd, short what, void *arg)
         evhttp_connection_set_closecb(c->evcon, on_close, c);
         c->watch = evbuffer_add_cb(bufferevent_get_input(c->bev), on_input, c);
         bufferevent_decref(c->bev); /* evhttp's reference remains */
+        if (g->early != NULL)
+            c->early = calloc(1, sizeof *c->early); /* NULL: no early check */
         if (g->lim->max_connections > 0 &&
             g->st.open > (uint64_t)g->lim->max_connections)
             refuse(c);
@@ -521,6 +621,7 @@ void httpguard_free(httpguard *g)
             if (c->watch != NULL)
                 evbuffer_remove_cb_entry(bufferevent_get_input(c->bev),
                                          c->watch);
+            free(c->early);
             free(c);
         }
     }
@@ -616,6 +717,12 @@ int64_t httpguard_waited_ms(struct evhttp_request *req)
     if (c == NULL || c->headers_ms == 0)
         return -1;
     return clock_mono_ms() - c->headers_ms;
+}
+
+void httpguard_set_early(httpguard *g, httpguard_early_fn fn, void *ud)
+{
+    g->early = fn;
+    g->early_ud = ud;
 }
 
 void httpguard_get_stats(const httpguard *g, httpguard_stats *out)

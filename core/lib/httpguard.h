@@ -39,7 +39,10 @@
 
 #include <event2/event.h>
 #include <event2/http.h>
+#include <stddef.h>
 #include <stdint.h>
+
+struct sockaddr;
 
 /* Pause of the listener after a failed accept, and how often at most the
  * failure is logged. */
@@ -63,6 +66,7 @@ typedef struct httpguard_stats {
     uint64_t refused;         /* over max_connections: 503 and closed */
     uint64_t bad_headers;     /* answered 400 by httpguard_admit */
     uint64_t accept_errors;   /* accept() failures (each pauses) */
+    uint64_t early_refused;   /* refused by the early check, body unread */
 } httpguard_stats;
 
 typedef struct httpguard httpguard;
@@ -98,6 +102,18 @@ void httpguard_set_closecb(struct evhttp_connection *evcon,
 /* Milliseconds since the headers of req were all read, or -1 when the
  * connection is not guarded.  Valid in the handler of req. */
 int64_t httpguard_waited_ms(struct evhttp_request *req);
+
+/* An early check of a request that has a body, made as soon as its
+ * headers have arrived and before any of the body is read (so that an
+ * unauthenticated client cannot make the server read a large upload):
+ * authorization is the raw Authorization header (NULL when absent), peer
+ * the client's address.  Returns 0 to go on, or 401 / 403 with msg set:
+ * the guard then writes that answer itself and closes the connection.
+ * NULL fn: none (the default). */
+typedef int (*httpguard_early_fn)(void *ud, const char *authorization,
+                                  const struct sockaddr *peer, char *msg,
+                                  size_t msglen);
+void httpguard_set_early(httpguard *g, httpguard_early_fn fn, void *ud);
 
 void httpguard_get_stats(const httpguard *g, httpguard_stats *out);
 

@@ -306,6 +306,32 @@ def emfile(a, pid, port, plane, check):
     tap.check(ok, "%s serves again once fds are free" % plane)
 
 
+TOKEN = "op-token-0123456789abcdef"
+
+
+def admin_early(a):
+    def post(auth):
+        s = socket.create_connection(("127.0.0.1", a.admin_port), timeout=5)
+        s.sendall(b"POST /admin/tags/import HTTP/1.1\r\nHost: x\r\n" +
+                  (b"Authorization: " + auth + b"\r\n" if auth else b"") +
+                  b"Content-Length: 50000000\r\n\r\nuid,tag,value\n")
+        t0 = time.monotonic()
+        got, how = H.read_all(s, 1.5, done=lambda d: d.endswith(b"}"))
+        s.close()
+        return H.parse_raw_response(got), got, time.monotonic() - t0
+    for desc, auth in (("without a token", None),
+                       ("with an unknown token", b"Bearer nope-nope-nope")):
+        st, got, dt = post(auth)
+        tap.check(st == 401 and b"not read" in got and dt < 1,
+                  "admin plane: a 50 MB upload %s is 401 before its body "
+                  "is read" % desc, got[:300], "%.2f s" % dt)
+    st, got, dt = post(b"Bearer " + TOKEN.encode())
+    tap.check(st is None and dt >= 1.4,
+              "... with a known token the server waits for the body",
+              got[:200])
+    tap.eq(a.healthz()[0], 200, "the admin plane serves after them")
+
+
 def main():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = min(hard, 8192)
@@ -327,6 +353,12 @@ def main():
             tap, ACTS, workers=1, http={"max_connections": 10}) as a:
         a.start()
         cap(a)
+    with tap.section("admin early auth"), H.Amsd(
+            tap, ACTS, workers=1,
+            extra='admin_tokens = ( { name = "op"; token = "%s"; '
+            'role = "operator"; } );\n' % TOKEN) as a:
+        a.start()
+        admin_early(a)
     with tap.section("emfile"), H.Amsd(
             tap, ACTS, workers=1, http={"header_timeout_ms": 60000},
             extra="admin_header_timeout_ms = 60000;\n") as a:
