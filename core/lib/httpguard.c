@@ -34,7 +34,8 @@ enum hg_state {
 typedef struct hg_early {
     char line[640]; /* the header line being read, cut at its size */
     size_t len;
-    char auth[512]; /* the Authorization value, "" when none */
+    char auth[512];    /* the Authorization value, "" when none */
+    char reqline[640]; /* the request line */
     unsigned has_auth : 1, has_body : 1;
 } hg_early;
 
@@ -221,21 +222,29 @@ static void early_line(hg_early *e)
 /* One byte of a request's head; 1 at the blank line that ends it. */
 static int step(hg_conn *c, unsigned char ch)
 {
-    if (c->early != NULL && c->started && ch != '\n' &&
-        c->early->len < sizeof c->early->line)
-        c->early->line[c->early->len++] = (char)ch;
     if (!c->started) {
         if (ch == '\r' || ch == '\n')
             return 0; /* empty lines before a request line are skipped */
         c->started = 1;
     }
+    if (c->early != NULL && ch != '\n' &&
+        c->early->len < sizeof c->early->line)
+        c->early->line[c->early->len++] = (char)ch;
     if (ch == '\n') {
         if (c->blank && c->line > 0)
             return 1;
         if (c->early != NULL) {
-            if (c->line > 0)
-                early_line(c->early);
-            c->early->len = 0;
+            hg_early *e = c->early;
+            if (c->line > 0) {
+                early_line(e);
+            } else {
+                size_t n = e->len < sizeof e->line ? e->len : 0;
+                if (n > 0 && e->line[n - 1] == '\r')
+                    n--;
+                snprintf(e->reqline, sizeof e->reqline, "%.*s", (int)n,
+                         e->line);
+            }
+            e->len = 0;
         }
         c->line++;
         c->bol = 1;
@@ -271,37 +280,41 @@ static void begin_request(hg_conn *c)
 }
 
 static int log_due(int64_t *last_ms, uint64_t *unlogged);
-static void answer_now(hg_conn *c, int status, const char *reason,
-                       const char *extra_header, const char *msg);
+static void answer_now(hg_conn *c, int status, const char *extra_header,
+                       const char *body);
 
 /* The early check of a request with a body (httpguard_early_fn): 1 when
  * it refused the request (answered, connection shut). */
 static int early(hg_conn *c)
 {
     httpguard *g = c->g;
+    hg_early *e = c->early;
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
-    char msg[160] = "";
+    char body[512] = "{}", hdr[160] = "", *target, *sp;
     int st;
 
     if (g->early == NULL ||
-        getpeername(c->fd, (struct sockaddr *)&ss, &sl) < 0)
+        getpeername(c->fd, (struct sockaddr *)&ss, &sl) < 0 ||
+        (target = strchr(e->reqline, ' ')) == NULL)
         return 0; /* the handler will decide */
-    st = g->early(g->early_ud, c->early->has_auth ? c->early->auth : NULL,
-                  (struct sockaddr *)&ss, msg, sizeof msg);
+    *target++ = '\0';
+    if ((sp = strchr(target, ' ')) != NULL)
+        *sp = '\0';
+    st =
+        g->early(g->early_ud, e->reqline, target, e->has_auth ? e->auth : NULL,
+                 (struct sockaddr *)&ss, body, sizeof body, hdr, sizeof hdr);
     if (st == 0)
         return 0;
     g->st.early_refused++;
     if (log_due(&g->early_logged_ms, &g->early_unlogged)) {
-        log_warn("%s: a request with a body refused before it was read "
-                 "(%d: %s; %llu such since the last message)",
-                 g->name, st, msg, (unsigned long long)g->early_unlogged);
+        log_warn("%s: %s %s with a body refused (%d) before it was read "
+                 "(%llu such since the last message)",
+                 g->name, e->reqline, target, st,
+                 (unsigned long long)g->early_unlogged);
         g->early_unlogged = 0;
     }
-    answer_now(c, st, st == 401 ? "unauthorized" : "forbidden",
-               st == 401 ? "WWW-Authenticate: Bearer realm=\"amsd-admin\"\r\n"
-                         : "",
-               msg);
+    answer_now(c, st, hdr, body);
     return 1;
 }
 
@@ -390,25 +403,22 @@ static int log_due(int64_t *last_ms, uint64_t *unlogged)
 /* A canned answer written straight to the socket, outside evhttp (which
  * has not read the request), then the connection shut.  What the client
  * sent so far is discarded, so that closing does not reset the connection
- * under the answer.  msg must need no JSON escaping. */
-static void answer_now(hg_conn *c, int status, const char *reason,
-                       const char *extra_header, const char *msg)
+ * under the answer. */
+static void answer_now(hg_conn *c, int status, const char *extra_header,
+                       const char *body)
 {
-    char body[320], out[640], junk[4096];
-    int bn = snprintf(body, sizeof body,
-                      "{\"code\":%d,\"reason\":\"%s\",\"message\":\"%s\"}",
-                      status, reason, msg);
+    char out[1024], junk[4096];
     int n = snprintf(out, sizeof out,
                      "HTTP/1.1 %d %s\r\n"
                      "Content-Type: application/json\r\n"
                      "%s"
                      "Connection: close\r\n"
-                     "Content-Length: %d\r\n\r\n%s",
+                     "Content-Length: %zu\r\n\r\n%s",
                      status,
                      status == 503   ? "Service Unavailable"
                      : status == 401 ? "Unauthorized"
                                      : "Forbidden",
-                     extra_header, bn, body);
+                     extra_header, strlen(body), body);
     size_t got = 0;
     ssize_t r;
 
@@ -434,8 +444,9 @@ static void refuse(hg_conn *c)
                  (unsigned long long)g->refuse_unlogged);
         g->refuse_unlogged = 0;
     }
-    answer_now(c, 503, "overloaded", "Retry-After: 1\r\n",
-               "too many open connections; retry later");
+    answer_now(c, 503, "Retry-After: 1\r\n",
+               "{\"code\":503,\"reason\":\"overloaded\",\"message\":\"too "
+               "many open connections; retry later\"}");
 }
 
 /* Connections evhttp has built since the last turn: found through their

@@ -106,13 +106,17 @@ int64_t httpguard_waited_ms(struct evhttp_request *req);
 /* An early check of a request that has a body, made as soon as its
  * headers have arrived and before any of the body is read (so that an
  * unauthenticated client cannot make the server read a large upload):
- * authorization is the raw Authorization header (NULL when absent), peer
- * the client's address.  Returns 0 to go on, or 401 / 403 with msg set:
- * the guard then writes that answer itself and closes the connection.
- * NULL fn: none (the default). */
-typedef int (*httpguard_early_fn)(void *ud, const char *authorization,
-                                  const struct sockaddr *peer, char *msg,
-                                  size_t msglen);
+ * method and target are the request line's, authorization the raw
+ * Authorization header (NULL when absent), peer the client's address.
+ * Returns 0 to go on, or the status to refuse with, having written the
+ * answer's JSON body to body and its extra header lines (each ending in
+ * CRLF, maybe none) to hdr: the guard writes that answer itself and
+ * closes the connection.  NULL fn: none (the default). */
+typedef int (*httpguard_early_fn)(void *ud, const char *method,
+                                  const char *target,
+                                  const char *authorization,
+                                  const struct sockaddr *peer, char *body,
+                                  size_t bodylen, char *hdr, size_t hdrlen);
 void httpguard_set_early(httpguard *g, httpguard_early_fn fn, void *ud);
 
 void httpguard_get_stats(const httpguard *g, httpguard_stats *out);
