@@ -695,8 +695,9 @@ static void parse_resources(parser *p, const config_setting_t *g, activity *a)
 static activity *parse_activity(parser *p, const config_setting_t *g)
 {
     static const char *const allowed[] = {
-        "id",       "name",  "tenant",    "enabled", "start",       "end",
-        "timezone", "crowd", "resources", "methods", "rate_limits", NULL};
+        "id",          "name",          "tenant", "enabled",   "start",
+        "end",         "timezone",      "crowd",  "resources", "methods",
+        "rate_limits", "max_in_flight", NULL};
     const config_setting_t *methods, *crowd;
     const char *s;
     activity *a = calloc(1, sizeof *a);
@@ -723,6 +724,8 @@ static activity *parse_activity(parser *p, const config_setting_t *g)
     if (cfg_str(g, "tenant", 0, &s, p->file, p->e) > 0)
         a->tenant = strdup(s);
     cfg_bool(g, "enabled", 0, &a->enabled, p->file, p->e);
+    cfg_int(g, "max_in_flight", 0, 0, 1000000, &a->max_in_flight, p->file,
+            p->e);
     parse_window(p, g, a);
     {
         char prefix[RL_LABEL_MAX];

@@ -92,6 +92,8 @@ struct activity {
     rl_set rl; /* rate_limits of all its methods (rlconf.h) */
     char *file;
     int line;
+    int64_t max_in_flight; /* its requests in flight per worker; 0: any */
+    uint64_t in_flight;    /* worker-local count (admission.c) */
 };
 
 /* Lookup of loaded plugins by name, provided by the generation. */

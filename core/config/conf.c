@@ -46,6 +46,10 @@ static void defaults(conf *c)
     c->admin_import_timeout_s = 3600;
     c->max_headers = 16 * 1024;
     c->timeout_ms = 10000;
+    c->conn = (httpguard_limits){10000, 10000, 4096};
+    c->admin_conn = (httpguard_limits){10000, 600000, 64};
+    c->overload.max_in_flight = 1024;
+    c->overload.retry_after_s = 1;
     c->shutdown_timeout_ms = 10000;
     c->lmdb_map_mb = 1024;
     c->lmdb_sync = STORE_SYNC_FULL;
@@ -126,8 +130,13 @@ static void read_addr(const config_setting_t *root, const char *name,
 
 static void read_http(const config_setting_t *g, conf *c, errs *e)
 {
-    static const char *const allowed[] = {"max_body", "max_headers",
-                                          "timeout_ms", NULL};
+    static const char *const allowed[] = {"max_body",
+                                          "max_headers",
+                                          "timeout_ms",
+                                          "header_timeout_ms",
+                                          "body_timeout_ms",
+                                          "max_connections",
+                                          NULL};
     if (g == NULL)
         return;
     if (!config_setting_is_group(g)) {
@@ -139,6 +148,32 @@ static void read_http(const config_setting_t *g, conf *c, errs *e)
     cfg_int(g, "max_headers", 0, 1024, 1024 * 1024, &c->max_headers, c->file,
             e);
     cfg_int(g, "timeout_ms", 0, 100, 3600 * 1000, &c->timeout_ms, c->file, e);
+    cfg_int(g, "header_timeout_ms", 0, 0, 3600 * 1000,
+            &c->conn.header_timeout_ms, c->file, e);
+    cfg_int(g, "body_timeout_ms", 0, 0, 3600 * 1000, &c->conn.body_timeout_ms,
+            c->file, e);
+    cfg_int(g, "max_connections", 0, 0, 1000000, &c->conn.max_connections,
+            c->file, e);
+}
+
+static void read_overload(const config_setting_t *g, conf *c, errs *e)
+{
+    static const char *const allowed[] = {"max_in_flight", "max_wait_ms",
+                                          "retry_after_s", NULL};
+    if (g == NULL)
+        return;
+    if (!config_setting_is_group(g)) {
+        errs_add(e, c->file, cfg_line(g),
+                 "overload: expected a group { ... }");
+        return;
+    }
+    cfg_check_members(g, allowed, c->file, "overload", e);
+    cfg_int(g, "max_in_flight", 0, 0, 1000000, &c->overload.max_in_flight,
+            c->file, e);
+    cfg_int(g, "max_wait_ms", 0, 0, 3600 * 1000, &c->overload.max_wait_ms,
+            c->file, e);
+    cfg_int(g, "retry_after_s", 0, 1, 3600, &c->overload.retry_after_s,
+            c->file, e);
 }
 
 static void read_blacklist(const config_setting_t *g, conf *c, errs *e)
@@ -379,6 +414,10 @@ int conf_load(conf *c, const char *path, errs *e)
                                           "idempotency_ttl_s",
                                           "admin_max_body",
                                           "admin_import_timeout_s",
+                                          "admin_header_timeout_ms",
+                                          "admin_body_timeout_ms",
+                                          "admin_max_connections",
+                                          "overload",
                                           "admin_tokens",
                                           "audit_log",
                                           "run_dir",
@@ -469,8 +508,15 @@ int conf_load(conf *c, const char *path, errs *e)
             &c->admin_max_body, path, e);
     cfg_int(root, "admin_import_timeout_s", 0, 1, 86400,
             &c->admin_import_timeout_s, path, e);
+    cfg_int(root, "admin_header_timeout_ms", 0, 0, 3600 * 1000,
+            &c->admin_conn.header_timeout_ms, path, e);
+    cfg_int(root, "admin_body_timeout_ms", 0, 0, 24 * 3600 * 1000,
+            &c->admin_conn.body_timeout_ms, path, e);
+    cfg_int(root, "admin_max_connections", 0, 0, 1000000,
+            &c->admin_conn.max_connections, path, e);
     read_http(config_setting_get_member(root, "http"), c, e);
     read_lmdb(config_setting_get_member(root, "lmdb"), c, e);
+    read_overload(config_setting_get_member(root, "overload"), c, e);
     read_redis(config_setting_get_member(root, "redis"), c, e);
     read_center(config_setting_get_member(root, "config_center"), c, e);
     read_testing(config_setting_get_member(root, "testing"), c, e);
@@ -756,7 +802,16 @@ void conf_restart_only_changes(const conf *old, const conf *nw, errs *e)
     X(clock_header)                                                           \
     X(admin_import_timeout_s)                                                 \
     X(signed_window_s)                                                        \
-    X(bl_show_reason)
+    X(bl_show_reason)                                                         \
+    X(conn.header_timeout_ms)                                                 \
+    X(conn.body_timeout_ms)                                                   \
+    X(conn.max_connections)                                                   \
+    X(admin_conn.header_timeout_ms)                                           \
+    X(admin_conn.body_timeout_ms)                                             \
+    X(admin_conn.max_connections)                                             \
+    X(overload.max_in_flight)                                                 \
+    X(overload.max_wait_ms)                                                   \
+    X(overload.retry_after_s)
 // clang-format on
 
 cJSON *conf_reloadable_json(const conf *c)

@@ -11,6 +11,7 @@
 #include "keys.h"
 #include "listeners.h"
 #include "rlconf.h"
+#include "httpguard.h"
 
 #include <cjson/cJSON.h>
 
@@ -30,7 +31,14 @@ typedef struct conf {
     int64_t admin_max_body;         /* bytes, admin plane (tag imports) */
     int64_t admin_import_timeout_s; /* a tag import is killed after it */
     int64_t max_headers;            /* bytes */
-    int64_t timeout_ms; /* read/write/idle timeout of a connection */
+    int64_t timeout_ms;          /* read/write/idle timeout of a connection */
+    httpguard_limits conn;       /* http.header_timeout_ms, ... (data) */
+    httpguard_limits admin_conn; /* admin_header_timeout_ms, ... */
+    struct {
+        int64_t max_in_flight; /* per worker; 0: no bound */
+        int64_t max_wait_ms;   /* headers read -> coroutine; 0: none */
+        int64_t retry_after_s; /* of the 503 */
+    } overload;                /* overload { } (admission.h) */
     int64_t shutdown_timeout_ms;
     int64_t lmdb_map_mb;
     int lmdb_sync;            /* STORE_SYNC_* */

@@ -13,12 +13,14 @@
 #include "admin.h"
 
 #include "admin_blacklist.h"
+#include "admin_degrade.h"
 #include "admin_info.h"
 #include "ask.h"
 #include "audit.h"
 #include "center.h"
 #include "fileio.h"
 #include "http.h"
+#include "httpguard.h"
 #include "reload.h"
 #include "supervise.h"
 #include "log.h"
@@ -29,6 +31,7 @@
 #include <errno.h>
 #include <event2/bufferevent.h>
 #include <event2/keyvalq_struct.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -419,6 +422,8 @@ static const admin_route routes[] = {
      admin_blacklist_remove},
     {EVHTTP_REQ_POST, "/admin/blacklist/import", ROLE_OPERATOR,
      admin_blacklist_import},
+    {EVHTTP_REQ_GET, "/admin/degrade", ROLE_VIEWER, admin_degrade_get},
+    {EVHTTP_REQ_POST, "/admin/degrade", ROLE_OPERATOR, admin_degrade_set},
 };
 
 /* ---- authentication, authorization, audit ---- */
@@ -475,17 +480,16 @@ static void peer_name(struct evhttp_request *req, char *out, size_t len)
 
 /* 0 with *c filled, or the status to refuse with (401, or 403 for a
  * peer that is not loopback when no token is configured) and why. */
-static int authenticate(struct evhttp_request *req, const master *m, caller *c,
-                        const char **why, int *bad_token)
+static int authenticate_parts(const master *m, const char *authorization,
+                              const struct sockaddr *peer, caller *c,
+                              const char **why, int *bad_token)
 {
     const auth_table *t = &m->c->tokens;
-    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
     const auth_token *tok;
 
     *c = (caller){NULL, ROLE_PUBLIC, "none"};
     if (t->n == 0) {
-        if (!admin_peer_is_loopback(evcon ? evhttp_connection_get_addr(evcon)
-                                          : NULL)) {
+        if (!admin_peer_is_loopback(peer)) {
             *why = "no admin_tokens are configured: the admin plane "
                    "answers loopback clients only";
             return 403;
@@ -493,11 +497,7 @@ static int authenticate(struct evhttp_request *req, const master *m, caller *c,
         *c = (caller){"loopback", ROLE_ADMIN, "loopback"};
         return 0;
     }
-    switch (
-        auth_check(t,
-                   evhttp_find_header(evhttp_request_get_input_headers(req),
-                                      "Authorization"),
-                   &tok)) {
+    switch (auth_check(t, authorization, &tok)) {
     case AUTH_OK:
         *c = (caller){tok->name, tok->role, "token"};
         return 0;
@@ -515,16 +515,25 @@ static int authenticate(struct evhttp_request *req, const master *m, caller *c,
     return 401;
 }
 
+static int authenticate(struct evhttp_request *req, const master *m, caller *c,
+                        const char **why, int *bad_token)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+
+    return authenticate_parts(
+        m,
+        evhttp_find_header(evhttp_request_get_input_headers(req),
+                           "Authorization"),
+        evcon ? evhttp_connection_get_addr(evcon) : NULL, c, why, bad_token);
+}
+
 /* The record's first half: everything known before the route runs.
  * "ts" comes first (audit.h) and is set when the answer is. */
-static cJSON *record_begin(struct evhttp_request *req, const master *m,
-                           const admin_route *r, int64_t id, const caller *c)
+static cJSON *record_parts(const master *m, const char *verb, const char *path,
+                           const char *query, const admin_route *r, int64_t id,
+                           const caller *c, const char *peer)
 {
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-    const char *path = evhttp_uri_get_path(uri);
-    const char *query = evhttp_uri_get_query(uri);
     cJSON *rec = cJSON_CreateObject();
-    char peer[128];
 
     if (rec == NULL)
         return NULL;
@@ -537,8 +546,7 @@ static cJSON *record_begin(struct evhttp_request *req, const master *m,
         cJSON_AddNullToObject(rec, "role");
     }
     cJSON_AddStringToObject(rec, "auth", c->auth);
-    cJSON_AddStringToObject(rec, "verb",
-                            http_method_name(evhttp_request_get_command(req)));
+    cJSON_AddStringToObject(rec, "verb", verb);
     cJSON_AddStringToObject(rec, "path", path ? path : "");
     if (query != NULL && query[0] != '\0')
         cJSON_AddStringToObject(rec, "query", query);
@@ -548,10 +556,21 @@ static cJSON *record_begin(struct evhttp_request *req, const master *m,
         cJSON_AddNullToObject(rec, "route");
     if (id > 0)
         cJSON_AddNumberToObject(rec, "id", (double)id);
-    peer_name(req, peer, sizeof peer);
     cJSON_AddStringToObject(rec, "client", peer);
     cJSON_AddNumberToObject(rec, "generation_before", (double)m->generation);
     return cJSON_IsObject(rec) ? rec : NULL;
+}
+
+static cJSON *record_begin(struct evhttp_request *req, const master *m,
+                           const admin_route *r, int64_t id, const caller *c)
+{
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    char peer[128];
+
+    peer_name(req, peer, sizeof peer);
+    return record_parts(m, http_method_name(evhttp_request_get_command(req)),
+                        evhttp_uri_get_path(uri), evhttp_uri_get_query(uri), r,
+                        id, c, peer);
 }
 
 /* The second half, from the answer (late: it has already gone out, see
@@ -643,14 +662,15 @@ static admin_req *audit_begin(struct evhttp_request *req, master *m,
     return ar;
 }
 
+#define CHALLENGE(bad_token)                                                  \
+    ((bad_token) ? "Bearer realm=\"amsd-admin\", error=\"invalid_token\""     \
+                 : "Bearer realm=\"amsd-admin\"")
+
 static void unauthorized(struct evhttp_request *req, const char *why,
                          int bad_token)
 {
     evhttp_add_header(evhttp_request_get_output_headers(req),
-                      "WWW-Authenticate",
-                      bad_token ? "Bearer realm=\"amsd-admin\", "
-                                  "error=\"invalid_token\""
-                                : "Bearer realm=\"amsd-admin\"");
+                      "WWW-Authenticate", CHALLENGE(bad_token));
     http_send_error(req, 401, "unauthorized", NULL, "%s", why);
 }
 
@@ -666,6 +686,8 @@ void admin_handle(struct evhttp_request *req, void *arg)
     caller c;
     int refused, bad_token = 0;
 
+    if (httpguard_admit(req))
+        return; /* a smuggling form: 400, unaudited like a malformed line */
     for (size_t i = 0; path != NULL && i < sizeof routes / sizeof routes[0];
          i++) {
         int64_t rid = 0;
@@ -724,4 +746,82 @@ void admin_handle(struct evhttp_request *req, void *arg)
         }
         r->fn(req, m, id);
     }
+}
+
+/* The route of verb and path (NULL: none) and its {id}. */
+static const admin_route *find_route(const char *verb, const char *path,
+                                     int64_t *id)
+{
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
+        if (strcmp(http_method_name(routes[i].verb), verb) == 0 &&
+            match(routes[i].pattern, path, id))
+            return &routes[i];
+    return NULL;
+}
+
+int admin_early_check(void *ud, const char *method, const char *target,
+                      const char *authorization, const struct sockaddr *peer,
+                      char *body, size_t bodylen, char *hdr, size_t hdrlen)
+{
+    master *m = ud;
+    const char *why = NULL, *query = NULL;
+    char path[512], host[INET6_ADDRSTRLEN] = "?",
+                    client[INET6_ADDRSTRLEN + 16];
+    int bad_token = 0, st;
+    unsigned port = 0;
+    int64_t id = 0;
+    const admin_route *r;
+    caller c;
+    cJSON *rec, *b;
+    char *q, *text;
+
+    st = authenticate_parts(m, authorization, peer, &c, &why, &bad_token);
+    if (st == 0)
+        return 0;
+    snprintf(path, sizeof path, "%s", target);
+    if ((q = strchr(path, '?')) != NULL) {
+        *q = '\0';
+        query = q + 1;
+    }
+    r = find_route(method, path, &id);
+    if (peer->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)peer;
+        inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+        port = ntohs(in->sin_port);
+    } else if (peer->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)peer;
+        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+        port = ntohs(in6->sin6_port);
+    }
+    snprintf(client, sizeof client, strchr(host, ':') ? "[%s]:%u" : "%s:%u",
+             host, port);
+    /* Audited like the same refusal made after the body (admin_handle). */
+    rec = record_parts(m, method, path, query, r, r ? id : 0, &c, client);
+    if (rec != NULL) {
+        cJSON_AddNumberToObject(rec, "status", st);
+        cJSON_AddStringToObject(rec, "reason",
+                                st == 401 ? "unauthorized" : "forbidden");
+        cJSON_AddStringToObject(rec, "message", why);
+        cJSON_AddBoolToObject(rec, "body_unread", 1);
+        cJSON_AddNumberToObject(rec, "generation_after",
+                                (double)m->generation);
+        audit_record(m, rec);
+        cJSON_Delete(rec);
+    }
+    b = cJSON_CreateObject();
+    cJSON_AddNumberToObject(b, "code", st);
+    cJSON_AddStringToObject(b, "reason",
+                            st == 401 ? "unauthorized" : "forbidden");
+    cJSON_AddStringToObject(b, "message", why);
+    cJSON_AddNumberToObject(b, "generation", (double)m->generation);
+    text = cJSON_PrintUnformatted(b);
+    cJSON_Delete(b);
+    snprintf(body, bodylen, "%s", text ? text : "{}");
+    free(text);
+    if (st == 401)
+        snprintf(hdr, hdrlen, "WWW-Authenticate: %s\r\n",
+                 CHALLENGE(bad_token));
+    else if (hdrlen > 0)
+        hdr[0] = '\0';
+    return st;
 }

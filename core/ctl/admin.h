@@ -8,6 +8,7 @@
 #include "mstate.h"
 
 #include <event2/http.h>
+#include <stddef.h>
 
 struct sockaddr;
 
@@ -24,6 +25,16 @@ int admin_start(master *m);
  * loopback peer when no token is configured), authorized by the route's
  * role, and audited (audit.h) before its answer goes out. */
 void admin_handle(struct evhttp_request *req, void *arg);
+
+/* The admin plane's early check (httpguard_early_fn), for a request with
+ * a body: refused before the body is read when it carries no known token
+ * (401), or, with no admin_tokens, when the peer is not loopback (403).
+ * The refusal is audited and answered as admin_handle would (with
+ * "generation"); roles are still checked once the request is routed.
+ * ud is the master. */
+int admin_early_check(void *ud, const char *method, const char *target,
+                      const char *authorization, const struct sockaddr *peer,
+                      char *body, size_t bodylen, char *hdr, size_t hdrlen);
 
 /* 1 when sa is a loopback address (127.0.0.0/8, ::1, or 127.0.0.0/8
  * mapped into IPv6), 0 otherwise (NULL too).  Without admin_tokens, the

@@ -10,6 +10,7 @@
 #include "ask.h"
 #include "center.h"
 #include "ctl.h"
+#include "httpguard.h"
 #include "log.h"
 #include "ratelimit.h"
 #include "reload.h"
@@ -82,6 +83,8 @@ static void master_free(master *m)
         evhttp_free(m->admin); /* closes admin_fd */
     else if (m->admin_fd >= 0)
         close(m->admin_fd);
+    httpguard_free(m->admin_guard); /* after: the close callbacks */
+    m->admin_guard = NULL;
     for (int i = 0; i < m->nlisten; i++)
         if (m->listen_fds[i] >= 0)
             close(m->listen_fds[i]);
@@ -236,6 +239,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 static int setup(master *m)
 {
     static const int sigs[] = {SIGTERM, SIGINT, SIGCHLD, SIGHUP};
+    struct evhttp_bound_socket *bound;
 
     m->base = event_base_new();
     if (m->base == NULL)
@@ -250,10 +254,15 @@ static int setup(master *m)
         return -1;
     m->admin = evhttp_new(m->base);
     if (m->admin == NULL ||
-        evhttp_accept_socket_with_handle(m->admin, m->admin_fd) == NULL)
+        (bound = evhttp_accept_socket_with_handle(m->admin, m->admin_fd)) ==
+            NULL ||
+        (m->admin_guard = httpguard_new(m->base, m->admin, bound,
+                                        &m->c->admin_conn, "admin plane")) ==
+            NULL)
         return -1;
     if (admin_start(m) < 0)
         return -1;
+    httpguard_set_early(m->admin_guard, admin_early_check, m);
     evhttp_set_gencb(m->admin, admin_handle, m);
     evhttp_set_max_body_size(m->admin, (ev_ssize_t)m->c->admin_max_body);
     evhttp_set_allowed_methods(m->admin, EVHTTP_REQ_GET | EVHTTP_REQ_POST |

@@ -47,6 +47,7 @@ struct master {
     int nlisten;
     int admin_fd;
     struct evhttp *admin;
+    struct httpguard *admin_guard; /* its deadlines, cap, accept back-off */
     wslot *w;
     int n;
     struct event *sigs[5];

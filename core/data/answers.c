@@ -3,6 +3,7 @@
  */
 #include "answers.h"
 #include "blacklist.h"
+#include "degrade.h"
 #include "describe.h"
 
 #include <string.h>
@@ -15,6 +16,7 @@ static const struct {
     {"describe", answer_describe},
     {"stats", answer_stats},
     {"blacklist_refresh", answer_blacklist_refresh},
+    {"set_degrade", answer_set_degrade}, /* degrade.c */
 };
 
 answer_fn answers_find(const char *type)

@@ -9,10 +9,12 @@
  */
 #include "gateway.h"
 
+#include "admission.h"
 #include "blacklist.h"
 #include "clock.h"
 #include "cors.h"
 #include "http.h"
+#include "httpguard.h"
 #include "ident.h"
 #include "json.h"
 #include "log.h"
@@ -153,7 +155,7 @@ static gateway_conn *conn_rec(gateway *gw, struct evhttp_connection *evcon)
     rec->gw = gw;
     rec->next = gw->conns[b];
     gw->conns[b] = rec;
-    evhttp_connection_set_closecb(evcon, on_close, rec);
+    httpguard_set_closecb(evcon, on_close, rec);
     return rec;
 }
 
@@ -330,13 +332,7 @@ static void run_job(void *arg)
 
     /* Rate limits before the nonce: a refused attempt does not spend the
      * caller's nonce. */
-    if (gate_refused(j)) {
-        job_free(j);
-        gw->running--;
-        maybe_idle(gw);
-        return;
-    }
-    if (claim_nonce(j) == 0) {
+    if (!gate_refused(j) && claim_nonce(j) == 0) {
         pipeline_run(&j->sr, &res);
         answer_reason(&res, why); /* metrics: before the reply takes it */
         if (res.raw != NULL)
@@ -345,6 +341,9 @@ static void run_job(void *arg)
             reply(j->gw, j->req, res.http_status, res.body);
         count(j->t0_ns, j->sr.act->id, j->sr.m, why);
     }
+    /* Before job_free: it may release the last hold on the generation
+     * that owns the activity. */
+    admission_leave(j->sr.act);
     job_free(j);
     gw->running--;
     maybe_idle(gw);
@@ -540,6 +539,10 @@ void gateway_handle(struct evhttp_request *req, void *arg)
     size_t len;
     int64_t t0 = metrics_now_ns();
 
+    if (httpguard_admit(req)) {
+        count(t0, 0, NULL, "bad_request");
+        return;
+    }
     gw->busy++;
     if (origin != NULL)
         cors_answer(lis, origin, evhttp_request_get_output_headers(req));
@@ -581,6 +584,18 @@ void gateway_handle(struct evhttp_request *req, void *arg)
         tbuf_end(&b);
         reply_error(gw, req, 404, "not_found", NULL, msg);
         count(t0, known ? id : 0, NULL, "not_found");
+        return;
+    }
+    /* Before the body is even parsed: shedding must be cheap. */
+    if (admission_check(gw->c, gw->running, m->act, httpguard_waited_ms(req),
+                        msg, sizeof msg) < 0) {
+        char ra[24];
+        snprintf(ra, sizeof ra, "%lld",
+                 (long long)gw->c->overload.retry_after_s);
+        evhttp_add_header(evhttp_request_get_output_headers(req),
+                          "Retry-After", ra);
+        reply_error(gw, req, 503, "overloaded", NULL, msg);
+        count(t0, id, m, "overloaded");
         return;
     }
     len = evbuffer_get_length(in);
@@ -640,5 +655,6 @@ void gateway_handle(struct evhttp_request *req, void *arg)
         return;
     }
     gw->running++;
+    admission_enter(m->act);
     coro_resume(co);
 }

@@ -5,6 +5,7 @@
 #include "metrics.h"
 
 #include "answers.h"
+#include "degrade.h"
 #include "hash.h"
 #include "text.h"
 
@@ -235,6 +236,8 @@ void metrics_count_call(const instance *in, ams_entry_fn fn,
     const char *labels[2] = {in && in->ref ? in->ref : "?", "unknown"};
     metrics_series *s;
 
+    if (degrade_off[DEGRADE_PLUGIN_TIMING])
+        return; /* turned off by an operator (degrade.h) */
     if (e != NULL && fn != NULL && fn == e->undo)
         labels[1] = "undo";
     else if (e != NULL && e->spec != NULL)

@@ -9,6 +9,7 @@
 #include "services.h"
 
 #include "coro.h"
+#include "degrade.h"
 #include "json.h"
 #include "log.h"
 #include "metrics.h"
@@ -815,6 +816,8 @@ static ams_status host_board_set(ams_ctx *c, const char *board, int64_t score)
         return st;
     if (host_uid(c)[0] == '\0' || writes_refused(c, "board_set"))
         return AMS_ERR;
+    if (degrade_off[DEGRADE_BOARD_UPDATES])
+        return AMS_OK; /* turned off by an operator (degrade.h) */
     if (ws_of(c) != NULL)
         return ws_board_set(ws_of(c), k, host_uid(c), score, 0);
     return store_board_set(svc.st, k, host_uid(c), score, 0, svc_now(c));

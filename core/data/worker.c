@@ -13,6 +13,7 @@
 #include "ctl.h"
 #include "gateway.h"
 #include "gen.h"
+#include "httpguard.h"
 #include "log.h"
 #include "metrics.h"
 #include "plugin.h"
@@ -37,9 +38,11 @@ typedef struct worker {
     int ctl_fd;
     struct event_base *base;
     /* One server per listener, so that a request knows its listener's
-     * settings (gateway_port). */
+     * settings (gateway_port), each with its guard (deadlines, connection
+     * cap, accept back-off: httpguard.h). */
     struct evhttp *http[LIS_MAX];
     struct evhttp_bound_socket *bound[LIS_MAX];
+    httpguard *guard[LIS_MAX];
     gateway_port ports[LIS_MAX];
     int nhttp;
     struct event *ctl_ev, *term_ev, *int_ev, *sweep_ev, *stop_timer;
@@ -115,6 +118,7 @@ static void begin_stop(worker *w)
     log_info("stopping: %zu request(s) in flight", w->gw.busy);
     for (int i = 0; i < w->nhttp; i++)
         if (w->bound[i] != NULL) {
+            httpguard_unbind(w->guard[i]);
             evhttp_del_accept_socket(w->http[i], w->bound[i]);
             w->bound[i] = NULL;
         }
@@ -510,7 +514,10 @@ static int setup_one(worker *w, int i, int listen_fd)
     w->ports[i] = (gateway_port){&w->gw, (size_t)i};
     evhttp_set_gencb(h, gateway_handle, &w->ports[i]);
     w->bound[i] = evhttp_accept_socket_with_handle(h, listen_fd);
-    return w->bound[i] ? 0 : -1;
+    if (w->bound[i] != NULL)
+        w->guard[i] =
+            httpguard_new(w->base, h, w->bound[i], &w->c->conn, "data plane");
+    return w->bound[i] && w->guard[i] ? 0 : -1;
 }
 
 static int setup_http(worker *w, const int *fds, int n)
@@ -560,6 +567,9 @@ static void teardown(worker *w)
     w->gw.idle_cb = NULL;
     for (int i = 0; i < w->nhttp; i++)
         evhttp_free(w->http[i]);
+    /* After: the connections' close callbacks. */
+    for (int i = 0; i < w->nhttp; i++)
+        httpguard_free(w->guard[i]);
     drop_prepared(w);
     if (w->build_ev != NULL)
         event_free(w->build_ev);

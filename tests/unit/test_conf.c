@@ -724,6 +724,76 @@ static void test_config_center(void)
     errs_free(&e);
 }
 
+/* The slow-client deadlines, connection caps and overload bounds: read,
+ * bounded with file:line, defaulted, and carried by a reload. */
+static void test_guard_settings(void)
+{
+    const char *path =
+        fx_put(tmpdir, "guard.conf",
+               "http = { header_timeout_ms = 1500; body_timeout_ms = 2500;\n"
+               "         max_connections = 77; };\n"
+               "admin_header_timeout_ms = 300;\n"
+               "admin_body_timeout_ms = 0;\n"
+               "admin_max_connections = 5;\n"
+               "overload = { max_in_flight = 9; max_wait_ms = 40; "
+               "retry_after_s = 3; };\n");
+    errs e = {0};
+    conf c, d;
+    cJSON *j;
+
+    is_int(conf_load(&c, path, &e), 0, "guard settings: load");
+    if (!ok(e.n == 0, "guard settings: no messages"))
+        fx_dump_errs(&e);
+    is_int(c.conn.header_timeout_ms, 1500, "http.header_timeout_ms");
+    is_int(c.conn.body_timeout_ms, 2500, "http.body_timeout_ms");
+    is_int(c.conn.max_connections, 77, "http.max_connections");
+    is_int(c.admin_conn.header_timeout_ms, 300, "admin_header_timeout_ms");
+    is_int(c.admin_conn.body_timeout_ms, 0, "admin_body_timeout_ms 0: off");
+    is_int(c.admin_conn.max_connections, 5, "admin_max_connections");
+    is_int(c.overload.max_in_flight, 9, "overload.max_in_flight");
+    is_int(c.overload.max_wait_ms, 40, "overload.max_wait_ms");
+    is_int(c.overload.retry_after_s, 3, "overload.retry_after_s");
+    memset(&d, 0, sizeof d);
+    j = conf_reloadable_json(&c);
+    conf_apply_reloadable(&d, j);
+    ok(d.conn.header_timeout_ms == 1500 && d.conn.max_connections == 77 &&
+           d.admin_conn.max_connections == 5 &&
+           d.overload.max_in_flight == 9 && d.overload.max_wait_ms == 40,
+       "reload: the guard and overload settings carry over");
+    cJSON_Delete(j);
+    conf_free(&d);
+    conf_free(&c);
+    errs_free(&e);
+
+    path = fx_put(tmpdir, "guard0.conf", "# defaults\n");
+    is_int(conf_load(&c, path, &e), 0, "guard defaults: load");
+    ok(c.conn.header_timeout_ms == 10000 && c.conn.body_timeout_ms == 10000 &&
+           c.conn.max_connections == 4096 &&
+           c.admin_conn.body_timeout_ms == 600000 &&
+           c.admin_conn.max_connections == 64 &&
+           c.overload.max_in_flight == 1024 && c.overload.max_wait_ms == 0 &&
+           c.overload.retry_after_s == 1,
+       "guard defaults as documented");
+    conf_free(&c);
+    errs_free(&e);
+
+    path = fx_put(tmpdir, "guardbad.conf",
+                  "http = { max_connections = -1; };\n"    /* 1 */
+                  "overload = { max_inflight = 3;\n"       /* 2 */
+                  "  retry_after_s = 0; };\n"              /* 3 */
+                  "admin_header_timeout_ms = 4000000;\n"); /* 4 */
+    is_int(conf_load(&c, path, &e), -1, "guard: bad values refused");
+    fx_expect_at(&e, path, 1,
+                 "max_connections: -1 is out of range [0, 1000000]");
+    fx_expect_at(&e, path, 2, "overload: unknown setting \"max_inflight\"");
+    fx_expect_at(&e, path, 3, "retry_after_s: 0 is out of range [1, 3600]");
+    fx_expect_at(&e, path, 4,
+                 "admin_header_timeout_ms: 4000000 is out of range [0, "
+                 "3600000]");
+    conf_free(&c);
+    errs_free(&e);
+}
+
 int main(void)
 {
     fx_scratch(tmpdir, sizeof tmpdir, "conf");
@@ -739,5 +809,6 @@ int main(void)
     test_admin_tokens();
     test_redis();
     test_config_center();
+    test_guard_settings();
     return tap_done();
 }
