@@ -37,6 +37,7 @@
 static struct event_base *base;
 static struct evhttp *http;
 static gateway gw;
+static gateway_port gw_port = {&gw, 0}; /* its only listener */
 static conf c;
 static int port;
 static int echo;
@@ -92,6 +93,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     signal(SIGPIPE, SIG_IGN);
     echo = getenv("AMS_FUZZ_ECHO") != NULL;
     conf_load(&c, "/dev/null", &e); /* the defaults: not a regular file */
+    /* One listener taking the uid from the body, so that inputs reach the
+     * chain without a token (tokens have a target of their own). */
+    c.ls.top.auth = LIS_AUTH_BODY;
+    if (lis_finish(&c.ls, c.listen, 0, 0, 0, "fuzz", &e) < 0)
+        abort();
     errs_free(&e);
     c.timeout_ms = 1000;
     c.clock_header = 1; /* X-AMS-Now is parsed too */
@@ -120,7 +126,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
                   EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
                   EVHTTP_REQ_PATCH);
-    evhttp_set_gencb(http, serve, &gw);
+    evhttp_set_gencb(http, serve, &gw_port);
     bs = evhttp_bind_socket_with_handle(http, "127.0.0.1", 0);
     if (bs == NULL || getsockname(evhttp_bound_socket_get_fd(bs),
                                   (struct sockaddr *)&sa, &sl) != 0)

@@ -20,6 +20,9 @@ snippet), so a mismatch between the guide and the server fails here.
 - rotation: both secrets valid, then the old one removed by a reload
   (refused from then on), then a secret file rewritten and reloaded; a
   reload naming a missing secret file fails and changes nothing;
+- on a listener with auth = "jwt": a signed caller speaks for the body's
+  uid without a token, while the same body unsigned is refused 401
+  (a uid in the body alone names nobody);
 - two nodes on one Redis: a signed request accepted on node A is refused
   as replayed on node B; the same signed request sent 24 times at once to
   both nodes is accepted exactly once, and counted once.
@@ -427,7 +430,30 @@ def test_two_nodes():
         r.close()
 
 
+def test_jwt_listener():
+    """Identity and signatures together: the end users' listener checks
+    tokens; the loan system, which has none, signs instead."""
+    a = H.Amsd(tap, ACTS, workers=1, name="jwt", auth=None,
+               extra=callers_conf(["lc.1"]) +
+               'auth = "jwt";\njwt = { keys = ( { kid = "h1"; alg = "HS256";'
+               ' secret_file = "keys/jwt"; } ); };\n')
+    put_key(a, "lc.1", KEY1)
+    put_key(a, "jwt", KEY3)
+    with a, tap.section("signed callers on a jwt listener"):
+        a.start()
+        b = body_of(rid(), uid="u77", params='{"amount":600}')
+        (st, js, raw, _), _ = signed_post(a, "repay", b)
+        tap.check(st == 200 and (js or {}).get("code") == 0,
+                  "a signed caller without a token: 200 ok", repr(raw))
+        tap.eq(((js or {}).get("data") or {}).get("uid"), "u77",
+               "and the user is the body's uid it speaks for")
+        st, js, raw, _ = post(a, "repay", body_of(rid(), uid="u77"))
+        check(st, js, 401, "unauthenticated",
+              "the same body unsigned and without a token")
+
+
 def main():
+    test_jwt_listener()
     a = H.Amsd(tap, ACTS, workers=2, name="amsd",
                extra=callers_conf(["lc.1", "lc.2"]))
     put_key(a, "lc.1", KEY1)
