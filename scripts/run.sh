@@ -9,9 +9,12 @@ scripts/build.sh build
 mkdir -p var
 # The development HS256 secret conf/amsd.conf trusts (auth = "jwt"):
 # random, made once, never committed (var/ is ignored).
-if [ ! -s var/dev-jwt.secret ]; then
-    (umask 077 && openssl rand -hex 32 >var/dev-jwt.secret)
-fi
+# Likewise the loan system's secret for 1002 repay (signed_callers).
+for secret in var/dev-jwt.secret var/dev-loan-core.secret; do
+    if [ ! -s "$secret" ]; then
+        (umask 077 && openssl rand -hex 32 >"$secret")
+    fi
+done
 cat <<'MSG'
 amsd: data plane http://127.0.0.1:8080, admin http://127.0.0.1:8081/healthz
 try (a card-binding flash sale: bind, then grab one of 100 coupons; the

@@ -489,7 +489,7 @@ def test_check(d, k):
               'refused', out)
 
     # The shipped configuration, laid out as in the repository, with the
-    # development secret scripts/run.sh makes.
+    # development secrets scripts/run.sh makes.
     root = os.path.join(d, "repo")
     os.makedirs(os.path.join(root, "conf"))
     os.makedirs(os.path.join(root, "build"))
@@ -500,8 +500,11 @@ def test_check(d, k):
                os.path.join(root, "conf", "activities"))
     os.symlink(H.PLUGIN_DIRS["counter"], os.path.join(root, "build",
                                                       "plugins"))
-    with open(os.path.join(root, "var", "dev-jwt.secret"), "w") as f:
-        f.write(os.urandom(32).hex() + "\n")
+    for secret in ("dev-jwt.secret", "dev-loan-core.secret"):
+        path = os.path.join(root, "var", secret)
+        with open(path, "w") as f:
+            f.write(os.urandom(32).hex() + "\n")
+        os.chmod(path, 0o600)  # as scripts/run.sh makes them
     r = subprocess.run([H.AMSD, "-t", "-c",
                         os.path.join(root, "conf", "amsd.conf")],
                        capture_output=True, timeout=120,

@@ -20,6 +20,7 @@ day the test runs.
 """
 import collections
 import http.client
+import json
 import math
 import os
 import threading
@@ -133,15 +134,40 @@ def reference_files():
 
 # ------------------------------------------------------------------ calls
 
-def call(a, aid, method, uid, rid, params=None, now=NOW, conn=None):
-    """One call; returns (HTTP status, JSON body or {}, raw bytes)."""
+# The loan system's secret: 1002 repay takes its amount only from it
+# (signed_params), as the shipped conf/amsd.conf says with its own.
+LOAN_APP = "loan-core"
+LOAN_SECRET = os.urandom(32).hex().encode()
+SIGNED = {(1002, "repay")}
+
+
+def loan_conf(a):
+    """Give instance a the loan system's secret file; its amsd.conf text."""
+    os.makedirs(os.path.join(a.dir, "keys"), exist_ok=True)
+    path = os.path.join(a.dir, "keys", "loan-core")
+    with open(path, "wb") as f:
+        f.write(LOAN_SECRET + b"\n")
+    os.chmod(path, 0o600)
+    return ('signed_callers = ( { app = "%s"; secret_files = ["%s"]; } );\n'
+            % (LOAN_APP, path))
+
+
+def call(a, aid, method, uid, rid, params=None, now=NOW, conn=None,
+         signed=None):
+    """One call; returns (HTTP status, JSON body or {}, raw bytes).  The
+    methods of SIGNED are called as the signed caller (signed=False: as
+    an end user)."""
     body = {"request_id": rid}
     if uid is not None:
         body["uid"] = uid
     if params is not None:
         body["params"] = params
-    st, js, raw = a.post(aid, method, body, conn=conn,
-                         headers={"X-AMS-Now": str(now)})
+    body = json.dumps(body).encode()
+    headers = {"X-AMS-Now": str(now)}
+    if signed if signed is not None else (aid, method) in SIGNED:
+        headers["Authorization"] = H.ams_sign(
+            LOAN_SECRET, LOAN_APP, a.path(aid, method), body, now // 1000)[0]
+    st, js, raw = a.post(aid, method, body, conn=conn, headers=headers)
     return st, js if isinstance(js, dict) else {}, raw
 
 
@@ -473,6 +499,12 @@ def test_repayment(a):
         params = {} if amount is None else {"amount": amount}
         return call(a, 1002, "repay", uid, rid, params, now=now)[1]
 
+    st, js, _ = call(a, 1002, "repay", u, "r-user", {"amount": 5000},
+                     now=d1, signed=False)
+    tap.check(st == 403 and js.get("reason") == "signed_param" and
+              "params.amount" in js.get("message", ""),
+              "repay from the user, not the loan system: 403 signed_param "
+              "(an amount is a fact only the loan system reports)", repr(js))
     js = repay("r-499", 499)
     det = js.get("detail") or {}
     tap.check(cr(js) == NOT_ELIGIBLE and det.get("stage") == "rule" and
@@ -693,6 +725,8 @@ def main():
     acts["zz-own.conf"] = OWN
     a = H.Amsd(tap, acts, workers=2, plugins=H.BUNDLED,
                lmdb={"sync": "none"}, name="amsd (reference)")
+    a.extra = loan_conf(a)
+    a.write_conf()
     with a:
         a.start()
         for name, fn in [
