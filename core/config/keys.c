@@ -171,6 +171,40 @@ fail:
     return -1;
 }
 
+/* The members of a JWK that cjose base64url-decodes (RFC 7518 6): each
+ * must be base64url, padding only at its end, and not one character
+ * over a multiple of four.  cjose 0.6 asserts (aborts the process) on a
+ * "=" inside the text or on such a length with padding, so a bad
+ * jwks_file must be refused here, before cjose_jwk_import. */
+static int jwk_b64_ok(const cJSON *k, char *why, size_t wl)
+{
+    static const char *const names[] = {"k", "n", "e",  "x",  "y", "d",
+                                        "p", "q", "dp", "dq", "qi"};
+
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(k, names[i]);
+        const char *s;
+        size_t n, pad = 0;
+
+        if (v == NULL)
+            continue;
+        if (!cJSON_IsString(v)) {
+            snprintf(why, wl, "%s: expected a base64url string", names[i]);
+            return -1;
+        }
+        s = v->valuestring;
+        n = strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                      "0123456789-_");
+        while (s[n + pad] == '=' && pad < 2)
+            pad++;
+        if (s[n + pad] != '\0' || n % 4 == 1 || (pad > 0 && (n + pad) % 4)) {
+            snprintf(why, wl, "%s: not base64url", names[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* One JWKS entry.  1 added, 0 skipped (an encryption key), -1 with why. */
 static int jwks_entry(jwt_conf *c, const cJSON *k, char *why, size_t wl)
 {
@@ -222,6 +256,8 @@ static int jwks_entry(jwt_conf *c, const cJSON *k, char *why, size_t wl)
                  kid ? "\"" : "");
         return -1;
     }
+    if (jwk_b64_ok(k, why, wl) < 0)
+        return -1;
     text = cJSON_PrintUnformatted(k);
     jwk = text ? cjose_jwk_import(text, strlen(text), &err) : NULL;
     if (text != NULL) {
