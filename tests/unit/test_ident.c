@@ -400,6 +400,15 @@ static void test_conf_keys(void)
                  "eXl5eXl5eXl5eXl5eXl5eXl5eXl5eXl5eXl5eXl5eXl5eXl5eXl5eQ==");
         ok(keys_jwks_add(&k, doc, strlen(doc), why, sizeof why) == 0,
            "a padded base64url secret is read");
+        /* cjose would read the second "k" where the checks read the
+         * first. */
+        snprintf(doc, sizeof doc,
+                 "{\"keys\":[{\"kty\":\"oct\",\"k\":\"%s\",\"k\":\"%s\"}]}",
+                 "eXl5eXl5eXl5eXl5eXl5eXl5eXl5eXl5eXl5eXl5eXl5eXl5eXl5eQ",
+                 bad[0]);
+        ok(keys_jwks_add(&k, doc, strlen(doc), why, sizeof why) < 0,
+           "a JWK with a member named twice is refused");
+        has_str(why, "twice", "... saying so");
         keys_jwt_free(&k);
     }
 
