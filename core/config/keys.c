@@ -171,6 +171,55 @@ fail:
     return -1;
 }
 
+/* The members of k as cjose will read them.  cjose parses the JWK's
+ * text again (jansson, which keeps the last of two members of one name;
+ * cJSON here reads the first), so a member named twice would have every
+ * check below pass on one value and cjose import another: refused.  And
+ * the members cjose base64url-decodes (RFC 7518 6) must be base64url,
+ * padding only at the end, not one character over a multiple of four:
+ * cjose 0.6 asserts (aborts the process) on an "=" inside the text or on
+ * such a length with padding, so a bad jwks_file is refused here. */
+static int jwk_members_ok(const cJSON *k, char *why, size_t wl)
+{
+    static const char *const b64[] = {"k", "n", "e",  "x",  "y", "d",
+                                      "p", "q", "dp", "dq", "qi"};
+    const cJSON *m, *o;
+
+    cJSON_ArrayForEach(m, k)
+    {
+        int coded = 0;
+
+        for (o = m->next; o != NULL; o = o->next)
+            if (strcmp(o->string, m->string) == 0) {
+                snprintf(why, wl, "a key with the member \"%.16s\" twice",
+                         m->string);
+                return -1;
+            }
+        for (size_t i = 0; i < sizeof b64 / sizeof b64[0]; i++)
+            coded |= strcmp(m->string, b64[i]) == 0;
+        if (!coded)
+            continue;
+        if (!cJSON_IsString(m)) {
+            snprintf(why, wl, "%s: expected a base64url string", m->string);
+            return -1;
+        }
+        {
+            const char *s = m->valuestring;
+            size_t n = strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                 "abcdefghijklmnopqrstuvwxyz0123456789-_"),
+                   pad = 0;
+            while (s[n + pad] == '=' && pad < 2)
+                pad++;
+            if (s[n + pad] != '\0' || n % 4 == 1 ||
+                (pad > 0 && (n + pad) % 4 != 0)) {
+                snprintf(why, wl, "%s: not base64url", m->string);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
 /* One JWKS entry.  1 added, 0 skipped (an encryption key), -1 with why. */
 static int jwks_entry(jwt_conf *c, const cJSON *k, char *why, size_t wl)
 {
@@ -187,6 +236,8 @@ static int jwks_entry(jwt_conf *c, const cJSON *k, char *why, size_t wl)
         snprintf(why, wl, "a key without kty");
         return -1;
     }
+    if (jwk_members_ok(k, why, wl) < 0)
+        return -1;
     if (cJSON_IsString(use) && strcmp(use->valuestring, "sig") != 0)
         return 0;
     if (kid != NULL && !cJSON_IsString(kid)) {

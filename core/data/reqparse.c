@@ -233,7 +233,7 @@ static int walk_object(walk *w, const cJSON *o)
     const cJSON *c;
     const char *dup;
     char what[PATH_MAX_TEXT + 24];
-    int nul, oom;
+    int nul, oom, r;
 
     if (expect(w, '{') < 0)
         return -2;
@@ -248,8 +248,10 @@ static int walk_object(walk *w, const cJSON *o)
                            "and strings must not");
         if (expect(w, ':') < 0)
             return -2;
-        if (walk_value(w, c) != 0)
-            return -1;
+        /* -2 (malformed: no message yet) must reach reqparse_body,
+         * which writes one; -1 has its message. */
+        if ((r = walk_value(w, c)) != 0)
+            return r;
         pop(w, back);
         if (expect(w, c->next != NULL ? ',' : '}') < 0)
             return -2;
@@ -275,13 +277,14 @@ static int walk_array(walk *w, const cJSON *a)
 {
     const cJSON *c;
     size_t i = 0;
+    int r;
 
     if (expect(w, '[') < 0)
         return -2;
     for (c = a->child; c != NULL; c = c->next, i++) {
         size_t back = push_index(w, i);
-        if (walk_value(w, c) != 0)
-            return -1;
+        if ((r = walk_value(w, c)) != 0) /* -2 or -1: as walk_object */
+            return r;
         pop(w, back);
         if (expect(w, c->next != NULL ? ',' : ']') < 0)
             return -2;

@@ -378,6 +378,40 @@ static void test_conf_keys(void)
         free(j);
     }
 
+    /* Base64url that cjose would abort on (an "=" inside, a length one
+     * over a multiple of four) is refused before it reaches cjose; the
+     * padded form of a good secret is still read (fuzz_jwt). */
+    {
+        static const char *const bad[] = {
+            "eXl5e=eXl5eXl5eXl5eXl5eXl5eXl5eXl5eXl5eXl5eXl5eXl5eXl5eQ",
+            "eXl5eXl5eXl5eXl5eXl5eXl5eXl5eXl5eXl5eXl5eXl5eXl5eXl5e===",
+        };
+        char doc[512], why[200];
+        jwt_conf k = {0};
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+            snprintf(doc, sizeof doc,
+                     "{\"keys\":[{\"kty\":\"oct\",\"k\":\"%s\"}]}", bad[i]);
+            ok(keys_jwks_add(&k, doc, strlen(doc), why, sizeof why) < 0,
+               "a JWK with bad base64url is refused (%zu)", i);
+            has_str(why, "not base64url", "... saying so");
+        }
+        snprintf(doc, sizeof doc,
+                 "{\"keys\":[{\"kty\":\"oct\",\"k\":\"%s\"}]}",
+                 "eXl5eXl5eXl5eXl5eXl5eXl5eXl5eXl5eXl5eXl5eXl5eXl5eXl5eQ==");
+        ok(keys_jwks_add(&k, doc, strlen(doc), why, sizeof why) == 0,
+           "a padded base64url secret is read");
+        /* cjose would read the second "k" where the checks read the
+         * first. */
+        snprintf(doc, sizeof doc,
+                 "{\"keys\":[{\"kty\":\"oct\",\"k\":\"%s\",\"k\":\"%s\"}]}",
+                 "eXl5eXl5eXl5eXl5eXl5eXl5eXl5eXl5eXl5eXl5eXl5eXl5eXl5eQ",
+                 bad[0]);
+        ok(keys_jwks_add(&k, doc, strlen(doc), why, sizeof why) < 0,
+           "a JWK with a member named twice is refused");
+        has_str(why, "twice", "... saying so");
+        keys_jwt_free(&k);
+    }
+
     config_init(&cf);
     config_read_string(&cf, "g = { secret_file = \"hs.secret\"; window_s = "
                             "60; };");

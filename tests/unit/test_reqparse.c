@@ -148,6 +148,10 @@ static void test_nul(void)
             "params.a: the key holds a NUL", "\\u0000 in a key");
     refused("{\"request_id\":\"r\",\"uid\":\"x\\U0000\"}", "malformed JSON",
             "\\U0000 is no escape");
+    /* cJSON reads \u and four non-hex digits as U+0000; the walk does
+     * not, and says so even inside an object or array (fuzz_reqparse). */
+    refused("{\"request_id\":\"r\",\"params\":{\"a\":[\"\\uZZZZ\"]}}",
+            "malformed JSON", "\\u then non-hex digits, nested");
     {
         const char *m = body_msg_n(raw_nul, sizeof raw_nul - 1, 1);
         ok(strstr(m, "uid: holds a NUL") != NULL,
