@@ -45,18 +45,6 @@ const char *keys_alg_name(key_alg a)
                             : "none";
 }
 
-static char *resolve(const char *file, const char *path)
-{
-    const char *slash = strrchr(file, '/');
-    char *out;
-
-    if (path[0] == '/' || slash == NULL)
-        return strdup(path);
-    if (asprintf(&out, "%.*s/%s", (int)(slash - file), file, path) < 0)
-        return NULL;
-    return out;
-}
-
 static void key_free(jwt_key *k)
 {
     if (k->jwk != NULL)
@@ -443,7 +431,7 @@ static void read_one_key(const config_setting_t *g, const char *file,
                  alg, a == KEY_HS256 ? "secret_file" : "pem_file");
         return;
     }
-    path = resolve(file, a == KEY_HS256 ? sec : pem);
+    path = cfg_resolve(file, a == KEY_HS256 ? sec : pem);
     if (path == NULL) {
         errs_add(e, file, line, "jwt.keys: out of memory");
         return;
@@ -498,7 +486,7 @@ int keys_read_jwt(const config_setting_t *g, const char *file, jwt_conf *out,
     cfg_check_members(g, allowed, file, "jwt", e);
     if (cfg_str(g, "jwks_file", 0, &v, file, e) > 0) {
         int line = cfg_line(config_setting_get_member(g, "jwks_file"));
-        char *path = resolve(file, v), *data = NULL, why[300];
+        char *path = cfg_resolve(file, v), *data = NULL, why[300];
         size_t len = 0;
         if (path == NULL || fileio_read(path, KEYS_FILE_MAX, &data, &len) < 0)
             errs_add(e, file, line, "jwt.jwks_file: %s: %s", path ? path : v,
@@ -561,7 +549,7 @@ int keys_read_gateway(const config_setting_t *g, const char *file,
         long n;
         if (cfg_str(g, names[i], i == 0, &v, file, e) <= 0)
             continue;
-        path = resolve(file, v);
+        path = cfg_resolve(file, v);
         n = path ? read_secret(path, out->secret[i], KEYS_SECRET_MAX, why,
                                sizeof why)
                  : -1;

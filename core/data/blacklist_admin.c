@@ -147,29 +147,11 @@ static int flush(imp *t)
     return 0;
 }
 
+/* The answer of a blacklist import: the tag import's shape. */
 static cJSON *result(const imp *t)
 {
-    cJSON *b = cJSON_CreateObject(), *list = cJSON_CreateArray();
-
-    if (b == NULL || list == NULL) {
-        cJSON_Delete(b);
-        cJSON_Delete(list);
-        return NULL;
-    }
-    cJSON_AddNumberToObject(b, "loaded", (double)t->loaded);
-    cJSON_AddNumberToObject(b, "rejected", (double)t->rejected);
-    for (size_t i = 0; i < t->nerrors; i++)
-        cJSON_AddItemToArray(list, cJSON_CreateString(t->errors[i]));
-    cJSON_AddItemToObject(b, "errors", list);
-    if (t->rejected > t->nerrors) {
-        char more[64];
-        snprintf(more, sizeof more, "and %llu more",
-                 (unsigned long long)(t->rejected - t->nerrors));
-        cJSON_AddStringToObject(b, "errors_more", more);
-    }
-    if (t->store_error != NULL)
-        cJSON_AddStringToObject(b, "store_error", t->store_error);
-    return b;
+    return tags_import_answer(t->loaded, t->rejected, t->errors, t->nerrors,
+                              t->store_error);
 }
 
 cJSON *bl_import_run(store *st, const char *body, size_t len,

@@ -360,7 +360,9 @@ int tags_import_finish(tags_import *t)
     return 0;
 }
 
-cJSON *tags_import_result(const tags_import *t)
+cJSON *tags_import_answer(uint64_t loaded, uint64_t rejected,
+                          char *const *errors, size_t nerrors,
+                          const char *store_error)
 {
     cJSON *b = cJSON_CreateObject(), *list = cJSON_CreateArray();
 
@@ -369,20 +371,26 @@ cJSON *tags_import_result(const tags_import *t)
         cJSON_Delete(list);
         return NULL;
     }
-    cJSON_AddNumberToObject(b, "loaded", (double)t->loaded);
-    cJSON_AddNumberToObject(b, "rejected", (double)t->rejected);
-    for (size_t i = 0; i < t->nerrors; i++)
-        cJSON_AddItemToArray(list, cJSON_CreateString(t->errors[i]));
+    cJSON_AddNumberToObject(b, "loaded", (double)loaded);
+    cJSON_AddNumberToObject(b, "rejected", (double)rejected);
+    for (size_t i = 0; i < nerrors; i++)
+        cJSON_AddItemToArray(list, cJSON_CreateString(errors[i]));
     cJSON_AddItemToObject(b, "errors", list);
-    if (t->rejected > t->nerrors) {
+    if (rejected > nerrors) {
         char more[64];
         snprintf(more, sizeof more, "and %llu more",
-                 (unsigned long long)(t->rejected - t->nerrors));
+                 (unsigned long long)(rejected - nerrors));
         cJSON_AddStringToObject(b, "errors_more", more);
     }
-    if (t->store_error != NULL)
-        cJSON_AddStringToObject(b, "store_error", t->store_error);
+    if (store_error != NULL)
+        cJSON_AddStringToObject(b, "store_error", store_error);
     return b;
+}
+
+cJSON *tags_import_result(const tags_import *t)
+{
+    return tags_import_answer(t->loaded, t->rejected, t->errors, t->nerrors,
+                              t->store_error);
 }
 
 cJSON *tags_import_run(const store_options *opt, struct evbuffer *body,

@@ -73,6 +73,11 @@ int tags_import_finish(tags_import *t);
  * plus "errors_more":"and K more" when more than TAGS_IMPORT_ERRORS_MAX
  * lines were rejected, and "store_error" when the store failed.  The
  * caller owns the result; NULL when out of memory. */
+/* The same answer from its parts, for every import of lines (tags,
+ * blacklist entries); caller owns it, NULL when out of memory. */
+cJSON *tags_import_answer(uint64_t loaded, uint64_t rejected,
+                          char *const *errors, size_t nerrors,
+                          const char *store_error);
 cJSON *tags_import_result(const tags_import *t);
 
 /* Release what t owns (not t itself, not the store). */
