@@ -26,6 +26,8 @@
 #include "metrics_text.h"
 #include "supervise.h"
 #include "clock.h"
+#include "httpguard.h"
+#include "mstate.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,6 +93,35 @@ static void remember(int i, pid_t pid, metrics_table *part, uint64_t dropped)
     metrics_table_init(part, METRICS_SERIES_MAX);
 }
 
+/* The admin plane's guard is the master's own: its counts join the
+ * workers' in amsd_connections_closed_total as plane "admin". */
+static void admin_conn_series(metrics_table *sum, const master *m)
+{
+    static const char *const events[] = {"header_timeout", "body_timeout",
+                                         "refused",        "bad_headers",
+                                         "accept_error",   "early_refused"};
+    httpguard_stats st;
+    uint64_t vals[6];
+
+    if (m->admin_guard == NULL)
+        return;
+    httpguard_get_stats(m->admin_guard, &st);
+    vals[0] = st.header_timeouts;
+    vals[1] = st.body_timeouts;
+    vals[2] = st.refused;
+    vals[3] = st.bad_headers;
+    vals[4] = st.accept_errors;
+    vals[5] = st.early_refused;
+    for (size_t i = 0; i < 6; i++) {
+        const char *labels[2] = {"admin", events[i]};
+        metrics_series *s;
+
+        if (vals[i] > 0 &&
+            (s = metrics_table_get(sum, MF_CONN, labels)) != NULL)
+            s->v[0] = vals[i];
+    }
+}
+
 static void finish(master *m, scrape *sc)
 {
     metrics_table sum;
@@ -115,6 +146,7 @@ static void finish(master *m, scrape *sc)
         mm.series_dropped += slots[i].dropped;
     }
     metrics_table_add(&sum, &retired);
+    admin_conn_series(&sum, m);
     mm.series_dropped += sum.dropped;
     text = metrics_text_write(&sum, &mm, &len);
     log_debug("metrics: %d of %d worker(s) answered in %d round(s); %zu "

@@ -18,6 +18,7 @@ static const char *const label_names[MF_COUNT][3] = {
     [MF_RATELIMIT] = {"limit", "outcome"},
     [MF_RATELIMIT_EV] = {"event"},
     [MF_BLACKLIST] = {"scope", "kind"},
+    [MF_CONN] = {"plane", "event"},
 };
 
 static void header(FILE *f, const char *name, const char *type,
@@ -253,6 +254,14 @@ char *metrics_text_write(const metrics_table *sum, const metrics_master *m,
                          "Requests refused by the blacklist (403 "
                          "blacklisted), by the entry's scope (global, "
                          "activity) and kind (uid, ip).");
+    rc |= write_counters(f, sum, MF_CONN, "amsd_connections_closed_total",
+                         "Connections the HTTP guards closed or refused, by "
+                         "plane (data, admin) and event: header_timeout, "
+                         "body_timeout (a deadline passed), refused (over "
+                         "max_connections), bad_headers (400: smuggling "
+                         "forms), accept_error (accept failed: the "
+                         "listener paused), early_refused (admin: a body "
+                         "without a token, refused unread).");
     write_master(f, m);
     if (fclose(f) != 0 || rc != 0) {
         free(text);

@@ -32,6 +32,7 @@ static const struct {
     [MF_ENTRY] = {2, 2},        [MF_STORE_ERRORS] = {1, 1},
     [MF_COMMITS] = {1, 1},      [MF_RATELIMIT] = {2, 1},
     [MF_RATELIMIT_EV] = {1, 1}, [MF_BLACKLIST] = {2, 1},
+    [MF_CONN] = {2, 1},
 };
 
 /* Longest key (label values with their NULs) a series may have. */
@@ -278,6 +279,21 @@ void metrics_count_ratelimit_event(const char *event)
     metrics_series *s = metrics_table_get(&worker, MF_RATELIMIT_EV, &event);
 
     if (s != NULL)
+        s->v[0]++;
+}
+
+void metrics_count_conn(const char *plane, const char *event)
+{
+    char word[16];
+    size_t n = strcspn(plane, " ");
+    const char *labels[2] = {word, event};
+    metrics_series *s;
+
+    if (n >= sizeof word)
+        n = sizeof word - 1;
+    memcpy(word, plane, n);
+    word[n] = '\0';
+    if ((s = metrics_table_get(&worker, MF_CONN, labels)) != NULL)
         s->v[0]++;
 }
 

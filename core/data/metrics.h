@@ -35,6 +35,7 @@ typedef enum metrics_family {
     MF_RATELIMIT = 5,    /* limit, outcome: [count] (ratelimit.h) */
     MF_RATELIMIT_EV = 6, /* event: [count] (ratelimit.h) */
     MF_BLACKLIST = 7,    /* scope, kind: [count] (blacklist refusals) */
+    MF_CONN = 8,         /* plane, event: [count] (httpguard.h) */
     MF_COUNT
 } metrics_family;
 
@@ -117,6 +118,12 @@ void metrics_count_ratelimit(const char *limit, const char *outcome);
  * store call), "evicted" (a live bucket dropped from the full node
  * table), "store_error" (the store failed: the limits let it through). */
 void metrics_count_ratelimit_event(const char *event);
+
+/* A connection an HTTP guard closed or refused (httpguard_set_counter):
+ * plane "data" / "admin" (the first word of the guard's name), event
+ * header_timeout, body_timeout, refused, bad_headers, accept_error,
+ * early_refused. */
+void metrics_count_conn(const char *plane, const char *event);
 
 /* A request refused by the blacklist: scope "global" / "activity",
  * kind "uid" / "ip". */

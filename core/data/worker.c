@@ -524,6 +524,7 @@ static int setup_http(worker *w, const int *fds, int n)
 {
     if (n < 1 || n > LIS_MAX || (size_t)n != w->c->ls.n)
         return -1;
+    httpguard_set_counter(metrics_count_conn); /* amsd_connections_... */
     for (int i = 0; i < n; i++)
         if (setup_one(w, i, fds[i]) < 0)
             return -1;

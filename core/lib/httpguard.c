@@ -78,6 +78,21 @@ struct httpguard {
     const struct timeval *header_tv, *body_tv;
 };
 
+/* Where the process counts what its guards do (httpguard_set_counter):
+ * metrics live above this layer, so they are handed down as a hook. */
+static void (*counter_fn)(const char *plane, const char *event);
+
+void httpguard_set_counter(void (*fn)(const char *plane, const char *event))
+{
+    counter_fn = fn;
+}
+
+static void counted(const httpguard *g, const char *event)
+{
+    if (counter_fn != NULL)
+        counter_fn(g->name, event);
+}
+
 /* ---- the process's connections, by evhttp_connection ---- */
 
 #define HG_BUCKETS 4096
@@ -173,12 +188,15 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
-    if (c->state == HG_HEADER)
+    if (c->state == HG_HEADER) {
         c->g->st.header_timeouts++;
-    else if (c->state == HG_BODY)
+        counted(c->g, "header_timeout");
+    } else if (c->state == HG_BODY) {
         c->g->st.body_timeouts++;
-    else
+        counted(c->g, "body_timeout");
+    } else {
         return;
+    }
     log_debug("%s: connection closed: its %s took longer than %lld ms",
               c->g->name, c->state == HG_HEADER ? "headers" : "body",
               (long long)(c->state == HG_HEADER ? c->g->lim->header_timeout_ms
@@ -307,6 +325,7 @@ static int early(hg_conn *c)
     if (st == 0)
         return 0;
     g->st.early_refused++;
+    counted(g, "early_refused");
     if (log_due(&g->early_logged_ms, &g->early_unlogged)) {
         log_warn("%s: %s %s with a body refused (%d) before it was read "
                  "(%llu such since the last message)",
@@ -437,6 +456,7 @@ static void refuse(hg_conn *c)
     httpguard *g = c->g;
 
     g->st.refused++;
+    counted(g, "refused");
     if (log_due(&g->refuse_logged_ms, &g->refuse_unlogged)) {
         log_warn("%s: %lld connections open (max_connections): new ones "
                  "are answered 503 (%llu refused since the last message)",
@@ -542,6 +562,7 @@ static void on_accept_error(struct evconnlistener *lev, void *arg)
     if (g == NULL)
         return;
     g->st.accept_errors++;
+    counted(g, "accept_error");
     if (log_due(&g->accept_logged_ms, &g->accept_unlogged)) {
         log_warn("%s: accept: %s: new connections paused for %d ms at each "
                  "failure (%llu failure(s) since the last message)",
@@ -697,8 +718,10 @@ int httpguard_admit(struct evhttp_request *req)
         why = check_framing(req);
     if (why == NULL)
         return 0;
-    if (c != NULL)
+    if (c != NULL) {
         c->g->st.bad_headers++;
+        counted(c->g, "bad_headers");
+    }
     /* What follows on this connection cannot be framed with confidence. */
     evhttp_add_header(evhttp_request_get_output_headers(req), "Connection",
                       "close");

@@ -121,4 +121,11 @@ void httpguard_set_early(httpguard *g, httpguard_early_fn fn, void *ud);
 
 void httpguard_get_stats(const httpguard *g, httpguard_stats *out);
 
+/* fn(plane, event) is called for every connection a guard of this
+ * process closes or refuses (plane: the guard's name; event:
+ * header_timeout, body_timeout, refused, bad_headers, accept_error,
+ * early_refused), so that the layer holding the metrics can count them.
+ * NULL: none (the default). */
+void httpguard_set_counter(void (*fn)(const char *plane, const char *event));
+
 #endif

@@ -9,6 +9,7 @@ answered 503 while the open ones still work; at the fd limit (EMFILE)
 the worker and the master stay quiet and idle, and serve again once fds
 are free.
 """
+import http.client
 import os
 import resource
 import select
@@ -175,6 +176,28 @@ def trickle(a):
               (st1, st2))
 
 
+def closed_metric(a, plane, event, token=None):
+    """amsd_connections_closed_total{plane,event} of a's /metrics (0 when
+    absent), or None when /metrics did not answer 200."""
+    conn = http.client.HTTPConnection("127.0.0.1", a.admin_port, timeout=30)
+    try:
+        st, _, raw, _ = a.request(
+            "GET", "/metrics", None,
+            {"Authorization": "Bearer " + token} if token else None, conn)
+    finally:
+        conn.close()
+    if st != 200:
+        return None
+    want = ('amsd_connections_closed_total{event="%s",plane="%s"} '
+            % (event, plane))
+    want2 = ('amsd_connections_closed_total{plane="%s",event="%s"} '
+             % (plane, event))
+    for line in raw.decode().splitlines():
+        if line.startswith(want) or line.startswith(want2):
+            return int(line.split()[-1])
+    return 0
+
+
 def slowloris(a, n=1000):
     p = a.path(100, "echo").encode()
     socks = []
@@ -238,6 +261,10 @@ def slowloris(a, n=1000):
     lat.sort()
     tap.check(lat and not bad, "legit clients were served throughout "
               "(%d requests)" % len(lat), bad[:5])
+    got = closed_metric(a, "data", "header_timeout")
+    tap.check(n <= got < n + 50,
+              "/metrics counts them: amsd_connections_closed_total"
+              '{plane="data",event="header_timeout"} %s (>= %d)' % (got, n))
     tap.check(lat and lat[int(len(lat) * 0.99) - 1 if len(lat) > 1 else 0]
               < 0.5, "... promptly (p99 under 0.5 s)",
               "p50 %.4f p99 %.4f max %.4f" % (
@@ -330,6 +357,9 @@ def admin_early(a):
               "... with a known token the server waits for the body",
               got[:200])
     tap.eq(a.healthz()[0], 200, "the admin plane serves after them")
+    tap.eq(closed_metric(a, "admin", "early_refused", TOKEN), 2,
+           "/metrics counts the two unread uploads as the admin plane's "
+           "early_refused")
 
 
 def main():
