@@ -25,7 +25,7 @@
     X(DEGRADE_BOARD_UPDATES, "board_updates",                                 \
       "leaderboard writes from operations (board_set succeeds unwritten)")    \
     X(DEGRADE_PLUGIN_TIMING, "plugin_timing",                                 \
-      "per-plugin timing metrics (amsd_entry_calls_total and its sums)")
+      "per-plugin timing metrics (amsd_plugin_entry_duration_seconds)")
 
 typedef enum degrade_id {
 #define DEGRADE_ENUM(id, name, what) id,
