@@ -6,8 +6,6 @@
  */
 #include "json.h"
 
-#include "text.h"
-
 #include <float.h>
 #include <locale.h>
 #include <math.h>
@@ -154,9 +152,17 @@ void json_put_string(jbuf *b, const char *s)
 
 void json_put_int(jbuf *b, long long v)
 {
-    char tmp[TEXT_INT_MAX], *p = text_int(tmp, v);
+    char tmp[24], *p = tmp + sizeof tmp;
+    unsigned long long u =
+        v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
 
-    json_put(b, p, (size_t)(tmp + TEXT_INT_MAX - p));
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (v < 0)
+        *--p = '-';
+    json_put(b, p, (size_t)(tmp + sizeof tmp - p));
 }
 
 /* cJSON's test of whether a printed number reads back as the same. */

@@ -65,15 +65,10 @@ static inline void tbuf_str(tbuf *b, const char *s)
     tbuf_mem(b, s, strlen(s));
 }
 
-/* Size of a buffer text_int needs: 20 digits and a sign. */
-#define TEXT_INT_MAX 24
-
-/* v in decimal, as "%lld" prints it, written backwards so that it ends
- * at the end of tmp; returns where it starts (its length is
- * tmp + TEXT_INT_MAX - the result).  No NUL. */
-static inline char *text_int(char tmp[TEXT_INT_MAX], long long v)
+/* Decimal, as "%lld" / "%zu" print it. */
+static inline void tbuf_int(tbuf *b, long long v)
 {
-    char *q = tmp + TEXT_INT_MAX;
+    char tmp[24], *q = tmp + sizeof tmp;
     unsigned long long u =
         v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
 
@@ -83,15 +78,7 @@ static inline char *text_int(char tmp[TEXT_INT_MAX], long long v)
     } while (u != 0);
     if (v < 0)
         *--q = '-';
-    return q;
-}
-
-/* Decimal, as "%lld" / "%zu" print it. */
-static inline void tbuf_int(tbuf *b, long long v)
-{
-    char tmp[TEXT_INT_MAX], *q = text_int(tmp, v);
-
-    tbuf_mem(b, q, (size_t)(tmp + TEXT_INT_MAX - q));
+    tbuf_mem(b, q, (size_t)(tmp + sizeof tmp - q));
 }
 
 /* NUL-terminates; 0 when the text fit, -1 when it was cut. */
